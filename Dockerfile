@@ -1,0 +1,19 @@
+# One image for every role (API, worker, agent); the compose file picks the command.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+# Workspace manifests first so the dependency layer is cached across source changes.
+COPY package.json package-lock.json turbo.json tsconfig.base.json ./
+COPY packages/shared/package.json packages/shared/
+COPY packages/testkit/package.json packages/testkit/
+COPY services/api/package.json services/api/
+COPY services/worker/package.json services/worker/
+COPY services/agent/package.json services/agent/
+COPY bench/package.json bench/
+RUN npm ci --no-audit --no-fund --include=dev
+COPY packages packages
+COPY services services
+COPY scripts scripts
+USER node
+EXPOSE 3121
+CMD ["npm", "run", "api"]

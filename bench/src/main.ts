@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanUpOnSignals } from './interrupt-cleanup.ts';
+import { formatNotes, formatTable, writeReport, type BenchReport } from './report.ts';
+import type { BenchRow, Scenario, ScenarioContext } from './scenario.ts';
+import { agentsScenario } from './scenarios/agents.ts';
+import { fanOutScenario } from './scenarios/fan-out.ts';
+import { latencyScenario } from './scenarios/latency.ts';
+import { outputScenario } from './scenarios/output.ts';
+import { scaleOutScenario } from './scenarios/scale-out.ts';
+import { sshScenario } from './scenarios/ssh.ts';
+import { submitScenario } from './scenarios/submit.ts';
+import { throughputScenario } from './scenarios/throughput.ts';
+
+const SCENARIOS: Scenario[] = [submitScenario, throughputScenario, latencyScenario, outputScenario, fanOutScenario, agentsScenario, scaleOutScenario, sshScenario];
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+
+const USAGE = `Usage: npm run bench -- [--quick] [--only a,b] [--profile DIR] [--out DIR]
+
+  --quick        every scenario, briefly (a smoke check; well under a minute of load)
+  --only LIST    scenarios to run: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --profile DIR  run the API, worker and agent processes with --cpu-prof, profiles under DIR/<scenario>/
+  --out DIR      where the JSON report goes (default bench/results/)
+`;
+
+/** Runs the scenarios one after the other; a failing scenario is reported and the run goes on. */
+export async function runBench(opts: { quick: boolean; only?: string[]; profileDir?: string; outDir?: string; log?: (m: string) => void }): Promise<{ report: BenchReport; path: string }> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(m + '\n'));
+  const unknown = (opts.only ?? []).filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const chosen = opts.only?.length ? SCENARIOS.filter((s) => opts.only!.includes(s.name)) : SCENARIOS;
+  const tmpDir = mkdtempSync(join(tmpdir(), 'vmo-bench-'));
+  const ctx: ScenarioContext = { quick: opts.quick, profileDir: opts.profileDir, tmpDir, log };
+  const started = Date.now();
+  const rows: BenchRow[] = [];
+  const failures: BenchReport['failures'] = [];
+  try {
+    for (const scenario of chosen) {
+      const t0 = Date.now();
+      log(`▶ ${scenario.name}`);
+      try {
+        const got = await scenario.run(ctx);
+        rows.push(...got);
+        for (const r of got) log(`  ${r.scenario}: ${r.measured} ${r.unit} vs ${r.baseline} ${r.unit} (ratio ${r.ratio ?? '—'})`);
+      } catch (err) {
+        failures.push({ scenario: scenario.name, error: (err as Error).stack ?? String(err) });
+        log(`  ✗ ${scenario.name} failed: ${(err as Error).message}`);
+      }
+      log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+  const report: BenchReport = {
+    startedAt: new Date(started).toISOString(),
+    durationS: Math.round((Date.now() - started) / 100) / 10,
+    quick: opts.quick,
+    machine: { cpus: cpus().length, node: process.version, loadavg: loadavg().map((l) => Math.round(l * 100) / 100) },
+    rows,
+    failures,
+  };
+  return { report, path: writeReport(opts.outDir ?? RESULTS_DIR, report) };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return void process.stdout.write(USAGE);
+  cleanUpOnSignals();
+  const { report, path } = await runBench({
+    quick: values.quick!,
+    only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
+    profileDir: values.profile ? resolve(values.profile) : undefined,
+    outDir: values.out ? resolve(values.out) : undefined,
+  });
+  process.stdout.write(`\n${formatTable(report.rows)}\n\n${formatNotes(report.rows)}\n\n`);
+  process.stdout.write(`${report.quick ? 'quick run' : 'run'} took ${report.durationS} s on ${report.machine.cpus} cores (load ${report.machine.loadavg.join(' ')}); JSON: ${path}\n`);
+  for (const f of report.failures) process.stdout.write(`\nFAILED ${f.scenario}: ${f.error}\n`);
+  process.exitCode = report.failures.length ? 1 : 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: Error) => {
+    process.stderr.write(`bench: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,113 @@
+import { and, desc, eq, isNull, lt, or, sql as dsql } from 'drizzle-orm';
+import { AppError, notFound } from '../errors/app-error.ts';
+import { agents } from '../db/schema/agents.ts';
+import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
+import { newId } from '../ids.ts';
+import { generateToken, hashToken } from '../tokens.ts';
+import type { ControlPlane } from '../jobs/control-plane.ts';
+import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
+import type { AgentInput } from './agent-input.ts';
+
+type AgentRow = typeof agents.$inferSelect;
+
+export function agentView(row: AgentRow, online: boolean, runningJobs: number) {
+  return {
+    id: row.id,
+    name: row.name,
+    status: online ? ('online' as const) : ('offline' as const),
+    labels: row.labels,
+    hostname: row.hostname,
+    version: row.version,
+    os: row.os,
+    arch: row.arch,
+    runningJobs,
+    lastSeenAt: row.lastSeenAt?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+export type AgentView = ReturnType<typeof agentView>;
+
+/** Register an agent; the token is returned once and stored only as its hash. */
+export async function registerAgent(cp: ControlPlane, input: AgentInput): Promise<AgentView & { token: string }> {
+  const token = generateToken('agent');
+  try {
+    const [row] = await cp.database.db
+      .insert(agents)
+      .values({ id: newId('agt'), name: input.name, labels: input.labels, tokenHash: hashToken(token) })
+      .returning();
+    return { ...agentView(row!, false, 0), token };
+  } catch (err) {
+    if (pgErrorCode(err) === UNIQUE_VIOLATION) throw new AppError(409, 'name_taken', `an agent named ${JSON.stringify(input.name)} already exists`);
+    throw err;
+  }
+}
+
+async function decorate(cp: ControlPlane, rows: AgentRow[]): Promise<AgentView[]> {
+  if (rows.length === 0) return [];
+  const presence = await cp.redis.mget(...rows.map((r) => cp.keys.agentPresence(r.id))).catch(() => rows.map(() => null));
+  const counts = await cp.database.sql<{ agent_id: string; n: number }[]>`
+    select agent_id, count(*)::int as n from jobs where status = 'running' and agent_id in ${cp.database.sql(rows.map((r) => r.id))} group by agent_id`;
+  const running = new Map(counts.map((c) => [c.agent_id, c.n]));
+  return rows.map((r, i) => agentView(r, presence[i] != null, running.get(r.id) ?? 0));
+}
+
+export async function getAgent(cp: ControlPlane, ref: string): Promise<AgentView> {
+  const [row] = await cp.database.db
+    .select()
+    .from(agents)
+    .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
+    .limit(1);
+  if (!row) throw notFound('agent', ref);
+  return (await decorate(cp, [row]))[0]!;
+}
+
+export async function listAgents(cp: ControlPlane, q: { limit: number; cursor?: string }): Promise<{ items: AgentView[]; nextCursor: string | null }> {
+  const rows = await cp.database.db
+    .select()
+    .from(agents)
+    .where(and(isNull(agents.revokedAt), q.cursor ? lt(agents.id, q.cursor) : undefined))
+    .orderBy(desc(agents.id))
+    .limit(q.limit + 1);
+  const items = await decorate(cp, rows.slice(0, q.limit));
+  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+}
+
+/**
+ * Revoke: the token is refused from now on (the row stays for the jobs that refer to it) and the
+ * node holding the agent's socket closes it (4401) when it gets the message.
+ */
+export async function revokeAgent(cp: ControlPlane, ref: string): Promise<void> {
+  const [row] = await cp.database.db
+    .update(agents)
+    .set({ revokedAt: dsql`now()` })
+    .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
+    .returning({ id: agents.id });
+  if (!row) throw notFound('agent', ref);
+  const msg: AgentChannelMessage = { t: 'revoke' };
+  await cp.redis.publish(cp.keys.agentChannel(row.id), JSON.stringify(msg)).catch(() => {});
+  await cp.redis.del(cp.keys.agentPresence(row.id)).catch(() => {});
+}
+
+/** The agent a token belongs to, if it is live. */
+export async function agentForToken(cp: ControlPlane, token: string): Promise<AgentRow | undefined> {
+  const [row] = await cp.database.db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.tokenHash, hashToken(token)), isNull(agents.revokedAt)))
+    .limit(1);
+  return row;
+}
+
+/**
+ * The built-in agent of the single-machine `npm start`: create it by name if missing, or give it
+ * a fresh token (tokens are stored hashed, so the old one cannot be read back). Used only by a
+ * process that then runs that agent itself.
+ */
+export async function issueBuiltInAgentToken(cp: Pick<ControlPlane, 'database'>, name: string): Promise<{ id: string; token: string }> {
+  const token = generateToken('agent');
+  const [row] = await cp.database.sql<{ id: string }[]>`
+    insert into agents (id, name, token_hash, labels) values (${newId('agt')}, ${name}, ${hashToken(token)}, ${JSON.stringify({ builtin: "true" })}::jsonb)
+    on conflict (name) where revoked_at is null do update set token_hash = excluded.token_hash
+    returning id`;
+  return { id: row!.id, token };
+}

@@ -1,0 +1,2 @@
+export * from './agent-input.ts';
+export * from './agent-service.ts';

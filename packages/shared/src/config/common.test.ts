@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { commonEnv, commonSchema, intVar } from './common.ts';
+import { tryParseEnv } from './parse-env.ts';
+
+describe('commonEnv', () => {
+  it('serves a single machine with local services by default', () => {
+    expect(tryParseEnv(commonSchema, {})).toEqual({
+      VMO_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/vmo',
+      VMO_REDIS_URL: 'redis://127.0.0.1:6379',
+      VMO_REDIS_PREFIX: 'vmo',
+      VMO_LOG_LEVEL: 'info',
+      VMO_MAX_OUTPUT_BYTES: 64 * 1024 * 1024,
+      VMO_OUTPUT_TAIL_BYTES: 1024 * 1024,
+      VMO_HEARTBEAT_MS: 10_000,
+      VMO_AGENT_GRACE_MS: 120_000,
+    });
+  });
+
+  it('reads given values, numbers as numbers', () => {
+    const config = tryParseEnv(commonSchema, {
+      VMO_DATABASE_URL: 'postgresql://u:p@db:6543/x',
+      VMO_REDIS_URL: 'rediss://cache:6380/2',
+      VMO_REDIS_PREFIX: 'prod-eu.1_a',
+      VMO_LOG_LEVEL: 'debug',
+      VMO_MAX_OUTPUT_BYTES: '1048576',
+      VMO_HEARTBEAT_MS: '500',
+    });
+    expect(config).toMatchObject({ VMO_DATABASE_URL: 'postgresql://u:p@db:6543/x', VMO_REDIS_URL: 'rediss://cache:6380/2', VMO_REDIS_PREFIX: 'prod-eu.1_a', VMO_LOG_LEVEL: 'debug', VMO_MAX_OUTPUT_BYTES: 1048576, VMO_HEARTBEAT_MS: 500 });
+  });
+
+  it('ignores unrelated variables', () => {
+    expect(tryParseEnv(commonSchema, { PATH: '/bin', VMO_SOMETHING_ELSE: 'x' }).VMO_REDIS_PREFIX).toBe('vmo');
+  });
+
+  it.each([
+    ['VMO_DATABASE_URL', 'mysql://db/x', /^VMO_DATABASE_URL: must be a URL starting with postgres:\/\/ or postgresql:\/\//],
+    ['VMO_DATABASE_URL', 'not a url', /^VMO_DATABASE_URL: must be a URL/],
+    ['VMO_REDIS_URL', 'http://cache:6379', /^VMO_REDIS_URL: must be a URL starting with redis:\/\/ or rediss:\/\//],
+    ['VMO_REDIS_URL', '127.0.0.1:6379', /^VMO_REDIS_URL: must be a URL/],
+    ['VMO_REDIS_PREFIX', 'has space', /^VMO_REDIS_PREFIX: must be 1-64 letters/],
+    ['VMO_REDIS_PREFIX', 'a:b', /^VMO_REDIS_PREFIX: must be 1-64 letters/],
+    ['VMO_REDIS_PREFIX', '{tag}', /^VMO_REDIS_PREFIX: must be 1-64 letters/],
+    ['VMO_REDIS_PREFIX', '', /^VMO_REDIS_PREFIX: must be 1-64 letters/],
+    ['VMO_REDIS_PREFIX', 'p'.repeat(65), /^VMO_REDIS_PREFIX: must be 1-64 letters/],
+    ['VMO_LOG_LEVEL', 'loud', /^VMO_LOG_LEVEL: /],
+    ['VMO_HEARTBEAT_MS', 'soon', /^VMO_HEARTBEAT_MS: must be a whole number/],
+    ['VMO_HEARTBEAT_MS', '1.5', /^VMO_HEARTBEAT_MS: must be a whole number/],
+    ['VMO_HEARTBEAT_MS', '100', /^VMO_HEARTBEAT_MS: must be ≥ 200/],
+    ['VMO_AGENT_GRACE_MS', '99999999999', /^VMO_AGENT_GRACE_MS: must be ≤ 86400000/],
+    ['VMO_MAX_OUTPUT_BYTES', '-1', /^VMO_MAX_OUTPUT_BYTES: must be ≥ 1024/],
+    ['VMO_OUTPUT_TAIL_BYTES', '1e3x', /^VMO_OUTPUT_TAIL_BYTES: must be a whole number/],
+  ])('refuses %s=%j with one line naming it', (name, value, message) => {
+    expect(() => tryParseEnv(commonSchema, { [name]: value })).toThrow(message);
+    try {
+      tryParseEnv(commonSchema, { [name]: value });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('names the first bad variable when several are bad', () => {
+    expect(() => tryParseEnv(commonSchema, { VMO_REDIS_URL: 'x', VMO_HEARTBEAT_MS: 'y' })).toThrow(/^VMO_REDIS_URL: /);
+  });
+
+  it('lets a service extend the common schema', () => {
+    const schema = z.object({ ...commonEnv, VMO_PORT: intVar(3121, 0, 65535) });
+    expect(tryParseEnv(schema, { VMO_PORT: '0' }).VMO_PORT).toBe(0);
+    expect(() => tryParseEnv(schema, { VMO_PORT: '65536' })).toThrow(/^VMO_PORT: must be ≤ 65535/);
+  });
+});

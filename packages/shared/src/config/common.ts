@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** Whole-number env var with bounds, e.g. `intVar(3121, 1, 65535)`. */
+export const intVar = (def: number, min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be ≥ ${min}`)
+    .max(max, `must be ≤ ${max}`)
+    .default(def);
+
+const url = (protocols: string[], def: string) =>
+  z
+    .string()
+    .default(def)
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+/** Variables every control-plane process (API, worker) reads. */
+export const commonEnv = {
+  VMO_DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/vmo'),
+  VMO_REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  VMO_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "-" or "."')
+    .default('vmo'),
+  VMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Per-job output cap; past it the head and tail are kept with a marker between them. */
+  VMO_MAX_OUTPUT_BYTES: intVar(64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+  VMO_OUTPUT_TAIL_BYTES: intVar(1024 * 1024, 0, 1024 * 1024 * 1024),
+  /** How often agents heartbeat; presence expires after two intervals. */
+  VMO_HEARTBEAT_MS: intVar(10_000, 200, 600_000),
+  /** How long an agent may be gone before its running jobs end `lost`. */
+  VMO_AGENT_GRACE_MS: intVar(120_000, 100, 24 * 3600_000),
+};
+
+export const commonSchema = z.object(commonEnv);
+export type CommonConfig = z.infer<typeof commonSchema>;

@@ -1,0 +1,26 @@
+import { sql } from 'drizzle-orm';
+import { jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+export const agents = pgTable(
+  'agents',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    hostname: text('hostname'),
+    version: text('version'),
+    os: text('os'),
+    arch: text('arch'),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
+    /** Revoked agents keep their row (jobs refer to them) but their name becomes free again. */
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [
+    // POST /v1/agents name check and name → id resolution for job targets.
+    uniqueIndex('agents_name_live_idx').on(t.name).where(sql`revoked_at is null`),
+    // Authentication of the agent's upgrade request.
+    uniqueIndex('agents_token_hash_idx').on(t.tokenHash),
+  ],
+);

@@ -1,0 +1,6 @@
+export * from './jobs.ts';
+export * from './job-output.ts';
+export * from './agents.ts';
+export * from './api-tokens.ts';
+export * from './hosts.ts';
+export * from './idempotency-keys.ts';

@@ -1,0 +1,52 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import type { JobStatus, JobTarget } from '../../jobs/job-types.ts';
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    status: text('status').$type<JobStatus>().notNull(),
+    command: text('command').notNull(),
+    target: jsonb('target').$type<JobTarget>().notNull(),
+    /** Resolved agent id for agent jobs (the target may name the agent by name). */
+    agentId: text('agent_id'),
+    /** Resolved host id for ssh jobs (the target may name the host by name or name@environment). */
+    hostId: text('host_id'),
+    env: jsonb('env').$type<Record<string, string>>().notNull().default({}),
+    cwd: text('cwd'),
+    timeoutMs: integer('timeout_ms').notNull(),
+    exitCode: integer('exit_code'),
+    signal: text('signal'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    outputBytes: bigint('output_bytes', { mode: 'number' }).notNull().default(0),
+    outputTruncated: boolean('output_truncated').notNull().default(false),
+    /** Set by a cancel or a timeout; the executor's exit then ends the job with this status. */
+    cancelReason: text('cancel_reason').$type<'canceled' | 'timed_out'>(),
+    cancelGraceMs: integer('cancel_grace_ms'),
+    cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true }),
+    /** Fencing token: bumped on every start, so a stale attempt can never write the end. */
+    attempt: integer('attempt').notNull().default(0),
+    /** Worker that holds the job (for local jobs, where its process group lives). */
+    workerId: text('worker_id'),
+    /** When the agent confirmed it started the command (a job it then forgets was lost, not undelivered). */
+    acceptedAt: timestamp('accepted_at', { withTimezone: true }),
+    createdBy: text('created_by'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    parentId: text('parent_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    // GET /v1/jobs (newest first, keyset on (created_at, id)).
+    index('jobs_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    // GET /v1/jobs?status=…
+    index('jobs_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
+    // GET /v1/jobs?agent=… and the agent's running-job count.
+    index('jobs_agent_created_idx').on(t.agentId, t.createdAt.desc(), t.id.desc()),
+    // Reconciler and janitor: the few non-terminal jobs.
+    index('jobs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
+  ],
+);

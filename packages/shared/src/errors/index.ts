@@ -1,0 +1,3 @@
+export * from './app-error.ts';
+export * from './error-body.ts';
+export * from './zod-error.ts';

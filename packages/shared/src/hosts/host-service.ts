@@ -1,0 +1,94 @@
+import { and, asc, eq, gt, or, sql as dsql } from 'drizzle-orm';
+import { hosts } from '../db/schema/hosts.ts';
+import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
+import { AppError, notFound } from '../errors/app-error.ts';
+import { newId } from '../ids.ts';
+import type { ControlPlane } from '../jobs/control-plane.ts';
+import type { HostInput, HostPatch } from './host-input.ts';
+import { hostView, type HostView } from './host-view.ts';
+import { resolveHost } from './resolve-host.ts';
+
+const isUniqueViolation = (err: unknown) => pgErrorCode(err) === UNIQUE_VIOLATION;
+
+function nameTaken(name: string, environment: string): AppError {
+  return new AppError(409, 'host_exists', `a host named ${JSON.stringify(name)} already exists in environment ${JSON.stringify(environment)}`);
+}
+
+export async function createHost(cp: ControlPlane, input: HostInput): Promise<HostView> {
+  try {
+    const [row] = await cp.database.db
+      .insert(hosts)
+      .values({ id: newId('host'), ...input })
+      .returning();
+    return hostView(row!);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw nameTaken(input.name, input.environment);
+    throw err;
+  }
+}
+
+/** `ref`: id, name or name@environment (as for job targets). */
+export async function getHost(cp: ControlPlane, ref: string): Promise<HostView> {
+  const row = await resolveHost(cp.database.db, ref);
+  if (!row) throw notFound('host', ref);
+  return hostView(row);
+}
+
+/** Rename, move to another environment, change labels or SSH options. */
+export async function updateHost(cp: ControlPlane, ref: string, patch: HostPatch): Promise<HostView> {
+  const current = await resolveHost(cp.database.db, ref);
+  if (!current) throw notFound('host', ref);
+  if (Object.keys(patch).length === 0) return hostView(current);
+  try {
+    const [row] = await cp.database.db
+      .update(hosts)
+      .set({ ...patch, updatedAt: dsql`now()` })
+      .where(eq(hosts.id, current.id))
+      .returning();
+    if (!row) throw notFound('host', ref); // deleted meanwhile
+    return hostView(row);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw nameTaken(patch.name ?? current.name, patch.environment ?? current.environment);
+    throw err;
+  }
+}
+
+/**
+ * Remove a host. Jobs keep their `host_id` (no foreign key, like agents); a queued job whose
+ * host is gone fails with `unknown_host` when a worker takes it.
+ */
+export async function deleteHost(cp: ControlPlane, ref: string): Promise<void> {
+  const current = await resolveHost(cp.database.db, ref);
+  if (!current) throw notFound('host', ref);
+  await cp.database.db.delete(hosts).where(eq(hosts.id, current.id));
+}
+
+export interface ListHostsQuery {
+  environment?: string;
+  limit: number;
+  /** `id` of the last host of the previous page. */
+  cursor?: string;
+}
+
+/** Ordered by (name, environment): the unique index serves both the order and the keyset. */
+export async function listHosts(cp: ControlPlane, q: ListHostsQuery): Promise<{ items: HostView[]; nextCursor: string | null }> {
+  const { db } = cp.database;
+  let after: { name: string; environment: string } | undefined;
+  if (q.cursor) {
+    [after] = await db.select({ name: hosts.name, environment: hosts.environment }).from(hosts).where(eq(hosts.id, q.cursor)).limit(1);
+    if (!after) throw new AppError(400, 'validation_failed', 'cursor: must be a nextCursor from a previous page', { field: 'cursor' });
+  }
+  const rows = await db
+    .select()
+    .from(hosts)
+    .where(
+      and(
+        q.environment ? eq(hosts.environment, q.environment) : undefined,
+        after ? or(gt(hosts.name, after.name), and(eq(hosts.name, after.name), gt(hosts.environment, after.environment))) : undefined,
+      ),
+    )
+    .orderBy(asc(hosts.name), asc(hosts.environment))
+    .limit(q.limit + 1);
+  const items = rows.slice(0, q.limit).map(hostView);
+  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+}

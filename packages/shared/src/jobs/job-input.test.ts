@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { validationError } from '../errors/zod-error.ts';
+import { DEFAULT_TIMEOUT_MS, JobInput, MAX_COMMAND_BYTES, MAX_TIMEOUT_MS } from './job-input.ts';
+
+/** 'ok', or the message a client gets: `<field>: <what is wrong>`. */
+function check(body: unknown): string {
+  const r = JobInput.safeParse(body);
+  return r.success ? 'ok' : validationError(r.error).message;
+}
+
+describe('JobInput', () => {
+  it('fills the defaults', () => {
+    expect(JobInput.parse({ command: 'echo hi' })).toEqual({ command: 'echo hi', target: { type: 'local' }, env: {}, timeoutMs: DEFAULT_TIMEOUT_MS, labels: {} });
+  });
+
+  it('accepts every field', () => {
+    const body = { command: 'make test', target: { type: 'agent', agent: 'vm-1' }, env: { CI: '1', _X9: '' }, cwd: '/srv/app', timeoutMs: 1, labels: { team: 'infra', 'k8s.io/zone': 'eu' } };
+    expect(JobInput.parse(body)).toEqual(body);
+    expect(check({ command: 'x', target: { type: 'ssh', host: 'web-1@prod' } })).toBe('ok');
+    expect(check({ command: 'x', timeoutMs: MAX_TIMEOUT_MS })).toBe('ok');
+  });
+
+  describe('command', () => {
+    it.each([
+      ['missing', {}, /^command: is required/],
+      ['null', { command: null }, /^command: is required and must be a string/],
+      ['a number', { command: 42 }, /^command: is required and must be a string/],
+      ['a list', { command: ['ls', '-l'] }, /^command: is required and must be a string/],
+      ['empty', { command: '' }, /^command: must not be empty/],
+      ['blank', { command: ' \t\n ' }, /^command: must not be blank/],
+      ['with a NUL byte', { command: 'echo a\0b' }, /^command: must not contain NUL bytes/],
+      ['one byte over 64 KiB', { command: 'x'.repeat(MAX_COMMAND_BYTES + 1) }, /^command: must be at most 65536 bytes/],
+      ['over 64 KiB in bytes though not in characters', { command: 'é'.repeat(MAX_COMMAND_BYTES / 2 + 1) }, /^command: must be at most 65536 bytes/],
+    ])('refuses a command that is %s', (_what, body, message) => expect(check(body)).toMatch(message));
+
+    it('accepts a command of exactly 64 KiB', () => {
+      expect(check({ command: 'x'.repeat(MAX_COMMAND_BYTES) })).toBe('ok');
+      expect(check({ command: 'é'.repeat(MAX_COMMAND_BYTES / 2) })).toBe('ok');
+    });
+  });
+
+  describe('target', () => {
+    it.each([
+      ['an unknown type', { type: 'docker' }, /^target\.type: must be \{"type":"local"\}/],
+      ['no type', {}, /^target\.type: must be/],
+      ['a string', 'local', /^target: /],
+      ['an agent target without its agent', { type: 'agent' }, /^target\.agent: /],
+      ['an agent target with an empty agent', { type: 'agent', agent: '' }, /^target\.agent: must name an agent/],
+      ['an ssh target with an empty host', { type: 'ssh', host: '' }, /^target\.host: must name a host/],
+      ['a local target with extra fields', { type: 'local', agent: 'vm-1' }, /^target: .*agent/],
+      ['an agent name over 255 characters', { type: 'agent', agent: 'a'.repeat(256) }, /^target\.agent: /],
+    ])('refuses %s', (_what, target, message) => expect(check({ command: 'x', target })).toMatch(message));
+  });
+
+  describe('timeoutMs', () => {
+    it.each([
+      ['negative', -1, /^timeoutMs: must be at least 1/],
+      ['zero', 0, /^timeoutMs: must be at least 1/],
+      ['fractional', 1.5, /^timeoutMs: must be a whole number of milliseconds/],
+      ['over 7 days', MAX_TIMEOUT_MS + 1, /^timeoutMs: must be at most 604800000/],
+      ['absurd', 1e300, /^timeoutMs: /],
+      ['a string', '1000', /^timeoutMs: must be a number of milliseconds/],
+      ['null', null, /^timeoutMs: must be a number of milliseconds/],
+    ])('refuses a timeout that is %s', (_what, timeoutMs, message) => expect(check({ command: 'x', timeoutMs })).toMatch(message));
+  });
+
+  describe('env', () => {
+    it.each([
+      ['a name starting with a digit', { '1A': 'x' }, /^env\.1A: variable names are letters/],
+      ['a name with a dash', { 'MY-VAR': 'x' }, /^env\.MY-VAR: variable names/],
+      ['a name with "="', { 'A=B': 'x' }, /^env\.A=B: variable names/],
+      ['an empty name', { '': 'x' }, /^env\.: variable names/],
+      ['a value that is not a string', { A: 1 }, /^env\.A: /],
+      ['a value with a NUL byte', { A: 'a\0b' }, /^env\.A: values must not contain NUL bytes/],
+      ['a value over 32 KiB', { A: 'v'.repeat(32 * 1024 + 1) }, /^env\.A: /],
+      ['more than 256 variables', Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`V${i}`, ''])), /^env: at most 256 variables/],
+      ['a list', ['A=1'], /^env: /],
+    ])('refuses %s', (_what, env, message) => expect(check({ command: 'x', env })).toMatch(message));
+  });
+
+  describe('cwd', () => {
+    it.each([
+      ['empty', '', /^cwd: /],
+      ['with a NUL byte', '/tmp\0', /^cwd: must not contain NUL bytes/],
+      ['over 4096 characters', '/' + 'd'.repeat(4096), /^cwd: /],
+      ['a number', 1, /^cwd: /],
+    ])('refuses a cwd that is %s', (_what, cwd, message) => expect(check({ command: 'x', cwd })).toMatch(message));
+  });
+
+  describe('labels', () => {
+    it.each([
+      ['a key with a space', { 'a b': 'x' }, /^labels\.a b: label keys/],
+      ['a key over 63 characters', { ['k'.repeat(64)]: 'x' }, /^labels\.k+: label keys/],
+      ['a value over 255 characters', { k: 'v'.repeat(256) }, /^labels\.k: label values are at most 255/],
+      ['more than 64 labels', Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])), /^labels: at most 64 labels/],
+    ])('refuses %s', (_what, labels, message) => expect(check({ command: 'x', labels })).toMatch(message));
+  });
+
+  it('refuses unknown fields (a misspelt timeout is not ignored)', () => {
+    expect(check({ command: 'x', timeout: 5 })).toMatch(/timeout/);
+    expect(check({ command: 'x', Command: 'y' })).toMatch(/Command/);
+  });
+});

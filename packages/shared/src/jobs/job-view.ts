@@ -1,0 +1,31 @@
+import type { jobs } from '../db/schema/jobs.ts';
+
+export type JobRow = typeof jobs.$inferSelect;
+
+/** The job as the API shows it. */
+export function jobView(row: JobRow) {
+  return {
+    id: row.id,
+    status: row.status,
+    command: row.command,
+    target: row.target,
+    agentId: row.agentId,
+    hostId: row.hostId,
+    env: row.env,
+    cwd: row.cwd,
+    timeoutMs: row.timeoutMs,
+    exitCode: row.exitCode,
+    signal: row.signal,
+    error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
+    outputBytes: row.outputBytes,
+    outputTruncated: row.outputTruncated,
+    labels: row.labels,
+    createdBy: row.createdBy,
+    parentId: row.parentId,
+    attempt: row.attempt,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+  };
+}
+export type JobView = ReturnType<typeof jobView>;

@@ -1,0 +1,16 @@
+import type { Sql } from 'postgres';
+import type { JobRow } from './job-view.ts';
+import { rowToJob } from './row-to-job.ts';
+
+/**
+ * `queued → running`, only from `queued`, bumping the attempt (the fencing token). Returns the
+ * job, or undefined when it is no longer queued (canceled meanwhile, or taken by another worker):
+ * then the caller must not run it.
+ */
+export async function markJobRunning(sql: Sql, jobId: string, workerId: string): Promise<JobRow | undefined> {
+  const [row] = await sql`
+    update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
+    where id = ${jobId} and status = 'queued'
+    returning *`;
+  return row ? rowToJob(row) : undefined;
+}

@@ -1,0 +1,73 @@
+import { and, eq, isNull, or } from 'drizzle-orm';
+import { AppError } from '../errors/app-error.ts';
+import { agents } from '../db/schema/index.ts';
+import { newId } from '../ids.ts';
+import { enqueueJob } from '../queue/job-queue.ts';
+import { resolveHost } from '../hosts/resolve-host.ts';
+import type { ControlPlane } from './control-plane.ts';
+import type { JobInput } from './job-input.ts';
+import { jobView, type JobRow, type JobView } from './job-view.ts';
+import { requestHash, type Idempotency } from './idempotency.ts';
+import { insertJobOnce } from './insert-job-once.ts';
+import { insertJob } from './insert-job.ts';
+
+/** Resolve an agent by id or by name among live (not revoked) agents. */
+export async function resolveAgent(cp: ControlPlane, ref: string) {
+  const [agent] = await cp.database.db
+    .select({ id: agents.id, name: agents.name })
+    .from(agents)
+    .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
+    .limit(1);
+  return agent;
+}
+
+/**
+ * Accept a job: insert the row, then add it to the queue.
+ *
+ * LOUD: the row is committed before anything else happens; once this returns, the job is durable
+ * even if the enqueue failed (Redis down) because the reconciler re-adds `queued` rows that BullMQ
+ * does not know. Do not reorder these two steps.
+ */
+export async function submitJob(
+  cp: ControlPlane,
+  input: JobInput,
+  createdBy: string | null,
+  idempotency?: Idempotency,
+): Promise<JobView & { replayed?: boolean }> {
+  let agentId: string | null = null;
+  if (input.target.type === 'agent') {
+    const agent = await resolveAgent(cp, input.target.agent);
+    if (!agent) throw new AppError(422, 'unknown_agent', `no agent with id or name ${JSON.stringify(input.target.agent)}; see GET /v1/agents`);
+    agentId = agent.id;
+  }
+  let hostId: string | null = null;
+  if (input.target.type === 'ssh') {
+    const host = await resolveHost(cp.database.db, input.target.host);
+    if (!host) throw new AppError(422, 'unknown_host', `no host with id, name or name@environment ${JSON.stringify(input.target.host)}; see GET /v1/hosts`);
+    hostId = host.id;
+  }
+  const values = {
+    id: newId('job'),
+    status: 'queued' as const,
+    command: input.command,
+    target: input.target,
+    agentId,
+    hostId,
+    env: input.env,
+    cwd: input.cwd ?? null,
+    timeoutMs: input.timeoutMs,
+    labels: input.labels,
+    createdBy,
+  };
+  let row: JobRow;
+  if (idempotency) {
+    const outcome = await insertJobOnce(cp, values, idempotency, requestHash(input));
+    if (outcome.replayed) return { ...jobView(outcome.job), replayed: true };
+    row = outcome.job;
+  } else {
+    row = await insertJob(cp.database.sql, values);
+  }
+  const enqueued = await enqueueJob(cp.queue, row.id);
+  if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
+  return jobView(row);
+}

@@ -1,0 +1,2 @@
+export * from './log-sink.ts';
+export * from './insert-output-batch.ts';

@@ -1,0 +1,3 @@
+export * from './job-env.ts';
+export * from './spawn-job-process.ts';
+export * from './kill-orphaned-job.ts';

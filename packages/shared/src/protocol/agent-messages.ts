@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * Agent ⇄ gateway messages (PROTOCOL.md beside this file). Control messages are JSON text
+ * frames carrying `v`; output travels in binary frames (binary-output.ts). Message sets are
+ * named by direction. Every inbound frame is parsed with these schemas; a frame that does not
+ * parse closes the socket with 1008 (policy violation).
+ */
+export const PROTOCOL_VERSION = 1;
+/** Frames above this are refused by both ends (ws closes with 1009). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Output data per binary frame; a chunk is never larger. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+
+const v = z.literal(PROTOCOL_VERSION);
+const jobId = z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a job id');
+const seq = z.number().int().min(0).max(2 ** 31 - 1);
+const labels = z.record(z.string().max(63), z.string().max(255));
+
+// ── agent → server ──────────────────────────────────────────────────────────────────────
+
+/** §1 Handshake: first frame after the upgrade. `jobs` lists what the agent still holds (§6). */
+export const AgentHello = z.object({
+  type: z.literal('hello'),
+  v,
+  agentVersion: z.string().max(64),
+  hostname: z.string().max(255),
+  os: z.string().max(64),
+  arch: z.string().max(64),
+  labels: labels.optional(),
+  jobs: z
+    .array(
+      z.object({
+        jobId,
+        attempt: z.number().int().min(0),
+        /** Seq of the next chunk the agent would produce (all below it were produced). */
+        nextSeq: seq,
+        /** Present when the process has ended and the exit is not yet acknowledged. */
+        exit: z.object({ exitCode: z.number().int().nullable(), signal: z.string().max(16).nullable() }).optional(),
+      }),
+    )
+    .max(10_000),
+});
+export type AgentHello = z.infer<typeof AgentHello>;
+
+/** §2 Dispatch: the command was spawned (or is already running, for a repeated `run`). */
+export const AgentStarted = z.object({ type: z.literal('started'), v, jobId, attempt: z.number().int().min(0), pid: z.number().int().nullable() });
+export type AgentStarted = z.infer<typeof AgentStarted>;
+
+/** §3 The process ended. `nextSeq` = number of chunks produced; the server ends the job only once it has all of them. */
+export const AgentExit = z.object({
+  type: z.literal('exit'),
+  v,
+  jobId,
+  attempt: z.number().int().min(0),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(16).nullable(),
+  nextSeq: seq,
+  truncated: z.boolean(),
+  error: z.object({ code: z.string().max(64), message: z.string().max(4096) }).optional(),
+});
+export type AgentExit = z.infer<typeof AgentExit>;
+
+/** §5 Heartbeat. */
+export const AgentHeartbeat = z.object({ type: z.literal('heartbeat'), v, running: z.number().int().min(0) });
+export type AgentHeartbeat = z.infer<typeof AgentHeartbeat>;
+
+export const AgentToServer = z.discriminatedUnion('type', [AgentHello, AgentStarted, AgentExit, AgentHeartbeat]);
+export type AgentToServer = z.infer<typeof AgentToServer>;
+
+// ── server → agent ──────────────────────────────────────────────────────────────────────
+
+/** §1 Handshake answer. `resume` tells, per job the agent reported, the first seq the server lacks. */
+export const ServerWelcome = z.object({
+  type: z.literal('welcome'),
+  v,
+  agentId: z.string(),
+  heartbeatMs: z.number().int().positive(),
+  resume: z.array(z.object({ jobId, nextSeq: seq })),
+  /** Jobs the server has already ended (lost, canceled): kill them and forget them (§6 fencing). */
+  abandon: z.array(jobId),
+});
+export type ServerWelcome = z.infer<typeof ServerWelcome>;
+
+/** §2 Run a command. A `run` for a job the agent already holds is answered with `started` again, never run twice. */
+export const ServerRun = z.object({
+  type: z.literal('run'),
+  v,
+  jobId,
+  attempt: z.number().int().min(0),
+  command: z.string().min(1).max(64 * 1024),
+  env: z.record(z.string(), z.string()),
+  cwd: z.string().nullable(),
+  maxOutputBytes: z.number().int().positive(),
+  tailBytes: z.number().int().min(0),
+});
+export type ServerRun = z.infer<typeof ServerRun>;
+
+/** §3 Output up to and including `seq` is durable: the agent may drop it from its buffer. */
+export const ServerAck = z.object({ type: z.literal('ack'), v, jobId, seq });
+export type ServerAck = z.infer<typeof ServerAck>;
+
+/** §3 The exit is recorded: the agent forgets the job. */
+export const ServerExitAck = z.object({ type: z.literal('exit_ack'), v, jobId });
+export type ServerExitAck = z.infer<typeof ServerExitAck>;
+
+/** §4 Cancel: SIGTERM to the process group, SIGKILL after `graceMs`. */
+export const ServerCancel = z.object({ type: z.literal('cancel'), v, jobId, graceMs: z.number().int().min(0).max(3_600_000) });
+export type ServerCancel = z.infer<typeof ServerCancel>;
+
+/** §6 The job ended on the server while the agent was away: kill it, drop its output. */
+export const ServerAbandon = z.object({ type: z.literal('abandon'), v, jobId });
+export type ServerAbandon = z.infer<typeof ServerAbandon>;
+
+export const ServerToAgent = z.discriminatedUnion('type', [ServerWelcome, ServerRun, ServerAck, ServerExitAck, ServerCancel, ServerAbandon]);
+export type ServerToAgent = z.infer<typeof ServerToAgent>;
+
+/** Close codes used on the agent socket (4xxx are ours). */
+export const AgentCloseCode = {
+  /** Normal shutdown of either end. */
+  normal: 1000,
+  /** API node going away: reconnect (possibly elsewhere). */
+  restart: 1012,
+  /** A frame did not parse or broke the protocol: a bug, but reconnecting is still right. */
+  policy: 1008,
+  /** Token revoked or unknown: do not reconnect with it. */
+  revoked: 4401,
+  /** Another connection of the same agent took over. */
+  replaced: 4409,
+} as const;

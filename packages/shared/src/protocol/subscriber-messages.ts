@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import type { JobStatus, OutputStream } from '../jobs/job-types.ts';
+
+/** Server → WebSocket subscriber of `/v1/jobs/{id}/stream`. */
+export type SubscriberMessage =
+  | { type: 'output'; seq: number; stream: OutputStream; data: string /* base64 */ }
+  | { type: 'status'; status: JobStatus }
+  | { type: 'end'; status: JobStatus; exitCode: number | null; signal: string | null };
+
+/** Subscriber → server: only a keep-alive is accepted; anything else closes with 1008. */
+export const SubscriberToServer = z.object({ type: z.literal('ping') });
+
+export const SubscriberCloseCode = {
+  done: 1000,
+  restart: 1012,
+  policy: 1008,
+  /** The subscriber read too slowly; reconnect with `?after=<last seq>`. */
+  tooSlow: 4008,
+  notFound: 4404,
+} as const;

@@ -1,0 +1,31 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+
+export const JOB_QUEUE = 'jobs';
+
+/** BullMQ job data: only the id. Postgres holds the job; the queue only says "run this one". */
+export interface QueuedJobData {
+  jobId: string;
+}
+
+export function createJobQueue(connection: ConnectionOptions, bullPrefix: string): Queue<QueuedJobData> {
+  return new Queue<QueuedJobData>(JOB_QUEUE, { connection, prefix: bullPrefix });
+}
+
+/**
+ * Add the BullMQ job under the same id as the Postgres row. A second add of an id that BullMQ
+ * still holds is a no-op, so the API and the reconciler may both add it: the job runs at most
+ * once (and the `queued → running` transition in Postgres guards the rest).
+ */
+export async function enqueueJob(queue: Queue<QueuedJobData>, jobId: string, timeoutMs = 2000): Promise<boolean> {
+  const add = queue.add('run', { jobId }, { jobId, removeOnComplete: true, removeOnFail: { age: 24 * 3600 }, attempts: 1 });
+  add.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([add.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,30 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export { Redis };
+
+/**
+ * A Redis connection fit for BullMQ (which requires `maxRetriesPerRequest: null`) and for our
+ * own commands. Reconnects forever with a capped backoff: a Redis restart must not end a process.
+ */
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+    ...options,
+  });
+}
+
+/** Key and channel names, all under the installation's prefix so installs and tests can share one Redis. */
+export const keys = (prefix: string) => ({
+  /** BullMQ prefix: the hash tag keeps every queue key in one Cluster slot. */
+  bullPrefix: `{${prefix}}`,
+  jobChannel: (jobId: string) => `${prefix}:job:${jobId}`,
+  agentChannel: (agentId: string) => `${prefix}:agent:${agentId}`,
+  agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
+  /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
+  workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,
+  /** Broadcast: cancels, revocations. Every worker and API node listens. */
+  controlChannel: `${prefix}:control`,
+});
+export type Keys = ReturnType<typeof keys>;

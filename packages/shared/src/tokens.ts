@@ -1,0 +1,29 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Tokens carry their kind in a prefix so an agent token presented to the REST API (or a user
+ * token to the agent endpoint) is refused with a clear message. Only the sha256 is stored:
+ * tokens have 256 bits of entropy, so a slow hash would add nothing.
+ */
+export type TokenKind = 'admin' | 'agent';
+const PREFIX: Record<TokenKind, string> = { admin: 'vmo_adm_', agent: 'vmo_agt_' };
+
+export const generateToken = (kind: TokenKind): string => PREFIX[kind] + randomBytes(32).toString('base64url');
+
+export const tokenKind = (token: string): TokenKind | undefined =>
+  (Object.keys(PREFIX) as TokenKind[]).find((k) => token.startsWith(PREFIX[k]));
+
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** Constant-time comparison of two hex digests. */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+/** `Authorization: Bearer <token>` → token, or undefined. The scheme is case-insensitive (RFC 9110 §11.1). */
+export function bearerToken(header: string | undefined | null): string | undefined {
+  const match = /^Bearer +([A-Za-z0-9_\-.~+/]+=*)$/i.exec(header ?? '');
+  return match?.[1];
+}

@@ -1,0 +1,151 @@
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+
+/** One proxied connection: the client's socket, the upstream socket, and what a stall held back. */
+interface Link {
+  client: Socket;
+  upstream: Socket;
+  /** `null` data: the sender ended its side. */
+  held: { to: Socket; data: Buffer | null }[];
+}
+
+/**
+ * A loopback TCP proxy to a real service (Postgres, Redis, an API node) that a test can break in
+ * the ways networks break:
+ *
+ * - `cut()`: reset every open connection and refuse new ones until `restore()` (the peer is gone);
+ * - `refuseNew()`: keep open connections, refuse new ones;
+ * - `dropOpen()`: reset every open connection, keep accepting new ones;
+ * - `stall()`: keep every connection open but forward nothing, in either direction, until
+ *   `restore()` (a black hole: packets vanish, nobody is told).
+ *
+ * Refused connections are accepted and reset at once, so the port stays bound (restoring is
+ * instant and nothing else can take the port meanwhile).
+ *
+ * Resets (RST), not clean closes (FIN): postgres.js 3.4.9 never settles a query whose connection
+ * gets a FIN during its startup and reconnects in a tight loop (porsager/postgres#1193), which
+ * would hang the test rather than exercise our code.
+ */
+export class TcpProxy {
+  private readonly links = new Set<Link>();
+  private accepting = true;
+  private stalled = false;
+  /** Connections refused while cut: something to wait on instead of sleeping. */
+  refused = 0;
+  /** Connections accepted and forwarded (or held while stalled). */
+  accepted = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly targetPort: number,
+    private readonly targetHost: string,
+  ) {}
+
+  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const proxy = new TcpProxy(server, (server.address() as AddressInfo).port, targetPort, targetHost);
+    server.on('connection', (client) => proxy.accept(client));
+    return proxy;
+  }
+
+  /** `http://127.0.0.1:<port>`: handy when the target is an HTTP/WebSocket server. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get openConnections(): number {
+    return this.links.size;
+  }
+
+  /** Reset every open connection and refuse new ones until `restore()`. */
+  cut(): void {
+    this.accepting = false;
+    this.dropOpen();
+  }
+
+  /** Refuse new connections until `restore()`; open ones carry on. */
+  refuseNew(): void {
+    this.accepting = false;
+  }
+
+  /** Reset every open connection; new ones are still accepted. */
+  dropOpen(): void {
+    for (const link of this.links) {
+      link.client.resetAndDestroy();
+      link.upstream.resetAndDestroy();
+    }
+    this.links.clear();
+  }
+
+  /** Forward nothing (open and new connections alike) until `restore()`; nothing is closed. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Back to normal: accept, and deliver what a stall held back, in order. */
+  restore(): void {
+    this.accepting = true;
+    if (!this.stalled) return;
+    this.stalled = false;
+    for (const link of this.links) {
+      for (const { to, data } of link.held.splice(0)) if (!to.destroyed) data ? to.write(data) : to.end();
+      link.client.resume();
+      link.upstream.resume();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    client.on('error', () => {});
+    if (!this.accepting) {
+      this.refused++;
+      client.resetAndDestroy();
+      return;
+    }
+    this.accepted++;
+    const upstream = connect(this.targetPort, this.targetHost);
+    upstream.on('error', () => {});
+    const link: Link = { client, upstream, held: [] };
+    this.links.add(link);
+    const end = () => {
+      this.links.delete(link);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    this.forward(link, client, upstream);
+    this.forward(link, upstream, client);
+  }
+
+  /**
+   * Hand-rolled instead of `pipe()`: a piped source is resumed by the destination's 'drain',
+   * which would defeat a stall. While stalled, the source is paused after what it already read
+   * (kept in `held`), so the kernel buffers fill and the sender blocks, as on a dead path.
+   */
+  private forward(link: Link, from: Socket, to: Socket): void {
+    from.on('data', (data: Buffer) => {
+      if (this.stalled) {
+        link.held.push({ to, data });
+        from.pause();
+        return;
+      }
+      if (!to.write(data)) from.pause();
+    });
+    to.on('drain', () => {
+      if (!this.stalled) from.resume();
+    });
+    from.on('end', () => {
+      if (this.stalled) link.held.push({ to, data: null });
+      else to.end();
+    });
+  }
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { ApiClient } from './api-client.ts';
+import { ServiceProcess } from './service-process.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
+import { createTestPrefix, TEST_REDIS_URL } from './test-redis.ts';
+import { waitFor } from './wait-for.ts';
+
+export interface SystemOptions {
+  label?: string;
+  apis?: number;
+  workers?: number;
+  /** Extra environment for every process (e.g. short heartbeats, a small output cap). */
+  env?: Record<string, string>;
+  /**
+   * Processes reach Postgres on this port instead of the database's own (a TcpProxy in front of
+   * the real server, to cut or stall it). Test code keeps the direct URL: `databaseUrl`.
+   */
+  databasePort?: number;
+}
+
+/**
+ * The real control plane for an end-to-end test: N API processes and M workers on a database
+ * and Redis prefix of their own, talking to each other only through Redis and Postgres.
+ */
+export class TestSystem {
+  readonly apis: ServiceProcess[] = [];
+  readonly workers: ServiceProcess[] = [];
+  readonly agents: ServiceProcess[] = [];
+  readonly apiUrls: string[] = [];
+  readonly token = `vmo_adm_test${randomBytes(16).toString('hex')}`;
+  client!: ApiClient;
+  env!: Record<string, string>;
+  /** The test database, reached directly (not through any proxy). */
+  databaseUrl!: string;
+  private db!: TestDatabase;
+  private redis!: ReturnType<typeof createTestPrefix>;
+
+  static async start(opts: SystemOptions = {}): Promise<TestSystem> {
+    const system = new TestSystem();
+    await system.boot(opts);
+    return system;
+  }
+
+  private async boot(opts: SystemOptions): Promise<void> {
+    const label = opts.label ?? 'e2e';
+    this.db = await createTestDatabase(label);
+    this.redis = createTestPrefix(label);
+    this.databaseUrl = this.db.url;
+    const processDbUrl = new URL(this.db.url);
+    if (opts.databasePort !== undefined) processDbUrl.port = String(opts.databasePort);
+    this.env = {
+      VMO_DATABASE_URL: processDbUrl.toString(),
+      VMO_REDIS_URL: TEST_REDIS_URL,
+      VMO_REDIS_PREFIX: this.redis.prefix,
+      VMO_ADMIN_TOKEN: this.token,
+      VMO_PORT: '0',
+      VMO_HOST: '127.0.0.1',
+      VMO_LOG_LEVEL: 'info',
+      VMO_HEARTBEAT_MS: '500',
+      VMO_DRAIN_MS: '5000',
+      ...opts.env,
+    };
+    await Promise.all([
+      ...Array.from({ length: opts.apis ?? 1 }, () => this.startApi()),
+      ...Array.from({ length: opts.workers ?? 1 }, () => this.startWorker()),
+    ]);
+    this.client = new ApiClient(this.apiUrls[0]!, this.token);
+  }
+
+  async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const api = new ServiceProcess('api', { ...this.env, ...extraEnv });
+    // Same index in `apis` and `apiUrls`, whichever of several starting at once listens first.
+    const index = this.apis.push(api) - 1;
+    const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/);
+    this.apiUrls[index] = url!;
+    return api;
+  }
+
+  async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const worker = new ServiceProcess('worker', { ...this.env, ...extraEnv });
+    this.workers.push(worker);
+    await worker.waitForOutput(/"msg":"worker started"/);
+    return worker;
+  }
+
+  /** Register an agent over REST and start a real agent process for it; resolves once it is online. */
+  async startAgent(
+    name: string,
+    opts: { servers?: string[]; env?: Record<string, string>; args?: string[]; labels?: Record<string, string> } = {},
+  ): Promise<{ id: string; token: string; process: ServiceProcess }> {
+    const res = await this.client.request('POST', '/v1/agents', { name, ...(opts.labels ? { labels: opts.labels } : {}) });
+    if (res.status !== 201) throw new Error(`agent registration failed: ${res.status} ${res.text}`);
+    const { id, token } = res.body as { id: string; token: string };
+    const proc = this.spawnAgent(token, opts);
+    await this.waitForAgentStatus(id, 'online');
+    return { id, token, process: proc };
+  }
+
+  spawnAgent(token: string, opts: { servers?: string[]; env?: Record<string, string>; args?: string[] } = {}): ServiceProcess {
+    const servers = opts.servers ?? [this.apiUrls[0]!];
+    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', ...opts.env }, ['--server', servers.join(','), '--token', token, ...(opts.args ?? [])]);
+    this.agents.push(proc);
+    return proc;
+  }
+
+  waitForAgentStatus(id: string, status: 'online' | 'offline', timeoutMs = 20_000) {
+    return waitFor(`agent ${id} ${status}`, async () => {
+      const res = await this.client.request('GET', `/v1/agents/${id}`);
+      return res.status === 200 && res.body.status === status ? res.body : undefined;
+    }, timeoutMs, 50);
+  }
+
+  clientFor(apiIndex: number, token: string | undefined = this.token): ApiClient {
+    return new ApiClient(this.apiUrls[apiIndex]!, token);
+  }
+
+  /** Everything the processes printed, for a failing test's message. */
+  logs(): string {
+    return [...this.apis, ...this.workers, ...this.agents].map((p) => `── ${p.role} ${p.pid}\n${p.output.slice(-3000)}`).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.agents.map((p) => p.stop()));
+    await Promise.all([...this.apis, ...this.workers].map((p) => p.stop()));
+    await this.db.drop().catch(() => {});
+    await this.redis.cleanup().catch(() => {});
+  }
+}

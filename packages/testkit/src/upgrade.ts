@@ -1,0 +1,31 @@
+import WebSocket from 'ws';
+
+export type UpgradeResult =
+  | { kind: 'open'; ws: WebSocket; protocol: string; closed: Promise<{ code: number; reason: string }> }
+  | { kind: 'refused'; status: number; body: string };
+
+/**
+ * Open a WebSocket and report how the server answered the upgrade: the socket (with a promise of
+ * its close code) or the HTTP status and body it was refused with. For auth and error-path tests
+ * where `followJob` would only reject.
+ */
+export function openWebSocket(url: string, opts: { token?: string; protocols?: string[]; headers?: Record<string, string> } = {}): Promise<UpgradeResult> {
+  const headers = { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers };
+  const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, closed }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      const done = () => {
+        resolve({ kind: 'refused', status: res.statusCode ?? 0, body });
+        ws.terminate();
+      };
+      res.on('end', done);
+      res.on('error', done);
+    });
+    // Kept for the socket's whole life: after a refusal or a close, ws may still report errors.
+    ws.on('error', reject);
+  });
+}

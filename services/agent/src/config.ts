@@ -1,0 +1,127 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { intVar } from '@vmo/shared/config';
+import { MAX_CHUNK_BYTES } from '@vmo/shared/protocol';
+import { LOG_LEVELS, type LogLevel } from './logger.ts';
+
+/**
+ * The agent's configuration: environment variables, each overridable by a flag. Parsed once
+ * at start; a bad value stops the agent with one line naming the variable (or the flag).
+ */
+export interface AgentConfig {
+  servers: string[];
+  token: string;
+  bufferBytes: number;
+  drainMs: number;
+  labels: Record<string, string>;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const USAGE = `Usage: vmo-agent --server URL --token vmo_agt_… [options]
+
+Dials out to the vmo control plane over WebSocket and runs the jobs it is sent.
+
+  --server URL         control-plane URL, http(s)://host:port (repeat, or a comma list,
+                       to fail over)                                     env VMO_SERVER
+  --token T            this agent's token (vmo_agt_…)                    env VMO_AGENT_TOKEN
+  --labels k=v,k2=v2   labels reported to the server                     env VMO_AGENT_LABELS
+  --buffer-bytes N     unacknowledged output held before commands block
+                       (default 8 MiB)                                   env VMO_AGENT_BUFFER_BYTES
+  --drain-ms N         on SIGTERM, how long running jobs may finish
+                       (default 30000)                                   env VMO_AGENT_DRAIN_MS
+  --log-level L        fatal|error|warn|info|debug|trace|silent          env VMO_LOG_LEVEL
+  -h, --help           show this help
+`;
+
+const serverUrl = z.string().refine((v) => {
+  try {
+    return ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be a URL starting with http:// or https://');
+
+const commaList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+const labelPair = /^([^=\s]{1,63})=(.{0,255})$/;
+const labelList = z
+  .string()
+  .default('')
+  .transform(commaList)
+  .pipe(z.array(z.string().regex(labelPair, 'must be k=v pairs separated by commas (key ≤ 63, value ≤ 255 characters)')))
+  .transform((pairs) => Object.fromEntries(pairs.map((p) => labelPair.exec(p)!.slice(1, 3) as [string, string])));
+
+const agentEnvSchema = z.object({
+  VMO_SERVER: z.string({ error: 'is required (the control-plane URL)' }).transform(commaList).pipe(z.array(serverUrl).min(1, 'needs at least one URL')),
+  VMO_AGENT_TOKEN: z.string({ error: 'is required' }).regex(/^vmo_agt_[A-Za-z0-9_\-.~+/]+=*$/, 'must be an agent token (vmo_agt_…)'),
+  VMO_AGENT_LABELS: labelList,
+  // At least two chunks: below that, one chunk would pause every job at once, forever.
+  VMO_AGENT_BUFFER_BYTES: intVar(8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024),
+  VMO_AGENT_DRAIN_MS: intVar(30_000, 0, 24 * 3600_000),
+  VMO_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+/** Flag → the variable it overrides, so an error names what the user actually typed. */
+const FLAG_VARS = {
+  server: 'VMO_SERVER',
+  token: 'VMO_AGENT_TOKEN',
+  labels: 'VMO_AGENT_LABELS',
+  'buffer-bytes': 'VMO_AGENT_BUFFER_BYTES',
+  'drain-ms': 'VMO_AGENT_DRAIN_MS',
+  'log-level': 'VMO_LOG_LEVEL',
+} as const;
+
+/** Returns the config, or `'help'`; throws ConfigError with one readable line. */
+export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
+  let values: Record<string, string | string[] | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        server: { type: 'string', multiple: true },
+        token: { type: 'string' },
+        labels: { type: 'string' },
+        'buffer-bytes': { type: 'string' },
+        'drain-ms': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (see --help)`);
+  }
+  if (values.help) return 'help';
+
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.values(FLAG_VARS)) input[name] = env[name];
+  const fromFlag = new Map<string, string>();
+  for (const [flag, name] of Object.entries(FLAG_VARS)) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    input[name] = Array.isArray(value) ? value.join(',') : String(value);
+    fromFlag.set(name, `--${flag}`);
+  }
+
+  const result = agentEnvSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const shown = name === 'VMO_AGENT_TOKEN' ? '' : ` (got ${JSON.stringify(input[name] ?? null)})`; // never echo a token
+    throw new ConfigError(`invalid configuration: ${fromFlag.get(name) ?? name}: ${issue.message}${shown}`);
+  }
+  const c = result.data;
+  return {
+    servers: c.VMO_SERVER,
+    token: c.VMO_AGENT_TOKEN,
+    labels: c.VMO_AGENT_LABELS,
+    bufferBytes: c.VMO_AGENT_BUFFER_BYTES,
+    drainMs: c.VMO_AGENT_DRAIN_MS,
+    logLevel: c.VMO_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,33 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import { apiTokens } from '@vmo/shared/db';
+import type { Database } from '@vmo/shared/db';
+import { hashToken, sameHash } from '@vmo/shared/tokens';
+import type { Principal } from './principal.ts';
+
+const CACHE_MS = 5000;
+
+/**
+ * Looks up user tokens by their sha256, with a short cache so a busy client does not cost a
+ * query per request. The lookup is by hash (never the token), and the final comparison is
+ * constant-time.
+ */
+export class TokenStore {
+  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+
+  constructor(private readonly database: Database) {}
+
+  async verify(token: string): Promise<Principal | null> {
+    const hash = hashToken(token);
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > Date.now()) return hit.principal;
+    const [row] = await this.database.db
+      .select()
+      .from(apiTokens)
+      .where(and(eq(apiTokens.tokenHash, hash), isNull(apiTokens.revokedAt)))
+      .limit(1);
+    const principal = row && sameHash(row.tokenHash, hash) ? { tokenId: row.id, name: row.name, role: row.role } : null;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { principal, until: Date.now() + CACHE_MS });
+    return principal;
+  }
+}

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { commonEnv, intVar } from '@vmo/shared/config';
+
+export const apiEnv = z.object({
+  ...commonEnv,
+  VMO_PORT: intVar(3121, 0, 65535),
+  VMO_HOST: z.string().min(1).default('0.0.0.0'),
+  /** If set, this token is an admin token (stored hashed); otherwise one is generated at first start. */
+  VMO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** A subscriber whose unsent backlog passes this is disconnected (close 4008). */
+  VMO_SUBSCRIBER_BUFFER_BYTES: intVar(8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+});
+export type ApiConfig = z.infer<typeof apiEnv>;
+
+export const MAX_BODY_BYTES = 1024 * 1024;

@@ -1,0 +1,80 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { agentForToken } from '@vmo/shared/agents';
+import { AppError, unauthorized } from '@vmo/shared/errors';
+import { newId } from '@vmo/shared/ids';
+import { AgentCloseCode, MAX_FRAME_BYTES } from '@vmo/shared/protocol';
+import { tokenKind } from '@vmo/shared/tokens';
+import { rejectUpgrade } from '../http/reject-upgrade.ts';
+import { upgradeToken } from '../http/upgrade-auth.ts';
+import { AgentSession, type SessionDeps } from './agent-session.ts';
+import { Presence } from './presence.ts';
+
+/**
+ * The agent gateway of one API node: authenticates agents on upgrade, holds their sessions,
+ * keeps `last_seen_at` fresh in one statement per interval, closes revoked agents and sockets
+ * that went silent.
+ */
+export class AgentGateway {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly sweep: NodeJS.Timeout;
+  private readonly deps: SessionDeps;
+
+  constructor(deps: Omit<SessionDeps, 'presence'>) {
+    const heartbeatMs = deps.cp.limits.heartbeatMs;
+    this.deps = { ...deps, presence: new Presence(deps.cp.redis, deps.cp.keys, heartbeatMs * 2) };
+    this.sweep = setInterval(() => void this.sweepSessions().catch(() => {}), heartbeatMs);
+    this.sweep.unref();
+  }
+
+  get connected(): number {
+    return this.sessions.size;
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const token = upgradeToken(req);
+    if (!token) return rejectUpgrade(socket, unauthorized('agent token required: Authorization: Bearer <agent token>'));
+    if (tokenKind(token) !== 'agent') return rejectUpgrade(socket, new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint'));
+    let agent;
+    try {
+      agent = await agentForToken(this.deps.cp, token);
+    } catch {
+      return rejectUpgrade(socket, new AppError(503, 'unavailable', 'the control plane cannot reach Postgres; retry'));
+    }
+    if (!agent) return rejectUpgrade(socket, unauthorized('the agent token is unknown or revoked'));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const previous = this.sessions.get(agent.id);
+      previous?.close(AgentCloseCode.replaced, 'replaced by a newer connection of this agent');
+      const session = new AgentSession(agent.id, newId('tok').slice(4), ws, this.deps, (s) => {
+        if (this.sessions.get(s.agentId) === s) this.sessions.delete(s.agentId);
+      });
+      this.sessions.set(agent.id, session);
+    });
+  }
+
+  /**
+   * Every heartbeat interval: one UPDATE refreshes `last_seen_at` of every agent held here and
+   * returns the ones still live; any held agent missing from the answer was revoked (a safety net
+   * should the revoke message on Redis be lost). Sockets silent for three intervals are dropped.
+   */
+  private async sweepSessions(): Promise<void> {
+    const heartbeatMs = this.deps.cp.limits.heartbeatMs;
+    for (const s of this.sessions.values()) if (s.silentForMs > heartbeatMs * 3) s.terminate();
+    const ids = [...this.sessions.keys()];
+    if (ids.length === 0) return;
+    const sql = this.deps.cp.database.sql;
+    const live = await sql<{ id: string }[]>`
+      update agents set last_seen_at = now() where id in ${sql(ids)} and revoked_at is null returning id`;
+    const liveIds = new Set(live.map((r) => r.id));
+    for (const id of ids) if (!liveIds.has(id)) this.sessions.get(id)?.close(AgentCloseCode.revoked, 'agent revoked');
+  }
+
+  /** Shutdown: 1012 tells agents to reconnect (to another node, or to this one when it is back). */
+  close(): void {
+    clearInterval(this.sweep);
+    for (const s of this.sessions.values()) s.close(AgentCloseCode.restart, 'server restarting');
+    this.wss.close();
+  }
+}

@@ -1,0 +1,291 @@
+import type { WebSocket, RawData } from 'ws';
+import { isTerminal, markJobTerminal, recordExit, type ControlPlane, type JobStatus } from '@vmo/shared/jobs';
+import type { LogSink } from '@vmo/shared/logsink';
+import type { Logger } from '@vmo/shared/logger';
+import {
+  AgentChannelMessage,
+  AgentCloseCode,
+  AgentToServer,
+  decodeOutputFrame,
+  PROTOCOL_VERSION,
+  type AgentExit,
+  type AgentHello,
+  type JobChannelMessage,
+  type OutputFrame,
+  type ServerToAgent,
+} from '@vmo/shared/protocol';
+import { AckTracker } from './ack-tracker.ts';
+import type { Presence } from './presence.ts';
+import { storedPrefixLength } from './stored-prefix.ts';
+import type { ChannelHub } from '../streams/channel-hub.ts';
+
+export interface SessionDeps {
+  cp: ControlPlane;
+  sink: LogSink;
+  hub: ChannelHub;
+  presence: Presence;
+  log: Logger;
+}
+
+interface HeldJob {
+  attempt: number;
+  acks: AckTracker;
+  /** Appends not yet durable; an exit waits for them. */
+  pending: Set<Promise<void>>;
+  ackScheduled: boolean;
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * One agent's socket on this API node (PROTOCOL.md §1–§7): handshake, dispatches and cancels
+ * from Redis to the agent, output to the log sink with cumulative acks, exits to Postgres.
+ */
+export class AgentSession {
+  private ready = false;
+  /** Channel messages that arrive between subscribing and `welcome` (the agent wants welcome first). */
+  private early: string[] | undefined = [];
+  private closed = false;
+  private readonly jobs = new Map<string, HeldJob>();
+  private unlisten: (() => void) | undefined;
+  private lastFrameAt = Date.now();
+  private readonly helloTimer: NodeJS.Timeout;
+  /** Frames are handled one at a time, in arrival order (output before the exit that follows it). */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly agentId: string,
+    readonly connectionId: string,
+    private readonly ws: WebSocket,
+    private readonly deps: SessionDeps,
+    private readonly onClosed: (session: AgentSession) => void,
+  ) {
+    this.helloTimer = setTimeout(() => this.close(AgentCloseCode.policy, 'no hello within 10 s'), HELLO_TIMEOUT_MS);
+    ws.on('message', (data, isBinary) => {
+      this.lastFrameAt = Date.now();
+      this.chain = this.chain.then(() => this.onFrame(data, isBinary)).catch((err: Error) => {
+        deps.log.error({ err, agentId }, 'agent frame handling failed');
+        this.close(AgentCloseCode.restart, 'server error; reconnect');
+      });
+    });
+    ws.on('close', () => this.teardown());
+    ws.on('error', () => this.teardown());
+  }
+
+  get silentForMs(): number {
+    return Date.now() - this.lastFrameAt;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    this.teardown();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    this.unlisten?.();
+    void this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
+    this.onClosed(this);
+  }
+
+  private send(msg: ServerToAgent): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  private async onFrame(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.closed) return;
+    // No copy on the output path: ws hands over a Buffer of its own (binaryType 'nodebuffer').
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (isBinary) {
+      if (!this.ready) return this.close(AgentCloseCode.policy, 'output before hello');
+      const frame = decodeOutputFrame(buf);
+      if (typeof frame === 'string') return this.close(AgentCloseCode.policy, `bad output frame: ${frame}`);
+      return this.onOutput(frame);
+    }
+    let parsed: AgentToServer;
+    try {
+      const result = AgentToServer.safeParse(JSON.parse(buf.toString('utf8')));
+      if (!result.success) return this.close(AgentCloseCode.policy, `bad frame: ${result.error.issues[0]?.message ?? 'invalid'}`.slice(0, 120));
+      parsed = result.data;
+    } catch {
+      return this.close(AgentCloseCode.policy, 'frame is not JSON');
+    }
+    if (parsed.type === 'hello') return this.ready ? this.close(AgentCloseCode.policy, 'second hello') : this.onHello(parsed);
+    if (!this.ready) return this.close(AgentCloseCode.policy, 'hello must come first');
+    switch (parsed.type) {
+      case 'heartbeat':
+        return this.deps.presence.mark(this.agentId, this.connectionId).catch(() => {});
+      case 'started':
+        return this.onStarted(parsed.jobId, parsed.attempt);
+      case 'exit':
+        return this.onExit(parsed);
+    }
+  }
+
+  /** §1 + §6: record who the agent is, tell it where to resume, what to abandon, what was lost. */
+  private async onHello(hello: AgentHello): Promise<void> {
+    const { cp } = this.deps;
+    const sql = cp.database.sql;
+    clearTimeout(this.helloTimer);
+    // Labels the agent reports (its --labels) are merged under the registered ones: an operator's
+    // label set at registration wins over what a VM claims about itself.
+    await sql`update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
+      labels = ${JSON.stringify(hello.labels ?? {})}::jsonb || labels, last_seen_at = now() where id = ${this.agentId}`;
+
+    const reported = new Map(hello.jobs.map((j) => [j.jobId, j]));
+    const rows = reported.size
+      ? await sql<{ id: string; status: JobStatus; attempt: number; agent_id: string | null }[]>`
+          select id, status, attempt, agent_id from jobs where id in ${sql([...reported.keys()])}`
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const resume: { jobId: string; nextSeq: number }[] = [];
+    const abandon: string[] = [];
+    for (const j of hello.jobs) {
+      const row = byId.get(j.jobId);
+      if (!row || row.agent_id !== this.agentId || isTerminal(row.status) || row.attempt !== j.attempt) {
+        abandon.push(j.jobId); // §6 fencing: the server already ended it (or never gave it to this agent)
+        continue;
+      }
+      const nextSeq = await storedPrefixLength(sql, j.jobId);
+      this.jobs.set(j.jobId, { attempt: j.attempt, acks: new AckTracker(nextSeq), pending: new Set(), ackScheduled: false });
+      resume.push({ jobId: j.jobId, nextSeq });
+    }
+
+    // Subscribe before welcoming, so no dispatch published from now on is missed.
+    this.unlisten = await this.deps.hub.listen(cp.keys.agentChannel(this.agentId), (raw) => this.onChannel(raw));
+    await this.deps.presence.mark(this.agentId, this.connectionId);
+    const takeover: AgentChannelMessage = { t: 'takeover', connectionId: this.connectionId };
+    await cp.redis.publish(cp.keys.agentChannel(this.agentId), JSON.stringify(takeover));
+    this.ready = true;
+    this.send({ type: 'welcome', v: PROTOCOL_VERSION, agentId: this.agentId, heartbeatMs: cp.limits.heartbeatMs, resume, abandon });
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const raw of early) this.onChannel(raw);
+
+    // Jobs this agent had confirmed but no longer reports died with it (it restarted): lost at once.
+    const vanished = await sql<{ id: string; attempt: number }[]>`
+      select id, attempt from jobs where agent_id = ${this.agentId} and status = 'running' and accepted_at is not null`;
+    for (const v of vanished) {
+      if (reported.has(v.id)) continue;
+      await markJobTerminal(cp, v.id, { status: 'lost', error: { code: 'agent_restarted', message: 'the agent came back without the job (it restarted while the job ran)' } }, v.attempt);
+    }
+    // §6: cancels requested while the agent was away.
+    const cancels = await sql<{ id: string; cancel_grace_ms: number | null }[]>`
+      select id, cancel_grace_ms from jobs where agent_id = ${this.agentId} and status = 'running' and cancel_reason is not null`;
+    for (const c of cancels) if (this.jobs.has(c.id)) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: c.id, graceMs: c.cancel_grace_ms ?? 10_000 });
+  }
+
+  /** Messages for this agent from workers and API nodes (Redis `agent:{id}`). */
+  private onChannel(raw: string): void {
+    if (this.early) {
+      this.early.push(raw);
+      return;
+    }
+    let msg: AgentChannelMessage;
+    try {
+      msg = AgentChannelMessage.parse(JSON.parse(raw));
+    } catch {
+      return;
+    }
+    switch (msg.t) {
+      case 'run': {
+        if (!this.jobs.has(msg.jobId)) this.jobs.set(msg.jobId, { attempt: msg.attempt, acks: new AckTracker(0), pending: new Set(), ackScheduled: false });
+        const { t: _t, ...run } = msg;
+        return this.send({ type: 'run', v: PROTOCOL_VERSION, ...run });
+      }
+      case 'cancel':
+        return this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: msg.jobId, graceMs: msg.graceMs });
+      case 'abandon':
+        // Declared lost while the agent was away, but it came back to this node just before the
+        // verdict: refuse the job's late output (heldJob re-reads the status) and kill it.
+        this.jobs.delete(msg.jobId);
+        return this.send({ type: 'abandon', v: PROTOCOL_VERSION, jobId: msg.jobId });
+      case 'takeover':
+        if (msg.connectionId !== this.connectionId) this.close(AgentCloseCode.replaced, 'replaced by a newer connection of this agent');
+        return;
+      case 'revoke':
+        return this.close(AgentCloseCode.revoked, 'agent revoked');
+    }
+  }
+
+  /** §2: the agent runs it. Record that (so a later restart of the agent counts as `lost`). */
+  private async onStarted(jobId: string, attempt: number): Promise<void> {
+    const { cp } = this.deps;
+    const [row] = await cp.database.sql<{ cancel_reason: string | null; cancel_grace_ms: number | null }[]>`
+      update jobs set accepted_at = coalesce(accepted_at, clock_timestamp())
+      where id = ${jobId} and attempt = ${attempt} and agent_id = ${this.agentId} and status = 'running'
+      returning cancel_reason, cancel_grace_ms`;
+    if (!row) {
+      this.jobs.delete(jobId);
+      return this.send({ type: 'abandon', v: PROTOCOL_VERSION, jobId });
+    }
+    const msg: JobChannelMessage = { t: 'started', attempt };
+    await cp.redis.publish(cp.keys.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
+    if (row.cancel_reason) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: row.cancel_grace_ms ?? 10_000 });
+  }
+
+  /** §3: store, then acknowledge cumulatively once durable. */
+  private async onOutput(frame: OutputFrame): Promise<void> {
+    const job = await this.heldJob(frame.jobId);
+    if (!job) return; // not a running job of this agent: late output of an ended job is refused
+    const append = this.deps.sink.append([{ jobId: frame.jobId, seq: frame.seq, stream: frame.stream, data: frame.data }]);
+    const tracked: Promise<void> = append.then(
+      () => {
+        job.pending.delete(tracked);
+        if (job.acks.markDurable(frame.seq)) this.scheduleAck(frame.jobId, job);
+      },
+      (err: Error) => {
+        // The chunk is not stored and will never be acked on this socket; the agent resends
+        // unacknowledged output only after a reconnect, so make it reconnect.
+        job.pending.delete(tracked);
+        this.deps.log.warn({ err: err.message, jobId: frame.jobId }, 'output append failed; asking the agent to reconnect');
+        this.close(1011, 'could not store output; reconnect and resend');
+      },
+    );
+    job.pending.add(tracked);
+  }
+
+  private scheduleAck(jobId: string, job: HeldJob): void {
+    if (job.ackScheduled) return;
+    job.ackScheduled = true;
+    queueMicrotask(() => {
+      job.ackScheduled = false;
+      this.send({ type: 'ack', v: PROTOCOL_VERSION, jobId, seq: job.acks.acked });
+    });
+  }
+
+  /** §3: end the job once every chunk below `nextSeq` is durable. */
+  private async onExit(exit: AgentExit): Promise<void> {
+    const { cp } = this.deps;
+    const job = await this.heldJob(exit.jobId);
+    if (!job || job.attempt !== exit.attempt) return this.send({ type: 'exit_ack', v: PROTOCOL_VERSION, jobId: exit.jobId });
+    while (job.pending.size > 0) await Promise.all(job.pending);
+    if (job.acks.acked < exit.nextSeq - 1) {
+      // Chunks are missing (a resend is under way or will come after a reconnect): no ack yet.
+      this.deps.log.warn({ jobId: exit.jobId, acked: job.acks.acked, nextSeq: exit.nextSeq }, 'exit before all output; waiting for resend');
+      return;
+    }
+    await recordExit(cp, exit.jobId, exit, exit.attempt);
+    this.jobs.delete(exit.jobId);
+    this.send({ type: 'exit_ack', v: PROTOCOL_VERSION, jobId: exit.jobId });
+  }
+
+  /** The job if it is running on this agent; looked up once for jobs not seen on this socket yet. */
+  private async heldJob(jobId: string): Promise<HeldJob | undefined> {
+    const known = this.jobs.get(jobId);
+    if (known) return known;
+    const [row] = await this.deps.cp.database.sql<{ attempt: number }[]>`
+      select attempt from jobs where id = ${jobId} and agent_id = ${this.agentId} and status = 'running'`;
+    if (!row) return undefined;
+    const job: HeldJob = { attempt: row.attempt, acks: new AckTracker(await storedPrefixLength(this.deps.cp.database.sql, jobId)), pending: new Set(), ackScheduled: false };
+    this.jobs.set(jobId, job);
+    return job;
+  }
+}

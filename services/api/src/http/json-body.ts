@@ -1,0 +1,33 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { badRequest, validationError } from '@vmo/shared/errors';
+
+/**
+ * Read and validate a JSON body. The content type is not required (curl sends form encoding by
+ * default) but the text must be JSON. An absent body is treated as `{}` when `optional`.
+ */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
+  const text = await c.req.text();
+  let value: unknown;
+  if (text.trim() === '') {
+    if (!opts.optional) throw badRequest('invalid_json', 'the request body must be a JSON object');
+    value = {};
+  } else {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw badRequest('invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('invalid_json', 'the request body must be a JSON object');
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}
+
+/** Validate the query string; unknown parameters are errors too (a typo should not be ignored). */
+export function queryParams<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw validationError(parsed.error, 'query');
+  return parsed.data;
+}

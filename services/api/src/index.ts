@@ -1,0 +1,3 @@
+export { startApi, type ApiHandle } from './start-api.ts';
+export { apiEnv, type ApiConfig } from './env.ts';
+export { createApp } from './app.ts';

@@ -1,0 +1,42 @@
+/**
+ * `npm start`: the whole control plane in one process for a single machine — API, worker and a
+ * built-in agent named `local` — so `{"type":"agent","agent":"local"}` works right after start.
+ * Real deployments run `npm run api`, `npm run worker` and `npm run agent` separately.
+ */
+import { issueBuiltInAgentToken } from '@vmo/shared/agents';
+import { parseEnv } from '@vmo/shared/config';
+import { openDatabase } from '@vmo/shared/db';
+import { createLogger } from '@vmo/shared/logger';
+import { onShutdownSignal } from '@vmo/shared/shutdown';
+import { startAgent } from '@vmo/agent';
+import { startWorker, workerEnv } from '@vmo/worker';
+import { apiEnv } from './env.ts';
+import { printAdminToken } from './print-admin-token.ts';
+import { startApi } from './start-api.ts';
+
+const BUILT_IN_AGENT = 'local';
+
+const apiConfig = parseEnv(apiEnv);
+const workerConfig = parseEnv(workerEnv);
+const log = createLogger('vmo', apiConfig.VMO_LOG_LEVEL);
+
+const api = await startApi(apiConfig, log.child({ role: 'api' }));
+const worker = await startWorker(workerConfig, log.child({ role: 'worker' }));
+const database = openDatabase(apiConfig.VMO_DATABASE_URL, { max: 1 });
+const { token } = await issueBuiltInAgentToken({ database }, BUILT_IN_AGENT);
+await database.close();
+const agent = startAgent({
+  servers: [api.url],
+  token,
+  logLevel: apiConfig.VMO_LOG_LEVEL === 'silent' ? 'error' : (apiConfig.VMO_LOG_LEVEL as 'info'),
+  onFatal: (reason) => log.error({ reason }, 'built-in agent stopped'),
+});
+
+printAdminToken(api.generatedAdminToken, api.url);
+process.stdout.write(`vmo is running at ${api.url} (API, worker and the built-in agent "${BUILT_IN_AGENT}")\n`);
+
+onShutdownSignal(async () => {
+  await agent.stop();
+  await worker.close();
+  await api.close();
+});

@@ -1,0 +1,58 @@
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '@vmo/shared/logger';
+import { openControlPlane } from '@vmo/shared/jobs';
+import { LogSink } from '@vmo/shared/logsink';
+import { createRedis } from '@vmo/shared/redis';
+import { createApp } from './app.ts';
+import { ensureAdminToken } from './auth/admin-token.ts';
+import { TokenStore } from './auth/token-store.ts';
+import type { ApiConfig } from './env.ts';
+import { AgentGateway } from './gateway/agent-gateway.ts';
+import { createHttpServer } from './server.ts';
+import { ChannelHub } from './streams/channel-hub.ts';
+
+export interface ApiHandle {
+  url: string;
+  port: number;
+  /** Set only on the very first start when no VMO_ADMIN_TOKEN was given: print it once. */
+  generatedAdminToken: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: ApiConfig, log: Logger = createLogger('api', config.VMO_LOG_LEVEL)): Promise<ApiHandle> {
+  const cp = await openControlPlane(config, log);
+  const generatedAdminToken = await ensureAdminToken(cp.database, config.VMO_ADMIN_TOKEN);
+  const subscriber = createRedis(config.VMO_REDIS_URL);
+  subscriber.on('error', () => {});
+  const hub = new ChannelHub(subscriber);
+  const sink = new LogSink({ sql: cp.database.sql, publisher: cp.redis, jobChannel: cp.keys.jobChannel, log });
+  const tokens = new TokenStore(cp.database);
+  const gateway = new AgentGateway({ cp, sink, hub, log });
+  const app = createApp({ cp, tokens, log });
+  const { server, closeSubscribers } = createHttpServer({ app, cp, tokens, gateway, hub, log, maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.VMO_PORT, config.VMO_HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.VMO_HOST === '0.0.0.0' || config.VMO_HOST === '::' ? '127.0.0.1' : config.VMO_HOST;
+  const url = `http://${host}:${port}`;
+  log.info({ url }, 'api listening');
+
+  return {
+    url,
+    port,
+    generatedAdminToken,
+    async close() {
+      server.close();
+      gateway.close();
+      closeSubscribers();
+      server.closeAllConnections?.();
+      await sink.close();
+      subscriber.disconnect();
+      await cp.close();
+      log.info('api stopped');
+    },
+  };
+}

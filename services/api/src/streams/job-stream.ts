@@ -1,0 +1,161 @@
+import type { WebSocket } from 'ws';
+import { isTerminal, readOutputPage, STREAM_NAME, type ControlPlane, type JobStatus } from '@vmo/shared/jobs';
+import { SubscriberCloseCode, SubscriberToServer, type SubscriberMessage } from '@vmo/shared/protocol';
+import { decodeOnce } from './decode-once.ts';
+import type { Logger } from '@vmo/shared/logger';
+import type { ChannelHub } from './channel-hub.ts';
+
+export interface JobStreamDeps {
+  cp: ControlPlane;
+  hub: ChannelHub;
+  log: Logger;
+  /** Close the subscriber (4008) when this much is waiting in its socket. */
+  maxBufferedBytes: number;
+}
+
+const PAGE = 256;
+/** Safety net for lost pub/sub messages: look at Postgres this often even when nothing arrives. */
+const TICK_MS = 5000;
+
+/**
+ * Serve `/v1/jobs/{id}/stream`: every stored byte after `after`, exactly once and in order, then
+ * live output, then `end` once the job is over.
+ *
+ * LOUD: order matters. (1) subscribe to the job's channel, (2) replay from Postgres, (3) relay
+ * live chunks whose seq follows the last one sent, filling any gap from Postgres. Subscribing
+ * after the replay would lose whatever was published in between. All work runs on one serial
+ * chain, so replay, live messages and gap fills never interleave.
+ */
+export async function serveJobStream(ws: WebSocket, jobId: string, after: number, deps: JobStreamDeps): Promise<void> {
+  const { cp, hub, log } = deps;
+  let last = after;
+  let done = false;
+  let chain: Promise<void>;
+
+  const send = (msg: SubscriberMessage) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+  };
+  const close = (code: number, reason: string) => {
+    if (done) return;
+    done = true;
+    clearInterval(tick);
+    unlisten?.();
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
+  };
+  const tooSlow = () => ws.bufferedAmount > deps.maxBufferedBytes;
+  const enqueue = (task: () => Promise<void>) => {
+    chain = chain.then(() => (done ? undefined : task())).catch((err: Error) => {
+      log.warn({ err: err.message, jobId }, 'job stream failed');
+      close(SubscriberCloseCode.restart, 'stream interrupted; reconnect with ?after=<last seq>');
+    });
+  };
+
+  /** Send what Postgres has after `last` (optionally only up to `until`). */
+  const catchUp = async (until?: number) => {
+    for (;;) {
+      if (done) return;
+      const page = await readOutputPage(cp.database.sql, jobId, { afterSeq: last, beforeSeq: until === undefined ? undefined : until + 1, limit: PAGE });
+      for (const ch of page) {
+        if (ch.seq !== last + 1) {
+          // A hole in Postgres means the producer has not stored it yet; wait for it rather than skip bytes.
+          return;
+        }
+        send({ type: 'output', seq: ch.seq, stream: STREAM_NAME[ch.stream]!, data: ch.data.toString('base64') });
+        last = ch.seq;
+      }
+      if (tooSlow()) await waitForDrain();
+      if (page.length < PAGE) return;
+    }
+  };
+  const waitForDrain = async () => {
+    const deadline = Date.now() + 30_000;
+    while (tooSlow() && !done) {
+      if (Date.now() > deadline) return close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const finishIfEnded = async () => {
+    const [row] = await cp.database.sql<{ status: JobStatus; exit_code: number | null; signal: string | null }[]>`
+      select status, exit_code, signal from jobs where id = ${jobId}`;
+    if (!row || !isTerminal(row.status)) return false;
+    await catchUp(); // LOUD: the end is written only after all output is durable, so this is complete.
+    if (done) return true;
+    send({ type: 'end', status: row.status, exitCode: row.exit_code, signal: row.signal });
+    close(SubscriberCloseCode.done, 'job ended');
+    return true;
+  };
+  const onChannel = async (raw: string) => {
+    const decoded = decodeOnce(raw);
+    if (!decoded) return;
+    const { msg, frames } = decoded;
+    if (msg.t === 'output') {
+      for (let i = 0; i < msg.chunks.length; i++) {
+        const seq = msg.chunks[i]!.seq;
+        if (seq <= last) continue; // already sent (replay or duplicate)
+        if (seq > last + 1) await catchUp(seq - 1); // gap: fill from Postgres
+        if (seq !== last + 1) continue; // still missing: a later catch-up sends it
+        if (ws.readyState === ws.OPEN) ws.send(frames[i]!, { binary: false });
+        last = seq;
+      }
+      if (tooSlow()) close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+    } else if (msg.t === 'status') {
+      send({ type: 'status', status: msg.status });
+    } else if (msg.t === 'end') {
+      await finishIfEnded();
+    }
+  };
+
+  ws.on('message', (data, isBinary) => {
+    let ok = false;
+    if (!isBinary) {
+      try {
+        ok = SubscriberToServer.safeParse(JSON.parse(data.toString())).success;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) close(SubscriberCloseCode.policy, 'unexpected frame; subscribers may only send {"type":"ping"}');
+  });
+  ws.on('close', () => close(1000, ''));
+  ws.on('error', () => close(1011, ''));
+
+  let unlisten: (() => void) | undefined;
+  const tick = setInterval(() => enqueue(async () => void ((await finishIfEnded()) || (await catchUp()))), TICK_MS);
+  // Bound what waits on the chain (a replay page can hold it for a while): past the subscriber's
+  // limit, live messages are dropped and one catch-up from Postgres sends what they carried.
+  let queuedBytes = 0;
+  let overflowed = false;
+  const onLive = (raw: string) => {
+    if (overflowed) return;
+    if (queuedBytes + raw.length > deps.maxBufferedBytes) {
+      if (tooSlow()) return close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+      overflowed = true;
+      enqueue(async () => {
+        overflowed = false;
+        if (!(await finishIfEnded())) await catchUp();
+      });
+      return;
+    }
+    queuedBytes += raw.length;
+    enqueue(async () => {
+      queuedBytes -= raw.length;
+      await onChannel(raw);
+    });
+  };
+  const subscribed = hub.listen(cp.keys.jobChannel(jobId), onLive);
+  chain = subscribed.then(
+    (off) => {
+      unlisten = off;
+      if (done) off();
+    },
+    (err: Error) => {
+      throw err;
+    },
+  );
+  enqueue(async () => {
+    const [row] = await cp.database.sql<{ status: JobStatus }[]>`select status from jobs where id = ${jobId}`;
+    if (!row) return close(SubscriberCloseCode.notFound, 'no such job');
+    send({ type: 'status', status: row.status });
+    if (!(await finishIfEnded())) await catchUp();
+  });
+}

@@ -1,0 +1,566 @@
+/**
+ * Issue 2, "Bad input gets a clear 4xx and nothing else changes": every bad request is answered
+ * with the right status and `{"error":{"code","message"}}` naming the field, no row changes, no
+ * 500, no error log; malformed agent frames close the socket with a policy code and the server
+ * keeps serving.
+ *
+ * REST cases run in-process with `app.request()`; what needs real sockets (chunked bodies, the
+ * WebSocket upgrade, agent frames) runs against a real API process.
+ */
+import { request as httpRequest } from 'node:http';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import postgres from 'postgres';
+import type WebSocket from 'ws';
+import { registerAgent } from '@vmo/shared/agents';
+import { commonSchema } from '@vmo/shared/config';
+import { openControlPlane, type ControlPlane } from '@vmo/shared/jobs';
+import { encodeOutputFrame, MAX_FRAME_BYTES } from '@vmo/shared/protocol';
+import { createTestDatabase, createTestPrefix, openWebSocket, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
+import { createApp } from '../src/app.ts';
+import { ensureAdminToken } from '../src/auth/admin-token.ts';
+import { TokenStore } from '../src/auth/token-store.ts';
+import { MAX_BODY_BYTES } from '../src/env.ts';
+
+const ADMIN = 'vmo_adm_badinput_0123456789abcdef';
+const MAX_COMMAND = 64 * 1024;
+const jobShapedId = 'job_0123456789abcdefghij';
+
+interface Reply {
+  status: number;
+  body: any;
+  text: string;
+}
+
+/** Rows and queue entries a bad request must leave alone. */
+async function snapshot(sql: postgres.Sql, cp?: ControlPlane) {
+  const [row] = await sql<{ jobs: number; agents: number; output: number; tokens: number; jobs_digest: string; agents_digest: string }[]>`
+    select (select count(*)::int from jobs) as jobs,
+           (select count(*)::int from agents) as agents,
+           (select count(*)::int from job_output) as output,
+           (select count(*)::int from api_tokens) as tokens,
+           (select coalesce(md5(string_agg(j::text, ',' order by j.id)), '') from jobs j) as jobs_digest,
+           (select coalesce(md5(string_agg(a::text, ',' order by a.id)), '') from agents a) as agents_digest`;
+  return { ...row, queue: cp ? await cp.queue.getJobCounts() : undefined };
+}
+
+function expectError(res: Reply, status: number, code: string, message?: RegExp) {
+  expect({ status: res.status, code: res.body?.error?.code }, res.text).toEqual({ status, code });
+  expect(typeof res.body.error.message).toBe('string');
+  expect(res.body.error.message.length).toBeGreaterThan(0);
+  if (message) expect(res.body.error.message).toMatch(message);
+}
+
+describe('bad input over REST (in-process)', () => {
+  let testDb: TestDatabase;
+  let redisPrefix: ReturnType<typeof createTestPrefix>;
+  let cp: ControlPlane & { close(): Promise<void> };
+  let app: ReturnType<typeof createApp>;
+  let agentToken: string;
+  let agentId: string;
+  let existingJobId: string;
+  const logLines: { level: number; msg: string }[] = [];
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('bad_input');
+    redisPrefix = createTestPrefix('bad_input');
+    const config = commonSchema.parse({ VMO_DATABASE_URL: testDb.url, VMO_REDIS_URL: TEST_REDIS_URL, VMO_REDIS_PREFIX: redisPrefix.prefix, VMO_LOG_LEVEL: 'silent' });
+    const log = pino({ level: 'info' }, new Writable({ write: (line, _enc, done) => (logLines.push(JSON.parse(line.toString())), done()) }));
+    cp = await openControlPlane(config, log);
+    await ensureAdminToken(cp.database, ADMIN);
+    app = createApp({ cp, tokens: new TokenStore(cp.database), log });
+    const agent = await registerAgent(cp, { name: 'vm-1', labels: {} });
+    agentToken = agent.token;
+    agentId = agent.id;
+    const created = await call('POST', '/v1/jobs', { body: JSON.stringify({ command: 'echo existing' }) });
+    expect(created.status, created.text).toBe(201);
+    existingJobId = created.body.id;
+  });
+
+  afterAll(async () => {
+    await cp?.close();
+    await testDb?.drop();
+    await redisPrefix?.cleanup();
+  });
+
+  async function call(method: string, path: string, opts: { body?: string | ReadableStream<Uint8Array>; token?: string | null; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token !== null) headers.authorization = `Bearer ${opts.token ?? ADMIN}`;
+    const res = await app.request(new Request(`http://localhost${path}`, { method, body: opts.body, headers, duplex: 'half' } as RequestInit));
+    const text = await res.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, body, text };
+  }
+
+  /** Send a bad request; it must be refused as expected and change nothing. */
+  async function refused(method: string, path: string, opts: Parameters<typeof call>[2], status: number, code: string, message?: RegExp) {
+    const before = await snapshot(cp.database.sql, cp);
+    const res = await call(method, path, opts);
+    expectError(res, status, code, message);
+    expect(await snapshot(cp.database.sql, cp)).toEqual(before);
+    return res;
+  }
+
+  const postJob = (body: unknown) => ({ body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+  describe('POST /v1/jobs', () => {
+    it.each([
+      ['a body that is not JSON', 'command=ls', /not valid JSON/],
+      ['truncated JSON', '{"command": "ls"', /not valid JSON/],
+      ['an empty body', '', /must be a JSON object/],
+      ['a blank body', '  \n', /must be a JSON object/],
+      ['a JSON array', '[{"command":"ls"}]', /must be a JSON object/],
+      ['a JSON string', '"ls"', /must be a JSON object/],
+      ['a JSON number', '42', /must be a JSON object/],
+      ['JSON null', 'null', /must be a JSON object/],
+    ])('refuses %s with 400 invalid_json', async (_what, body, message) => {
+      await refused('POST', '/v1/jobs', postJob(body), 400, 'invalid_json', message);
+    });
+
+    it.each([
+      ['a missing command', {}, /^command: is required/],
+      ['a null command', { command: null }, /^command: /],
+      ['a numeric command', { command: 42 }, /^command: is required and must be a string/],
+      ['an argv-style command', { command: ['ls', '-l'] }, /^command: /],
+      ['an empty command', { command: '' }, /^command: must not be empty/],
+      ['a blank command', { command: '   \t\n' }, /^command: must not be blank/],
+      ['a command with a NUL byte', { command: 'echo a\u0000b' }, /^command: must not contain NUL/],
+      ['a command over 64 KiB', { command: 'x'.repeat(MAX_COMMAND + 1) }, /^command: must be at most 65536 bytes/],
+      ['a command over 64 KiB in UTF-8 bytes', { command: '€'.repeat(MAX_COMMAND / 3 + 1) }, /^command: must be at most 65536 bytes/],
+      ['a target that is a string', { command: 'ls', target: 'local' }, /^target/],
+      ['an unknown target type', { command: 'ls', target: { type: 'docker' } }, /^target\.type: must be/],
+      ['a target without a type', { command: 'ls', target: { agent: 'vm-1' } }, /^target\.type: /],
+      ['an agent target without an agent', { command: 'ls', target: { type: 'agent' } }, /^target\.agent: /],
+      ['an agent target with an empty agent', { command: 'ls', target: { type: 'agent', agent: '' } }, /^target\.agent: must name an agent/],
+      ['a local target with a stray field', { command: 'ls', target: { type: 'local', host: 'x' } }, /^target: .*host/],
+      ['a negative timeout', { command: 'ls', timeoutMs: -5 }, /^timeoutMs: must be at least 1/],
+      ['a zero timeout', { command: 'ls', timeoutMs: 0 }, /^timeoutMs: must be at least 1/],
+      ['a fractional timeout', { command: 'ls', timeoutMs: 1.5 }, /^timeoutMs: must be a whole number/],
+      ['an absurd timeout', { command: 'ls', timeoutMs: 1e300 }, /^timeoutMs: /],
+      ['a timeout over 7 days', { command: 'ls', timeoutMs: 7 * 24 * 3_600_000 + 1 }, /^timeoutMs: must be at most/],
+      ['a timeout as a string', { command: 'ls', timeoutMs: '1000' }, /^timeoutMs: must be a number/],
+      ['env as a list', { command: 'ls', env: ['A=1'] }, /^env: /],
+      ['an env name starting with a digit', { command: 'ls', env: { '1BAD': 'x' } }, /^env\.1BAD: variable names are letters/],
+      ['an env name with a dash', { command: 'ls', env: { 'MY-VAR': 'x' } }, /^env\.MY-VAR: variable names/],
+      ['an env name with "="', { command: 'ls', env: { 'A=B': 'x' } }, /^env\.A=B: variable names/],
+      ['an empty env name', { command: 'ls', env: { '': 'x' } }, /^env\.: variable names/],
+      ['a numeric env value', { command: 'ls', env: { A: 1 } }, /^env\.A: /],
+      ['an env value with a NUL byte', { command: 'ls', env: { A: 'a\u0000' } }, /^env\.A: values must not contain NUL/],
+      ['an empty cwd', { command: 'ls', cwd: '' }, /^cwd: /],
+      ['a numeric cwd', { command: 'ls', cwd: 7 }, /^cwd: /],
+      ['a bad label key', { command: 'ls', labels: { 'a b': 'x' } }, /^labels\.a b: label keys/],
+      ['an unknown field', { command: 'ls', timeout: 5000 }, /timeout/],
+      ['a misspelt field', { command: 'ls', Env: {} }, /Env/],
+    ])('refuses %s with 400 validation_failed naming the field', async (_what, body, message) => {
+      const res = await refused('POST', '/v1/jobs', postJob(body), 400, 'validation_failed', message);
+      expect(res.body.error.details?.field).toBeTruthy();
+    });
+
+    it('accepts a command of exactly 64 KiB (bytes, not characters)', async () => {
+      for (const command of ['x'.repeat(MAX_COMMAND), 'é'.repeat(MAX_COMMAND / 2)]) {
+        const res = await call('POST', '/v1/jobs', postJob({ command }));
+        expect(res.status, res.text).toBe(201);
+        const [row] = await cp.database.sql`select command from jobs where id = ${res.body.id}`;
+        expect(row!.command).toBe(command);
+      }
+    });
+
+    it('refuses an unknown agent with 422 unknown_agent naming it', async () => {
+      await refused('POST', '/v1/jobs', postJob({ command: 'ls', target: { type: 'agent', agent: 'no-such-vm' } }), 422, 'unknown_agent', /no-such-vm/);
+      await refused('POST', '/v1/jobs', postJob({ command: 'ls', target: { type: 'agent', agent: 'agt_0123456789abcdefghij' } }), 422, 'unknown_agent', /agt_0123456789abcdefghij/);
+    });
+
+    it('refuses a revoked agent as unknown', async () => {
+      const gone = await registerAgent(cp, { name: 'vm-gone', labels: {} });
+      expect((await call('DELETE', `/v1/agents/${gone.id}`)).status).toBe(204);
+      await refused('POST', '/v1/jobs', postJob({ command: 'ls', target: { type: 'agent', agent: 'vm-gone' } }), 422, 'unknown_agent', /vm-gone/);
+    });
+
+    it('refuses a malformed Idempotency-Key naming the header', async () => {
+      for (const key of ['has space', 'k'.repeat(256)]) {
+        await refused('POST', '/v1/jobs', { ...postJob({ command: 'ls' }), headers: { 'content-type': 'application/json', 'idempotency-key': key } }, 400, 'validation_failed', /Idempotency-Key/);
+      }
+    });
+  });
+
+  describe('unknown ids', () => {
+    const ids = [
+      ['a job-shaped id', jobShapedId],
+      ['an id that is not job-shaped', 'nope'],
+      ['an agent id', 'agt_0123456789abcdefghij'],
+      ['an id with upper case', 'job_0123456789ABCDEFGHIJ'],
+      ['a very long id', 'job_' + 'a'.repeat(5000)],
+      ['an id with encoded slashes', '..%2F..%2Fetc%2Fpasswd'],
+      ['an id with an encoded NUL', 'job_%00'],
+      ['an id with broken percent-encoding', '%E0%A4%A'],
+    ] as const;
+
+    it.each(ids)('GET /v1/jobs/{%s} is 404 not_found', async (_what, id) => {
+      await refused('GET', `/v1/jobs/${id}`, {}, 404, 'not_found');
+    });
+    it.each(ids)('POST /v1/jobs/{%s}/cancel is 404 not_found', async (_what, id) => {
+      await refused('POST', `/v1/jobs/${id}/cancel`, {}, 404, 'not_found');
+    });
+    it.each(ids)('GET /v1/jobs/{%s}/logs is 404 not_found', async (_what, id) => {
+      await refused('GET', `/v1/jobs/${id}/logs`, {}, 404, 'not_found');
+    });
+
+    it('names the id that was not found', async () => {
+      await refused('GET', `/v1/jobs/${jobShapedId}`, {}, 404, 'not_found', new RegExp(jobShapedId));
+    });
+
+    it.each([
+      ['GET', '/v1/agents/agt_0123456789abcdefghij'],
+      ['GET', '/v1/agents/no-such-agent'],
+      ['DELETE', '/v1/agents/agt_0123456789abcdefghij'],
+      ['DELETE', '/v1/agents/no-such-agent'],
+    ])('%s %s is 404 not_found', async (method, path) => {
+      await refused(method, path, {}, 404, 'not_found');
+    });
+
+    it('answers an unknown route with 404 in the error format', async () => {
+      await refused('GET', '/v1/nothing-here', {}, 404, 'not_found');
+      await refused('POST', '/nothing-here', {}, 404, 'not_found');
+    });
+  });
+
+  describe('cancel of an existing job with a bad body', () => {
+    it.each([
+      ['not JSON', 'soon', 'invalid_json', /JSON/],
+      ['a negative grace', '{"graceMs":-1}', 'validation_failed', /^graceMs: /],
+      ['a fractional grace', '{"graceMs":0.5}', 'validation_failed', /^graceMs: /],
+      ['a grace over an hour', '{"graceMs":3600001}', 'validation_failed', /^graceMs: /],
+      ['an unknown field', '{"grace":5}', 'validation_failed', /grace/],
+      ['a JSON array', '[]', 'invalid_json', /JSON object/],
+    ])('refuses %s with 400 and leaves the job alone', async (_what, body, code, message) => {
+      await refused('POST', `/v1/jobs/${existingJobId}/cancel`, { body }, 400, code, message);
+      const [row] = await cp.database.sql`select status, cancel_reason from jobs where id = ${existingJobId}`;
+      expect(row).toEqual({ status: 'queued', cancel_reason: null });
+    });
+  });
+
+  describe('bad query parameters', () => {
+    it.each([
+      ['?limit=0', /^limit: /],
+      ['?limit=-1', /^limit: /],
+      ['?limit=abc', /^limit: /],
+      ['?limit=1.5', /^limit: /],
+      ['?limit=501', /^limit: /],
+      ['?limit=', /^limit: /],
+      ['?status=bogus', /^status: /],
+      ['?status=QUEUED', /^status: /],
+      ['?cursor=x', /^cursor: must be a nextCursor/],
+      ['?cursor=agt_0123456789abcdefghij', /^cursor: /],
+      ['?sort=asc', /sort/],
+      ['?Limit=5', /Limit/],
+    ])('GET /v1/jobs%s is 400 validation_failed naming the parameter', async (query, message) => {
+      await refused('GET', `/v1/jobs${query}`, {}, 400, 'validation_failed', message);
+    });
+
+    it.each([
+      ['?after=abc', /^after: /],
+      ['?after=-2', /^after: /],
+      ['?after=1.5', /^after: /],
+      ['?after=99999999999', /^after: /],
+      ['?stream=both', /^stream: /],
+      ['?format=xml', /^format: /],
+      ['?follow=true', /follow/],
+    ])('GET /v1/jobs/{id}/logs%s is 400 validation_failed naming the parameter', async (query, message) => {
+      await refused('GET', `/v1/jobs/${existingJobId}/logs${query}`, {}, 400, 'validation_failed', message);
+    });
+
+    it.each([
+      ['?limit=0', /^limit: /],
+      ['?limit=zz', /^limit: /],
+      ['?name=vm-1', /name/],
+    ])('GET /v1/agents%s is 400 validation_failed naming the parameter', async (query, message) => {
+      await refused('GET', `/v1/agents${query}`, {}, 400, 'validation_failed', message);
+    });
+  });
+
+  describe('POST /v1/agents', () => {
+    it.each([
+      ['not JSON', 'name=vm', 'invalid_json', /JSON/],
+      ['no name', '{}', 'validation_failed', /^name: /],
+      ['a name with a space', '{"name":"my vm"}', 'validation_failed', /^name: /],
+      ['a name over 63 characters', JSON.stringify({ name: 'a'.repeat(64) }), 'validation_failed', /^name: /],
+      ['an unknown field', '{"name":"vm-x","token":"mine"}', 'validation_failed', /token/],
+      ['bad labels', '{"name":"vm-x","labels":{"zone":1}}', 'validation_failed', /^labels\.zone: /],
+    ])('refuses %s with 400', async (_what, body, code, message) => {
+      await refused('POST', '/v1/agents', { body }, 400, code, message);
+    });
+
+    it('refuses a taken name with 409 name_taken', async () => {
+      await refused('POST', '/v1/agents', { body: '{"name":"vm-1"}' }, 409, 'name_taken', /vm-1/);
+    });
+  });
+
+  describe('bodies over 1 MiB', () => {
+    const big = JSON.stringify({ command: 'echo ' + 'x'.repeat(MAX_BODY_BYTES) });
+
+    it('refuses a body that declares its length with 413 payload_too_large', async () => {
+      await refused('POST', '/v1/jobs', { body: big, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(big)) } }, 413, 'payload_too_large', /1048576/);
+      await refused('POST', '/v1/agents', { body: big, headers: { 'content-length': String(Buffer.byteLength(big)) } }, 413, 'payload_too_large');
+    });
+
+    it('refuses a streamed body without a length with 413 payload_too_large', async () => {
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent > MAX_BODY_BYTES + chunk.length) return controller.close();
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      await refused('POST', '/v1/jobs', { body: stream, headers: { 'content-type': 'application/json' } }, 413, 'payload_too_large');
+    });
+
+    it('accepts a valid body just under the limit', async () => {
+      const body = JSON.stringify({ command: 'true', env: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`V${i}`, 'v'.repeat(25 * 1024)])) });
+      expect(Buffer.byteLength(body)).toBeLessThan(MAX_BODY_BYTES);
+      expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_BODY_BYTES - 64 * 1024);
+      const res = await call('POST', '/v1/jobs', postJob(body));
+      expect(res.status, res.text).toBe(201);
+    });
+  });
+
+  describe('authentication', () => {
+    it.each([
+      ['no Authorization header', {}, /Bearer/],
+      ['an empty bearer', { authorization: 'Bearer ' }, undefined],
+      ['another scheme', { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` }, undefined],
+      ['a bare token', { authorization: ADMIN }, undefined],
+      ['a wrong token', { authorization: 'Bearer vmo_adm_wrongwrongwrongwrong' }, /not valid/],
+      ['a token of no known kind', { authorization: 'Bearer hunter2hunter2' }, /not valid/],
+    ])('answers %s with 401 unauthorized', async (_what, headers, message) => {
+      for (const [method, path, body] of [
+        ['GET', '/v1/jobs', undefined],
+        ['POST', '/v1/jobs', '{"command":"echo should-not-run"}'],
+        ['GET', `/v1/jobs/${existingJobId}`, undefined],
+        ['POST', `/v1/jobs/${existingJobId}/cancel`, undefined],
+        ['POST', '/v1/agents', '{"name":"vm-unauth"}'],
+        ['DELETE', `/v1/agents/${agentId}`, undefined],
+      ] as const) {
+        const res = await refused(method, path, { token: null, headers, body }, 401, 'unauthorized', message);
+        expect(res.text).not.toContain(ADMIN);
+      }
+    });
+
+    it('answers an agent token on the REST API with 403 forbidden', async () => {
+      for (const [method, path, body] of [
+        ['GET', '/v1/jobs', undefined],
+        ['POST', '/v1/jobs', '{"command":"echo should-not-run"}'],
+        ['GET', `/v1/agents/${agentId}`, undefined],
+        ['DELETE', `/v1/agents/${agentId}`, undefined],
+      ] as const) {
+        const res = await refused(method, path, { token: agentToken, body }, 403, 'forbidden', /agent token/);
+        expect(res.text).not.toContain(agentToken);
+      }
+    });
+
+    it('keeps health open without a token', async () => {
+      expect((await call('GET', '/health', { token: null })).status).toBe(200);
+    });
+  });
+
+  it('never answered 500 and never logged an error, and never logged a token', () => {
+    expect(logLines.filter((l) => l.level >= 50)).toEqual([]);
+    const all = JSON.stringify(logLines);
+    expect(all).not.toContain(ADMIN);
+    expect(all).not.toContain(agentToken);
+  });
+});
+
+describe('bad input on real sockets (API process)', () => {
+  let system: TestSystem;
+  let sql: postgres.Sql;
+  let apiUrl: string;
+  let agentToken: string;
+
+  beforeAll(async () => {
+    // No worker: jobs stay queued, which is all these cases need.
+    system = await TestSystem.start({ label: 'bad_input_net', workers: 0 });
+    apiUrl = system.apiUrls[0]!;
+    sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
+    const res = await system.client.request('POST', '/v1/agents', { name: 'vm-frames' });
+    expect(res.status, res.text).toBe(201);
+    agentToken = res.body.token;
+  });
+
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+    await system?.stop();
+  });
+
+  /** The API process must still be up and healthy, and must not have logged an error. */
+  async function expectServerHealthy() {
+    expect(system.apis[0]!.child.exitCode).toBeNull();
+    const res = await system.client.request('GET', '/v1/jobs?limit=1');
+    expect(res.status, res.text).toBe(200);
+    expect(system.apis[0]!.output, system.logs()).not.toMatch(/"level":(50|60)/);
+  }
+
+  /**
+   * POST `size` bytes, chunked (no length) or with a Content-Length, over a plain socket, and
+   * stop sending once answered. (fetch reports a server that answers 413 and closes before the
+   * upload ends as a network error; curl and node:http show the answer.)
+   */
+  function postLarge(path: string, size: number, framing: 'chunked' | 'content-length'): Promise<Reply> {
+    const url = new URL(path, apiUrl);
+    const head = Buffer.from('{"command":"echo ');
+    const headers: Record<string, string> = { authorization: `Bearer ${system.token}`, 'content-type': 'application/json' };
+    if (framing === 'chunked') headers['transfer-encoding'] = 'chunked';
+    else headers['content-length'] = String(head.length + size);
+    return new Promise((resolve, reject) => {
+      // A connection of its own: after an oversized upload the server does not keep the connection.
+      const req = httpRequest(url, { method: 'POST', headers, agent: false });
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          let body: any;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body, text });
+          req.destroy();
+        });
+      });
+      req.on('error', (err) => {
+        if (!answered) reject(err);
+      });
+      const piece = Buffer.alloc(32 * 1024, 'x');
+      let sent = 0;
+      const pump = () => {
+        while (!answered && sent < size) {
+          const n = Math.min(piece.length, size - sent);
+          sent += n;
+          if (!req.write(piece.subarray(0, n))) return void req.once('drain', pump);
+        }
+        if (!answered) req.end();
+      };
+      req.write(head);
+      pump();
+    });
+  }
+
+  describe('bodies over 1 MiB on a real server', () => {
+    it.each(['chunked', 'content-length'] as const)('413 for a body over 1 MiB (%s), and nothing stored', async (framing) => {
+      for (const path of ['/v1/jobs', '/v1/agents']) {
+        const before = await snapshot(sql);
+        const res = await postLarge(path, MAX_BODY_BYTES + 64 * 1024, framing);
+        expectError(res, 413, 'payload_too_large');
+        expect(await snapshot(sql)).toEqual(before);
+      }
+      await expectServerHealthy();
+    });
+  });
+
+  describe('WebSocket upgrades', () => {
+    it.each([
+      ['a user token on the agent endpoint', '/v1/agent/connect', () => system.token, 403, 'forbidden'],
+      ['no token on the agent endpoint', '/v1/agent/connect', () => undefined, 401, 'unauthorized'],
+      ['an unknown agent token', '/v1/agent/connect', () => 'vmo_agt_unknownunknownunknownunknown', 401, 'unauthorized'],
+      ['an agent token on a job stream', `/v1/jobs/${jobShapedId}/stream`, () => agentToken, 403, 'forbidden'],
+      ['a broken percent-encoding in a stream path', '/v1/jobs/%E0%A4%A/stream', () => system.token, 404, 'not_found'],
+      ['a bad ?after on a stream', `/v1/jobs/${jobShapedId}/stream?after=abc`, () => system.token, 400, 'validation_failed'],
+      ['an unknown WebSocket path', '/v1/nowhere', () => system.token, 404, 'not_found'],
+    ])('refuses %s', async (_what, path, token, status, code) => {
+      const before = await snapshot(sql);
+      const res = await openWebSocket(apiUrl + path, { token: token() });
+      expect(res.kind).toBe('refused');
+      if (res.kind !== 'refused') return;
+      expectError({ status: res.status, body: JSON.parse(res.body), text: res.body }, status, code);
+      expect(await snapshot(sql)).toEqual(before);
+      await expectServerHealthy();
+    });
+  });
+
+  describe('malformed frames from an agent', () => {
+    const jobId = jobShapedId;
+    const hello = JSON.stringify({ type: 'hello', v: 1, agentVersion: 'test', hostname: 'frames', os: 'linux', arch: 'x64', jobs: [] });
+
+    async function connectAgent(token = agentToken): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: any[] }> {
+      const res = await openWebSocket(`${apiUrl}/v1/agent/connect`, { token });
+      if (res.kind !== 'open') throw new Error(`agent upgrade refused: ${res.status} ${res.body}`);
+      const messages: any[] = [];
+      res.ws.on('message', (data, isBinary) => {
+        if (!isBinary) messages.push(JSON.parse(data.toString()));
+      });
+      return { ws: res.ws, closed: res.closed, messages };
+    }
+
+    async function welcomed(token = agentToken) {
+      const agent = await connectAgent(token);
+      agent.ws.send(hello);
+      await waitFor('welcome', () => agent.messages.some((m) => m.type === 'welcome'));
+      return agent;
+    }
+
+    /** What a bad frame must not change; `last_seen_at` of the connected agent moves on its own. */
+    const stored = async () => {
+      const { agents_digest: _moving, ...rest } = await snapshot(sql);
+      return rest;
+    };
+
+    it.each<[string, (ws: WebSocket) => void, number]>([
+      ['a text frame that is not JSON', (ws) => ws.send('hello there'), 1008],
+      ['a JSON frame that fails the schema', (ws) => ws.send(JSON.stringify({ type: 'hello', v: 2 })), 1008],
+      ['a JSON frame of an unknown type', (ws) => ws.send(JSON.stringify({ type: 'shell', v: 1, command: 'id' })), 1008],
+      ['a heartbeat', (ws) => ws.send(JSON.stringify({ type: 'heartbeat', v: 1, running: 0 })), 1008],
+      ['an output frame', (ws) => ws.send(encodeOutputFrame({ jobId, seq: 0, stream: 1, data: Buffer.from('early') })), 1008],
+      ['a frame over 1 MiB', (ws) => ws.send(Buffer.alloc(MAX_FRAME_BYTES + 1, 'x')), 1009],
+    ])('closes the socket on %s before hello', async (_what, sendBad, code) => {
+      const before = await stored();
+      const agent = await connectAgent();
+      sendBad(agent.ws);
+      expect((await agent.closed).code).toBe(code);
+      expect(await stored()).toEqual(before);
+      await expectServerHealthy();
+    });
+
+    it.each<[string, (ws: WebSocket) => void, number]>([
+      ['a binary frame of an unknown kind', (ws) => ws.send(Buffer.from([9, 1, 0, 0, 0, 0, 0])), 1008],
+      ['a binary frame shorter than its header', (ws) => ws.send(Buffer.from([1, 1])), 1008],
+      ['an output frame with a bad stream', (ws) => ws.send(Buffer.concat([Buffer.from([1, 7, 0, 0, 0, 0, jobId.length]), Buffer.from(jobId), Buffer.from('x')])), 1008],
+      ['an output frame with a bad job id', (ws) => ws.send(Buffer.concat([Buffer.from([1, 1, 0, 0, 0, 0, 5]), Buffer.from('job_x'), Buffer.from('x')])), 1008],
+      ['an empty output frame', (ws) => ws.send(encodeOutputFrame({ jobId, seq: 0, stream: 1, data: Buffer.alloc(0) })), 1008],
+      ['an output chunk over 64 KiB', (ws) => ws.send(encodeOutputFrame({ jobId, seq: 0, stream: 1, data: Buffer.alloc(64 * 1024 + 1) })), 1008],
+      ['a second hello', (ws) => ws.send(hello), 1008],
+      ['a text frame that is not JSON', (ws) => ws.send('{"type":'), 1008],
+      ['an exit with a bad job id', (ws) => ws.send(JSON.stringify({ type: 'exit', v: 1, jobId: '../x', attempt: 0, exitCode: 0, signal: null, nextSeq: 0, truncated: false })), 1008],
+      ['a text frame over 1 MiB', (ws) => ws.send('x'.repeat(MAX_FRAME_BYTES + 1)), 1009],
+      ['a binary frame over 1 MiB', (ws) => ws.send(encodeOutputFrame({ jobId, seq: 0, stream: 1, data: Buffer.alloc(MAX_FRAME_BYTES) })), 1009],
+    ])('closes the socket on %s after hello', async (_what, sendBad, code) => {
+      const agent = await welcomed();
+      const before = await stored();
+      sendBad(agent.ws);
+      expect((await agent.closed).code).toBe(code);
+      expect(await stored()).toEqual(before);
+      await expectServerHealthy();
+    });
+
+    it('keeps accepting agents after all that: another agent connects and is welcomed, and the same agent reconnects', async () => {
+      const res = await system.client.request('POST', '/v1/agents', { name: 'vm-after' });
+      expect(res.status, res.text).toBe(201);
+      const other = await welcomed(res.body.token);
+      const again = await welcomed();
+      await system.waitForAgentStatus(res.body.id, 'online');
+      other.ws.close(1000);
+      again.ws.close(1000);
+      await Promise.all([other.closed, again.closed]);
+      await expectServerHealthy();
+    });
+  });
+});

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { commonEnv, intVar } from '@vmo/shared/config';
+
+export const workerEnv = z.object({
+  ...commonEnv,
+  /** Jobs run at once by this process (agent jobs hold a slot while they wait for the agent). */
+  VMO_WORKER_CONCURRENCY: intVar(32, 1, 10_000),
+  /** How long a queued agent job waits for its agent to come online before failing. */
+  VMO_DISPATCH_TIMEOUT_MS: intVar(600_000, 100, 7 * 24 * 3600_000),
+  /** On SIGTERM, how long running jobs may take to finish before they are canceled. */
+  VMO_DRAIN_MS: intVar(30_000, 0, 3600_000),
+  /**
+   * Liveness of workers. A worker refreshes its presence key every third of the TTL; a local or
+   * ssh job whose worker's key has been missing for two TTLs ends `lost`. Jobs of a worker killed
+   * -9 end within about 3 × TTL + VMO_MAINTENANCE_MS.
+   */
+  VMO_WORKER_PRESENCE_TTL_MS: intVar(15_000, 300, 3600_000),
+  /** How often the reconciler, janitor and lost-worker sweep run. */
+  VMO_MAINTENANCE_MS: intVar(5_000, 100, 600_000),
+  /**
+   * BullMQ lock of a job held by this worker. A worker that dies holding a job loses it after this
+   * and another worker takes it (agent jobs are re-attached) at the next stalled check (every half
+   * lock).
+   */
+  VMO_WORKER_LOCK_MS: intVar(30_000, 1_000, 3600_000),
+  /** Trusted host keys for ssh jobs (OpenSSH format, hashed entries included); `~` is this process's home. */
+  VMO_SSH_KNOWN_HOSTS: z.string().min(1, 'must be a path').default('~/.ssh/known_hosts'),
+  /** Passphrase of encrypted identity files (never logged). */
+  VMO_SSH_KEY_PASSPHRASE: z.string().min(1, 'must not be empty when set').optional(),
+  /** An SSH connection with no session open is closed after this long. */
+  VMO_SSH_IDLE_MS: intVar(60_000, 0, 24 * 3600_000),
+  /** Sessions at once on one connection; keep below the hosts' sshd MaxSessions (default 10), a cancel needs one more. */
+  VMO_SSH_MAX_CHANNELS: intVar(8, 1, 1000),
+  /** TCP connect plus SSH handshake, per hop. */
+  VMO_SSH_CONNECT_TIMEOUT_MS: intVar(20_000, 100, 600_000),
+});
+export type WorkerConfig = z.infer<typeof workerEnv>;

@@ -1,0 +1,37 @@
+import type { JobRow } from '@vmo/shared/jobs';
+import type { LogSink } from '@vmo/shared/logsink';
+
+/** Why a running job is being stopped; the abort signal's `reason`. */
+export interface StopRequest {
+  reason: 'canceled' | 'timed_out';
+  graceMs: number;
+}
+
+export interface ExecutionRequest {
+  job: JobRow;
+  /** Aborted (reason: StopRequest) on cancel or timeout: SIGTERM the job, SIGKILL after the grace. */
+  stop: AbortSignal;
+  /**
+   * Aborted when this worker shuts down. Jobs that do not live in this process (agent jobs) detach
+   * at once: another worker, the gateway and the janitor carry them to their end.
+   */
+  detach: AbortSignal;
+  sink: LogSink;
+  limits: { maxOutputBytes: number; tailBytes: number };
+}
+
+export type ExecutionResult =
+  /** The process ended here; the worker writes the job's end. */
+  | { kind: 'exited'; exitCode: number | null; signal: string | null; truncated: boolean; error?: { code: string; message: string } }
+  /** Someone else already wrote the end (the gateway for agent jobs, or a `lost` verdict). */
+  | { kind: 'ended' }
+  /** The worker is shutting down and the job goes on elsewhere: leave it as it is. */
+  | { kind: 'detached' };
+
+/**
+ * One interface for the three places a job runs (local, ssh, agent). Executors write output
+ * through the log sink, obey `stop`, and know nothing of HTTP or subscribers.
+ */
+export interface Executor {
+  run(req: ExecutionRequest): Promise<ExecutionResult>;
+}

@@ -1,0 +1,69 @@
+import type { Database } from '@vmo/shared/db';
+import type { Logger } from '@vmo/shared/logger';
+import type { SshConnectionPool } from '../ssh/connection-pool.ts';
+import type { OpenConnection } from '../ssh/open-route.ts';
+import { resolveRoute, UnknownHostError } from '../ssh/resolve-route.ts';
+import { runRemoteCommand } from '../ssh/run-remote-command.ts';
+import type { SshEndpoint, SshRoute } from '../ssh/ssh-endpoint.ts';
+import { SshError } from '../ssh/ssh-error.ts';
+import type { ExecutionRequest, ExecutionResult, Executor } from './executor.ts';
+import { OutputPump } from './output-pump.ts';
+
+export interface SshExecutorDeps {
+  database: Database;
+  pool: SshConnectionPool;
+  log: Logger;
+}
+
+const failed = (error: { code: string; message: string }): ExecutionResult => ({ kind: 'exited', exitCode: null, signal: null, truncated: false, error });
+/** Stopped before the command started: the recorded cancel reason becomes the status. */
+const stoppedBeforeStart: ExecutionResult = { kind: 'exited', exitCode: null, signal: null, truncated: false };
+
+/**
+ * Runs the job on an agentless host over SSH: resolve the host (and its bastions) from the
+ * inventory, take a session on the pooled connection (dialled and host-key-verified if needed),
+ * run the command in its own process group there. Same output cap, timeout and cancel behaviour
+ * as the local executor.
+ */
+export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor {
+  return {
+    async run({ job, stop, sink, limits }: ExecutionRequest): Promise<ExecutionResult> {
+      if (!job.hostId) return failed({ code: 'unknown_host', message: 'the job has no resolved host' });
+      let route: SshRoute;
+      try {
+        route = await resolveRoute(database.db, job.hostId);
+      } catch (err) {
+        if (err instanceof UnknownHostError || err instanceof SshError) return failed({ code: err.code, message: err.message });
+        throw err;
+      }
+      if (stop.aborted) return stoppedBeforeStart;
+
+      let lease;
+      try {
+        lease = await pool.acquire(route, (c) => stillTrusted(route.target, c), stop);
+      } catch (err) {
+        if (stop.aborted) return stoppedBeforeStart;
+        if (err instanceof SshError) return failed({ code: err.code, message: err.message });
+        throw err;
+      }
+      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes });
+      try {
+        const exit = await runRemoteCommand(lease, { jobId: job.id, command: job.command, env: job.env, cwd: job.cwd, where: route.target.label }, pump, stop, log);
+        await pump.finish();
+        return { kind: 'exited', exitCode: exit.exitCode, signal: exit.signal, truncated: pump.truncated, ...(exit.error ? { error: exit.error } : {}) };
+      } finally {
+        lease.release();
+      }
+    },
+  };
+}
+
+/**
+ * A pooled connection is reused only while the key it was verified with is still trusted: if an
+ * operator replaced the inventory pins (a legitimate key rotation, or a revocation), connections
+ * verified against the old pins are retired and the next job verifies afresh.
+ */
+function stillTrusted(target: SshEndpoint, c: OpenConnection): boolean {
+  if (c.hostKeySource === 'known_hosts') return true;
+  return target.pinnedHostKeys.length === 0 || target.pinnedHostKeys.includes(c.hostKey);
+}

@@ -1,0 +1,135 @@
+import { DelayedError, type Job } from 'bullmq';
+import { eq } from 'drizzle-orm';
+import { jobs } from '@vmo/shared/db';
+import type { ControlPlane, JobRow } from '@vmo/shared/jobs';
+import { isTerminal, markJobRunning, markJobTerminal, recordExit, stopJob } from '@vmo/shared/jobs';
+import type { LogSink } from '@vmo/shared/logsink';
+import type { JobChannelMessage } from '@vmo/shared/protocol';
+import type { QueuedJobData } from '@vmo/shared/queue';
+import type { ExecutionResult, Executor } from './executors/executor.ts';
+import type { StopRegistry } from './stop-registry.ts';
+import { retryUntilDone } from './retry-until-done.ts';
+
+export interface ProcessJobDeps {
+  cp: ControlPlane;
+  sink: LogSink;
+  registry: StopRegistry;
+  executors: { local: Executor; agent: Executor; ssh: Executor };
+  workerId: string;
+  dispatchTimeoutMs: number;
+  /** Aborted when the worker begins to shut down. */
+  shutdown: AbortSignal;
+}
+
+/** How often a running job re-reads its cancel request, in case the pub/sub message was lost. */
+const CANCEL_POLL_MS = 2000;
+
+/**
+ * The BullMQ processor: take a job from `queued` to a terminal status.
+ *
+ * LOUD: the `queued → running` transition is conditional (markJobRunning) and the end is written
+ * once with the attempt as fence (markJobTerminal). Those two are what make a second delivery of the
+ * same BullMQ job (reconciler, stalled check) harmless. Never run a job without winning the first.
+ */
+export function createJobProcessor(deps: ProcessJobDeps) {
+  const { cp } = deps;
+  return async function processJob(bullJob: Job<QueuedJobData>, token?: string): Promise<void> {
+    const jobId = bullJob.data.jobId;
+    const [current] = await cp.database.db.select().from(jobs).where(eq(jobs.id, jobId)).limit(1);
+    if (!current || isTerminal(current.status)) return;
+
+    let job: JobRow;
+    if (current.status === 'queued') {
+      if (current.target.type === 'agent' && !(await agentOnline(cp, current.agentId!))) {
+        if (Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
+          await markJobTerminal(cp, jobId, {
+            status: 'failed',
+            error: { code: 'agent_offline', message: `agent ${current.agentId} was not online within the dispatch timeout (${deps.dispatchTimeoutMs} ms)` },
+          });
+          return;
+        }
+        // Wait without holding a worker slot: back to the delayed set, look again shortly.
+        await bullJob.moveToDelayed(Date.now() + Math.min(2000, deps.dispatchTimeoutMs), token);
+        throw new DelayedError();
+      }
+      const started = await markJobRunning(cp.database.sql, jobId, deps.workerId);
+      if (!started) return; // canceled meanwhile, or another worker won
+      job = started;
+      const msg: JobChannelMessage = { t: 'status', status: 'running' };
+      await cp.redis.publish(cp.keys.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
+    } else {
+      // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job
+      // check). Agent jobs keep running on the agent: re-attach. A local or SSH job lives or died
+      // with its worker; that is not decided here, as one missed presence check is no proof of
+      // death (a Redis restart empties every key): the lost-worker sweep watches for two TTLs.
+      if (current.target.type !== 'agent') {
+        return;
+      }
+      cp.log.info({ jobId, agentId: current.agentId, attempt: current.attempt }, 're-attaching to a running agent job');
+      job = current; // agent jobs keep running on the agent: re-attach
+    }
+    let outcome: ExecutionResult['kind'];
+    try {
+      outcome = await runToEnd(deps, job);
+    } catch (err) {
+      // LOUD: a job must never stay `running` because this process hit a bug or lost Postgres
+      // for a moment: record the failure (fenced by attempt) before giving up on it.
+      cp.log.error({ err, jobId }, 'job processing failed');
+      const message = `the worker failed while running the job: ${(err as Error).message}`;
+      await retryUntilDone('recording a failed job', cp.log, () => markJobTerminal(cp, jobId, { status: 'failed', error: { code: 'internal', message } }, job.attempt));
+      return;
+    }
+    if (outcome === 'detached') {
+      // This worker is shutting down but the job runs on: hand the BullMQ job back so another
+      // worker re-attaches (completing it here would leave nobody re-sending an unconfirmed run).
+      await bullJob.moveToDelayed(Date.now() + 1000, token);
+      throw new DelayedError();
+    }
+  };
+}
+
+async function runToEnd(deps: ProcessJobDeps, job: JobRow): Promise<ExecutionResult['kind']> {
+  const { cp, registry } = deps;
+  const controller = registry.register(job.id);
+  const elapsed = Date.now() - (job.startedAt ?? new Date()).getTime();
+  // LOUD: record the reason first, signal second. The exit is judged by the reason recorded in
+  // Postgres; a process that dies of the SIGTERM before the record lands would end `failed`.
+  const timeout = setTimeout(() => {
+    void stopJob(cp, job.id, 'timed_out')
+      .catch(() => {})
+      .then(() => registry.stop(job.id, { reason: 'timed_out', graceMs: 10_000 }));
+  }, Math.max(0, job.timeoutMs - elapsed));
+  // A cancel may have been recorded before we registered, or its message lost: look in Postgres.
+  const cancelPoll = setInterval(() => void checkCancel(cp, job.id, registry), CANCEL_POLL_MS);
+  await checkCancel(cp, job.id, registry);
+
+  let result: ExecutionResult;
+  try {
+    const executor = job.target.type === 'agent' ? deps.executors.agent : job.target.type === 'ssh' ? deps.executors.ssh : deps.executors.local;
+    result = await executor.run({ job, stop: controller.signal, detach: deps.shutdown, sink: deps.sink, limits: { maxOutputBytes: cp.limits.maxOutputBytes, tailBytes: cp.limits.tailBytes } });
+  } catch (err) {
+    cp.log.error({ err, jobId: job.id }, 'executor failed');
+    result = { kind: 'exited', exitCode: null, signal: null, truncated: false, error: { code: 'executor_failed', message: (err as Error).message } };
+  } finally {
+    clearTimeout(timeout);
+    clearInterval(cancelPoll);
+    registry.unregister(job.id);
+  }
+  if (result.kind !== 'exited') return result.kind;
+
+  // LOUD: retried until Postgres takes it. Given up, the job would stay `running` for good: its
+  // worker is alive, so no sweep would ever end it.
+  const exited = result;
+  await retryUntilDone('recording the end of a job', cp.log, () => recordExit(cp, job.id, exited, job.attempt));
+  return 'exited';
+}
+
+async function checkCancel(cp: ControlPlane, jobId: string, registry: StopRegistry): Promise<void> {
+  const [row] = await cp.database.sql<{ cancel_reason: 'canceled' | 'timed_out' | null; cancel_grace_ms: number | null }[]>`
+    select cancel_reason, cancel_grace_ms from jobs where id = ${jobId}`.catch(() => []);
+  if (row?.cancel_reason) registry.stop(jobId, { reason: row.cancel_reason, graceMs: row.cancel_grace_ms ?? 10_000 });
+}
+
+async function agentOnline(cp: ControlPlane, agentId: string): Promise<boolean> {
+  return (await cp.redis.exists(cp.keys.agentPresence(agentId)).catch(() => 0)) === 1;
+}

@@ -1,0 +1,23 @@
+import type { ControlPlane } from '@vmo/shared/jobs';
+import { enqueueJob } from '@vmo/shared/queue';
+
+/**
+ * Redis is transport only: if it lost a queued job (restart without persistence, a failed add
+ * while it was down), Postgres still has the row. Re-add every `queued` job BullMQ does not know,
+ * under the same id, so it runs at most once. Jobs younger than `minAgeMs` are skipped: the API
+ * may still be adding them.
+ */
+export async function reconcileQueuedJobs(cp: ControlPlane, minAgeMs = 5000): Promise<number> {
+  const rows = await cp.database.sql<{ id: string }[]>`
+    select id from jobs where status = 'queued' and created_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
+    order by created_at limit 1000`;
+  let added = 0;
+  for (const { id } of rows) {
+    const known = await cp.queue.getJob(id);
+    if (known && !(await known.isCompleted()) && !(await known.isFailed())) continue;
+    if (known) await known.remove().catch(() => {});
+    if (await enqueueJob(cp.queue, id)) added++;
+  }
+  if (added > 0) cp.log.warn({ added }, 'reconciler re-enqueued queued jobs unknown to BullMQ');
+  return added;
+}

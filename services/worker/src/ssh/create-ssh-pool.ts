@@ -1,0 +1,18 @@
+import { homedir } from 'node:os';
+import type { Database } from '@vmo/shared/db';
+import type { Logger } from '@vmo/shared/logger';
+import type { WorkerConfig } from '../env.ts';
+import { SshConnectionPool } from './connection-pool.ts';
+import { openRoute, type SshSettings } from './open-route.ts';
+
+/** The worker's pool, configured from its environment. */
+export function createSshPool(config: WorkerConfig, database: Database, log: Logger): SshConnectionPool {
+  const settings: SshSettings = {
+    knownHostsFile: config.VMO_SSH_KNOWN_HOSTS.replace(/^~(?=\/|$)/, homedir()),
+    sql: database.sql,
+    keyPassphrase: config.VMO_SSH_KEY_PASSPHRASE,
+    agentSocket: process.env.SSH_AUTH_SOCK || undefined,
+    connectTimeoutMs: config.VMO_SSH_CONNECT_TIMEOUT_MS,
+  };
+  return new SshConnectionPool({ idleMs: config.VMO_SSH_IDLE_MS, maxChannels: config.VMO_SSH_MAX_CHANNELS, open: (route) => openRoute(route, settings), log });
+}

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import type { ClientChannel } from 'ssh2';
+import type { Logger } from '@vmo/shared/logger';
+import type { OutputPump } from '../executors/output-pump.ts';
+import type { StopRequest } from '../executors/executor.ts';
+import type { Lease } from './connection-pool.ts';
+import { LAUNCHER, remoteScript } from './remote-script.ts';
+import { signalRemoteGroup, type RemoteGroup } from './signal-remote-group.ts';
+import { StderrPreamble } from './stderr-preamble.ts';
+
+export interface RemoteExit {
+  exitCode: number | null;
+  signal: string | null;
+  error?: { code: string; message: string };
+}
+
+export interface RemoteCommand {
+  jobId: string;
+  command: string;
+  env: Record<string, string>;
+  cwd: string | null;
+  /** For messages. */
+  where: string;
+}
+
+/** Same as local jobs: after the command exits, a background child holding stdout is read this long, then abandoned. */
+const PIPE_LINGER_MS = 1000;
+
+/**
+ * Run one command in a session of a pooled connection, streaming its output into the pump, and
+ * stop it on `stop`: SIGTERM to its process group on the host, SIGKILL to the group after the
+ * grace (even if the command exited meanwhile: whatever is left of the group goes too).
+ */
+export function runRemoteCommand(lease: Lease, cmd: RemoteCommand, pump: OutputPump, stop: AbortSignal, log: Logger): Promise<RemoteExit> {
+  const client = lease.connection.client;
+  const nonce = `vmo-${randomBytes(12).toString('hex')}`;
+  return new Promise<RemoteExit>((resolve) => {
+    const cannotOpen = (err: Error) => resolve({ exitCode: null, signal: null, error: { code: 'ssh_channel_failed', message: `cannot open a session on ${cmd.where}: ${err.message}` } });
+    try {
+      client.exec(LAUNCHER, (err, channel) => (err ? cannotOpen(err) : void drive(channel).then(resolve)));
+    } catch (err) {
+      cannotOpen(err as Error); // ssh2 throws when the connection closed between lease and exec
+    }
+  });
+
+  async function drive(channel: ClientChannel): Promise<RemoteExit> {
+    let group: RemoteGroup | undefined;
+    let pendingStop: StopRequest | undefined;
+    let cwdFailed = false;
+    let exit: { code: number | null; signal: string | null } | undefined;
+
+    const terminate = (req: StopRequest, g: RemoteGroup) => {
+      const done = lease.hold(); // the connection must outlive the session until SIGKILL is sent
+      void signalRemoteGroup(client, g, 'TERM').then(async (ok) => {
+        if (!ok) log.warn({ jobId: cmd.jobId }, 'could not deliver SIGTERM to the remote process group');
+        await new Promise((r) => setTimeout(r, req.graceMs));
+        if (!(await signalRemoteGroup(client, g, 'KILL'))) log.warn({ jobId: cmd.jobId }, 'could not deliver SIGKILL to the remote process group');
+        done();
+      });
+    };
+    const onStop = () => {
+      if (pendingStop) return;
+      pendingStop = stop.reason as StopRequest;
+      if (group) terminate(pendingStop, group);
+    };
+
+    const stderr = new StderrPreamble(
+      nonce,
+      (e) => {
+        if (e.t === 'pgid' || e.t === 'pid') {
+          group = { kind: e.t, id: e.id };
+          if (e.t === 'pid') log.warn({ jobId: cmd.jobId }, 'the remote command is not in its own process group; a cancel reaches only its shell');
+          if (pendingStop) terminate(pendingStop, group);
+        } else if (e.t === 'cwd-failed') cwdFailed = true;
+      },
+      (d) => pump.write(2, d),
+    );
+
+    // Backpressure: while paused, ssh2 stops widening the window and the remote command blocks on write.
+    let paused = false;
+    const linger = { timer: undefined as NodeJS.Timeout | undefined };
+    const startLinger = () => {
+      if (exit && !paused && !linger.timer) linger.timer = setTimeout(() => channel.close(), PIPE_LINGER_MS);
+    };
+    pump.attach({
+      pause: () => {
+        paused = true;
+        clearTimeout(linger.timer);
+        linger.timer = undefined;
+        channel.pause();
+        channel.stderr.pause();
+      },
+      resume: () => {
+        paused = false;
+        channel.resume();
+        channel.stderr.resume();
+        startLinger();
+      },
+    });
+    channel.on('error', (err: Error) => log.debug({ jobId: cmd.jobId, err: err.message }, 'ssh session error')); // the close that follows ends the run
+    channel.on('data', (d: Buffer) => pump.write(1, d));
+    channel.stderr.on('data', (d: Buffer) => stderr.write(d));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      exit = { code: code ?? null, signal: signal ?? null };
+      startLinger();
+    });
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
+
+    // The script goes on stdin, then EOF: the command itself then reads an empty stdin.
+    channel.end(remoteScript({ nonce, jobId: cmd.jobId, command: cmd.command, env: cmd.env, cwd: cmd.cwd }));
+
+    await new Promise<void>((resolve) => channel.once('close', () => resolve()));
+    clearTimeout(linger.timer);
+    stop.removeEventListener('abort', onStop);
+    stderr.end();
+
+    if (cwdFailed) return { exitCode: null, signal: null, error: { code: 'spawn_failed', message: `could not start the command: cannot change to directory ${cmd.cwd} on ${cmd.where}` } };
+    if (exit) return { exitCode: exit.code, signal: exit.signal };
+    return {
+      exitCode: null,
+      signal: null,
+      error: { code: 'ssh_connection_lost', message: `the session on ${cmd.where} ended without an exit status (connection lost?); the command may still be running there` },
+    };
+  }
+}

@@ -1,0 +1,103 @@
+import { hostname } from 'node:os';
+import { Worker } from 'bullmq';
+import { createLogger, type Logger } from '@vmo/shared/logger';
+import { openControlPlane, stopJob } from '@vmo/shared/jobs';
+import { LogSink } from '@vmo/shared/logsink';
+import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
+import { createRedis } from '@vmo/shared/redis';
+import { newId } from '@vmo/shared/ids';
+import type { WorkerConfig } from './env.ts';
+import { agentExecutor } from './executors/agent.ts';
+import { localExecutor } from './executors/local.ts';
+import { sshExecutor } from './executors/ssh.ts';
+import { createSshPool } from './ssh/create-ssh-pool.ts';
+import { JobEvents } from './job-events.ts';
+import { createJobProcessor } from './process-job.ts';
+import { StopRegistry } from './stop-registry.ts';
+import { reconcileQueuedJobs } from './reconciler.ts';
+import { sweepRunningAgentJobs } from './janitor.ts';
+import { LostWorkerSweep } from './lost-worker-sweep.ts';
+import { expireIdempotencyKeys } from './expire-idempotency-keys.ts';
+import { clearWorkerPresence, markWorkerAlive, presenceRefreshMs } from './worker-presence.ts';
+
+export interface WorkerHandle {
+  workerId: string;
+  /** Stop taking jobs, let running ones finish up to the drain timeout, then stop them. */
+  close(): Promise<void>;
+}
+
+/** Grace between SIGTERM and SIGKILL for the jobs still running when the drain time is up. */
+const DRAIN_CANCEL_GRACE_MS = 2000;
+
+export async function startWorker(config: WorkerConfig, log: Logger = createLogger('worker', config.VMO_LOG_LEVEL)): Promise<WorkerHandle> {
+  const workerId = `${hostname()}:${process.pid}:${newId('tok').slice(4, 10)}`;
+  const cp = await openControlPlane(config, log);
+  const subscriber = createRedis(config.VMO_REDIS_URL);
+  subscriber.on('error', () => {});
+  await subscriber.subscribe(cp.keys.controlChannel);
+  const registry = new StopRegistry(subscriber, cp.keys.controlChannel);
+  const events = new JobEvents(subscriber, cp.keys);
+  const sink = new LogSink({ sql: cp.database.sql, publisher: cp.redis, jobChannel: cp.keys.jobChannel, log });
+
+  const sshPool = createSshPool(config, cp.database, log);
+
+  const shutdown = new AbortController();
+  const processJob = createJobProcessor({
+    shutdown: shutdown.signal,
+    cp,
+    sink,
+    registry,
+    executors: { local: localExecutor, agent: agentExecutor(cp, events), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) },
+    workerId,
+    dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
+  });
+  const worker = new Worker<QueuedJobData>(JOB_QUEUE, processJob, {
+    connection: createRedis(config.VMO_REDIS_URL),
+    prefix: cp.keys.bullPrefix,
+    concurrency: config.VMO_WORKER_CONCURRENCY,
+    lockDuration: config.VMO_WORKER_LOCK_MS,
+    stalledInterval: Math.floor(config.VMO_WORKER_LOCK_MS / 2),
+    // Agent jobs survive their worker: a stalled one is re-attached, never failed by BullMQ.
+    maxStalledCount: 1_000_000,
+  });
+  worker.on('error', (err) => log.warn({ err: err.message }, 'bullmq worker error'));
+
+  const presenceTtlMs = config.VMO_WORKER_PRESENCE_TTL_MS;
+  await markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs).catch(() => {}); // refreshed below, also once Redis is back
+  const presence = setInterval(() => void markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs).catch(() => {}), presenceRefreshMs(presenceTtlMs));
+  presence.unref();
+  const lostWorkers = new LostWorkerSweep(cp, presenceTtlMs);
+  const maintenance = setInterval(() => {
+    lostWorkers.run().catch((err) => log.warn({ err: err.message }, 'lost-worker sweep failed'));
+    reconcileQueuedJobs(cp).catch((err) => log.warn({ err: err.message }, 'reconciler failed'));
+    sweepRunningAgentJobs(cp).catch((err) => log.warn({ err: err.message }, 'janitor failed'));
+    expireIdempotencyKeys(cp).catch((err) => log.warn({ err: err.message }, 'idempotency key expiry failed'));
+  }, config.VMO_MAINTENANCE_MS);
+  maintenance.unref();
+  log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
+
+  return {
+    workerId,
+    async close() {
+      clearInterval(maintenance);
+      shutdown.abort();
+      const drained = worker.close();
+      const timer = setTimeout(() => {
+        log.warn({ running: registry.size }, 'drain timeout: stopping running jobs');
+        // LOUD: record the reason first, signal second: a job killed without `cancel_reason`
+        // recorded would end `failed`, as if its command had failed on its own.
+        const stops = registry.ids().map((id) => stopJob(cp, id, 'canceled', DRAIN_CANCEL_GRACE_MS).catch(() => undefined));
+        void Promise.all(stops).then(() => registry.stopAll({ reason: 'canceled', graceMs: DRAIN_CANCEL_GRACE_MS }));
+      }, config.VMO_DRAIN_MS);
+      await drained;
+      clearTimeout(timer);
+      await sink.close();
+      await sshPool.close();
+      clearInterval(presence);
+      await clearWorkerPresence(cp.redis, cp.keys, workerId).catch(() => {});
+      subscriber.disconnect();
+      await cp.close();
+      log.info('worker stopped');
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+const exclude = ['**/node_modules/**', '**/dist/**'];
+
+// Two cores here and on CI: two files at a time. End-to-end files start real processes, so
+// their timeouts are generous deadlines, never performance assertions.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 90_000,
+    globalSetup: ['./packages/testkit/src/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'], exclude } },
+      { extends: true, test: { name: 'integration', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'], exclude } },
+    ],
+  },
+});
