@@ -16,6 +16,19 @@ export interface JobStreamDeps {
 const PAGE = 256;
 /** Safety net for lost pub/sub messages: look at Postgres this often even when nothing arrives. */
 const TICK_MS = 5000;
+/** A replaying subscriber may sit above its buffer limit this long before it is cut (4008). */
+const REPLAY_STALL_MS = 30_000;
+
+/**
+ * How a catch-up from Postgres treats a subscriber whose send buffer passes the limit.
+ * - `paced`: a replay (at connect, or the safety tick). Reading Postgres waits for the socket to
+ *   drain, so a slow link replays at its own speed; only a subscriber stuck for REPLAY_STALL_MS is cut.
+ * - `live`: the catch-up stands in for live messages (a gap, or the live queue overflowed). The
+ *   subscriber has already shown it cannot keep up with the job, so it is cut at once, as on the
+ *   live path. (Pacing here let a subscriber that fell behind live output be served at 1 KiB/s
+ *   for 30 s, and ended it `1000` instead of `4008` if it sped up meanwhile.)
+ */
+type CatchUpMode = 'paced' | 'live';
 
 /**
  * Serve `/v1/jobs/{id}/stream`: every stored byte after `after`, exactly once and in order, then
@@ -43,6 +56,11 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
   };
   const tooSlow = () => ws.bufferedAmount > deps.maxBufferedBytes;
+  const cutTooSlow = () => {
+    if (done) return;
+    log.info({ jobId, bufferedBytes: ws.bufferedAmount, lastSeq: last }, 'subscriber too slow: closed 4008');
+    close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+  };
   const enqueue = (task: () => Promise<void>) => {
     chain = chain.then(() => (done ? undefined : task())).catch((err: Error) => {
       log.warn({ err: err.message, jobId }, 'job stream failed');
@@ -51,7 +69,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   };
 
   /** Send what Postgres has after `last` (optionally only up to `until`). */
-  const catchUp = async (until?: number) => {
+  const catchUp = async (mode: CatchUpMode, until?: number) => {
     for (;;) {
       if (done) return;
       const page = await readOutputPage(cp.database.sql, jobId, { afterSeq: last, beforeSeq: until === undefined ? undefined : until + 1, limit: PAGE });
@@ -62,23 +80,28 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
         }
         send({ type: 'output', seq: ch.seq, stream: STREAM_NAME[ch.stream]!, data: ch.data.toString('base64') });
         last = ch.seq;
+        // Checked per chunk, not per page: a page of large chunks would otherwise overshoot the limit.
+        if (tooSlow()) {
+          if (mode === 'live') return cutTooSlow();
+          await waitForDrain();
+          if (done) return;
+        }
       }
-      if (tooSlow()) await waitForDrain();
       if (page.length < PAGE) return;
     }
   };
   const waitForDrain = async () => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + REPLAY_STALL_MS;
     while (tooSlow() && !done) {
-      if (Date.now() > deadline) return close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+      if (Date.now() > deadline) return cutTooSlow();
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const finishIfEnded = async () => {
+  const finishIfEnded = async (mode: CatchUpMode) => {
     const [row] = await cp.database.sql<{ status: JobStatus; exit_code: number | null; signal: string | null }[]>`
       select status, exit_code, signal from jobs where id = ${jobId}`;
     if (!row || !isTerminal(row.status)) return false;
-    await catchUp(); // LOUD: the end is written only after all output is durable, so this is complete.
+    await catchUp(mode); // LOUD: the end is written only after all output is durable, so this is complete.
     if (done) return true;
     send({ type: 'end', status: row.status, exitCode: row.exit_code, signal: row.signal });
     close(SubscriberCloseCode.done, 'job ended');
@@ -92,16 +115,16 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
       for (let i = 0; i < msg.chunks.length; i++) {
         const seq = msg.chunks[i]!.seq;
         if (seq <= last) continue; // already sent (replay or duplicate)
-        if (seq > last + 1) await catchUp(seq - 1); // gap: fill from Postgres
+        if (seq > last + 1) await catchUp('live', seq - 1); // gap: fill from Postgres
         if (seq !== last + 1) continue; // still missing: a later catch-up sends it
         if (ws.readyState === ws.OPEN) ws.send(frames[i]!, { binary: false });
         last = seq;
       }
-      if (tooSlow()) close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+      if (tooSlow()) cutTooSlow();
     } else if (msg.t === 'status') {
       send({ type: 'status', status: msg.status });
     } else if (msg.t === 'end') {
-      await finishIfEnded();
+      await finishIfEnded('live');
     }
   };
 
@@ -120,7 +143,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   ws.on('error', () => close(1011, ''));
 
   let unlisten: (() => void) | undefined;
-  const tick = setInterval(() => enqueue(async () => void ((await finishIfEnded()) || (await catchUp()))), TICK_MS);
+  const tick = setInterval(() => enqueue(async () => void ((await finishIfEnded('paced')) || (await catchUp('paced')))), TICK_MS);
   // Bound what waits on the chain (a replay page can hold it for a while): past the subscriber's
   // limit, live messages are dropped and one catch-up from Postgres sends what they carried.
   let queuedBytes = 0;
@@ -128,11 +151,11 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   const onLive = (raw: string) => {
     if (overflowed) return;
     if (queuedBytes + raw.length > deps.maxBufferedBytes) {
-      if (tooSlow()) return close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
+      if (tooSlow()) return cutTooSlow();
       overflowed = true;
       enqueue(async () => {
         overflowed = false;
-        if (!(await finishIfEnded())) await catchUp();
+        if (!(await finishIfEnded('live'))) await catchUp('live');
       });
       return;
     }
@@ -156,6 +179,6 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     const [row] = await cp.database.sql<{ status: JobStatus }[]>`select status from jobs where id = ${jobId}`;
     if (!row) return close(SubscriberCloseCode.notFound, 'no such job');
     send({ type: 'status', status: row.status });
-    if (!(await finishIfEnded())) await catchUp();
+    if (!(await finishIfEnded('paced'))) await catchUp('paced');
   });
 }

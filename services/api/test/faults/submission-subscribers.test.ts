@@ -125,6 +125,11 @@ describe('submission and subscribers', () => {
       probe.disconnect();
     }
 
+    // The cut is the server's decision, taken while this subscriber still reads 1 KiB/s: wait for
+    // the API to record it before reading the rest at full speed (reading fast first would drain
+    // the backlog and hide a server that never cuts).
+    const api = system.apis[0]!;
+    await waitFor('the API to cut the slow subscriber', () => api.output.includes('subscriber too slow: closed 4008') || undefined, 60_000, 100);
     const readSlowly = slow.readBytes;
     const cut = await slow.finish();
     expect(cut.closeCode).toBe(4008);
