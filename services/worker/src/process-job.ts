@@ -34,61 +34,84 @@ const CANCEL_POLL_MS = 2000;
 export function createJobProcessor(deps: ProcessJobDeps) {
   const { cp } = deps;
   return async function processJob(bullJob: Job<QueuedJobData>, token?: string): Promise<void> {
-    const jobId = bullJob.data.jobId;
-    const [current] = await cp.database.db.select().from(jobs).where(eq(jobs.id, jobId)).limit(1);
-    if (!current || isTerminal(current.status)) return;
-
+    const { jobId, agentId: hintedAgent } = bullJob.data;
+    // Fast path, one Postgres round trip: try `queued → running` at once. For an agent job the
+    // agent's presence is checked first (Redis), and the update only matches that agent.
+    let started: JobRow | undefined;
+    if (!hintedAgent || (await agentOnline(cp, hintedAgent))) {
+      started = await markJobRunning(cp.database.sql, jobId, deps.workerId, hintedAgent ?? null);
+    }
     let job: JobRow;
-    if (current.status === 'queued') {
-      if (current.target.type === 'agent' && !(await agentOnline(cp, current.agentId!))) {
-        if (Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
-          await markJobTerminal(cp, jobId, {
-            status: 'failed',
-            error: { code: 'agent_offline', message: `agent ${current.agentId} was not online within the dispatch timeout (${deps.dispatchTimeoutMs} ms)` },
-          });
-          return;
-        }
-        // Wait without holding a worker slot: back to the delayed set, look again shortly.
-        await bullJob.moveToDelayed(Date.now() + Math.min(2000, deps.dispatchTimeoutMs), token);
-        throw new DelayedError();
-      }
-      const started = await markJobRunning(cp.database.sql, jobId, deps.workerId);
-      if (!started) return; // canceled meanwhile, or another worker won
+    if (started) {
       job = started;
-      const msg: JobChannelMessage = { t: 'status', status: 'running' };
-      await cp.redis.publish(cp.keys.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
     } else {
-      // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job
-      // check). Agent jobs keep running on the agent: re-attach. A local or SSH job lives or died
-      // with its worker; that is not decided here, as one missed presence check is no proof of
-      // death (a Redis restart empties every key): the lost-worker sweep watches for two TTLs.
-      if (current.target.type !== 'agent') {
-        return;
+      // Slow path: the job is not ours to start as it stands. Read it to learn why.
+      const [current] = await cp.database.db.select().from(jobs).where(eq(jobs.id, jobId)).limit(1);
+      if (!current || isTerminal(current.status)) return;
+      if (current.status === 'queued') {
+        // The agent is offline (or the queue entry carried no agent hint).
+        if (current.target.type === 'agent' && !(await agentOnline(cp, current.agentId!))) {
+          if (Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
+            await markJobTerminal(cp, jobId, {
+              status: 'failed',
+              error: { code: 'agent_offline', message: `agent ${current.agentId} was not online within the dispatch timeout (${deps.dispatchTimeoutMs} ms)` },
+            });
+            return;
+          }
+          // Wait without holding a worker slot: back to the delayed set, look again shortly.
+          await bullJob.moveToDelayed(Date.now() + Math.min(2000, deps.dispatchTimeoutMs), token);
+          throw new DelayedError();
+        }
+        const now = await markJobRunning(cp.database.sql, jobId, deps.workerId, current.agentId);
+        if (!now) return; // canceled meanwhile, or another worker won
+        job = now;
+      } else {
+        // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job
+        // check). Agent jobs keep running on the agent: re-attach. A local or SSH job lives or died
+        // with its worker; that is not decided here, as one missed presence check is no proof of
+        // death (a Redis restart empties every key): the lost-worker sweep watches for two TTLs.
+        if (current.target.type !== 'agent') return;
+        cp.log.info({ jobId, agentId: current.agentId, attempt: current.attempt }, 're-attaching to a running agent job');
+        return runAndSettle(deps, current, 'reattach', bullJob, token);
       }
-      cp.log.info({ jobId, agentId: current.agentId, attempt: current.attempt }, 're-attaching to a running agent job');
-      job = current; // agent jobs keep running on the agent: re-attach
     }
-    let outcome: ExecutionResult['kind'];
-    try {
-      outcome = await runToEnd(deps, job);
-    } catch (err) {
-      // LOUD: a job must never stay `running` because this process hit a bug or lost Postgres
-      // for a moment: record the failure (fenced by attempt) before giving up on it.
-      cp.log.error({ err, jobId }, 'job processing failed');
-      const message = `the worker failed while running the job: ${(err as Error).message}`;
-      await retryUntilDone('recording a failed job', cp.log, () => markJobTerminal(cp, jobId, { status: 'failed', error: { code: 'internal', message } }, job.attempt));
-      return;
-    }
-    if (outcome === 'detached') {
-      // This worker is shutting down but the job runs on: hand the BullMQ job back so another
-      // worker re-attaches (completing it here would leave nobody re-sending an unconfirmed run).
-      await bullJob.moveToDelayed(Date.now() + 1000, token);
-      throw new DelayedError();
-    }
+    // Not awaited: a status event is a courtesy to subscribers (they also read Postgres), and
+    // commands on one connection keep their order, so it still goes out before any end event.
+    const msg: JobChannelMessage = { t: 'status', status: 'running' };
+    cp.redis.publish(cp.keys.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
+    return runAndSettle(deps, job, 'fresh', bullJob, token);
   };
 }
 
-async function runToEnd(deps: ProcessJobDeps, job: JobRow): Promise<ExecutionResult['kind']> {
+/**
+ * `fresh`: this worker has just moved the job to `running`. `reattach`: it was running under a
+ * worker that may have died.
+ */
+type Start = 'fresh' | 'reattach';
+
+async function runAndSettle(deps: ProcessJobDeps, job: JobRow, start: Start, bullJob: Job<QueuedJobData>, token: string | undefined): Promise<void> {
+  const { cp } = deps;
+  const jobId = job.id;
+  let outcome: ExecutionResult['kind'];
+  try {
+    outcome = await runToEnd(deps, job, start);
+  } catch (err) {
+    // LOUD: a job must never stay `running` because this process hit a bug or lost Postgres
+    // for a moment: record the failure (fenced by attempt) before giving up on it.
+    cp.log.error({ err, jobId }, 'job processing failed');
+    const message = `the worker failed while running the job: ${(err as Error).message}`;
+    await retryUntilDone('recording a failed job', cp.log, () => markJobTerminal(cp, jobId, { status: 'failed', error: { code: 'internal', message } }, job.attempt));
+    return;
+  }
+  if (outcome === 'detached') {
+    // This worker is shutting down but the job runs on: hand the BullMQ job back so another
+    // worker re-attaches (completing it here would leave nobody re-sending an unconfirmed run).
+    await bullJob.moveToDelayed(Date.now() + 1000, token);
+    throw new DelayedError();
+  }
+}
+
+async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promise<ExecutionResult['kind']> {
   const { cp, registry } = deps;
   const controller = registry.register(job.id);
   const elapsed = Date.now() - (job.startedAt ?? new Date()).getTime();
@@ -100,13 +123,22 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow): Promise<ExecutionRes
       .then(() => registry.stop(job.id, { reason: 'timed_out', graceMs: 10_000 }));
   }, Math.max(0, job.timeoutMs - elapsed));
   // A cancel may have been recorded before we registered, or its message lost: look in Postgres.
+  // The first look is not awaited (it is off the dispatch path): executors obey a stop that
+  // arrives at any moment, before their process exists as well as after.
   const cancelPoll = setInterval(() => void checkCancel(cp, job.id, registry), CANCEL_POLL_MS);
-  await checkCancel(cp, job.id, registry);
+  void checkCancel(cp, job.id, registry);
 
   let result: ExecutionResult;
   try {
     const executor = job.target.type === 'agent' ? deps.executors.agent : job.target.type === 'ssh' ? deps.executors.ssh : deps.executors.local;
-    result = await executor.run({ job, stop: controller.signal, detach: deps.shutdown, sink: deps.sink, limits: { maxOutputBytes: cp.limits.maxOutputBytes, tailBytes: cp.limits.tailBytes } });
+    result = await executor.run({
+      job,
+      stop: controller.signal,
+      detach: deps.shutdown,
+      sink: deps.sink,
+      limits: { maxOutputBytes: cp.limits.maxOutputBytes, tailBytes: cp.limits.tailBytes },
+      fresh: start === 'fresh',
+    });
   } catch (err) {
     cp.log.error({ err, jobId: job.id }, 'executor failed');
     result = { kind: 'exited', exitCode: null, signal: null, truncated: false, error: { code: 'executor_failed', message: (err as Error).message } };

@@ -8,15 +8,15 @@ import { enqueueJob } from '@vmo/shared/queue';
  * may still be adding them.
  */
 export async function reconcileQueuedJobs(cp: ControlPlane, minAgeMs = 5000): Promise<number> {
-  const rows = await cp.database.sql<{ id: string }[]>`
-    select id from jobs where status = 'queued' and created_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
+  const rows = await cp.database.sql<{ id: string; agent_id: string | null }[]>`
+    select id, agent_id from jobs where status = 'queued' and created_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
     order by created_at limit 1000`;
   let added = 0;
-  for (const { id } of rows) {
+  for (const { id, agent_id } of rows) {
     const known = await cp.queue.getJob(id);
     if (known && !(await known.isCompleted()) && !(await known.isFailed())) continue;
     if (known) await known.remove().catch(() => {});
-    if (await enqueueJob(cp.queue, id)) added++;
+    if (await enqueueJob(cp.queue, id, agent_id)) added++;
   }
   if (added > 0) cp.log.warn({ added }, 'reconciler re-enqueued queued jobs unknown to BullMQ');
   return added;

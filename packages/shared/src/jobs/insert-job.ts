@@ -6,12 +6,28 @@ import { rowToJob } from './row-to-job.ts';
 /**
  * The job insert of POST /v1/jobs, written out: it is the hottest statement of submission and
  * building it through the query builder cost more CPU than sending it.
+ *
+ * With `agentRef` (an agent's id or name), the agent is resolved in the same statement, among
+ * agents not revoked: one round trip instead of two. No such agent: nothing is inserted and the
+ * result is undefined.
  */
-export async function insertJob(sql: Sql, v: typeof jobs.$inferInsert): Promise<JobRow> {
-  const [row] = await sql`
-    insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by)
-    values (${v.id}, ${v.status}, ${v.command}, ${JSON.stringify(v.target)}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
-            ${JSON.stringify(v.env ?? {})}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null})
-    returning *`;
-  return rowToJob(row!);
+export async function insertJob(sql: Sql, v: typeof jobs.$inferInsert, agentRef?: string): Promise<JobRow | undefined> {
+  const target = JSON.stringify(v.target);
+  const env = JSON.stringify(v.env ?? {});
+  const labels = JSON.stringify(v.labels ?? {});
+  const [row] =
+    agentRef === undefined
+      ? await sql`
+          insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by)
+          values (${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
+                  ${env}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null})
+          returning *`
+      : await sql`
+          insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by)
+          select ${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, a.id, ${v.hostId ?? null},
+                 ${env}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}
+          from agents a where a.revoked_at is null and (a.id = ${agentRef} or a.name = ${agentRef})
+          limit 1
+          returning *`;
+  return row ? rowToJob(row) : undefined;
 }

@@ -34,10 +34,13 @@ export async function submitJob(
   createdBy: string | null,
   idempotency?: Idempotency,
 ): Promise<JobView & { replayed?: boolean }> {
+  const agentRef = input.target.type === 'agent' ? input.target.agent : undefined;
+  const unknownAgent = () => new AppError(422, 'unknown_agent', `no agent with id or name ${JSON.stringify(agentRef)}; see GET /v1/agents`);
   let agentId: string | null = null;
-  if (input.target.type === 'agent') {
-    const agent = await resolveAgent(cp, input.target.agent);
-    if (!agent) throw new AppError(422, 'unknown_agent', `no agent with id or name ${JSON.stringify(input.target.agent)}; see GET /v1/agents`);
+  if (agentRef !== undefined && idempotency) {
+    // (Without a key, the insert itself resolves the agent: see insertJob.)
+    const agent = await resolveAgent(cp, agentRef);
+    if (!agent) throw unknownAgent();
     agentId = agent.id;
   }
   let hostId: string | null = null;
@@ -65,9 +68,11 @@ export async function submitJob(
     if (outcome.replayed) return { ...jobView(outcome.job), replayed: true };
     row = outcome.job;
   } else {
-    row = await insertJob(cp.database.sql, values);
+    const inserted = await insertJob(cp.database.sql, values, agentRef);
+    if (!inserted) throw unknownAgent();
+    row = inserted;
   }
-  const enqueued = await enqueueJob(cp.queue, row.id);
+  const enqueued = await enqueueJob(cp.queue, row.id, row.agentId);
   if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
   return jobView(row);
 }

@@ -21,7 +21,7 @@ const REDISPATCH_MS = 3000;
  */
 export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
   return {
-    async run({ job, stop, detach, limits }: ExecutionRequest): Promise<ExecutionResult> {
+    async run({ job, stop, detach, limits, fresh }: ExecutionRequest): Promise<ExecutionResult> {
       const agentId = job.agentId!;
       let wake: () => void = () => {};
       const unlisten = await events.listen(job.id, () => wake());
@@ -47,23 +47,29 @@ export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
       };
       let lastDispatch = 0;
       let goneSince: number | undefined;
+      // A fresh start knows the row (running, not yet accepted) and that the agent was present a
+      // moment ago: the first dispatch goes out without reading either again (dispatch latency).
+      let known: JobStateRow | undefined = fresh ? { status: job.status, accepted_at: null, attempt: job.attempt } : undefined;
       try {
         for (;;) {
           if (detach.aborted) return { kind: 'detached' };
           // LOUD: Postgres being unreachable says nothing about the job, which runs on the agent:
           // wait and look again. Throwing here would end a running agent job `failed`.
-          let row: { status: string; accepted_at: Date | null; attempt: number } | undefined;
-          try {
-            [row] = await cp.database.sql<{ status: string; accepted_at: Date | null; attempt: number }[]>`
-              select status, accepted_at, attempt from jobs where id = ${job.id}`;
-          } catch (err) {
-            cp.log.warn({ err: (err as Error).message, jobId: job.id }, 'cannot read the agent job; retrying');
-            await sleep(POLL_MS);
-            continue;
+          let row: JobStateRow | undefined = known;
+          if (!row) {
+            try {
+              [row] = await cp.database.sql<JobStateRow[]>`
+                select status, accepted_at, attempt from jobs where id = ${job.id}`;
+            } catch (err) {
+              cp.log.warn({ err: (err as Error).message, jobId: job.id }, 'cannot read the agent job; retrying');
+              await sleep(POLL_MS);
+              continue;
+            }
           }
           if (!row || isTerminal(row.status as JobStatus) || row.attempt !== job.attempt) return { kind: 'ended' };
 
-          const online = (await cp.redis.exists(cp.keys.agentPresence(agentId)).catch(() => 1)) === 1;
+          const online = known ? true : (await cp.redis.exists(cp.keys.agentPresence(agentId)).catch(() => 1)) === 1;
+          known = undefined;
           if (online) goneSince = undefined;
           else goneSince ??= Date.now();
           if (goneSince !== undefined && Date.now() - goneSince > cp.limits.agentGraceMs) {
@@ -102,6 +108,12 @@ export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
       }
     },
   };
+}
+
+interface JobStateRow {
+  status: string;
+  accepted_at: Date | null;
+  attempt: number;
 }
 
 /** How often a stop is repeated to the agent until the job ends. */

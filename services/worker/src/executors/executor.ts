@@ -18,6 +18,12 @@ export interface ExecutionRequest {
   detach: AbortSignal;
   sink: LogSink;
   limits: { maxOutputBytes: number; tailBytes: number };
+  /**
+   * True when this worker has just moved the job `queued → running` (after checking an agent
+   * target's presence): `job` is the row as that update returned it, so an executor need not
+   * read it again before its first step. False on a re-attach.
+   */
+  fresh: boolean;
 }
 
 export type ExecutionResult =

@@ -117,6 +117,7 @@ export class SshTestBed {
       detach: new AbortController().signal,
       sink: this.sink,
       limits: opts.limits ?? { maxOutputBytes: 64 * 1024 * 1024, tailBytes: 1024 * 1024 },
+      fresh: true,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
