@@ -30,6 +30,12 @@ const REPLAY_STALL_MS = 30_000;
  */
 type CatchUpMode = 'paced' | 'live';
 
+interface JobState {
+  status: JobStatus;
+  exit_code: number | null;
+  signal: string | null;
+}
+
 /**
  * Serve `/v1/jobs/{id}/stream`: every stored byte after `after`, exactly once and in order, then
  * live output, then `end` once the job is over.
@@ -97,9 +103,13 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const finishIfEnded = async (mode: CatchUpMode) => {
-    const [row] = await cp.database.sql<{ status: JobStatus; exit_code: number | null; signal: string | null }[]>`
-      select status, exit_code, signal from jobs where id = ${jobId}`;
+  const readState = async () => {
+    const [row] = await cp.database.sql<JobState[]>`select status, exit_code, signal from jobs where id = ${jobId}`;
+    return row;
+  };
+  /** `known`: the job's row, read after subscribing (saves reading it again). */
+  const finishIfEnded = async (mode: CatchUpMode, known?: JobState) => {
+    const row = known ?? (await readState());
     if (!row || !isTerminal(row.status)) return false;
     await catchUp(mode); // LOUD: the end is written only after all output is durable, so this is complete.
     if (done) return true;
@@ -176,9 +186,9 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     },
   );
   enqueue(async () => {
-    const [row] = await cp.database.sql<{ status: JobStatus }[]>`select status from jobs where id = ${jobId}`;
+    const row = await readState();
     if (!row) return close(SubscriberCloseCode.notFound, 'no such job');
     send({ type: 'status', status: row.status });
-    if (!(await finishIfEnded('paced'))) await catchUp('paced');
+    if (!(await finishIfEnded('paced', row))) await catchUp('paced');
   });
 }
