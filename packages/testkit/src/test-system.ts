@@ -60,10 +60,18 @@ export class TestSystem {
       VMO_DRAIN_MS: '5000',
       ...opts.env,
     };
-    await Promise.all([
+    const started = await Promise.allSettled([
       ...Array.from({ length: opts.apis ?? 1 }, () => this.startApi()),
       ...Array.from({ length: opts.workers ?? 1 }, () => this.startWorker()),
     ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // The caller never gets this system, so its afterAll cannot stop it: stop what did start
+      // (and drop the database) here, or the processes would load the rest of the run.
+      const printed = this.logs();
+      await this.stop();
+      throw new Error(`the test system did not start: ${(failed.reason as Error).message}\n${printed}`);
+    }
     this.client = new ApiClient(this.apiUrls[0]!, this.token);
   }
 
@@ -114,9 +122,9 @@ export class TestSystem {
     return new ApiClient(this.apiUrls[apiIndex]!, token);
   }
 
-  /** Everything the processes printed, for a failing test's message. */
-  logs(): string {
-    return [...this.apis, ...this.workers, ...this.agents].map((p) => `── ${p.role} ${p.pid}\n${p.output.slice(-3000)}`).join('\n');
+  /** The end of what each process printed, for a failing test's message. */
+  logs(tailChars = 12_000): string {
+    return [...this.apis, ...this.workers, ...this.agents].map((p) => `── ${p.role} ${p.pid}\n${p.output.slice(-tailChars)}`).join('\n');
   }
 
   async stop(): Promise<void> {

@@ -58,7 +58,8 @@ describe('§6 reconnect, resume, fencing', () => {
     writeFileSync(join(dir, 'go'), '');
     await waitFor('the job to end', () => livePidsInGroup(pid!).length === 0);
     const refused = gw.upgrades;
-    await waitFor('one more refused attempt after the end', () => gw.upgrades > refused, 5_000);
+    // The reconnect backoff has grown through the outage (0.5, 1, 2, 4 s…): allow for its ceiling.
+    await waitFor('one more refused attempt after the end', () => gw.upgrades > refused, 20_000);
     gw.refuseWith = undefined;
 
     const hello = await waitFor('hello after the outage', () => gw.connections[1]?.hello, 10_000);

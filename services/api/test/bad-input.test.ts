@@ -385,8 +385,9 @@ describe('bad input on real sockets (API process)', () => {
   let agentToken: string;
 
   beforeAll(async () => {
-    // No worker: jobs stay queued, which is all these cases need.
-    system = await TestSystem.start({ label: 'bad_input_net', workers: 0 });
+    // No worker: jobs stay queued, which is all these cases need. The fake agents never send
+    // heartbeats: a long interval keeps them online, and not swept as silent, on a slow machine.
+    system = await TestSystem.start({ label: 'bad_input_net', workers: 0, env: { VMO_HEARTBEAT_MS: '10000' } });
     apiUrl = system.apiUrls[0]!;
     sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
     const res = await system.client.request('POST', '/v1/agents', { name: 'vm-frames' });

@@ -15,11 +15,23 @@ export interface Database {
  * One pool per process. `bigint` counts come back as numbers (output sizes stay far below 2^53);
  * bytea comes back as Buffer. Notices are silenced: `ON CONFLICT DO NOTHING` is not news.
  */
+/**
+ * Seconds before a pooled connection that failed tries again. postgres.js's default grows as 3^n
+ * with one failure count shared by the whole pool, up to 20 s: after a 30 s outage every process
+ * then waited up to 20 s more before it noticed Postgres was back (jobs' output held, submissions
+ * refused). Capped at ~1 s (jittered), a process is back within a second of Postgres, and a
+ * down database sees at most a few attempts per second per process.
+ */
+function reconnectDelayS(failures: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1);
+}
+
 export function openDatabase(url: string, options: { max?: number; connectTimeoutS?: number } = {}): Database {
   const sql = postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutS ?? 5,
     idle_timeout: 60,
+    backoff: reconnectDelayS,
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },

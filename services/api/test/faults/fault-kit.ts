@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { expect } from 'vitest';
-import { followJob, peakRssBytes, processesMatching, sha256, TcpProxy, TestSystem, waitFor, type ApiClient, type FollowResult } from '@vmo/testkit';
+import { followJob, followJobToEnd, peakRssBytes, processesMatching, sha256, TcpProxy, TestSystem, waitFor, type ApiClient, type FollowResult } from '@vmo/testkit';
 
 export { sha256 };
 
@@ -118,10 +118,21 @@ export function peakRssMiB(pid: number): number {
  * Follow a job's WebSocket stream; `opened` resolves on the first message (the server has
  * subscribed and begun the replay), so a test can break something knowing the subscriber is in.
  */
-export function subscribe(baseUrl: string, token: string, jobId: string, after?: number): { opened: Promise<void>; result: Promise<FollowResult> } {
+/**
+ * A subscriber on a job's stream. With `resume`, it reconnects with `?after=` when the server
+ * closes it 1012 or 4008, as a client should (followJobToEnd); without, it ends with that close.
+ */
+export function subscribe(
+  baseUrl: string,
+  token: string,
+  jobId: string,
+  after?: number,
+  opts: { resume?: boolean } = {},
+): { opened: Promise<void>; result: Promise<FollowResult & { interruptions?: number[] }> } {
   let opened!: () => void;
   const openedP = new Promise<void>((r) => (opened = r));
-  const result = followJob(baseUrl, token, jobId, { ...(after === undefined ? {} : { after }), onMessage: () => opened() });
+  const follow = opts.resume ? followJobToEnd : followJob;
+  const result = follow(baseUrl, token, jobId, { ...(after === undefined ? {} : { after }), onMessage: () => opened() });
   result.catch(() => {}); // awaited by the test; a refusal must not also surface as unhandled
   return { opened: openedP, result };
 }

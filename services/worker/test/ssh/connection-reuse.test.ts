@@ -58,9 +58,12 @@ describe('ssh connection pool', () => {
   });
 
   it('closes an idle connection after the idle timeout, and dials again when needed', async () => {
-    const pool = bed.pool({ idleMs: 100 });
+    // Long enough that the connection is still there when runJob returns (it reads the stored
+    // output after the session ends), short enough to wait for.
+    const pool = bed.pool({ idleMs: 1500 });
     try {
       await bed.runJob(pool, hostId, 'true');
+      expect(pool.opened).toBe(1);
       expect(pool.size).toBe(1);
       await waitFor('the idle connection to close', () => pool.size === 0);
       expect((await bed.runJob(pool, hostId, 'echo again')).stdout.toString()).toBe('again\n');
