@@ -1,4 +1,5 @@
 export * from './wait-for.ts';
+export * from './free-port.ts';
 export * from './test-database.ts';
 export * from './test-redis.ts';
 export * from './service-process.ts';

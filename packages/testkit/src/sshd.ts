@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from './wait-for.ts';
+import { freePort } from './free-port.ts';
 
 const run = promisify(execFile);
 const SSHD = '/usr/sbin/sshd'; // sshd refuses to re-exec itself unless started by absolute path
@@ -110,15 +110,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** A known_hosts line for the sshd; `hashed`: turned into a `|1|salt|hash` entry by `ssh-keygen -H` itself. */
 export async function knownHostsLine(sshd: Sshd, opts: { hashed?: boolean; key?: string } = {}): Promise<string> {

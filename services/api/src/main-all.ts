@@ -5,7 +5,7 @@
  */
 import { issueBuiltInAgentToken } from '@vmo/shared/agents';
 import { parseEnv } from '@vmo/shared/config';
-import { openDatabase } from '@vmo/shared/db';
+import { migrateDatabase, openDatabase } from '@vmo/shared/db';
 import { createLogger } from '@vmo/shared/logger';
 import { onShutdownSignal } from '@vmo/shared/shutdown';
 import { startAgent } from '@vmo/agent';
@@ -20,11 +20,14 @@ const apiConfig = parseEnv(apiEnv);
 const workerConfig = parseEnv(workerEnv);
 const log = createLogger('vmo', apiConfig.VMO_LOG_LEVEL);
 
-const api = await startApi(apiConfig, log.child({ role: 'api' }));
-const worker = await startWorker(workerConfig, log.child({ role: 'worker' }));
+// The built-in agent is registered before the API listens: a job for "local" sent as soon as
+// /health/ready answers must find it (it waits queued until the agent has connected).
+await migrateDatabase(apiConfig.VMO_DATABASE_URL);
 const database = openDatabase(apiConfig.VMO_DATABASE_URL, { max: 1 });
 const { token } = await issueBuiltInAgentToken({ database }, BUILT_IN_AGENT);
 await database.close();
+const api = await startApi(apiConfig, log.child({ role: 'api' }));
+const worker = await startWorker(workerConfig, log.child({ role: 'worker' }));
 const agent = startAgent({
   servers: [api.url],
   token,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, createTestPrefix, ServiceProcess, TEST_REDIS_URL, unusedTestDatabase } from '@vmo/testkit';
+import { ApiClient, createTestPrefix, freePort, ServiceProcess, TEST_REDIS_URL, unusedTestDatabase, waitFor } from '@vmo/testkit';
 
 const TOKEN = /vmo_adm_[A-Za-z0-9_-]+/g;
 const RUNNING = /vmo is running at (http:\/\/\S+)/;
@@ -98,5 +98,40 @@ describe('npm start (all-in-one) on a fresh machine', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('VMO_PORT');
     expect(lines[0]).toContain('abc');
+  });
+});
+
+describe('npm start: the first request the API can answer', () => {
+  const db = unusedTestDatabase('startup_early');
+  const redis = createTestPrefix('startup_early');
+  const token = 'vmo_adm_startup-early-0123456789';
+  let proc: ServiceProcess;
+
+  afterAll(async () => {
+    await proc?.stop();
+    await db.drop().catch(() => {});
+    await redis.cleanup().catch(() => {});
+  });
+
+  it('already knows the built-in agent "local": a job sent the moment the API answers is accepted and runs', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    proc = new ServiceProcess('all', {
+      VMO_DATABASE_URL: db.url,
+      VMO_REDIS_URL: TEST_REDIS_URL,
+      VMO_REDIS_PREFIX: redis.prefix,
+      VMO_PORT: String(port),
+      VMO_HOST: '127.0.0.1',
+      VMO_LOG_LEVEL: 'info',
+      VMO_ADMIN_TOKEN: token,
+    });
+    // Knock until the API answers at all: the earliest a client can reach it, before the worker
+    // and the agent are up and before "vmo is running" is printed.
+    await waitFor('the API to answer', () => fetch(`${url}/health`).then((r) => r.ok || undefined, () => undefined), 60_000, 10);
+    const client = new ApiClient(url, token);
+    const job = await client.submit({ command: 'echo early', target: { type: 'agent', agent: 'local' } });
+    expect(job.status).toBe('queued');
+    expect((await client.waitForEnd(job.id, 30_000)).status).toBe('succeeded');
+    expect((await client.logs(job.id)).toString()).toBe('early\n');
   });
 });
