@@ -7,8 +7,12 @@ export const apiEnv = z.object({
   VMO_HOST: z.string().min(1).default('0.0.0.0'),
   /** If set, this token is an admin token (stored hashed); otherwise one is generated at first start. */
   VMO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** A subscriber whose unsent backlog passes this is disconnected (close 4008). */
-  VMO_SUBSCRIBER_BUFFER_BYTES: intVar(8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+  /**
+   * A subscriber whose unsent backlog passes this while the stream is live is disconnected (close
+   * 4008). At least 1 MiB: one live message (a 256 KiB output batch as base64 JSON, ~342 KiB) must
+   * fit with room to spare, or a subscriber keeping up would be cut by a single message.
+   */
+  VMO_SUBSCRIBER_BUFFER_BYTES: intVar(8 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
 });
 export type ApiConfig = z.infer<typeof apiEnv>;
 

@@ -123,10 +123,9 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promis
       .then(() => registry.stop(job.id, { reason: 'timed_out', graceMs: 10_000 }));
   }, Math.max(0, job.timeoutMs - elapsed));
   // A cancel may have been recorded before we registered, or its message lost: look in Postgres.
-  // The first look is not awaited (it is off the dispatch path): executors obey a stop that
-  // arrives at any moment, before their process exists as well as after.
+  // The first look runs alongside the executor's own setup (see `cancelChecked`).
   const cancelPoll = setInterval(() => void checkCancel(cp, job.id, registry), CANCEL_POLL_MS);
-  void checkCancel(cp, job.id, registry);
+  const cancelChecked = checkCancel(cp, job.id, registry);
 
   let result: ExecutionResult;
   try {
@@ -138,6 +137,7 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promis
       sink: deps.sink,
       limits: { maxOutputBytes: cp.limits.maxOutputBytes, tailBytes: cp.limits.tailBytes },
       fresh: start === 'fresh',
+      cancelChecked,
     });
   } catch (err) {
     cp.log.error({ err, jobId: job.id }, 'executor failed');

@@ -21,12 +21,16 @@ const REPLAY_STALL_MS = 30_000;
 
 /**
  * How a catch-up from Postgres treats a subscriber whose send buffer passes the limit.
- * - `paced`: a replay (at connect, or the safety tick). Reading Postgres waits for the socket to
- *   drain, so a slow link replays at its own speed; only a subscriber stuck for REPLAY_STALL_MS is cut.
- * - `live`: the catch-up stands in for live messages (a gap, or the live queue overflowed). The
- *   subscriber has already shown it cannot keep up with the job, so it is cut at once, as on the
- *   live path. (Pacing here let a subscriber that fell behind live output be served at 1 KiB/s
- *   for 30 s, and ended it `1000` instead of `4008` if it sped up meanwhile.)
+ * - `paced`: a replay of what was stored before (at connect, what live messages carried while that
+ *   replay ran, and the last sweep once the job has ended: nothing more will be produced). Reading
+ *   Postgres waits for the socket to drain, so a slow link replays at its own speed; only a
+ *   subscriber stuck over the limit for REPLAY_STALL_MS is cut. It ends by draining to half the
+ *   limit, so the first live message after it finds room.
+ * - `live`: the catch-up stands in for live messages (a gap, a lost message found by the tick, or
+ *   the live queue overflowed while the stream was live). A subscriber over the limit then cannot
+ *   keep up with the job, so it is cut at once, as on the live path. (Pacing here let a subscriber
+ *   that fell behind live output be served at 1 KiB/s for 30 s, and ended it `1000` instead of
+ *   `4008` if it sped up meanwhile.)
  */
 type CatchUpMode = 'paced' | 'live';
 
@@ -74,8 +78,20 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     });
   };
 
+  /** True while a paced catch-up runs: live messages then wait for it and do not judge the subscriber. */
+  let pacing = false;
   /** Send what Postgres has after `last` (optionally only up to `until`). */
   const catchUp = async (mode: CatchUpMode, until?: number) => {
+    if (mode === 'live') return sendStored(mode, until);
+    pacing = true;
+    try {
+      await sendStored(mode, until);
+      if (!done) await waitForDrain(deps.maxBufferedBytes / 2);
+    } finally {
+      pacing = false;
+    }
+  };
+  const sendStored = async (mode: CatchUpMode, until?: number) => {
     for (;;) {
       if (done) return;
       const page = await readOutputPage(cp.database.sql, jobId, { afterSeq: last, beforeSeq: until === undefined ? undefined : until + 1, limit: PAGE });
@@ -89,16 +105,17 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
         // Checked per chunk, not per page: a page of large chunks would otherwise overshoot the limit.
         if (tooSlow()) {
           if (mode === 'live') return cutTooSlow();
-          await waitForDrain();
+          await waitForDrain(deps.maxBufferedBytes);
           if (done) return;
         }
       }
       if (page.length < PAGE) return;
     }
   };
-  const waitForDrain = async () => {
+  /** Wait until at most `target` bytes wait in the socket; cut the subscriber if that takes too long. */
+  const waitForDrain = async (target: number) => {
     const deadline = Date.now() + REPLAY_STALL_MS;
-    while (tooSlow() && !done) {
+    while (ws.bufferedAmount > target && !done) {
       if (Date.now() > deadline) return cutTooSlow();
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -108,10 +125,10 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     return row;
   };
   /** `known`: the job's row, read after subscribing (saves reading it again). */
-  const finishIfEnded = async (mode: CatchUpMode, known?: JobState) => {
+  const finishIfEnded = async (known?: JobState) => {
     const row = known ?? (await readState());
     if (!row || !isTerminal(row.status)) return false;
-    await catchUp(mode); // LOUD: the end is written only after all output is durable, so this is complete.
+    await catchUp('paced'); // LOUD: the end is written only after all output is durable, so this is complete.
     if (done) return true;
     send({ type: 'end', status: row.status, exitCode: row.exit_code, signal: row.signal });
     close(SubscriberCloseCode.done, 'job ended');
@@ -134,7 +151,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     } else if (msg.t === 'status') {
       send({ type: 'status', status: msg.status });
     } else if (msg.t === 'end') {
-      await finishIfEnded('live');
+      await finishIfEnded();
     }
   };
 
@@ -153,19 +170,22 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   ws.on('error', () => close(1011, ''));
 
   let unlisten: (() => void) | undefined;
-  const tick = setInterval(() => enqueue(async () => void ((await finishIfEnded('paced')) || (await catchUp('paced')))), TICK_MS);
-  // Bound what waits on the chain (a replay page can hold it for a while): past the subscriber's
-  // limit, live messages are dropped and one catch-up from Postgres sends what they carried.
+  const tick = setInterval(() => enqueue(async () => void ((await finishIfEnded()) || (await catchUp('live')))), TICK_MS);
+  // Bound what waits on the chain (a replay can hold it for a while): past the subscriber's limit,
+  // live messages are dropped and one catch-up from Postgres sends what they carried. A message is
+  // always taken when nothing waits (one message may be larger than a small limit).
   let queuedBytes = 0;
   let overflowed = false;
   const onLive = (raw: string) => {
     if (overflowed) return;
-    if (queuedBytes + raw.length > deps.maxBufferedBytes) {
-      if (tooSlow()) return cutTooSlow();
+    if (queuedBytes > 0 && queuedBytes + raw.length > deps.maxBufferedBytes) {
+      if (tooSlow() && !pacing) return cutTooSlow();
+      // Behind a replay, what the dropped messages carried is replayed too (paced).
+      const mode: CatchUpMode = pacing ? 'paced' : 'live';
       overflowed = true;
       enqueue(async () => {
         overflowed = false;
-        if (!(await finishIfEnded('live'))) await catchUp('live');
+        if (!(await finishIfEnded())) await catchUp(mode);
       });
       return;
     }
@@ -189,6 +209,6 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     const row = await readState();
     if (!row) return close(SubscriberCloseCode.notFound, 'no such job');
     send({ type: 'status', status: row.status });
-    if (!(await finishIfEnded('paced', row))) await catchUp('paced');
+    if (!(await finishIfEnded(row))) await catchUp('paced');
   });
 }

@@ -21,10 +21,10 @@ const REDISPATCH_MS = 3000;
  */
 export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
   return {
-    async run({ job, stop, detach, limits, fresh }: ExecutionRequest): Promise<ExecutionResult> {
+    async run({ job, stop, detach, limits, fresh, cancelChecked }: ExecutionRequest): Promise<ExecutionResult> {
       const agentId = job.agentId!;
       let wake: () => void = () => {};
-      const unlisten = await events.listen(job.id, () => wake());
+      const [unlisten] = await Promise.all([events.listen(job.id, () => wake()), cancelChecked]);
       const onStop = () => {
         const req = stop.reason as StopRequest;
         void sendStop(cp, job.id, agentId, req.graceMs);

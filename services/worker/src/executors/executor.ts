@@ -24,6 +24,14 @@ export interface ExecutionRequest {
    * read it again before its first step. False on a re-attach.
    */
   fresh: boolean;
+  /**
+   * Settles once Postgres has been asked whether a cancel was recorded before this worker could
+   * hear of it (then `stop` is already aborted). Executors that start something remote (an agent
+   * dispatch, an SSH exec) await it first, alongside their own setup, so a job canceled at the
+   * moment it started is never started there. The local executor spawns at once: it is killed
+   * within the same millisecond if so.
+   */
+  cancelChecked: Promise<void>;
 }
 
 export type ExecutionResult =

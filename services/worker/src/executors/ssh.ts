@@ -27,7 +27,7 @@ const stoppedBeforeStart: ExecutionResult = { kind: 'exited', exitCode: null, si
  */
 export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor {
   return {
-    async run({ job, stop, sink, limits }: ExecutionRequest): Promise<ExecutionResult> {
+    async run({ job, stop, sink, limits, cancelChecked }: ExecutionRequest): Promise<ExecutionResult> {
       if (!job.hostId) return failed({ code: 'unknown_host', message: 'the job has no resolved host' });
       let route: SshRoute;
       try {
@@ -36,6 +36,7 @@ export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor 
         if (err instanceof UnknownHostError || err instanceof SshError) return failed({ code: err.code, message: err.message });
         throw err;
       }
+      await cancelChecked; // asked while the route was read
       if (stop.aborted) return stoppedBeforeStart;
 
       let lease;

@@ -118,6 +118,7 @@ export class SshTestBed {
       sink: this.sink,
       limits: opts.limits ?? { maxOutputBytes: 64 * 1024 * 1024, tailBytes: 1024 * 1024 },
       fresh: true,
+      cancelChecked: Promise.resolve(),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
