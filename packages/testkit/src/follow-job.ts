@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { SubscriberCloseCode } from '@vmo/shared/protocol';
 
 export interface FollowResult {
   messages: any[];
@@ -39,8 +40,8 @@ export function followJob(baseUrl: string, token: string, jobId: string, opts: {
   });
 }
 
-/** Close codes after which a client resumes with `?after=<last seq>` (PROTOCOL.md, subscribers). */
-const RESUMABLE = new Set([1012, 4008]);
+/** Close codes after which a client resumes with `?after=<last seq>` (README, the WebSocket stream). */
+const RESUMABLE = new Set<number>([SubscriberCloseCode.restart, SubscriberCloseCode.tooSlow]);
 
 /**
  * Follow a job to its end as a well-behaved client does: when the server closes the stream with

@@ -37,8 +37,9 @@ export function createJobProcessor(deps: ProcessJobDeps) {
     const { jobId, agentId: hintedAgent } = bullJob.data;
     // Fast path, one Postgres round trip: try `queued → running` at once. For an agent job the
     // agent's presence is checked first (Redis), and the update only matches that agent.
+    const hintedOnline = hintedAgent ? await agentOnline(cp, hintedAgent) : undefined;
     let started: JobRow | undefined;
-    if (!hintedAgent || (await agentOnline(cp, hintedAgent))) {
+    if (!hintedAgent || hintedOnline) {
       started = await markJobRunning(cp.database.sql, jobId, deps.workerId, hintedAgent ?? null);
     }
     let job: JobRow;
@@ -49,8 +50,11 @@ export function createJobProcessor(deps: ProcessJobDeps) {
       const [current] = await cp.database.db.select().from(jobs).where(eq(jobs.id, jobId)).limit(1);
       if (!current || isTerminal(current.status)) return;
       if (current.status === 'queued') {
-        // The agent is offline (or the queue entry carried no agent hint).
-        if (current.target.type === 'agent' && !(await agentOnline(cp, current.agentId!))) {
+        // The agent is offline (or the queue entry carried no agent hint). The presence just
+        // checked for the hinted agent is not asked again.
+        const isAgentJob = current.target.type === 'agent';
+        const online = !isAgentJob || (current.agentId === hintedAgent ? hintedOnline : await agentOnline(cp, current.agentId!));
+        if (!online) {
           if (Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
             await markJobTerminal(cp, jobId, {
               status: 'failed',

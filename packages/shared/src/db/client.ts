@@ -12,10 +12,6 @@ export interface Database {
 }
 
 /**
- * One pool per process. `bigint` counts come back as numbers (output sizes stay far below 2^53);
- * bytea comes back as Buffer. Notices are silenced: `ON CONFLICT DO NOTHING` is not news.
- */
-/**
  * Seconds before a pooled connection that failed tries again. postgres.js's default grows as 3^n
  * with one failure count shared by the whole pool, up to 20 s: after a 30 s outage every process
  * then waited up to 20 s more before it noticed Postgres was back (jobs' output held, submissions
@@ -26,6 +22,10 @@ function reconnectDelayS(failures: number): number {
   return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1);
 }
 
+/**
+ * One pool per process. `bigint` counts come back as numbers (output sizes stay far below 2^53);
+ * bytea comes back as Buffer. Notices are silenced: `ON CONFLICT DO NOTHING` is not news.
+ */
 export function openDatabase(url: string, options: { max?: number; connectTimeoutS?: number } = {}): Database {
   const sql = postgres(url, {
     max: options.max ?? 10,
