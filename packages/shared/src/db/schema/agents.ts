@@ -7,7 +7,13 @@ export const agents = pgTable(
     id: text('id').primaryKey(),
     name: text('name').notNull(),
     tokenHash: text('token_hash').notNull(),
+    /** Set at registration by an operator. */
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    /**
+     * What the agent said about itself in its last `hello` (its --labels). Each hello replaces it,
+     * so reconnects cannot pile keys up; shown merged under `labels` (the operator's word wins).
+     */
+    reportedLabels: jsonb('reported_labels').$type<Record<string, string>>().notNull().default({}),
     hostname: text('hostname'),
     version: text('version'),
     os: text('os'),

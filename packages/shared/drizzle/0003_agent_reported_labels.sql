@@ -1,0 +1,1 @@
+ALTER TABLE "agents" ADD COLUMN "reported_labels" jsonb DEFAULT '{}'::jsonb NOT NULL;
