@@ -1,10 +1,25 @@
 import { z } from 'zod';
-import { commonEnv, intVar } from '@vmo/shared/config';
+import { commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
+import { parseAllowedTargets } from './ssh/allowed-targets.ts';
+import { parseKeyDirs } from './ssh/key-dirs.ts';
+
+/** A string variable turned into a value by `parse`, whose thrown message names the expected form. */
+const parsedVar = <T>(parse: (v: string) => T) =>
+  z.string().transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export const workerEnv = z.object({
   ...commonEnv,
   /** Jobs run at once by this process (agent jobs hold a slot while they wait for the agent). */
   VMO_WORKER_CONCURRENCY: intVar(32, 1, 10_000),
+  /** Local jobs run as this user (name or uid), not as the worker's: see README, "Run-as user". */
+  VMO_RUN_AS: runAsVar(),
   /** How long a queued agent job waits for its agent to come online before failing. */
   VMO_DISPATCH_TIMEOUT_MS: intVar(600_000, 100, 7 * 24 * 3600_000),
   /** On SIGTERM, how long running jobs may take to finish before they are canceled. */
@@ -26,12 +41,16 @@ export const workerEnv = z.object({
   /** Trusted host keys for ssh jobs (OpenSSH format, hashed entries included); `~` is this process's home. */
   VMO_SSH_KNOWN_HOSTS: z.string().min(1, 'must be a path').default('~/.ssh/known_hosts'),
   /** Passphrase of encrypted identity files (never logged). */
-  VMO_SSH_KEY_PASSPHRASE: z.string().min(1, 'must not be empty when set').optional(),
+  VMO_SSH_KEY_PASSPHRASE: secretVar(z.string().min(1, 'must not be empty when set').optional()),
   /** An SSH connection with no session open is closed after this long. */
   VMO_SSH_IDLE_MS: intVar(60_000, 0, 24 * 3600_000),
   /** Sessions at once on one connection; keep below the hosts' sshd MaxSessions (default 10), a cancel needs one more. */
   VMO_SSH_MAX_CHANNELS: intVar(8, 1, 1000),
   /** TCP connect plus SSH handshake, per hop. */
   VMO_SSH_CONNECT_TIMEOUT_MS: intVar(20_000, 100, 600_000),
+  /** Directories identity files may be read from (`:` or `,` separated, absolute); see ssh/read-identity-file.ts. */
+  VMO_SSH_KEY_DIRS: parsedVar(parseKeyDirs).default(parseKeyDirs('~/.ssh')),
+  /** CIDRs and host patterns SSH may connect to, for hosts and ProxyJump hops; unset allows all. See ssh/allowed-targets.ts. */
+  VMO_SSH_ALLOWED_TARGETS: parsedVar(parseAllowedTargets).optional(),
 });
 export type WorkerConfig = z.infer<typeof workerEnv>;

@@ -8,7 +8,8 @@ export interface PoolOptions {
   idleMs: number;
   /** Sessions at once per connection (VMO_SSH_MAX_CHANNELS); keep below sshd's MaxSessions (10). */
   maxChannels: number;
-  open: (route: SshRoute) => Promise<OpenConnection>;
+  /** Dial a route; `signal` aborts when every job waiting for this dial has gone (cancel, timeout). */
+  open: (route: SshRoute, signal: AbortSignal) => Promise<OpenConnection>;
   log: Logger;
 }
 
@@ -24,6 +25,9 @@ interface Entry {
   key: string;
   ready: Promise<OpenConnection>;
   connection?: OpenConnection;
+  /** Jobs awaiting `ready`; when the last one leaves before it settles, the dial is abandoned. */
+  dialWaiters: number;
+  abandonDial: AbortController;
   active: number;
   holds: number;
   waiters: { grant: () => void; retry: () => void }[];
@@ -63,7 +67,7 @@ export class SshConnectionPool {
         entry = undefined;
       }
       entry ??= this.dial(key, route);
-      const connection = await entry.ready; // a connect error propagates to every waiter of this attempt
+      const connection = await this.awaitDial(entry, signal); // a connect error propagates to every waiter of this attempt
       if (entry.dead) continue;
       if (entry.active < this.opts.maxChannels) return this.grant(entry, connection);
       const granted = await this.waitForSlot(entry, signal);
@@ -85,16 +89,57 @@ export class SshConnectionPool {
 
   private dial(key: string, route: SshRoute): Entry {
     this.opened++;
-    const entry: Entry = { key, ready: this.opts.open(route), active: 0, holds: 0, waiters: [], dead: false };
+    const abandonDial = new AbortController();
+    const entry: Entry = { key, ready: this.opts.open(route, abandonDial.signal), dialWaiters: 0, abandonDial, active: 0, holds: 0, waiters: [], dead: false };
     this.entries.set(key, entry);
     entry.ready.then(
       (connection) => {
         entry.connection = connection;
         void connection.closed.then(() => this.drop(entry));
+        this.maybeIdle(entry); // nobody may be left to lease it (they all left while it dialled)
       },
       () => this.drop(entry),
     );
     return entry;
+  }
+
+  /**
+   * LOUD: cancel and timeout must win over a connection that is slow to set up (a stuck key read,
+   * DNS, a host that accepts TCP and never speaks). A job stops waiting the moment its signal
+   * aborts; when no job waits any more, the dial itself is abandoned and the entry forgotten, so
+   * the next job dials afresh instead of joining a dial nobody wanted.
+   */
+  private awaitDial(entry: Entry, signal: AbortSignal | undefined): Promise<OpenConnection> {
+    signal?.throwIfAborted();
+    entry.dialWaiters++;
+    return new Promise<OpenConnection>((resolve, reject) => {
+      let left = false;
+      const leave = () => {
+        if (left) return false;
+        left = true;
+        entry.dialWaiters--;
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = () => {
+        if (!leave()) return;
+        if (entry.dialWaiters === 0 && !entry.connection && !entry.dead) {
+          if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+          entry.dead = true;
+          entry.abandonDial.abort(new SshError('ssh_connect_failed', 'connection setup abandoned: no job waits for it any more'));
+        }
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      entry.ready.then(
+        (c) => {
+          if (leave()) resolve(c);
+        },
+        (err) => {
+          if (leave()) reject(err);
+        },
+      );
+    });
   }
 
   private grant(entry: Entry, connection: OpenConnection): Lease {
@@ -165,6 +210,7 @@ export class SshConnectionPool {
     entry.dead = true;
     clearTimeout(entry.idleTimer);
     for (const w of entry.waiters.splice(0)) w.retry();
+    if (now && !entry.connection) entry.abandonDial.abort(new SshError('ssh_connect_failed', 'the worker is shutting down'));
     if (now) entry.ready.then((c) => c.close(), () => {});
     else this.maybeIdle(entry);
   }

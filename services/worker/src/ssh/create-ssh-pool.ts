@@ -13,6 +13,9 @@ export function createSshPool(config: WorkerConfig, database: Database, log: Log
     keyPassphrase: config.VMO_SSH_KEY_PASSPHRASE,
     agentSocket: process.env.SSH_AUTH_SOCK || undefined,
     connectTimeoutMs: config.VMO_SSH_CONNECT_TIMEOUT_MS,
+    keyDirs: config.VMO_SSH_KEY_DIRS,
+    allowedTargets: config.VMO_SSH_ALLOWED_TARGETS ?? null,
+    log,
   };
-  return new SshConnectionPool({ idleMs: config.VMO_SSH_IDLE_MS, maxChannels: config.VMO_SSH_MAX_CHANNELS, open: (route) => openRoute(route, settings), log });
+  return new SshConnectionPool({ idleMs: config.VMO_SSH_IDLE_MS, maxChannels: config.VMO_SSH_MAX_CHANNELS, open: (route, signal) => openRoute(route, settings, signal), log });
 }

@@ -35,10 +35,25 @@ export function runRemoteCommand(lease: Lease, cmd: RemoteCommand, pump: OutputP
   const client = lease.connection.client;
   const nonce = `vmo-${randomBytes(12).toString('hex')}`;
   return new Promise<RemoteExit>((resolve) => {
+    // A stop before the server has opened the session wins at once (a server may never answer):
+    // nothing has run, and a session that opens later is closed before its script is sent.
+    let stoppedEarly = false;
+    const stopEarly = () => {
+      stoppedEarly = true;
+      resolve({ exitCode: null, signal: null });
+    };
+    if (stop.aborted) return stopEarly();
+    stop.addEventListener('abort', stopEarly, { once: true });
     const cannotOpen = (err: Error) => resolve({ exitCode: null, signal: null, error: { code: 'ssh_channel_failed', message: `cannot open a session on ${cmd.where}: ${err.message}` } });
     try {
-      client.exec(LAUNCHER, (err, channel) => (err ? cannotOpen(err) : void drive(channel).then(resolve)));
+      client.exec(LAUNCHER, (err, channel) => {
+        stop.removeEventListener('abort', stopEarly);
+        if (stoppedEarly) return void channel?.close();
+        if (err) return cannotOpen(err);
+        void drive(channel).then(resolve);
+      });
     } catch (err) {
+      stop.removeEventListener('abort', stopEarly);
       cannotOpen(err as Error); // ssh2 throws when the connection closed between lease and exec
     }
   });

@@ -82,7 +82,7 @@ describe('ssh connection pool', () => {
     let again: Sshd | undefined;
     try {
       const failed = await Promise.all([bed.runJob(pool, host.id, 'true'), bed.runJob(pool, host.id, 'true')]);
-      for (const f of failed) expect(f.result).toMatchObject({ error: { code: 'ssh_connect_refused' } });
+      for (const f of failed) expect(f.result).toMatchObject({ error: { code: 'ssh_connect_failed' } });
       expect(pool.size).toBe(0);
 
       again = await startSshd({ authorizedKeys: [bed.userKey.publicKey], port });

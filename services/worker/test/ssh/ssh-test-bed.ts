@@ -57,12 +57,12 @@ export class SshTestBed {
   }
 
   settings(over: Partial<SshSettings> = {}): SshSettings {
-    return { knownHostsFile: this.knownHostsFile, sql: this.database.sql, connectTimeoutMs: 10_000, ...over };
+    return { knownHostsFile: this.knownHostsFile, sql: this.database.sql, connectTimeoutMs: 10_000, keyDirs: [this.dir], allowedTargets: null, log: this.log, ...over };
   }
 
   pool(over: { settings?: Partial<SshSettings>; idleMs?: number; maxChannels?: number } = {}): SshConnectionPool {
     const settings = this.settings(over.settings);
-    return new SshConnectionPool({ idleMs: over.idleMs ?? 60_000, maxChannels: over.maxChannels ?? 8, open: (r) => openRoute(r, settings), log: this.log });
+    return new SshConnectionPool({ idleMs: over.idleMs ?? 60_000, maxChannels: over.maxChannels ?? 8, open: (r, signal) => openRoute(r, settings, signal), log: this.log });
   }
 
   /** Enough of a control plane for the host service functions. */

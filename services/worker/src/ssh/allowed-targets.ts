@@ -1,0 +1,94 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * VMO_SSH_ALLOWED_TARGETS: where the worker may open SSH connections, for a job's host and for
+ * every ProxyJump hop. A comma-separated list of
+ *  - CIDRs or single addresses (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`): allow those addresses;
+ *  - host patterns (`*.internal`, `db-?.example.com`): allow a host written that way in the
+ *    inventory, matched case-insensitively with OpenSSH's wildcards (`*` any run, `?` one character).
+ * Each entry allows what it names. A name matching no pattern is resolved on the worker and
+ * allowed only through an address inside a CIDR, and the connection then goes to that very
+ * address (see plan-hop.ts): a name that resolves into a disallowed network, now or after a DNS
+ * change between check and connect, is never dialled. A pattern trusts the DNS of the names it
+ * matches. Unset: every target is allowed (the default, as before this setting existed).
+ */
+export interface TargetPolicy {
+  /** Host patterns, lower case. */
+  patterns: string[];
+  addresses: BlockList;
+}
+
+const PATTERN = /^[a-z0-9*?_.-]+$/;
+
+export function parseAllowedTargets(value: string): TargetPolicy {
+  const patterns: string[] = [];
+  const addresses = new BlockList();
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (entries.length === 0) throw new Error('must list CIDRs or host patterns separated by ","; leave it unset to allow every target');
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const address = slash < 0 ? entry : entry.slice(0, slash);
+    const family = isIP(address);
+    if (family !== 0) {
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      if (slash < 0) {
+        addresses.addAddress(address, type);
+        continue;
+      }
+      const bits = entry.slice(slash + 1);
+      if (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) throw new Error(`${JSON.stringify(entry)} is not a CIDR (prefix length 0-${family === 4 ? 32 : 128})`);
+      addresses.addSubnet(address, Number(bits), type);
+    } else if (slash < 0 && PATTERN.test(entry.toLowerCase())) {
+      patterns.push(entry.toLowerCase());
+    } else {
+      throw new Error(`${JSON.stringify(entry)} is neither a CIDR nor a host pattern (letters, digits, ".", "-", "_", "*", "?")`);
+    }
+  }
+  return { patterns, addresses };
+}
+
+/** Whether the host as written in the inventory matches a host pattern. */
+export function nameAllowed(policy: TargetPolicy, host: string): boolean {
+  const name = host.toLowerCase();
+  return policy.patterns.some((p) => wildcardMatch(p, name));
+}
+
+export function addressAllowed(policy: TargetPolicy, address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  try {
+    return policy.addresses.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  } catch {
+    return false; // e.g. a zone id (fe80::1%eth0) BlockList does not take
+  }
+}
+
+/**
+ * OpenSSH's match_pattern: `*` any run of characters, `?` exactly one. Iterative with one
+ * backtrack point (the last `*`): O(pattern × text) at worst, never exponential.
+ */
+export function wildcardMatch(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (pattern[p] === '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+      p++;
+      t++;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
+}
