@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Logger } from '@vmo/shared/logger';
 import type { TargetPolicy } from './allowed-targets.ts';
-import { planHop } from './plan-hop.ts';
+import { planHop, type ResolveName } from './plan-hop.ts';
 import { readIdentityFile } from './read-identity-file.ts';
 import type { SshEndpoint, SshRoute } from './ssh-endpoint.ts';
 import { connectError, reachFailure, SshError } from './ssh-error.ts';
@@ -24,6 +24,8 @@ export interface SshSettings extends HostKeyContext {
   allowedTargets: TargetPolicy | null;
   /** Where the precise cause of a failed setup goes (never into the job). */
   log: Logger;
+  /** Name resolution for VMO_SSH_ALLOWED_TARGETS checks (getaddrinfo unless a test stands in a resolver). */
+  resolveName?: ResolveName;
 }
 
 /** A key file is a few KiB on a local disk: if it is not read by then, it never will be. */
@@ -58,7 +60,7 @@ export async function openRoute(route: SshRoute, settings: SshSettings, signal?:
   const vias = hops.map((_, i) => (i === 0 ? '' : ` via bastion ${hops[i - 1]!.label}`));
   try {
     const addresses: string[] = [];
-    for (let i = 0; i < hops.length; i++) addresses.push(await abortable(planHop(hops[i]!, settings.allowedTargets, vias[i]!, settings.connectTimeoutMs), signal));
+    for (let i = 0; i < hops.length; i++) addresses.push(await abortable(planHop(hops[i]!, settings.allowedTargets, vias[i]!, settings.connectTimeoutMs, settings.resolveName), signal));
     let sock: Readable | undefined;
     let hostKey = '';
     let hostKeySource: OpenConnection['hostKeySource'] = 'pinned';

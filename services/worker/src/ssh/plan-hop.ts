@@ -13,7 +13,12 @@ import { hostPort, reachFailure, SshError } from './ssh-error.ts';
  * would resolve it a second time, and a DNS answer that changes in between (DNS rebinding) would
  * land the connection on an address nobody checked.
  */
-export async function planHop(endpoint: SshEndpoint, policy: TargetPolicy | null, via: string, deadlineMs: number): Promise<string> {
+/** Every address a name has, as getaddrinfo gives them (what OpenSSH uses too). */
+export type ResolveName = (host: string) => Promise<{ address: string }[]>;
+
+export const resolveWithGetaddrinfo: ResolveName = (host) => lookup(host, { all: true, verbatim: true });
+
+export async function planHop(endpoint: SshEndpoint, policy: TargetPolicy | null, via: string, deadlineMs: number, resolve: ResolveName = resolveWithGetaddrinfo): Promise<string> {
   const { host } = endpoint;
   if (!policy || nameAllowed(policy, host)) return host;
   if (isIP(host)) {
@@ -22,7 +27,7 @@ export async function planHop(endpoint: SshEndpoint, policy: TargetPolicy | null
   }
   let found: { address: string }[];
   try {
-    found = await withDeadline(lookup(host, { all: true, verbatim: true }), deadlineMs);
+    found = await withDeadline(resolve(host), deadlineMs);
   } catch (err) {
     throw reachFailure(endpoint, via, `cannot resolve ${host}: ${(err as Error).message}`);
   }
