@@ -197,7 +197,6 @@ describe('bad input over REST (in-process)', () => {
       ['an id with upper case', 'job_0123456789ABCDEFGHIJ'],
       ['a very long id', 'job_' + 'a'.repeat(5000)],
       ['an id with encoded slashes', '..%2F..%2Fetc%2Fpasswd'],
-      ['an id with an encoded NUL', 'job_%00'],
       ['an id with broken percent-encoding', '%E0%A4%A'],
     ] as const;
 
@@ -242,6 +241,103 @@ describe('bad input over REST (in-process)', () => {
       await refused('POST', `/v1/jobs/${existingJobId}/cancel`, { body }, 400, code, message);
       const [row] = await cp.database.sql`select status, cancel_reason from jobs where id = ${existingJobId}`;
       expect(row).toEqual({ status: 'queued', cancel_reason: null });
+    });
+  });
+
+  /**
+   * Issue 8 #7: text Postgres cannot store (U+0000, an unpaired surrogate) anywhere in a request is
+   * a 400 naming the field, never a 500, and never reaches Postgres. JSON bodies carry them as
+   * `\u0000` / `\ud800` escapes; paths and queries as `%00` (Hono decodes it). An encoded
+   * surrogate (`%ED%A0%80`) or a broken escape is not decoded by Hono: plain ASCII, an unknown name.
+   */
+  describe('text Postgres cannot store', () => {
+    const NUL = 'a\u0000b';
+    const LONE = 'a\ud800b';
+    const LONE_LOW = '\udc00';
+    const nulMsg = /must not contain NUL bytes/;
+    const loneMsg = /must be well-formed Unicode/;
+
+    it.each([
+      ['a command with an unpaired surrogate', { command: `echo ${LONE}` }, 'command', loneMsg],
+      ['a command with a lone low surrogate', { command: `echo ${LONE_LOW}` }, 'command', loneMsg],
+      ['an env value with an unpaired surrogate', { command: 'ls', env: { A: LONE } }, 'env.A', /^env\.A: values must be well-formed Unicode/],
+      ['an env name with an unpaired surrogate', { command: 'ls', env: { [LONE]: 'x' } }, `env.${LONE}`, /variable names/],
+      ['a cwd with a NUL byte', { command: 'ls', cwd: `/tmp/${NUL}` }, 'cwd', nulMsg],
+      ['a cwd with an unpaired surrogate', { command: 'ls', cwd: `/tmp/${LONE}` }, 'cwd', loneMsg],
+      ['a label value with a NUL byte', { command: 'ls', labels: { team: NUL } }, 'labels.team', /^labels\.team: label values must not contain NUL bytes/],
+      ['a label value with an unpaired surrogate', { command: 'ls', labels: { team: LONE } }, 'labels.team', /^labels\.team: label values must be well-formed Unicode/],
+      ['a label key with a NUL byte', { command: 'ls', labels: { [NUL]: 'x' } }, `labels.${NUL}`, /label keys/],
+      ['an agent target with a NUL byte', { command: 'ls', target: { type: 'agent', agent: NUL } }, 'target.agent', nulMsg],
+      ['an agent target with an unpaired surrogate', { command: 'ls', target: { type: 'agent', agent: LONE } }, 'target.agent', loneMsg],
+      ['an ssh target with a NUL byte', { command: 'ls', target: { type: 'ssh', host: NUL } }, 'target.host', nulMsg],
+    ])('POST /v1/jobs: refuses %s with 400 naming the field', async (_what, body, field, message) => {
+      const res = await refused('POST', '/v1/jobs', postJob(body), 400, 'validation_failed', message);
+      expect(res.body.error.details?.field).toBe(field);
+    });
+
+    it.each([
+      ['a label value with a NUL byte', { name: 'vm-nul', labels: { zone: NUL } }, 'labels.zone', nulMsg],
+      ['a label value with an unpaired surrogate', { name: 'vm-nul', labels: { zone: LONE } }, 'labels.zone', loneMsg],
+      ['a name with a NUL byte', { name: NUL }, 'name', /^name: must be 1-63/],
+      ['a name with an unpaired surrogate', { name: LONE }, 'name', /^name: must be 1-63/],
+    ])('POST /v1/agents: refuses %s with 400 naming the field', async (_what, body, field, message) => {
+      const res = await refused('POST', '/v1/agents', { body: JSON.stringify(body) }, 400, 'validation_failed', message);
+      expect(res.body.error.details?.field).toBe(field);
+    });
+
+    const host = { name: 'h-nul', host: '127.0.0.1', user: 'u' };
+    it.each([
+      ['a user with a NUL byte', { ...host, user: NUL }, 'user', nulMsg],
+      ['a user with an unpaired surrogate', { ...host, user: LONE }, 'user', loneMsg],
+      ['a description with an unpaired surrogate', { ...host, description: LONE }, 'description', loneMsg],
+      ['an identity file with an unpaired surrogate', { ...host, identityFile: `/k/${LONE}` }, 'identityFile', loneMsg],
+      ['a proxy jump with a NUL byte', { ...host, proxyJump: NUL }, 'proxyJump', nulMsg],
+      ['a proxy jump with an unpaired surrogate', { ...host, proxyJump: LONE }, 'proxyJump', loneMsg],
+      ['a label value with an unpaired surrogate', { ...host, labels: { zone: LONE } }, 'labels.zone', loneMsg],
+    ])('POST /v1/hosts: refuses %s with 400 naming the field', async (_what, body, field, message) => {
+      const res = await refused('POST', '/v1/hosts', { body: JSON.stringify(body) }, 400, 'validation_failed', message);
+      expect(res.body.error.details?.field).toBe(field);
+    });
+
+    it('POST /v1/hosts/import: refuses a config with an unpaired surrogate', async () => {
+      const res = await refused('POST', '/v1/hosts/import', { body: JSON.stringify({ config: `Host a\n  User ${LONE}\n` }) }, 400, 'validation_failed', loneMsg);
+      expect(res.body.error.details?.field).toBe('config');
+    });
+
+    it.each([
+      ['GET', '/v1/agents/a%00b'],
+      ['DELETE', '/v1/agents/a%00b'],
+      ['GET', '/v1/jobs/a%00b'],
+      ['GET', '/v1/jobs/job_%00'],
+      ['POST', '/v1/jobs/a%00b/cancel'],
+      ['GET', '/v1/jobs/a%00b/logs'],
+    ])('%s %s (NUL in the path) is 400 naming the id', async (method, path) => {
+      const res = await refused(method, path, {}, 400, 'validation_failed', /^id: must not contain NUL bytes/);
+      expect(res.body.error.details?.field).toBe('id');
+    });
+
+    it.each([
+      ['an encoded surrogate', '%ED%A0%80'],
+      ['a broken escape', '%E0%A4%A'],
+    ])('GET /v1/agents/{%s} is an unknown agent (404): Hono keeps it undecoded', async (_what, ref) => {
+      await refused('GET', `/v1/agents/${ref}`, {}, 404, 'not_found');
+      await refused('DELETE', `/v1/agents/${ref}`, {}, 404, 'not_found');
+    });
+
+    it.each([
+      ['/v1/jobs?agent=a%00b', 'agent', nulMsg],
+      ['/v1/agents?cursor=a%00b', 'cursor', nulMsg],
+      ['/v1/hosts?environment=a%00b', 'environment', nulMsg],
+    ])('GET %s is 400 naming the parameter', async (path, field, message) => {
+      const res = await refused('GET', path, {}, 400, 'validation_failed', message);
+      expect(res.body.error.details?.field).toBe(field);
+    });
+
+    it('still accepts well-formed text outside the BMP (a surrogate pair) and stores it as sent', async () => {
+      const res = await call('POST', '/v1/jobs', postJob({ command: 'echo 😀', env: { A: '😀' }, labels: { team: 'ops😀' } }));
+      expect(res.status, res.text).toBe(201);
+      const [row] = await cp.database.sql`select command, env, labels from jobs where id = ${res.body.id}`;
+      expect(row).toEqual({ command: 'echo 😀', env: { A: '😀' }, labels: { team: 'ops😀' } });
     });
   });
 
@@ -552,6 +648,35 @@ describe('bad input on real sockets (API process)', () => {
       await expectServerHealthy();
     });
 
+    /** Issue 8 #7: such text in a frame is the agent's fault (1008), not the server's (1012). */
+    const helloWith = (fields: Record<string, unknown>) => JSON.stringify({ ...JSON.parse(hello), ...fields });
+    it.each<[string, string]>([
+      ['a hostname with a NUL byte', helloWith({ hostname: 'vm\u0000' })],
+      ['an os with an unpaired surrogate', helloWith({ os: 'linux\ud800' })],
+      ['a label value with a NUL byte', helloWith({ labels: { zone: 'eu\u0000' } })],
+      ['a label value with an unpaired surrogate', helloWith({ labels: { zone: '\udc00' } })],
+      ['a label key registration refuses', helloWith({ labels: { 'a b': 'x' } })],
+      ['3,500 labels', helloWith({ labels: Object.fromEntries(Array.from({ length: 3500 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) })],
+    ])('closes the socket with 1008 on a hello with %s, and stores nothing of it', async (_what, badHello) => {
+      const row = () => sql`select to_jsonb(a) - 'last_seen_at' as row from agents a where name = 'vm-frames'`;
+      const [before] = await row();
+      const agent = await connectAgent();
+      agent.ws.send(badHello);
+      expect((await agent.closed).code).toBe(1008);
+      const [after] = await row();
+      expect(after).toEqual(before);
+      await expectServerHealthy();
+    });
+
+    it('closes the socket with 1008 on an exit whose error has a NUL byte', async () => {
+      const agent = await welcomed();
+      const before = await stored();
+      agent.ws.send(JSON.stringify({ type: 'exit', v: 1, jobId, attempt: 0, exitCode: null, signal: null, nextSeq: 0, truncated: false, error: { code: 'x', message: 'a\u0000b' } }));
+      expect((await agent.closed).code).toBe(1008);
+      expect(await stored()).toEqual(before);
+      await expectServerHealthy();
+    });
+
     it('keeps accepting agents after all that: another agent connects and is welcomed, and the same agent reconnects', async () => {
       const res = await system.client.request('POST', '/v1/agents', { name: 'vm-after' });
       expect(res.status, res.text).toBe(201);
@@ -562,6 +687,58 @@ describe('bad input on real sockets (API process)', () => {
       again.ws.close(1000);
       await Promise.all([other.closed, again.closed]);
       await expectServerHealthy();
+    });
+  });
+
+  /**
+   * Issue 8 #8: three reconnects with ~3,500 labels each left 14,002 keys on the agent. A hello's
+   * labels follow the registration rules, replace the previous hello's, and never override the
+   * labels an operator registered.
+   */
+  describe('labels an agent reports in hello', () => {
+    let token: string;
+    let id: string;
+
+    beforeAll(async () => {
+      const res = await system.client.request('POST', '/v1/agents', { name: 'vm-labels', labels: { zone: 'eu', team: 'ops' } });
+      expect(res.status, res.text).toBe(201);
+      token = res.body.token;
+      id = res.body.id;
+    });
+
+    /** Connect, say hello with these labels, wait for welcome, disconnect; then what GET shows. */
+    async function reportLabels(labels: Record<string, string> | undefined): Promise<Record<string, string>> {
+      const res = await openWebSocket(`${apiUrl}/v1/agent/connect`, { token });
+      if (res.kind !== 'open') throw new Error(`agent upgrade refused: ${res.status} ${res.body}`);
+      const messages: any[] = [];
+      res.ws.on('message', (data, isBinary) => {
+        if (!isBinary) messages.push(JSON.parse(data.toString()));
+      });
+      res.ws.send(JSON.stringify({ type: 'hello', v: 1, agentVersion: 'test', hostname: 'labels', os: 'linux', arch: 'x64', jobs: [], ...(labels ? { labels } : {}) }));
+      await waitFor('welcome', () => messages.some((m) => m.type === 'welcome'));
+      res.ws.close(1000);
+      await res.closed;
+      const agent = await system.client.request('GET', `/v1/agents/${id}`);
+      expect(agent.status, agent.text).toBe(200);
+      return agent.body.labels;
+    }
+
+    it('replace the previous report; registered labels win on the same key', async () => {
+      expect(await reportLabels({ zone: 'us', gpu: 'yes', rack: 'r1' })).toEqual({ zone: 'eu', team: 'ops', gpu: 'yes', rack: 'r1' });
+      expect(await reportLabels({ disk: 'ssd' })).toEqual({ zone: 'eu', team: 'ops', disk: 'ssd' });
+      expect(await reportLabels(undefined)).toEqual({ zone: 'eu', team: 'ops' });
+    });
+
+    it('do not pile up over reconnects: three hellos of 64 different labels leave 64 of them', async () => {
+      for (let round = 0; round < 3; round++) {
+        const labels = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`r${round}-k${i}`, 'v'.repeat(255)]));
+        const shown = await reportLabels(labels);
+        expect(shown).toEqual({ ...labels, zone: 'eu', team: 'ops' });
+      }
+      const [row] = await sql<{ bytes: number }[]>`select pg_column_size(a.*)::int as bytes from agents a where id = ${id}`;
+      expect(row!.bytes).toBeLessThan(64 * 1024);
+      const list = await system.client.request('GET', '/v1/agents?limit=500');
+      expect(list.text.length).toBeLessThan(256 * 1024);
     });
   });
 });

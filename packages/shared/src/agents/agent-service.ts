@@ -5,6 +5,7 @@ import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { newId } from '../ids.ts';
 import { generateToken, hashToken } from '../tokens.ts';
 import type { ControlPlane } from '../jobs/control-plane.ts';
+import { endRevokedAgentJobs } from '../jobs/end-revoked-agent-jobs.ts';
 import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
 import type { AgentInput } from './agent-input.ts';
 
@@ -15,7 +16,8 @@ export function agentView(row: AgentRow, online: boolean, runningJobs: number) {
     id: row.id,
     name: row.name,
     status: online ? ('online' as const) : ('offline' as const),
-    labels: row.labels,
+    // An operator's label set at registration wins over what the VM last reported about itself.
+    labels: { ...row.reportedLabels, ...row.labels },
     hostname: row.hostname,
     version: row.version,
     os: row.os,
@@ -73,8 +75,10 @@ export async function listAgents(cp: ControlPlane, q: { limit: number; cursor?: 
 }
 
 /**
- * Revoke: the token is refused from now on (the row stays for the jobs that refer to it) and the
- * node holding the agent's socket closes it (4401) when it gets the message.
+ * Revoke: the token is refused from now on (the row stays for the jobs that refer to it), the
+ * agent's jobs end at once (`failed`, `agent_revoked`; see endRevokedAgentJobs), and the node
+ * holding the agent's socket closes it (4401) when it gets the message; the agent then kills
+ * every command it still runs.
  */
 export async function revokeAgent(cp: ControlPlane, ref: string): Promise<void> {
   const [row] = await cp.database.db
@@ -83,9 +87,14 @@ export async function revokeAgent(cp: ControlPlane, ref: string): Promise<void> 
     .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
     .returning({ id: agents.id });
   if (!row) throw notFound('agent', ref);
-  const msg: AgentChannelMessage = { t: 'revoke' };
-  await cp.redis.publish(cp.keys.agentChannel(row.id), JSON.stringify(msg)).catch(() => {});
-  await cp.redis.del(cp.keys.agentPresence(row.id)).catch(() => {});
+  try {
+    await endRevokedAgentJobs(cp, row.id);
+  } finally {
+    // Cut the agent off even if ending its jobs failed (Postgres blip): they then end `lost`.
+    const msg: AgentChannelMessage = { t: 'revoke' };
+    await cp.redis.publish(cp.keys.agentChannel(row.id), JSON.stringify(msg)).catch(() => {});
+    await cp.redis.del(cp.keys.agentPresence(row.id)).catch(() => {});
+  }
 }
 
 /** The agent a token belongs to, if it is live. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableText } from '../errors/storable-text.ts';
 import { LabelsInput } from '../jobs/job-input.ts';
 
 export const DEFAULT_ENVIRONMENT = 'default';
@@ -6,8 +7,6 @@ export const DEFAULT_ENVIRONMENT = 'default';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = () =>
   z.string({ error: 'is required and must be a string' }).regex(NAME, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit');
-
-const noNul = (s: string) => !s.includes('\0');
 
 /** `"<algorithm> <base64 key blob>"`, as in known_hosts; the blob must start with the algorithm name. */
 export const HostKeyEntry = z
@@ -25,12 +24,12 @@ function blobNamesItsAlgorithm(entry: string): boolean {
 
 const sshOptions = {
   host: z.string().min(1, 'must not be empty').max(255).regex(/^[A-Za-z0-9_.:%-]+$/, 'must be a DNS name or an IP address'),
-  user: z.string().min(1, 'must not be empty').max(255).regex(/^[^\s@:'"\\]+$/, 'must not contain spaces, "@", ":", quotes or backslashes'),
+  user: storableText(z.string().min(1, 'must not be empty').max(255).regex(/^[^\s@:'"\\]+$/, 'must not contain spaces, "@", ":", quotes or backslashes')),
   port: z.number({ error: 'must be a port number' }).int('must be a whole number').min(1).max(65535),
-  description: z.string().max(4096).refine(noNul, 'must not contain NUL bytes'),
+  description: storableText(z.string().max(4096)),
   labels: LabelsInput,
-  identityFile: z.string().min(1).max(4096).refine(noNul, 'must not contain NUL bytes').nullable(),
-  proxyJump: z.string().min(1).max(1024).regex(/^[^\s'"\\]+$/, 'must be comma-separated hops without spaces or quotes').nullable(),
+  identityFile: storableText(z.string().min(1).max(4096)).nullable(),
+  proxyJump: storableText(z.string().min(1).max(1024).regex(/^[^\s'"\\]+$/, 'must be comma-separated hops without spaces or quotes')).nullable(),
   hostKeyPolicy: z.enum(['strict', 'accept-new'], { error: 'must be "strict" or "accept-new" (there is no accept-anything mode)' }),
   pinnedHostKeys: z.array(HostKeyEntry).max(32, 'at most 32 keys'),
 };
@@ -74,7 +73,7 @@ export type HostPatch = z.infer<typeof HostPatch>;
 /** Body of POST /v1/hosts/import. */
 export const HostImportInput = z
   .object({
-    config: z.string({ error: 'is required: the text of an OpenSSH client config' }).max(512 * 1024).refine(noNul, 'must not contain NUL bytes'),
+    config: storableText(z.string({ error: 'is required: the text of an OpenSSH client config' }).max(512 * 1024)),
     environment: nameField().default(DEFAULT_ENVIRONMENT),
   })
   .strict();

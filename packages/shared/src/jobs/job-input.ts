@@ -1,15 +1,14 @@
 import { z } from 'zod';
+import { storableText } from '../errors/storable-text.ts';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
 export const DEFAULT_TIMEOUT_MS = 3_600_000;
 export const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
-const noNul = (s: string) => !s.includes('\0');
-
 export const LabelsInput = z
   .record(
     z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, 'label keys are 1-63 letters, digits, "_", ".", "/" or "-"'),
-    z.string().max(255, 'label values are at most 255 characters'),
+    storableText(z.string().max(255, 'label values are at most 255 characters'), 'label values'),
   )
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 
@@ -17,8 +16,8 @@ export const TargetInput = z.discriminatedUnion(
   'type',
   [
     z.object({ type: z.literal('local') }).strict(),
-    z.object({ type: z.literal('agent'), agent: z.string().min(1, 'must name an agent').max(255) }).strict(),
-    z.object({ type: z.literal('ssh'), host: z.string().min(1, 'must name a host').max(255) }).strict(),
+    z.object({ type: z.literal('agent'), agent: storableText(z.string().min(1, 'must name an agent').max(255)) }).strict(),
+    z.object({ type: z.literal('ssh'), host: storableText(z.string().min(1, 'must name a host').max(255)) }).strict(),
   ],
   { error: 'must be {"type":"local"}, {"type":"agent","agent":"<id or name>"} or {"type":"ssh","host":"<id, name or name@environment>"}' },
 );
@@ -26,21 +25,22 @@ export const TargetInput = z.discriminatedUnion(
 /** Body of POST /v1/jobs. Strict: a misspelt field (`timeout` for `timeoutMs`) is an error, not ignored. */
 export const JobInput = z
   .object({
-    command: z
-      .string({ error: 'is required and must be a string' })
-      .min(1, 'must not be empty')
-      .refine((c) => c.trim().length > 0, 'must not be blank')
-      .refine((c) => Buffer.byteLength(c) <= MAX_COMMAND_BYTES, `must be at most ${MAX_COMMAND_BYTES} bytes`)
-      .refine(noNul, 'must not contain NUL bytes'),
+    command: storableText(
+      z
+        .string({ error: 'is required and must be a string' })
+        .min(1, 'must not be empty')
+        .refine((c) => c.trim().length > 0, 'must not be blank')
+        .refine((c) => Buffer.byteLength(c) <= MAX_COMMAND_BYTES, `must be at most ${MAX_COMMAND_BYTES} bytes`),
+    ),
     target: TargetInput.default({ type: 'local' }),
     env: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,255}$/, 'variable names are letters, digits and "_", not starting with a digit'),
-        z.string().max(32 * 1024).refine(noNul, 'values must not contain NUL bytes'),
+        storableText(z.string().max(32 * 1024), 'values'),
       )
       .refine((e) => Object.keys(e).length <= 256, 'at most 256 variables')
       .default({}),
-    cwd: z.string().min(1).max(4096).refine(noNul, 'must not contain NUL bytes').optional(),
+    cwd: storableText(z.string().min(1).max(4096)).optional(),
     timeoutMs: z
       .number({ error: 'must be a number of milliseconds' })
       .int('must be a whole number of milliseconds')

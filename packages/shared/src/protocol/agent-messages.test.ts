@@ -44,6 +44,23 @@ describe('agent → server frames', () => {
       ['an exit without its fields', { ...hello, jobs: [{ jobId, attempt: 0, nextSeq: 0, exit: {} }] }, 'jobs.0.exit.exitCode'],
     ])('refuses %s', (_what, frame, path) => expect(agentFrame(frame)).toBe(path));
 
+    it.each([
+      ['a hostname with a NUL byte', { ...hello, hostname: 'vm\u0000' }, 'hostname'],
+      ['an os with an unpaired surrogate', { ...hello, os: 'linux\ud800' }, 'os'],
+      ['an agentVersion with a NUL byte', { ...hello, agentVersion: '\u0000' }, 'agentVersion'],
+      ['a label value with a NUL byte', { ...hello, labels: { zone: 'eu\u0000' } }, 'labels.zone'],
+      ['a label value with an unpaired surrogate', { ...hello, labels: { zone: '\udc00' } }, 'labels.zone'],
+      ['a label key registration would refuse', { ...hello, labels: { 'a b': 'x' } }, 'labels.a b'],
+      ['a label key starting with a dot', { ...hello, labels: { '.hidden': 'x' } }, 'labels..hidden'],
+      ['a label value over 255 characters', { ...hello, labels: { zone: 'v'.repeat(256) } }, 'labels.zone'],
+      ['more than 64 labels', { ...hello, labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, 'labels'],
+      ['a job exit signal with a NUL byte', { ...hello, jobs: [{ jobId, attempt: 0, nextSeq: 0, exit: { exitCode: null, signal: 'SIG\u0000' } }] }, 'jobs.0.exit.signal'],
+    ])('§1 refuses %s (labels follow the registration rules; text must be storable)', (_what, frame, path) => expect(agentFrame(frame)).toBe(path));
+
+    it('§1 accepts 64 labels, as registration does', () => {
+      expect(agentFrame({ ...hello, labels: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k8s.io/k${i}`, 'v'.repeat(255)])) })).toBe('ok');
+    });
+
     it('refuses more than 10,000 reported jobs', () => {
       expect(agentFrame({ ...hello, jobs: Array.from({ length: 10_001 }, () => ({ jobId, attempt: 0, nextSeq: 0 })) })).toBe('jobs');
     });
@@ -74,6 +91,9 @@ describe('agent → server frames', () => {
       ['truncated as a string', { ...exit, truncated: 'no' }, 'truncated'],
       ['an error without a message', { ...exit, error: { code: 'x' } }, 'error.message'],
       ['an overlong error message', { ...exit, error: { code: 'x', message: 'm'.repeat(4097) } }, 'error.message'],
+      ['an error message with a NUL byte', { ...exit, error: { code: 'x', message: 'a\u0000b' } }, 'error.message'],
+      ['an error code with an unpaired surrogate', { ...exit, error: { code: '\ud800', message: 'm' } }, 'error.code'],
+      ['a signal with a NUL byte', { ...exit, exitCode: null, signal: '\u0000' }, 'signal'],
     ])('refuses %s', (_what, frame, path) => expect(agentFrame(frame)).toBe(path));
   });
 

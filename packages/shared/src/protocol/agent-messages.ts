@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { storableString } from '../errors/storable-text.ts';
+import { LabelsInput } from '../jobs/job-input.ts';
 
 /**
  * Agent ⇄ gateway messages (PROTOCOL.md beside this file). Control messages are JSON text
@@ -15,7 +17,11 @@ export const MAX_CHUNK_BYTES = 64 * 1024;
 const v = z.literal(PROTOCOL_VERSION);
 const jobId = z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a job id');
 const seq = z.number().int().min(0).max(2 ** 31 - 1);
-const labels = z.record(z.string().max(63), z.string().max(255));
+/**
+ * Strings from the agent end up in Postgres (hostname, labels, exit errors): text Postgres cannot
+ * store (NUL, unpaired surrogates) is a protocol violation (1008), not a server error (1012).
+ */
+const text = () => storableString();
 
 // ── agent → server ──────────────────────────────────────────────────────────────────────
 
@@ -23,11 +29,12 @@ const labels = z.record(z.string().max(63), z.string().max(255));
 export const AgentHello = z.object({
   type: z.literal('hello'),
   v,
-  agentVersion: z.string().max(64),
-  hostname: z.string().max(255),
-  os: z.string().max(64),
-  arch: z.string().max(64),
-  labels: labels.optional(),
+  agentVersion: text().max(64),
+  hostname: text().max(255),
+  os: text().max(64),
+  arch: text().max(64),
+  /** The same rules as labels given at registration (key syntax, ≤ 64 of them, values ≤ 255). */
+  labels: LabelsInput.optional(),
   jobs: z
     .array(
       z.object({
@@ -36,7 +43,7 @@ export const AgentHello = z.object({
         /** Seq of the next chunk the agent would produce (all below it were produced). */
         nextSeq: seq,
         /** Present when the process has ended and the exit is not yet acknowledged. */
-        exit: z.object({ exitCode: z.number().int().nullable(), signal: z.string().max(16).nullable() }).optional(),
+        exit: z.object({ exitCode: z.number().int().nullable(), signal: text().max(16).nullable() }).optional(),
       }),
     )
     .max(10_000),
@@ -54,10 +61,12 @@ export const AgentExit = z.object({
   jobId,
   attempt: z.number().int().min(0),
   exitCode: z.number().int().nullable(),
-  signal: z.string().max(16).nullable(),
+  signal: text().max(16).nullable(),
   nextSeq: seq,
   truncated: z.boolean(),
-  error: z.object({ code: z.string().max(64), message: z.string().max(4096) }).optional(),
+  error: z.object({ code: text().max(64), message: text().max(4096) }).optional(),
+  /** §4 True if a cancel signalled the process before it exited; false if it exited first. */
+  stopped: z.boolean().optional(),
 });
 export type AgentExit = z.infer<typeof AgentExit>;
 

@@ -134,10 +134,10 @@ export class AgentSession {
     const { cp } = this.deps;
     const sql = cp.database.sql;
     clearTimeout(this.helloTimer);
-    // Labels the agent reports (its --labels) are merged under the registered ones: an operator's
-    // label set at registration wins over what a VM claims about itself.
+    // Labels the agent reports (its --labels) replace its previous report, so reconnects never pile
+    // keys up; they are kept apart from the registered ones, which win when shown (agentView).
     await sql`update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
-      labels = ${JSON.stringify(hello.labels ?? {})}::jsonb || labels, last_seen_at = now() where id = ${this.agentId}`;
+      reported_labels = ${JSON.stringify(hello.labels ?? {})}::jsonb, last_seen_at = now() where id = ${this.agentId}`;
 
     const reported = new Map(hello.jobs.map((j) => [j.jobId, j]));
     const rows = reported.size

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { badRequest, validationError } from '@vmo/shared/errors';
+import { assertStorableText, badRequest, validationError } from '@vmo/shared/errors';
 
 /**
  * Read and validate a JSON body. The content type is not required (curl sends form encoding by
@@ -16,12 +16,14 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S, opts:
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw badRequest('invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
+      throw badRequest('invalid_json', `the request body is not valid JSON${jsonErrorPlace(err as Error)}`);
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('invalid_json', 'the request body must be a JSON object');
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
+  // The schemas refuse text Postgres cannot store field by field; this catches a field that forgot.
+  assertStorableText(parsed.data);
   return parsed.data;
 }
 
@@ -29,5 +31,16 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S, opts:
 export function queryParams<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw validationError(parsed.error, 'query');
+  assertStorableText(parsed.data, 'query');
   return parsed.data;
+}
+
+/**
+ * Where JSON.parse gave up, without its words: V8's message quotes the text around the error
+ * (`Unexpected token 'c', "{"env":{"S":canary…" is not valid JSON`), which would put a piece of
+ * the body (an env value, a token) into the answer and the log.
+ */
+function jsonErrorPlace(err: Error): string {
+  const position = /at position (\d+)/.exec(err.message)?.[1];
+  return position === undefined ? '' : ` (at character ${position})`;
 }

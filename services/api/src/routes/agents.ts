@@ -2,13 +2,15 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { AgentInput, getAgent, listAgents, registerAgent, revokeAgent } from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/jobs';
+import { storableString } from '@vmo/shared/errors';
 import type { AuthEnv } from '../auth/principal.ts';
 import { jsonBody, queryParams } from '../http/json-body.ts';
+import { pathParam } from '../http/path-param.ts';
 
 const ListQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(500).default(100),
-    cursor: z.string().max(64).optional(),
+    cursor: storableString().max(64).optional(),
   })
   .strict();
 
@@ -20,9 +22,9 @@ export function agentRoutes(cp: ControlPlane) {
       return c.json(agent, 201);
     })
     .get('/', async (c) => c.json(await listAgents(cp, queryParams(c, ListQuery))))
-    .get('/:id', async (c) => c.json(await getAgent(cp, c.req.param('id'))))
+    .get('/:id', async (c) => c.json(await getAgent(cp, pathParam(c, 'id'))))
     .delete('/:id', async (c) => {
-      await revokeAgent(cp, c.req.param('id'));
+      await revokeAgent(cp, pathParam(c, 'id'));
       return c.body(null, 204);
     });
 }

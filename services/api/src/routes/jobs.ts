@@ -3,17 +3,18 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { eq } from 'drizzle-orm';
 import { jobs } from '@vmo/shared/db';
-import { badRequest, notFound } from '@vmo/shared/errors';
+import { badRequest, notFound, storableString } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import { JOB_STATUSES, JobInput, STREAM_CODE, STREAM_NAME, jobView, listJobs, readOutput, stopJob, submitJob, type ControlPlane } from '@vmo/shared/jobs';
 import { IdempotencyKey, resolveAgent } from '@vmo/shared/jobs';
 import type { AuthEnv } from '../auth/principal.ts';
 import { jsonBody, queryParams } from '../http/json-body.ts';
+import { pathParam } from '../http/path-param.ts';
 
 const ListQuery = z
   .object({
     status: z.enum(JOB_STATUSES).optional(),
-    agent: z.string().min(1).max(255).optional(),
+    agent: storableString().min(1).max(255).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a nextCursor from a previous page').optional(),
   })
@@ -59,15 +60,15 @@ export function jobRoutes(cp: ControlPlane) {
       if (q.agent) agentId = (await resolveAgent(cp, q.agent))?.id ?? q.agent;
       return c.json(await listJobs(cp, { status: q.status, agentId, limit: q.limit, cursor: q.cursor }));
     })
-    .get('/:id', async (c) => c.json(jobView(await loadJob(c.req.param('id')))))
+    .get('/:id', async (c) => c.json(jobView(await loadJob(pathParam(c, 'id')))))
     .post('/:id/cancel', async (c) => {
-      const id = c.req.param('id');
+      const id = pathParam(c, 'id');
       await loadJob(id);
       const body = await jsonBody(c, CancelBody, { optional: true });
       return c.json(await stopJob(cp, id, 'canceled', body.graceMs), 202);
     })
     .get('/:id/logs', async (c) => {
-      const job = await loadJob(c.req.param('id'));
+      const job = await loadJob(pathParam(c, 'id'));
       const q = queryParams(c, LogsQuery);
       const streamCode = q.stream ? STREAM_CODE[q.stream] : undefined;
       const ndjson = q.format === 'ndjson';
