@@ -2,10 +2,50 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** One JSON line per event on stdout; tokens are redacted wherever they appear in a logged object. */
+/**
+ * One JSON line per event on stdout. No request body, env value or header value is ever logged:
+ * objects under those names are censored wherever they appear, and errors are logged through
+ * `safeError`, which keeps what an operator needs (type, message, stack, code) and drops what
+ * carries data (a Postgres error's `where` and `detail` quote the rejected value, postgres.js
+ * attaches the query's parameters, drizzle puts them in the message).
+ */
 export const createLogger = (name: string, level = process.env.VMO_LOG_LEVEL ?? 'info'): Logger =>
   pino({
     name,
     level,
-    redact: { paths: ['token', '*.token', 'headers.authorization', 'req.headers.authorization'], censor: '[redacted]' },
+    redact: { paths: REDACTED, censor: '[redacted]' },
+    serializers: { err: safeError, error: safeError },
+    formatters: { log: withoutQueryParams },
   });
+
+const SECRET_KEYS = ['token', 'authorization', 'headers', 'env', 'body', 'password', 'passphrase', 'secret', 'cookie'];
+const REDACTED = SECRET_KEYS.flatMap((k) => [k, `*.${k}`]);
+
+/** Fields of an error that name or classify it without quoting any data. */
+const SAFE_ERROR_FIELDS = ['code', 'errno', 'syscall', 'address', 'port', 'severity', 'routine', 'table_name', 'column_name', 'constraint_name', 'status'];
+
+/** An error as it may be logged; causes are followed (drizzle wraps the driver's error). */
+export function safeError(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error)) return typeof err === 'string' ? withoutParams(err) : err;
+  const message = withoutParams(err.message);
+  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  const out: Record<string, unknown> = { type: err.constructor?.name ?? err.name, message, stack: [`${err.name}: ${message}`, ...frames].join('\n') };
+  for (const key of SAFE_ERROR_FIELDS) {
+    const value = (err as unknown as Record<string, unknown>)[key];
+    if (value !== undefined && (typeof value === 'string' || typeof value === 'number')) out[key] = value;
+  }
+  if (err.cause !== undefined && depth < 5) out.cause = safeError(err.cause, depth + 1);
+  return out;
+}
+
+/** DrizzleQueryError's message is "Failed query: <sql>\nparams: <values>": keep the SQL only. */
+const withoutParams = (text: string) => {
+  const at = text.indexOf('\nparams:');
+  return at === -1 ? text : `${text.slice(0, at)} [params not logged]`;
+};
+
+/** `log.warn({ err: err.message })` is common: the same cut for top-level strings. */
+function withoutQueryParams(obj: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(obj)) if (typeof value === 'string' && value.includes('\nparams:')) obj[key] = withoutParams(value);
+  return obj;
+}

@@ -1,9 +1,31 @@
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import { createRunLogDir, findSecretsInLogs, LOG_DIR_VAR } from './service-logs.ts';
 import { TEST_REDIS_URL } from './test-redis.ts';
 
-/** Fail the run at once, with the fix, when Postgres or Redis is not there. */
-export default async function checkServices(): Promise<void> {
+/**
+ * Fail the run at once, with the fix, when Postgres or Redis is not there. Then give the run a
+ * directory for service logs; the teardown it returns fails the run if any log holds a secret.
+ */
+export default async function setup(): Promise<() => void> {
+  await checkServices();
+  // Set before the test processes are forked, so every ServiceProcess in them writes here.
+  const dir = createRunLogDir();
+  process.env[LOG_DIR_VAR] = dir;
+  return function checkLogsForSecrets(): void {
+    const leaks = findSecretsInLogs(dir);
+    if (leaks.length === 0) return;
+    // LOUD: vitest 4 prints an error thrown here ("error during close") but still exits 0:
+    // the exit code is what fails `npm test` and CI, so set it, then throw for the message.
+    process.exitCode = 1;
+    throw new Error(
+      `${leaks.length} service log(s) of this run contain a secret the tests used (no body, env value, header value or token may be logged):\n` +
+        leaks.map((l) => `  ${l.label} in ${l.file}:\n    ${l.line}`).join('\n'),
+    );
+  };
+}
+
+async function checkServices(): Promise<void> {
   const pgUrl = process.env.VMO_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const sql = postgres(pgUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
   try {

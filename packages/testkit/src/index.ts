@@ -12,3 +12,4 @@ export * from './upgrade.ts';
 export * from './redis-server.ts';
 export * from './sshd.ts';
 export * from './seeded-random.ts';
+export * from './service-logs.ts';

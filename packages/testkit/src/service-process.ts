@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MIN_REGISTERED_SECRET, SECRET_ENV, registerSecret, serviceLogDir } from './service-logs.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ENTRY = {
@@ -13,11 +16,16 @@ export type Role = keyof typeof ENTRY;
 /**
  * A real vmo process (API, worker, agent, or all-in-one) as a child of the test: its output is
  * kept for assertions and for the failure message, and it can be stopped cleanly or killed -9.
+ * Everything it prints is also written to the run's log directory (service-logs.ts), which is
+ * searched for secrets after the run; the tokens it is given are registered as such secrets.
  */
 export class ServiceProcess {
   readonly child: ChildProcess;
   private out = '';
   private readonly watchers = new Set<() => void>();
+  /** The file this process's output is written to. */
+  readonly logFile: string;
+  private readonly log: WriteStream;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(
@@ -30,14 +38,27 @@ export class ServiceProcess {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    for (const name of SECRET_ENV) if ((env[name]?.length ?? 0) >= MIN_REGISTERED_SECRET) registerSecret(`${name} of a ${role} process`, env[name]!);
+    const tokenArg = args.indexOf('--token');
+    if (tokenArg !== -1 && (args[tokenArg + 1]?.length ?? 0) >= MIN_REGISTERED_SECRET) registerSecret(`--token of a ${role} process`, args[tokenArg + 1]!);
+    this.logFile = join(serviceLogDir(), `${role}-${this.child.pid ?? 'unstarted'}-${Date.now()}.log`);
+    this.log = createWriteStream(this.logFile);
+    this.log.on('error', () => {}); // a full disk must not fail the test that started the process
     const collect = (d: Buffer) => {
+      this.log.write(d);
       this.out += d.toString();
       if (this.out.length > 4_000_000) this.out = this.out.slice(-2_000_000);
       for (const w of this.watchers) w();
     };
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        // After both pipes are read to the end ('close' follows 'exit'), close the log file.
+        this.child.once('close', () => this.log.end());
+        resolve({ code, signal });
+      }),
+    );
   }
 
   get pid(): number {

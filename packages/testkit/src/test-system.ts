@@ -106,7 +106,8 @@ export class TestSystem {
 
   spawnAgent(token: string, opts: { servers?: string[]; env?: Record<string, string>; args?: string[] } = {}): ServiceProcess {
     const servers = opts.servers ?? [this.apiUrls[0]!];
-    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', ...opts.env }, ['--server', servers.join(','), '--token', token, ...(opts.args ?? [])]);
+    // The token in the environment, not in argv where `ps` shows it (and the agent warns).
+    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', VMO_AGENT_TOKEN: token, ...opts.env }, ['--server', servers.join(','), ...(opts.args ?? [])]);
     this.agents.push(proc);
     return proc;
   }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { intVar } from '@vmo/shared/config';
+import { intVar, readSecretFiles, runAsVar, scrubSecrets, SecretFileError } from '@vmo/shared/config';
+import type { RunAsUser } from '@vmo/shared/process';
 import { MAX_CHUNK_BYTES } from '@vmo/shared/protocol';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 
@@ -15,19 +16,26 @@ export interface AgentConfig {
   drainMs: number;
   labels: Record<string, string>;
   logLevel: LogLevel;
+  /** Jobs run as this user instead of the agent's (`--run-as`). */
+  runAs?: RunAsUser;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const USAGE = `Usage: vmo-agent --server URL --token vmo_agt_… [options]
+export const USAGE = `Usage: vmo-agent --server URL --token-file FILE [options]
 
 Dials out to the vmo control plane over WebSocket and runs the jobs it is sent.
 
   --server URL         control-plane URL, http(s)://host:port (repeat, or a comma list,
                        to fail over)                                     env VMO_SERVER
-  --token T            this agent's token (vmo_agt_…)                    env VMO_AGENT_TOKEN
+  --token-file FILE    file holding this agent's token (vmo_agt_…), e.g.
+                       /etc/vmo-agent/token, mode 0600                   env VMO_AGENT_TOKEN_FILE
+  --token T            the token itself; visible to every user in \`ps\`:
+                       prefer --token-file                               env VMO_AGENT_TOKEN
+  --run-as USER        run jobs as this user (needs root, or
+                       CAP_SETUID, CAP_SETGID and CAP_KILL)              env VMO_RUN_AS
   --labels k=v,k2=v2   labels reported to the server                     env VMO_AGENT_LABELS
   --buffer-bytes N     unacknowledged output held before commands block
                        (default 8 MiB)                                   env VMO_AGENT_BUFFER_BYTES
@@ -63,20 +71,30 @@ const agentEnvSchema = z.object({
   VMO_AGENT_BUFFER_BYTES: intVar(8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024),
   VMO_AGENT_DRAIN_MS: intVar(30_000, 0, 24 * 3600_000),
   VMO_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  VMO_RUN_AS: runAsVar(),
 });
+
+/** Read from `<NAME>_FILE` too, never echoed, and taken out of the environment once read. */
+const SECRET_VARS = ['VMO_AGENT_TOKEN'];
 
 /** Flag → the variable it overrides, so an error names what the user actually typed. */
 const FLAG_VARS = {
   server: 'VMO_SERVER',
   token: 'VMO_AGENT_TOKEN',
+  'token-file': 'VMO_AGENT_TOKEN_FILE',
+  'run-as': 'VMO_RUN_AS',
   labels: 'VMO_AGENT_LABELS',
   'buffer-bytes': 'VMO_AGENT_BUFFER_BYTES',
   'drain-ms': 'VMO_AGENT_DRAIN_MS',
   'log-level': 'VMO_LOG_LEVEL',
 } as const;
 
-/** Returns the config, or `'help'`; throws ConfigError with one readable line. */
-export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
+/**
+ * Returns the config, or `'help'`; throws ConfigError with one readable line. Given the real
+ * `process.env`, it deletes the token variables from it once read: job commands and anything
+ * else this process starts never inherit them.
+ */
+export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (line: string) => void = (line) => process.stderr.write(`vmo-agent: ${line}\n`)): AgentConfig | 'help' {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -86,6 +104,8 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
       options: {
         server: { type: 'string', multiple: true },
         token: { type: 'string' },
+        'token-file': { type: 'string' },
+        'run-as': { type: 'string' },
         labels: { type: 'string' },
         'buffer-bytes': { type: 'string' },
         'drain-ms': { type: 'string' },
@@ -107,14 +127,29 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     input[name] = Array.isArray(value) ? value.join(',') : String(value);
     fromFlag.set(name, `--${flag}`);
   }
+  // A flag replaces the setting whichever form the environment gave it in.
+  if (values.token !== undefined && values['token-file'] !== undefined) throw new ConfigError('invalid configuration: --token and --token-file are both given; use --token-file');
+  if (values.token !== undefined) delete input.VMO_AGENT_TOKEN_FILE;
+  if (values['token-file'] !== undefined) delete input.VMO_AGENT_TOKEN;
+  if (values.token !== undefined) warn('--token puts the token on the command line, where every user of this machine can read it (ps); use --token-file or VMO_AGENT_TOKEN_FILE');
 
-  const result = agentEnvSchema.safeParse(input);
+  let resolved: Record<string, string | undefined>;
+  try {
+    resolved = readSecretFiles(input, SECRET_VARS);
+  } catch (err) {
+    if (!(err instanceof SecretFileError)) throw err;
+    throw new ConfigError(`invalid configuration: ${flagged(err.message, fromFlag)}`);
+  }
+  const result = agentEnvSchema.safeParse(resolved);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    const shown = name === 'VMO_AGENT_TOKEN' ? '' : ` (got ${JSON.stringify(input[name] ?? null)})`; // never echo a token
-    throw new ConfigError(`invalid configuration: ${fromFlag.get(name) ?? name}: ${issue.message}${shown}`);
+    const where = fromFlag.get(name) ?? (input[`${name}_FILE`] !== undefined ? (fromFlag.get(`${name}_FILE`) ?? `${name}_FILE`) : name);
+    // LOUD: never echo a token, not even a malformed one (it may be the real one with a typo).
+    const shown = SECRET_VARS.includes(name) || name === 'VMO_RUN_AS' || resolved[name] === undefined ? '' : ` (got ${JSON.stringify(resolved[name])})`;
+    throw new ConfigError(`invalid configuration: ${where}: ${issue.message}${shown}`);
   }
+  if (env === process.env) scrubSecrets(SECRET_VARS);
   const c = result.data;
   return {
     servers: c.VMO_SERVER,
@@ -123,5 +158,12 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): AgentCo
     bufferBytes: c.VMO_AGENT_BUFFER_BYTES,
     drainMs: c.VMO_AGENT_DRAIN_MS,
     logLevel: c.VMO_LOG_LEVEL,
+    ...(c.VMO_RUN_AS && { runAs: c.VMO_RUN_AS }),
   };
+}
+
+/** `VMO_AGENT_TOKEN_FILE: …` as `--token-file: …` when the user typed the flag. */
+function flagged(message: string, fromFlag: Map<string, string>): string {
+  const name = message.slice(0, message.indexOf(':'));
+  return fromFlag.has(name) ? `${fromFlag.get(name)}${message.slice(name.length)}` : message;
 }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { RunAsUser } from '@vmo/shared/process';
 import { PROTOCOL_VERSION, type AgentHello } from '@vmo/shared/protocol';
 import pkg from '../package.json' with { type: 'json' };
 import { AgentConnection, type ConnectionState } from './connection.ts';
@@ -21,6 +22,8 @@ export interface AgentOptions {
   drainMs?: number;
   labels?: Record<string, string>;
   logLevel?: LogLevel;
+  /** Run job commands as this user (resolveRunAs, `--run-as`), not as the agent's own. */
+  runAs?: RunAsUser;
   /** The server refused the agent for good (revoked or unknown token). The agent has stopped. */
   onFatal?: (reason: string) => void;
 }
@@ -93,7 +96,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
       },
     },
   });
-  const runner = new JobRunner(opts.bufferBytes ?? 8 * 1024 * 1024, connection, log);
+  const runner = new JobRunner(opts.bufferBytes ?? 8 * 1024 * 1024, connection, log, opts.runAs);
   connection.start();
 
   async function drainAndClose(): Promise<void> {

@@ -1,5 +1,5 @@
 import { OutputRecorder, type RecordedChunk } from '@vmo/shared/output';
-import { spawnJobProcess, type JobProcess, type JobProcessExit } from '@vmo/shared/process';
+import { spawnJobProcess, type JobProcess, type JobProcessExit, type RunAsUser } from '@vmo/shared/process';
 import {
   PROTOCOL_VERSION,
   encodeOutputFrame,
@@ -54,6 +54,8 @@ export class JobRunner {
     bufferBytes: number,
     private readonly outbox: Outbox,
     private readonly log: Logger,
+    /** Jobs run as this user (`--run-as`), else as the agent's own. */
+    private readonly runAs?: RunAsUser,
   ) {
     this.buffer = new OutputBuffer(bufferBytes, (paused) => this.applyBackpressure(paused));
   }
@@ -99,7 +101,7 @@ export class JobRunner {
     }
     let job: HeldJob | undefined;
     const recorder = new OutputRecorder({ maxBytes: msg.maxOutputBytes, tailBytes: msg.tailBytes }, (chunk) => job && this.onChunk(job, chunk));
-    const proc = spawnJobProcess({ jobId: msg.jobId, command: msg.command, env: msg.env, cwd: msg.cwd }, (stream, data) => recorder.write(stream, data));
+    const proc = spawnJobProcess({ jobId: msg.jobId, command: msg.command, env: msg.env, cwd: msg.cwd, runAs: this.runAs }, (stream, data) => recorder.write(stream, data));
     job = { jobId: msg.jobId, attempt: msg.attempt, proc, recorder, exit: null, forgotten: false };
     this.jobs.set(job.jobId, job);
     if (this.buffer.paused) proc.pause();
@@ -206,6 +208,7 @@ export class JobRunner {
       signal: result.signal,
       nextSeq: job.recorder.nextSeq,
       truncated: job.recorder.truncated,
+      stopped: result.stopped,
       ...(result.error && { error: result.error }),
     };
     this.log.info('job ended', { jobId: job.jobId, exitCode: result.exitCode, signal: result.signal, error: result.error?.message });

@@ -35,7 +35,11 @@ export function createLogger(level: LogLevel, bindings: Fields = {}, write: (lin
   };
 }
 
-/** Errors serialize to `{}` by default; keep their message. */
-function errorsAsText(_key: string, value: unknown): unknown {
+/** Never logged, at any depth: a job's env, a token, a header (as in the control plane's logger). */
+const CENSORED = new Set(['token', 'authorization', 'headers', 'env', 'body', 'password', 'passphrase', 'secret', 'cookie']);
+
+/** Errors serialize to `{}` by default; keep their message. Censored keys print as `[redacted]`. */
+function errorsAsText(key: string, value: unknown): unknown {
+  if (CENSORED.has(key.toLowerCase()) && value !== undefined) return '[redacted]';
   return value instanceof Error ? value.message : value;
 }

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { commonEnv, intVar } from '@vmo/shared/config';
+import { adminTokenVar, commonEnv, intVar } from '@vmo/shared/config';
 
 export const apiEnv = z.object({
   ...commonEnv,
   VMO_PORT: intVar(3121, 0, 65535),
   VMO_HOST: z.string().min(1).default('0.0.0.0'),
-  /** If set, this token is an admin token (stored hashed); otherwise one is generated at first start. */
-  VMO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** If set (or VMO_ADMIN_TOKEN_FILE), this token is an admin token (stored hashed); otherwise one is generated at first start. */
+  VMO_ADMIN_TOKEN: adminTokenVar,
   /**
    * A subscriber whose unsent backlog passes this while the stream is live is disconnected (close
    * 4008). At least 1 MiB: one live message (a 256 KiB output batch as base64 JSON, ~342 KiB) must

@@ -31,6 +31,7 @@ const worker = await startWorker(workerConfig, log.child({ role: 'worker' }));
 const agent = startAgent({
   servers: [api.url],
   token,
+  runAs: workerConfig.VMO_RUN_AS, // the built-in agent's jobs run on this machine too
   logLevel: apiConfig.VMO_LOG_LEVEL === 'silent' ? 'error' : (apiConfig.VMO_LOG_LEVEL as 'info'),
   onFatal: (reason) => log.error({ reason }, 'built-in agent stopped'),
 });

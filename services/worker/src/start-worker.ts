@@ -8,7 +8,7 @@ import { createRedis } from '@vmo/shared/redis';
 import { newId } from '@vmo/shared/ids';
 import type { WorkerConfig } from './env.ts';
 import { agentExecutor } from './executors/agent.ts';
-import { localExecutor } from './executors/local.ts';
+import { createLocalExecutor } from './executors/local.ts';
 import { sshExecutor } from './executors/ssh.ts';
 import { createSshPool } from './ssh/create-ssh-pool.ts';
 import { JobEvents } from './job-events.ts';
@@ -47,7 +47,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     cp,
     sink,
     registry,
-    executors: { local: localExecutor, agent: agentExecutor(cp, events), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) },
+    executors: { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, events), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) },
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretVar } from './secret-var.ts';
 
 /** Whole-number env var with bounds, e.g. `intVar(3121, 1, 65535)`. */
 export const intVar = (def: number, min: number, max: number) =>
@@ -21,10 +22,13 @@ const url = (protocols: string[], def: string) =>
       }
     }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
-/** Variables every control-plane process (API, worker) reads. */
+/**
+ * Variables every control-plane process (API, worker) reads. The URLs are secret (secretVar):
+ * they may carry a password, so they may come from `VMO_DATABASE_URL_FILE` / `VMO_REDIS_URL_FILE`.
+ */
 export const commonEnv = {
-  VMO_DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/vmo'),
-  VMO_REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  VMO_DATABASE_URL: secretVar(url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/vmo')),
+  VMO_REDIS_URL: secretVar(url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379')),
   VMO_REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "-" or "."')

@@ -35,7 +35,11 @@ export const JobInput = z
     target: TargetInput.default({ type: 'local' }),
     env: z
       .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,255}$/, 'variable names are letters, digits and "_", not starting with a digit'),
+        z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]{0,255}$/, 'variable names are letters, digits and "_", not starting with a digit')
+          // vmo sets it for every job and finds a job's processes by it (killOrphanedJobProcesses).
+          .refine((k) => k !== 'VMO_JOB_ID', 'VMO_JOB_ID is set by vmo for every job and cannot be given'),
         storableText(z.string().max(32 * 1024), 'values'),
       )
       .refine((e) => Object.keys(e).length <= 256, 'at most 256 variables')

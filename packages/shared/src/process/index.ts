@@ -1,3 +1,4 @@
 export * from './job-env.ts';
 export * from './spawn-job-process.ts';
 export * from './kill-orphaned-job.ts';
+export * from './run-as.ts';

@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { jobEnv } from './job-env.ts';
+import { setprivArgs, type RunAsUser } from './run-as.ts';
 
 export interface JobProcessSpec {
   jobId: string;
   command: string;
   env: Record<string, string>;
   cwd: string | null;
+  /** Run the command as this user (VMO_RUN_AS) instead of the service's own. */
+  runAs?: RunAsUser;
 }
 
 export interface JobProcessExit {
@@ -14,6 +17,12 @@ export interface JobProcessExit {
   signal: string | null;
   /** Set when the process could not be started (bad cwd, no /bin/sh). */
   error?: { code: string; message: string };
+  /**
+   * True when stop() or kill() signalled the group while the shell was still running: the exit
+   * may be our doing. False when the shell had exited first: a cancel that came later must not
+   * be recorded as the cause (the exit that happened first wins).
+   */
+  stopped: boolean;
 }
 
 export interface JobProcess {
@@ -42,9 +51,12 @@ const PIPE_LINGER_MS = 1000;
  * caller numbers it (OutputRecorder).
  */
 export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, data: Buffer) => void): JobProcess {
-  const child = spawn('/bin/sh', ['-c', spec.command], {
-    cwd: spec.cwd ?? undefined,
-    env: jobEnv(spec.jobId, spec.env),
+  const { runAs } = spec;
+  // setpriv execs the shell in place: the pid, and so the process group, stay the same.
+  const [file, args] = runAs?.setpriv ? [runAs.setpriv, [...setprivArgs(runAs), '--', '/bin/sh', '-c', spec.command]] : ['/bin/sh', ['-c', spec.command]];
+  const child = spawn(file, args, {
+    cwd: spec.cwd ?? runAs?.cwd ?? undefined,
+    env: jobEnv(spec.jobId, spec.env, runAs),
     detached: true, // own process group: cancel reaches every descendant
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -52,6 +64,8 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
   let killTimer: NodeJS.Timeout | undefined;
   let groupGone = false;
   let paused = false;
+  let shellExited = false;
+  let stoppedWhileRunning = false;
 
   // LOUD: the linger clock runs only while we are reading. If it kept running while the caller
   // has paused the pipes (backpressure), output still sitting in the pipes would be thrown away
@@ -73,6 +87,7 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
     if (pgid === undefined || groupGone) return;
     try {
       process.kill(-pgid, sig);
+      if (!shellExited) stoppedWhileRunning = true;
     } catch {
       groupGone = true; // ESRCH: nothing left in the group
     }
@@ -85,10 +100,11 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
     let spawnError: JobProcessExit['error'];
     child.once('error', (err: NodeJS.ErrnoException) => {
       spawnError = { code: 'spawn_failed', message: `could not start the command: ${err.message}${spec.cwd ? ` (cwd ${spec.cwd})` : ''}` };
-      resolve({ exitCode: null, signal: null, error: spawnError });
+      resolve({ exitCode: null, signal: null, error: spawnError, stopped: false });
     });
     child.once('exit', (code, signal) => {
-      const result: JobProcessExit = { exitCode: code, signal: signal ?? null };
+      shellExited = true;
+      const result: JobProcessExit = { exitCode: code, signal: signal ?? null, stopped: stoppedWhileRunning };
       const pipes = [child.stdout!, child.stderr!];
       // LOUD: wait only on the pipes still open. A pipe that already ended may still emit
       // 'close' later; counting it would resolve while the other pipe still holds output.

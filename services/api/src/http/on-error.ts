@@ -10,11 +10,23 @@ import type { Logger } from '@vmo/shared/logger';
  */
 export function createErrorHandler(log: Logger) {
   return function onError(err: Error, c: Context) {
+    if (clientWentAway(err)) {
+      // The client closed the connection mid-body: nobody gets the answer and nothing is wrong
+      // here. One debug line, not an error with a stack for every dropped upload.
+      log.debug({ path: c.req.path, method: c.req.method }, 'client closed the connection before the request body was read');
+      return c.body(null, 400);
+    }
     const appError = toAppError(err);
+    // LOUD: only the code, path and our own message: never the body, a header or a value from it.
     if (appError.expected) log.warn({ code: appError.code, path: c.req.path }, appError.message);
     else log.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
     return c.json(errorBody(appError), appError.status);
   };
+}
+
+/** node's http server fails an unread request body with `aborted` (ECONNRESET) when the client disconnects. */
+function clientWentAway(err: Error): boolean {
+  return err.message === 'aborted' && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
 }
 
 function toAppError(err: Error): AppError {

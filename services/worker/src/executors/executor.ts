@@ -36,7 +36,15 @@ export interface ExecutionRequest {
 
 export type ExecutionResult =
   /** The process ended here; the worker writes the job's end. */
-  | { kind: 'exited'; exitCode: number | null; signal: string | null; truncated: boolean; error?: { code: string; message: string } }
+  | {
+      kind: 'exited';
+      exitCode: number | null;
+      signal: string | null;
+      truncated: boolean;
+      error?: { code: string; message: string };
+      /** Signalled before it exited (see JobProcessExit.stopped); absent when the executor cannot tell. */
+      stopped?: boolean;
+    }
   /** Someone else already wrote the end (the gateway for agent jobs, or a `lost` verdict). */
   | { kind: 'ended' }
   /** The worker is shutting down and the job goes on elsewhere: leave it as it is. */

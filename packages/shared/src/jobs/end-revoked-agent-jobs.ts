@@ -1,0 +1,32 @@
+import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
+import type { ControlPlane } from './control-plane.ts';
+import { markJobTerminal } from './mark-job-terminal.ts';
+
+/**
+ * End every job of a revoked agent at once: `failed`, error `agent_revoked`. Not `lost`: lost
+ * says "we do not know what became of it", and here we do: the operator cut the agent off and
+ * its commands are killed (the agent kills every job when refused, and each job is abandoned
+ * below as well). Waiting out the lost-agent grace would only keep the job `running` for
+ * minutes with nobody left to end it sooner.
+ *
+ * Queued jobs for the agent end too: no agent will ever take them. Call it after the agent row is
+ * marked revoked, so no new job can pick the agent meanwhile. Returns how many jobs it ended.
+ */
+export async function endRevokedAgentJobs(cp: ControlPlane, agentId: string): Promise<number> {
+  const jobs = await cp.database.sql<{ id: string; attempt: number; status: 'queued' | 'running' }[]>`
+    select id, attempt, status from jobs where agent_id = ${agentId} and status in ('queued', 'running')`;
+  let ended = 0;
+  for (const job of jobs) {
+    const message =
+      job.status === 'running'
+        ? `agent ${agentId} was revoked while the job ran; its command was killed`
+        : `agent ${agentId} was revoked before the job started`;
+    if (!(await markJobTerminal(cp, job.id, { status: 'failed', error: { code: 'agent_revoked', message } }, job.attempt))) continue;
+    ended++;
+    if (job.status === 'queued') await cp.queue.remove(job.id).catch(() => {}); // best effort: a worker skips it anyway
+    // The node holding the agent kills the command even before the revoke closes the socket.
+    const abandon: AgentChannelMessage = { t: 'abandon', jobId: job.id };
+    await cp.redis.publish(cp.keys.agentChannel(agentId), JSON.stringify(abandon)).catch(() => {});
+  }
+  return ended;
+}
