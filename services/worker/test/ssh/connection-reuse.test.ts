@@ -1,32 +1,47 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownHostsLine, startSshd, waitFor, type Sshd } from '@vmo/testkit';
+import { measureMs, ProgressDeadline, stallAfterMs } from './progress-deadline.ts';
 import { SshTestBed } from './ssh-test-bed.ts';
+
+/** A backstop only: the 200-job test is bounded by progress (see progress-deadline.ts). */
+const BACKSTOP_MS = 15 * 60_000;
 
 describe('ssh connection pool', () => {
   let bed: SshTestBed;
   let sshd: Sshd;
   let hostId: string;
+  /** What one job on a fresh connection (kex included) costs on this machine now. */
+  let sessionMs: number;
 
   beforeAll(async () => {
     bed = await SshTestBed.create('ssh_pool');
     sshd = await startSshd({ authorizedKeys: [bed.userKey.publicKey] });
     await bed.trustInKnownHosts(await knownHostsLine(sshd));
     hostId = (await bed.addHost({ port: sshd.port })).id;
+    sessionMs = await measureMs(async () => {
+      const pool = bed.pool();
+      try {
+        await bed.runJob(pool, hostId, 'true');
+      } finally {
+        await pool.close();
+      }
+    });
   });
   afterAll(async () => {
     await sshd?.stop();
     await bed?.close();
   });
 
-  it('runs 200 jobs, sequential and concurrent, over one reused connection', async () => {
+  it('runs 200 jobs, sequential and concurrent, over one reused connection', { timeout: BACKSTOP_MS }, async () => {
     const pool = bed.pool();
+    const progress = new ProgressDeadline(`200 jobs (a session costs ~${Math.round(sessionMs)} ms here)`, stallAfterMs(sessionMs));
     try {
       const before = await sshd.acceptedConnections();
       for (let i = 0; i < 20; i++) {
-        const run = await bed.runJob(pool, hostId, `echo seq-${i}`);
+        const run = await progress.guard(progress.track(bed.runJob(pool, hostId, `echo seq-${i}`)));
         expect(run.stdout.toString()).toBe(`seq-${i}\n`);
       }
-      const concurrent = await Promise.all(Array.from({ length: 180 }, (_, i) => bed.runJob(pool, hostId, `echo par-${i}`)));
+      const concurrent = await progress.guard(Promise.all(Array.from({ length: 180 }, (_, i) => progress.track(bed.runJob(pool, hostId, `echo par-${i}`)))));
       concurrent.forEach((run, i) => {
         expect(run.result).toMatchObject({ exitCode: 0 });
         expect(run.stdout.toString()).toBe(`par-${i}\n`);
@@ -34,6 +49,7 @@ describe('ssh connection pool', () => {
       expect(pool.opened).toBe(1);
       expect(await sshd.acceptedConnections()).toBe(before + 1);
     } finally {
+      progress.stop();
       await pool.close();
     }
   });
