@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import postgres from 'postgres';
 import { generateKey, knownHostsLine, startSshd, type KeyPair, type Sshd } from '@vmo/testkit';
 import { startBenchSystem } from '../bench-system.ts';
@@ -36,7 +36,7 @@ interface Side {
  * and runs up to VMO_SSH_MAX_CHANNELS (default 8) sessions on it at once.
  */
 async function runPooled(ctx: ScenarioContext, fx: SshFixture, n: number, maxMs: number): Promise<Side & { statuses: Record<string, number>; connections: number }> {
-  const bs = await startBenchSystem(ctx, 'ssh', { env: { VMO_SSH_KNOWN_HOSTS: fx.knownHosts } });
+  const bs = await startBenchSystem(ctx, 'ssh', { env: { VMO_SSH_KNOWN_HOSTS: fx.knownHosts, VMO_SSH_KEY_DIRS: dirname(fx.userKey.privatePath) } });
   const sql = postgres(bs.system.env.VMO_DATABASE_URL!, { max: 1, onnotice: () => {} });
   try {
     const res = await bs.system.client.request('POST', '/v1/hosts', { name: HOST_NAME, host: '127.0.0.1', port: fx.sshd.port, user: fx.user, identityFile: fx.userKey.privatePath });

@@ -19,7 +19,7 @@ describe('ssh jobs (real API + worker + sshd)', () => {
     sshd = await startSshd({ authorizedKeys: [userKey.publicKey] });
     const knownHosts = join(dir, 'known_hosts');
     await writeFile(knownHosts, `${await knownHostsLine(sshd, { hashed: true })}\n`);
-    system = await TestSystem.start({ label: 'ssh_jobs', env: { VMO_SSH_KNOWN_HOSTS: knownHosts } });
+    system = await TestSystem.start({ label: 'ssh_jobs', env: { VMO_SSH_KNOWN_HOSTS: knownHosts, VMO_SSH_KEY_DIRS: dir } });
     const res = await system.client.request('POST', '/v1/hosts', { name: 'box', environment: 'e2e', host: '127.0.0.1', port: sshd.port, user: 'root', identityFile: userKey.privatePath });
     expect(res.status).toBe(201);
   });
