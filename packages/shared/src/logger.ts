@@ -27,7 +27,7 @@ const SAFE_ERROR_FIELDS = ['code', 'errno', 'syscall', 'address', 'port', 'sever
 /** An error as it may be logged; causes are followed (drizzle wraps the driver's error). */
 export function safeError(err: unknown, depth = 0): unknown {
   if (!(err instanceof Error)) return typeof err === 'string' ? withoutParams(err) : err;
-  const message = withoutParams(err.message);
+  const message = withoutQuotedData(err, withoutParams(err.message));
   const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
   const out: Record<string, unknown> = { type: err.constructor?.name ?? err.name, message, stack: [`${err.name}: ${message}`, ...frames].join('\n') };
   for (const key of SAFE_ERROR_FIELDS) {
@@ -36,6 +36,15 @@ export function safeError(err: unknown, depth = 0): unknown {
   }
   if (err.cause !== undefined && depth < 5) out.cause = safeError(err.cause, depth + 1);
   return out;
+}
+
+/**
+ * Postgres data exceptions (SQLSTATE class 22: `invalid input syntax for type integer: "…"`)
+ * quote the rejected value in the message itself: keep the words, drop the quotes' contents.
+ */
+function withoutQuotedData(err: Error, message: string): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22') ? message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"') : message;
 }
 
 /** DrizzleQueryError's message is "Failed query: <sql>\nparams: <values>": keep the SQL only. */
