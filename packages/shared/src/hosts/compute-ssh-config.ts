@@ -1,7 +1,12 @@
-import SSHConfig, { LineType, type Directive, type Line, type Match } from 'ssh-config';
-import { badRequest } from '../errors/app-error.ts';
-import { isHostName } from './host-input.ts';
 import type { HostKeyPolicy } from '../db/schema/hosts.ts';
+import { isHostName } from './host-input.ts';
+import { effectiveProxy } from './ssh-config/alias-state.ts';
+import { ConfigIndex } from './ssh-config/config-index.ts';
+import { evaluateAlias, type AliasOutcome } from './ssh-config/evaluate-alias.ts';
+import { parseSshConfigInSlices } from './ssh-config/parse-config.ts';
+import { runCooperatively, runToCompletion } from './ssh-config/run-cooperatively.ts';
+import { asciiLower } from './ssh-config/tokenize.ts';
+import { tooLarge, WorkMeter } from './ssh-config/work-meter.ts';
 
 /** One concrete `Host` alias resolved with OpenSSH's rules: what an import creates or updates. */
 export interface ComputedHost {
@@ -19,160 +24,103 @@ export interface SkippedAlias {
   /** The alias, or the directive (`Include …`, `Match …`) when the entry is about the file. */
   alias: string;
   reason: string;
+  /** The line of the directive, or of the Host line that names the alias. */
+  line?: number;
 }
 
-/** Match criteria we can decide from the alias alone, as OpenSSH would. */
-const EVALUABLE_CRITERIA = new Set(['all', 'host', 'originalhost', 'user']);
+/** A line that was imported with another meaning than ssh gives it. */
+export interface SshConfigWarning {
+  line: number;
+  directive: string;
+  /** The imported aliases it applies to. */
+  aliases: string[];
+  message: string;
+}
+
+export interface ComputedSshConfig {
+  hosts: ComputedHost[];
+  skipped: SkippedAlias[];
+  warnings: SshConfigWarning[];
+  /** Work done (pattern-matching and block-visiting steps), bounded by SSH_CONFIG_LIMITS.steps. */
+  steps: number;
+}
 
 /**
- * Resolve every concrete `Host` alias of an OpenSSH client config with the `ssh-config` package
- * (first value wins; `Host *` and other patterns apply; `Match host/originalhost/user/all` blocks
- * are evaluated).
+ * Resolve every concrete `Host` alias of an OpenSSH client config the way `ssh -G -F <file>
+ * <alias>` does (readconf.c and match.c are the specification; see `ssh-config/`), in time
+ * linear in the text for real configs and bounded for any (limits in `SSH_CONFIG_LIMITS`, 413).
  *
- * LOUD: the text is untrusted (it comes from an HTTP body). `ssh-config` would run `Match exec`
- * commands in a shell and `CanonicalizeHostName` lookups through `nslookup`: both are removed
- * before computing and `matchExec: false` is passed as well. `Include` is never followed: the
- * server does not read files that a request names.
+ * LOUD: the text is untrusted (it comes from an HTTP body). Nothing in it is run or read: `Match
+ * exec` is never executed, `Include` never followed, no DNS lookup is made. What depends on those
+ * (or on the login name of whoever would run ssh) is reported, and an alias whose imported
+ * settings it could change is skipped rather than imported half-right.
  *
- * Not guessed: a `Match` block that depends on something only the operator's machine knows
- * (`exec`, `localuser`, `localnetwork`, `canonical`, `final`, `tagged`) is reported, and an alias
- * whose settings would change if that block applied is skipped rather than imported half-right.
+ * A generator that yields between slices of work; use `computeSshConfig` (synchronous) or
+ * `computeSshConfigCooperatively` (lets other requests run in between).
  */
-export function computeSshConfig(text: string): { hosts: ComputedHost[]; skipped: SkippedAlias[] } {
-  let parsed: SSHConfig;
-  try {
-    parsed = SSHConfig.parse(text);
-  } catch (err) {
-    throw badRequest('invalid_ssh_config', `config: not a valid OpenSSH client config: ${(err as Error).message}`, { field: 'config' });
-  }
-  const skipped: SkippedAlias[] = [];
-  const { base, undecidable } = stripUnsafe(parsed, skipped);
-  const hosts: ComputedHost[] = [];
-  for (const alias of concreteAliases(parsed, skipped)) {
-    const values = resolve(base, alias);
-    const dependsOn = undecidable.find((block) => !sameImportedValues(values, resolve(withBlockForced(base, block), alias)));
-    if (dependsOn) {
-      skipped.push({ alias, reason: `its settings depend on "${describe(dependsOn)}", which cannot be evaluated on the server; not imported rather than guessed` });
-      continue;
-    }
-    const result = toComputedHost(alias, values);
-    if ('reason' in result) skipped.push(result);
-    else hosts.push(result);
-  }
-  return { hosts, skipped };
-}
-
-type Values = Record<string, string | string[]>;
-
-const resolve = (config: SSHConfig, alias: string): Values => config.compute(alias, { ignoreCase: true, matchExec: false });
-
-const IMPORTED_KEYS = ['hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand', 'stricthostkeychecking'];
-const sameImportedValues = (a: Values, b: Values) => IMPORTED_KEYS.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
-
-const isDirective = (line: Line): line is Directive => line.type === LineType.DIRECTIVE;
-const isMatch = (line: Line): line is Match => isDirective(line) && /^match$/i.test(line.param) && 'criteria' in line;
-const valueText = (d: Directive) => (typeof d.value === 'string' ? d.value : d.value.map((v) => v.val).join(' '));
-const describe = (d: Directive) => `${d.param} ${valueText(d)}`;
-
-/**
- * Copy of the config without Include and Canonicalize* lines. Undecidable Match blocks stay in
- * place but switched off (a criterion ssh-config does not know never matches); they are also
- * returned so each can be switched on alone to see whether it would change an alias.
- */
-function stripUnsafe(parsed: SSHConfig, skipped: SkippedAlias[]): { base: SSHConfig; undecidable: Match[] } {
-  const undecidable: Match[] = [];
-  const keep = (line: Line): boolean => {
-    if (!isDirective(line)) return true;
-    if (/^include$/i.test(line.param)) {
-      skipped.push({ alias: describe(line), reason: "Include is not followed: the server does not read files named in an uploaded config; import the included file's text too (same request or another)" });
-      return false;
-    }
-    return !/^canonical(izehostname|domains|izemaxdots|izefallbacklocal|izepermittedcnames)$/i.test(line.param);
-  };
-  const base = new SSHConfig();
-  for (const line of parsed) {
-    if (!keep(line)) continue;
-    if (!isDirective(line) || !('config' in line)) {
-      base.push(line);
-      continue;
-    }
-    const config = new SSHConfig();
-    for (const inner of line.config) if (keep(inner)) config.push(inner);
-    if (isMatch(line) && Object.keys(line.criteria).some((c) => !EVALUABLE_CRITERIA.has(c.toLowerCase()))) {
-      const off: Match = { ...line, config, criteria: { [NEVER]: [] } };
-      originalCriteria.set(off, line.criteria);
-      undecidable.push(off);
-      base.push(off);
-      skipped.push({ alias: describe(line), reason: "Match criteria other than host, originalhost, user and all depend on the operator's machine and are not evaluated; aliases it could change are skipped" });
-    } else {
-      base.push({ ...line, config });
-    }
-  }
-  return { base, undecidable };
-}
-
-/** A criterion ssh-config does not recognise: its match() treats it as false. */
-const NEVER = 'vmo-never';
-
-/**
- * The config with one undecidable Match block switched on, as if its undecidable criteria held;
- * its decidable ones (`host`, `user` …) still apply, so `Match host X exec …` only concerns X.
- */
-function withBlockForced(base: SSHConfig, block: Match): SSHConfig {
-  const original = originalCriteria.get(block)!;
-  const decidable = Object.fromEntries(Object.entries(original).filter(([k]) => EVALUABLE_CRITERIA.has(k.toLowerCase())));
-  const criteria = Object.keys(decidable).length > 0 ? decidable : { all: [] };
-  const forced = new SSHConfig();
-  for (const line of base) forced.push(line === block ? { ...block, criteria } : line);
-  return forced;
-}
-
-const originalCriteria = new WeakMap<Match, Match['criteria']>();
-
-function concreteAliases(parsed: SSHConfig, skipped: SkippedAlias[]): string[] {
-  const seen = new Set<string>();
-  for (const line of parsed) {
-    if (!isDirective(line) || !/^host$/i.test(line.param)) continue;
-    const patterns = typeof line.value === 'string' ? line.value.split(/\s+/) : line.value.map((v) => v.val);
-    for (const p of patterns) {
-      if (!p || /[*?!]/.test(p) || seen.has(p)) continue;
-      seen.add(p);
-    }
-  }
-  return [...seen].filter((alias) => {
+export function* evaluateSshConfig(text: string): Generator<void, ComputedSshConfig> {
+  const config = yield* parseSshConfigInSlices(text);
+  const index = new ConfigIndex(config);
+  const meter = new WorkMeter();
+  const skipped: SkippedAlias[] = config.notes.map((n) => ({ alias: n.alias, reason: n.reason, line: n.line }));
+  const aliases = config.aliases.filter(({ alias, line }) => {
     if (isHostName(alias)) return true;
-    skipped.push({ alias, reason: 'not usable as a host name (1-63 letters, digits, "_", "." or "-")' });
+    const comma = alias.includes(',') ? ' (a comma is part of the name: OpenSSH does not split Host patterns on commas; separate aliases with spaces)' : '';
+    skipped.push({ alias, line, reason: `not usable as a host name (1-63 letters, digits, "_", "." or "-")${comma}` });
     return false;
   });
-}
-
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function toComputedHost(alias: string, v: Values): ComputedHost | SkippedAlias {
-  const hostName = first(v.hostname) ?? alias;
-  if (/%[^h%]/.test(hostName)) return { alias, reason: `HostName ${hostName} uses % tokens other than %h and %%` };
-  const host = hostName.replace(/%(h|%)/g, (_, t: string) => (t === 'h' ? alias : '%'));
-  const user = first(v.user);
-  if (!user) return { alias, reason: 'no User applies to it (the worker would otherwise log in as its own local user); add User to the config or create the host with POST /v1/hosts' };
-  if (user.includes('%')) return { alias, reason: `User ${user} uses % tokens, which are not expanded` };
-  const portText = first(v.port) ?? '22';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) return { alias, reason: `Port ${portText} is not a port number` };
-  const proxyJump = first(v.proxyjump);
-  if (!proxyJump && first(v.proxycommand) && first(v.proxycommand) !== 'none') {
-    return { alias, reason: 'uses ProxyCommand, which is not supported; use ProxyJump' };
+  // Every alias visits every shared block: refuse at once what cannot fit the budget.
+  const visits = aliases.length * index.shared.length;
+  if (visits > meter.limit) {
+    throw tooLarge(`${aliases.length} aliases × ${index.shared.length} wildcard Host and Match blocks is over the limit of ${meter.limit} checks; import the file in parts`);
   }
-  const identity = first(v.identityfile);
-  const policy = first(v.stricthostkeychecking)?.toLowerCase();
+  const hosts: ComputedHost[] = [];
+  const weakened = new Map<number, SshConfigWarning>();
+  for (const { alias, line } of aliases) {
+    const outcome = yield* evaluateAlias(config, index, alias, meter);
+    const result = 'skip' in outcome ? { reason: outcome.skip } : toComputedHost(alias, outcome);
+    if ('reason' in result) {
+      skipped.push({ alias, line, reason: result.reason });
+      continue;
+    }
+    hosts.push(result);
+    const strict = 'state' in outcome ? outcome.state.strict : undefined;
+    if (strict && WEAK_POLICIES.has(asciiLower(strict.value))) {
+      const w = weakened.get(strict.line) ?? { line: strict.line, directive: strict.text, aliases: [], message: WEAK_POLICY_MESSAGE(strict.text) };
+      w.aliases.push(alias);
+      weakened.set(strict.line, w);
+    }
+  }
+  return { hosts, skipped, warnings: [...weakened.values()], steps: meter.steps };
+}
+
+export const computeSshConfig = (text: string): ComputedSshConfig => runToCompletion(evaluateSshConfig(text));
+export const computeSshConfigCooperatively = (text: string): Promise<ComputedSshConfig> => runCooperatively(evaluateSshConfig(text));
+
+const WEAK_POLICIES = new Set(['no', 'off', 'false']);
+const WEAK_POLICY_MESSAGE = (directive: string) =>
+  `"${directive}" turns host key checking off in ssh; vmo always checks host keys, so these hosts were imported with hostKeyPolicy "strict" (pin their keys with pinnedHostKeys, or set hostKeyPolicy "accept-new" to trust the first key seen)`;
+
+const POLICIES: Record<string, HostKeyPolicy> = { 'accept-new': 'accept-new', yes: 'strict', true: 'strict', ask: 'strict', no: 'strict', off: 'strict', false: 'strict' };
+
+function toComputedHost(alias: string, { state, host }: Extract<AliasOutcome, { state: unknown }>): ComputedHost | { reason: string } {
+  const user = state.user?.value;
+  if (!user) return { reason: 'no User applies to it (the worker would otherwise log in as its own local user); add User to the config or create the host with POST /v1/hosts' };
+  if (user.includes('%')) return { reason: `User ${user} uses % tokens, which are not expanded` };
+  const portText = state.port?.value ?? '22';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) return { reason: `Port ${portText} is not a port number from 1 to 65535` };
+  const proxy = effectiveProxy(state);
+  if (proxy && 'command' in proxy) return { reason: `uses ProxyCommand ("${proxy.command.text}", line ${proxy.command.line}), which is not supported; use ProxyJump` };
+  const policy = state.strict ? POLICIES[asciiLower(state.strict.value)] : 'strict';
+  if (!policy) return { reason: `StrictHostKeyChecking ${state.strict!.value} is not a value ssh accepts` };
   return {
     alias,
     host,
     user,
     port,
-    identityFile: identity && identity.toLowerCase() !== 'none' ? identity : null,
-    proxyJump: proxyJump && proxyJump.toLowerCase() !== 'none' ? proxyJump : null,
-    hostKeyPolicy: policy === 'accept-new' ? 'accept-new' : 'strict',
+    identityFile: state.identity?.value ?? null,
+    proxyJump: proxy ? proxy.jump.value : null,
+    hostKeyPolicy: policy,
   };
 }

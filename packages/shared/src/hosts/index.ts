@@ -6,3 +6,4 @@ export * from './compute-ssh-config.ts';
 export * from './import-ssh-config.ts';
 export * from './pin-host-key.ts';
 export * from './row-to-host.ts';
+export { SSH_CONFIG_LIMITS } from './ssh-config/work-meter.ts';
