@@ -13,3 +13,4 @@ export * from './redis-server.ts';
 export * from './sshd.ts';
 export * from './seeded-random.ts';
 export * from './service-logs.ts';
+export * from './test-user.ts';

@@ -13,16 +13,22 @@ export const CANARY_SECRET = 'vmo-canary-S3cr3t-7Hq2xK9pLw4mZr8N';
 export const LOG_DIR_VAR = 'VMO_TEST_LOG_DIR';
 const ROOT = join(tmpdir(), 'vmo-test-logs');
 const SECRETS_FILE = 'secrets.jsonl';
-/** Runs kept under ROOT, newest first; older ones are deleted when a run starts. */
-const KEEP_RUNS = 5;
+/**
+ * Runs untouched for this long are deleted when a run starts. By age, not by count: several runs
+ * may share the machine (and ROOT) at once, and none may delete another's directory mid-run.
+ */
+const KEEP_MS = 24 * 3600_000;
 
-/** A fresh directory for this run's logs; old runs beyond the last few are removed. */
+/** A fresh directory for this run's logs; runs older than a day are removed. */
 export function createRunLogDir(): string {
   mkdirSync(ROOT, { recursive: true });
-  const runs = readdirSync(ROOT)
-    .map((name) => ({ name, mtime: statSync(join(ROOT, name)).mtimeMs }))
-    .sort((a, b) => b.mtime - a.mtime);
-  for (const old of runs.slice(KEEP_RUNS - 1)) rmSync(join(ROOT, old.name), { recursive: true, force: true });
+  for (const name of readdirSync(ROOT)) {
+    try {
+      if (Date.now() - statSync(join(ROOT, name)).mtimeMs > KEEP_MS) rmSync(join(ROOT, name), { recursive: true, force: true });
+    } catch {
+      // removed meanwhile by another run
+    }
+  }
   const dir = join(ROOT, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   return dir;

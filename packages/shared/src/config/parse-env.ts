@@ -54,7 +54,8 @@ function loadEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, secrets
   const name = String(issue.path[0] ?? 'environment');
   const where = env[`${name}_FILE`] !== undefined ? `${name} (read from ${name}_FILE)` : name;
   // LOUD: a secret's value is never shown, not even a bad one: it may be the real secret with a typo.
-  const shown = secrets.includes(name) || input[name] === undefined ? '' : ` (got ${JSON.stringify(input[name])})`;
+  const value = input[name];
+  const shown = secrets.includes(name) || value === undefined || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
   throw new ConfigError(`${where}: ${issue.message}${shown}`);
 }
 
