@@ -65,7 +65,7 @@ const labelList = z
 
 const agentEnvSchema = z.object({
   VMO_SERVER: z.string({ error: 'is required (the control-plane URL)' }).transform(commaList).pipe(z.array(serverUrl).min(1, 'needs at least one URL')),
-  VMO_AGENT_TOKEN: z.string({ error: 'is required' }).regex(/^vmo_agt_[A-Za-z0-9_\-.~+/]+=*$/, 'must be an agent token (vmo_agt_…)'),
+  VMO_AGENT_TOKEN: z.string({ error: 'is required: give --token-file FILE (or VMO_AGENT_TOKEN_FILE)' }).regex(/^vmo_agt_[A-Za-z0-9_\-.~+/]+=*$/, 'must be an agent token (vmo_agt_…)'),
   VMO_AGENT_LABELS: labelList,
   // At least two chunks: below that, one chunk would pause every job at once, forever.
   VMO_AGENT_BUFFER_BYTES: intVar(8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024),
@@ -131,7 +131,6 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
   if (values.token !== undefined && values['token-file'] !== undefined) throw new ConfigError('invalid configuration: --token and --token-file are both given; use --token-file');
   if (values.token !== undefined) delete input.VMO_AGENT_TOKEN_FILE;
   if (values['token-file'] !== undefined) delete input.VMO_AGENT_TOKEN;
-  if (values.token !== undefined) warn('--token puts the token on the command line, where every user of this machine can read it (ps); use --token-file or VMO_AGENT_TOKEN_FILE');
 
   let resolved: Record<string, string | undefined>;
   try {
@@ -146,10 +145,13 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
     const name = String(issue.path[0] ?? 'environment');
     const where = fromFlag.get(name) ?? (input[`${name}_FILE`] !== undefined ? (fromFlag.get(`${name}_FILE`) ?? `${name}_FILE`) : name);
     // LOUD: never echo a token, not even a malformed one (it may be the real one with a typo).
-    const shown = SECRET_VARS.includes(name) || name === 'VMO_RUN_AS' || resolved[name] === undefined ? '' : ` (got ${JSON.stringify(resolved[name])})`;
+    const value = resolved[name];
+    const shown = SECRET_VARS.includes(name) || value === undefined || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
     throw new ConfigError(`invalid configuration: ${where}: ${issue.message}${shown}`);
   }
   if (env === process.env) scrubSecrets(SECRET_VARS);
+  // After the parse: a configuration that fails says only what is wrong.
+  if (values.token !== undefined) warn('--token puts the token on the command line, where every user of this machine can read it (ps); use --token-file or VMO_AGENT_TOKEN_FILE');
   const c = result.data;
   return {
     servers: c.VMO_SERVER,
