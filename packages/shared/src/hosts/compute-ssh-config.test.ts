@@ -158,6 +158,13 @@ describe('computeSshConfig agrees with OpenSSH where the ssh-config package did 
     expect(byAlias('Host a\n  IdentityFile none\n  User u\n')['a']!.identityFile).toBeNull();
   });
 
+  it('CRLF line ends and a leading byte-order mark read like the plain file', () => {
+    const plain = 'Host a\n  HostName h.example\n  User u\nHost *\n  Port 2200\n';
+    const expected = computeSshConfig(plain).hosts;
+    expect(computeSshConfig(plain.replace(/\n/g, '\r\n')).hosts).toEqual(expected);
+    expect(computeSshConfig(`\uFEFF${plain}`).hosts).toEqual(expected);
+  });
+
   it('quotes, `Key=Value` and `Key = Value` forms', () => {
     const hosts = byAlias('Host=q1 "q2"\n  HostName=h.example\n  User = "al ice"\n  Port= 2022\n  IdentityFile "~/.ssh/with space"\n');
     expect(hosts['q2']).toMatchObject({ host: 'h.example', user: 'al ice', port: 2022, identityFile: '~/.ssh/with space' });

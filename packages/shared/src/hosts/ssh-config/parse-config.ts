@@ -1,5 +1,5 @@
 import { badRequest } from '../../errors/app-error.ts';
-import type { Block, FileNote, ParsedConfig, SettingKey } from './config-model.ts';
+import type { Block, ParsedConfig, SettingKey } from './config-model.ts';
 import { parseMatchLine } from './parse-match-line.ts';
 import { argvSplit, asciiLower, ConfigSyntaxError, skipWhitespace, strdelim } from './tokenize.ts';
 import { runToCompletion } from './run-cooperatively.ts';
@@ -30,7 +30,9 @@ export function* parseSshConfigInSlices(text: string): Generator<void, ParsedCon
   if (bytes > SSH_CONFIG_LIMITS.bytes) throw tooLarge(`${bytes} bytes is over the limit of ${SSH_CONFIG_LIMITS.bytes} bytes for one import; split the file and import it in parts`);
   const config: ParsedConfig = { blocks: [{ line: 0, text: '(before any Host or Match line)', settings: [] }], aliases: [], notes: [], wantsFinalPass: false };
   const seen = new Set<string>();
-  const lines = text.split('\n');
+  // A byte-order mark (Windows editors write one) would make the first keyword unknown; ssh then
+  // refuses the file, and ignoring the line would put its settings in the wrong block. Drop it.
+  const lines = (text.startsWith('\uFEFF') ? text.slice(1) : text).split('\n');
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const raw = lines[i]!;
@@ -135,4 +137,3 @@ function addBlock(config: ParsedConfig, block: Block): void {
   config.blocks.push(block);
 }
 
-export type { FileNote };
