@@ -14,6 +14,10 @@ RUN npm ci --no-audit --no-fund --include=dev
 COPY packages packages
 COPY services services
 COPY scripts scripts
+# VMO_RUN_AS switches users with setpriv (util-linux, part of the base image): fail the build, not a job.
+RUN command -v setpriv >/dev/null
+# Unprivileged by default (the API). The compose file runs the worker and the agent as root with
+# VMO_RUN_AS=node: only to start each job as `node`, who cannot read their environment or files.
 USER node
 EXPOSE 3121
 CMD ["npm", "run", "api"]

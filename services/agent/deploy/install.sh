@@ -1,35 +1,50 @@
 #!/bin/sh
 # Install vmo-agent as a systemd service on this machine.
 #
-#   sudo ./install.sh --server https://vmo.example.com --token vmo_agt_… [--labels k=v,k2=v2]
+#   sudo ./install.sh --server https://vmo.example.com --token-file ./token [--labels k=v,k2=v2]
+#                     [--run-as USER] [--bundle vmo-agent.mjs]
+#
+# The token (vmo_agt_…) comes from --token-file, or from the VMO_AGENT_TOKEN environment
+# variable; --token T also works but puts it in `ps` for every user while this runs. It is kept
+# in /etc/vmo-agent/token (root, 0600). Jobs run as --run-as (default vmo-job, created here if
+# missing), never as root and never as a user that can read the token.
 #
 # Expects vmo-agent.mjs (npm run build -w @vmo/agent) and vmo-agent.service beside this script
-# (or run it from the repository: services/agent/deploy/install.sh). The token may also come
-# from the VMO_AGENT_TOKEN environment variable, which keeps it out of `ps`.
+# (or run it from the repository: services/agent/deploy/install.sh).
 set -eu
 
 PREFIX=/opt/vmo-agent
-ENV_FILE=/etc/vmo-agent.env
+CONF_DIR=/etc/vmo-agent
+ENV_FILE=$CONF_DIR/agent.env
+TOKEN_FILE=$CONF_DIR/token
+OLD_ENV_FILE=/etc/vmo-agent.env
 UNIT_FILE=/etc/systemd/system/vmo-agent.service
-SERVICE_USER=vmo-agent
-STATE_DIR=/var/lib/vmo-agent
+JOB_HOME=/var/lib/vmo-job
 
 die() { echo "install.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 server=''
 token=${VMO_AGENT_TOKEN:-}
+token_file=''
 labels=''
 bundle=''
+run_as=vmo-job
 while [ $# -gt 0 ]; do
   case $1 in
     --server) [ $# -ge 2 ] || die "--server needs a value"; server=$2; shift 2 ;;
     --server=*) server=${1#*=}; shift ;;
-    --token) [ $# -ge 2 ] || die "--token needs a value"; token=$2; shift 2 ;;
-    --token=*) token=${1#*=}; shift ;;
+    --token-file) [ $# -ge 2 ] || die "--token-file needs a value"; token_file=$2; shift 2 ;;
+    --token-file=*) token_file=${1#*=}; shift ;;
+    --token) [ $# -ge 2 ] || die "--token needs a value"; token=$2; shift 2
+      echo "install.sh: warning: --token shows the token to every user in ps; prefer --token-file" >&2 ;;
+    --token=*) token=${1#*=}; shift
+      echo "install.sh: warning: --token shows the token to every user in ps; prefer --token-file" >&2 ;;
     --labels) [ $# -ge 2 ] || die "--labels needs a value"; labels=$2; shift 2 ;;
     --labels=*) labels=${1#*=}; shift ;;
+    --run-as) [ $# -ge 2 ] || die "--run-as needs a value"; run_as=$2; shift 2 ;;
+    --run-as=*) run_as=${1#*=}; shift ;;
     --bundle) [ $# -ge 2 ] || die "--bundle needs a value"; bundle=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
@@ -38,10 +53,16 @@ done
 
 [ -n "$server" ] || die "--server is required (e.g. https://vmo.example.com)"
 case $server in http://*|https://*) ;; *) die "--server must start with http:// or https://" ;; esac
-[ -n "$token" ] || die "--token is required (an agent token, vmo_agt_…)"
-case $token in vmo_agt_*) ;; *) die "--token must be an agent token (vmo_agt_…)" ;; esac
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo): it writes $ENV_FILE and $UNIT_FILE"
+if [ -n "$token_file" ]; then
+  [ -r "$token_file" ] || die "--token-file: cannot read $token_file"
+  token=$(head -n 1 -- "$token_file" | tr -d '\r')
+fi
+[ -n "$token" ] || die "a token is required: --token-file FILE (or VMO_AGENT_TOKEN)"
+case $token in vmo_agt_*) ;; *) die "the token must be an agent token (vmo_agt_…)" ;; esac
+case $run_as in root|0) die "--run-as root would let every job read the agent's token; name an unprivileged user" ;; esac
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo): it writes $CONF_DIR and $UNIT_FILE"
 command -v systemctl >/dev/null 2>&1 || die "systemctl not found: this installer needs systemd"
+command -v setpriv >/dev/null 2>&1 || die "setpriv not found: install util-linux (the agent uses it to run jobs as $run_as)"
 
 node=$(command -v node) || die "node not found: install Node.js 20 or newer"
 "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
@@ -55,23 +76,31 @@ fi
 [ -n "$bundle" ] && [ -f "$bundle" ] || die "vmo-agent.mjs not found (build it: npm run build -w @vmo/agent, or pass --bundle)"
 [ -f "$here/vmo-agent.service" ] || die "vmo-agent.service not found beside install.sh"
 
-if ! id "$SERVICE_USER" >/dev/null 2>&1; then
+# The job user: no login, no sudo, a home of its own for the jobs' files.
+if ! id "$run_as" >/dev/null 2>&1; then
+  [ "$run_as" = vmo-job ] || die "--run-as: no user $run_as on this machine (create it first)"
   nologin=$(command -v nologin || echo /bin/false)
-  useradd --system --user-group --home-dir "$STATE_DIR" --shell "$nologin" "$SERVICE_USER"
+  useradd --system --user-group --create-home --home-dir "$JOB_HOME" --shell "$nologin" vmo-job
 fi
-install -d -m 0755 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
 install -d -m 0755 "$PREFIX"
 install -m 0755 "$bundle" "$PREFIX/vmo-agent.mjs"
+install -d -m 0700 -o root -g root "$CONF_DIR"
 
 # Written under umask 077, then moved: the token is never readable by others, not even briefly.
+tmp=$(umask 077 && mktemp "$TOKEN_FILE.XXXXXX")
+printf '%s\n' "$token" >"$tmp"
+mv -f "$tmp" "$TOKEN_FILE"
+
 tmp=$(umask 077 && mktemp "$ENV_FILE.XXXXXX")
 {
   echo "VMO_SERVER=$server"
-  echo "VMO_AGENT_TOKEN=$token"
+  echo "VMO_RUN_AS=$run_as"
   [ -z "$labels" ] || echo "VMO_AGENT_LABELS=$labels"
 } >"$tmp"
 chmod 0600 "$tmp"
 mv -f "$tmp" "$ENV_FILE"
+# An earlier install kept the token in this environment file: it is not used any more.
+rm -f "$OLD_ENV_FILE"
 
 sed "s|^ExecStart=/usr/bin/env node |ExecStart=$node |" "$here/vmo-agent.service" >"$UNIT_FILE"
 chmod 0644 "$UNIT_FILE"
@@ -79,4 +108,4 @@ chmod 0644 "$UNIT_FILE"
 systemctl daemon-reload
 systemctl enable vmo-agent.service >/dev/null
 systemctl restart vmo-agent.service
-echo "vmo-agent installed and started (server $server). Logs: journalctl -u vmo-agent -f"
+echo "vmo-agent installed and started (server $server, jobs run as $run_as). Logs: journalctl -u vmo-agent -f"
