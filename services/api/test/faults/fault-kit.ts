@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { expect } from 'vitest';
-import { followJob, followJobToEnd, peakRssBytes, processesMatching, sha256, TcpProxy, TestSystem, waitFor, type ApiClient, type FollowResult } from '@vmo/testkit';
+import { followJob, followJobToEnd, peakRssBytes, processesMatching, sha256, TcpProxy, TestSystem, waitFor, type ApiClient, type FollowResult, type ServiceProcess } from '@vmo/testkit';
 
 export { sha256 };
 
@@ -108,6 +108,16 @@ export const MiB = 1024 * 1024;
 
 /** The real Postgres's port (the target of a TcpProxy standing in for it). */
 export const POSTGRES_PORT = Number(new URL(process.env.VMO_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres').port || 5432);
+
+/** The process has not ended: Node has not seen it exit, and /proc/<pid> is there and not a zombie. */
+export function processIsAlive(p: ServiceProcess): boolean {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return false;
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Peak RSS in MiB, rounded, for reports. */
 export function peakRssMiB(pid: number): number {
