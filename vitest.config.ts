@@ -4,6 +4,8 @@ const exclude = ['**/node_modules/**', '**/dist/**'];
 
 // Two cores here and on CI: two files at a time. End-to-end files start real processes, so
 // their timeouts are generous deadlines, never performance assertions.
+// The bench smoke test (project `bench`) measures, so it must not share the machine: `npm test`
+// runs it alone, after the unit and integration projects (`vitest run --project bench`).
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -13,7 +15,8 @@ export default defineConfig({
     globalSetup: ['./packages/testkit/src/global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'], exclude } },
-      { extends: true, test: { name: 'integration', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'], exclude } },
+      { extends: true, test: { name: 'integration', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'], exclude } },
+      { extends: true, test: { name: 'bench', include: ['bench/test/**/*.test.ts'], exclude } },
     ],
   },
 });
