@@ -4,6 +4,7 @@
  * Real deployments run `npm run api`, `npm run worker` and `npm run agent` separately.
  */
 import { issueBuiltInAgentToken } from '@vmo/shared/agents';
+import { logUnhandledRejections } from '@vmo/shared/background';
 import { parseEnv } from '@vmo/shared/config';
 import { migrateDatabase, openDatabase } from '@vmo/shared/db';
 import { createLogger } from '@vmo/shared/logger';
@@ -19,6 +20,7 @@ const BUILT_IN_AGENT = 'local';
 const apiConfig = parseEnv(apiEnv);
 const workerConfig = parseEnv(workerEnv);
 const log = createLogger('vmo', apiConfig.VMO_LOG_LEVEL);
+logUnhandledRejections(log);
 
 // The built-in agent is registered before the API listens: a job for "local" sent as soon as
 // /health/ready answers must find it (it waits queued until the agent has connected).

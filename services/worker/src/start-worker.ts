@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
+import { inBackground, repeatInBackground } from '@vmo/shared/background';
 import { createLogger, type Logger } from '@vmo/shared/logger';
 import { openControlPlane, stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
@@ -64,22 +65,26 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
 
   const presenceTtlMs = config.VMO_WORKER_PRESENCE_TTL_MS;
   await markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs).catch(() => {}); // refreshed below, also once Redis is back
-  const presence = setInterval(() => void markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs).catch(() => {}), presenceRefreshMs(presenceTtlMs));
+  const presence = setInterval(
+    () => inBackground(log, 'worker presence refresh', markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs), 'debug'),
+    presenceRefreshMs(presenceTtlMs),
+  );
   presence.unref();
+  // Each its own loop: one slowed by an outage neither overlaps itself nor holds up the others.
   const lostWorkers = new LostWorkerSweep(cp, presenceTtlMs);
-  const maintenance = setInterval(() => {
-    lostWorkers.run().catch((err) => log.warn({ err: err.message }, 'lost-worker sweep failed'));
-    reconcileQueuedJobs(cp).catch((err) => log.warn({ err: err.message }, 'reconciler failed'));
-    sweepRunningAgentJobs(cp).catch((err) => log.warn({ err: err.message }, 'janitor failed'));
-    expireIdempotencyKeys(cp).catch((err) => log.warn({ err: err.message }, 'idempotency key expiry failed'));
-  }, config.VMO_MAINTENANCE_MS);
-  maintenance.unref();
+  const everyMs = config.VMO_MAINTENANCE_MS;
+  const maintenance = [
+    repeatInBackground(log, 'lost-worker sweep', everyMs, () => lostWorkers.run()),
+    repeatInBackground(log, 'reconciler', everyMs, () => reconcileQueuedJobs(cp)),
+    repeatInBackground(log, 'janitor', everyMs, () => sweepRunningAgentJobs(cp)),
+    repeatInBackground(log, 'idempotency key expiry', everyMs, () => expireIdempotencyKeys(cp)),
+  ];
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 
   return {
     workerId,
     async close() {
-      clearInterval(maintenance);
+      const maintenanceStopped = Promise.all(maintenance.map((loop) => loop.stop()));
       shutdown.abort();
       const drained = worker.close();
       const timer = setTimeout(() => {
@@ -87,10 +92,11 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
         // LOUD: record the reason first, signal second: a job killed without `cancel_reason`
         // recorded would end `failed`, as if its command had failed on its own.
         const stops = registry.ids().map((id) => stopJob(cp, id, 'canceled', DRAIN_CANCEL_GRACE_MS).catch(() => undefined));
-        void Promise.all(stops).then(() => registry.stopAll({ reason: 'canceled', graceMs: DRAIN_CANCEL_GRACE_MS }));
+        inBackground(log, 'stopping the jobs left at the drain timeout', Promise.all(stops).then(() => registry.stopAll({ reason: 'canceled', graceMs: DRAIN_CANCEL_GRACE_MS })), 'error');
       }, config.VMO_DRAIN_MS);
       await drained;
       clearTimeout(timer);
+      await maintenanceStopped;
       await sink.close();
       await sshPool.close();
       clearInterval(presence);
