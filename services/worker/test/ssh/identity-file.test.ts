@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, knownHostsLine, startSshd, type KeyPair, type Sshd } from '@vmo/testkit';
 import { capturedLog } from './captured-log.ts';
+import { endsWithin } from './ends-within.ts';
 import { keyRefusal } from './key-refusal.ts';
 import { SshTestBed, type JobRun } from './ssh-test-bed.ts';
 
@@ -132,12 +133,3 @@ describe('ssh executor: identity files', () => {
     }
   });
 });
-
-/** `p`, or a failure naming `what` if it has not settled after `ms` (a hang is the bug under test). */
-function endsWithin<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
