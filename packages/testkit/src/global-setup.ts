@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import { mkdirSync } from 'node:fs';
 import { createRunLogDir, findSecretsInLogs, LOG_DIR_VAR } from './service-logs.ts';
 import { TEST_REDIS_URL } from './test-redis.ts';
 
@@ -9,9 +10,11 @@ import { TEST_REDIS_URL } from './test-redis.ts';
  */
 export default async function setup(): Promise<() => void> {
   await checkServices();
-  // Set before the test processes are forked, so every ServiceProcess in them writes here.
-  const dir = createRunLogDir();
-  process.env[LOG_DIR_VAR] = dir;
+  // Set before the test processes are forked, so every ServiceProcess in them writes here. Each
+  // vitest project runs this setup (in the same process): the second one reuses the directory.
+  // Set from outside (CI keeping the logs as artifacts), it should name an empty directory.
+  const dir = (process.env[LOG_DIR_VAR] ??= createRunLogDir());
+  mkdirSync(dir, { recursive: true });
   return function checkLogsForSecrets(): void {
     const leaks = findSecretsInLogs(dir);
     if (leaks.length === 0) return;
