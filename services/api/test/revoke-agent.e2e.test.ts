@@ -3,6 +3,7 @@
  * of leaving them `running` for the lost-agent grace (120 s by default) and then `lost`; the
  * command on the agent is killed and the agent stops (exit 2: refused for good).
  */
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesMatching, TestSystem, uniqueSleepArg, waitFor } from '@vmo/testkit';
 
@@ -38,5 +39,18 @@ describe('revoking an agent mid-job', () => {
       status: 'failed',
       error: { code: 'agent_revoked', message: `agent ${offline.body.id} was revoked before the job started` },
     });
+  });
+
+  it('a queued job that slipped past the revoke (inserted in the same instant) fails at the next look, not after the dispatch timeout', async () => {
+    const agent = await system.client.request('POST', '/v1/agents', { name: 'raced' });
+    const job = await system.client.submit({ command: 'true', target: { type: 'agent', agent: agent.body.id } });
+    // The revoke as the racing insert saw it: the agent row revoked, this job not ended.
+    const sql = postgres(system.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      await sql`update agents set revoked_at = now() where id = ${agent.body.id}`;
+    } finally {
+      await sql.end();
+    }
+    expect(await system.client.waitForEnd(job.id, 20_000)).toMatchObject({ status: 'failed', error: { code: 'agent_revoked' } });
   });
 });

@@ -55,6 +55,12 @@ export function createJobProcessor(deps: ProcessJobDeps) {
         const isAgentJob = current.target.type === 'agent';
         const online = !isAgentJob || (current.agentId === hintedAgent ? hintedOnline : await agentOnline(cp, current.agentId!));
         if (!online) {
+          // Revoked after this job picked it (revokeAgent ends the jobs it sees; one inserted in
+          // the same instant is caught here): it will never come back, so do not wait for it.
+          if (await agentRevoked(cp, current.agentId!)) {
+            await markJobTerminal(cp, jobId, { status: 'failed', error: { code: 'agent_revoked', message: `agent ${current.agentId} was revoked before the job started` } });
+            return;
+          }
           if (Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
             await markJobTerminal(cp, jobId, {
               status: 'failed',
@@ -164,6 +170,11 @@ async function checkCancel(cp: ControlPlane, jobId: string, registry: StopRegist
   const [row] = await cp.database.sql<{ cancel_reason: 'canceled' | 'timed_out' | null; cancel_grace_ms: number | null }[]>`
     select cancel_reason, cancel_grace_ms from jobs where id = ${jobId}`.catch(() => []);
   if (row?.cancel_reason) registry.stop(jobId, { reason: row.cancel_reason, graceMs: row.cancel_grace_ms ?? 10_000 });
+}
+
+async function agentRevoked(cp: ControlPlane, agentId: string): Promise<boolean> {
+  const [row] = await cp.database.sql<{ revoked: boolean }[]>`select revoked_at is not null as revoked from agents where id = ${agentId}`;
+  return row?.revoked ?? false;
 }
 
 async function agentOnline(cp: ControlPlane, agentId: string): Promise<boolean> {
