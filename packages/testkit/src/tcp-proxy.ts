@@ -1,11 +1,16 @@
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 
+/** Postgres's ReadyForQuery message header ('Z', length 5); its status byte follows. */
+const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5]);
+
 /** One proxied connection: the client's socket, the upstream socket, and what a stall held back. */
 interface Link {
   client: Socket;
   upstream: Socket;
   /** `null` data: the sender ended its side. */
   held: { to: Socket; data: Buffer | null }[];
+  /** Set by `losePostgresAnswer` once the statement went by on this link. */
+  loseAnswer?: { commandTag: Buffer; withholding: boolean; lost: () => void };
 }
 
 /**
@@ -33,6 +38,7 @@ export class TcpProxy {
   refused = 0;
   /** Connections accepted and forwarded (or held while stalled). */
   accepted = 0;
+  private answerToLose: { statement: Buffer; commandTag: Buffer; lost: () => void } | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -98,6 +104,17 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Postgres only: the next statement whose text contains `statement` runs and commits, but its
+   * answer never reaches the client. From the server's chunk holding `commandTag` (`UPDATE 1`) on,
+   * nothing is forwarded, and once the server's ReadyForQuery has come (the statement's implicit
+   * transaction is over) the connection is reset. Resolves when that has happened. Once only; the
+   * text is sent when a connection first prepares the statement, so use it on a fresh system.
+   */
+  losePostgresAnswer(statement: string, commandTag: string): Promise<void> {
+    return new Promise((resolve) => (this.answerToLose = { statement: Buffer.from(statement), commandTag: Buffer.from(commandTag), lost: resolve }));
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -133,6 +150,20 @@ export class TcpProxy {
    */
   private forward(link: Link, from: Socket, to: Socket): void {
     from.on('data', (data: Buffer) => {
+      const lose = link.loseAnswer;
+      if (from === link.upstream && lose && (lose.withholding || data.includes(lose.commandTag))) {
+        lose.withholding = true;
+        if (data.includes(READY_FOR_QUERY)) {
+          link.client.resetAndDestroy();
+          link.upstream.resetAndDestroy();
+          lose.lost();
+        }
+        return;
+      }
+      if (from === link.client && this.answerToLose && data.includes(this.answerToLose.statement)) {
+        link.loseAnswer = { commandTag: this.answerToLose.commandTag, withholding: false, lost: this.answerToLose.lost };
+        this.answerToLose = undefined;
+      }
       if (this.stalled) {
         link.held.push({ to, data });
         from.pause();

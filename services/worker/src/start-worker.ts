@@ -14,6 +14,7 @@ import { sshExecutor } from './executors/ssh.ts';
 import { createSshPool } from './ssh/create-ssh-pool.ts';
 import { JobEvents } from './job-events.ts';
 import { createJobProcessor } from './process-job.ts';
+import { oneDeliveryPerJob } from './one-delivery-per-job.ts';
 import { StopRegistry } from './stop-registry.ts';
 import { reconcileQueuedJobs } from './reconciler.ts';
 import { sweepRunningAgentJobs } from './janitor.ts';
@@ -52,7 +53,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });
-  const worker = new Worker<QueuedJobData>(JOB_QUEUE, processJob, {
+  const worker = new Worker<QueuedJobData>(JOB_QUEUE, oneDeliveryPerJob(processJob), {
     connection: createRedis(config.VMO_REDIS_URL),
     prefix: cp.keys.bullPrefix,
     concurrency: config.VMO_WORKER_CONCURRENCY,
@@ -62,6 +63,8 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     maxStalledCount: 1_000_000,
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'bullmq worker error'));
+  // A failed delivery leaves its job `queued` for the reconciler (or ended by whoever holds it): worth a line.
+  worker.on('failed', (job, err) => log.warn({ jobId: job?.data.jobId, err: err.message }, 'job delivery failed'));
 
   const presenceTtlMs = config.VMO_WORKER_PRESENCE_TTL_MS;
   await markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs).catch(() => {}); // refreshed below, also once Redis is back
