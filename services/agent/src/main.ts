@@ -35,7 +35,13 @@ function main(): void {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`vmo-agent: ${signal}: draining (up to ${config.drainMs} ms), then exiting\n`);
-    void agent.stop().then(() => process.exit(0));
+    agent.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.stderr.write(`vmo-agent: stopping failed: ${err.message}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
