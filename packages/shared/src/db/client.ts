@@ -36,7 +36,6 @@ export function openDatabase(url: string, options: { max?: number; connectTimeou
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },
   });
-  settleTypesFetchQuietly(sql);
   const db = drizzle(sql, { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };
 }
@@ -61,6 +60,7 @@ const PATCHED = Symbol.for('vmo.postgres.settleTypesFetchQuietly');
  * every query waiting on that connection, and the next connection fetches the types again, so
  * this one internal query settles with no rows instead of rejecting. Patched once per process,
  * on the shared Query prototype, matched by its text (it is the only untagged pg_type read).
+ * Drop it once a postgres.js release fixes #1192.
  */
 function settleTypesFetchQuietly(sql: Sql): void {
   const proto = Object.getPrototypeOf(sql.unsafe('select 1')) as InternalQuery & { [PATCHED]?: true };
@@ -80,3 +80,7 @@ function isTypesFetch(strings: readonly string[]): boolean {
   const text = strings.length === 1 ? strings[0]! : '';
   return text.includes('from pg_catalog.pg_type a') && text.includes('b.typarray');
 }
+
+// At load, not per pool: every pool of the process shares the prototype, the migrator's too.
+// The throwaway instance never connects (postgres.js connects on a query's first `then`).
+settleTypesFetchQuietly(postgres({ host: '127.0.0.1', port: 1, max: 1 }));
