@@ -9,9 +9,12 @@ export type UpgradeResult =
  * its close code) or the HTTP status and body it was refused with. For auth and error-path tests
  * where `followJob` would only reject.
  */
-export function openWebSocket(url: string, opts: { token?: string; protocols?: string[]; headers?: Record<string, string> } = {}): Promise<UpgradeResult> {
+export function openWebSocket(
+  url: string,
+  opts: { token?: string; protocols?: string[]; headers?: Record<string, string>; /** Connect from this loopback address (127.x.y.z). */ localAddress?: string } = {},
+): Promise<UpgradeResult> {
   const headers = { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers };
-  const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers });
+  const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, closed }));

@@ -13,6 +13,27 @@ export const apiEnv = z.object({
    * fit with room to spare, or a subscriber keeping up would be cut by a single message.
    */
   VMO_SUBSCRIBER_BUFFER_BYTES: intVar(8 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
+  // Deadlines for clients that connect and then dawdle (slowloris): see http/connection-deadlines.ts.
+  // None of them applies to a WebSocket once it is authenticated and open (agents, subscribers).
+  /** The request line and headers (of a request or a WebSocket upgrade) must arrive within this. */
+  VMO_HEADERS_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  /** The whole request, body included, must arrive within this. At least VMO_HEADERS_TIMEOUT_MS. */
+  VMO_REQUEST_TIMEOUT_MS: intVar(60_000, 100, 3_600_000),
+  /** A kept-alive connection with no request in flight is closed after this. */
+  VMO_KEEP_ALIVE_TIMEOUT_MS: intVar(5_000, 100, 600_000),
+  /** A connection on which nothing is read or written for this long is closed (a client that stopped reading). */
+  VMO_IDLE_TIMEOUT_MS: intVar(60_000, 100, 3_600_000),
+  /** A WebSocket upgrade must be authenticated and answered within this, or the socket is destroyed. */
+  VMO_UPGRADE_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  /**
+   * Connections from one address (an IPv6 /64) that have not yet made an authenticated request
+   * or upgrade; more are refused at once with 429. 0 turns the limit off (behind a proxy that
+   * connects from one address for everyone, raise it or turn it off and limit at the proxy).
+   */
+  VMO_MAX_UNAUTH_CONNECTIONS_PER_IP: intVar(64, 0, 1_000_000),
+}).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
+  path: ['VMO_REQUEST_TIMEOUT_MS'],
+  message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',
 });
 export type ApiConfig = z.infer<typeof apiEnv>;
 

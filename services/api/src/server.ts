@@ -1,6 +1,6 @@
-import type { IncomingMessage, Server } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { createAdaptorServer } from '@hono/node-server';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import { AppError, badRequest, forbidden, notFound, unauthorized } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
@@ -11,8 +11,11 @@ import { tokenKind } from '@vmo/shared/tokens';
 import type { Hono } from 'hono';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
+import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
+import { checkedPathValue } from './http/path-param.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
-import { chooseProtocol, upgradeToken } from './http/upgrade-auth.ts';
+import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
+import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
 import type { ChannelHub } from './streams/channel-hub.ts';
 import { serveJobStream } from './streams/job-stream.ts';
 
@@ -24,34 +27,70 @@ export interface ServerDeps {
   hub: ChannelHub;
   log: Logger;
   maxSubscriberBufferBytes: number;
+  deadlines: ConnectionDeadlines;
+  /** Per client address; 0 = no limit. */
+  maxUnauthenticatedConnections: number;
 }
 
 const STREAM_PATH = /^\/v1\/jobs\/([^/]+)\/stream$/;
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
 export function createHttpServer(deps: ServerDeps): { server: Server; closeSubscribers(): void } {
-  const server = createAdaptorServer({ fetch: deps.app.fetch }) as Server;
+  const unauthenticated = new UnauthenticatedConnections(deps.maxUnauthenticatedConnections, slowAfterMs(deps.deadlines), deps.log);
+  const serveRequest = getRequestListener(deps.app.fetch);
+  const server = createServer(deadlineServerOptions(deps.deadlines), (req, res) => {
+    const socket = req.socket;
+    if (isRefused(socket)) return void socket.destroy();
+    unauthenticated.serving(socket);
+    // Answered without authenticating (requireUser marks the ones that did): waiting on the client again.
+    res.once('close', () => unauthenticated.waiting(socket));
+    void serveRequest(req, res);
+  });
+  // A socket on which nothing is read or written for idleMs (or, between requests, keepAliveMs) is
+  // destroyed: above all a client that stopped reading a response, which would otherwise hold it
+  // (and the query feeding it) forever. ws clears the timeout of a socket it takes over.
+  server.setTimeout(deps.deadlines.idleMs, (socket: Socket) => {
+    deps.log.debug({ address: socket.remoteAddress }, 'closed an idle connection');
+    socket.destroy();
+  });
+  server.on('connection', unauthenticated.admit);
   // Subscribers only ever send tiny pings; agents' frames are bounded in the gateway.
   const subscribers = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: chooseProtocol });
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => {});
+    if (isRefused(socket)) return void socket.destroy();
+    unauthenticated.serving(socket);
+    // From the end of its headers, an upgrade has this long to authenticate and be answered 101;
+    // a refused one this long to go away (it may never close its side). Then it is destroyed.
+    const deadline = setTimeout(() => socket.destroy(), deps.deadlines.upgradeMs);
+    socket.once('close', () => clearTimeout(deadline));
+    let upgraded = false;
+    const accepted = () => {
+      upgraded = true;
+      clearTimeout(deadline);
+      markAuthenticated(socket);
+    };
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = url.pathname === '/v1/agent/connect' ? deps.gateway.handleUpgrade(req, socket, head) : upgradeStream(req, socket, head, url);
-    route.catch((err: Error) => {
-      deps.log.error({ err }, 'upgrade failed');
-      rejectUpgrade(socket, new AppError(503, 'unavailable', 'could not open the stream; retry'));
-    });
+    const route = url.pathname === '/v1/agent/connect' ? deps.gateway.handleUpgrade(req, socket, head, accepted) : upgradeStream(req, socket, head, url, accepted);
+    route
+      .catch((err: Error) => {
+        if (err instanceof AppError && err.expected) return rejectUpgrade(socket, err);
+        deps.log.error({ err }, 'upgrade failed');
+        rejectUpgrade(socket, new AppError(503, 'unavailable', 'could not open the stream; retry'));
+      })
+      // Refused: waiting on the client again, until it goes (or the upgrade deadline).
+      .finally(() => !upgraded && unauthenticated.waiting(socket));
   });
 
-  async function upgradeStream(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
+  async function upgradeStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void): Promise<void> {
     const match = STREAM_PATH.exec(url.pathname);
     if (!match) return rejectUpgrade(socket, new AppError(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`));
-    const token = upgradeToken(req);
-    if (!token) return rejectUpgrade(socket, unauthorized('a bearer token is required (Authorization header or a "bearer.<token>" subprotocol)'));
+    const token = streamUpgradeToken(req);
+    if (!token) return rejectUpgrade(socket, unauthorized('a bearer token is required (the Authorization header, or the subprotocols "vmo.v1" and "bearer.<token>")'));
     if (tokenKind(token) === 'agent') return rejectUpgrade(socket, forbidden('agent tokens are only accepted on the agent endpoint; use a user token'));
     if (!(await deps.tokens.verify(token))) return rejectUpgrade(socket, unauthorized('the token is not valid'));
-    const jobId = decodePathSegment(match[1]!);
+    const jobId = checkedPathValue(decodePathSegment(match[1]!), 'id');
     const afterParam = url.searchParams.get('after');
     const after = afterParam === null ? -1 : Number(afterParam);
     if (!Number.isInteger(after) || after < -1 || after > 2 ** 31 - 1) return rejectUpgrade(socket, badRequest('validation_failed', 'after: must be a whole number ≥ -1 (the last seq you have)'));
@@ -59,6 +98,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     const [row] = await deps.cp.database.sql`select 1 from jobs where id = ${jobId}`;
     if (!row) return rejectUpgrade(socket, notFound('job', jobId));
     subscribers.handleUpgrade(req, socket, head, (ws) => {
+      accepted();
       void serveJobStream(ws, jobId, after, { cp: deps.cp, hub: deps.hub, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
     });
   }

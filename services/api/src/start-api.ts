@@ -29,7 +29,23 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   const tokens = new TokenStore(cp.database);
   const gateway = new AgentGateway({ cp, sink, hub, log });
   const app = createApp({ cp, tokens, log });
-  const { server, closeSubscribers } = createHttpServer({ app, cp, tokens, gateway, hub, log, maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES });
+  const { server, closeSubscribers } = createHttpServer({
+    app,
+    cp,
+    tokens,
+    gateway,
+    hub,
+    log,
+    maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
+    deadlines: {
+      headersMs: config.VMO_HEADERS_TIMEOUT_MS,
+      requestMs: config.VMO_REQUEST_TIMEOUT_MS,
+      keepAliveMs: config.VMO_KEEP_ALIVE_TIMEOUT_MS,
+      idleMs: config.VMO_IDLE_TIMEOUT_MS,
+      upgradeMs: config.VMO_UPGRADE_TIMEOUT_MS,
+    },
+    maxUnauthenticatedConnections: config.VMO_MAX_UNAUTH_CONNECTIONS_PER_IP,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -573,14 +573,30 @@ describe('bad input on real sockets (API process)', () => {
       ['a broken percent-encoding in a stream path', '/v1/jobs/%E0%A4%A/stream', () => system.token, 404, 'not_found'],
       ['a bad ?after on a stream', `/v1/jobs/${jobShapedId}/stream?after=abc`, () => system.token, 400, 'validation_failed'],
       ['an unknown WebSocket path', '/v1/nowhere', () => system.token, 404, 'not_found'],
-    ])('refuses %s', async (_what, path, token, status, code) => {
+      ['a NUL in a stream path', '/v1/jobs/a%00b/stream', () => system.token, 400, 'validation_failed'],
+      // Issue 8 #10: the agent endpoint takes its token only in the Authorization header.
+      ['an agent token in a subprotocol on the agent endpoint', '/v1/agent/connect', () => undefined, 401, 'unauthorized', () => ['vmo.v1', `bearer.${agentToken}`]],
+      // A bearer subprotocol needs vmo.v1 beside it, or the server would have only the token to select.
+      ['a bearer subprotocol without vmo.v1 on a stream', `/v1/jobs/${jobShapedId}/stream`, () => undefined, 400, 'protocol_required', () => [`bearer.${system.token}`]],
+    ])('refuses %s', async (_what, path, token, status, code, protocols?: () => string[]) => {
       const before = await snapshot(sql);
-      const res = await openWebSocket(apiUrl + path, { token: token() });
+      const res = await openWebSocket(apiUrl + path, { token: token(), protocols: protocols?.() });
       expect(res.kind).toBe('refused');
       if (res.kind !== 'refused') return;
       expectError({ status: res.status, body: JSON.parse(res.body), text: res.body }, status, code);
+      expect(res.body).not.toContain(agentToken);
+      expect(res.body).not.toContain(system.token);
       expect(await snapshot(sql)).toEqual(before);
       await expectServerHealthy();
+    });
+
+    it('never echoes a token offered as a subprotocol: the agent endpoint selects vmo.v1 or nothing', async () => {
+      const res = await openWebSocket(`${apiUrl}/v1/agent/connect`, { token: agentToken, protocols: [`bearer.${agentToken}`, 'vmo.v1'] });
+      expect(res.kind).toBe('open');
+      if (res.kind !== 'open') return;
+      expect(res.protocol).toBe('vmo.v1');
+      res.ws.close(1000);
+      await res.closed;
     });
   });
 

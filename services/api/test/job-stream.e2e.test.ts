@@ -95,13 +95,13 @@ describe('job stream (WebSocket subscribers)', () => {
     expect(none.closeCode).toBe(1000);
   });
 
-  it('authenticates a browser by the bearer.<token> subprotocol and echoes that protocol', async () => {
+  it('authenticates a browser by the subprotocols vmo.v1 + bearer.<token>, and selects vmo.v1, never the token', async () => {
     const job = await system.client.submit({ command: 'echo via-subprotocol' });
     await system.client.waitForEnd(job.id);
-    const opened = await openWebSocket(streamUrl(job.id), { protocols: [`bearer.${system.token}`] });
+    const opened = await openWebSocket(streamUrl(job.id), { protocols: [`bearer.${system.token}`, 'vmo.v1'] });
     expect(opened.kind).toBe('open');
     if (opened.kind !== 'open') return;
-    expect(opened.protocol).toBe(`bearer.${system.token}`);
+    expect(opened.protocol).toBe('vmo.v1');
     const messages: any[] = [];
     opened.ws.on('message', (raw) => messages.push(JSON.parse(raw.toString())));
     const closed = await opened.closed;
@@ -118,7 +118,8 @@ describe('job stream (WebSocket subscribers)', () => {
     const cases: [string, Parameters<typeof openWebSocket>[1], string, number][] = [
       ['no token', {}, job.id, 401],
       ['wrong token', { token: 'vmo_adm_wrongwrongwrongwrong' }, job.id, 401],
-      ['wrong subprotocol token', { protocols: ['bearer.vmo_adm_nope'] }, job.id, 401],
+      ['wrong subprotocol token', { protocols: ['vmo.v1', 'bearer.vmo_adm_nope'] }, job.id, 401],
+      ['a bearer subprotocol without vmo.v1 (the server would have only the token to select)', { protocols: [`bearer.${system.token}`] }, job.id, 400],
       ['agent token', { token: agentToken }, job.id, 403],
       ['unknown job', { token: system.token }, 'job_00000000000000000000', 404],
       ['malformed job id', { token: system.token }, 'nope', 404],

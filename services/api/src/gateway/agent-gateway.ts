@@ -7,7 +7,7 @@ import { newId } from '@vmo/shared/ids';
 import { AgentCloseCode, MAX_FRAME_BYTES } from '@vmo/shared/protocol';
 import { tokenKind } from '@vmo/shared/tokens';
 import { rejectUpgrade } from '../http/reject-upgrade.ts';
-import { upgradeToken } from '../http/upgrade-auth.ts';
+import { agentUpgradeToken, chooseProtocol } from '../http/upgrade-auth.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
 import { Presence } from './presence.ts';
 
@@ -17,7 +17,9 @@ import { Presence } from './presence.ts';
  * that went silent.
  */
 export class AgentGateway {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  // Agents offer no subprotocol; should one be offered, only `vmo.v1` is ever selected (ws would
+  // otherwise select the first offered, which could echo a `bearer.<token>`).
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, handleProtocols: chooseProtocol });
   private readonly sessions = new Map<string, AgentSession>();
   private readonly sweep: NodeJS.Timeout;
   private readonly deps: SessionDeps;
@@ -33,9 +35,10 @@ export class AgentGateway {
     return this.sessions.size;
   }
 
-  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const token = upgradeToken(req);
-    if (!token) return rejectUpgrade(socket, unauthorized('agent token required: Authorization: Bearer <agent token>'));
+  /** `accepted` is called once the socket is a WebSocket of an authenticated agent. */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: () => void = () => {}): Promise<void> {
+    // PROTOCOL.md §1: the token only in the Authorization header (throws a 401 AppError otherwise).
+    const token = agentUpgradeToken(req);
     if (tokenKind(token) !== 'agent') return rejectUpgrade(socket, new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint'));
     let agent;
     try {
@@ -45,6 +48,7 @@ export class AgentGateway {
     }
     if (!agent) return rejectUpgrade(socket, unauthorized('the agent token is unknown or revoked'));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted();
       const previous = this.sessions.get(agent.id);
       previous?.close(AgentCloseCode.replaced, 'replaced by a newer connection of this agent');
       const session = new AgentSession(agent.id, newId('tok').slice(4), ws, this.deps, (s) => {

@@ -1,24 +1,51 @@
 import type { IncomingMessage } from 'node:http';
+import { AppError, unauthorized } from '@vmo/shared/errors';
 import { bearerToken } from '@vmo/shared/tokens';
 
-const BEARER_PROTOCOL = 'bearer.';
+/** The subprotocol of the job stream; the one a server selects. */
+export const STREAM_PROTOCOL = 'vmo.v1';
+const BEARER_PREFIX = 'bearer.';
 
-/**
- * The token of a WebSocket upgrade: the Authorization header, or for browsers (which cannot set
- * headers on a WebSocket) a `bearer.<token>` subprotocol. Never the URL: URLs end up in logs.
- */
-export function upgradeToken(req: IncomingMessage): string | undefined {
-  const fromHeader = bearerToken(req.headers.authorization);
-  if (fromHeader) return fromHeader;
-  const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+function offeredProtocols(req: IncomingMessage): string[] {
+  return String(req.headers['sec-websocket-protocol'] ?? '')
     .split(',')
-    .map((p) => p.trim());
-  const bearer = protocols.find((p) => p.startsWith(BEARER_PROTOCOL));
-  return bearer ? bearer.slice(BEARER_PROTOCOL.length) : undefined;
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
 }
 
-/** The subprotocol to echo back: a browser fails the handshake if we answer none of those it offered. */
+/**
+ * The token of a job-stream upgrade: the Authorization header or, for browsers (which cannot set
+ * headers on a WebSocket), the subprotocol `bearer.<token>` offered together with `vmo.v1`, as
+ * Kubernetes does with `base64url.bearer.authorization.k8s.io.<token>`. The server selects
+ * `vmo.v1` (chooseProtocol), so the token is never echoed back in `Sec-WebSocket-Protocol`. A
+ * bearer subprotocol without `vmo.v1` is refused: the server would have no protocol to select but
+ * the token. Never the URL: URLs end up in logs.
+ */
+export function streamUpgradeToken(req: IncomingMessage): string | undefined {
+  const offered = offeredProtocols(req);
+  const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
+  if (bearer !== undefined && !offered.includes(STREAM_PROTOCOL)) {
+    throw new AppError(400, 'protocol_required', `offer the "${STREAM_PROTOCOL}" subprotocol together with "bearer.<token>": the server selects "${STREAM_PROTOCOL}" and never echoes the token`);
+  }
+  return bearerToken(req.headers.authorization) ?? bearer?.slice(BEARER_PREFIX.length);
+}
+
+/** The token of an agent's upgrade: the Authorization header only (PROTOCOL.md §1). */
+export function agentUpgradeToken(req: IncomingMessage): string {
+  const token = bearerToken(req.headers.authorization);
+  if (token) return token;
+  const inProtocol = offeredProtocols(req).some((p) => p.startsWith(BEARER_PREFIX));
+  throw unauthorized(
+    inProtocol
+      ? 'the agent endpoint takes the agent token only in the Authorization header ("Authorization: Bearer <agent token>"), not in a subprotocol'
+      : 'agent token required: Authorization: Bearer <agent token>',
+  );
+}
+
+/**
+ * The subprotocol to select: `vmo.v1` if offered, else none. Never a `bearer.` one (that would
+ * echo the token), and never whatever came first (ws's default without this function).
+ */
 export function chooseProtocol(protocols: Set<string>): string | false {
-  for (const p of protocols) if (p.startsWith(BEARER_PROTOCOL) || p === 'vmo.v1') return p;
-  return false;
+  return protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false;
 }
