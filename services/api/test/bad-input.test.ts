@@ -590,7 +590,7 @@ describe('bad input on real sockets (API process)', () => {
       await expectServerHealthy();
     });
 
-    it('never echoes a token offered as a subprotocol: the agent endpoint selects vmo.v1 or nothing', async () => {
+    it('§1: never echoes a token offered as a subprotocol: the agent endpoint selects vmo.v1 or nothing', async () => {
       const res = await openWebSocket(`${apiUrl}/v1/agent/connect`, { token: agentToken, protocols: [`bearer.${agentToken}`, 'vmo.v1'] });
       expect(res.kind).toBe('open');
       if (res.kind !== 'open') return;
@@ -673,7 +673,7 @@ describe('bad input on real sockets (API process)', () => {
       ['a label value with an unpaired surrogate', helloWith({ labels: { zone: '\udc00' } })],
       ['a label key registration refuses', helloWith({ labels: { 'a b': 'x' } })],
       ['3,500 labels', helloWith({ labels: Object.fromEntries(Array.from({ length: 3500 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) })],
-    ])('closes the socket with 1008 on a hello with %s, and stores nothing of it', async (_what, badHello) => {
+    ])('§1: closes the socket with 1008 on a hello with %s, and stores nothing of it', async (_what, badHello) => {
       const row = () => sql`select to_jsonb(a) - 'last_seen_at' as row from agents a where name = 'vm-frames'`;
       const [before] = await row();
       const agent = await connectAgent();
@@ -739,13 +739,13 @@ describe('bad input on real sockets (API process)', () => {
       return agent.body.labels;
     }
 
-    it('replace the previous report; registered labels win on the same key', async () => {
+    it('§1: replace the previous report; registered labels win on the same key', async () => {
       expect(await reportLabels({ zone: 'us', gpu: 'yes', rack: 'r1' })).toEqual({ zone: 'eu', team: 'ops', gpu: 'yes', rack: 'r1' });
       expect(await reportLabels({ disk: 'ssd' })).toEqual({ zone: 'eu', team: 'ops', disk: 'ssd' });
       expect(await reportLabels(undefined)).toEqual({ zone: 'eu', team: 'ops' });
     });
 
-    it('do not pile up over reconnects: three hellos of 64 different labels leave 64 of them', async () => {
+    it('§1: do not pile up over reconnects: three hellos of 64 different labels leave 64 of them', async () => {
       for (let round = 0; round < 3; round++) {
         const labels = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`r${round}-k${i}`, 'v'.repeat(255)]));
         const shown = await reportLabels(labels);
