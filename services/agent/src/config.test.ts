@@ -33,6 +33,14 @@ describe('agent config', () => {
     expect(() => loadAgentConfig(['--bogus'], {})).toThrow(ConfigError);
   });
 
+  it('refuses at start the labels the server would refuse in hello (else: 1008 and a reconnect loop)', () => {
+    const env = { VMO_SERVER: 'http://x', VMO_AGENT_TOKEN: token };
+    expect(() => loadAgentConfig(['--labels', 'a:b=1'], env)).toThrow(/^invalid configuration: --labels: /);
+    const many = Array.from({ length: 65 }, (_, i) => `k${i}=v`).join(',');
+    expect(() => loadAgentConfig(['--labels', many], env)).toThrow(/--labels: at most 64 labels/);
+    expect(loadAgentConfig(['--labels', 'zone=eu/1,team.x=ops'], env)).toMatchObject({ labels: { zone: 'eu/1', 'team.x': 'ops' } });
+  });
+
   it('never echoes a token in an error', () => {
     expect.assertions(2);
     expect(() => loadAgentConfig([], { VMO_SERVER: 'http://x', VMO_AGENT_TOKEN: 'vmo_adm_secret' })).toThrow(/VMO_AGENT_TOKEN: must be an agent token/);

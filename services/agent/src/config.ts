@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { intVar, readSecretFiles, runAsVar, scrubSecrets, SecretFileError } from '@vmo/shared/config';
 import type { RunAsUser } from '@vmo/shared/process';
+import { LabelsInput } from '@vmo/shared/domain';
 import { MAX_CHUNK_BYTES } from '@vmo/shared/protocol';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 
@@ -61,7 +62,10 @@ const labelList = z
   .default('')
   .transform(commaList)
   .pipe(z.array(z.string().regex(labelPair, 'must be k=v pairs separated by commas (key ≤ 63, value ≤ 255 characters)')))
-  .transform((pairs) => Object.fromEntries(pairs.map((p) => labelPair.exec(p)!.slice(1, 3) as [string, string])));
+  .transform((pairs) => Object.fromEntries(pairs.map((p) => labelPair.exec(p)!.slice(1, 3) as [string, string])))
+  // The server refuses a hello whose labels break the registration rules (1008, then a reconnect
+  // loop): refuse them here, at start, with a line naming --labels.
+  .pipe(LabelsInput);
 
 const agentEnvSchema = z.object({
   VMO_SERVER: z.string({ error: 'is required (the control-plane URL)' }).transform(commaList).pipe(z.array(serverUrl).min(1, 'needs at least one URL')),

@@ -311,6 +311,9 @@ describe('bad input over REST (in-process)', () => {
       ['GET', '/v1/jobs/job_%00'],
       ['POST', '/v1/jobs/a%00b/cancel'],
       ['GET', '/v1/jobs/a%00b/logs'],
+      ['GET', '/v1/hosts/a%00b'],
+      ['PATCH', '/v1/hosts/a%00b'],
+      ['DELETE', '/v1/hosts/a%00b'],
     ])('%s %s (NUL in the path) is 400 naming the id', async (method, path) => {
       const res = await refused(method, path, {}, 400, 'validation_failed', /^id: must not contain NUL bytes/);
       expect(res.body.error.details?.field).toBe('id');

@@ -5,12 +5,9 @@ export const MAX_COMMAND_BYTES = 64 * 1024;
 export const DEFAULT_TIMEOUT_MS = 3_600_000;
 export const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
-export const LabelsInput = z
-  .record(
-    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, 'label keys are 1-63 letters, digits, "_", ".", "/" or "-"'),
-    storableText(z.string().max(255, 'label values are at most 255 characters'), 'label values'),
-  )
-  .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
+import { LabelsInput } from '../domain/labels.ts';
+
+export { LabelsInput };
 
 export const TargetInput = z.discriminatedUnion(
   'type',

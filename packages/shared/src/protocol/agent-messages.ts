@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { storableString } from '../errors/storable-text.ts';
-import { LabelsInput } from '../jobs/job-input.ts';
+import { LabelsInput } from '../domain/labels.ts';
 
 /**
  * Agent ⇄ gateway messages (PROTOCOL.md beside this file). Control messages are JSON text

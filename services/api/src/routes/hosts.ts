@@ -4,6 +4,7 @@ import { createHost, deleteHost, getHost, HostImportInput, HostInput, HostPatch,
 import type { ControlPlane } from '@vmo/shared/jobs';
 import type { AuthEnv } from '../auth/principal.ts';
 import { jsonBody, queryParams } from '../http/json-body.ts';
+import { pathParam } from '../http/path-param.ts';
 
 const ListQuery = z
   .object({
@@ -23,10 +24,10 @@ export function hostRoutes(cp: ControlPlane) {
     })
     .get('/', async (c) => c.json(await listHosts(cp, queryParams(c, ListQuery))))
     .post('/import', async (c) => c.json(await importSshConfig(cp, await jsonBody(c, HostImportInput))))
-    .get('/:id', async (c) => c.json(await getHost(cp, c.req.param('id'))))
-    .patch('/:id', async (c) => c.json(await updateHost(cp, c.req.param('id'), await jsonBody(c, HostPatch))))
+    .get('/:id', async (c) => c.json(await getHost(cp, pathParam(c, 'id'))))
+    .patch('/:id', async (c) => c.json(await updateHost(cp, pathParam(c, 'id'), await jsonBody(c, HostPatch))))
     .delete('/:id', async (c) => {
-      await deleteHost(cp, c.req.param('id'));
+      await deleteHost(cp, pathParam(c, 'id'));
       return c.body(null, 204);
     });
 }

@@ -27,7 +27,7 @@ export const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 export function remoteScript(spec: RemoteScriptSpec): string {
   const n = shellQuote(spec.nonce);
-  const exports = Object.entries({ VMO_JOB_ID: spec.jobId, ...spec.env }).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+  const exports = Object.entries({ ...spec.env, VMO_JOB_ID: spec.jobId }).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
   // A relative cwd is relative to the login directory, as with `ssh host 'cd dir'`.
   const dir = spec.cwd && spec.cwd.startsWith('-') ? `./${spec.cwd}` : spec.cwd;
   return [
