@@ -26,11 +26,11 @@ describe('errorBody', () => {
 
 describe('AppError helpers', () => {
   it.each([
-    [badRequest('bad', 'm'), 400, 'bad', true],
+    [badRequest('invalid_json', 'm'), 400, 'invalid_json', true],
     [unauthorized(), 401, 'unauthorized', true],
     [forbidden('m'), 403, 'forbidden', true],
     [notFound('job', 'job_x'), 404, 'not_found', true],
-    [conflict('already_ended', 'm'), 409, 'already_ended', true],
+    [conflict('job_ended', 'm'), 409, 'job_ended', true],
     [payloadTooLarge(1024), 413, 'payload_too_large', true],
     [unavailable('m'), 503, 'unavailable', false],
     [new AppError(500, 'internal', 'm'), 500, 'internal', false],

@@ -32,8 +32,9 @@ function clientWentAway(err: Error): boolean {
 function toAppError(err: Error): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof HTTPException) {
-    const status = err.status === 413 ? 413 : err.status >= 500 ? 500 : 400;
-    return new AppError(status as 400, status === 413 ? 'payload_too_large' : 'bad_request', err.message || 'bad request');
+    if (err.status === 413) return new AppError(413, 'payload_too_large', err.message || 'payload too large');
+    if (err.status >= 500) return new AppError(500, 'internal', 'internal error; see the server log');
+    return new AppError(400, 'bad_request', err.message || 'bad request');
   }
   if (isConnectionError(err)) return new AppError(503, 'unavailable', 'a backing service (Postgres or Redis) is unavailable; retry shortly');
   return new AppError(500, 'internal', 'internal error; see the server log');

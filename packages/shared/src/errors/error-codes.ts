@@ -1,0 +1,73 @@
+/**
+ * Every error code vmo gives out, in two tables: the `code` of an HTTP error body
+ * (`{"error":{"code","message","details"?}}`) with the status it always comes with, and the `code`
+ * of a job's `error` (why a job ended `failed` or `lost` without its command deciding). Clients
+ * branch on these codes, so they are stable: a code is added here or not used. `AppError` only
+ * takes a code from HTTP_ERRORS, with its own status; the OpenAPI document enumerates them; a test
+ * (error-codes.test.ts) finds every code written into a job's `error` in the sources and checks it
+ * is listed in JOB_ERRORS.
+ */
+
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503;
+
+export const HTTP_ERRORS = {
+  validation_failed: { status: 400, meaning: 'a field of the body, the query, a header or the path is invalid; the message starts with the field and details.field names it' },
+  invalid_json: { status: 400, meaning: 'the body is not a JSON object (or not JSON at all)' },
+  bad_request: { status: 400, meaning: 'the request could not be read as HTTP the API understands' },
+  protocol_required: { status: 400, meaning: 'a job-stream upgrade offered "bearer.<token>" without the "vmo.v1" subprotocol' },
+  invalid_ssh_config: { status: 400, meaning: 'the imported OpenSSH config is one ssh itself would refuse; details.line names the line' },
+  unauthorized: { status: 401, meaning: 'no token, a malformed one, or one that is unknown or revoked' },
+  forbidden: { status: 403, meaning: 'the token is of the wrong kind for this endpoint (an agent token on the user API, or the reverse)' },
+  not_found: { status: 404, meaning: 'no such job, agent, host or route' },
+  job_ended: { status: 409, meaning: 'the job has already ended: nothing to cancel' },
+  name_taken: { status: 409, meaning: 'an agent of that name exists' },
+  host_exists: { status: 409, meaning: 'a host of that name exists in that environment' },
+  payload_too_large: { status: 413, meaning: 'the body is over 1 MiB' },
+  ssh_config_too_large: { status: 413, meaning: 'the imported config is over the import limits (lines, hosts, evaluation work)' },
+  unknown_agent: { status: 422, meaning: 'the job targets an agent that does not exist or was revoked' },
+  unknown_host: { status: 422, meaning: 'the job targets a host that is not in the inventory' },
+  ambiguous_host: { status: 422, meaning: 'the host name exists in several environments: name one as name@environment' },
+  idempotency_key_reused: { status: 422, meaning: 'this Idempotency-Key was used with a different body' },
+  too_many_connections: { status: 429, meaning: 'too many connections from this address have not authenticated' },
+  internal: { status: 500, meaning: 'a bug: see the server log' },
+  unavailable: { status: 503, meaning: 'Postgres or Redis is not answering; retry shortly' },
+} as const satisfies Record<string, { status: HttpErrorStatus; meaning: string }>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+/** The codes that come with `status`, e.g. `HttpErrorCodeFor<409>` = `'job_ended' | 'name_taken' | 'host_exists'`. */
+export type HttpErrorCodeFor<S extends HttpErrorStatus> = { [C in HttpErrorCode]: (typeof HTTP_ERRORS)[C]['status'] extends S ? C : never }[HttpErrorCode];
+export const HTTP_ERROR_CODES = Object.keys(HTTP_ERRORS) as [HttpErrorCode, ...HttpErrorCode[]];
+/** The codes a given status can carry, for documenting a route's answers. */
+export const httpErrorCodesFor = (status: HttpErrorStatus): HttpErrorCode[] => HTTP_ERROR_CODES.filter((c) => HTTP_ERRORS[c].status === status);
+
+/**
+ * Job `error.code`: `ends` is the status the job ends with; `retry` says whether submitting the
+ * job again can help (`maybe`: the cause may pass).
+ */
+export const JOB_ERRORS = {
+  // Any target
+  spawn_failed: { ends: 'failed', retry: 'no', meaning: 'the command could not be started (e.g. its cwd does not exist)' },
+  executor_failed: { ends: 'failed', retry: 'maybe', meaning: 'the worker could not run the job (a bug or an outage; see the worker log)' },
+  internal: { ends: 'failed', retry: 'maybe', meaning: 'the worker failed while handling the job; see the worker log' },
+  worker_lost: { ends: 'lost', retry: 'maybe', meaning: 'the worker running the job stopped (killed, crashed) while the command ran' },
+  // Agent jobs
+  agent_offline: { ends: 'failed', retry: 'maybe', meaning: 'the agent was not online within the dispatch timeout' },
+  agent_lost: { ends: 'lost', retry: 'maybe', meaning: 'the agent went away while running the job and did not come back within the grace' },
+  agent_restarted: { ends: 'lost', retry: 'maybe', meaning: 'the agent came back without the job: it restarted while the job ran' },
+  agent_revoked: { ends: 'failed', retry: 'no', meaning: 'the agent was revoked before or while the job ran' },
+  // SSH jobs (see services/worker/src/ssh/ssh-error.ts for why reachability failures share one code)
+  unknown_host: { ends: 'failed', retry: 'no', meaning: 'the host was removed from the inventory before the job ran' },
+  ssh_target_not_allowed: { ends: 'failed', retry: 'no', meaning: 'the host or a ProxyJump hop is outside VMO_SSH_ALLOWED_TARGETS; nothing was dialled' },
+  ssh_connect_failed: { ends: 'failed', retry: 'maybe', meaning: 'no SSH session could be set up (not resolved, refused, unreachable, timed out, closed)' },
+  ssh_auth_failed: { ends: 'failed', retry: 'no', meaning: 'the server refused every key offered' },
+  ssh_key_unusable: { ends: 'failed', retry: 'no', meaning: 'the identity file is not a readable key under VMO_SSH_KEY_DIRS' },
+  host_key_mismatch: { ends: 'failed', retry: 'no', meaning: "the server's key differs from the trusted one: possible man in the middle" },
+  host_key_unknown: { ends: 'failed', retry: 'no', meaning: 'strict policy and no trusted key for this host' },
+  host_key_revoked: { ends: 'failed', retry: 'no', meaning: 'the key is marked @revoked in known_hosts' },
+  ssh_jump_failed: { ends: 'failed', retry: 'no', meaning: 'a ProxyJump hop is not [user@]host[:port]' },
+  ssh_channel_failed: { ends: 'failed', retry: 'maybe', meaning: 'the connection is up but a session could not be opened' },
+  ssh_connection_lost: { ends: 'failed', retry: 'maybe', meaning: 'the connection dropped while the command ran; it may still be running there' },
+} as const satisfies Record<string, { ends: 'failed' | 'lost'; retry: 'no' | 'maybe'; meaning: string }>;
+
+export type JobErrorCode = keyof typeof JOB_ERRORS;
+export const JOB_ERROR_CODES = Object.keys(JOB_ERRORS) as [JobErrorCode, ...JobErrorCode[]];
