@@ -1,4 +1,7 @@
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { docsPage, OPENAPI_PATH, openapiDocument, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
 import { AppError, errorBody } from '@vmo/shared/errors';
 import type { ControlPlane } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
@@ -8,6 +11,7 @@ import type { TokenStore } from './auth/token-store.ts';
 import { MAX_BODY_BYTES } from './env.ts';
 import { limitBody } from './http/body-limit.ts';
 import { createErrorHandler } from './http/on-error.ts';
+import { openapiRoute } from './http/openapi-route.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -17,24 +21,48 @@ export interface AppDeps {
   cp: ControlPlane;
   tokens: TokenStore;
   log: Logger;
-  /** Extra /v1 resources mounted by later features (hosts, …). */
-  extraRoutes?: Record<string, Hono<AuthEnv>>;
 }
 
-/** The REST API. WebSocket endpoints are served by the same HTTP server (server.ts). */
-export function createApp({ cp, tokens, log, extraRoutes = {} }: AppDeps) {
-  const app = new Hono<AuthEnv>();
+/**
+ * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
+ * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
+ */
+export function createApp({ cp, tokens, log }: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>();
   app.onError(createErrorHandler(log));
   app.notFound((c) => c.json(errorBody(new AppError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)), 404));
 
-  app.route('/health', healthRoutes(cp));
-  const v1 = new Hono<AuthEnv>();
-  v1.use('*', limitBody(MAX_BODY_BYTES));
-  v1.use('*', requireUser(tokens));
-  v1.route('/jobs', jobRoutes(cp));
-  v1.route('/agents', agentRoutes(cp));
-  v1.route('/hosts', hostRoutes(cp));
-  for (const [path, routes] of Object.entries(extraRoutes)) v1.route(path, routes);
-  app.route('/v1', v1);
+  app.route('/', healthRoutes(cp));
+  // LOUD: registered before the /v1 middleware, so the document needs no token: Hono runs a
+  // request's handlers in the order they were added, and this one answers without calling next().
+  let document: Record<string, unknown> | undefined; // the same for the life of the app: built on first request
+  openapiRoute(app, openapiDocument, (c) => c.json((document ??= apiDocument(app)), 200));
+  const docs = Scalar({ url: OPENAPI_PATH, pageTitle: 'vmo API' });
+  openapiRoute(app, docsPage, (c) => docs(c as never, async () => {}) as Promise<Response>);
+
+  app.use('/v1/*', limitBody(MAX_BODY_BYTES));
+  app.use('/v1/*', requireUser(tokens));
+  app.route('/', jobRoutes(cp));
+  app.route('/', agentRoutes(cp));
+  app.route('/', hostRoutes(cp));
+
+  for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
+  // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.
+  const { StreamMessage: streamMessage } = new OpenApiGeneratorV31([{ type: 'schema', schema: StreamMessage }]).generateComponents().components!.schemas!;
+  app.openAPIRegistry.registerComponent('schemas', 'StreamMessage', streamMessage!);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer', description: 'A user token (`vmo_adm_…`): the admin token printed at first start or set by VMO_ADMIN_TOKEN' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'agentToken', { type: 'http', scheme: 'bearer', description: 'An agent token (`vmo_agt_…`), answered once by POST /v1/agents; only on /v1/agent/connect' });
   return app;
+}
+
+function apiDocument(app: OpenAPIHono<AuthEnv>): Record<string, unknown> {
+  return app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: {
+      title: 'vmo API',
+      version: '1',
+      description: 'A distributed job queue with remote agents. Every route but /health*, /docs and this document takes `Authorization: Bearer <token>`. Errors are `{"error":{"code","message","details"?}}`; each status lists its codes.',
+    },
+    security: [{ userToken: [] }],
+  }) as unknown as Record<string, unknown>;
 }

@@ -2,22 +2,23 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
-import { AppError, badRequest, forbidden, notFound, unauthorized } from '@vmo/shared/errors';
+import { agentConnect } from '@vmo/shared/api';
+import { AppError, notFound, unauthorized } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode } from '@vmo/shared/protocol';
-import { tokenKind } from '@vmo/shared/tokens';
 import type { Hono } from 'hono';
+import { authenticate } from './auth/authenticate.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
-import { checkedPathValue } from './http/path-param.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
 import type { ChannelHub } from './streams/channel-hub.ts';
 import { serveJobStream } from './streams/job-stream.ts';
+import { parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
 export interface ServerDeps {
   app: Hono<any>;
@@ -31,8 +32,6 @@ export interface ServerDeps {
   /** Per client address; 0 = no limit. */
   maxUnauthenticatedConnections: number;
 }
-
-const STREAM_PATH = /^\/v1\/jobs\/([^/]+)\/stream$/;
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
 export function createHttpServer(deps: ServerDeps): { server: Server; closeSubscribers(): void } {
@@ -72,7 +71,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       markAuthenticated(socket);
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = url.pathname === '/v1/agent/connect' ? deps.gateway.handleUpgrade(req, socket, head, accepted) : upgradeStream(req, socket, head, url, accepted);
+    const route = url.pathname === agentConnect.path ? deps.gateway.handleUpgrade(req, socket, head, accepted) : upgradeStream(req, socket, head, url, accepted);
     route
       .catch((err: Error) => {
         if (err instanceof AppError && err.expected) return rejectUpgrade(socket, err);
@@ -88,12 +87,9 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     if (!match) return rejectUpgrade(socket, new AppError(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`));
     const token = streamUpgradeToken(req);
     if (!token) return rejectUpgrade(socket, unauthorized('a bearer token is required (the Authorization header, or the subprotocols "vmo.v1" and "bearer.<token>")'));
-    if (tokenKind(token) === 'agent') return rejectUpgrade(socket, forbidden('agent tokens are only accepted on the agent endpoint; use a user token'));
-    if (!(await deps.tokens.verify(token))) return rejectUpgrade(socket, unauthorized('the token is not valid'));
-    const jobId = checkedPathValue(decodePathSegment(match[1]!), 'id');
-    const afterParam = url.searchParams.get('after');
-    const after = afterParam === null ? -1 : Number(afterParam);
-    if (!Number.isInteger(after) || after < -1 || after > 2 ** 31 - 1) return rejectUpgrade(socket, badRequest('validation_failed', 'after: must be a whole number ≥ -1 (the last seq you have)'));
+    // The same check as REST (requireUser); a refusal is an expected AppError, answered by the catch above.
+    await authenticate(deps.tokens, token);
+    const { jobId, after } = parseStreamRequest(match[1]!, url);
     if (!isId('job', jobId)) return rejectUpgrade(socket, notFound('job', jobId));
     const [row] = await deps.cp.database.sql`select 1 from jobs where id = ${jobId}`;
     if (!row) return rejectUpgrade(socket, notFound('job', jobId));
@@ -110,13 +106,4 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       subscribers.close();
     },
   };
-}
-
-/** A malformed escape (`%E0%A4%A`) is a client's mistake, not a server error: keep it raw (then 404). */
-function decodePathSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

@@ -1,7 +1,8 @@
 import { AppError } from './app-error.ts';
+import type { HttpErrorCode } from './error-codes.ts';
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: Record<string, unknown> };
+  error: { code: HttpErrorCode; message: string; details?: Record<string, unknown> };
 }
 
 /** The JSON body for any error; unknown errors never leak their message or stack. */

@@ -1,15 +1,9 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import type { JobInput } from './job-input.ts';
 
-export const IDEMPOTENCY_TTL_HOURS = 24;
+export { IdempotencyKey } from '../domain/idempotency-key.ts';
 
-/** The header's value: 1–255 visible ASCII characters. */
-export const IdempotencyKey = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters')
-  .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters');
+export const IDEMPOTENCY_TTL_HOURS = 24;
 
 export interface Idempotency {
   /** Keys are scoped to the caller: two users may use the same key. */

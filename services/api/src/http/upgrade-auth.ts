@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError, unauthorized } from '@vmo/shared/errors';
+import { BEARER_SUBPROTOCOL_PREFIX as BEARER_PREFIX, STREAM_SUBPROTOCOL } from '@vmo/shared/api';
 import { bearerToken } from '@vmo/shared/tokens';
 
 /** The subprotocol of the job stream; the one a server selects. */
-export const STREAM_PROTOCOL = 'vmo.v1';
-const BEARER_PREFIX = 'bearer.';
+export const STREAM_PROTOCOL = STREAM_SUBPROTOCOL;
 
 function offeredProtocols(req: IncomingMessage): string[] {
   return String(req.headers['sec-websocket-protocol'] ?? '')

@@ -1,30 +1,25 @@
-import { Hono } from 'hono';
-import { z } from 'zod';
-import { AgentInput, getAgent, listAgents, registerAgent, revokeAgent } from '@vmo/shared/agents';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { getAgent, listAgents, registerAgent, revokeAgent } from '@vmo/shared/api';
+import * as agents from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/jobs';
-import { storableString } from '@vmo/shared/errors';
 import type { AuthEnv } from '../auth/principal.ts';
-import { jsonBody, queryParams } from '../http/json-body.ts';
-import { pathParam } from '../http/path-param.ts';
+import { openapiRoute } from '../http/openapi-route.ts';
 
-const ListQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(500).default(100),
-    cursor: storableString().max(64).optional(),
-  })
-  .strict();
-
+/** /v1/agents: register (the token is answered once), list, read, revoke. `{id}` also takes a name. */
 export function agentRoutes(cp: ControlPlane) {
-  return new Hono<AuthEnv>()
-    .post('/', async (c) => {
-      const agent = await registerAgent(cp, await jsonBody(c, AgentInput));
-      c.header('Location', `/v1/agents/${agent.id}`);
-      return c.json(agent, 201);
-    })
-    .get('/', async (c) => c.json(await listAgents(cp, queryParams(c, ListQuery))))
-    .get('/:id', async (c) => c.json(await getAgent(cp, pathParam(c, 'id'))))
-    .delete('/:id', async (c) => {
-      await revokeAgent(cp, pathParam(c, 'id'));
-      return c.body(null, 204);
-    });
+  const app = new OpenAPIHono<AuthEnv>();
+
+  openapiRoute(app, registerAgent, async (c, input) => {
+    const agent = await agents.registerAgent(cp, await input.body());
+    c.header('Location', `/v1/agents/${agent.id}`);
+    return c.json(agent, 201);
+  });
+  openapiRoute(app, listAgents, async (c, input) => c.json(await agents.listAgents(cp, input.query()), 200));
+  openapiRoute(app, getAgent, async (c, input) => c.json(await agents.getAgent(cp, input.params().id), 200));
+  openapiRoute(app, revokeAgent, async (c, input) => {
+    await agents.revokeAgent(cp, input.params().id);
+    return c.body(null, 204);
+  });
+
+  return app;
 }

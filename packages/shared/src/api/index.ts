@@ -1,0 +1,46 @@
+/**
+ * The API's contracts: every route as data (zod schemas for what it takes and answers). Imported
+ * by the API (validation and the OpenAPI document) and by clients (packages/client); it imports no
+ * server code.
+ */
+import * as agents from './agents.ts';
+import * as document from './document.ts';
+import * as health from './health.ts';
+import * as hosts from './hosts.ts';
+import * as jobs from './jobs.ts';
+import * as streams from './streams.ts';
+
+export * from './route.ts';
+export * from './errors.ts';
+export * from './jobs.ts';
+export * from './agents.ts';
+export * from './hosts.ts';
+export * from './health.ts';
+export * from './document.ts';
+export * from './streams.ts';
+
+/** The REST routes, served by the Hono app. */
+export const REST_ROUTES = [
+  jobs.submitJob,
+  jobs.listJobs,
+  jobs.getJob,
+  jobs.cancelJob,
+  jobs.jobLogs,
+  agents.registerAgent,
+  agents.listAgents,
+  agents.getAgent,
+  agents.revokeAgent,
+  hosts.createHost,
+  hosts.listHosts,
+  hosts.importHosts,
+  hosts.getHost,
+  hosts.updateHost,
+  hosts.deleteHost,
+  health.health,
+  health.ready,
+  document.openapiDocument,
+  document.docsPage,
+] as const;
+
+/** The WebSocket endpoints, served by the HTTP server beside the app. */
+export const WEBSOCKET_ROUTES = [streams.streamJob, streams.agentConnect] as const;

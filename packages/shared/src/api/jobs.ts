@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { IdempotencyKey } from '../domain/idempotency-key.ts';
+import { storableString } from '../errors/storable-text.ts';
+import { JobInput } from '../jobs/job-input.ts';
+import { JOB_STATUSES } from '../jobs/job-types.ts';
+import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
+import { AUTHENTICATED, errorResponses } from './errors.ts';
+import { defineRoute, intParam, json } from './route.ts';
+
+const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
+const LabelMap = z.record(z.string(), z.string());
+
+export const JobStatus = z.enum(JOB_STATUSES).meta({ id: 'JobStatus', description: '`queued → running → succeeded | failed | canceled | timed_out | lost`; the last five are final.' });
+
+export const JobTargetView = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('local') }),
+    z.object({ type: z.literal('agent'), agent: z.string().meta({ description: 'as given: an agent id or name' }) }),
+    z.object({ type: z.literal('ssh'), host: z.string().meta({ description: 'as given: a host id, name or name@environment' }) }),
+  ])
+  .meta({ id: 'JobTarget' });
+
+export const Job = z
+  .object({
+    id: z.string().meta({ example: 'job_0123456789abcdefghij' }),
+    status: JobStatus,
+    command: z.string(),
+    target: JobTargetView,
+    agentId: z.string().nullable().meta({ description: 'The agent an agent job runs on (resolved from the target)' }),
+    hostId: z.string().nullable().meta({ description: 'The host an ssh job runs on (resolved from the target)' }),
+    env: LabelMap,
+    cwd: z.string().nullable(),
+    timeoutMs: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable().meta({ example: 'SIGTERM' }),
+    error: z
+      .object({
+        code: z.string().meta({ description: `Why the job ended without its command deciding. One of: ${JOB_ERROR_CODES.join(', ')} (packages/shared/src/errors/error-codes.ts says what each means).` }),
+        message: z.string(),
+      })
+      .nullable(),
+    outputBytes: z.number().int(),
+    outputTruncated: z.boolean().meta({ description: 'True when output passed VMO_MAX_OUTPUT_BYTES: the head and the tail were kept, with a marker on stderr between them' }),
+    labels: LabelMap,
+    createdBy: z.string().nullable(),
+    parentId: z.string().nullable(),
+    attempt: z.number().int(),
+    createdAt: when('When the job was accepted'),
+    startedAt: when('When it started running').nullable(),
+    finishedAt: when('When it ended').nullable(),
+  })
+  .meta({ id: 'Job' });
+export type Job = z.infer<typeof Job>;
+
+export const JobPage = z.object({ items: z.array(Job), nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' }) }).meta({ id: 'JobPage' });
+
+/** One line of `GET /v1/jobs/{id}/logs?format=ndjson`. */
+export const LogChunk = z
+  .object({
+    seq: z.number().int().meta({ description: 'Dense per job: 0, 1, 2 …' }),
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string().meta({ description: 'The bytes, base64' }),
+    ts: when('When the chunk was stored'),
+  })
+  .meta({ id: 'LogChunk' });
+export type LogChunk = z.infer<typeof LogChunk>;
+
+export const JobIdParams = z.object({
+  id: storableString().meta({ description: 'The job id (`job_…`)', example: 'job_0123456789abcdefghij' }),
+});
+
+export const ListJobsQuery = z
+  .object({
+    status: z.enum(JOB_STATUSES).optional(),
+    agent: storableString().min(1).max(255).optional().meta({ description: 'An agent id or name' }),
+    limit: intParam(1, 500, 50),
+    cursor: z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a nextCursor from a previous page').optional(),
+  })
+  .strict();
+
+export const JobLogsQuery = z
+  .object({
+    stream: z.enum(['stdout', 'stderr']).optional().meta({ description: 'One stream only; both when absent' }),
+    after: intParam(-1, 2 ** 31 - 1, -1).meta({ description: 'Only chunks with a higher seq (the last seq you have)' }),
+    format: z.enum(['raw', 'ndjson']).default('raw').meta({ description: '`raw`: the bytes as written; `ndjson`: one LogChunk per line' }),
+  })
+  .strict();
+
+export const CancelJobBody = z
+  .object({ graceMs: z.number().int().min(0).max(3_600_000).default(10_000).meta({ description: 'Between SIGTERM and SIGKILL' }) })
+  .strict()
+  .meta({ id: 'CancelJob' });
+
+export const SubmitJobHeaders = z.object({
+  'Idempotency-Key': IdempotencyKey.optional().meta({
+    description: 'The same key with the same body returns the original job (with `Idempotent-Replayed: true`), even for concurrent requests; with a different body, 422. Per caller, kept 24 h.',
+  }),
+});
+
+const JOB_NOT_FOUND = { ...AUTHENTICATED, 404: ['not_found'] } as const;
+
+export const submitJob = defineRoute({
+  method: 'post',
+  path: '/v1/jobs',
+  operationId: 'submitJob',
+  tags: ['jobs'],
+  summary: 'Submit a job',
+  description: 'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object.',
+  request: {
+    headers: SubmitJobHeaders,
+    body: { required: true, content: json(JobInput.meta({ id: 'JobInput' })) },
+  },
+  responses: {
+    201: {
+      description: 'Accepted: the job, queued',
+      headers: z.object({
+        Location: z.string().meta({ description: '`/v1/jobs/{id}`' }),
+        'Idempotent-Replayed': z.literal('true').optional().meta({ description: 'Present when an earlier request with this Idempotency-Key made the job' }),
+      }),
+      content: json(Job),
+    },
+    ...errorResponses({ ...AUTHENTICATED, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused'] }),
+  },
+});
+
+export const listJobs = defineRoute({
+  method: 'get',
+  path: '/v1/jobs',
+  operationId: 'listJobs',
+  tags: ['jobs'],
+  summary: 'List jobs, newest first',
+  description: 'Keyset pagination: pass `nextCursor` as `cursor`. Unknown parameters are refused (a typo is not ignored).',
+  request: { query: ListJobsQuery },
+  responses: { 200: { description: 'A page of jobs', content: json(JobPage) }, ...errorResponses(AUTHENTICATED) },
+});
+
+export const getJob = defineRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  operationId: 'getJob',
+  tags: ['jobs'],
+  summary: 'A job',
+  request: { params: JobIdParams },
+  responses: { 200: { description: 'The job', content: json(Job) }, ...errorResponses(JOB_NOT_FOUND) },
+});
+
+export const cancelJob = defineRoute({
+  method: 'post',
+  path: '/v1/jobs/{id}/cancel',
+  operationId: 'cancelJob',
+  tags: ['jobs'],
+  summary: 'Cancel a job',
+  description: 'Queued: it ends `canceled` at once. Running: SIGTERM to its whole process group, SIGKILL after `graceMs`; it ends `canceled` when the process does. The body is optional.',
+  request: { params: JobIdParams, body: { required: false, content: json(CancelJobBody) } },
+  responses: {
+    202: { description: 'The job, as the cancel found it', content: json(Job) },
+    ...errorResponses({ ...JOB_NOT_FOUND, 400: ['validation_failed', 'invalid_json'], 409: ['job_ended'] }),
+  },
+});
+
+export const jobLogs = defineRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/logs',
+  operationId: 'jobLogs',
+  tags: ['jobs'],
+  summary: "A job's stored output",
+  description: 'Everything stored so far: the exact bytes (`format=raw`) or one JSON line per chunk (`format=ndjson`). To follow a running job, use the WebSocket stream.',
+  request: { params: JobIdParams, query: JobLogsQuery },
+  responses: {
+    200: {
+      description: 'The output',
+      headers: z.object({ 'X-Job-Status': z.enum(JOB_STATUSES).meta({ description: "The job's status when the answer began" }) }),
+      content: {
+        'application/octet-stream': { schema: z.string().meta({ format: 'binary', description: 'format=raw: the bytes as the command wrote them' }) },
+        'application/x-ndjson': { schema: LogChunk },
+      },
+    },
+    ...errorResponses(JOB_NOT_FOUND),
+  },
+});
