@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import { VmoClient } from '@vmo/client';
 import { emit, exitAfter, finish, loadArgs } from './emit.ts';
 import { preciseNow } from '../stats.ts';
 
@@ -58,40 +59,43 @@ function base64Slice(data: string, p: number, n: number): string {
   return buf.toString('latin1', p % 3, (p % 3) + n);
 }
 
-function openVmo(jobId: string, f: Follower, onFirstMessage: () => void, onDone: () => void): void {
-  const after = f.lastSeq >= 0 ? `?after=${f.lastSeq}` : '';
-  const ws = new WebSocket(`${args.apiUrl!.replace(/^http/, 'ws')}/v1/jobs/${jobId}/stream${after}`, { headers: { authorization: `Bearer ${args.token}` } });
+/**
+ * One subscriber through the client's follow(): replay, live, and a resume with ?after=<last seq>
+ * after a 4008 or 1012 close or a dropped connection, immediately (no backoff, as before: the time
+ * measured is the server's), at most 20 times. Frames are read as they come: the base64 is never
+ * decoded whole (its length gives the bytes; base64Slice reads the timestamps).
+ */
+function openVmo(client: VmoClient, jobId: string, f: Follower, onFirstMessage: () => void, onDone: () => void): void {
   let first = true;
-  ws.on('message', (raw) => {
-    const now = preciseNow();
-    const msg = JSON.parse(raw.toString()) as { type: string; seq: number; data: string; status: string };
-    if (first) {
-      first = false;
-      onFirstMessage();
-    }
-    if (msg.type === 'output') {
-      const len = Buffer.byteLength(msg.data, 'base64');
-      if (f.bytes === 0) f.firstByteAt = now;
-      if (args.lag) {
-        const lag = lineLag(f.bytes, len, (p, n) => base64Slice(msg.data, p, n), now);
-        if (lag !== undefined) f.lags.push(lag);
-      }
-      f.bytes += len;
-      f.lastSeq = msg.seq;
-      f.lastByteAt = now;
-    } else if (msg.type === 'end') {
-      f.status = msg.status;
-    }
-  });
-  ws.on('error', () => {});
-  ws.on('close', (code) => {
-    f.closeCode = code;
-    if (!f.status && (code === 4008 || code === 1012 || code === 1006) && f.reconnects < 20) {
-      f.reconnects++;
-      return openVmo(jobId, f, () => {}, onDone);
-    }
-    onDone();
-  });
+  void client
+    .follow(jobId, {
+      maxResumes: 20,
+      backoff: { initialMs: 0 },
+      onMessage: (msg) => {
+        const now = preciseNow();
+        if (first) {
+          first = false;
+          onFirstMessage();
+        }
+        if (msg.type !== 'output') return;
+        const len = Buffer.byteLength(msg.data, 'base64');
+        if (f.bytes === 0) f.firstByteAt = now;
+        if (args.lag) {
+          const lag = lineLag(f.bytes, len, (p, n) => base64Slice(msg.data, p, n), now);
+          if (lag !== undefined) f.lags.push(lag);
+        }
+        f.bytes += len;
+        f.lastSeq = msg.seq;
+        f.lastByteAt = now;
+      },
+      onReconnect: () => void f.reconnects++,
+      onClose: (close) => (f.closeCode = close.code),
+    })
+    .then(
+      (end) => (f.status = end.status),
+      () => {}, // counted as incomplete (bytes short of expectBytes) and by its close code
+    )
+    .finally(onDone);
 }
 
 function openBare(f: Follower, onOpen: () => void, onDone: () => void): void {
@@ -120,6 +124,7 @@ function openBare(f: Follower, onOpen: () => void, onDone: () => void): void {
 }
 
 async function main(): Promise<void> {
+  const client = args.mode === 'vmo' ? new VmoClient({ baseUrl: args.apiUrl!, token: args.token }) : undefined;
   const followers: Follower[] = Array.from({ length: args.n }, () => ({ bytes: 0, lastSeq: -1, firstByteAt: 0, lastByteAt: 0, lags: [], reconnects: 0 }));
   let subscribed = 0;
   let done = 0;
@@ -139,14 +144,7 @@ async function main(): Promise<void> {
       let jobId = '';
       if (args.mode === 'vmo') {
         submittedAt = preciseNow();
-        const res = await fetch(`${args.apiUrl}/v1/jobs`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify(args.job),
-        });
-        const body = (await res.json()) as { id: string };
-        if (res.status !== 201) throw new Error(`submit: HTTP ${res.status} ${JSON.stringify(body)}`);
-        jobId = body.id;
+        jobId = (await client!.jobs.submit(args.job as Parameters<VmoClient['jobs']['submit']>[0])).id;
         emit('submitted', { jobId });
       }
       // Open in waves so the handshakes do not all land in one event-loop turn of the server.
@@ -161,7 +159,7 @@ async function main(): Promise<void> {
                   opened();
                   onSubscribed();
                 };
-                if (args.mode === 'vmo') openVmo(jobId, f, first, onDone);
+                if (args.mode === 'vmo') openVmo(client!, jobId, f, first, onDone);
                 else openBare(f, first, onDone);
               }),
           ),

@@ -1,14 +1,14 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
+import { VmoClient } from '@vmo/client';
 import { newId } from '@vmo/shared/ids';
 import { emit, exitAfter, finish, loadArgs } from './emit.ts';
 import { preciseNow } from '../stats.ts';
 
 /**
  * Sequential jobs, one at a time: time from "submit" to the first output byte.
- *   vmo:  POST /v1/jobs, then a WebSocket subscriber on its stream (the replay covers output
- *         produced before it connected); stops at the first `output` message, waits for `end`.
+ *   vmo:  the client's submit, then its follow() of the job's stream (the replay covers output
+ *         produced before it connected); the first `output` frame is the sample; waits for `end`.
  *   bare: BullMQ add; the bare worker publishes the time it saw the first stdout byte.
  * The first `warmup` jobs are run and not counted.
  */
@@ -37,25 +37,21 @@ interface Sample {
   submit: number;
 }
 
+let client: VmoClient | undefined;
+
 async function vmoJob(): Promise<Sample> {
+  client ??= new VmoClient({ baseUrl: args.apiUrl!, token: args.token });
   const t0 = preciseNow();
-  const res = await fetch(`${args.apiUrl}/v1/jobs`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ command: args.command, target: args.target }),
-  });
-  const job = (await res.json()) as { id: string };
-  if (res.status !== 201) throw new Error(`submit: HTTP ${res.status} ${JSON.stringify(job)}`);
+  const job = await client.jobs.submit({ command: args.command, ...(args.target ? { target: args.target as never } : {}) });
   const submitted = preciseNow();
-  const ws = new WebSocket(`${args.apiUrl!.replace(/^http/, 'ws')}/v1/jobs/${job.id}/stream`, { headers: { authorization: `Bearer ${args.token}` } });
-  return new Promise((resolve, reject) => {
-    let first: number | undefined;
-    ws.on('message', (raw) => {
-      if (first === undefined && raw.toString().startsWith('{"type":"output"')) first = preciseNow();
-    });
-    ws.on('error', reject);
-    ws.on('close', () => (first === undefined ? reject(new Error(`job ${job.id}: stream closed without output`)) : resolve({ total: first - t0, submit: submitted - t0 })));
+  let first: number | undefined;
+  await client.follow(job.id, {
+    onMessage: (msg) => {
+      if (first === undefined && msg.type === 'output') first = preciseNow();
+    },
   });
+  if (first === undefined) throw new Error(`job ${job.id}: stream ended without output`);
+  return { total: first - t0, submit: submitted - t0 };
 }
 
 async function main(): Promise<void> {

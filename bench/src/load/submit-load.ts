@@ -1,13 +1,14 @@
 import postgres from 'postgres';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { VmoApiError, VmoClient } from '@vmo/client';
 import { newId } from '@vmo/shared/ids';
 import { emit, exitAfter, finish, loadArgs } from './emit.ts';
 
 /**
  * Submit load: `concurrency` clients in a closed loop, until `count` jobs are accepted or
  * `durationMs` has passed.
- *   api:    POST /v1/jobs over HTTP keep-alive, round-robin over `urls`.
+ *   api:    POST /v1/jobs through the client (fetch: HTTP keep-alive), round-robin over `urls`.
  *   direct: what POST /v1/jobs does underneath, with nothing else: the same INSERT … RETURNING
  *           of the job row, then the same BullMQ add (the submit baseline).
  *   queue:  the BullMQ add alone (the throughput baseline's submitter: it has no Postgres).
@@ -40,14 +41,18 @@ async function main(): Promise<void> {
   const statuses: Record<string, number> = {};
 
   if (args.mode === 'api') {
-    const urls = args.urls!;
-    const body = JSON.stringify(args.body);
-    const headers = { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' };
+    const clients = args.urls!.map((baseUrl) => new VmoClient({ baseUrl, token: args.token }));
+    const body = args.body as Parameters<VmoClient['jobs']['submit']>[0];
     submitOne = async (i) => {
-      const res = await fetch(`${urls[i % urls.length]}/v1/jobs`, { method: 'POST', headers, body });
-      await res.arrayBuffer();
-      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      return res.status === 201;
+      try {
+        await clients[i % clients.length]!.jobs.submit(body);
+        statuses[201] = (statuses[201] ?? 0) + 1;
+        return true;
+      } catch (err) {
+        if (!(err instanceof VmoApiError)) throw err;
+        statuses[err.status] = (statuses[err.status] ?? 0) + 1;
+        return false;
+      }
     };
   } else {
     const redis = new Redis(args.redisUrl!, { maxRetriesPerRequest: null });

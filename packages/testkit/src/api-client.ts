@@ -1,4 +1,6 @@
-import { isTerminal, type JobStatus, type JobView } from '@vmo/shared/jobs';
+import { VmoClient } from '@vmo/client';
+import type { Job } from '@vmo/shared/api';
+import { isTerminal, type JobStatus } from '@vmo/shared/jobs';
 import { waitFor } from './wait-for.ts';
 
 export interface ApiResponse<T = any> {
@@ -8,64 +10,54 @@ export interface ApiResponse<T = any> {
   text: string;
 }
 
-/** A thin REST client for tests: no retries, no magic, the raw status and body. */
+/**
+ * The tests' view of the API: the typed client (@vmo/client, which checks every answer against
+ * its contract here), plus `request()` for what a typed client would never send (bad bodies,
+ * unknown paths) and waits on a job's status.
+ */
 export class ApiClient {
+  readonly vmo: VmoClient;
+
   constructor(
     readonly baseUrl: string,
     readonly token: string | undefined,
-  ) {}
-
-  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
-    const res = await fetch(this.baseUrl + path, {
-      method,
-      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: any = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON (logs): keep the text
-    }
-    return { status: res.status, headers: res.headers, body: parsed, text };
+  ) {
+    this.vmo = new VmoClient({ baseUrl, token, validateResponses: true });
   }
 
-  async bytes(path: string): Promise<{ status: number; data: Buffer }> {
-    const res = await fetch(this.baseUrl + path, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
-    return { status: res.status, data: Buffer.from(await res.arrayBuffer()) };
+  /** Any request, answered as it is: the raw status and body, never thrown. */
+  request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    return this.vmo.raw(method, path, { body, headers });
   }
 
-  async submit(job: Record<string, unknown>): Promise<JobView> {
-    const res = await this.request<JobView>('POST', '/v1/jobs', job);
-    if (res.status !== 201) throw new Error(`submit failed: ${res.status} ${res.text}`);
-    return res.body;
+  /** Loose input on purpose: tests submit what they like; the server validates. */
+  submit(job: Record<string, unknown>): Promise<Job> {
+    return this.vmo.jobs.submit(job as Parameters<VmoClient['jobs']['submit']>[0]);
   }
 
-  async job(id: string): Promise<JobView> {
-    const res = await this.request<JobView>('GET', `/v1/jobs/${id}`);
-    if (res.status !== 200) throw new Error(`GET job failed: ${res.status} ${res.text}`);
-    return res.body;
+  job(id: string): Promise<Job> {
+    return this.vmo.jobs.get(id);
   }
 
   /** Poll until the job is terminal. */
-  waitForEnd(id: string, timeoutMs = 60_000): Promise<JobView> {
+  waitForEnd(id: string, timeoutMs = 60_000): Promise<Job> {
     return waitFor(`job ${id} to end`, async () => {
       const job = await this.job(id);
       return isTerminal(job.status as JobStatus) ? job : undefined;
     }, timeoutMs, 50);
   }
 
-  waitForStatus(id: string, status: JobStatus, timeoutMs = 30_000): Promise<JobView> {
+  waitForStatus(id: string, status: JobStatus, timeoutMs = 30_000): Promise<Job> {
     return waitFor(`job ${id} to be ${status}`, async () => {
       const job = await this.job(id);
       return job.status === status ? job : undefined;
     }, timeoutMs, 50);
   }
 
+  /** The stored bytes; `query` as in the URL (`?stream=stdout&after=3`). */
   async logs(id: string, query = ''): Promise<Buffer> {
-    const res = await this.bytes(`/v1/jobs/${id}/logs${query}`);
-    if (res.status !== 200) throw new Error(`logs failed: ${res.status} ${res.data.toString()}`);
-    return res.data;
+    // As given, unchecked: the server validates (a test may send a bad value on purpose).
+    const bytes = await this.vmo.jobs.logs(id, Object.fromEntries(new URLSearchParams(query)) as never);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 }

@@ -11,6 +11,7 @@ const when = (what: string) => z.iso.datetime({ offset: true }).meta({ descripti
 const LabelMap = z.record(z.string(), z.string());
 
 export const JobStatus = z.enum(JOB_STATUSES).meta({ id: 'JobStatus', description: '`queued → running → succeeded | failed | canceled | timed_out | lost`; the last five are final.' });
+export type JobStatus = z.infer<typeof JobStatus>;
 
 export const JobTargetView = z
   .discriminatedUnion('type', [

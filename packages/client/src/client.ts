@@ -1,0 +1,145 @@
+import * as api from '@vmo/shared/api';
+import type { ApiRoute } from '@vmo/shared/api';
+import { VmoResponseError } from './errors.ts';
+import { follow, type FollowOptions, type StreamEnd } from './follow.ts';
+import { call, send, type HttpOptions, type RouteOutput, type RouteRequest, type RouteResult } from './http.ts';
+import { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOnceOptions } from './stream.ts';
+
+export interface VmoClientOptions {
+  /** `http://127.0.0.1:3121`: the API node (or the load balancer in front of several). */
+  baseUrl: string;
+  /** A user token; `GET /health*` and the document need none. */
+  token?: string | undefined;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** In a browser, `globalThis.WebSocket`: the stream then authenticates with subprotocols. In Node leave it out (`ws`, with the Authorization header). */
+  WebSocket?: BrowserWebSocketClass;
+  /** Check every 2xx JSON answer against its contract's schema (throws VmoResponseError). Off by default: a newer server may add fields. */
+  validateResponses?: boolean;
+}
+
+type Body<R extends ApiRoute> = NonNullable<RouteRequest<R>['body']>;
+type Query<R extends ApiRoute> = NonNullable<RouteRequest<R>['query']>;
+
+/** The answer of `raw()`: nothing interpreted, for requests the typed methods would not send. */
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The text parsed as JSON, or the text itself when it is not JSON. */
+  body: any;
+}
+
+/**
+ * The vmo API, typed from its contracts (@vmo/shared/api): requests are built from the same
+ * schemas the server validates with, answers are typed by the schemas it answers with, and any
+ * non-2xx answer throws a VmoApiError carrying the status and the error body's `code` and `message`.
+ */
+export class VmoClient {
+  private readonly http: HttpOptions;
+
+  constructor(private readonly options: VmoClientOptions) {
+    this.http = { baseUrl: options.baseUrl, token: options.token, fetch: options.fetch ?? globalThis.fetch.bind(globalThis), validateResponses: options.validateResponses ?? false };
+  }
+
+  /** Any route of @vmo/shared/api, with its status and headers. */
+  call<R extends ApiRoute>(route: R, req?: RouteRequest<R>): Promise<RouteResult<R>> {
+    return call(this.http, route, req);
+  }
+
+  private async body<R extends ApiRoute>(route: R, req?: RouteRequest<R>): Promise<RouteOutput<R>> {
+    return (await call(this.http, route, req)).body;
+  }
+
+  readonly jobs = {
+    /** POST /v1/jobs; with `idempotencyKey`, a retry of the same body returns the same job. */
+    submit: (job: Body<typeof api.submitJob>, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}) =>
+      this.body(api.submitJob, { body: job, headers: opts.idempotencyKey === undefined ? {} : { 'Idempotency-Key': opts.idempotencyKey }, ...(opts.signal ? { signal: opts.signal } : {}) }),
+    list: (query: Query<typeof api.listJobs> = {}) => this.body(api.listJobs, { query }),
+    get: (id: string) => this.body(api.getJob, { params: { id } }),
+    cancel: (id: string, body?: Body<typeof api.cancelJob>) => this.body(api.cancelJob, { params: { id }, ...(body ? { body } : {}) }),
+    /** The stored output as the answer's bytes: by default (`format: 'raw'`) exactly what the command wrote, one stream or both as written. */
+    logs: async (id: string, query: Query<typeof api.jobLogs> = {}): Promise<Uint8Array> => {
+      const res = await send(this.http, api.jobLogs, { params: { id }, query });
+      return new Uint8Array(await res.arrayBuffer());
+    },
+    /** The stored output as chunks (`format=ndjson`): seq, stream, base64 data, time stored. */
+    logChunks: async (id: string, query: Omit<Query<typeof api.jobLogs>, 'format'> = {}): Promise<api.LogChunk[]> => {
+      const res = await send(this.http, api.jobLogs, { params: { id }, query: { ...query, format: 'ndjson' } });
+      const lines = (await res.text()).split('\n').filter((line) => line !== '');
+      return lines.map((line) => this.checked(api.LogChunk, JSON.parse(line), 'GET /v1/jobs/{id}/logs?format=ndjson'));
+    },
+    /** Follow a job's output to its end, resuming as the README says (see follow()). */
+    follow: (id: string, opts?: FollowOptions): Promise<StreamEnd> => this.follow(id, opts),
+  };
+
+  readonly agents = {
+    /** The answer carries the agent's token: shown once. */
+    register: (agent: Body<typeof api.registerAgent>) => this.body(api.registerAgent, { body: agent }),
+    list: (query: Query<typeof api.listAgents> = {}) => this.body(api.listAgents, { query }),
+    /** By id or name. */
+    get: (id: string) => this.body(api.getAgent, { params: { id } }),
+    revoke: async (id: string): Promise<void> => void (await send(this.http, api.revokeAgent, { params: { id } })),
+  };
+
+  readonly hosts = {
+    create: (host: Body<typeof api.createHost>) => this.body(api.createHost, { body: host }),
+    list: (query: Query<typeof api.listHosts> = {}) => this.body(api.listHosts, { query }),
+    /** By id, name or name@environment. */
+    get: (id: string) => this.body(api.getHost, { params: { id } }),
+    update: (id: string, patch: Body<typeof api.updateHost>) => this.body(api.updateHost, { params: { id }, body: patch }),
+    delete: async (id: string): Promise<void> => void (await send(this.http, api.deleteHost, { params: { id } })),
+    /** Import an OpenSSH client config (`{ config: text, environment? }`). */
+    import: (input: Body<typeof api.importHosts>) => this.body(api.importHosts, { body: input }),
+  };
+
+  health = () => this.body(api.health);
+  /** Throws VmoApiError 503 (`details` says which store is down) when not ready. */
+  ready = () => this.body(api.ready);
+  /** The OpenAPI 3.1 document the server serves. */
+  openapi = () => this.body(api.openapiDocument);
+
+  /** See follow() in follow.ts: replays, streams, resumes on 1012, 4008, 503; resolves with the end. */
+  follow(jobId: string, opts?: FollowOptions): Promise<StreamEnd> {
+    return follow(this.streamTarget, jobId, opts);
+  }
+
+  /** One connection to the job's stream, without resuming: resolves with its close. */
+  streamOnce(jobId: string, opts: StreamOnceOptions): Promise<StreamClose> {
+    return streamOnce(this.streamTarget, jobId, opts);
+  }
+
+  /** Send anything (a malformed body, an unknown path): the answer as it is, never thrown. */
+  async raw(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<RawResponse> {
+    const headers: Record<string, string> = {};
+    if (this.http.token) headers.authorization = `Bearer ${this.http.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.http.fetch(this.http.baseUrl.replace(/\/+$/, '') + path, {
+      method,
+      headers: { ...headers, ...opts.headers },
+      ...(opts.body === undefined ? {} : { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) }),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON (raw logs): the text
+    }
+    return { status: res.status, headers: res.headers, text, body };
+  }
+
+  private get streamTarget() {
+    return { baseUrl: this.options.baseUrl, token: this.options.token, WebSocket: this.options.WebSocket };
+  }
+
+  private checked<T>(schema: { safeParse(v: unknown): { success: boolean; data?: T; error?: { message: string } } }, value: unknown, route: string): T {
+    if (!this.http.validateResponses) return value as T;
+    const r = schema.safeParse(value);
+    if (!r.success) throw new VmoResponseError(route, r.error!.message);
+    return r.data as T;
+  }
+}
+
+export const createClient = (options: VmoClientOptions) => new VmoClient(options);

@@ -1,0 +1,135 @@
+import { RESUMABLE_CLOSE_CODES, type JobStatus, type StreamMessage } from '@vmo/shared/api';
+import { VmoApiError, VmoStreamClosedError } from './errors.ts';
+import { streamOnce, type StreamClose, type StreamSocket, type StreamTarget } from './stream.ts';
+
+export type StreamEnd = Extract<StreamMessage, { type: 'end' }>;
+
+export interface OutputChunk {
+  seq: number;
+  stream: 'stdout' | 'stderr';
+  /** The bytes exactly as the command wrote them. */
+  data: Uint8Array;
+}
+
+/** Why follow() reconnects: the close code (1012, 4008), the refused upgrade's status (503, 429), or the network error. */
+export interface Reconnect {
+  /** The `?after=` it reconnects with: the last seq delivered. */
+  after: number;
+  delayMs: number;
+  closeCode?: number;
+  status?: number;
+  error?: Error;
+}
+
+export interface FollowOptions {
+  /** Start after this seq (the last one you have); -1 or absent: from the first chunk. */
+  after?: number | undefined;
+  onOutput?(chunk: OutputChunk): void;
+  onStatus?(status: JobStatus): void;
+  /** Every frame delivered, in order (a duplicate after a resume is never delivered), with its socket. */
+  onMessage?(msg: StreamMessage, socket: StreamSocket): void;
+  onReconnect?(reconnect: Reconnect): void;
+  /** Each connection's close, the last one included. */
+  onClose?(close: StreamClose): void;
+  signal?: AbortSignal | undefined;
+  /** Resumes after a 1012 or 4008 close, in all (default 100); past it, the close is an error. */
+  maxResumes?: number;
+  /** How long a stream that cannot be opened (503, 429, unreachable) is retried before the error is thrown (default 120 s). */
+  retryForMs?: number;
+  /** Reconnect delays: `initialMs` doubling up to `maxMs`, jittered (defaults 250 ms and 5 s); back to `initialMs` once a connection delivers. */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
+
+/**
+ * Follow a job to its end as the README tells clients to: replay what is stored, then live output,
+ * and when the server closes the stream with 1012 (restarting) or 4008 (too slow), or the upgrade
+ * is refused with 503 (a store is down) or cannot reach the server, reconnect with `?after=` the
+ * last seq delivered, with a backoff. Each chunk is delivered exactly once and in order: a chunk at
+ * or below the last seq is dropped, and a gap (which the server never sends) is refilled by
+ * reconnecting from the last seq rather than skipped. Resolves with the `end` frame.
+ *
+ * Throws VmoApiError for a refusal that retrying cannot fix (401, 403, 404, 400),
+ * VmoStreamClosedError for a close that is not a resume (1008, 1009, 4404) or past `maxResumes`,
+ * and the signal's reason when aborted.
+ */
+export async function follow(target: StreamTarget, jobId: string, opts: FollowOptions = {}): Promise<StreamEnd> {
+  const maxResumes = opts.maxResumes ?? 100;
+  const retryForMs = opts.retryForMs ?? 120_000;
+  const initialMs = opts.backoff?.initialMs ?? 250;
+  const maxMs = opts.backoff?.maxMs ?? 5_000;
+  let last = opts.after ?? -1;
+  let resumes = 0;
+  let failures = 0; // consecutive reconnects without a delivered frame: the backoff's exponent
+  let unreachableSince: number | undefined;
+
+  for (;;) {
+    let end: StreamEnd | undefined;
+    let gap = false;
+    let delivered = false;
+    const onMessage = (msg: StreamMessage, socket: StreamSocket) => {
+      if (gap) return;
+      if (msg.type === 'output') {
+        if (msg.seq <= last) return; // delivered before this connection: never twice
+        if (msg.seq !== last + 1) {
+          gap = true; // never skip: start again from the last seq delivered
+          socket.close(1000, 'gap');
+          return;
+        }
+        last = msg.seq;
+      } else if (msg.type === 'end') {
+        end = msg;
+      }
+      delivered = true;
+      opts.onMessage?.(msg, socket);
+      if (msg.type === 'output') opts.onOutput?.({ seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
+      else if (msg.type === 'status') opts.onStatus?.(msg.status);
+    };
+
+    let reason: Omit<Reconnect, 'after' | 'delayMs'>;
+    try {
+      const close = await streamOnce(target, jobId, { after: last, onMessage, signal: opts.signal });
+      opts.onClose?.(close);
+      if (end) return end;
+      unreachableSince = undefined;
+      if (!gap && !RESUMABLE_CLOSE_CODES.includes(close.code)) throw new VmoStreamClosedError(close.code, close.reason);
+      if (++resumes > maxResumes) throw new VmoStreamClosedError(close.code, `${close.reason}; gave up after ${maxResumes} resumes`);
+      reason = { closeCode: close.code };
+    } catch (err) {
+      if (err instanceof VmoStreamClosedError || opts.signal?.aborted) throw err;
+      if (err instanceof VmoApiError && !err.retryable) throw err;
+      // A store is down (503), too many connections (429), or the server is unreachable (it is restarting).
+      if (delivered) unreachableSince = undefined;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > retryForMs) throw err;
+      reason = err instanceof VmoApiError ? { status: err.status } : { error: err as Error };
+    }
+    if (delivered) failures = 0;
+    const delayMs = Math.round(Math.min(maxMs, initialMs * 2 ** failures++) * (0.5 + Math.random() / 2));
+    opts.onReconnect?.({ after: last, delayMs, ...reason });
+    await sleep(delayMs, opts.signal);
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** base64 → bytes, in Node (Buffer, itself a Uint8Array) and in browsers. */
+export function decodeBase64(text: string): Uint8Array {
+  if (typeof Buffer !== 'undefined') return Buffer.from(text, 'base64');
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
