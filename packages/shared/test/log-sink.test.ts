@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { createTestDatabase, createTestPrefix, seededRandom, sha256, TcpProxy, TEST_REDIS_URL, waitFor, type TestDatabase } from '@vmo/testkit';
 import { openDatabase, type Database } from '../src/db/index.ts';
-import { newId } from '../src/ids.ts';
+import { newId } from '../src/domain/ids.ts';
 import { createLogger } from '../src/logger.ts';
 import { LogSink, type OutputRow } from '../src/logsink/index.ts';
 import { createRedis, keys as redisKeys, type Keys } from '../src/redis.ts';

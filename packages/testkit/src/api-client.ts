@@ -1,6 +1,6 @@
 import { VmoClient } from '@vmo/client';
 import type { Job } from '@vmo/shared/api';
-import { isTerminal, type JobStatus } from '@vmo/shared/jobs';
+import { isTerminal, type JobStatus } from '@vmo/shared/domain';
 import { waitFor } from './wait-for.ts';
 
 export interface ApiResponse<T = any> {

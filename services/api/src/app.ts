@@ -3,7 +3,7 @@ import { Scalar } from '@scalar/hono-api-reference';
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { docsPage, OPENAPI_PATH, openapiDocument, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
 import { AppError, errorBody } from '@vmo/shared/errors';
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import type { AuthEnv } from './auth/principal.ts';
 import { requireUser } from './auth/require-user.ts';

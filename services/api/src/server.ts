@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 import { agentConnect } from '@vmo/shared/api';
 import { AppError, notFound, unauthorized } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode } from '@vmo/shared/protocol';
 import type { Hono } from 'hono';

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@vmo/shared/logger';
-import { openControlPlane } from '@vmo/shared/jobs';
+import { openControlPlane } from '@vmo/shared/control-plane';
 import { LogSink } from '@vmo/shared/logsink';
 import { createRedis } from '@vmo/shared/redis';
 import { createApp } from './app.ts';

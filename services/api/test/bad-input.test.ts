@@ -15,7 +15,7 @@ import postgres from 'postgres';
 import type WebSocket from 'ws';
 import { registerAgent } from '@vmo/shared/agents';
 import { commonSchema } from '@vmo/shared/config';
-import { openControlPlane, type ControlPlane } from '@vmo/shared/jobs';
+import { openControlPlane, type ControlPlane } from '@vmo/shared/control-plane';
 import { encodeOutputFrame, MAX_FRAME_BYTES } from '@vmo/shared/protocol';
 import { createTestDatabase, createTestPrefix, openWebSocket, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
 import { createApp } from '../src/app.ts';

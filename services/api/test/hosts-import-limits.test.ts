@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { commonSchema } from '@vmo/shared/config';
 import { computeSshConfig, SSH_CONFIG_LIMITS } from '@vmo/shared/hosts';
-import { openControlPlane } from '@vmo/shared/jobs';
+import { openControlPlane } from '@vmo/shared/control-plane';
 import { generateToken } from '@vmo/shared/tokens';
 import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, TestSystem, type TestDatabase } from '@vmo/testkit';
 import { createApp } from '../src/app.ts';

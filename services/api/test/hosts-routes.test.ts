@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { commonSchema } from '@vmo/shared/config';
 import { generateToken } from '@vmo/shared/tokens';
-import { openControlPlane } from '@vmo/shared/jobs';
+import { openControlPlane } from '@vmo/shared/control-plane';
 import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
 import { createApp } from '../src/app.ts';
 import { ensureAdminToken } from '../src/auth/admin-token.ts';

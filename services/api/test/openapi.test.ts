@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import type { z } from 'zod';
 import { agentConnect, REST_ROUTES, streamJob, WEBSOCKET_ROUTES, type ApiRoute } from '@vmo/shared/api';
 import { commonSchema } from '@vmo/shared/config';
-import { openControlPlane } from '@vmo/shared/jobs';
+import { openControlPlane } from '@vmo/shared/control-plane';
 import { generateToken } from '@vmo/shared/tokens';
 import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
 import { createApp } from '../src/app.ts';

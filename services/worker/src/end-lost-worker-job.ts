@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import { markJobTerminal } from '@vmo/shared/jobs';
 import { killOrphanedJobProcesses } from '@vmo/shared/process';
 

@@ -1,4 +1,4 @@
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import { IDEMPOTENCY_TTL_HOURS } from '@vmo/shared/jobs';
 
 /** Idempotency keys are kept 24 h; lookups already ignore older ones, this reclaims the rows. */

@@ -1,4 +1,4 @@
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import { endLostWorkerJob } from './end-lost-worker-job.ts';
 import { isWorkerAlive } from './worker-presence.ts';
 

@@ -1,8 +1,10 @@
 import { DelayedError, type Job } from 'bullmq';
 import { eq } from 'drizzle-orm';
 import { jobs } from '@vmo/shared/db';
-import type { ControlPlane, JobRow } from '@vmo/shared/jobs';
-import { isTerminal, markJobRunning, markJobTerminal, recordExit, stopJob } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import type { JobRow } from '@vmo/shared/jobs';
+import { isTerminal } from '@vmo/shared/domain';
+import { markJobRunning, markJobTerminal, recordExit, stopJob } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { JobChannelMessage } from '@vmo/shared/protocol';
 import type { QueuedJobData } from '@vmo/shared/queue';

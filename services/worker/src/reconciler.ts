@@ -1,4 +1,4 @@
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import { enqueueJob } from '@vmo/shared/queue';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LabelsInput } from '../jobs/job-input.ts';
+import { LabelsInput } from '../domain/labels.ts';
 
 export const AgentInput = z
   .object({

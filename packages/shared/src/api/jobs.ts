@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { IdempotencyKey } from '../domain/idempotency-key.ts';
 import { storableString } from '../errors/storable-text.ts';
 import { JobInput } from '../jobs/job-input.ts';
-import { JOB_STATUSES } from '../jobs/job-types.ts';
+import { JOB_STATUSES } from '../domain/job-status.ts';
 import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { defineRoute, intParam, json } from './route.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JOB_STATUSES } from '../jobs/job-types.ts';
+import { JOB_STATUSES } from '../domain/job-status.ts';
 import { SubscriberCloseCode, type SubscriberMessage } from '../protocol/subscriber-messages.ts';
 import { errorResponses } from './errors.ts';
 import { JobIdParams } from './jobs.ts';

@@ -1,2 +1,8 @@
+// The bottom layer: plain types and rules, importing nothing of ours (test: layering.test.ts).
+export * from './job-status.ts';
+export * from './job-target.ts';
+export * from './output-stream.ts';
 export * from './labels.ts';
 export * from './idempotency-key.ts';
+export * from './ids.ts';
+export * from './storable-text.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { storableText } from '../errors/storable-text.ts';
+import { storableText } from './storable-text.ts';
 
 /** Labels on jobs, agents (registered and reported) and hosts: one rule everywhere. */
 export const LabelsInput = z

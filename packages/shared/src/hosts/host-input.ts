@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { storableText } from '../errors/storable-text.ts';
-import { LabelsInput } from '../jobs/job-input.ts';
+import { LabelsInput } from '../domain/labels.ts';
 
 export const DEFAULT_ENVIRONMENT = 'default';
 

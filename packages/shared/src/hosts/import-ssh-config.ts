@@ -1,5 +1,5 @@
-import { newId } from '../ids.ts';
-import type { ControlPlane } from '../jobs/control-plane.ts';
+import { newId } from '../domain/ids.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { computeSshConfigCooperatively, type SkippedAlias, type SshConfigWarning } from './compute-ssh-config.ts';
 import { HostInput, type HostImportInput } from './host-input.ts';
 import { hostView, type HostView } from './host-view.ts';

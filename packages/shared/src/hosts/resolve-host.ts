@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { hosts } from '../db/schema/hosts.ts';
 import type { Db } from '../db/client.ts';
 import { AppError } from '../errors/app-error.ts';
-import { isId } from '../ids.ts';
+import { isId } from '../domain/ids.ts';
 import { DEFAULT_ENVIRONMENT } from './host-input.ts';
 import type { HostRow } from './host-view.ts';
 

@@ -1,5 +1,5 @@
 import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
-import type { ControlPlane } from './control-plane.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { markJobTerminal } from './mark-job-terminal.ts';
 import type { JobRow } from './job-view.ts';
 

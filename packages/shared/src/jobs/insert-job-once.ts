@@ -1,7 +1,7 @@
 import { and, eq, sql as dsql } from 'drizzle-orm';
 import { AppError } from '../errors/app-error.ts';
 import { idempotencyKeys, jobs } from '../db/schema/index.ts';
-import type { ControlPlane } from './control-plane.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { IDEMPOTENCY_TTL_HOURS, type Idempotency } from './idempotency.ts';
 import type { JobRow } from './job-view.ts';
 

@@ -1,5 +1,5 @@
-import type { ControlPlane } from './control-plane.ts';
-import type { JobStatus } from './job-types.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
+import type { JobStatus } from '../domain/job-status.ts';
 import { jobView, type JobView } from './job-view.ts';
 import { rowToJob } from './row-to-job.ts';
 

@@ -1,5 +1,5 @@
-import type { ControlPlane } from './control-plane.ts';
-import type { TerminalStatus } from './job-types.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
+import type { TerminalStatus } from '../domain/job-status.ts';
 import type { JobRow } from './job-view.ts';
 import { rowToJob } from './row-to-job.ts';
 import type { JobChannelMessage } from '../protocol/channel-messages.ts';

@@ -1,4 +1,4 @@
-import type { ControlPlane } from './control-plane.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
 import type { JobRow } from './job-view.ts';
 import { publishJobEnd } from './mark-job-terminal.ts';
 import { rowToJob } from './row-to-job.ts';

@@ -1,10 +1,10 @@
 import { and, eq, isNull, or } from 'drizzle-orm';
 import { AppError } from '../errors/app-error.ts';
 import { agents } from '../db/schema/index.ts';
-import { newId } from '../ids.ts';
+import { newId } from '../domain/ids.ts';
 import { enqueueJob } from '../queue/job-queue.ts';
 import { resolveHost } from '../hosts/resolve-host.ts';
-import type { ControlPlane } from './control-plane.ts';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
 import type { JobInput } from './job-input.ts';
 import { jobView, type JobRow, type JobView } from './job-view.ts';
 import { requestHash, type Idempotency } from './idempotency.ts';

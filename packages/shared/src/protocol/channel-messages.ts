@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JOB_STATUSES } from '../jobs/job-types.ts';
+import { JOB_STATUSES } from '../domain/job-status.ts';
 
 /**
  * Messages on Redis pub/sub channels (internal, between our own processes). Pub/sub is

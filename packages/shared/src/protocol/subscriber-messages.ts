@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { JobStatus, OutputStream } from '../jobs/job-types.ts';
+import type { JobStatus } from '../domain/job-status.ts';
+import type { OutputStream } from '../domain/output-stream.ts';
 
 /** Server → WebSocket subscriber of `/v1/jobs/{id}/stream`. */
 export type SubscriberMessage =

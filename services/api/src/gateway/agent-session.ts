@@ -1,5 +1,7 @@
 import type { WebSocket, RawData } from 'ws';
-import { isTerminal, markJobTerminal, recordExit, type ControlPlane, type JobStatus } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { isTerminal, type JobStatus } from '@vmo/shared/domain';
+import { markJobTerminal, recordExit } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
 import {

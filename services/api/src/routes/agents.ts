@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { getAgent, listAgents, registerAgent, revokeAgent } from '@vmo/shared/api';
 import * as agents from '@vmo/shared/agents';
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createHost, deleteHost, getHost, importHosts, listHosts, updateHost } from '@vmo/shared/api';
 import * as hosts from '@vmo/shared/hosts';
-import type { ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 

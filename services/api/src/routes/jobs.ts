@@ -5,7 +5,9 @@ import { cancelJob, getJob, jobLogs, listJobs, submitJob } from '@vmo/shared/api
 import { jobs } from '@vmo/shared/db';
 import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
-import { jobView, listJobs as readJobs, readOutput, resolveAgent, STREAM_CODE, STREAM_NAME, stopJob, submitJob as insertJob, type ControlPlane } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
+import { jobView, listJobs as readJobs, readOutput, resolveAgent, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 

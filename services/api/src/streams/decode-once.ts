@@ -1,5 +1,5 @@
 import { JobChannelMessage, type SubscriberMessage } from '@vmo/shared/protocol';
-import { STREAM_NAME } from '@vmo/shared/jobs';
+import { STREAM_NAME } from '@vmo/shared/domain';
 
 export interface DecodedChannelMessage {
   msg: JobChannelMessage;

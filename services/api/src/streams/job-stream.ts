@@ -1,5 +1,7 @@
 import type { WebSocket } from 'ws';
-import { isTerminal, readOutputPage, STREAM_NAME, type ControlPlane, type JobStatus } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { isTerminal, STREAM_NAME, type JobStatus } from '@vmo/shared/domain';
+import { readOutputPage } from '@vmo/shared/jobs';
 import { SubscriberCloseCode, SubscriberToServer, type SubscriberMessage } from '@vmo/shared/protocol';
 import { decodeOnce } from './decode-once.ts';
 import type { Logger } from '@vmo/shared/logger';

@@ -1,5 +1,6 @@
-import type { ControlPlane } from '@vmo/shared/jobs';
-import { endLostAgentJob, isTerminal, publishJobEnd, rowToJob, sendStop, type JobStatus } from '@vmo/shared/jobs';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { isTerminal, type JobStatus } from '@vmo/shared/domain';
+import { endLostAgentJob, publishJobEnd, rowToJob, sendStop } from '@vmo/shared/jobs';
 import type { AgentChannelMessage } from '@vmo/shared/protocol';
 import type { JobEvents } from '../job-events.ts';
 import type { ExecutionRequest, ExecutionResult, Executor, StopRequest } from './executor.ts';

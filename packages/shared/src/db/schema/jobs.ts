@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import type { JobStatus, JobTarget } from '../../jobs/job-types.ts';
+import type { JobStatus } from '../../domain/job-status.ts';
+import type { JobTarget } from '../../domain/job-target.ts';
 
 export const jobs = pgTable(
   'jobs',
