@@ -6,13 +6,16 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/testkit/package.json packages/testkit/
+COPY packages/client/package.json packages/client/
 COPY services/api/package.json services/api/
 COPY services/worker/package.json services/worker/
 COPY services/agent/package.json services/agent/
+COPY apps/vmo/package.json apps/vmo/
 COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund --include=dev
 COPY packages packages
 COPY services services
+COPY apps apps
 COPY scripts scripts
 # VMO_RUN_AS switches users with setpriv (util-linux, part of the base image): fail the build, not a job.
 RUN command -v setpriv >/dev/null

@@ -14,8 +14,8 @@ export default defineConfig({
     hookTimeout: 90_000,
     globalSetup: ['./packages/testkit/src/global-setup.ts'],
     projects: [
-      { extends: true, test: { name: 'unit', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'], exclude } },
-      { extends: true, test: { name: 'integration', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'], exclude } },
+      { extends: true, test: { name: 'unit', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'], exclude } },
+      { extends: true, test: { name: 'integration', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'], exclude } },
       { extends: true, test: { name: 'bench', include: ['bench/test/**/*.test.ts'], exclude } },
     ],
   },

@@ -9,9 +9,12 @@ const ENTRY = {
   api: 'services/api/src/main.ts',
   worker: 'services/worker/src/main.ts',
   agent: 'services/agent/src/main.ts',
-  all: 'services/api/src/main-all.ts',
+  all: 'apps/vmo/src/main.ts',
 } as const;
 export type Role = keyof typeof ENTRY;
+
+/** A script running many real agents in one process (agent-fleet.ts); spawn it with tsx. */
+export const AGENT_FLEET_SCRIPT = fileURLToPath(new URL('./agent-fleet.ts', import.meta.url));
 
 /**
  * A real vmo process (API, worker, agent, or all-in-one) as a child of the test: its output is

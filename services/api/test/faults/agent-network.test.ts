@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { followJob, processesMatching, TcpProxy, TestSystem, uniqueSleepArg, waitFor, type ServiceProcess } from '@vmo/testkit';
+import { AGENT_FLEET_SCRIPT, followJob, processesMatching, TcpProxy, TestSystem, uniqueSleepArg, waitFor, type ServiceProcess } from '@vmo/testkit';
 import {
   expectByteIdentical,
   expectDenseOutput,
@@ -116,7 +115,7 @@ describe('agent network faults, grace longer than the outages (cases 1, 4, 5)', 
       tokens.push(res.body.token);
       ids.push(res.body.id);
     }
-    const fleet = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./agent-fleet.ts', import.meta.url))], {
+    const fleet = spawn(process.execPath, ['--import', 'tsx', AGENT_FLEET_SCRIPT], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, FLEET_SERVERS: `${system.apiUrls[0]},${system.apiUrls[1]}` },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

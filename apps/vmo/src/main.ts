@@ -2,6 +2,9 @@
  * `npm start`: the whole control plane in one process for a single machine — API, worker and a
  * built-in agent named `local` — so `{"type":"agent","agent":"local"}` works right after start.
  * Real deployments run `npm run api`, `npm run worker` and `npm run agent` separately.
+ *
+ * This is the composition root: the one place that depends on every service, so that no service
+ * depends on another (services/api knows nothing of the worker or the agent).
  */
 import { issueBuiltInAgentToken } from '@vmo/shared/agents';
 import { logUnhandledRejections } from '@vmo/shared/background';
@@ -10,10 +13,8 @@ import { migrateDatabase, openDatabase } from '@vmo/shared/db';
 import { createLogger } from '@vmo/shared/logger';
 import { onShutdownSignal } from '@vmo/shared/shutdown';
 import { startAgent } from '@vmo/agent';
+import { apiEnv, printAdminToken, startApi } from '@vmo/api';
 import { startWorker, workerEnv } from '@vmo/worker';
-import { apiEnv } from './env.ts';
-import { printAdminToken } from './print-admin-token.ts';
-import { startApi } from './start-api.ts';
 
 const BUILT_IN_AGENT = 'local';
 
