@@ -28,3 +28,12 @@ describe('apiEnv: connection deadlines and limits (issue 8 #9)', () => {
     expect(() => tryParseEnv(apiEnv, env)).toThrow(message);
   });
 });
+
+describe('apiEnv: the agent intervals and their relation (domain/timings.ts)', () => {
+  it('refuses a lost-agent grace at or below the presence TTL, naming VMO_AGENT_GRACE_MS', () => {
+    expect(() => tryParseEnv(apiEnv, { VMO_HEARTBEAT_MS: '10000', VMO_AGENT_GRACE_MS: '20000' })).toThrow(
+      /^VMO_AGENT_GRACE_MS: must be more than the agent presence TTL \(2 × VMO_HEARTBEAT_MS = 20000 ms\)/,
+    );
+    expect(tryParseEnv(apiEnv, { VMO_HEARTBEAT_MS: '10000', VMO_AGENT_GRACE_MS: '20001' })).toMatchObject({ VMO_AGENT_GRACE_MS: 20_001 });
+  });
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adminTokenVar, commonEnv, intVar } from '@vmo/shared/config';
+import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
 
 export const apiEnv = z.object({
   ...commonEnv,
@@ -34,7 +34,7 @@ export const apiEnv = z.object({
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',
-});
+}).superRefine(checkTimingRelations);
 export type ApiConfig = z.infer<typeof apiEnv>;
 
 export const MAX_BODY_BYTES = 1024 * 1024;

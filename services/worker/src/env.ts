@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
+import { checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
+import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_SSH_IDLE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
 import { parseAllowedTargets } from './ssh/allowed-targets.ts';
 import { parseKeyDirs } from './ssh/key-dirs.ts';
 
@@ -21,29 +22,29 @@ export const workerEnv = z.object({
   /** Local jobs run as this user (name or uid), not as the worker's: see README, "Run-as user". */
   VMO_RUN_AS: runAsVar(),
   /** How long a queued agent job waits for its agent to come online before failing. */
-  VMO_DISPATCH_TIMEOUT_MS: intVar(600_000, 100, 7 * 24 * 3600_000),
+  VMO_DISPATCH_TIMEOUT_MS: intVar(DEFAULT_DISPATCH_TIMEOUT_MS, 100, 7 * 24 * 3600_000),
   /** On SIGTERM, how long running jobs may take to finish before they are canceled. */
   VMO_DRAIN_MS: intVar(30_000, 0, 3600_000),
   /**
    * Liveness of workers. A worker refreshes its presence key every third of the TTL; a local or
    * ssh job whose worker's key has been missing for two TTLs ends `lost`. Jobs of a worker killed
-   * -9 end within about 3 × TTL + VMO_MAINTENANCE_MS.
+   * -9 end within about 3 × TTL + VMO_MAINTENANCE_MS (domain/timings.ts).
    */
-  VMO_WORKER_PRESENCE_TTL_MS: intVar(15_000, 300, 3600_000),
-  /** How often the reconciler, janitor and lost-worker sweep run. */
-  VMO_MAINTENANCE_MS: intVar(5_000, 100, 600_000),
+  VMO_WORKER_PRESENCE_TTL_MS: intVar(DEFAULT_WORKER_PRESENCE_TTL_MS, 300, 3600_000),
+  /** How often the reconciler, janitor and lost-worker sweep run; below VMO_AGENT_GRACE_MS and 2 × VMO_WORKER_PRESENCE_TTL_MS. */
+  VMO_MAINTENANCE_MS: intVar(DEFAULT_MAINTENANCE_MS, 100, 600_000),
   /**
    * BullMQ lock of a job held by this worker. A worker that dies holding a job loses it after this
    * and another worker takes it (agent jobs are re-attached) at the next stalled check (every half
    * lock).
    */
-  VMO_WORKER_LOCK_MS: intVar(30_000, 1_000, 3600_000),
+  VMO_WORKER_LOCK_MS: intVar(DEFAULT_WORKER_LOCK_MS, 1_000, 3600_000),
   /** Trusted host keys for ssh jobs (OpenSSH format, hashed entries included); `~` is this process's home. */
   VMO_SSH_KNOWN_HOSTS: z.string().min(1, 'must be a path').default('~/.ssh/known_hosts'),
   /** Passphrase of encrypted identity files (never logged). */
   VMO_SSH_KEY_PASSPHRASE: secretVar(z.string().min(1, 'must not be empty when set').optional()),
   /** An SSH connection with no session open is closed after this long. */
-  VMO_SSH_IDLE_MS: intVar(60_000, 0, 24 * 3600_000),
+  VMO_SSH_IDLE_MS: intVar(DEFAULT_SSH_IDLE_MS, 0, 24 * 3600_000),
   /** Sessions at once on one connection; keep below the hosts' sshd MaxSessions (default 10), a cancel needs one more. */
   VMO_SSH_MAX_CHANNELS: intVar(8, 1, 1000),
   /** TCP connect plus SSH handshake, per hop. */
@@ -52,5 +53,5 @@ export const workerEnv = z.object({
   VMO_SSH_KEY_DIRS: parsedVar(parseKeyDirs).default(parseKeyDirs('~/.ssh')),
   /** CIDRs and host patterns SSH may connect to, for hosts and ProxyJump hops; unset allows all. See ssh/allowed-targets.ts. */
   VMO_SSH_ALLOWED_TARGETS: parsedVar(parseAllowedTargets).optional(),
-});
+}).superRefine(checkTimingRelations);
 export type WorkerConfig = z.infer<typeof workerEnv>;

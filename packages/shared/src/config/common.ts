@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_AGENT_GRACE_MS, DEFAULT_HEARTBEAT_MS } from '../domain/timings.ts';
 import { secretVar } from './secret-var.ts';
+import { checkTimingRelations } from './timing-relations.ts';
 
 /** Whole-number env var with bounds, e.g. `intVar(3121, 1, 65535)`. */
 export const intVar = (def: number, min: number, max: number) =>
@@ -37,11 +39,11 @@ export const commonEnv = {
   /** Per-job output cap; past it the head and tail are kept with a marker between them. */
   VMO_MAX_OUTPUT_BYTES: intVar(64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
   VMO_OUTPUT_TAIL_BYTES: intVar(1024 * 1024, 0, 1024 * 1024 * 1024),
-  /** How often agents heartbeat; presence expires after two intervals. */
-  VMO_HEARTBEAT_MS: intVar(10_000, 200, 600_000),
-  /** How long an agent may be gone before its running jobs end `lost`. */
-  VMO_AGENT_GRACE_MS: intVar(120_000, 100, 24 * 3600_000),
+  /** How often agents heartbeat; presence expires after two intervals (domain/timings.ts). */
+  VMO_HEARTBEAT_MS: intVar(DEFAULT_HEARTBEAT_MS, 200, 600_000),
+  /** How long an agent may be gone before its running jobs end `lost`; more than 2 × VMO_HEARTBEAT_MS. */
+  VMO_AGENT_GRACE_MS: intVar(DEFAULT_AGENT_GRACE_MS, 100, 24 * 3600_000),
 };
 
-export const commonSchema = z.object(commonEnv);
+export const commonSchema = z.object(commonEnv).superRefine(checkTimingRelations);
 export type CommonConfig = z.infer<typeof commonSchema>;

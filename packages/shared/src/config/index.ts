@@ -4,3 +4,4 @@ export * from './secret-var.ts';
 export * from './secret-files.ts';
 export * from './strong-secret.ts';
 export * from './run-as-var.ts';
+export * from './timing-relations.ts';

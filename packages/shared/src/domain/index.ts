@@ -6,3 +6,4 @@ export * from './labels.ts';
 export * from './idempotency-key.ts';
 export * from './ids.ts';
 export * from './storable-text.ts';
+export * from './timings.ts';
