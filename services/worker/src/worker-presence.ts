@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
+import { workerPresenceRefreshMs } from '@vmo/shared/domain';
 import type { Keys } from '@vmo/shared/redis';
 
 /**
  * A worker's presence key: set with a TTL (VMO_WORKER_PRESENCE_TTL_MS, default 15 s) and refreshed
  * every third of it. Jobs that run inside a worker (local, ssh) are declared `lost` only after its
- * key has been missing for two TTLs (lost-worker-sweep.ts).
+ * key has been missing for two TTLs (lost-worker-sweep.ts). The numbers: domain/timings.ts.
  */
-export const DEFAULT_WORKER_PRESENCE_TTL_MS = 15_000;
-
-export const presenceRefreshMs = (ttlMs: number): number => Math.max(100, Math.floor(ttlMs / 3));
+// TODO(timings): start-worker.ts to import workerPresenceRefreshMs from @vmo/shared/domain itself.
+export const presenceRefreshMs = workerPresenceRefreshMs;
 
 export async function markWorkerAlive(redis: Redis, keys: Keys, workerId: string, ttlMs: number): Promise<void> {
   await redis.set(keys.workerPresence(workerId), String(process.pid), 'PX', ttlMs);

@@ -3,6 +3,7 @@ import { IdempotencyKey } from '../domain/idempotency-key.ts';
 import { storableString } from '../errors/storable-text.ts';
 import { JobInput } from '../jobs/job-input.ts';
 import { JOB_STATUSES } from '../domain/job-status.ts';
+import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
 import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { defineRoute, intParam, json } from './route.ts';
@@ -88,7 +89,7 @@ export const JobLogsQuery = z
   .strict();
 
 export const CancelJobBody = z
-  .object({ graceMs: z.number().int().min(0).max(3_600_000).default(10_000).meta({ description: 'Between SIGTERM and SIGKILL' }) })
+  .object({ graceMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_CANCEL_GRACE_MS).meta({ description: 'Between SIGTERM and SIGKILL' }) })
   .strict()
   .meta({ id: 'CancelJob' });
 
