@@ -1,5 +1,5 @@
 /**
- * The subscriber path under stress (design.md, "The output pipeline"): while a job writes many
+ * The subscriber path under stress (docs/architecture.md, "The data path of an output chunk"): while a job writes many
  * small chunks, subscribers connect at random moments, to either API node, drop (cleanly or
  * abruptly) after a random number of chunks and come back with `?after=<last seq they saw>`;
  * meanwhile the second API node's Redis connections are reset now and then, so pub/sub messages

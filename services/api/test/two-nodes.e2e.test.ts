@@ -3,7 +3,7 @@ import { followJob, TestSystem, uniqueSleepArg, type ApiClient } from '@vmo/test
 import { waitForNoProcess, waitForProcesses } from './job-behaviour-suite.ts';
 
 /**
- * Across processes, as design.md "Scaling" asks: an agent held by API 1, the subscriber and the
+ * Across processes, as docs/architecture.md "Scaling" says: an agent held by API 1, the subscriber and the
  * submitter on API 2, the job run by either of two workers. They meet only in Redis and Postgres.
  */
 describe('two API nodes and two workers', () => {
