@@ -1,8 +1,13 @@
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
+// postgres.js 3.4.9 (the latest release) with fixes for what a store outage does to it: see
+// packages/shared/vendor/postgres/PATCHES.md. The types are the package's own.
+import postgres from '../../vendor/postgres/src/index.js';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import * as schema from './schema/index.ts';
 
 export type { Sql };
+/** The patched driver, for the few places that open a connection of their own (migrations). */
+export { postgres };
 export type Db = PostgresJsDatabase<typeof schema>;
 
 export interface Database {
@@ -39,48 +44,3 @@ export function openDatabase(url: string, options: { max?: number; connectTimeou
   const db = drizzle(sql, { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };
 }
-
-/** The parts of postgres.js's (unexported) Query class this workaround relies on. */
-interface InternalQuery {
-  tagged: boolean;
-  strings: readonly string[];
-  resolve: (rows: unknown[]) => void;
-  reject: (err: unknown) => void;
-  handle: (...args: unknown[]) => unknown;
-}
-
-const PATCHED = Symbol.for('vmo.postgres.settleTypesFetchQuietly');
-
-/**
- * LOUD: postgres.js (3.4.9, the latest) reads the array types with an internal query as the first
- * statement of every new connection, and discards that query's promise (porsager/postgres#1192).
- * When the connection drops before the answer (an outage starting, a reset during a reconnect),
- * the rejection is unhandled and Node ends the process: that is how a Postgres outage killed
- * the worker (`connect ECONNRESET` with no query in its stack). The same error already reaches
- * every query waiting on that connection, and the next connection fetches the types again, so
- * this one internal query settles with no rows instead of rejecting. Patched once per process,
- * on the shared Query prototype, matched by its text (it is the only untagged pg_type read).
- * Drop it once a postgres.js release fixes #1192.
- */
-function settleTypesFetchQuietly(sql: Sql): void {
-  const proto = Object.getPrototypeOf(sql.unsafe('select 1')) as InternalQuery & { [PATCHED]?: true };
-  if (proto[PATCHED] || typeof proto.handle !== 'function') return;
-  const handle = proto.handle;
-  proto.handle = function (this: InternalQuery, ...args: unknown[]) {
-    if (!this.tagged && isTypesFetch(this.strings)) {
-      const resolve = this.resolve;
-      this.reject = () => resolve([]);
-    }
-    return handle.apply(this, args);
-  };
-  proto[PATCHED] = true;
-}
-
-function isTypesFetch(strings: readonly string[]): boolean {
-  const text = strings.length === 1 ? strings[0]! : '';
-  return text.includes('from pg_catalog.pg_type a') && text.includes('b.typarray');
-}
-
-// At load, not per pool: every pool of the process shares the prototype, the migrator's too.
-// The throwaway instance never connects (postgres.js connects on a query's first `then`).
-settleTypesFetchQuietly(postgres({ host: '127.0.0.1', port: 1, max: 1 }));

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
+import { postgres } from './client.ts';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 
