@@ -88,6 +88,17 @@ describe('repeatInBackground', () => {
   });
 });
 
+describe('repeatInBackground with a run that never settles', () => {
+  it('logs it and goes on with the next runs', async () => {
+    const { log, lines } = capturedLogger();
+    let runs = 0;
+    const loop = repeatInBackground(log, 'janitor', 1, () => (++runs === 1 ? new Promise(() => {}) : Promise.resolve()), { stuckAfterMs: 30 });
+    await until('runs after the stuck one', () => runs >= 3);
+    await loop.stop();
+    expect(lines.filter((l) => l.msg === 'janitor has not finished; going on without it')).toEqual([expect.objectContaining({ level: 50 })]);
+  });
+});
+
 describe('logUnhandledRejections', () => {
   it('keeps the process running and logs the rejection at error level with its stack', async () => {
     const script = `

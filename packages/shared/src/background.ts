@@ -18,22 +18,38 @@ export interface BackgroundLoop {
 /**
  * A maintenance loop: run `task`, wait `everyMs`, run it again, until stopped. Never two runs at
  * once, so a sweep slowed by an outage (each statement waits for the connect timeout) does not
- * pile up behind a timer; a run that fails is logged and the next one comes as usual.
+ * pile up behind a timer; a run that fails is logged and the next one comes as usual. A run still
+ * unsettled after `stuckAfterMs` (a statement the driver never answers) is logged and left to
+ * itself, and the loop goes on: one lost answer must not stop a sweep for good.
  */
-export function repeatInBackground(log: Logger, what: string, everyMs: number, task: () => Promise<unknown>): BackgroundLoop {
+export function repeatInBackground(
+  log: Logger,
+  what: string,
+  everyMs: number,
+  task: () => Promise<unknown>,
+  { stuckAfterMs = Math.max(60_000, 10 * everyMs) }: { stuckAfterMs?: number } = {},
+): BackgroundLoop {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> = Promise.resolve();
   const schedule = () => {
     timer = setTimeout(() => {
-      current = task()
-        .then(
-          () => undefined,
-          (err: unknown) => log.warn({ err: messageOf(err) }, `${what} failed`),
-        )
-        .finally(() => {
-          if (!stopped) schedule();
-        });
+      const run = task().then(
+        () => undefined,
+        (err: unknown) => log.warn({ err: messageOf(err) }, `${what} failed`),
+      );
+      let stuck: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => {
+        stuck = setTimeout(() => {
+          log.error({ stuckAfterMs }, `${what} has not finished; going on without it`);
+          resolve();
+        }, stuckAfterMs);
+        stuck.unref();
+      });
+      current = Promise.race([run, gaveUp]).finally(() => {
+        clearTimeout(stuck);
+        if (!stopped) schedule();
+      });
     }, everyMs);
     timer.unref();
   };

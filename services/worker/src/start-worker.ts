@@ -53,8 +53,12 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });
+  // Ours to close: BullMQ leaves a connection it was given open, and takes its own 'error'
+  // listener off it when it closes (ioredis then prints every later error as unhandled).
+  const bullConnection = createRedis(config.VMO_REDIS_URL);
+  bullConnection.on('error', () => {}); // reported as 'bullmq worker error' while the worker runs
   const worker = new Worker<QueuedJobData>(JOB_QUEUE, oneDeliveryPerJob(processJob), {
-    connection: createRedis(config.VMO_REDIS_URL),
+    connection: bullConnection,
     prefix: cp.keys.bullPrefix,
     concurrency: config.VMO_WORKER_CONCURRENCY,
     lockDuration: config.VMO_WORKER_LOCK_MS,
@@ -105,6 +109,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       clearInterval(presence);
       await clearWorkerPresence(cp.redis, cp.keys, workerId).catch(() => {});
       subscriber.disconnect();
+      bullConnection.disconnect();
       await cp.close();
       log.info('worker stopped');
     },
