@@ -172,7 +172,14 @@ describe('Postgres and Redis cut at random moments while jobs run (issue 8, find
       const what = `${job.name} (${job.kind} job ${job.id}, attempt ${view.attempt})`;
       expect(scratch.lines(`${job.name}.runs`), `${what} ran once`).toEqual([job.id]);
       const stored = await client.logs(job.id, '?stream=stdout');
-      expect(stored.equals(scratch.read(`${job.name}.out`)), `${what}: stored ${stored.length} bytes, wrote ${scratch.size(`${job.name}.out`)}`).toBe(true);
+      const wrote = scratch.read(`${job.name}.out`);
+      if (!stored.equals(wrote)) {
+        const chunks = await sql<{ seq: number; stream: number; n: number }[]>`
+          select seq, stream, octet_length(data) as n from job_output where job_id = ${job.id} order by seq`;
+        let at = 0;
+        while (at < stored.length && stored[at] === wrote[at]) at++;
+        expect.fail(`${what}: stored ${stored.length} bytes, wrote ${wrote.length}; first difference at byte ${at}; chunks ${JSON.stringify(chunks)}`);
+      }
       await expectDenseOutput(sql, job.id);
     }
     const followed = submitted.filter((j) => j.subscriber);
