@@ -19,12 +19,14 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
 export const keys = (prefix: string) => ({
   /** BullMQ prefix: the hash tag keeps every queue key in one Cluster slot. */
   bullPrefix: `{${prefix}}`,
-  jobChannel: (jobId: string) => `${prefix}:job:${jobId}`,
+  /** Bus channels (bus/BUS.md §1): a job's events, and apart from them its output. */
+  jobEventChannel: (jobId: string) => `${prefix}:job:${jobId}:ev`,
+  jobOutputChannel: (jobId: string) => `${prefix}:job:${jobId}:out`,
   agentChannel: (agentId: string) => `${prefix}:agent:${agentId}`,
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
   /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
   workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,
-  /** Broadcast: cancels, revocations. Every worker and API node listens. */
+  /** Broadcast to every worker: stops of the jobs they run (bus/BUS.md §6). */
   controlChannel: `${prefix}:control`,
 });
 export type Keys = ReturnType<typeof keys>;

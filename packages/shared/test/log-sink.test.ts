@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { createTestDatabase, createTestPrefix, seededRandom, sha256, TcpProxy, TEST_REDIS_URL, waitFor, type TestDatabase } from '@vmo/testkit';
+import { BusSubscriber } from '../src/bus/index.ts';
 import { openDatabase, type Database } from '../src/db/index.ts';
 import { newId } from '../src/domain/ids.ts';
 import { createLogger } from '../src/logger.ts';
@@ -41,7 +42,7 @@ afterAll(async () => {
 });
 
 function newSink(opts: { maxBatchBytes?: number; maxDelayMs?: number; sql?: Database['sql']; log?: ReturnType<typeof createLogger> } = {}): LogSink {
-  const sink = new LogSink({ sql: opts.sql ?? database.sql, publisher, jobChannel: k.jobChannel, log: opts.log ?? silent, maxBatchBytes: opts.maxBatchBytes, maxDelayMs: opts.maxDelayMs });
+  const sink = new LogSink({ sql: opts.sql ?? database.sql, bus: { redis: publisher, keys: k }, log: opts.log ?? silent, maxBatchBytes: opts.maxBatchBytes, maxDelayMs: opts.maxDelayMs });
   sinks.push(sink);
   return sink;
 }
@@ -63,16 +64,14 @@ async function outputBytes(jobId: string): Promise<number> {
 
 const chunk = (jobId: string, seq: number, data: Buffer | string, stream: 1 | 2 = 1): OutputRow => ({ jobId, seq, stream, data: Buffer.isBuffer(data) ? data : Buffer.from(data) });
 
-/** Subscribe on a connection of its own and collect every output chunk published for `jobId`. */
+/** Subscribe through a bus subscriber of its own and collect every output chunk published for `jobId` (BUS.md §4). */
 async function listenToJob(jobId: string) {
-  const sub = new Redis(TEST_REDIS_URL);
+  const bus = BusSubscriber.open(TEST_REDIS_URL, k);
   const seen: { seq: number; stream: number; data: Buffer }[] = [];
-  sub.on('message', (_channel: string, raw: string) => {
-    const msg = JSON.parse(raw);
-    if (msg.t === 'output') for (const c of msg.chunks) seen.push({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data, 'base64') });
+  await bus.jobOutput(jobId, (msg) => {
+    for (const c of msg.chunks) seen.push({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data, 'base64') });
   });
-  await sub.subscribe(k.jobChannel(jobId));
-  return { seen, close: () => sub.disconnect() };
+  return { seen, close: () => bus.close() };
 }
 
 describe('log sink: ordering', () => {
@@ -293,7 +292,7 @@ describe('log sink: backpressure while Postgres is unreachable', () => {
     const remote = openDatabase(viaProxy.toString(), { max: 2, connectTimeoutS: 2 });
     const warnings: string[] = [];
     const log = pino({ level: 'warn' }, new Writable({ write: (line, _enc, done) => (warnings.push(line.toString()), done()) }));
-    const sink = new LogSink({ sql: remote.sql, publisher, jobChannel: k.jobChannel, log, maxDelayMs: 1 });
+    const sink = new LogSink({ sql: remote.sql, bus: { redis: publisher, keys: k }, log, maxDelayMs: 1 });
     const jobId = await insertJob();
     try {
       await sink.append([chunk(jobId, 0, 'before the outage\n')]);

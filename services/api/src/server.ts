@@ -5,6 +5,8 @@ import { WebSocketServer } from 'ws';
 import { agentConnect } from '@vmo/shared/api';
 import { AppError, notFound, unauthorized } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
+import { jobExists } from '@vmo/shared/jobs';
+import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode } from '@vmo/shared/protocol';
@@ -16,7 +18,6 @@ import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
-import type { ChannelHub } from './streams/channel-hub.ts';
 import { serveJobStream } from './streams/job-stream.ts';
 import { parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
@@ -25,7 +26,7 @@ export interface ServerDeps {
   cp: ControlPlane;
   tokens: TokenStore;
   gateway: AgentGateway;
-  hub: ChannelHub;
+  bus: BusSubscriber;
   log: Logger;
   maxSubscriberBufferBytes: number;
   deadlines: ConnectionDeadlines;
@@ -91,11 +92,10 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     await authenticate(deps.tokens, token);
     const { jobId, after } = parseStreamRequest(match[1]!, url);
     if (!isId('job', jobId)) return rejectUpgrade(socket, notFound('job', jobId));
-    const [row] = await deps.cp.database.sql`select 1 from jobs where id = ${jobId}`;
-    if (!row) return rejectUpgrade(socket, notFound('job', jobId));
+    if (!(await jobExists(deps.cp.database.sql, jobId))) return rejectUpgrade(socket, notFound('job', jobId));
     subscribers.handleUpgrade(req, socket, head, (ws) => {
       accepted();
-      void serveJobStream(ws, jobId, after, { cp: deps.cp, hub: deps.hub, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
+      void serveJobStream(ws, jobId, after, { cp: deps.cp, bus: deps.bus, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
     });
   }
 

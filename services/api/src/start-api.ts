@@ -1,15 +1,14 @@
 import type { AddressInfo } from 'node:net';
+import { BusSubscriber } from '@vmo/shared/bus';
 import { createLogger, type Logger } from '@vmo/shared/logger';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { LogSink } from '@vmo/shared/logsink';
-import { createRedis } from '@vmo/shared/redis';
 import { createApp } from './app.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
 import { TokenStore } from './auth/token-store.ts';
 import type { ApiConfig } from './env.ts';
 import { AgentGateway } from './gateway/agent-gateway.ts';
 import { createHttpServer } from './server.ts';
-import { ChannelHub } from './streams/channel-hub.ts';
 
 export interface ApiHandle {
   url: string;
@@ -22,19 +21,18 @@ export interface ApiHandle {
 export async function startApi(config: ApiConfig, log: Logger = createLogger('api', config.VMO_LOG_LEVEL)): Promise<ApiHandle> {
   const cp = await openControlPlane(config, log);
   const generatedAdminToken = await ensureAdminToken(cp.database, config.VMO_ADMIN_TOKEN);
-  const subscriber = createRedis(config.VMO_REDIS_URL);
-  subscriber.on('error', () => {});
-  const hub = new ChannelHub(subscriber);
-  const sink = new LogSink({ sql: cp.database.sql, publisher: cp.redis, jobChannel: cp.keys.jobChannel, log });
+  // The one subscriber connection of this API (BUS.md §8): job streams and agent sessions share it.
+  const bus = BusSubscriber.open(config.VMO_REDIS_URL, cp.keys, log);
+  const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
   const tokens = new TokenStore(cp.database);
-  const gateway = new AgentGateway({ cp, sink, hub, log });
+  const gateway = new AgentGateway({ cp, sink, bus, log });
   const app = createApp({ cp, tokens, log });
   const { server, closeSubscribers } = createHttpServer({
     app,
     cp,
     tokens,
     gateway,
-    hub,
+    bus,
     log,
     maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
     deadlines: {
@@ -66,7 +64,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       closeSubscribers();
       server.closeAllConnections?.();
       await sink.close();
-      subscriber.disconnect();
+      bus.close();
       await cp.close();
       log.info('api stopped');
     },

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { markJobTerminal } from '@vmo/shared/jobs';
+import { transition } from '@vmo/shared/jobs';
 import { killOrphanedJobProcesses } from '@vmo/shared/process';
 
 /**
@@ -13,5 +13,6 @@ export async function endLostWorkerJob(cp: ControlPlane, job: { id: string; atte
     const killed = killOrphanedJobProcesses(job.id);
     if (killed > 0) cp.log.warn({ jobId: job.id, workerId: job.workerId, killed }, 'killed the orphaned processes of a lost job');
   }
-  await markJobTerminal(cp, job.id, { status: 'lost', error: { code: 'worker_lost', message: `worker ${job.workerId} stopped while running the job` } }, job.attempt);
+  const message = `worker ${job.workerId} stopped while running the job`;
+  await transition(cp, job.id, { kind: 'end', from: 'running', attempt: job.attempt, status: 'lost', error: { code: 'worker_lost', message } });
 }

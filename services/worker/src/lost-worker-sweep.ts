@@ -1,4 +1,5 @@
 import type { ControlPlane } from '@vmo/shared/control-plane';
+import { runningWorkerJobs } from '@vmo/shared/jobs';
 import { endLostWorkerJob } from './end-lost-worker-job.ts';
 import { isWorkerAlive } from './worker-presence.ts';
 
@@ -18,24 +19,20 @@ export class LostWorkerSweep {
 
   async run(): Promise<void> {
     const { cp } = this;
-    const rows = await cp.database.sql<{ id: string; attempt: number; worker_id: string | null }[]>`
-      select id, attempt, worker_id from jobs
-      where status = 'running' and agent_id is null
-        and started_at < clock_timestamp() - ${this.presenceTtlMs} * interval '1 millisecond'
-      limit 1000`;
+    const rows = await runningWorkerJobs(cp.database.sql, this.presenceTtlMs);
     const now = Date.now();
     const seen = new Set<string>();
     for (const row of rows) {
-      const worker = row.worker_id ?? '';
+      const worker = row.workerId ?? '';
       seen.add(worker);
-      if (await isWorkerAlive(cp.redis, cp.keys, row.worker_id)) {
+      if (await isWorkerAlive(cp.redis, cp.keys, row.workerId)) {
         this.missingSince.delete(worker);
         continue;
       }
       const since = this.missingSince.get(worker) ?? now;
       this.missingSince.set(worker, since);
       if (now - since < 2 * this.presenceTtlMs) continue;
-      await endLostWorkerJob(cp, { id: row.id, attempt: row.attempt, workerId: row.worker_id });
+      await endLostWorkerJob(cp, row);
     }
     for (const worker of this.missingSince.keys()) if (!seen.has(worker)) this.missingSince.delete(worker);
   }

@@ -1,12 +1,9 @@
 import { DelayedError, type Job } from 'bullmq';
-import { eq } from 'drizzle-orm';
-import { jobs } from '@vmo/shared/db';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import type { JobRow } from '@vmo/shared/jobs';
-import { isTerminal } from '@vmo/shared/domain';
-import { markJobRunning, markJobTerminal, recordExit, stopJob } from '@vmo/shared/jobs';
+import { DEFAULT_CANCEL_GRACE_MS, dispatchLookAgainMs, isTerminal } from '@vmo/shared/domain';
+import { getJob, getStopRequest, stopJob, transition, type JobRow } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
-import type { JobChannelMessage } from '@vmo/shared/protocol';
+import { agentPresence } from '@vmo/shared/presence';
 import type { QueuedJobData } from '@vmo/shared/queue';
 import type { ExecutionResult, Executor } from './executors/executor.ts';
 import type { StopRegistry } from './stop-registry.ts';
@@ -29,9 +26,13 @@ const CANCEL_POLL_MS = 2000;
 /**
  * The BullMQ processor: take a job from `queued` to a terminal status.
  *
- * LOUD: the `queued → running` transition is conditional (markJobRunning) and the end is written
- * once with the attempt as fence (markJobTerminal). Those two are what make a second delivery of the
- * same BullMQ job (reconciler, stalled check) harmless. Never run a job without winning the first.
+ * LOUD: the `queued → running` transition is conditional (`start`: only from `queued`) and the
+ * end is written once with the attempt as fence (`exit`, `end`). Those two are what make a second
+ * delivery of the same BullMQ job (reconciler, stalled check) harmless. Never run a job without
+ * winning the first.
+ *
+ * An agent job starts only on a presence check that said `online`; `unknown` (Redis did not
+ * answer) waits like `offline` but is never held against the dispatch timeout (presence/agent-presence.ts).
  */
 export function createJobProcessor(deps: ProcessJobDeps) {
   const { cp } = deps;
@@ -39,42 +40,41 @@ export function createJobProcessor(deps: ProcessJobDeps) {
     const { jobId, agentId: hintedAgent } = bullJob.data;
     // Fast path, one Postgres round trip: try `queued → running` at once. For an agent job the
     // agent's presence is checked first (Redis), and the update only matches that agent.
-    const hintedOnline = hintedAgent ? await agentOnline(cp, hintedAgent) : undefined;
+    const hintedPresence = hintedAgent ? await agentPresence(cp, hintedAgent) : undefined;
     let started: JobRow | undefined;
-    if (!hintedAgent || hintedOnline) {
-      started = await markJobRunning(cp.database.sql, jobId, deps.workerId, hintedAgent ?? null);
+    if (!hintedAgent || hintedPresence === 'online') {
+      started = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: hintedAgent ?? null });
     }
     let job: JobRow;
     if (started) {
       job = started;
     } else {
       // Slow path: the job is not ours to start as it stands. Read it to learn why.
-      const [current] = await cp.database.db.select().from(jobs).where(eq(jobs.id, jobId)).limit(1);
+      const current = await getJob(cp.database.sql, jobId);
       if (!current || isTerminal(current.status)) return;
       if (current.status === 'queued') {
-        // The agent is offline (or the queue entry carried no agent hint). The presence just
-        // checked for the hinted agent is not asked again.
-        const isAgentJob = current.target.type === 'agent';
-        const online = !isAgentJob || (current.agentId === hintedAgent ? hintedOnline : await agentOnline(cp, current.agentId!));
-        if (!online) {
+        // The agent is not known online (or the queue entry carried no agent hint). The presence
+        // just checked for the hinted agent is not asked again.
+        const presence =
+          current.target.type !== 'agent' ? 'online' : current.agentId === hintedAgent ? hintedPresence! : await agentPresence(cp, current.agentId!);
+        if (presence !== 'online') {
           // Revoked after this job picked it (revokeAgent ends the jobs it sees; one inserted in
           // the same instant is caught here): it will never come back, so do not wait for it.
           if (await agentRevoked(cp, current.agentId!)) {
-            await markJobTerminal(cp, jobId, { status: 'failed', error: { code: 'agent_revoked', message: `agent ${current.agentId} was revoked before the job started` } });
+            const message = `agent ${current.agentId} was revoked before the job started`;
+            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_revoked', message } });
             return;
           }
-          if (Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
-            await markJobTerminal(cp, jobId, {
-              status: 'failed',
-              error: { code: 'agent_offline', message: `agent ${current.agentId} was not online within the dispatch timeout (${deps.dispatchTimeoutMs} ms)` },
-            });
+          if (presence === 'offline' && Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
+            const message = `agent ${current.agentId} was not online within the dispatch timeout (${deps.dispatchTimeoutMs} ms)`;
+            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
             return;
           }
           // Wait without holding a worker slot: back to the delayed set, look again shortly.
-          await bullJob.moveToDelayed(Date.now() + Math.min(2000, deps.dispatchTimeoutMs), token);
+          await bullJob.moveToDelayed(Date.now() + dispatchLookAgainMs(deps.dispatchTimeoutMs), token);
           throw new DelayedError();
         }
-        const now = await markJobRunning(cp.database.sql, jobId, deps.workerId, current.agentId);
+        const now = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: current.agentId });
         if (!now) return; // canceled meanwhile, or another worker won
         job = now;
       } else {
@@ -87,10 +87,7 @@ export function createJobProcessor(deps: ProcessJobDeps) {
         return runAndSettle(deps, current, 'reattach', bullJob, token);
       }
     }
-    // Not awaited: a status event is a courtesy to subscribers (they also read Postgres), and
-    // commands on one connection keep their order, so it still goes out before any end event.
-    const msg: JobChannelMessage = { t: 'status', status: 'running' };
-    cp.redis.publish(cp.keys.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
+    // (The `running` event went out with the transition.)
     return runAndSettle(deps, job, 'fresh', bullJob, token);
   };
 }
@@ -112,7 +109,9 @@ async function runAndSettle(deps: ProcessJobDeps, job: JobRow, start: Start, bul
     // for a moment: record the failure (fenced by attempt) before giving up on it.
     cp.log.error({ err, jobId }, 'job processing failed');
     const message = `the worker failed while running the job: ${(err as Error).message}`;
-    await retryUntilDone('recording a failed job', cp.log, () => markJobTerminal(cp, jobId, { status: 'failed', error: { code: 'internal', message } }, job.attempt));
+    await retryUntilDone('recording a failed job', cp.log, () =>
+      transition(cp, jobId, { kind: 'end', from: 'running', attempt: job.attempt, status: 'failed', error: { code: 'internal', message } }),
+    );
     return;
   }
   if (outcome === 'detached') {
@@ -132,7 +131,7 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promis
   const timeout = setTimeout(() => {
     void stopJob(cp, job.id, 'timed_out')
       .catch(() => {})
-      .then(() => registry.stop(job.id, { reason: 'timed_out', graceMs: 10_000 }));
+      .then(() => registry.stop(job.id, { reason: 'timed_out', graceMs: DEFAULT_CANCEL_GRACE_MS }));
   }, Math.max(0, job.timeoutMs - elapsed));
   // A cancel may have been recorded before we registered, or its message lost: look in Postgres.
   // The first look runs alongside the executor's own setup (see `cancelChecked`).
@@ -164,21 +163,16 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promis
   // LOUD: retried until Postgres takes it. Given up, the job would stay `running` for good: its
   // worker is alive, so no sweep would ever end it.
   const exited = result;
-  await retryUntilDone('recording the end of a job', cp.log, () => recordExit(cp, job.id, exited, job.attempt));
+  await retryUntilDone('recording the end of a job', cp.log, () => transition(cp, job.id, { kind: 'exit', attempt: job.attempt, exit: exited }));
   return 'exited';
 }
 
 async function checkCancel(cp: ControlPlane, jobId: string, registry: StopRegistry): Promise<void> {
-  const [row] = await cp.database.sql<{ cancel_reason: 'canceled' | 'timed_out' | null; cancel_grace_ms: number | null }[]>`
-    select cancel_reason, cancel_grace_ms from jobs where id = ${jobId}`.catch(() => []);
-  if (row?.cancel_reason) registry.stop(jobId, { reason: row.cancel_reason, graceMs: row.cancel_grace_ms ?? 10_000 });
+  const stop = await getStopRequest(cp.database.sql, jobId).catch(() => undefined);
+  if (stop) registry.stop(jobId, { reason: stop.reason, graceMs: stop.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
 }
 
 async function agentRevoked(cp: ControlPlane, agentId: string): Promise<boolean> {
   const [row] = await cp.database.sql<{ revoked: boolean }[]>`select revoked_at is not null as revoked from agents where id = ${agentId}`;
   return row?.revoked ?? false;
-}
-
-async function agentOnline(cp: ControlPlane, agentId: string): Promise<boolean> {
-  return (await cp.redis.exists(cp.keys.agentPresence(agentId)).catch(() => 0)) === 1;
 }

@@ -1,4 +1,5 @@
 import type { ControlPlane } from '@vmo/shared/control-plane';
+import { queuedJobsOlderThan } from '@vmo/shared/jobs';
 import { enqueueJob } from '@vmo/shared/queue';
 
 /**
@@ -8,15 +9,13 @@ import { enqueueJob } from '@vmo/shared/queue';
  * may still be adding them.
  */
 export async function reconcileQueuedJobs(cp: ControlPlane, minAgeMs = 5000): Promise<number> {
-  const rows = await cp.database.sql<{ id: string; agent_id: string | null }[]>`
-    select id, agent_id from jobs where status = 'queued' and created_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
-    order by created_at limit 1000`;
+  const rows = await queuedJobsOlderThan(cp.database.sql, minAgeMs);
   let added = 0;
-  for (const { id, agent_id } of rows) {
+  for (const { id, agentId } of rows) {
     const known = await cp.queue.getJob(id);
     if (known && !(await known.isCompleted()) && !(await known.isFailed())) continue;
     if (known) await known.remove().catch(() => {});
-    if (await enqueueJob(cp.queue, id, agent_id)) added++;
+    if (await enqueueJob(cp.queue, id, agentId)) added++;
   }
   if (added > 0) cp.log.warn({ added }, 'reconciler re-enqueued queued jobs unknown to BullMQ');
   return added;

@@ -2,7 +2,9 @@ import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { inBackground, repeatInBackground } from '@vmo/shared/background';
 import { createLogger, type Logger } from '@vmo/shared/logger';
-import { openControlPlane, stopJob } from '@vmo/shared/jobs';
+import { BusSubscriber } from '@vmo/shared/bus';
+import { openControlPlane } from '@vmo/shared/control-plane';
+import { stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
 import { createRedis } from '@vmo/shared/redis';
@@ -12,7 +14,6 @@ import { agentExecutor } from './executors/agent.ts';
 import { createLocalExecutor } from './executors/local.ts';
 import { sshExecutor } from './executors/ssh.ts';
 import { createSshPool } from './ssh/create-ssh-pool.ts';
-import { JobEvents } from './job-events.ts';
 import { createJobProcessor } from './process-job.ts';
 import { oneDeliveryPerJob } from './one-delivery-per-job.ts';
 import { StopRegistry } from './stop-registry.ts';
@@ -34,12 +35,12 @@ const DRAIN_CANCEL_GRACE_MS = 2000;
 export async function startWorker(config: WorkerConfig, log: Logger = createLogger('worker', config.VMO_LOG_LEVEL)): Promise<WorkerHandle> {
   const workerId = `${hostname()}:${process.pid}:${newId('tok').slice(4, 10)}`;
   const cp = await openControlPlane(config, log);
-  const subscriber = createRedis(config.VMO_REDIS_URL);
-  subscriber.on('error', () => {});
-  await subscriber.subscribe(cp.keys.controlChannel);
-  const registry = new StopRegistry(subscriber, cp.keys.controlChannel);
-  const events = new JobEvents(subscriber, cp.keys);
-  const sink = new LogSink({ sql: cp.database.sql, publisher: cp.redis, jobChannel: cp.keys.jobChannel, log });
+  // The one subscriber connection of this worker (BUS.md §8): stops, and the events of the agent
+  // jobs it waits on.
+  const bus = BusSubscriber.open(config.VMO_REDIS_URL, cp.keys, log);
+  const registry = new StopRegistry();
+  await bus.control((msg) => registry.onControl(msg));
+  const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
 
   const sshPool = createSshPool(config, cp.database, log);
 
@@ -49,7 +50,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     cp,
     sink,
     registry,
-    executors: { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, events), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) },
+    executors: { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) },
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });
@@ -108,7 +109,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       await sshPool.close();
       clearInterval(presence);
       await clearWorkerPresence(cp.redis, cp.keys, workerId).catch(() => {});
-      subscriber.disconnect();
+      bus.close();
       bullConnection.disconnect();
       await cp.close();
       log.info('worker stopped');

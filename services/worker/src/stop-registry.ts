@@ -1,26 +1,17 @@
-import type { Redis } from 'ioredis';
-import { ControlMessage } from '@vmo/shared/protocol';
+import type { ControlMessage } from '@vmo/shared/bus';
 import type { StopRequest } from './executors/executor.ts';
 
 /**
  * The jobs this worker is running, each with the AbortController that stops it. Cancels and
- * timeouts arrive on the control channel (from any API node or worker) and land here.
+ * timeouts arrive on the control channel (BUS.md §6, from any API node or worker) and land here
+ * through `onControl`.
  */
 export class StopRegistry {
   private readonly running = new Map<string, AbortController>();
 
-  constructor(subscriber: Redis, controlChannel: string) {
-    subscriber.on('message', (channel: string, raw: string) => {
-      if (channel !== controlChannel) return;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        return;
-      }
-      const msg = ControlMessage.safeParse(parsed);
-      if (msg.success && msg.data.t === 'cancel') this.stop(msg.data.jobId, { reason: 'canceled', graceMs: msg.data.graceMs });
-    });
+  /** A control message from the bus. */
+  onControl(msg: ControlMessage): void {
+    if (msg.type === 'cancel') this.stop(msg.jobId, { reason: 'canceled', graceMs: msg.graceMs });
   }
 
   register(jobId: string): AbortController {

@@ -6,7 +6,10 @@ import { newId } from '../domain/ids.ts';
 import { generateToken, hashToken } from '../tokens.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { endRevokedAgentJobs } from '../jobs/end-revoked-agent-jobs.ts';
-import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
+import { publishAgentCommand } from '../bus/publish.ts';
+import { runningJobCounts } from '../jobs/queries/agent-jobs.ts';
+import { agentsPresence } from '../presence/agent-presence.ts';
+import { forgetAgentPresence } from '../presence/presence-writer.ts';
 import type { AgentInput } from './agent-input.ts';
 
 type AgentRow = typeof agents.$inferSelect;
@@ -46,11 +49,10 @@ export async function registerAgent(cp: ControlPlane, input: AgentInput): Promis
 
 async function decorate(cp: ControlPlane, rows: AgentRow[]): Promise<AgentView[]> {
   if (rows.length === 0) return [];
-  const presence = await cp.redis.mget(...rows.map((r) => cp.keys.agentPresence(r.id))).catch(() => rows.map(() => null));
-  const counts = await cp.database.sql<{ agent_id: string; n: number }[]>`
-    select agent_id, count(*)::int as n from jobs where status = 'running' and agent_id in ${cp.database.sql(rows.map((r) => r.id))} group by agent_id`;
-  const running = new Map(counts.map((c) => [c.agent_id, c.n]));
-  return rows.map((r, i) => agentView(r, presence[i] != null, running.get(r.id) ?? 0));
+  const ids = rows.map((r) => r.id);
+  // Presence `unknown` (Redis unreachable) shows `offline`: the v1 contract has only the two (presence/agent-presence.ts).
+  const [presence, running] = await Promise.all([agentsPresence(cp, ids), runningJobCounts(cp.database.sql, ids)]);
+  return rows.map((r, i) => agentView(r, presence[i] === 'online', running.get(r.id) ?? 0));
 }
 
 export async function getAgent(cp: ControlPlane, ref: string): Promise<AgentView> {
@@ -91,9 +93,8 @@ export async function revokeAgent(cp: ControlPlane, ref: string): Promise<void> 
     await endRevokedAgentJobs(cp, row.id);
   } finally {
     // Cut the agent off even if ending its jobs failed (Postgres blip): they then end `lost`.
-    const msg: AgentChannelMessage = { t: 'revoke' };
-    await cp.redis.publish(cp.keys.agentChannel(row.id), JSON.stringify(msg)).catch(() => {});
-    await cp.redis.del(cp.keys.agentPresence(row.id)).catch(() => {});
+    await publishAgentCommand(cp, row.id, { type: 'revoke' });
+    await forgetAgentPresence(cp, row.id);
   }
 }
 

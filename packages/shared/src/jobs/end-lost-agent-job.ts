@@ -1,7 +1,7 @@
-import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
+import { publishAgentCommand } from '../bus/publish.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
-import { markJobTerminal } from './mark-job-terminal.ts';
 import type { JobRow } from './job-view.ts';
+import { transition } from './lifecycle/transition.ts';
 
 /**
  * End an agent job `lost` (its agent was away past the grace), fenced by attempt, then tell the
@@ -10,10 +10,7 @@ import type { JobRow } from './job-view.ts';
  * `welcome.abandon` when it returns. Returns the ended job, or undefined if it had already ended.
  */
 export async function endLostAgentJob(cp: ControlPlane, job: { id: string; agentId: string; attempt: number }, message: string): Promise<JobRow | undefined> {
-  const ended = await markJobTerminal(cp, job.id, { status: 'lost', error: { code: 'agent_lost', message } }, job.attempt);
-  if (ended) {
-    const msg: AgentChannelMessage = { t: 'abandon', jobId: job.id };
-    await cp.redis.publish(cp.keys.agentChannel(job.agentId), JSON.stringify(msg)).catch(() => {});
-  }
+  const ended = await transition(cp, job.id, { kind: 'end', from: 'running', attempt: job.attempt, status: 'lost', error: { code: 'agent_lost', message } });
+  if (ended) await publishAgentCommand(cp, job.agentId, { type: 'abandon', jobId: job.id });
   return ended;
 }

@@ -1,6 +1,7 @@
-import type { AgentChannelMessage } from '../protocol/channel-messages.ts';
+import { publishAgentCommand } from '../bus/publish.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
-import { markJobTerminal } from './mark-job-terminal.ts';
+import { transition } from './lifecycle/transition.ts';
+import { unendedJobsOfAgent } from './queries/agent-jobs.ts';
 
 /**
  * End every job of a revoked agent at once: `failed`, error `agent_revoked`. Not `lost`: lost
@@ -13,20 +14,19 @@ import { markJobTerminal } from './mark-job-terminal.ts';
  * marked revoked, so no new job can pick the agent meanwhile. Returns how many jobs it ended.
  */
 export async function endRevokedAgentJobs(cp: ControlPlane, agentId: string): Promise<number> {
-  const jobs = await cp.database.sql<{ id: string; attempt: number; status: 'queued' | 'running' }[]>`
-    select id, attempt, status from jobs where agent_id = ${agentId} and status in ('queued', 'running')`;
+  const jobs = await unendedJobsOfAgent(cp.database.sql, agentId);
   let ended = 0;
   for (const job of jobs) {
     const message =
       job.status === 'running'
         ? `agent ${agentId} was revoked while the job ran; its command was killed`
         : `agent ${agentId} was revoked before the job started`;
-    if (!(await markJobTerminal(cp, job.id, { status: 'failed', error: { code: 'agent_revoked', message } }, job.attempt))) continue;
+    const change = { kind: 'end', from: job.status, attempt: job.attempt, status: 'failed', error: { code: 'agent_revoked', message } } as const;
+    if (!(await transition(cp, job.id, change))) continue;
     ended++;
     if (job.status === 'queued') await cp.queue.remove(job.id).catch(() => {}); // best effort: a worker skips it anyway
     // The node holding the agent kills the command even before the revoke closes the socket.
-    const abandon: AgentChannelMessage = { t: 'abandon', jobId: job.id };
-    await cp.redis.publish(cp.keys.agentChannel(agentId), JSON.stringify(abandon)).catch(() => {});
+    await publishAgentCommand(cp, agentId, { type: 'abandon', jobId: job.id });
   }
   return ended;
 }

@@ -1,4 +1,6 @@
+import { getTableColumns } from 'drizzle-orm';
 import type { Row } from 'postgres';
+import { jobs } from '../db/schema/jobs.ts';
 import type { JobRow } from './job-view.ts';
 
 /**
@@ -6,37 +8,21 @@ import type { JobRow } from './job-view.ts';
  * client's date parsers so it can map them itself.
  */
 export const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
-const toDateOrNull = (v: unknown): Date | null => (v == null ? null : toDate(v));
 
-/** A raw `select *` / `returning *` row from postgres.js as the drizzle row type. */
+/** Every column of the table: its field name, its SQL name, and drizzle's own decoder. */
+const COLUMNS = Object.entries(getTableColumns(jobs)).map(([field, column]) => ({ field, name: column.name, column }));
+
+/**
+ * A raw `select *` / `returning *` row from postgres.js as the drizzle row type, mapped from the
+ * table definition the way drizzle maps its own selects: a column added to the schema is mapped
+ * without anyone retyping it here. A row missing a column (a narrower select) is refused.
+ */
 export function rowToJob(r: Row): JobRow {
-  return {
-    id: r.id,
-    status: r.status,
-    command: r.command,
-    target: r.target,
-    agentId: r.agent_id,
-    hostId: r.host_id,
-    env: r.env,
-    cwd: r.cwd,
-    timeoutMs: r.timeout_ms,
-    exitCode: r.exit_code,
-    signal: r.signal,
-    errorCode: r.error_code,
-    errorMessage: r.error_message,
-    outputBytes: Number(r.output_bytes),
-    outputTruncated: r.output_truncated,
-    cancelReason: r.cancel_reason,
-    cancelGraceMs: r.cancel_grace_ms,
-    cancelRequestedAt: toDateOrNull(r.cancel_requested_at),
-    attempt: r.attempt,
-    workerId: r.worker_id,
-    acceptedAt: toDateOrNull(r.accepted_at),
-    createdBy: r.created_by,
-    labels: r.labels,
-    parentId: r.parent_id,
-    createdAt: toDate(r.created_at),
-    startedAt: toDateOrNull(r.started_at),
-    finishedAt: toDateOrNull(r.finished_at),
-  };
+  const job: Record<string, unknown> = {};
+  for (const { field, name, column } of COLUMNS) {
+    const value: unknown = r[name];
+    if (value === undefined) throw new Error(`rowToJob: the row has no column ${name} (select * / returning * only)`);
+    job[field] = value === null ? null : column.mapFromDriverValue(value);
+  }
+  return job as JobRow;
 }

@@ -1,14 +1,13 @@
 import type { Sql } from 'postgres';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { publishJobOutput, type BusConnection } from '../bus/publish.ts';
+import type { OutputChunk } from '../bus/messages/job-output.ts';
 import { insertOutputBatch, type OutputRow } from './insert-output-batch.ts';
-import type { JobChannelMessage } from '../protocol/channel-messages.ts';
 
 export interface LogSinkOptions {
   sql: Sql;
-  /** A connection used only to PUBLISH. */
-  publisher: Redis;
-  jobChannel: (jobId: string) => string;
+  /** Where durable batches are published (BUS.md §4): a command connection, never a subscriber. */
+  bus: BusConnection;
   log: Logger;
   /** Flush when this much is waiting… */
   maxBatchBytes?: number;
@@ -163,17 +162,15 @@ export class LogSink {
   }
 
   private publish(rows: OutputRow[], inserted: Set<string>): void {
-    const byJob = new Map<string, JobChannelMessage & { t: 'output' }>();
+    const byJob = new Map<string, OutputChunk[]>();
     for (const r of rows) {
       if (!inserted.delete(`${r.jobId}:${r.seq}`)) continue;
-      let msg = byJob.get(r.jobId);
-      if (!msg) byJob.set(r.jobId, (msg = { t: 'output', chunks: [] }));
-      msg.chunks.push({ seq: r.seq, stream: r.stream, data: r.data.toString('base64') });
+      let chunks = byJob.get(r.jobId);
+      if (!chunks) byJob.set(r.jobId, (chunks = []));
+      chunks.push({ seq: r.seq, stream: r.stream, data: r.data.toString('base64') });
     }
-    for (const [jobId, msg] of byJob) {
-      // Best effort: subscribers fill any gap from Postgres, so a lost publish loses nothing.
-      this.opts.publisher.publish(this.opts.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
-    }
+    // Best effort (not awaited): subscribers fill any gap from Postgres, so a lost publish loses nothing.
+    for (const [jobId, chunks] of byJob) void publishJobOutput(this.opts.bus, jobId, chunks);
   }
 }
 

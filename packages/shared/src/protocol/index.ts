@@ -1,4 +1,3 @@
 export * from './agent-messages.ts';
 export * from './binary-output.ts';
 export * from './subscriber-messages.ts';
-export * from './channel-messages.ts';

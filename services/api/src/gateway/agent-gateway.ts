@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { agentForToken } from '@vmo/shared/agents';
+import { agentPresenceTtlMs } from '@vmo/shared/domain';
+import { AgentPresenceWriter } from '@vmo/shared/presence';
 import { AppError, unauthorized } from '@vmo/shared/errors';
 import { newId } from '@vmo/shared/ids';
 import { AgentCloseCode, MAX_FRAME_BYTES } from '@vmo/shared/protocol';
@@ -9,7 +11,6 @@ import { tokenKind } from '@vmo/shared/tokens';
 import { rejectUpgrade } from '../http/reject-upgrade.ts';
 import { agentUpgradeToken, chooseProtocol } from '../http/upgrade-auth.ts';
 import { AgentSession, type SessionDeps } from './agent-session.ts';
-import { Presence } from './presence.ts';
 
 /**
  * The agent gateway of one API node: authenticates agents on upgrade, holds their sessions,
@@ -26,7 +27,7 @@ export class AgentGateway {
 
   constructor(deps: Omit<SessionDeps, 'presence'>) {
     const heartbeatMs = deps.cp.limits.heartbeatMs;
-    this.deps = { ...deps, presence: new Presence(deps.cp.redis, deps.cp.keys, heartbeatMs * 2) };
+    this.deps = { ...deps, presence: new AgentPresenceWriter(deps.cp.redis, deps.cp.keys, agentPresenceTtlMs(heartbeatMs)) };
     this.sweep = setInterval(() => void this.sweepSessions().catch(() => {}), heartbeatMs);
     this.sweep.unref();
   }

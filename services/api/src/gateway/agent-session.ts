@@ -1,31 +1,29 @@
 import type { WebSocket, RawData } from 'ws';
+import { publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { isTerminal, type JobStatus } from '@vmo/shared/domain';
-import { markJobTerminal, recordExit } from '@vmo/shared/jobs';
+import { DEFAULT_CANCEL_GRACE_MS, isTerminal } from '@vmo/shared/domain';
+import { acceptedJobsRunningOn, jobFences, markJobAccepted, runningAttemptOn, stopsRequestedOn, transition } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
+import type { AgentPresenceWriter } from '@vmo/shared/presence';
 import {
-  AgentChannelMessage,
   AgentCloseCode,
   AgentToServer,
   decodeOutputFrame,
   PROTOCOL_VERSION,
   type AgentExit,
   type AgentHello,
-  type JobChannelMessage,
   type OutputFrame,
   type ServerToAgent,
 } from '@vmo/shared/protocol';
 import { AckTracker } from './ack-tracker.ts';
-import type { Presence } from './presence.ts';
 import { storedPrefixLength } from './stored-prefix.ts';
-import type { ChannelHub } from '../streams/channel-hub.ts';
 
 export interface SessionDeps {
   cp: ControlPlane;
   sink: LogSink;
-  hub: ChannelHub;
-  presence: Presence;
+  bus: BusSubscriber;
+  presence: AgentPresenceWriter;
   log: Logger;
 }
 
@@ -45,8 +43,8 @@ const HELLO_TIMEOUT_MS = 10_000;
  */
 export class AgentSession {
   private ready = false;
-  /** Channel messages that arrive between subscribing and `welcome` (the agent wants welcome first). */
-  private early: string[] | undefined = [];
+  /** Bus commands that arrive between subscribing and `welcome` (the agent wants welcome first). */
+  private early: AgentCommand[] | undefined = [];
   private closed = false;
   private readonly jobs = new Map<string, HeldJob>();
   private unlisten: (() => void) | undefined;
@@ -142,16 +140,13 @@ export class AgentSession {
       reported_labels = ${JSON.stringify(hello.labels ?? {})}::jsonb, last_seen_at = now() where id = ${this.agentId}`;
 
     const reported = new Map(hello.jobs.map((j) => [j.jobId, j]));
-    const rows = reported.size
-      ? await sql<{ id: string; status: JobStatus; attempt: number; agent_id: string | null }[]>`
-          select id, status, attempt, agent_id from jobs where id in ${sql([...reported.keys()])}`
-      : [];
+    const rows = await jobFences(sql, [...reported.keys()]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const resume: { jobId: string; nextSeq: number }[] = [];
     const abandon: string[] = [];
     for (const j of hello.jobs) {
       const row = byId.get(j.jobId);
-      if (!row || row.agent_id !== this.agentId || isTerminal(row.status) || row.attempt !== j.attempt) {
+      if (!row || row.agentId !== this.agentId || isTerminal(row.status) || row.attempt !== j.attempt) {
         abandon.push(j.jobId); // §6 fencing: the server already ended it (or never gave it to this agent)
         continue;
       }
@@ -161,45 +156,40 @@ export class AgentSession {
     }
 
     // Subscribe before welcoming, so no dispatch published from now on is missed.
-    this.unlisten = await this.deps.hub.listen(cp.keys.agentChannel(this.agentId), (raw) => this.onChannel(raw));
+    this.unlisten = await this.deps.bus.agentCommands(this.agentId, (msg) => this.onCommand(msg));
     await this.deps.presence.mark(this.agentId, this.connectionId);
-    const takeover: AgentChannelMessage = { t: 'takeover', connectionId: this.connectionId };
-    await cp.redis.publish(cp.keys.agentChannel(this.agentId), JSON.stringify(takeover));
+    // Older connections of this agent (on any node) must close: without that, do not welcome.
+    if (!(await publishAgentCommand(cp, this.agentId, { type: 'takeover', connectionId: this.connectionId }))) {
+      throw new Error('could not publish the takeover of this agent (Redis did not take it)');
+    }
     this.ready = true;
     this.send({ type: 'welcome', v: PROTOCOL_VERSION, agentId: this.agentId, heartbeatMs: cp.limits.heartbeatMs, resume, abandon });
     const early = this.early ?? [];
     this.early = undefined;
-    for (const raw of early) this.onChannel(raw);
+    for (const msg of early) this.onCommand(msg);
 
     // Jobs this agent had confirmed but no longer reports died with it (it restarted): lost at once.
-    const vanished = await sql<{ id: string; attempt: number }[]>`
-      select id, attempt from jobs where agent_id = ${this.agentId} and status = 'running' and accepted_at is not null`;
-    for (const v of vanished) {
+    for (const v of await acceptedJobsRunningOn(sql, this.agentId)) {
       if (reported.has(v.id)) continue;
-      await markJobTerminal(cp, v.id, { status: 'lost', error: { code: 'agent_restarted', message: 'the agent came back without the job (it restarted while the job ran)' } }, v.attempt);
+      const message = 'the agent came back without the job (it restarted while the job ran)';
+      await transition(cp, v.id, { kind: 'end', from: 'running', attempt: v.attempt, status: 'lost', error: { code: 'agent_restarted', message } });
     }
     // §6: cancels requested while the agent was away.
-    const cancels = await sql<{ id: string; cancel_grace_ms: number | null }[]>`
-      select id, cancel_grace_ms from jobs where agent_id = ${this.agentId} and status = 'running' and cancel_reason is not null`;
-    for (const c of cancels) if (this.jobs.has(c.id)) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: c.id, graceMs: c.cancel_grace_ms ?? 10_000 });
+    for (const c of await stopsRequestedOn(sql, this.agentId)) {
+      if (this.jobs.has(c.id)) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: c.id, graceMs: c.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
+    }
   }
 
-  /** Messages for this agent from workers and API nodes (Redis `agent:{id}`). */
-  private onChannel(raw: string): void {
+  /** Commands for this agent from workers and API nodes (BUS.md §5, `agent:{id}`). */
+  private onCommand(msg: AgentCommand): void {
     if (this.early) {
-      this.early.push(raw);
+      this.early.push(msg);
       return;
     }
-    let msg: AgentChannelMessage;
-    try {
-      msg = AgentChannelMessage.parse(JSON.parse(raw));
-    } catch {
-      return;
-    }
-    switch (msg.t) {
+    switch (msg.type) {
       case 'run': {
         if (!this.jobs.has(msg.jobId)) this.jobs.set(msg.jobId, { attempt: msg.attempt, acks: new AckTracker(0), pending: new Set(), ackScheduled: false });
-        const { t: _t, ...run } = msg;
+        const { type: _type, v: _v, ...run } = msg;
         return this.send({ type: 'run', v: PROTOCOL_VERSION, ...run });
       }
       case 'cancel':
@@ -220,17 +210,13 @@ export class AgentSession {
   /** §2: the agent runs it. Record that (so a later restart of the agent counts as `lost`). */
   private async onStarted(jobId: string, attempt: number): Promise<void> {
     const { cp } = this.deps;
-    const [row] = await cp.database.sql<{ cancel_reason: string | null; cancel_grace_ms: number | null }[]>`
-      update jobs set accepted_at = coalesce(accepted_at, clock_timestamp())
-      where id = ${jobId} and attempt = ${attempt} and agent_id = ${this.agentId} and status = 'running'
-      returning cancel_reason, cancel_grace_ms`;
-    if (!row) {
+    const accepted = await markJobAccepted(cp.database.sql, jobId, attempt, this.agentId);
+    if (!accepted) {
       this.jobs.delete(jobId);
       return this.send({ type: 'abandon', v: PROTOCOL_VERSION, jobId });
     }
-    const msg: JobChannelMessage = { t: 'started', attempt };
-    await cp.redis.publish(cp.keys.jobChannel(jobId), JSON.stringify(msg)).catch(() => {});
-    if (row.cancel_reason) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: row.cancel_grace_ms ?? 10_000 });
+    await publishJobEvent(cp, jobId, { type: 'started', attempt });
+    if (accepted.stopReason) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: accepted.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
   }
 
   /** §3: store, then acknowledge cumulatively once durable. */
@@ -274,7 +260,7 @@ export class AgentSession {
       this.deps.log.warn({ jobId: exit.jobId, acked: job.acks.acked, nextSeq: exit.nextSeq }, 'exit before all output; waiting for resend');
       return;
     }
-    await recordExit(cp, exit.jobId, exit, exit.attempt);
+    await transition(cp, exit.jobId, { kind: 'exit', attempt: exit.attempt, exit });
     this.jobs.delete(exit.jobId);
     this.send({ type: 'exit_ack', v: PROTOCOL_VERSION, jobId: exit.jobId });
   }
@@ -283,10 +269,9 @@ export class AgentSession {
   private async heldJob(jobId: string): Promise<HeldJob | undefined> {
     const known = this.jobs.get(jobId);
     if (known) return known;
-    const [row] = await this.deps.cp.database.sql<{ attempt: number }[]>`
-      select attempt from jobs where id = ${jobId} and agent_id = ${this.agentId} and status = 'running'`;
-    if (!row) return undefined;
-    const job: HeldJob = { attempt: row.attempt, acks: new AckTracker(await storedPrefixLength(this.deps.cp.database.sql, jobId)), pending: new Set(), ackScheduled: false };
+    const attempt = await runningAttemptOn(this.deps.cp.database.sql, this.agentId, jobId);
+    if (attempt === undefined) return undefined;
+    const job: HeldJob = { attempt, acks: new AckTracker(await storedPrefixLength(this.deps.cp.database.sql, jobId)), pending: new Set(), ackScheduled: false };
     this.jobs.set(jobId, job);
     return job;
   }

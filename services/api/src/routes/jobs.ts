@@ -1,13 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
-import { eq } from 'drizzle-orm';
 import { cancelJob, getJob, jobLogs, listJobs, submitJob } from '@vmo/shared/api';
-import { jobs } from '@vmo/shared/db';
 import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
-import { jobView, listJobs as readJobs, readOutput, resolveAgent, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
+import { getJob as readJob, jobView, listJobs as readJobs, readOutput, resolveAgent, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
@@ -15,7 +13,7 @@ import { openapiRoute } from '../http/openapi-route.ts';
 export function jobRoutes(cp: ControlPlane) {
   const loadJob = async (id: string) => {
     if (!isId('job', id)) throw notFound('job', id);
-    const [row] = await cp.database.db.select().from(jobs).where(eq(jobs.id, id)).limit(1);
+    const row = await readJob(cp.database.sql, id);
     if (!row) throw notFound('job', id);
     return row;
   };

@@ -1,15 +1,15 @@
 import type { WebSocket } from 'ws';
+import type { BusSubscriber, JobEvent, JobOutput } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { isTerminal, STREAM_NAME, type JobStatus } from '@vmo/shared/domain';
-import { readOutputPage } from '@vmo/shared/jobs';
-import { SubscriberCloseCode, SubscriberToServer, type SubscriberMessage } from '@vmo/shared/protocol';
-import { decodeOnce } from './decode-once.ts';
+import { isTerminal, STREAM_NAME } from '@vmo/shared/domain';
+import { getJobState, readOutputPage, type JobState } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
-import type { ChannelHub } from './channel-hub.ts';
+import { SubscriberCloseCode, SubscriberToServer, type SubscriberMessage } from '@vmo/shared/protocol';
+import { outputFrames } from './output-frames.ts';
 
 export interface JobStreamDeps {
   cp: ControlPlane;
-  hub: ChannelHub;
+  bus: BusSubscriber;
   log: Logger;
   /** Close the subscriber (4008) when this much is waiting in its socket. */
   maxBufferedBytes: number;
@@ -36,23 +36,18 @@ const REPLAY_STALL_MS = 30_000;
  */
 type CatchUpMode = 'paced' | 'live';
 
-interface JobState {
-  status: JobStatus;
-  exit_code: number | null;
-  signal: string | null;
-}
-
 /**
  * Serve `/v1/jobs/{id}/stream`: every stored byte after `after`, exactly once and in order, then
  * live output, then `end` once the job is over.
  *
- * LOUD: order matters. (1) subscribe to the job's channel, (2) replay from Postgres, (3) relay
+ * LOUD: order matters. (1) subscribe to the job's channels (events and output, BUS.md §3, §4),
+ * (2) replay from Postgres, (3) relay
  * live chunks whose seq follows the last one sent, filling any gap from Postgres. Subscribing
  * after the replay would lose whatever was published in between. All work runs on one serial
  * chain, so replay, live messages and gap fills never interleave.
  */
 export async function serveJobStream(ws: WebSocket, jobId: string, after: number, deps: JobStreamDeps): Promise<void> {
-  const { cp, hub, log } = deps;
+  const { cp, bus, log } = deps;
   let last = after;
   let done = false;
   let chain: Promise<void>;
@@ -122,25 +117,20 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const readState = async () => {
-    const [row] = await cp.database.sql<JobState[]>`select status, exit_code, signal from jobs where id = ${jobId}`;
-    return row;
-  };
+  const readState = () => getJobState(cp.database.sql, jobId);
   /** `known`: the job's row, read after subscribing (saves reading it again). */
   const finishIfEnded = async (known?: JobState) => {
     const row = known ?? (await readState());
     if (!row || !isTerminal(row.status)) return false;
     await catchUp('paced'); // LOUD: the end is written only after all output is durable, so this is complete.
     if (done) return true;
-    send({ type: 'end', status: row.status, exitCode: row.exit_code, signal: row.signal });
+    send({ type: 'end', status: row.status, exitCode: row.exitCode, signal: row.signal });
     close(SubscriberCloseCode.done, 'job ended');
     return true;
   };
-  const onChannel = async (raw: string) => {
-    const decoded = decodeOnce(raw);
-    if (!decoded) return;
-    const { msg, frames } = decoded;
-    if (msg.t === 'output') {
+  const onMessage = async (msg: JobEvent | JobOutput) => {
+    if (msg.type === 'output') {
+      const frames = outputFrames(msg);
       for (let i = 0; i < msg.chunks.length; i++) {
         const seq = msg.chunks[i]!.seq;
         if (seq <= last) continue; // already sent (replay or duplicate)
@@ -150,9 +140,9 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
         last = seq;
       }
       if (tooSlow()) cutTooSlow();
-    } else if (msg.t === 'status') {
+    } else if (msg.type === 'status') {
       send({ type: 'status', status: msg.status });
-    } else if (msg.t === 'end') {
+    } else if (msg.type === 'end') {
       await finishIfEnded();
     }
   };
@@ -178,9 +168,9 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   // always taken when nothing waits (one message may be larger than a small limit).
   let queuedBytes = 0;
   let overflowed = false;
-  const onLive = (raw: string) => {
+  const onLive = (msg: JobEvent | JobOutput, size: number) => {
     if (overflowed) return;
-    if (queuedBytes > 0 && queuedBytes + raw.length > deps.maxBufferedBytes) {
+    if (queuedBytes > 0 && queuedBytes + size > deps.maxBufferedBytes) {
       if (tooSlow() && !pacing) return cutTooSlow();
       // Behind a replay, what the dropped messages carried is replayed too (paced).
       const mode: CatchUpMode = pacing ? 'paced' : 'live';
@@ -191,13 +181,23 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
       });
       return;
     }
-    queuedBytes += raw.length;
+    queuedBytes += size;
     enqueue(async () => {
-      queuedBytes -= raw.length;
-      await onChannel(raw);
+      queuedBytes -= size;
+      await onMessage(msg);
     });
   };
-  const subscribed = hub.listen(cp.keys.jobChannel(jobId), onLive);
+  // Both SUBSCRIBEs go out at once (one round trip); the replay starts once both are active.
+  const subscribed = Promise.allSettled([bus.jobEvents(jobId, onLive), bus.jobOutput(jobId, onLive)]).then((results) => {
+    const offs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const off = () => offs.forEach((f) => f());
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      off();
+      throw failed.reason;
+    }
+    return off;
+  });
   chain = subscribed.then(
     (off) => {
       unlisten = off;

@@ -1,8 +1,8 @@
+import { publishAgentCommand, type AgentCommand, type Body, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { isTerminal, type JobStatus } from '@vmo/shared/domain';
-import { endLostAgentJob, publishJobEnd, rowToJob, sendStop } from '@vmo/shared/jobs';
-import type { AgentChannelMessage } from '@vmo/shared/protocol';
-import type { JobEvents } from '../job-events.ts';
+import { isTerminal } from '@vmo/shared/domain';
+import { endLostAgentJob, getDispatchState, sendStop, transition, type DispatchState } from '@vmo/shared/jobs';
+import { agentPresence } from '@vmo/shared/presence';
 import type { ExecutionRequest, ExecutionResult, Executor, StopRequest } from './executor.ts';
 
 /** How often the waiting worker looks at Postgres and presence even with no event. */
@@ -20,12 +20,12 @@ const REDISPATCH_MS = 3000;
  * loop; the dispatch carries the same attempt, so the agent answers `started` without starting
  * the command again.
  */
-export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
+export function agentExecutor(cp: ControlPlane, bus: Pick<BusSubscriber, 'jobEvents'>): Executor {
   return {
     async run({ job, stop, detach, limits, fresh, cancelChecked }: ExecutionRequest): Promise<ExecutionResult> {
       const agentId = job.agentId!;
       let wake: () => void = () => {};
-      const [unlisten] = await Promise.all([events.listen(job.id, () => wake()), cancelChecked]);
+      const [unlisten] = await Promise.all([bus.jobEvents(job.id, () => wake()).catch(() => () => {}), cancelChecked]);
       const onStop = () => {
         const req = stop.reason as StopRequest;
         void sendStop(cp, job.id, agentId, req.graceMs);
@@ -36,8 +36,8 @@ export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
       let lastStop = Date.now();
       const onDetach = () => wake();
       detach.addEventListener('abort', onDetach, { once: true });
-      const run: AgentChannelMessage = {
-        t: 'run',
+      const run: Body<AgentCommand> = {
+        type: 'run',
         jobId: job.id,
         attempt: job.attempt,
         command: job.command,
@@ -50,26 +50,27 @@ export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
       let goneSince: number | undefined;
       // A fresh start knows the row (running, not yet accepted) and that the agent was present a
       // moment ago: the first dispatch goes out without reading either again (dispatch latency).
-      let known: JobStateRow | undefined = fresh ? { status: job.status, accepted_at: null, attempt: job.attempt } : undefined;
+      let known: DispatchState | undefined = fresh ? { status: job.status, accepted: false, attempt: job.attempt } : undefined;
       try {
         for (;;) {
           if (detach.aborted) return { kind: 'detached' };
           // LOUD: Postgres being unreachable says nothing about the job, which runs on the agent:
           // wait and look again. Throwing here would end a running agent job `failed`.
-          let row: JobStateRow | undefined = known;
+          let row: DispatchState | undefined = known;
           if (!row) {
             try {
-              [row] = await cp.database.sql<JobStateRow[]>`
-                select status, accepted_at, attempt from jobs where id = ${job.id}`;
+              row = await getDispatchState(cp.database.sql, job.id);
             } catch (err) {
               cp.log.warn({ err: (err as Error).message, jobId: job.id }, 'cannot read the agent job; retrying');
               await sleep(POLL_MS);
               continue;
             }
           }
-          if (!row || isTerminal(row.status as JobStatus) || row.attempt !== job.attempt) return { kind: 'ended' };
+          if (!row || isTerminal(row.status) || row.attempt !== job.attempt) return { kind: 'ended' };
 
-          const online = known ? true : (await cp.redis.exists(cp.keys.agentPresence(agentId)).catch(() => 1)) === 1;
+          // Presence `unknown` (Redis did not answer) counts as present: no verdict of `lost` on
+          // a presence nobody could read (presence/agent-presence.ts).
+          const online = known ? true : (await agentPresence(cp, agentId)) !== 'offline';
           known = undefined;
           if (online) goneSince = undefined;
           else goneSince ??= Date.now();
@@ -84,15 +85,15 @@ export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
             // Stopped before the agent confirmed it: end it here, never dispatch it again. The
             // update only matches while no `started` has landed, so a job that did start is left
             // to its exit.
-            if (!row.accepted_at && (await endUnstartedJob(cp, job.id, job.attempt))) return { kind: 'ended' };
+            if (!row.accepted && (await endUnacceptedJob(cp, job.id, job.attempt))) return { kind: 'ended' };
             // Pub/sub may have dropped the cancel (or the agent was away): say it again.
             if (Date.now() - lastStop >= RESTOP_MS) {
               lastStop = Date.now();
               void sendStop(cp, job.id, agentId, (stop.reason as StopRequest).graceMs);
             }
-          } else if (!row.accepted_at && online && Date.now() - lastDispatch >= REDISPATCH_MS) {
+          } else if (!row.accepted && online && Date.now() - lastDispatch >= REDISPATCH_MS) {
             lastDispatch = Date.now();
-            await cp.redis.publish(cp.keys.agentChannel(agentId), JSON.stringify(run)).catch(() => 0);
+            await publishAgentCommand(cp, agentId, run);
           }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, POLL_MS);
@@ -111,23 +112,13 @@ export function agentExecutor(cp: ControlPlane, events: JobEvents): Executor {
   };
 }
 
-interface JobStateRow {
-  status: string;
-  accepted_at: Date | null;
-  attempt: number;
-}
-
 /** How often a stop is repeated to the agent until the job ends. */
 const RESTOP_MS = 5000;
 
-async function endUnstartedJob(cp: ControlPlane, jobId: string, attempt: number): Promise<boolean> {
-  const [row] = await cp.database.sql`
-    update jobs set status = cancel_reason, finished_at = clock_timestamp()
-    where id = ${jobId} and attempt = ${attempt} and status = 'running' and accepted_at is null and cancel_reason is not null
-    returning *`.catch(() => []);
-  if (!row) return false;
-  await publishJobEnd(cp, rowToJob(row));
-  return true;
+/** Ended here with its recorded stop reason, unless the agent has confirmed the start (then its exit ends it). */
+async function endUnacceptedJob(cp: ControlPlane, jobId: string, attempt: number): Promise<boolean> {
+  const ended = await transition(cp, jobId, { kind: 'end_unaccepted', attempt }).catch(() => undefined);
+  return ended !== undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -49,7 +49,7 @@ export class SshTestBed {
     const redis = createRedis(TEST_REDIS_URL);
     const k = keys(prefix.prefix);
     const log = pino({ level: 'silent' });
-    const sink = new LogSink({ sql: database.sql, publisher: redis, jobChannel: k.jobChannel, log });
+    const sink = new LogSink({ sql: database.sql, bus: { redis, keys: k }, log });
     const dir = await mkdtemp(join(tmpdir(), `vmo-${label}-`));
     const userKey = await generateKey(dir, 'user_key');
     const knownHostsFile = join(dir, 'known_hosts');

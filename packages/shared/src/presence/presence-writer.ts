@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from '@vmo/shared/redis';
+import type { Keys } from '../redis.ts';
 
 /**
- * Agent presence: a Redis key per agent naming the connection that holds it, with a TTL of two
- * heartbeat intervals, refreshed by each heartbeat. An agent (or its API node) that goes away
- * silently shows `offline` when the key expires.
+ * The writer of agent presence: the gateway of the API node holding the agent's socket. The key
+ * names the connection that holds the agent and lives `ttlMs` (two heartbeat intervals), refreshed
+ * by each heartbeat; an agent (or its API node) that goes away silently reads `offline` once the
+ * key expires.
  */
-export class Presence {
+export class AgentPresenceWriter {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -26,4 +27,9 @@ export class Presence {
       connectionId,
     );
   }
+}
+
+/** A revoked agent is offline at once, whichever connection held it (best effort: its key expires anyway). */
+export async function forgetAgentPresence(cp: { redis: Redis; keys: Keys }, agentId: string): Promise<void> {
+  await cp.redis.del(cp.keys.agentPresence(agentId)).catch(() => {});
 }

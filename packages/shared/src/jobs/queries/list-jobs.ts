@@ -1,7 +1,7 @@
-import type { ControlPlane } from '../control-plane/control-plane.ts';
-import type { JobStatus } from '../domain/job-status.ts';
-import { jobView, type JobView } from './job-view.ts';
-import { rowToJob } from './row-to-job.ts';
+import type { ControlPlane } from '../../control-plane/control-plane.ts';
+import type { JobStatus } from '../../domain/job-status.ts';
+import { jobView, type JobView } from '../job-view.ts';
+import { rowToJob } from '../row-to-job.ts';
 
 export interface ListJobsQuery {
   status?: JobStatus;

@@ -1,0 +1,42 @@
+import type { z } from 'zod';
+import type { Keys } from '../redis.ts';
+import { AgentCommand } from './messages/agent-commands.ts';
+import { ControlMessage } from './messages/control.ts';
+import { JobEvent } from './messages/job-events.ts';
+import { JobOutput } from './messages/job-output.ts';
+
+/** The version every message on the bus carries today (BUS.md §2). */
+export const BUS_VERSION = 1;
+
+/**
+ * BUS.md §1: every channel family, its channel name (under the installation's prefix: redis.ts
+ * `keys`) and the schema its messages are decoded with. One place, so a publisher and a
+ * subscriber can never disagree on where a message goes or what it looks like.
+ */
+export const FAMILIES = {
+  jobEvents: { channel: (k: Keys, jobId: string) => k.jobEventChannel(jobId), schema: JobEvent },
+  jobOutput: { channel: (k: Keys, jobId: string) => k.jobOutputChannel(jobId), schema: JobOutput },
+  agentCommands: { channel: (k: Keys, agentId: string) => k.agentChannel(agentId), schema: AgentCommand },
+  control: { channel: (k: Keys, _id: string) => k.controlChannel, schema: ControlMessage },
+} as const;
+
+export type Family = keyof typeof FAMILIES;
+export type MessageOf<F extends Family> = z.infer<(typeof FAMILIES)[F]['schema']>;
+
+/** A message as a publisher writes it: everything but the version, which the bus adds. */
+export type Body<M> = M extends unknown ? Omit<M, 'v'> : never;
+
+/**
+ * Decode one raw message of a family: JSON, then the family's schema. Undefined for anything else
+ * (another version, a foreign message): the receiver drops it, as if pub/sub had lost it (§7).
+ */
+export function decode<F extends Family>(family: F, raw: string): MessageOf<F> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const result = FAMILIES[family].schema.safeParse(parsed);
+  return result.success ? (result.data as MessageOf<F>) : undefined;
+}

@@ -1,0 +1,8 @@
+// The message bus over Redis pub/sub: BUS.md is the spec.
+export * from './families.ts';
+export * from './publish.ts';
+export * from './bus-subscriber.ts';
+export * from './messages/job-events.ts';
+export * from './messages/job-output.ts';
+export * from './messages/agent-commands.ts';
+export * from './messages/control.ts';

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { keys } from '../redis.ts';
+import { BUS_VERSION, decode, FAMILIES } from './families.ts';
+
+const jobId = 'job_0123456789abcdefghij';
+const k = keys('vmo');
+
+describe('§1 channels', () => {
+  it('puts every family under the prefix, output and events of a job apart', () => {
+    expect(FAMILIES.jobEvents.channel(k, jobId)).toBe(`vmo:job:${jobId}:ev`);
+    expect(FAMILIES.jobOutput.channel(k, jobId)).toBe(`vmo:job:${jobId}:out`);
+    expect(FAMILIES.agentCommands.channel(k, 'agt_1')).toBe('vmo:agent:agt_1');
+    expect(FAMILIES.control.channel(k, '')).toBe('vmo:control');
+  });
+});
+
+describe('§2 envelope', () => {
+  const status = { v: 1, type: 'status', status: 'running' };
+  it('decodes a message of its family', () => {
+    expect(BUS_VERSION).toBe(1);
+    expect(decode('jobEvents', JSON.stringify(status))).toEqual(status);
+  });
+
+  it.each([
+    ['not JSON', 'nope'],
+    ['no version', JSON.stringify({ type: 'status', status: 'running' })],
+    ['another version', JSON.stringify({ ...status, v: 2 })],
+    ['the version as a string', JSON.stringify({ ...status, v: '1' })],
+    ['an unknown type', JSON.stringify({ v: 1, type: 'paused' })],
+    ['the old unversioned shape', JSON.stringify({ t: 'end', status: 'succeeded', exitCode: 0, signal: null })],
+    ['a message of another family', JSON.stringify({ v: 1, type: 'output', chunks: [] })],
+  ])('drops %s', (_what, raw) => expect(decode('jobEvents', raw)).toBeUndefined());
+});
+
+describe('§3 job events', () => {
+  it.each([
+    [{ v: 1, type: 'status', status: 'running' }],
+    [{ v: 1, type: 'started', attempt: 2 }],
+    [{ v: 1, type: 'end', status: 'failed', exitCode: 3, signal: null }],
+    [{ v: 1, type: 'end', status: 'canceled', exitCode: null, signal: 'SIGTERM' }],
+  ])('accepts %j', (msg) => expect(decode('jobEvents', JSON.stringify(msg))).toEqual(msg));
+
+  it.each([
+    ['an unknown status', { v: 1, type: 'status', status: 'paused' }],
+    ['an end without its exit code', { v: 1, type: 'end', status: 'failed', signal: null }],
+    ['a fractional attempt', { v: 1, type: 'started', attempt: 1.5 }],
+  ])('refuses %s', (_what, msg) => expect(decode('jobEvents', JSON.stringify(msg))).toBeUndefined());
+});
+
+describe('§4 job output', () => {
+  const output = { v: 1, type: 'output', chunks: [{ seq: 0, stream: 1, data: 'aGk=' }, { seq: 1, stream: 2, data: '' }] };
+  it('accepts a batch of chunks', () => expect(decode('jobOutput', JSON.stringify(output))).toEqual(output));
+  it.each([
+    ['a stream other than 1 or 2', { ...output, chunks: [{ seq: 0, stream: 3, data: '' }] }],
+    ['data that is not a string', { ...output, chunks: [{ seq: 0, stream: 1, data: [1] }] }],
+    ['an event on the output channel', { v: 1, type: 'end', status: 'failed', exitCode: 1, signal: null }],
+  ])('refuses %s', (_what, msg) => expect(decode('jobOutput', JSON.stringify(msg))).toBeUndefined());
+});
+
+describe('§5 agent commands', () => {
+  it.each([
+    [{ v: 1, type: 'run', jobId, attempt: 1, command: 'true', env: {}, cwd: null, maxOutputBytes: 1, tailBytes: 1 }],
+    [{ v: 1, type: 'cancel', jobId, graceMs: 10 }],
+    [{ v: 1, type: 'abandon', jobId }],
+    [{ v: 1, type: 'takeover', connectionId: 'c1' }],
+    [{ v: 1, type: 'revoke' }],
+  ])('accepts %j', (msg) => expect(decode('agentCommands', JSON.stringify(msg))).toEqual(msg));
+
+  it('refuses a run without its command', () => {
+    expect(decode('agentCommands', JSON.stringify({ v: 1, type: 'run', jobId, attempt: 1, env: {}, cwd: null, maxOutputBytes: 1, tailBytes: 1 }))).toBeUndefined();
+  });
+});
+
+describe('§6 control', () => {
+  it('accepts a cancel and nothing else', () => {
+    expect(decode('control', JSON.stringify({ v: 1, type: 'cancel', jobId, graceMs: 10 }))).toEqual({ v: 1, type: 'cancel', jobId, graceMs: 10 });
+    expect(decode('control', JSON.stringify({ v: 1, type: 'revoke' }))).toBeUndefined();
+  });
+});

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+/**
+ * BUS.md §5, on `agent:{id}`: to whichever API node holds that agent's socket (PROTOCOL.md says
+ * what the node then sends the agent).
+ */
+export const AgentCommand = z.discriminatedUnion('type', [
+  z.object({
+    v: z.literal(1),
+    type: z.literal('run'),
+    jobId: z.string(),
+    attempt: z.number().int(),
+    command: z.string(),
+    env: z.record(z.string(), z.string()),
+    cwd: z.string().nullable(),
+    maxOutputBytes: z.number().int(),
+    tailBytes: z.number().int(),
+  }),
+  z.object({ v: z.literal(1), type: z.literal('cancel'), jobId: z.string(), graceMs: z.number().int() }),
+  /**
+   * The control plane ended this job without the agent (`lost` while it was away, or revoked):
+   * the node holding the agent stops taking the job's output and tells the agent to kill it.
+   */
+  z.object({ v: z.literal(1), type: z.literal('abandon'), jobId: z.string() }),
+  /** Another connection of this agent was accepted: older ones close (4409). */
+  z.object({ v: z.literal(1), type: z.literal('takeover'), connectionId: z.string() }),
+  /** The agent was revoked: the node holding it closes its socket (4401). */
+  z.object({ v: z.literal(1), type: z.literal('revoke') }),
+]);
+export type AgentCommand = z.infer<typeof AgentCommand>;

@@ -1,0 +1,12 @@
+import { z } from 'zod';
+
+/** One stored chunk: `stream` 1 stdout, 2 stderr; `data` base64 (the bytes exactly as stored). */
+export const OutputChunk = z.object({ seq: z.number().int(), stream: z.union([z.literal(1), z.literal(2)]), data: z.string() });
+export type OutputChunk = z.infer<typeof OutputChunk>;
+
+/**
+ * BUS.md §4, on `job:{id}:out`: a batch of chunks the log sink has just made durable, in seq
+ * order. A consumer that sees a gap fills it from Postgres (§7).
+ */
+export const JobOutput = z.object({ v: z.literal(1), type: z.literal('output'), chunks: z.array(OutputChunk) });
+export type JobOutput = z.infer<typeof JobOutput>;

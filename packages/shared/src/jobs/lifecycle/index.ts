@@ -1,0 +1,5 @@
+// The job lifecycle: the only code that writes `jobs.status` (see transition.ts).
+export * from './transitions.ts';
+export * from './job-change.ts';
+export * from './observers.ts';
+export * from './transition.ts';

@@ -1,0 +1,55 @@
+import type { Sql } from 'postgres';
+import type { JobStatus } from '../../domain/job-status.ts';
+import type { JobRow } from '../job-view.ts';
+import { rowToJob } from '../row-to-job.ts';
+
+/** One job by id, every column. */
+export async function getJob(sql: Sql, jobId: string): Promise<JobRow | undefined> {
+  const [row] = await sql`select * from jobs where id = ${jobId}`;
+  return row ? rowToJob(row) : undefined;
+}
+
+/** Whether a job with this id exists (a stream upgrade's 404 check: one index probe, no row). */
+export async function jobExists(sql: Sql, jobId: string): Promise<boolean> {
+  const [row] = await sql`select 1 from jobs where id = ${jobId}`;
+  return row !== undefined;
+}
+
+export interface JobState {
+  status: JobStatus;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/** What a job stream tells its subscriber: the status and, once ended, how. */
+export async function getJobState(sql: Sql, jobId: string): Promise<JobState | undefined> {
+  const [row] = await sql<{ status: JobStatus; exit_code: number | null; signal: string | null }[]>`
+    select status, exit_code, signal from jobs where id = ${jobId}`;
+  return row ? { status: row.status, exitCode: row.exit_code, signal: row.signal } : undefined;
+}
+
+export interface StopRequest {
+  reason: 'canceled' | 'timed_out';
+  graceMs: number | null;
+}
+
+/** The stop recorded for a job (cancel or timeout), if any: what its process holder must obey. */
+export async function getStopRequest(sql: Sql, jobId: string): Promise<StopRequest | undefined> {
+  const [row] = await sql<{ cancel_reason: 'canceled' | 'timed_out' | null; cancel_grace_ms: number | null }[]>`
+    select cancel_reason, cancel_grace_ms from jobs where id = ${jobId}`;
+  return row?.cancel_reason ? { reason: row.cancel_reason, graceMs: row.cancel_grace_ms } : undefined;
+}
+
+export interface DispatchState {
+  status: JobStatus;
+  /** The agent confirmed the start (`accepted_at` is set). */
+  accepted: boolean;
+  attempt: number;
+}
+
+/** What the worker waiting on an agent job looks at each round (one small row, by primary key). */
+export async function getDispatchState(sql: Sql, jobId: string): Promise<DispatchState | undefined> {
+  const [row] = await sql<DispatchState[]>`
+    select status, accepted_at is not null as accepted, attempt from jobs where id = ${jobId}`;
+  return row;
+}

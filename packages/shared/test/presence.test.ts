@@ -1,0 +1,110 @@
+/**
+ * Agent presence (presence/) with Redis really reachable and really not (a TCP proxy cut or
+ * stalled): `online`, `offline`, `unknown`, and the API view that shows `unknown` as `offline`.
+ * What each caller does with `unknown` is tested where the caller lives (services/worker/test).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, createTestPrefix, TcpProxy, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
+import { getAgent, listAgents, registerAgent } from '../src/agents/index.ts';
+import type { ControlPlane } from '../src/control-plane/index.ts';
+import { openDatabase, type Database } from '../src/db/index.ts';
+import { createLogger } from '../src/logger.ts';
+import { agentPresence, agentsPresence, AgentPresenceWriter, PRESENCE_ANSWER_MS } from '../src/presence/index.ts';
+import { createRedis, keys, type Keys, type Redis } from '../src/redis.ts';
+
+let testDb: TestDatabase;
+let database: Database;
+let prefix: ReturnType<typeof createTestPrefix>;
+let k: Keys;
+let direct: Redis;
+let proxy: TcpProxy;
+/** Like a service's command connection (no offline queue), through the proxy. */
+let viaProxy: Redis;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase('presence');
+  database = openDatabase(testDb.url, { max: 2 });
+  prefix = createTestPrefix('presence');
+  k = keys(prefix.prefix);
+  direct = createRedis(TEST_REDIS_URL);
+  const url = new URL(TEST_REDIS_URL);
+  proxy = await TcpProxy.start(Number(url.port || 6379), url.hostname);
+  viaProxy = createRedis(`redis://127.0.0.1:${proxy.port}`, { enableOfflineQueue: false });
+  viaProxy.on('error', () => {});
+});
+
+afterAll(async () => {
+  viaProxy?.disconnect();
+  direct?.disconnect();
+  await proxy?.close();
+  await database?.close();
+  await testDb?.drop();
+  await prefix?.cleanup();
+});
+
+const reachable = () => ({ redis: direct, keys: k });
+const throughProxy = () => ({ redis: viaProxy, keys: k });
+const controlPlane = () => ({ database, redis: viaProxy, keys: k, log: createLogger('presence-test', 'silent') }) as unknown as ControlPlane;
+
+async function proxyReady(): Promise<void> {
+  proxy.restore();
+  if (viaProxy.status !== 'ready') await new Promise((resolve) => viaProxy.once('ready', resolve));
+}
+
+describe('agentPresence', () => {
+  it('is online while the writer keeps the key, offline once it is cleared', async () => {
+    const writer = new AgentPresenceWriter(direct, k, 60_000);
+    await writer.mark('agt_p1', 'conn-1');
+    expect(await agentPresence(reachable(), 'agt_p1')).toBe('online');
+    expect(await agentsPresence(reachable(), ['agt_p1', 'agt_p2'])).toEqual(['online', 'offline']);
+    await writer.clear('agt_p1', 'another-connection'); // not its owner: stays
+    expect(await agentPresence(reachable(), 'agt_p1')).toBe('online');
+    await writer.clear('agt_p1', 'conn-1');
+    expect(await agentPresence(reachable(), 'agt_p1')).toBe('offline');
+  });
+
+  it('is unknown, not offline, while Redis is unreachable (connections cut)', async () => {
+    await new AgentPresenceWriter(direct, k, 60_000).mark('agt_p3', 'conn');
+    await proxyReady();
+    expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('online');
+    expect(await agentPresence(throughProxy(), 'agt_gone')).toBe('offline');
+    proxy.cut();
+    try {
+      expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('unknown');
+      expect(await agentPresence(throughProxy(), 'agt_gone')).toBe('unknown');
+      expect(await agentsPresence(throughProxy(), ['agt_p3', 'agt_gone'])).toEqual(['unknown', 'unknown']);
+    } finally {
+      await proxyReady();
+    }
+    expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('online');
+  });
+
+  it('is unknown when Redis does not answer (a stalled connection), within its deadline', async () => {
+    await proxyReady();
+    proxy.stall();
+    try {
+      const started = Date.now();
+      expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('unknown');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(PRESENCE_ANSWER_MS - 50);
+    } finally {
+      proxy.restore();
+    }
+  });
+});
+
+describe('the API view', () => {
+  it('shows an agent whose presence is unknown as offline (the v1 contract has online|offline), answering rather than failing', async () => {
+    await proxyReady();
+    const cp = controlPlane();
+    const agent = await registerAgent(cp, { name: 'presence-view', labels: {} });
+    await new AgentPresenceWriter(direct, k, 60_000).mark(agent.id, 'conn');
+    expect((await getAgent(cp, agent.id)).status).toBe('online');
+    proxy.cut();
+    try {
+      expect((await getAgent(cp, agent.id)).status).toBe('offline');
+      expect((await listAgents(cp, { limit: 10 })).items.map((a) => a.status)).toEqual(['offline']);
+    } finally {
+      await proxyReady();
+    }
+  });
+});
