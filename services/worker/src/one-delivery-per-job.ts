@@ -9,7 +9,7 @@ type Processor = (job: Job<QueuedJobData>, token?: string) => Promise<void>;
  * worker still processing it) waits for the first to finish and then returns: the first one
  * holds the job and ends it.
  *
- * LOUD: markJobRunning relies on this. After the answer to its `queued → running` UPDATE was
+ * LOUD: the `start` transition (jobs/lifecycle/sql/start-job.ts) relies on this. After the answer to its `queued → running` UPDATE was
  * lost, it concludes from a `running` row carrying this worker's id that its own UPDATE landed;
  * a second delivery starting the same job in this worker would break that conclusion and the
  * command could run twice.

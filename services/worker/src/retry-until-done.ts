@@ -5,7 +5,7 @@ import type { Logger } from '@vmo/shared/logger';
  * job: if one failed for good while Postgres was unreachable, the job would stay `running` with
  * a live worker, and no sweep would ever end it.
  *
- * LOUD: only for idempotent, fenced writes (markJobTerminal): a retry after a write that landed but
+ * LOUD: only for idempotent, fenced writes (the lifecycle's `end` and `exit` transitions): a retry after a write that landed but
  * whose answer was lost must be harmless.
  */
 export async function retryUntilDone<T>(what: string, log: Logger, write: () => Promise<T>): Promise<T> {

@@ -24,7 +24,7 @@ export type Family = keyof typeof FAMILIES;
 export type MessageOf<F extends Family> = z.infer<(typeof FAMILIES)[F]['schema']>;
 
 /** A message as a publisher writes it: everything but the version, which the bus adds. */
-export type Body<M> = M extends unknown ? Omit<M, 'v'> : never;
+export type Unversioned<M> = M extends unknown ? Omit<M, 'v'> : never;
 
 /**
  * Decode one raw message of a family: JSON, then the family's schema. Undefined for anything else

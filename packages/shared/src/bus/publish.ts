@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis.ts';
-import { BUS_VERSION, FAMILIES, type Body, type Family, type MessageOf } from './families.ts';
+import { BUS_VERSION, FAMILIES, type Unversioned, type Family, type MessageOf } from './families.ts';
 import type { AgentCommand } from './messages/agent-commands.ts';
 import type { ControlMessage } from './messages/control.ts';
 import type { JobEvent } from './messages/job-events.ts';
@@ -21,7 +21,7 @@ export interface BusConnection {
  * Not validated on the way out: the types say what may be sent, and the hot path (output) must
  * not pay for a parse it does not need; the receiver validates.
  */
-async function publish<F extends Family>(bus: BusConnection, family: F, id: string, body: Body<MessageOf<F>>): Promise<boolean> {
+async function publish<F extends Family>(bus: BusConnection, family: F, id: string, body: Unversioned<MessageOf<F>>): Promise<boolean> {
   const channel = FAMILIES[family].channel(bus.keys, id);
   return bus.redis.publish(channel, JSON.stringify({ v: BUS_VERSION, ...body })).then(
     () => true,
@@ -30,13 +30,13 @@ async function publish<F extends Family>(bus: BusConnection, family: F, id: stri
 }
 
 /** §3: an event of a job. Status and end events come from the lifecycle module only. */
-export const publishJobEvent = (bus: BusConnection, jobId: string, event: Body<JobEvent>) => publish(bus, 'jobEvents', jobId, event);
+export const publishJobEvent = (bus: BusConnection, jobId: string, event: Unversioned<JobEvent>) => publish(bus, 'jobEvents', jobId, event);
 
 /** §4: chunks the log sink has made durable. */
 export const publishJobOutput = (bus: BusConnection, jobId: string, chunks: OutputChunk[]) => publish(bus, 'jobOutput', jobId, { type: 'output', chunks });
 
 /** §5: a command for the node holding an agent's socket. */
-export const publishAgentCommand = (bus: BusConnection, agentId: string, command: Body<AgentCommand>) => publish(bus, 'agentCommands', agentId, command);
+export const publishAgentCommand = (bus: BusConnection, agentId: string, command: Unversioned<AgentCommand>) => publish(bus, 'agentCommands', agentId, command);
 
 /** §6: a broadcast to every worker. */
-export const publishControl = (bus: BusConnection, message: Body<ControlMessage>) => publish(bus, 'control', '', message);
+export const publishControl = (bus: BusConnection, message: Unversioned<ControlMessage>) => publish(bus, 'control', '', message);

@@ -16,7 +16,7 @@ function sources(dir: string): string[] {
 
 /**
  * The codes the sources write into a job's `error`: `{ code: '…', message … }` object literals
- * (markJobTerminal, recordExit, executors' results, the agent's spawn error), `new SshError('…'`,
+ * (the lifecycle's `end` changes, executors' results, the agent's spawn error), `new SshError('…'`,
  * the host-key verdicts and the SshErrorCode union. Files that build HTTP error bodies
  * (packages/shared/src/errors, the API's http/ and routes/) are left out: AppError's types check those.
  */

@@ -1,4 +1,4 @@
-import { publishAgentCommand, type AgentCommand, type Body, type BusSubscriber } from '@vmo/shared/bus';
+import { publishAgentCommand, type AgentCommand, type Unversioned, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { isTerminal } from '@vmo/shared/domain';
 import { endLostAgentJob, getDispatchState, sendStop, transition, type DispatchState } from '@vmo/shared/jobs';
@@ -36,7 +36,7 @@ export function agentExecutor(cp: ControlPlane, bus: Pick<BusSubscriber, 'jobEve
       let lastStop = Date.now();
       const onDetach = () => wake();
       detach.addEventListener('abort', onDetach, { once: true });
-      const run: Body<AgentCommand> = {
+      const run: Unversioned<AgentCommand> = {
         type: 'run',
         jobId: job.id,
         attempt: job.attempt,
