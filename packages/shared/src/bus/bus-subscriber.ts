@@ -75,7 +75,14 @@ export class BusSubscriber {
       this.log?.debug({ channel: name, bytes: raw.length }, 'bus message dropped: it does not decode');
       return;
     }
-    for (const handler of channel.handlers) (handler as Handler<typeof msg>)(msg, raw.length);
+    for (const handler of channel.handlers) {
+      // One handler's bug must not keep the message from the others (or reach ioredis' emitter).
+      try {
+        (handler as Handler<typeof msg>)(msg, raw.length);
+      } catch (err) {
+        this.log?.error({ err, channel: name }, 'a bus handler failed');
+      }
+    }
   }
 
   private async listen<F extends Family>(family: F, id: string, handler: Handler<MessageOf<F>>): Promise<Unlisten> {
