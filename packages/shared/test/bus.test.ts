@@ -70,6 +70,19 @@ describe('§8 the subscriber', () => {
     expect(got[0]!.size).toBe(JSON.stringify(got[0]!.msg).length);
   });
 
+  it('hands a message to every handler even when one of them throws', async () => {
+    const sub = subscriber();
+    const jobId = newId('job');
+    const seen: JobEvent[] = [];
+    await sub.jobEvents(jobId, () => {
+      throw new Error('a handler bug');
+    });
+    await sub.jobEvents(jobId, (e) => seen.push(e));
+    await publishJobEvent(bus(), jobId, { type: 'status', status: 'running' });
+    await publishJobEvent(bus(), jobId, { type: 'end', status: 'succeeded', exitCode: 0, signal: null });
+    await waitFor('both events at the second handler', () => seen.length === 2);
+  });
+
   it('uses one connection for every family and channel', async () => {
     const name = `bus-one-connection-${prefix.prefix}`;
     const connection = createRedis(TEST_REDIS_URL, { connectionName: name });
