@@ -62,7 +62,7 @@ function base64Slice(data: string, p: number, n: number): string {
 /**
  * One subscriber through the client's follow(): replay, live, and a resume with ?after=<last seq>
  * after a 4008 or 1012 close or a dropped connection, immediately (no backoff, as before: the time
- * measured is the server's), at most 20 times. Frames are read as they come: the base64 is never
+ * measured is the server's), at most 20 times (and for 2 s when the server is unreachable). Frames are read as they come: the base64 is never
  * decoded whole (its length gives the bytes; base64Slice reads the timestamps).
  */
 function openVmo(client: VmoClient, jobId: string, f: Follower, onFirstMessage: () => void, onDone: () => void): void {
@@ -71,6 +71,7 @@ function openVmo(client: VmoClient, jobId: string, f: Follower, onFirstMessage: 
     .follow(jobId, {
       maxResumes: 20,
       backoff: { initialMs: 0 },
+      retryForMs: 2_000, // an unreachable server: give up soon, as the 20 immediate retries before did
       onMessage: (msg) => {
         const now = preciseNow();
         if (first) {
