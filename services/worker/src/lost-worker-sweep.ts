@@ -1,4 +1,5 @@
 import type { ControlPlane } from '@vmo/shared/control-plane';
+import { workerLostAfterMs } from '@vmo/shared/domain';
 import { runningWorkerJobs } from '@vmo/shared/jobs';
 import { endLostWorkerJob } from './end-lost-worker-job.ts';
 import { isWorkerAlive } from './worker-presence.ts';
@@ -31,7 +32,7 @@ export class LostWorkerSweep {
       }
       const since = this.missingSince.get(worker) ?? now;
       this.missingSince.set(worker, since);
-      if (now - since < 2 * this.presenceTtlMs) continue;
+      if (now - since < workerLostAfterMs(this.presenceTtlMs)) continue;
       await endLostWorkerJob(cp, row);
     }
     for (const worker of this.missingSince.keys()) if (!seen.has(worker)) this.missingSince.delete(worker);

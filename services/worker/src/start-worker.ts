@@ -4,6 +4,7 @@ import { inBackground, repeatInBackground } from '@vmo/shared/background';
 import { createLogger, type Logger } from '@vmo/shared/logger';
 import { BusSubscriber } from '@vmo/shared/bus';
 import { openControlPlane } from '@vmo/shared/control-plane';
+import { stalledCheckMs, workerPresenceRefreshMs } from '@vmo/shared/domain';
 import { stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
@@ -21,7 +22,7 @@ import { reconcileQueuedJobs } from './reconciler.ts';
 import { sweepRunningAgentJobs } from './janitor.ts';
 import { LostWorkerSweep } from './lost-worker-sweep.ts';
 import { expireIdempotencyKeys } from './expire-idempotency-keys.ts';
-import { clearWorkerPresence, markWorkerAlive, presenceRefreshMs } from './worker-presence.ts';
+import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
 
 export interface WorkerHandle {
   workerId: string;
@@ -63,7 +64,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     prefix: cp.keys.bullPrefix,
     concurrency: config.VMO_WORKER_CONCURRENCY,
     lockDuration: config.VMO_WORKER_LOCK_MS,
-    stalledInterval: Math.floor(config.VMO_WORKER_LOCK_MS / 2),
+    stalledInterval: stalledCheckMs(config.VMO_WORKER_LOCK_MS),
     // Agent jobs survive their worker: a stalled one is re-attached, never failed by BullMQ.
     maxStalledCount: 1_000_000,
   });
@@ -75,7 +76,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   await markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs).catch(() => {}); // refreshed below, also once Redis is back
   const presence = setInterval(
     () => inBackground(log, 'worker presence refresh', markWorkerAlive(cp.redis, cp.keys, workerId, presenceTtlMs), 'debug'),
-    presenceRefreshMs(presenceTtlMs),
+    workerPresenceRefreshMs(presenceTtlMs),
   );
   presence.unref();
   // Each its own loop: one slowed by an outage neither overlaps itself nor holds up the others.

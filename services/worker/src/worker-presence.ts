@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import { workerPresenceRefreshMs } from '@vmo/shared/domain';
 import type { Keys } from '@vmo/shared/redis';
 
 /**
@@ -7,9 +6,6 @@ import type { Keys } from '@vmo/shared/redis';
  * every third of it. Jobs that run inside a worker (local, ssh) are declared `lost` only after its
  * key has been missing for two TTLs (lost-worker-sweep.ts). The numbers: domain/timings.ts.
  */
-// TODO(timings): start-worker.ts to import workerPresenceRefreshMs from @vmo/shared/domain itself.
-export const presenceRefreshMs = workerPresenceRefreshMs;
-
 export async function markWorkerAlive(redis: Redis, keys: Keys, workerId: string, ttlMs: number): Promise<void> {
   await redis.set(keys.workerPresence(workerId), String(process.pid), 'PX', ttlMs);
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { agentForToken } from '@vmo/shared/agents';
-import { agentPresenceTtlMs } from '@vmo/shared/domain';
+import { agentPresenceTtlMs, agentSessionSweepMs, agentSilenceCutMs } from '@vmo/shared/domain';
 import { AgentPresenceWriter } from '@vmo/shared/presence';
 import { AppError, unauthorized } from '@vmo/shared/errors';
 import { newId } from '@vmo/shared/ids';
@@ -28,7 +28,7 @@ export class AgentGateway {
   constructor(deps: Omit<SessionDeps, 'presence'>) {
     const heartbeatMs = deps.cp.limits.heartbeatMs;
     this.deps = { ...deps, presence: new AgentPresenceWriter(deps.cp.redis, deps.cp.keys, agentPresenceTtlMs(heartbeatMs)) };
-    this.sweep = setInterval(() => void this.sweepSessions().catch(() => {}), heartbeatMs);
+    this.sweep = setInterval(() => void this.sweepSessions().catch(() => {}), agentSessionSweepMs(heartbeatMs));
     this.sweep.unref();
   }
 
@@ -66,7 +66,7 @@ export class AgentGateway {
    */
   private async sweepSessions(): Promise<void> {
     const heartbeatMs = this.deps.cp.limits.heartbeatMs;
-    for (const s of this.sessions.values()) if (s.silentForMs > heartbeatMs * 3) s.terminate();
+    for (const s of this.sessions.values()) if (s.silentForMs > agentSilenceCutMs(heartbeatMs)) s.terminate();
     const ids = [...this.sessions.keys()];
     if (ids.length === 0) return;
     const sql = this.deps.cp.database.sql;

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { BusSubscriber, JobEvent, JobOutput } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { isTerminal, STREAM_NAME } from '@vmo/shared/domain';
+import { isTerminal, STREAM_NAME, SUBSCRIBER_CATCH_UP_MS } from '@vmo/shared/domain';
 import { getJobState, readOutputPage, type JobState } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode, SubscriberToServer, type SubscriberMessage } from '@vmo/shared/protocol';
@@ -17,7 +17,7 @@ export interface JobStreamDeps {
 
 const PAGE = 256;
 /** Safety net for lost pub/sub messages: look at Postgres this often even when nothing arrives. */
-const TICK_MS = 5000;
+const TICK_MS = SUBSCRIBER_CATCH_UP_MS;
 /** A replaying subscriber may sit above its buffer limit this long before it is cut (4008). */
 const REPLAY_STALL_MS = 30_000;
 
