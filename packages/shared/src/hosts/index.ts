@@ -7,3 +7,4 @@ export * from './import-ssh-config.ts';
 export * from './pin-host-key.ts';
 export * from './row-to-host.ts';
 export { SSH_CONFIG_LIMITS } from './ssh-config/work-meter.ts';
+export { matchPattern, type MatchOptions } from './ssh-config/match-pattern.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressAllowed, nameAllowed, parseAllowedTargets, wildcardMatch } from './allowed-targets.ts';
+import { addressAllowed, nameAllowed, parseAllowedTargets } from './allowed-targets.ts';
 import { parseKeyDirs } from './key-dirs.ts';
 
 describe('VMO_SSH_ALLOWED_TARGETS', () => {
@@ -25,11 +25,13 @@ describe('VMO_SSH_ALLOWED_TARGETS', () => {
     expect(nameAllowed(policy, 'db-12.example.com')).toBe(false);
     expect(nameAllowed(policy, 'internal')).toBe(false);
     expect(nameAllowed(policy, 'x.internal.evil.com')).toBe(false);
+    // Case folding is ASCII only, as in ssh: U+212A KELVIN SIGN is not "k".
+    expect(nameAllowed(parseAllowedTargets('k.internal'), '\u212a.internal')).toBe(false);
   });
 
   it('matches in linear-ish time (no backtracking blow-up)', () => {
     const started = process.hrtime.bigint();
-    expect(wildcardMatch('*a*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(5000))).toBe(false);
+    expect(nameAllowed(parseAllowedTargets('*a*a*a*a*a*a*a*a*a*a*a*a*b'), 'a'.repeat(5000))).toBe(false);
     expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2000);
   });
 

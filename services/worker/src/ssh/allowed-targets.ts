@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { matchPattern } from '@vmo/shared/hosts';
 
 /**
  * VMO_SSH_ALLOWED_TARGETS: where the worker may open SSH connections, for a job's host and for
@@ -13,7 +14,7 @@ import { BlockList, isIP } from 'node:net';
  * matches. Unset: every target is allowed (the default, as before this setting existed).
  */
 export interface TargetPolicy {
-  /** Host patterns, lower case. */
+  /** Host patterns, lower case (matched with ignoreCase all the same). */
   patterns: string[];
   addresses: BlockList;
 }
@@ -52,8 +53,7 @@ export function parseAllowedTargets(value: string): TargetPolicy {
 
 /** Whether the host as written in the inventory matches a host pattern. */
 export function nameAllowed(policy: TargetPolicy, host: string): boolean {
-  const name = host.toLowerCase();
-  return policy.patterns.some((p) => wildcardMatch(p, name));
+  return policy.patterns.some((p) => matchPattern(host, p, { ignoreCase: true }));
 }
 
 export function addressAllowed(policy: TargetPolicy, address: string): boolean {
@@ -64,31 +64,4 @@ export function addressAllowed(policy: TargetPolicy, address: string): boolean {
   } catch {
     return false; // e.g. a zone id (fe80::1%eth0) BlockList does not take
   }
-}
-
-/**
- * OpenSSH's match_pattern: `*` any run of characters, `?` exactly one. Iterative with one
- * backtrack point (the last `*`): O(pattern × text) at worst, never exponential.
- */
-export function wildcardMatch(pattern: string, text: string): boolean {
-  let p = 0;
-  let t = 0;
-  let star = -1;
-  let resume = 0;
-  while (t < text.length) {
-    if (pattern[p] === '*') {
-      star = p++;
-      resume = t;
-    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
-      p++;
-      t++;
-    } else if (star >= 0) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === '*') p++;
-  return p === pattern.length;
 }

@@ -87,7 +87,7 @@ function blockApplies(block: Block, alias: string, matchHost: string, state: Ali
     // readconf.c `Host`: active if some pattern matches, unless a negated one does.
     let active = false;
     for (const p of block.host) {
-      if (!matchPattern(alias, p.pattern, meter)) continue;
+      if (!matchPattern(alias, p.pattern, { meter })) continue;
       if (p.negated) return false;
       active = true;
     }

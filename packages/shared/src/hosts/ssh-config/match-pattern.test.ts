@@ -31,12 +31,12 @@ describe('matchPattern (match.c match_pattern, without the backtracking)', () =>
     for (let i = 0; i < 20_000; i++) {
       const s = word('ab.', 8);
       const p = word('ab.*?', 7);
-      expect(matchPattern(s, p, meter()), `${JSON.stringify(s)} ~ ${JSON.stringify(p)}`).toBe(opensshMatchPattern(s, p));
+      expect(matchPattern(s, p, { meter: meter() }), `${JSON.stringify(s)} ~ ${JSON.stringify(p)}`).toBe(opensshMatchPattern(s, p));
     }
   });
 
   it('`?` is exactly one character; `*` any run, empty included; everything else literal', () => {
-    const m = (s: string, p: string) => matchPattern(s, p, meter());
+    const m = (s: string, p: string) => matchPattern(s, p, { meter: meter() });
     expect([m('app', 'app?'), m('app1', 'app?'), m('app12', 'app?')]).toEqual([false, true, false]);
     expect([m('', '*'), m('x', '**'), m('web1,web2', 'web1,web2'), m('web1', 'web1,web2')]).toEqual([true, true, true, false]);
     expect(m('WEB', 'web')).toBe(false); // Host patterns are case-sensitive
@@ -44,16 +44,23 @@ describe('matchPattern (match.c match_pattern, without the backtracking)', () =>
 
   it('costs at most |subject| × |pattern| steps: the 158-byte input that took seconds is instant', () => {
     const work = new WorkMeter();
-    expect(matchPattern('a'.repeat(40), '*a*a*a*a*a*a*a*b', work)).toBe(false);
+    expect(matchPattern('a'.repeat(40), '*a*a*a*a*a*a*a*b', { meter: work })).toBe(false);
     expect(work.steps).toBeLessThanOrEqual(40 * 16);
     const many = new WorkMeter();
-    expect(matchPattern('a'.repeat(63), `${'*a'.repeat(500)}*b`, many)).toBe(false);
+    expect(matchPattern('a'.repeat(63), `${'*a'.repeat(500)}*b`, { meter: many })).toBe(false);
     expect(many.steps).toBeLessThanOrEqual(63 * 1002);
   });
 
+  it('ignoreCase folds ASCII letters only, as match_hostname does', () => {
+    expect(matchPattern('API.Internal', '*.INTERNAL', { ignoreCase: true })).toBe(true);
+    expect(matchPattern('db-1.example.com', 'DB-?.example.com', { ignoreCase: true })).toBe(true);
+    // U+212A KELVIN SIGN lowercases to "k" in Unicode, never in ssh.
+    expect(matchPattern('\u212a.internal', 'k.internal', { ignoreCase: true })).toBe(false);
+  });
+
   it('compares UTF-8 bytes, as ssh does: `?` is one byte', () => {
-    expect(matchPattern('é', '??', meter())).toBe(true);
-    expect(matchPattern('é', '?', meter())).toBe(false);
+    expect(matchPattern('é', '??')).toBe(true);
+    expect(matchPattern('é', '?')).toBe(false);
   });
 });
 
