@@ -89,12 +89,14 @@ export async function revokeAgent(cp: ControlPlane, ref: string): Promise<void> 
     .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
     .returning({ id: agents.id });
   if (!row) throw notFound('agent', ref);
+  // Presence first: a worker's dispatch then sees the agent offline and starts none of its jobs
+  // while they are being ended (the ones that slipped through are ended from `running` below).
+  await forgetAgentPresence(cp, row.id);
   try {
     await endRevokedAgentJobs(cp, row.id);
   } finally {
     // Cut the agent off even if ending its jobs failed (Postgres blip): they then end `lost`.
     await publishAgentCommand(cp, row.id, { type: 'revoke' });
-    await forgetAgentPresence(cp, row.id);
   }
 }
 
