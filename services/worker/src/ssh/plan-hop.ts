@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { addressAllowed, nameAllowed, type TargetPolicy } from './allowed-targets.ts';
 import type { SshEndpoint } from './ssh-endpoint.ts';
-import { hostPort, reachFailure, SshError } from './ssh-error.ts';
+import { hostPort, SshError } from './ssh-error.ts';
 
 /**
  * What to dial for one hop (or ask the previous bastion to forward to), decided before any
@@ -29,7 +29,9 @@ export async function planHop(endpoint: SshEndpoint, policy: TargetPolicy | null
   try {
     found = await withDeadline(resolve(host), deadlineMs);
   } catch (err) {
-    throw reachFailure(endpoint, via, `cannot resolve ${host}: ${(err as Error).message}`);
+    // Not `ssh_connect_failed`: that would tell a caller which internal names exist (a name that
+    // resolves outside the CIDRs is `ssh_target_not_allowed`). The cause goes to the log only.
+    throw notAllowed(endpoint, via, `cannot resolve ${host}: ${(err as Error).message}`);
   }
   const allowed = found.find((a) => addressAllowed(policy, a.address));
   if (allowed) return allowed.address;

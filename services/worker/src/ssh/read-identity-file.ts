@@ -59,6 +59,11 @@ async function readChecked(path: string, dirs: string[], maxBytes: number): Prom
   try {
     const now = await fh.stat();
     if (now.dev !== before.dev || now.ino !== before.ino) throw new KeyFileRefused('it was replaced while being opened');
+    // O_NOFOLLOW guards only the last component: a directory above it swapped for a symlink
+    // between realpath and open would lead out of the key dirs. Ask the kernel where the open
+    // file really is, and check that.
+    const opened = await realpath(`/proc/self/fd/${fh.fd}`).catch(() => real);
+    if (!(await insideAny(opened, dirs))) throw new KeyFileRefused(`the file opened is ${opened}, outside VMO_SSH_KEY_DIRS`);
     checkRegular(now, maxBytes);
     return await readAtMost(fh, maxBytes);
   } finally {

@@ -71,6 +71,16 @@ describe('ssh executor: VMO_SSH_ALLOWED_TARGETS', () => {
     expect(JSON.stringify(run.result)).not.toContain('resolves to');
   });
 
+  it('answers a name that does not resolve the same as one outside the policy (no oracle for which internal names exist)', async () => {
+    const refuse: ResolveName = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
+    };
+    const run = await runWith('10.0.0.0/8', { host: 'no-such-host.invalid', port: tripwirePort() }, refuse);
+    expect(run.result).toMatchObject({ error: { code: 'ssh_target_not_allowed' } });
+    expect(JSON.stringify(run.result)).not.toMatch(/ENOTFOUND|resolve/);
+    expect(run.log).toContain('cannot resolve no-such-host.invalid'); // for the operator
+  });
+
   it('connects to the very address it checked: a DNS answer that changes after the check is never used', async () => {
     let lookups = 0;
     // First answer allowed, every later one not (DNS rebinding). The name is unknown to the real
