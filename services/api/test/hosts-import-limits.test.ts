@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { commonSchema } from '@vmo/shared/config';
 import { computeSshConfig, SSH_CONFIG_LIMITS } from '@vmo/shared/hosts';
-import { openControlPlane } from '@vmo/shared/control-plane';
-import { generateToken } from '@vmo/shared/tokens';
-import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, TestSystem, type TestDatabase } from '@vmo/testkit';
-import { createApp } from '../src/app.ts';
-import { ensureAdminToken } from '../src/auth/admin-token.ts';
-import { TokenStore } from '../src/auth/token-store.ts';
+import { TestSystem } from '@vmo/testkit';
+import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
 /**
  * POST /v1/hosts/import under hostile input (issue 8 #2, #3): the inputs that blocked a node for
@@ -19,26 +13,15 @@ import { TokenStore } from '../src/auth/token-store.ts';
 const hostsConfig = (n: number) => Array.from({ length: n }, (_, i) => `Host h${i}\n  HostName 10.${(i >> 8) & 255}.${i & 255}.1\n  User deploy\n`).join('');
 
 describe('hosts import: hostile inputs and limits (in-process)', () => {
-  let testDb: TestDatabase;
-  let prefix: ReturnType<typeof createTestPrefix>;
-  let cp: Awaited<ReturnType<typeof openControlPlane>>;
-  let app: ReturnType<typeof createApp>;
-  const token = generateToken('admin');
+  let fixture: InProcessApp;
+  let app: InProcessApp['app'];
+  let token: string;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase('test_hosts_import_limits');
-    prefix = createTestPrefix('hosts_import_limits');
-    const log = pino({ level: process.env.VMO_TEST_LOG ?? 'silent' });
-    const config = commonSchema.parse({ VMO_DATABASE_URL: testDb.url, VMO_REDIS_URL: TEST_REDIS_URL, VMO_REDIS_PREFIX: prefix.prefix });
-    cp = await openControlPlane(config, log, { dbPoolSize: 4 });
-    await ensureAdminToken(cp.database, token);
-    app = createApp({ cp, tokens: new TokenStore(cp.database), log });
+    fixture = await startInProcessApp('hosts_import_limits');
+    ({ app, token } = fixture);
   });
-  afterAll(async () => {
-    await cp?.close();
-    await testDb?.drop();
-    await prefix?.cleanup();
-  });
+  afterAll(() => fixture?.close());
 
   const importConfig = async (config: string, environment = 'lab') => {
     const started = performance.now();

@@ -1,36 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { commonSchema } from '@vmo/shared/config';
-import { generateToken } from '@vmo/shared/tokens';
-import { openControlPlane } from '@vmo/shared/control-plane';
-import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
-import { createApp } from '../src/app.ts';
-import { ensureAdminToken } from '../src/auth/admin-token.ts';
-import { TokenStore } from '../src/auth/token-store.ts';
+import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 
 describe('/v1/hosts (in-process, app.request)', () => {
-  let testDb: TestDatabase;
-  let prefix: ReturnType<typeof createTestPrefix>;
-  let cp: Awaited<ReturnType<typeof openControlPlane>>;
-  let app: ReturnType<typeof createApp>;
-  const token = generateToken('admin');
+  let fixture: InProcessApp;
+  let app: InProcessApp['app'];
+  let token: string;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase('test_hosts_api');
-    prefix = createTestPrefix('hosts_api');
-    const log = pino({ level: process.env.VMO_TEST_LOG ?? 'silent' });
-    const config = commonSchema.parse({ VMO_DATABASE_URL: testDb.url, VMO_REDIS_URL: TEST_REDIS_URL, VMO_REDIS_PREFIX: prefix.prefix });
-    cp = await openControlPlane(config, log, { dbPoolSize: 4 });
-    await ensureAdminToken(cp.database, token);
-    app = createApp({ cp, tokens: new TokenStore(cp.database), log });
+    fixture = await startInProcessApp('hosts_api');
+    ({ app, token } = fixture);
   });
-  afterAll(async () => {
-    await cp?.close();
-    await testDb?.drop();
-    await prefix?.cleanup();
-  });
+  afterAll(() => fixture?.close());
 
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await app.request(path, {

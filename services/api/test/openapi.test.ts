@@ -7,46 +7,28 @@
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { z } from 'zod';
 import { agentConnect, REST_ROUTES, streamJob, WEBSOCKET_ROUTES, type ApiRoute } from '@vmo/shared/api';
-import { commonSchema } from '@vmo/shared/config';
-import { openControlPlane } from '@vmo/shared/control-plane';
-import { generateToken } from '@vmo/shared/tokens';
-import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
-import { createApp } from '../src/app.ts';
-import { ensureAdminToken } from '../src/auth/admin-token.ts';
-import { TokenStore } from '../src/auth/token-store.ts';
 import { STREAM_PATH } from '../src/streams/stream-upgrade.ts';
+import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>> };
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
 describe('the OpenAPI document (in-process)', () => {
-  let testDb: TestDatabase;
-  let prefix: ReturnType<typeof createTestPrefix>;
-  let cp: Awaited<ReturnType<typeof openControlPlane>>;
-  let app: ReturnType<typeof createApp>;
+  let fixture: InProcessApp;
+  let app: InProcessApp['app'];
+  let token: string;
   let doc: Doc;
-  const token = generateToken('admin');
 
   beforeAll(async () => {
-    testDb = await createTestDatabase('test_openapi');
-    prefix = createTestPrefix('openapi');
-    const log = pino({ level: process.env.VMO_TEST_LOG ?? 'silent' });
-    const config = commonSchema.parse({ VMO_DATABASE_URL: testDb.url, VMO_REDIS_URL: TEST_REDIS_URL, VMO_REDIS_PREFIX: prefix.prefix });
-    cp = await openControlPlane(config, log, { dbPoolSize: 4 });
-    await ensureAdminToken(cp.database, token);
-    app = createApp({ cp, tokens: new TokenStore(cp.database), log });
+    fixture = await startInProcessApp('openapi');
+    ({ app, token } = fixture);
     const res = await app.request('/v1/openapi.json');
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
   });
-  afterAll(async () => {
-    await cp?.close();
-    await testDb?.drop();
-    await prefix?.cleanup();
-  });
+  afterAll(() => fixture?.close());
 
   it('is served without a token, as OpenAPI 3.1, and an independent validator accepts it', async () => {
     expect(doc.openapi).toBe('3.1.0');
