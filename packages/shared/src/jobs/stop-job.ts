@@ -8,8 +8,6 @@ import { transition } from './lifecycle/transition.ts';
 import { getJob } from './queries/get-job.ts';
 import { recordStopRequest } from './record-stop-request.ts';
 
-export { DEFAULT_CANCEL_GRACE_MS };
-
 /**
  * Cancel a job (POST /v1/jobs/{id}/cancel), or time it out (reason `timed_out`).
  * Queued: ended at once without running (`stop_queued`). Running: the reason is recorded, then

@@ -3,9 +3,6 @@ import { AppError, unauthorized } from '@vmo/shared/errors';
 import { BEARER_SUBPROTOCOL_PREFIX as BEARER_PREFIX, STREAM_SUBPROTOCOL } from '@vmo/shared/api';
 import { bearerToken } from '@vmo/shared/tokens';
 
-/** The subprotocol of the job stream; the one a server selects. */
-export const STREAM_PROTOCOL = STREAM_SUBPROTOCOL;
-
 function offeredProtocols(req: IncomingMessage): string[] {
   return String(req.headers['sec-websocket-protocol'] ?? '')
     .split(',')
@@ -24,8 +21,8 @@ function offeredProtocols(req: IncomingMessage): string[] {
 export function streamUpgradeToken(req: IncomingMessage): string | undefined {
   const offered = offeredProtocols(req);
   const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
-  if (bearer !== undefined && !offered.includes(STREAM_PROTOCOL)) {
-    throw new AppError(400, 'protocol_required', `offer the "${STREAM_PROTOCOL}" subprotocol together with "bearer.<token>": the server selects "${STREAM_PROTOCOL}" and never echoes the token`);
+  if (bearer !== undefined && !offered.includes(STREAM_SUBPROTOCOL)) {
+    throw new AppError(400, 'protocol_required', `offer the "${STREAM_SUBPROTOCOL}" subprotocol together with "bearer.<token>": the server selects "${STREAM_SUBPROTOCOL}" and never echoes the token`);
   }
   return bearerToken(req.headers.authorization) ?? bearer?.slice(BEARER_PREFIX.length);
 }
@@ -47,5 +44,5 @@ export function agentUpgradeToken(req: IncomingMessage): string {
  * echo the token), and never whatever came first (ws's default without this function).
  */
 export function chooseProtocol(protocols: Set<string>): string | false {
-  return protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false;
+  return protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false;
 }

@@ -23,7 +23,7 @@ function statusWrites(): { file: string; text: string }[] {
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const rel = relative(ROOT, file);
-    for (const m of text.matchAll(/update\s+jobs\b(?:\s+\w+)?\s+set\b([\s\S]*?)(?:\bwhere\b|\breturning\b|`)/gi)) {
+    for (const m of text.matchAll(/update\s+"?jobs"?(?![\w"])(?:\s+\w+)?\s+set\b([\s\S]*?)(?:\bwhere\b|\breturning\b|`)/gi)) {
       if (/(^|[\s,.])status\s*=/i.test(m[1]!)) found.push({ file: rel, text: m[0].replace(/\s+/g, ' ').slice(0, 80) });
     }
     for (const m of text.matchAll(/\.update\(\s*jobs\s*\)\s*\.set\(\s*\{([\s\S]*?)\}\s*\)/g)) {
