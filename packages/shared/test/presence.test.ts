@@ -4,7 +4,7 @@
  * What each caller does with `unknown` is tested where the caller lives (services/worker/test).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, createTestPrefix, TcpProxy, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
+import { createTestDatabase, createTestPrefix, redisViaProxy, TEST_REDIS_URL, type RedisViaProxy, type TestDatabase } from '@vmo/testkit';
 import { getAgent, listAgents, registerAgent } from '../src/agents/index.ts';
 import type { ControlPlane } from '../src/control-plane/index.ts';
 import { openDatabase, type Database } from '../src/db/index.ts';
@@ -17,9 +17,8 @@ let database: Database;
 let prefix: ReturnType<typeof createTestPrefix>;
 let k: Keys;
 let direct: Redis;
-let proxy: TcpProxy;
-/** Like a service's command connection (no offline queue), through the proxy. */
-let viaProxy: Redis;
+/** Like a service's command connection, through a proxy the tests cut and stall. */
+let redisLink: RedisViaProxy;
 
 beforeAll(async () => {
   testDb = await createTestDatabase('presence');
@@ -27,29 +26,20 @@ beforeAll(async () => {
   prefix = createTestPrefix('presence');
   k = keys(prefix.prefix);
   direct = createRedis(TEST_REDIS_URL);
-  const url = new URL(TEST_REDIS_URL);
-  proxy = await TcpProxy.start(Number(url.port || 6379), url.hostname);
-  viaProxy = createRedis(`redis://127.0.0.1:${proxy.port}`, { enableOfflineQueue: false });
-  viaProxy.on('error', () => {});
+  redisLink = await redisViaProxy();
 });
 
 afterAll(async () => {
-  viaProxy?.disconnect();
   direct?.disconnect();
-  await proxy?.close();
+  await redisLink?.close();
   await database?.close();
   await testDb?.drop();
   await prefix?.cleanup();
 });
 
 const reachable = () => ({ redis: direct, keys: k });
-const throughProxy = () => ({ redis: viaProxy, keys: k });
-const controlPlane = () => ({ database, redis: viaProxy, keys: k, log: createLogger('presence-test', 'silent') }) as unknown as ControlPlane;
-
-async function proxyReady(): Promise<void> {
-  proxy.restore();
-  if (viaProxy.status !== 'ready') await new Promise((resolve) => viaProxy.once('ready', resolve));
-}
+const throughProxy = () => ({ redis: redisLink.redis, keys: k });
+const controlPlane = () => ({ database, redis: redisLink.redis, keys: k, log: createLogger('presence-test', 'silent') }) as unknown as ControlPlane;
 
 describe('agentPresence', () => {
   it('is online while the writer keeps the key, offline once it is cleared', async () => {
@@ -65,46 +55,46 @@ describe('agentPresence', () => {
 
   it('is unknown, not offline, while Redis is unreachable (connections cut)', async () => {
     await new AgentPresenceWriter(direct, k, 60_000).mark('agt_p3', 'conn');
-    await proxyReady();
+    await redisLink.restore();
     expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('online');
     expect(await agentPresence(throughProxy(), 'agt_gone')).toBe('offline');
-    proxy.cut();
+    redisLink.proxy.cut();
     try {
       expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('unknown');
       expect(await agentPresence(throughProxy(), 'agt_gone')).toBe('unknown');
       expect(await agentsPresence(throughProxy(), ['agt_p3', 'agt_gone'])).toEqual(['unknown', 'unknown']);
     } finally {
-      await proxyReady();
+      await redisLink.restore();
     }
     expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('online');
   });
 
   it('is unknown when Redis does not answer (a stalled connection), within its deadline', async () => {
-    await proxyReady();
-    proxy.stall();
+    await redisLink.restore();
+    redisLink.proxy.stall();
     try {
       const started = Date.now();
       expect(await agentPresence(throughProxy(), 'agt_p3')).toBe('unknown');
       expect(Date.now() - started).toBeGreaterThanOrEqual(PRESENCE_ANSWER_MS - 50);
     } finally {
-      proxy.restore();
+      redisLink.proxy.restore();
     }
   });
 });
 
 describe('the API view', () => {
   it('shows an agent whose presence is unknown as offline (the v1 contract has online|offline), answering rather than failing', async () => {
-    await proxyReady();
+    await redisLink.restore();
     const cp = controlPlane();
     const agent = await registerAgent(cp, { name: 'presence-view', labels: {} });
     await new AgentPresenceWriter(direct, k, 60_000).mark(agent.id, 'conn');
     expect((await getAgent(cp, agent.id)).status).toBe('online');
-    proxy.cut();
+    redisLink.proxy.cut();
     try {
       expect((await getAgent(cp, agent.id)).status).toBe('offline');
       expect((await listAgents(cp, { limit: 10 })).items.map((a) => a.status)).toEqual(['offline']);
     } finally {
-      await proxyReady();
+      await redisLink.restore();
     }
   });
 });

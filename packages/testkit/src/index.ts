@@ -7,6 +7,7 @@ export * from './api-client.ts';
 export * from './follow-job.ts';
 export * from './test-system.ts';
 export * from './tcp-proxy.ts';
+export * from './redis-via-proxy.ts';
 export * from './processes.ts';
 export * from './upgrade.ts';
 export * from './redis-server.ts';

@@ -21,7 +21,7 @@ import { getJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { createJobQueue, enqueueJob, JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
 import { createRedis, keys, type Keys, type Redis } from '@vmo/shared/redis';
-import { createTestDatabase, createTestPrefix, TcpProxy, TEST_REDIS_URL, waitFor, type TestDatabase } from '@vmo/testkit';
+import { createTestDatabase, createTestPrefix, redisViaProxy, TEST_REDIS_URL, waitFor, type RedisViaProxy, type TestDatabase } from '@vmo/testkit';
 import { agentExecutor } from '../src/executors/agent.ts';
 import { createLocalExecutor } from '../src/executors/local.ts';
 import { sweepRunningAgentJobs } from '../src/janitor.ts';
@@ -36,8 +36,8 @@ let database: Database;
 let prefix: ReturnType<typeof createTestPrefix>;
 let k: Keys;
 let direct: Redis;
-let proxy: TcpProxy;
-let viaProxy: Redis;
+/** Like a service's command connection, through a proxy the tests cut and stall. */
+let redisLink: RedisViaProxy;
 let cp: ControlPlane;
 let bus: BusSubscriber;
 let sink: LogSink;
@@ -49,14 +49,10 @@ beforeAll(async () => {
   prefix = createTestPrefix('presence-unknown');
   k = keys(prefix.prefix);
   direct = createRedis(TEST_REDIS_URL);
-  const url = new URL(TEST_REDIS_URL);
-  proxy = await TcpProxy.start(Number(url.port || 6379), url.hostname);
-  // Like the worker's own command connection: no offline queue.
-  viaProxy = createRedis(`redis://127.0.0.1:${proxy.port}`, { enableOfflineQueue: false });
-  viaProxy.on('error', () => {});
+  redisLink = await redisViaProxy();
   const queue = createJobQueue(createRedis(TEST_REDIS_URL), k.bullPrefix);
   closers.push(() => queue.close());
-  cp = { database, redis: viaProxy, queue, keys: k, log, limits: { maxOutputBytes: 1 << 20, tailBytes: 1 << 16, agentGraceMs: GRACE_MS, heartbeatMs: 100 } };
+  cp = { database, redis: redisLink.redis, queue, keys: k, log, limits: { maxOutputBytes: 1 << 20, tailBytes: 1 << 16, agentGraceMs: GRACE_MS, heartbeatMs: 100 } };
   bus = BusSubscriber.open(TEST_REDIS_URL, k);
   sink = new LogSink({ sql: database.sql, bus: cp, log });
 });
@@ -65,18 +61,12 @@ afterAll(async () => {
   for (const close of closers.reverse()) await close();
   await sink?.close();
   bus?.close();
-  viaProxy?.disconnect();
   direct?.disconnect();
-  await proxy?.close();
+  await redisLink?.close();
   await database?.close();
   await testDb?.drop();
   await prefix?.cleanup();
 });
-
-async function redisBack(): Promise<void> {
-  proxy.restore();
-  if (viaProxy.status !== 'ready') await new Promise((resolve) => viaProxy.once('ready', resolve));
-}
 
 async function insertAgent(): Promise<string> {
   const id = newId('agt');
@@ -123,14 +113,14 @@ describe('dispatch', () => {
     worker.on('error', () => {});
     closers.push(() => worker.close());
 
-    proxy.cut();
+    redisLink.proxy.cut();
     const waiting = await insertAgentJob(agentId, 'queued');
     try {
       await enqueueJob(cp.queue, waiting, agentId);
       await waitFor('three looks at the job while Redis is unreachable', () => (deliveries.get(waiting) ?? 0) >= 3, 30_000);
       expect(await statusOf(waiting)).toMatchObject({ status: 'queued', attempt: 0, errorCode: null });
     } finally {
-      await redisBack();
+      await redisLink.restore();
     }
     // Redis answers: no presence key, past the dispatch timeout.
     const failed = await waitFor('the job failed agent_offline', async () => {
@@ -155,12 +145,12 @@ describe('a running agent job whose agent is gone', () => {
   it('the janitor does not declare it lost while presence is unknown, and does once Redis says offline', async () => {
     const agentId = await insertAgent();
     const jobId = await insertAgentJob(agentId, 'running');
-    proxy.cut();
+    redisLink.proxy.cut();
     try {
       for (let i = 0; i < 3; i++) await sweepRunningAgentJobs(cp);
       expect((await statusOf(jobId)).status).toBe('running');
     } finally {
-      await redisBack();
+      await redisLink.restore();
     }
     await sweepRunningAgentJobs(cp);
     expect(await statusOf(jobId)).toMatchObject({ status: 'lost', errorCode: 'agent_lost' });
@@ -172,7 +162,7 @@ describe('a running agent job whose agent is gone', () => {
     const job = (await getJob(database.sql, jobId))!;
     // The same connection, counting the presence reads (one per round of the executor's loop).
     let presenceReads = 0;
-    const counting = new Proxy(viaProxy, {
+    const counting = new Proxy(redisLink.redis, {
       get(target, property) {
         if (property === 'exists') return (...args: Parameters<Redis['exists']>) => (presenceReads++, target.exists(...args));
         const value = Reflect.get(target, property, target) as unknown;
@@ -180,7 +170,7 @@ describe('a running agent job whose agent is gone', () => {
       },
     });
     const executor = agentExecutor({ ...cp, redis: counting }, bus);
-    proxy.cut();
+    redisLink.proxy.cut();
     const run = executor.run({
       job,
       stop: new AbortController().signal,
@@ -198,7 +188,7 @@ describe('a running agent job whose agent is gone', () => {
       expect(ended).toBe(false);
       expect((await statusOf(jobId)).status).toBe('running');
     } finally {
-      await redisBack();
+      await redisLink.restore();
     }
     expect(await run).toEqual({ kind: 'ended' });
     expect(await statusOf(jobId)).toMatchObject({ status: 'lost', errorCode: 'agent_lost' });
