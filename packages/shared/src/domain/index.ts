@@ -7,3 +7,4 @@ export * from './idempotency-key.ts';
 export * from './ids.ts';
 export * from './storable-text.ts';
 export * from './timings.ts';
+export * from './label-selector.ts';
