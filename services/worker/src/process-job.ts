@@ -1,4 +1,5 @@
 import { DelayedError, type Job } from 'bullmq';
+import { isAgentRevoked } from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, dispatchLookAgainMs, isTerminal } from '@vmo/shared/domain';
 import { getJob, getStopRequest, stopJob, transition, type JobRow } from '@vmo/shared/jobs';
@@ -32,7 +33,8 @@ const CANCEL_POLL_MS = 2000;
  * winning the first.
  *
  * An agent job starts only on a presence check that said `online`; `unknown` (Redis did not
- * answer) waits like `offline` but is never held against the dispatch timeout (presence/agent-presence.ts).
+ * answer) waits like `offline` but is never held against the dispatch timeout, nor followed by the
+ * revoke check (presence/agent-presence.ts).
  */
 export function createJobProcessor(deps: ProcessJobDeps) {
   const { cp } = deps;
@@ -60,7 +62,9 @@ export function createJobProcessor(deps: ProcessJobDeps) {
         if (presence !== 'online') {
           // Revoked after this job picked it (revokeAgent ends the jobs it sees; one inserted in
           // the same instant is caught here): it will never come back, so do not wait for it.
-          if (await agentRevoked(cp, current.agentId!)) {
+          // Asked only on `offline`, which a revoke makes the agent: not a Postgres read on every
+          // look while Redis is unreachable.
+          if (presence === 'offline' && (await isAgentRevoked(cp.database.sql, current.agentId!))) {
             const message = `agent ${current.agentId} was revoked before the job started`;
             await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_revoked', message } });
             return;
@@ -170,9 +174,4 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promis
 async function checkCancel(cp: ControlPlane, jobId: string, registry: StopRegistry): Promise<void> {
   const stop = await getStopRequest(cp.database.sql, jobId).catch(() => undefined);
   if (stop) registry.stop(jobId, { reason: stop.reason, graceMs: stop.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
-}
-
-async function agentRevoked(cp: ControlPlane, agentId: string): Promise<boolean> {
-  const [row] = await cp.database.sql<{ revoked: boolean }[]>`select revoked_at is not null as revoked from agents where id = ${agentId}`;
-  return row?.revoked ?? false;
 }

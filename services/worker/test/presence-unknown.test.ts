@@ -89,9 +89,9 @@ async function insertAgentJob(agentId: string, status: 'queued' | 'running'): Pr
 const statusOf = async (jobId: string) => (await getJob(database.sql, jobId))!;
 
 describe('dispatch', () => {
-  it('keeps an agent job queued while presence is unknown (even past the dispatch timeout), fails it once Redis says offline, starts one Redis says online', async () => {
-    const agentId = await insertAgent();
-    const deliveries = new Map<string, number>();
+  /** How many times the worker looked at each job. */
+  const deliveries = new Map<string, number>();
+  beforeAll(() => {
     const processJob = createJobProcessor({
       cp,
       sink,
@@ -112,16 +112,29 @@ describe('dispatch', () => {
     );
     worker.on('error', () => {});
     closers.push(() => worker.close());
+  });
 
+  /** Enqueues a queued job of the agent while Redis is cut; lets Redis back after three looks at it, all leaving it queued. */
+  async function threeLooksWhileUnknown(agentId: string): Promise<string> {
     redisLink.proxy.cut();
     const waiting = await insertAgentJob(agentId, 'queued');
     try {
       await enqueueJob(cp.queue, waiting, agentId);
-      await waitFor('three looks at the job while Redis is unreachable', () => (deliveries.get(waiting) ?? 0) >= 3, 30_000);
+      await waitFor('three looks at the job while Redis is unreachable', async () => {
+        const job = await statusOf(waiting);
+        if (job.status !== 'queued') throw new Error(`the job left queued while presence was unknown: ${job.status} ${job.errorCode}`);
+        return (deliveries.get(waiting) ?? 0) >= 3;
+      }, 30_000);
       expect(await statusOf(waiting)).toMatchObject({ status: 'queued', attempt: 0, errorCode: null });
     } finally {
       await redisLink.restore();
     }
+    return waiting;
+  }
+
+  it('keeps an agent job queued while presence is unknown (even past the dispatch timeout), fails it once Redis says offline, starts one Redis says online', async () => {
+    const agentId = await insertAgent();
+    const waiting = await threeLooksWhileUnknown(agentId);
     // Redis answers: no presence key, past the dispatch timeout.
     const failed = await waitFor('the job failed agent_offline', async () => {
       const job = await statusOf(waiting);
@@ -138,6 +151,18 @@ describe('dispatch', () => {
     });
     expect(ran).toMatchObject({ attempt: 1, exitCode: 0 });
     await direct.del(k.agentPresence(agentId));
+  });
+
+  it('asks whether the agent was revoked only once Redis says offline: queued while unknown, then failed agent_revoked', async () => {
+    const agentId = await insertAgent();
+    // Revoked without its jobs being ended: a job inserted in the instant of the revoke.
+    await database.sql`update agents set revoked_at = now() where id = ${agentId}`;
+    const waiting = await threeLooksWhileUnknown(agentId);
+    const failed = await waitFor('the job failed agent_revoked', async () => {
+      const job = await statusOf(waiting);
+      return job.status === 'failed' ? job : undefined;
+    });
+    expect(failed).toMatchObject({ errorCode: 'agent_revoked', attempt: 0 });
   });
 });
 

@@ -1,2 +1,3 @@
 export * from './agent-input.ts';
 export * from './agent-service.ts';
+export * from './is-agent-revoked.ts';
