@@ -93,6 +93,13 @@ export class VmoClient {
     import: (input: Body<typeof api.importHosts>) => this.body(api.importHosts, { body: input }),
   };
 
+  readonly targets = {
+    /** What a label selector (`env=prod,role in (web,api)`) matches among agents and SSH hosts, without running anything. */
+    preview: (query: { selector?: string; kinds?: readonly ('agent' | 'ssh')[]; limit?: number } = {}) =>
+      // The query is sent as text (the selector as written, kinds comma-separated); the server parses it.
+      this.body(api.previewTargets, { query: { ...query, kinds: query.kinds?.join(',') } as never }),
+  };
+
   health = () => this.body(api.health);
   /** Throws VmoApiError 503 (`details` says which store is down) when not ready. */
   ready = () => this.body(api.ready);

@@ -72,6 +72,9 @@ describe('@vmo/client (real system)', () => {
     const imported = await client.hosts.import({ config: 'Host web-1 web-2\n  HostName 10.0.0.6\n  User deploy\n', environment: 'prod' });
     expect(imported.created.map((h) => h.ref)).toEqual(['web-1@prod', 'web-2@prod']);
     expect((await client.hosts.list({ environment: 'prod' })).items).toHaveLength(2);
+    const preview = await client.targets.preview({ selector: '!zone', kinds: ['ssh'], limit: 2 });
+    expect([preview.total, preview.items.map((t) => [t.kind, t.name, t.online])]).toEqual([3, [['ssh', 'db-1@default', null], ['ssh', 'web-1@prod', null]]]);
+    expect(await client.targets.preview({ selector: 'zone=a' })).toEqual({ total: 0, items: [] }); // its agent is revoked
     await client.hosts.delete(host.id);
   });
 

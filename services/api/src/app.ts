@@ -16,6 +16,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { targetRoutes } from './routes/targets.ts';
 
 export interface AppDeps {
   cp: ControlPlane;
@@ -45,6 +46,7 @@ export function createApp({ cp, tokens, log }: AppDeps) {
   app.route('/', jobRoutes(cp));
   app.route('/', agentRoutes(cp));
   app.route('/', hostRoutes(cp));
+  app.route('/', targetRoutes(cp));
 
   for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
   // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.

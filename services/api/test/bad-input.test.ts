@@ -381,6 +381,25 @@ describe('bad input over REST (in-process)', () => {
     ])('GET /v1/agents%s is 400 validation_failed naming the parameter', async (query, message) => {
       await refused('GET', `/v1/agents${query}`, {}, 400, 'validation_failed', message);
     });
+
+    it.each([
+      ['?selector=env%3Dprod%2Crole%20in%20web', /^selector: at position 17: expected "\(", found "web"$/],
+      ['?selector=env%3Dprod%2C', /^selector: at position 9: expected a label key, found the end$/],
+      ['?selector=!', /^selector: at position 1: expected a label key/],
+      ['?selector=-env', /^selector: at position 0: expected a label key/],
+      ['?selector=env%3D-x', /^selector: at position 4: expected a label value/],
+      ['?selector=a%3E1', /^selector: at position 1: expected "=", "==", "!=", "in", "notin", "," or the end/],
+      [`?selector=${'a'.repeat(4097)}`, /^selector: /],
+      ['?kinds=vm', /^kinds: must be a comma-separated list/],
+      ['?kinds=', /^kinds: /],
+      ['?limit=0', /^limit: /],
+      ['?limit=10001', /^limit: /],
+      ['?label=a%3Db', /label/],
+    ])('GET /v1/targets%s is 400 validation_failed naming the parameter', async (query, message) => {
+      const res = await refused('GET', `/v1/targets${query}`, {}, 400, 'validation_failed', message);
+      const field = /^(\w+):/.exec(res.body.error.message)?.[1];
+      if (field === 'selector' && query.length < 100) expect(res.body.error.details).toEqual({ field: 'selector', position: expect.any(Number) });
+    });
   });
 
   describe('POST /v1/agents', () => {

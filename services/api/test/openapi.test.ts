@@ -135,6 +135,8 @@ describe('the OpenAPI document (in-process)', () => {
     await conforms(byId.importHosts!, '/v1/hosts/import', { body: { config: 'Host\n' } });
     expect((await conforms(byId.deleteHost!, `/v1/hosts/${host.body.id}`)).status).toBe(204);
     await conforms(byId.deleteHost!, `/v1/hosts/${host.body.id}`);
+    expect((await conforms(byId.previewTargets!, '/v1/targets?selector=role%3Dweb&kinds=agent,ssh')).status).toBe(200);
+    expect((await conforms(byId.previewTargets!, '/v1/targets?selector=role%20in%20web')).status).toBe(400);
 
     await conforms(byId.health!, '/health', { token: null });
     await conforms(byId.ready!, '/health/ready', { token: null });

@@ -9,6 +9,7 @@ import * as health from './health.ts';
 import * as hosts from './hosts.ts';
 import * as jobs from './jobs.ts';
 import * as streams from './streams.ts';
+import * as targets from './targets.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -18,6 +19,8 @@ export * from './hosts.ts';
 export * from './health.ts';
 export * from './document.ts';
 export * from './streams.ts';
+export * from './targets.ts';
+export * from './label-selector-param.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -36,6 +39,7 @@ export const REST_ROUTES = [
   hosts.getHost,
   hosts.updateHost,
   hosts.deleteHost,
+  targets.previewTargets,
   health.health,
   health.ready,
   document.openapiDocument,

@@ -8,3 +8,4 @@ export * from './ids.ts';
 export * from './storable-text.ts';
 export * from './timings.ts';
 export * from './label-selector.ts';
+export * from './target-kind.ts';
