@@ -358,8 +358,30 @@ describe('bad input over REST (in-process)', () => {
       ['?cursor=agt_0123456789abcdefghij', /^cursor: /],
       ['?sort=asc', /sort/],
       ['?Limit=5', /Limit/],
+      ['?status=failed,bogus', /^status: must be one or more of queued, running/],
+      ['?status=failed,', /^status: must be one or more of/],
+      ['?status=', /^status: /],
+      ['?status=failed&status=lost', /^status: /],
+      ['?limit=1&limit=2', /^limit: /],
+      ['?label=novalue', /^label: must be key=value/],
+      ['?label=%3Dv', /^label: must be key=value/],
+      ['?label=a%3D1&label=-b%3D2', /^label: must be key=value/],
+      ['?label=a%3D%00', /^label: must not contain NUL/],
+      ['?labels=a%20in', /^labels: at position 4: expected "\(", found the end$/],
+      ['?labels=x%3D%3Da%3D%3Db', /^labels: at position 4: expected "," or the end, found "=="$/],
+      ['?labels=a%3E1', /^labels: at position 1: /],
+      ['?target=', /^target: /],
     ])('GET /v1/jobs%s is 400 validation_failed naming the parameter', async (query, message) => {
       await refused('GET', `/v1/jobs${query}`, {}, 400, 'validation_failed', message);
+    });
+
+    it.each([
+      ['?agent=nope', 'unknown_agent', /^agent: no agent with id or name "nope"/],
+      ['?agent=agt_0123456789abcdefghij', 'unknown_agent', /^agent: /],
+      ['?target=nope', 'unknown_target', /^target: no agent or host with id or name "nope"/],
+      ['?target=nope%40prod', 'unknown_target', /^target: /],
+    ])('GET /v1/jobs%s names nobody: 422 %s, not an empty page', async (query, code, message) => {
+      await refused('GET', `/v1/jobs${query}`, {}, 422, code, message);
     });
 
     it.each([

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { IdempotencyKey } from '../domain/idempotency-key.ts';
-import { storableString } from '../errors/storable-text.ts';
+import { storableString, unstorableReason } from '../errors/storable-text.ts';
 import { JobInput } from '../jobs/job-input.ts';
 import { JOB_STATUSES } from '../domain/job-status.ts';
 import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
 import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
+import { labelSelectorParam } from './label-selector-param.ts';
 import { defineRoute, intParam, json } from './route.ts';
 
 const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
@@ -71,10 +72,41 @@ export const JobIdParams = z.object({
   id: storableString().meta({ description: 'The job id (`job_…`)', example: 'job_0123456789abcdefghij' }),
 });
 
+/** `failed,lost`: one status or several, comma-separated. */
+const StatusList = z
+  .string()
+  .refine((s) => s.split(',').every((one) => (JOB_STATUSES as readonly string[]).includes(one)), `must be one or more of ${JOB_STATUSES.join(', ')}, comma-separated`)
+  .transform((s) => [...new Set(s.split(','))] as JobStatus[])
+  .meta({ type: 'string', description: `One or more of ${JOB_STATUSES.join(', ')}, comma-separated`, example: 'failed,lost' });
+
+/** `k=v`: a job label with exactly this value (anything a label value may be, `=` included, after the first `=`). */
+function labelEqualsProblem(s: string): string | undefined {
+  const eq = s.indexOf('=');
+  if (eq < 0 || !/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/.test(s.slice(0, eq))) return 'must be key=value with a label key (1-63 letters, digits, "_", ".", "/" or "-")';
+  if (s.length - eq - 1 > 255) return 'must be key=value with a value of at most 255 characters';
+  return unstorableReason(s);
+}
+
+/** `?label=` once or repeated (the reader hands a repeated parameter over as an array); each problem is named `label`. */
+const LabelEqualsList = z.preprocess(
+  (v) => (typeof v === 'string' ? [v] : v),
+  z
+    .array(z.string())
+    .max(64, 'at most 64 label filters')
+    .superRefine((list, ctx) => {
+      const problem = list.map(labelEqualsProblem).find((p) => p !== undefined);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .transform((list) => list.map((s) => ({ key: s.slice(0, s.indexOf('=')), value: s.slice(s.indexOf('=') + 1) }))),
+);
+
 export const ListJobsQuery = z
   .object({
-    status: z.enum(JOB_STATUSES).optional(),
-    agent: storableString().min(1).max(255).optional().meta({ description: 'An agent id or name' }),
+    status: StatusList.optional(),
+    agent: storableString().min(1).max(255).optional().meta({ description: 'An agent id or name; an unknown name is 422 `unknown_agent`' }),
+    target: storableString().min(1).max(255).optional().meta({ description: 'Jobs on this agent or SSH host: an agent id or name, a host id, name or name@environment; naming neither is 422 `unknown_target`' }),
+    label: LabelEqualsList.optional().meta({ type: 'string', description: '`key=value`; repeat it for several, all must match', example: 'team=ops' }),
+    labels: labelSelectorParam('Jobs whose labels match this selector.').optional(),
     limit: intParam(1, 500, 50),
     cursor: z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a nextCursor from a previous page').optional(),
   })
@@ -131,9 +163,12 @@ export const listJobs = defineRoute({
   operationId: 'listJobs',
   tags: ['jobs'],
   summary: 'List jobs, newest first',
-  description: 'Keyset pagination: pass `nextCursor` as `cursor`. Unknown parameters are refused (a typo is not ignored).',
+  description: 'Keyset pagination: pass `nextCursor` as `cursor`. Filters combine (all must hold). Unknown parameters are refused (a typo is not ignored), and so is a parameter repeated that takes one value.',
   request: { query: ListJobsQuery },
-  responses: { 200: { description: 'A page of jobs', content: json(JobPage) }, ...errorResponses(AUTHENTICATED) },
+  responses: {
+    200: { description: 'A page of jobs', content: json(JobPage) },
+    ...errorResponses({ ...AUTHENTICATED, 422: ['unknown_agent', 'unknown_target', 'ambiguous_host'] }),
+  },
 });
 
 export const getJob = defineRoute({

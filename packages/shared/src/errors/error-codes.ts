@@ -26,6 +26,7 @@ export const HTTP_ERRORS = {
   ssh_config_too_large: { status: 413, meaning: 'the imported config is over the import limits (lines, hosts, evaluation work)' },
   unknown_agent: { status: 422, meaning: 'the job targets an agent that does not exist or was revoked' },
   unknown_host: { status: 422, meaning: 'the job targets a host that is not in the inventory' },
+  unknown_target: { status: 422, meaning: 'a job filter names a target that is neither an agent (revoked ones included only by id) nor an inventory host' },
   ambiguous_host: { status: 422, meaning: 'the host name exists in several environments: name one as name@environment' },
   idempotency_key_reused: { status: 422, meaning: 'this Idempotency-Key was used with a different body' },
   too_many_connections: { status: 429, meaning: 'too many connections from this address have not authenticated' },

@@ -1,6 +1,7 @@
 export * from './job-input.ts';
 export * from './job-view.ts';
 export * from './submit-job.ts';
+export * from './find-jobs.ts';
 export * from './stop-job.ts';
 export * from './read-output.ts';
 export * from './row-to-job.ts';

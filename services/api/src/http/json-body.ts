@@ -29,7 +29,10 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S, opts:
 
 /** Validate the query string; unknown parameters are errors too (a typo should not be ignored). */
 export function queryParams<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
-  const parsed = schema.safeParse(c.req.query());
+  // A repeated parameter is an array: a schema that takes several (`?label=a=1&label=b=2`) reads
+  // them all, and one that takes one value refuses the repeat instead of silently keeping the first.
+  const query = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0] : values]));
+  const parsed = schema.safeParse(query);
   if (!parsed.success) throw validationError(parsed.error, 'query');
   assertStorableText(parsed.data, 'query');
   return parsed.data;

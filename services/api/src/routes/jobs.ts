@@ -5,7 +5,7 @@ import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
-import { getJob as readJob, jobView, listJobs as readJobs, readOutput, resolveAgent, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
+import { findJobs, getJob as readJob, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
@@ -30,12 +30,7 @@ export function jobRoutes(cp: ControlPlane) {
     return c.json(job, 201);
   });
 
-  openapiRoute(app, listJobs, async (c, input) => {
-    const q = input.query();
-    let agentId: string | undefined;
-    if (q.agent) agentId = (await resolveAgent(cp, q.agent))?.id ?? q.agent;
-    return c.json(await readJobs(cp, { status: q.status, agentId, limit: q.limit, cursor: q.cursor }), 200);
-  });
+  openapiRoute(app, listJobs, async (c, input) => c.json(await findJobs(cp, input.query()), 200));
 
   openapiRoute(app, getJob, async (c, input) => c.json(jobView(await loadJob(input.params().id)), 200));
 

@@ -47,6 +47,10 @@ export const jobs = pgTable(
     index('jobs_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     // GET /v1/jobs?agent=… and the agent's running-job count.
     index('jobs_agent_created_idx').on(t.agentId, t.createdAt.desc(), t.id.desc()),
+    // GET /v1/jobs?target=<host> (an ssh job's resolved host), newest first like the agent index.
+    index('jobs_host_created_idx').on(t.hostId, t.createdAt.desc(), t.id.desc()),
+    // GET /v1/jobs?label=k=v and ?labels=<selector>: `labels @> '{"k":"v"}'` (=, in) and `labels ? k` (exists).
+    index('jobs_labels_gin_idx').using('gin', t.labels),
     // Reconciler and janitor: the few non-terminal jobs.
     index('jobs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
   ],

@@ -1,11 +1,18 @@
 import type { ControlPlane } from '../../control-plane/control-plane.ts';
+import { labelSelectorSql } from '../../db/label-selector-sql.ts';
 import type { JobStatus } from '../../domain/job-status.ts';
+import type { LabelSelector } from '../../domain/label-selector.ts';
 import { jobView, type JobView } from '../job-view.ts';
 import { rowToJob } from '../row-to-job.ts';
 
 export interface ListJobsQuery {
-  status?: JobStatus;
+  /** Any of these statuses. */
+  status?: readonly JobStatus[];
   agentId?: string;
+  /** Jobs on any of these agents or hosts (`?target=`: a name may be both an agent's and a host's). */
+  target?: { agentIds: readonly string[]; hostIds: readonly string[] };
+  /** Every requirement holds on the job's labels (`?label=k=v` and `?labels=<selector>` together). */
+  labels?: LabelSelector;
   limit: number;
   /** Id of the last job of the previous page. */
   cursor?: string;
@@ -14,17 +21,28 @@ export interface ListJobsQuery {
 /**
  * Newest first, keyset pagination on (created_at, id): stable while jobs are being added, and
  * the cursor is a job id so no timestamp precision is lost in a round trip through JSON.
+ *
+ * Indexes (db/schema/jobs.ts): status → jobs_status_created_idx, agent → jobs_agent_created_idx,
+ * host → jobs_host_created_idx, labels `=`/`in`/exists → jobs_labels_gin_idx (`@>`, `?`); with no
+ * filter, or one no index serves (`!=`, `notin`, `!`), the newest-first walk of jobs_created_idx
+ * stops after `limit + 1` matches.
  */
 export async function listJobs(cp: ControlPlane, q: ListJobsQuery): Promise<{ items: JobView[]; nextCursor: string | null }> {
   const sql = cp.database.sql;
+  const target = q.target;
   const rows = await sql`
     select * from jobs
     where true
-      ${q.status ? sql`and status = ${q.status}` : sql``}
+      ${q.status && q.status.length > 0 ? sql`and status in ${sql(q.status as JobStatus[])}` : sql``}
       ${q.agentId ? sql`and agent_id = ${q.agentId}` : sql``}
+      ${target ? sql`and (agent_id in ${sql(orNone(target.agentIds))} or host_id in ${sql(orNone(target.hostIds))})` : sql``}
+      ${q.labels && q.labels.length > 0 ? sql`and ${labelSelectorSql(sql, sql`labels`, q.labels)}` : sql``}
       ${q.cursor ? sql`and (created_at, id) < (select created_at, id from jobs where id = ${q.cursor})` : sql``}
     order by created_at desc, id desc
     limit ${q.limit + 1}`;
   const items = rows.slice(0, q.limit).map((r) => jobView(rowToJob(r)));
   return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
 }
+
+/** `in ()` is a syntax error in SQL: an empty list becomes one value no id has. */
+const orNone = (ids: readonly string[]): string[] => (ids.length > 0 ? [...ids] : ['']);

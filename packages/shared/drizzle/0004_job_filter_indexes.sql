@@ -1,0 +1,2 @@
+CREATE INDEX "jobs_host_created_idx" ON "jobs" USING btree ("host_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "jobs_labels_gin_idx" ON "jobs" USING gin ("labels");

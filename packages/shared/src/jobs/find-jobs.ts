@@ -1,0 +1,65 @@
+import { and, eq, isNull, or } from 'drizzle-orm';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
+import { agents } from '../db/schema/agents.ts';
+import type { JobStatus } from '../domain/job-status.ts';
+import type { LabelSelector } from '../domain/label-selector.ts';
+import { AppError } from '../errors/app-error.ts';
+import { resolveHost } from '../hosts/resolve-host.ts';
+import type { JobView } from './job-view.ts';
+import { listJobs } from './queries/list-jobs.ts';
+
+/** GET /v1/jobs's filters as the API reads them (names still to resolve). */
+export interface FindJobsFilters {
+  status?: readonly JobStatus[];
+  /** An agent id or name. */
+  agent?: string;
+  /** An agent id or name, or a host id, name or name@environment. */
+  target?: string;
+  /** `?label=k=v`, each must match exactly. */
+  label?: readonly { key: string; value: string }[];
+  /** `?labels=<selector>`. */
+  labels?: LabelSelector;
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * List jobs by the filters a person types: names are resolved first, and a name that is nobody's
+ * is a 422 (as on submission) rather than an empty page that looks like "no jobs". An agent id is
+ * taken even when revoked (its jobs stay findable); a name means a live agent, as on submission.
+ */
+export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ items: JobView[]; nextCursor: string | null }> {
+  let agentId: string | undefined;
+  if (f.agent !== undefined) {
+    agentId = (await agentIdFor(cp, f.agent)) ?? throwUnknownAgent(f.agent);
+  }
+  let target: { agentIds: string[]; hostIds: string[] } | undefined;
+  if (f.target !== undefined) {
+    const [agent, host] = await Promise.all([agentIdFor(cp, f.target), resolveHost(cp.database.db, f.target)]);
+    if (!agent && !host) throw new AppError(422, 'unknown_target', `target: no agent or host with id or name ${JSON.stringify(f.target)}; see GET /v1/agents and GET /v1/hosts`);
+    target = { agentIds: agent ? [agent] : [], hostIds: host ? [host.id] : [] };
+  }
+  const labels: LabelSelector = [...(f.label ?? []).map(({ key, value }) => ({ key, operator: '=' as const, values: [value] })), ...(f.labels ?? [])];
+  return listJobs(cp, {
+    ...(f.status ? { status: f.status } : {}),
+    ...(agentId ? { agentId } : {}),
+    ...(target ? { target } : {}),
+    ...(labels.length > 0 ? { labels } : {}),
+    limit: f.limit,
+    ...(f.cursor ? { cursor: f.cursor } : {}),
+  });
+}
+
+/** An agent by id (revoked or not) or by the name of a live agent. */
+async function agentIdFor(cp: ControlPlane, ref: string): Promise<string | undefined> {
+  const [row] = await cp.database.db
+    .select({ id: agents.id })
+    .from(agents)
+    .where(or(eq(agents.id, ref), and(eq(agents.name, ref), isNull(agents.revokedAt))))
+    .limit(1);
+  return row?.id;
+}
+
+function throwUnknownAgent(ref: string): never {
+  throw new AppError(422, 'unknown_agent', `agent: no agent with id or name ${JSON.stringify(ref)}; see GET /v1/agents`);
+}
