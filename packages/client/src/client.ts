@@ -21,6 +21,17 @@ export interface VmoClientOptions {
 type Body<R extends ApiRoute> = NonNullable<RouteRequest<R>['body']>;
 type Query<R extends ApiRoute> = NonNullable<RouteRequest<R>['query']>;
 
+/** GET /v1/jobs's query as written (the contract's output types are parsed forms: a selector, label pairs). */
+export interface JobListQuery {
+  status?: api.JobStatus | readonly api.JobStatus[];
+  agent?: string;
+  target?: string;
+  label?: string | readonly string[];
+  labels?: string;
+  limit?: number;
+  cursor?: string;
+}
+
 /** The answer of `raw()`: nothing interpreted, for requests the typed methods would not send. */
 export interface RawResponse {
   status: number;
@@ -55,7 +66,13 @@ export class VmoClient {
     /** POST /v1/jobs; with `idempotencyKey`, a retry of the same body returns the same job. */
     submit: (job: Body<typeof api.submitJob>, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}) =>
       this.body(api.submitJob, { body: job, headers: opts.idempotencyKey === undefined ? {} : { 'Idempotency-Key': opts.idempotencyKey }, ...(opts.signal ? { signal: opts.signal } : {}) }),
-    list: (query: Query<typeof api.listJobs> = {}) => this.body(api.listJobs, { query }),
+    /**
+     * Filters combine: `status` one or several, `label` `k=v` strings (all must match), `labels` a
+     * selector (`env=prod,role in (web,api)`), `agent`/`target` a name or id.
+     */
+    list: (query: JobListQuery = {}) =>
+      // Sent as the server reads it: statuses comma-separated, each label filter a repeated `label`.
+      this.body(api.listJobs, { query: { ...query, status: typeof query.status === 'string' ? query.status : query.status?.join(','), label: typeof query.label === 'string' ? [query.label] : query.label } as never }),
     get: (id: string) => this.body(api.getJob, { params: { id } }),
     cancel: (id: string, body?: Body<typeof api.cancelJob>) => this.body(api.cancelJob, { params: { id }, ...(body ? { body } : {}) }),
     /** The stored output as the answer's bytes: by default (`format: 'raw'`) exactly what the command wrote, one stream or both as written. */

@@ -33,7 +33,7 @@ export interface HttpOptions {
   validateResponses: boolean;
 }
 
-/** `/v1/jobs/{id}` with `{ id: 'a/b' }` → `/v1/jobs/a%2Fb`, plus the query string (undefined values left out). */
+/** `/v1/jobs/{id}` with `{ id: 'a/b' }` → `/v1/jobs/a%2Fb`, plus the query string (undefined values left out, arrays repeated). */
 export function routeUrl(baseUrl: string, route: Pick<ApiRoute, 'path'>, params?: Record<string, unknown>, query?: Record<string, unknown>): string {
   const path = route.path.replaceAll(/\{([^}]+)\}/g, (_, name: string) => {
     const value = params?.[name];
@@ -41,7 +41,11 @@ export function routeUrl(baseUrl: string, route: Pick<ApiRoute, 'path'>, params?
     return encodeURIComponent(String(value));
   });
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) search.set(key, String(value));
+  for (const [key, value] of Object.entries(query ?? {})) {
+    // An array is a repeated parameter (`?label=a=1&label=b=2`), as the server reads one.
+    if (Array.isArray(value)) for (const one of value) search.append(key, String(one));
+    else if (value !== undefined) search.set(key, String(value));
+  }
   const qs = search.toString();
   return `${baseUrl.replace(/\/+$/, '')}${path}${qs ? `?${qs}` : ''}`;
 }

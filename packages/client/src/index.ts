@@ -1,4 +1,4 @@
-export { VmoClient, createClient, type VmoClientOptions, type RawResponse } from './client.ts';
+export { VmoClient, createClient, type VmoClientOptions, type RawResponse, type JobListQuery } from './client.ts';
 export { VmoApiError, VmoResponseError, VmoStreamClosedError } from './errors.ts';
 export { follow, decodeBase64, type FollowOptions, type OutputChunk, type Reconnect, type StreamEnd } from './follow.ts';
 export { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOnceOptions, type StreamSocket, type StreamTarget } from './stream.ts';

@@ -46,6 +46,8 @@ describe('@vmo/client (real system)', () => {
     const chunks = await client.jobs.logChunks(job.id);
     expect(chunks.map((c) => [c.stream, Buffer.from(c.data, 'base64').toString()])).toEqual(expect.arrayContaining([['stdout', 'out\n'], ['stderr', 'err\n']]));
     expect((await client.jobs.list({ limit: 1 })).items[0]!.id).toBe(job.id);
+    expect((await client.jobs.list({ status: ['succeeded', 'failed'], label: ['via=client'], labels: 'via in (client),!other' })).items.map((j) => j.id)).toEqual([job.id]);
+    expect((await client.jobs.list({ label: 'via=client', status: 'failed' })).items).toEqual([]);
 
     // The same Idempotency-Key and body: the same job, marked as replayed (call() shows the headers).
     const first = await client.call(submitJob, { body: { command: 'true' }, headers: { 'Idempotency-Key': 'client-e2e-1' } });
