@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import type { ControlPlane } from '../../control-plane/control-plane.ts';
 import { labelSelectorSql } from '../../db/label-selector-sql.ts';
 import type { JobStatus } from '../../domain/job-status.ts';
@@ -22,15 +23,25 @@ export interface ListJobsQuery {
  * Newest first, keyset pagination on (created_at, id): stable while jobs are being added, and
  * the cursor is a job id so no timestamp precision is lost in a round trip through JSON.
  *
+ * LOUD: `nulls last` is what the indexes say (drizzle's `.desc()` is `DESC NULLS LAST`); a bare
+ * `desc` means NULLS FIRST in Postgres, which no index serves, and every page became a sequential
+ * scan and a sort of the whole table (60 ms at 300,000 jobs, against 0.02 ms with the index).
+ *
  * Indexes (db/schema/jobs.ts): status → jobs_status_created_idx, agent → jobs_agent_created_idx,
  * host → jobs_host_created_idx, labels `=`/`in`/exists → jobs_labels_gin_idx (`@>`, `?`); with no
  * filter, or one no index serves (`!=`, `notin`, `!`), the newest-first walk of jobs_created_idx
  * stops after `limit + 1` matches.
  */
 export async function listJobs(cp: ControlPlane, q: ListJobsQuery): Promise<{ items: JobView[]; nextCursor: string | null }> {
-  const sql = cp.database.sql;
+  const rows = await listJobsStatement(cp.database.sql, q);
+  const items = rows.slice(0, q.limit).map((r) => jobView(rowToJob(r)));
+  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+}
+
+/** The statement alone (`limit + 1` rows), for listJobs and for the test that reads its plans. */
+export function listJobsStatement(sql: postgres.Sql, q: ListJobsQuery) {
   const target = q.target;
-  const rows = await sql`
+  return sql`
     select * from jobs
     where true
       ${q.status && q.status.length > 0 ? sql`and status in ${sql(q.status as JobStatus[])}` : sql``}
@@ -38,10 +49,8 @@ export async function listJobs(cp: ControlPlane, q: ListJobsQuery): Promise<{ it
       ${target ? sql`and (agent_id in ${sql(orNone(target.agentIds))} or host_id in ${sql(orNone(target.hostIds))})` : sql``}
       ${q.labels && q.labels.length > 0 ? sql`and ${labelSelectorSql(sql, sql`labels`, q.labels)}` : sql``}
       ${q.cursor ? sql`and (created_at, id) < (select created_at, id from jobs where id = ${q.cursor})` : sql``}
-    order by created_at desc, id desc
+    order by created_at desc nulls last, id desc nulls last
     limit ${q.limit + 1}`;
-  const items = rows.slice(0, q.limit).map((r) => jobView(rowToJob(r)));
-  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
 }
 
 /** `in ()` is a syntax error in SQL: an empty list becomes one value no id has. */
