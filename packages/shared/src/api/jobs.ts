@@ -105,7 +105,8 @@ export const ListJobsQuery = z
     status: StatusList.optional(),
     agent: storableString().min(1).max(255).optional().meta({ description: 'An agent id or name; an unknown name is 422 `unknown_agent`' }),
     target: storableString().min(1).max(255).optional().meta({ description: 'Jobs on this agent or SSH host: an agent id or name, a host id, name or name@environment; naming neither is 422 `unknown_target`' }),
-    label: LabelEqualsList.optional().meta({ type: 'string', description: '`key=value`; repeat it for several, all must match', example: 'team=ops' }),
+    // An array parameter: OpenAPI's default for a query (style form, explode) is the repeated `?label=…&label=…` the API reads.
+    label: LabelEqualsList.optional().meta({ type: 'array', items: { type: 'string', example: 'team=ops' }, maxItems: 64, description: '`key=value`; repeat it for several, all must match' }),
     labels: labelSelectorParam('Jobs whose labels match this selector.').optional(),
     limit: intParam(1, 500, 50),
     cursor: z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a nextCursor from a previous page').optional(),
