@@ -15,6 +15,7 @@ import { authenticate } from './auth/authenticate.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
+import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
@@ -76,7 +77,9 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     route
       .catch((err: Error) => {
         if (err instanceof AppError && err.expected) return rejectUpgrade(socket, err);
-        deps.log.error({ err }, 'upgrade failed');
+        // A store outage is expected operationally (warn, its code only); anything else is a bug.
+        if (isConnectionError(err)) deps.log.warn({ cause: connectionErrorCode(err) }, 'upgrade refused: a store is unavailable');
+        else deps.log.error({ err }, 'upgrade failed');
         rejectUpgrade(socket, new AppError(503, 'unavailable', 'could not open the stream; retry'));
       })
       // Refused: waiting on the client again, until it goes (or the upgrade deadline).

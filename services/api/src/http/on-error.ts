@@ -19,6 +19,9 @@ export function createErrorHandler(log: Logger) {
     const appError = toAppError(err);
     // LOUD: only the code, path and our own message: never the body, a header or a value from it.
     if (appError.expected) log.warn({ code: appError.code, path: c.req.path }, appError.message);
+    // A store outage is an operational event, not a bug: one warn line per request, no stack
+    // (a chaos run logged ~100 error stacks that said nothing new).
+    else if (appError.status === 503) log.warn({ code: appError.code, cause: connectionErrorCode(err), path: c.req.path, method: c.req.method }, 'request refused: a store is unavailable');
     else log.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
     return c.json(errorBody(appError), appError.status);
   };
@@ -42,10 +45,16 @@ function toAppError(err: Error): AppError {
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE', '57P01', '57P03', '53300']);
 /** Looks through `cause` too: drizzle wraps the driver's error in a DrizzleQueryError. */
-function isConnectionError(err: unknown): boolean {
+export function isConnectionError(err: unknown): boolean {
+  return connectionErrorCode(err) !== undefined;
+}
+
+/** The code of the connection failure in `err` or its causes (a code, never a message: no data in logs). */
+export function connectionErrorCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: string }).code;
-    if ((code !== undefined && CONNECTION_CODES.has(code)) || /Connection is closed|connect ECONNREFUSED/.test(String((e as Error).message))) return true;
+    if (code !== undefined && CONNECTION_CODES.has(code)) return code;
+    if (/Connection is closed|connect ECONNREFUSED/.test(String((e as Error).message))) return code ?? 'CONNECTION_CLOSED';
   }
-  return false;
+  return undefined;
 }
