@@ -1,7 +1,14 @@
 import WebSocket from 'ws';
 
 export type UpgradeResult =
-  | { kind: 'open'; ws: WebSocket; protocol: string; closed: Promise<{ code: number; reason: string }> }
+  | {
+      kind: 'open';
+      ws: WebSocket;
+      protocol: string;
+      closed: Promise<{ code: number; reason: string }>;
+      /** Every text message from the first on: one the server sent with the upgrade's answer arrives before a listener added after `open` could see it. */
+      texts: string[];
+    }
   | { kind: 'refused'; status: number; body: string };
 
 /**
@@ -16,8 +23,12 @@ export function openWebSocket(
   const headers = { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers };
   const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const texts: string[] = [];
+  ws.on('message', (raw, isBinary) => {
+    if (!isBinary) texts.push(raw.toString());
+  });
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, closed }));
+    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, closed, texts }));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));

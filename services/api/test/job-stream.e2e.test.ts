@@ -102,10 +102,9 @@ describe('job stream (WebSocket subscribers)', () => {
     expect(opened.kind).toBe('open');
     if (opened.kind !== 'open') return;
     expect(opened.protocol).toBe('vmo.v1');
-    const messages: any[] = [];
-    opened.ws.on('message', (raw) => messages.push(JSON.parse(raw.toString())));
     const closed = await opened.closed;
     expect(closed.code).toBe(1000);
+    const messages: any[] = opened.texts.map((t) => JSON.parse(t));
     const output = messages.filter((m) => m.type === 'output');
     expect(Buffer.concat(output.map((m) => Buffer.from(m.data, 'base64'))).toString()).toBe('via-subprotocol\n');
     expect(messages[messages.length - 1]).toEqual({ type: 'end', status: 'succeeded', exitCode: 0, signal: null });
