@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   // 3: the open handles of the stores, handed to every service function.
   ['control-plane'],
   // 4: the services, peers of each other.
-  ['jobs', 'agents', 'hosts', 'targets'],
+  ['jobs', 'agents', 'hosts', 'targets', 'runs'],
   // 5: the HTTP contracts (schemas of every route), built from the services' inputs.
   ['api'],
   // 6: the root barrel.

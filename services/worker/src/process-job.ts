@@ -69,13 +69,26 @@ export function createJobProcessor(deps: ProcessJobDeps) {
             await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_revoked', message } });
             return;
           }
-          if (presence === 'offline' && Date.now() - current.createdAt.getTime() > deps.dispatchTimeoutMs) {
-            const message = `agent ${current.agentId} was not online within the dispatch timeout (${deps.dispatchTimeoutMs} ms)`;
+          // A run's child may say what to do with an offline agent at once (`skip`, `fail`); the
+          // rest wait up to their dispatch timeout (the run's, else the worker's).
+          if (presence === 'offline' && current.offline === 'skip') {
+            const message = `agent ${current.agentId} was offline when the job came up, and its run skips offline targets`;
+            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'skipped', error: { code: 'target_offline', message } });
+            return;
+          }
+          if (presence === 'offline' && current.offline === 'fail') {
+            const message = `agent ${current.agentId} was offline when the job came up, and its run counts offline targets as failures`;
+            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
+            return;
+          }
+          const dispatchTimeoutMs = current.dispatchTimeoutMs ?? deps.dispatchTimeoutMs;
+          if (presence === 'offline' && Date.now() - dispatchClockStart(current).getTime() > dispatchTimeoutMs) {
+            const message = `agent ${current.agentId} was not online within the dispatch timeout (${dispatchTimeoutMs} ms)`;
             await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
             return;
           }
           // Wait without holding a worker slot: back to the delayed set, look again shortly.
-          await bullJob.moveToDelayed(Date.now() + dispatchLookAgainMs(deps.dispatchTimeoutMs), token);
+          await bullJob.moveToDelayed(Date.now() + dispatchLookAgainMs(dispatchTimeoutMs), token);
           throw new DelayedError();
         }
         const now = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: current.agentId });
@@ -95,6 +108,12 @@ export function createJobProcessor(deps: ProcessJobDeps) {
     return runAndSettle(deps, job, 'fresh', bullJob, token);
   };
 }
+
+/**
+ * The dispatch timeout runs from when the job was handed to the queue: a run's child held back by
+ * its run's rate control has not been waiting for its agent all that time.
+ */
+const dispatchClockStart = (job: JobRow): Date => job.releasedAt ?? job.createdAt;
 
 /**
  * `fresh`: this worker has just moved the job to `running`. `reattach`: it was running under a

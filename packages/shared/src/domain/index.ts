@@ -9,3 +9,4 @@ export * from './storable-text.ts';
 export * from './timings.ts';
 export * from './label-selector.ts';
 export * from './target-kind.ts';
+export * from './run-status.ts';

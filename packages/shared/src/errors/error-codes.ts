@@ -20,6 +20,7 @@ export const HTTP_ERRORS = {
   forbidden: { status: 403, meaning: 'the token is of the wrong kind for this endpoint (an agent token on the user API, or the reverse)' },
   not_found: { status: 404, meaning: 'no such job, agent, host or route' },
   job_ended: { status: 409, meaning: 'the job has already ended: nothing to cancel' },
+  run_ended: { status: 409, meaning: 'the run has already ended: nothing to cancel' },
   name_taken: { status: 409, meaning: 'an agent of that name exists' },
   host_exists: { status: 409, meaning: 'a host of that name exists in that environment' },
   payload_too_large: { status: 413, meaning: 'the body is over 1 MiB' },
@@ -28,6 +29,9 @@ export const HTTP_ERRORS = {
   unknown_host: { status: 422, meaning: 'the job targets a host that is not in the inventory' },
   unknown_target: { status: 422, meaning: 'a job filter names a target that is neither an agent (revoked ones included only by id) nor an inventory host' },
   ambiguous_host: { status: 422, meaning: 'the host name exists in several environments: name one as name@environment' },
+  no_targets: { status: 422, meaning: "the run's selector and lists match no live agent or inventory host" },
+  too_many_targets: { status: 422, meaning: 'the run matches more targets than VMO_MAX_RUN_TARGETS' },
+  invalid_strategy: { status: 422, meaning: "the run's strategy does not fit its targets (a canary larger than the target set); details.field names the field" },
   idempotency_key_reused: { status: 422, meaning: 'this Idempotency-Key was used with a different body' },
   too_many_connections: { status: 429, meaning: 'too many connections from this address have not authenticated' },
   internal: { status: 500, meaning: 'a bug: see the server log' },
@@ -51,6 +55,10 @@ export const JOB_ERRORS = {
   executor_failed: { ends: 'failed', retry: 'maybe', meaning: 'the worker could not run the job (a bug or an outage; see the worker log)' },
   internal: { ends: 'failed', retry: 'maybe', meaning: 'the worker failed while handling the job; see the worker log' },
   worker_lost: { ends: 'lost', retry: 'maybe', meaning: 'the worker running the job stopped (killed, crashed) while the command ran' },
+  // Run children (`skipped`: never ran, by the run's rules)
+  max_errors_exceeded: { ends: 'skipped', retry: 'maybe', meaning: "the run's failures passed its maxErrors before this child started" },
+  canary_failed: { ends: 'skipped', retry: 'maybe', meaning: "one of the run's canaries failed, so the rest never started" },
+  target_offline: { ends: 'skipped', retry: 'maybe', meaning: 'the agent was offline when the child came up and the run said offline: "skip"' },
   // Agent jobs
   agent_offline: { ends: 'failed', retry: 'maybe', meaning: 'the agent was not online within the dispatch timeout' },
   agent_lost: { ends: 'lost', retry: 'maybe', meaning: 'the agent went away while running the job and did not come back within the grace' },
@@ -68,7 +76,7 @@ export const JOB_ERRORS = {
   ssh_jump_failed: { ends: 'failed', retry: 'no', meaning: 'a ProxyJump hop is not [user@]host[:port]' },
   ssh_channel_failed: { ends: 'failed', retry: 'maybe', meaning: 'the connection is up but a session could not be opened' },
   ssh_connection_lost: { ends: 'failed', retry: 'maybe', meaning: 'the connection dropped while the command ran; it may still be running there' },
-} as const satisfies Record<string, { ends: 'failed' | 'lost'; retry: 'no' | 'maybe'; meaning: string }>;
+} as const satisfies Record<string, { ends: 'failed' | 'lost' | 'skipped'; retry: 'no' | 'maybe'; meaning: string }>;
 
 export type JobErrorCode = keyof typeof JOB_ERRORS;
 export const JOB_ERROR_CODES = Object.keys(JOB_ERRORS) as [JobErrorCode, ...JobErrorCode[]];

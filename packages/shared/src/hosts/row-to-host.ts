@@ -16,6 +16,7 @@ export function rowToHost(r: Row): HostRow {
     proxyJump: r.proxy_jump,
     hostKeyPolicy: r.host_key_policy,
     pinnedHostKeys: r.pinned_host_keys,
+    maxConcurrentJobs: r.max_concurrent_jobs ?? null,
     // drizzle's postgres-js driver turns off postgres.js's date parsing on the shared client: strings arrive.
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),

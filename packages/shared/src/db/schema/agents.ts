@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const agents = pgTable(
   'agents',
@@ -19,6 +19,8 @@ export const agents = pgTable(
     os: text('os'),
     arch: text('arch'),
     lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    /** At most this many of its jobs running at once; the rest wait `queued`, first in first out. Null: no limit. */
+    maxConcurrentJobs: integer('max_concurrent_jobs'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
     /** Revoked agents keep their row (jobs refer to them) but their name becomes free again. */
     revokedAt: timestamp('revoked_at', { withTimezone: true }),

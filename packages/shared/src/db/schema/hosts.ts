@@ -26,6 +26,8 @@ export const hosts = pgTable(
     hostKeyPolicy: text('host_key_policy').$type<HostKeyPolicy>().notNull().default('strict'),
     /** Trusted host keys, each `"<algorithm> <base64 key blob>"` as in known_hosts. */
     pinnedHostKeys: jsonb('pinned_host_keys').$type<string[]>().notNull().default([]),
+    /** At most this many of its jobs running at once; the rest wait `queued`, first in first out. Null: no limit. */
+    maxConcurrentJobs: integer('max_concurrent_jobs'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().default(sql`now()`),
   },

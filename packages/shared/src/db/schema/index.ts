@@ -4,3 +4,4 @@ export * from './agents.ts';
 export * from './api-tokens.ts';
 export * from './hosts.ts';
 export * from './idempotency-keys.ts';
+export * from './runs.ts';

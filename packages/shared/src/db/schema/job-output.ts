@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { integer, pgTable, primaryKey, smallint, text, timestamp } from 'drizzle-orm/pg-core';
 import { bytea } from './bytea.ts';
+import { xid8 } from './xid8.ts';
 
 /**
  * One row per output chunk. `seq` is dense per job and set by the producer, so the primary key
@@ -16,6 +17,8 @@ export const jobOutput = pgTable(
     stream: smallint('stream').notNull(),
     data: bytea('data').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
+    /** The inserting transaction: a run stream resumes on it (see xid8.ts). Never set by a writer. */
+    xid: xid8('xid').notNull().default(sql`pg_current_xact_id()`),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
 );

@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { JobTarget } from '../../domain/job-target.ts';
+import type { TargetKind } from '../../domain/target-kind.ts';
+import { xid8 } from './xid8.ts';
 
 export const jobs = pgTable(
   'jobs',
@@ -36,6 +38,25 @@ export const jobs = pgTable(
     createdBy: text('created_by'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     parentId: text('parent_id'),
+    /** The fleet run this job is a child of (null: a single job). */
+    runId: text('run_id'),
+    /** The child's place in its run (0-based, targets sorted by kind then name): canaries are the first. */
+    runIndex: integer('run_index'),
+    /** The child's target as the run resolved it: an agent's name or a host's name@environment, and its kind. */
+    targetName: text('target_name'),
+    targetKind: text('target_kind').$type<TargetKind>(),
+    /**
+     * When the job was handed to the queue. A single job is released as it is inserted; a run's
+     * child is held (null) until its run's rate control lets it go (runs/roll-up). The reconciler
+     * only ever enqueues released jobs.
+     */
+    releasedAt: timestamp('released_at', { withTimezone: true }).default(sql`clock_timestamp()`),
+    /** Overrides the worker's VMO_DISPATCH_TIMEOUT_MS for this job (a run's dispatchTimeoutMs). */
+    dispatchTimeoutMs: integer('dispatch_timeout_ms'),
+    /** A run child's offline policy: `skip` or `fail` at once when its agent is offline; null waits (`wait`). */
+    offline: text('offline').$type<'skip' | 'fail'>(),
+    /** The transaction that last changed `status` (a trigger sets it): run streams resume on it. */
+    statusXid: xid8('status_xid').notNull().default(sql`pg_current_xact_id()`),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
@@ -51,6 +72,8 @@ export const jobs = pgTable(
     index('jobs_host_created_idx').on(t.hostId, t.createdAt.desc(), t.id.desc()),
     // GET /v1/jobs?label=k=v and ?labels=<selector>: `labels @> '{"k":"v"}'` (=, in) and `labels ? k` (exists).
     index('jobs_labels_gin_idx').using('gin', t.labels),
+    // A run's children in order (release, listing, roll-up counts).
+    index('jobs_run_idx').on(t.runId, t.runIndex).where(sql`run_id is not null`),
     // Reconciler and janitor: the few non-terminal jobs.
     index('jobs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
   ],

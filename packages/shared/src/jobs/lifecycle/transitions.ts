@@ -7,6 +7,8 @@ import type { JobStatus } from '../../domain/job-status.ts';
  * - `queued → canceled | timed_out`: stopped before it started (it never runs).
  * - `queued → failed`: it cannot start: its agent stayed offline past the dispatch timeout, or
  *   was revoked.
+ * - `queued → skipped`: a run's child its run will not start (error budget spent, a canary
+ *   failed, or its agent offline under `offline: "skip"`).
  * - `running → succeeded | failed | canceled | timed_out | lost`: it ended, once, fenced by attempt.
  * - a terminal status → nothing, ever.
  *
@@ -15,13 +17,14 @@ import type { JobStatus } from '../../domain/job-status.ts';
  * as a transition that bumps the attempt, and only here.
  */
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  queued: ['running', 'canceled', 'timed_out', 'failed'],
+  queued: ['running', 'canceled', 'timed_out', 'failed', 'skipped'],
   running: ['succeeded', 'failed', 'canceled', 'timed_out', 'lost'],
   succeeded: [],
   failed: [],
   canceled: [],
   timed_out: [],
   lost: [],
+  skipped: [],
 };
 
 export const isAllowed = (from: JobStatus, to: JobStatus): boolean => TRANSITIONS[from].includes(to);
