@@ -15,3 +15,4 @@ export * from './sshd.ts';
 export * from './seeded-random.ts';
 export * from './service-logs.ts';
 export * from './test-user.ts';
+export * from './sim-agents.ts';
