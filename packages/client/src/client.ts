@@ -28,9 +28,27 @@ export interface JobListQuery {
   target?: string;
   label?: string | readonly string[];
   labels?: string;
+  /** A run id: its children (newest first; `runs.jobs()` lists them in run order). */
+  run?: string;
   limit?: number;
   cursor?: string;
 }
+
+/** GET /v1/runs's query as written: statuses as one or a list. */
+export interface RunListQuery {
+  status?: api.RunStatus | readonly api.RunStatus[];
+  limit?: number;
+  cursor?: string;
+}
+/** GET /v1/runs/{id}/jobs's query as written. */
+export interface RunJobsQuery {
+  status?: api.JobStatus | readonly api.JobStatus[];
+  limit?: number;
+  cursor?: string;
+}
+
+/** A status list as the server reads it: comma-separated. */
+const statuses = (s: string | readonly string[] | undefined) => (typeof s === 'string' ? s : s?.join(','));
 
 /** The answer of `raw()`: nothing interpreted, for requests the typed methods would not send. */
 export interface RawResponse {
@@ -72,7 +90,7 @@ export class VmoClient {
      */
     list: (query: JobListQuery = {}) =>
       // Sent as the server reads it: statuses comma-separated, each label filter a repeated `label`.
-      this.body(api.listJobs, { query: { ...query, status: typeof query.status === 'string' ? query.status : query.status?.join(','), label: typeof query.label === 'string' ? [query.label] : query.label } as never }),
+      this.body(api.listJobs, { query: { ...query, status: statuses(query.status), label: typeof query.label === 'string' ? [query.label] : query.label } as never }),
     get: (id: string) => this.body(api.getJob, { params: { id } }),
     cancel: (id: string, body?: Body<typeof api.cancelJob>) => this.body(api.cancelJob, { params: { id }, ...(body ? { body } : {}) }),
     /** The stored output as the answer's bytes: by default (`format: 'raw'`) exactly what the command wrote, one stream or both as written. */
@@ -88,6 +106,26 @@ export class VmoClient {
     },
     /** Follow a job's output to its end, resuming as the README says (see follow()). */
     follow: (id: string, opts?: FollowOptions): Promise<StreamEnd> => this.follow(id, opts),
+  };
+
+  readonly runs = {
+    /**
+     * POST /v1/runs: `command` on every target `targets` names (a label `selector`, and/or `agents`
+     * and `hosts` lists), with a rate-control `strategy`. With `idempotencyKey`, a retry of the same
+     * body returns the same run.
+     */
+    submit: (run: Body<typeof api.submitRun>, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}) =>
+      this.body(api.submitRun, { body: run, headers: opts.idempotencyKey === undefined ? {} : { 'Idempotency-Key': opts.idempotencyKey }, ...(opts.signal ? { signal: opts.signal } : {}) }),
+    /** Newest first; `status` one or several. */
+    list: (query: RunListQuery = {}) => this.body(api.listRuns, { query: { ...query, status: statuses(query.status) } as never }),
+    /** The run with its children counted by status and its progress. */
+    get: (id: string) => this.body(api.getRun, { params: { id } }),
+    /** Its children in run order (target, status, exit code, duration); `status` one or several. */
+    jobs: (id: string, query: RunJobsQuery = {}) => this.body(api.listRunJobs, { params: { id }, query: { ...query, status: statuses(query.status) } as never }),
+    /** No further child starts; queued ones end `canceled`, running ones are stopped (SIGTERM, SIGKILL after `graceMs`). */
+    cancel: (id: string, body?: Body<typeof api.cancelRun>) => this.body(api.cancelRun, { params: { id }, ...(body ? { body } : {}) }),
+    /** Children grouped by (status, exit code) and by identical output, largest first. */
+    summary: (id: string) => this.body(api.runSummary, { params: { id } }),
   };
 
   readonly agents = {

@@ -37,3 +37,11 @@ describe('apiEnv: the agent intervals and their relation (domain/timings.ts)', (
     expect(tryParseEnv(apiEnv, { VMO_HEARTBEAT_MS: '10000', VMO_AGENT_GRACE_MS: '20001' })).toMatchObject({ VMO_AGENT_GRACE_MS: 20_001 });
   });
 });
+
+describe('apiEnv: VMO_MAX_RUN_TARGETS (issue 10)', () => {
+  it('defaults to 10,000 targets a run and refuses 0, naming the variable', () => {
+    expect(tryParseEnv(apiEnv, {})).toMatchObject({ VMO_MAX_RUN_TARGETS: 10_000 });
+    expect(tryParseEnv(apiEnv, { VMO_MAX_RUN_TARGETS: '3' })).toMatchObject({ VMO_MAX_RUN_TARGETS: 3 });
+    expect(() => tryParseEnv(apiEnv, { VMO_MAX_RUN_TARGETS: '0' })).toThrow(/^VMO_MAX_RUN_TARGETS: must be ≥ 1/);
+  });
+});

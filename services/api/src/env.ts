@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
+import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 
 export const apiEnv = z.object({
   ...commonEnv,
@@ -31,6 +32,12 @@ export const apiEnv = z.object({
    * connects from one address for everyone, raise it or turn it off and limit at the proxy).
    */
   VMO_MAX_UNAUTH_CONNECTIONS_PER_IP: intVar(64, 0, 1_000_000),
+  /**
+   * A fleet run may have at most this many targets (children); more is 422 `too_many_targets`.
+   * The run and every child are inserted in one transaction before the 201, so this bounds that
+   * transaction (and a selector that matches the whole fleet by mistake).
+   */
+  VMO_MAX_RUN_TARGETS: intVar(DEFAULT_MAX_RUN_TARGETS, 1, 100_000),
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',

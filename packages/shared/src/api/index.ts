@@ -21,6 +21,7 @@ export * from './document.ts';
 export * from './streams.ts';
 export * from './targets.ts';
 export * from './label-selector-param.ts';
+export * from './runs.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [

@@ -3,16 +3,20 @@ import { IdempotencyKey } from '../domain/idempotency-key.ts';
 import { storableString, unstorableReason } from '../errors/storable-text.ts';
 import { JobInput } from '../jobs/job-input.ts';
 import { JOB_STATUSES } from '../domain/job-status.ts';
+import { TARGET_KINDS } from '../domain/target-kind.ts';
 import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
 import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { labelSelectorParam } from './label-selector-param.ts';
 import { defineRoute, intParam, json } from './route.ts';
 
+/** A run id: `run_` and 20 lower-case alphanumerics (domain/ids.ts). */
+export const RUN_ID = /^run_[0-9a-z]{20}$/;
+
 const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
 const LabelMap = z.record(z.string(), z.string());
 
-export const JobStatus = z.enum(JOB_STATUSES).meta({ id: 'JobStatus', description: '`queued → running → succeeded | failed | canceled | timed_out | lost`; the last five are final.' });
+export const JobStatus = z.enum(JOB_STATUSES).meta({ id: 'JobStatus', description: '`queued → running → succeeded | failed | canceled | timed_out | lost`, and `queued → skipped` for a fleet run\'s child its run never started; the last six are final.' });
 export type JobStatus = z.infer<typeof JobStatus>;
 
 export const JobTargetView = z
@@ -47,6 +51,10 @@ export const Job = z
     labels: LabelMap,
     createdBy: z.string().nullable(),
     parentId: z.string().nullable(),
+    runId: z.string().nullable().meta({ description: 'The fleet run this job is a child of (`run_…`); null for a single job', example: 'run_0123456789abcdefghij' }),
+    runIndex: z.number().int().nullable().meta({ description: "The child's place in its run (0-based: targets sorted by kind, then name); null for a single job" }),
+    targetName: z.string().nullable().meta({ description: "A run child's target as the run resolved it: the agent's name, or the host's `name@environment`; null for a single job" }),
+    targetKind: z.enum(TARGET_KINDS).nullable().meta({ description: "A run child's target kind; null for a single job" }),
     attempt: z.number().int(),
     createdAt: when('When the job was accepted'),
     startedAt: when('When it started running').nullable(),
@@ -108,6 +116,7 @@ export const ListJobsQuery = z
     // An array parameter: OpenAPI's default for a query (style form, explode) is the repeated `?label=…&label=…` the API reads.
     label: LabelEqualsList.optional().meta({ type: 'array', items: { type: 'string', example: 'team=ops' }, maxItems: 64, description: '`key=value`; repeat it for several, all must match' }),
     labels: labelSelectorParam('Jobs whose labels match this selector.').optional(),
+    run: z.string().regex(RUN_ID, 'must be a run id (run_…)').optional().meta({ description: "The children of this fleet run (newest first like every page here; GET /v1/runs/{id}/jobs lists them in the run's order); a run that does not exist is 422 `unknown_run`" }),
     limit: intParam(1, 500, 50),
     cursor: z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a nextCursor from a previous page').optional(),
   })
@@ -168,7 +177,7 @@ export const listJobs = defineRoute({
   request: { query: ListJobsQuery },
   responses: {
     200: { description: 'A page of jobs', content: json(JobPage) },
-    ...errorResponses({ ...AUTHENTICATED, 422: ['unknown_agent', 'unknown_target', 'ambiguous_host'] }),
+    ...errorResponses({ ...AUTHENTICATED, 422: ['unknown_agent', 'unknown_target', 'ambiguous_host', 'unknown_run'] }),
   },
 });
 

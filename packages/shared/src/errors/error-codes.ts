@@ -29,6 +29,7 @@ export const HTTP_ERRORS = {
   unknown_host: { status: 422, meaning: 'the job targets a host that is not in the inventory' },
   unknown_target: { status: 422, meaning: 'a job filter names a target that is neither an agent (revoked ones included only by id) nor an inventory host' },
   ambiguous_host: { status: 422, meaning: 'the host name exists in several environments: name one as name@environment' },
+  unknown_run: { status: 422, meaning: 'a job filter names a run that does not exist' },
   no_targets: { status: 422, meaning: "the run's selector and lists match no live agent or inventory host" },
   too_many_targets: { status: 422, meaning: 'the run matches more targets than VMO_MAX_RUN_TARGETS' },
   invalid_strategy: { status: 422, meaning: "the run's strategy does not fit its targets (a canary larger than the target set); details.field names the field" },

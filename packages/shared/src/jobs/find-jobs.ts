@@ -1,6 +1,7 @@
 import { and, eq, isNull, or } from 'drizzle-orm';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { agents } from '../db/schema/agents.ts';
+import { runs } from '../db/schema/runs.ts';
 import type { JobStatus } from '../domain/job-status.ts';
 import type { LabelSelector } from '../domain/label-selector.ts';
 import { AppError } from '../errors/app-error.ts';
@@ -19,6 +20,8 @@ export interface FindJobsFilters {
   label?: readonly { key: string; value: string }[];
   /** `?labels=<selector>`. */
   labels?: LabelSelector;
+  /** A run id: its children. */
+  run?: string;
   limit: number;
   cursor?: string;
 }
@@ -39,12 +42,17 @@ export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ 
     if (!agent && !host) throw new AppError(422, 'unknown_target', `target: no agent or host with id or name ${JSON.stringify(f.target)}; see GET /v1/agents and GET /v1/hosts`);
     target = { agentIds: agent ? [agent] : [], hostIds: host ? [host.id] : [] };
   }
+  if (f.run !== undefined) {
+    const [run] = await cp.database.db.select({ id: runs.id }).from(runs).where(eq(runs.id, f.run)).limit(1);
+    if (!run) throw new AppError(422, 'unknown_run', `run: no run with id ${JSON.stringify(f.run)}; see GET /v1/runs`);
+  }
   const labels: LabelSelector = [...(f.label ?? []).map(({ key, value }) => ({ key, operator: '=' as const, values: [value] })), ...(f.labels ?? [])];
   return listJobs(cp, {
     ...(f.status ? { status: f.status } : {}),
     ...(agentId ? { agentId } : {}),
     ...(target ? { target } : {}),
     ...(labels.length > 0 ? { labels } : {}),
+    ...(f.run !== undefined ? { runId: f.run } : {}),
     limit: f.limit,
     ...(f.cursor ? { cursor: f.cursor } : {}),
   });

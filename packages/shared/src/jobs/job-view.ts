@@ -22,6 +22,11 @@ export function jobView(row: JobRow) {
     labels: row.labels,
     createdBy: row.createdBy,
     parentId: row.parentId,
+    // A fleet run's child: its run, its place in it, and the target the run resolved (null for a single job).
+    runId: row.runId,
+    runIndex: row.runIndex,
+    targetName: row.targetName,
+    targetKind: row.targetKind,
     attempt: row.attempt,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

@@ -1,1 +1,3 @@
 export * from './run-input.ts';
+export * from './run-view.ts';
+export * from './queries/index.ts';

@@ -14,6 +14,8 @@ export interface ListJobsQuery {
   target?: { agentIds: readonly string[]; hostIds: readonly string[] };
   /** Every requirement holds on the job's labels (`?label=k=v` and `?labels=<selector>` together). */
   labels?: LabelSelector;
+  /** The children of this run. */
+  runId?: string;
   limit: number;
   /** Id of the last job of the previous page. */
   cursor?: string;
@@ -28,7 +30,8 @@ export interface ListJobsQuery {
  * scan and a sort of the whole table (60 ms at 300,000 jobs, against 0.02 ms with the index).
  *
  * Indexes (db/schema/jobs.ts): status → jobs_status_created_idx, agent → jobs_agent_created_idx,
- * host → jobs_host_created_idx, labels `=`/`in`/exists → jobs_labels_gin_idx (`@>`, `?`); with no
+ * host → jobs_host_created_idx, labels `=`/`in`/exists → jobs_labels_gin_idx (`@>`, `?`), run →
+ * jobs_run_idx (a run's children, at most VMO_MAX_RUN_TARGETS, sorted for the page); with no
  * filter, or one no index serves (`!=`, `notin`, `!`), the newest-first walk of jobs_created_idx
  * stops after `limit + 1` matches.
  */
@@ -48,6 +51,7 @@ export function listJobsStatement(sql: postgres.Sql, q: ListJobsQuery) {
       ${q.agentId ? sql`and agent_id = ${q.agentId}` : sql``}
       ${target ? sql`and (agent_id in ${sql(orNone(target.agentIds))} or host_id in ${sql(orNone(target.hostIds))})` : sql``}
       ${q.labels && q.labels.length > 0 ? sql`and ${labelSelectorSql(sql, sql`labels`, q.labels)}` : sql``}
+      ${q.runId ? sql`and run_id = ${q.runId}` : sql``}
       ${q.cursor ? sql`and (created_at, id) < (select created_at, id from jobs where id = ${q.cursor})` : sql``}
     order by created_at desc nulls last, id desc nulls last
     limit ${q.limit + 1}`;
