@@ -3,3 +3,4 @@ export * from './transitions.ts';
 export * from './job-change.ts';
 export * from './observers.ts';
 export * from './transition.ts';
+export * from './transition-run-children.ts';

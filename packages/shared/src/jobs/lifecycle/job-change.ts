@@ -58,6 +58,28 @@ export type JobChange =
 
 export type JobChangeKind = JobChange['kind'];
 
+/**
+ * A change of many jobs at once: the `queued` children of one fleet run (runs/roll-up.ts,
+ * runs/cancel-run.ts). One statement in `sql/` for the lot (a run may have 10,000 children), and
+ * every job it changed is announced as a single transition would be: its `end` event, then the
+ * observers, once each.
+ */
+export type RunChildrenChange =
+  /**
+   * `queued → skipped`, only children never released (`released_at is null`): the run will not
+   * start them (its error budget is spent, a canary failed). Released ones go on as started.
+   */
+  | { kind: 'skip_held'; error: JobError }
+  /** `queued → canceled`, held or released: the run was canceled, so none of them may start. */
+  | { kind: 'cancel_queued' };
+
+export type RunChildrenChangeKind = RunChildrenChange['kind'];
+
+/** The status a bulk change moves from, and the one it moves to. */
+export function edgesOfRunChildren(change: RunChildrenChange): { from: 'queued'; to: TerminalStatus } {
+  return { from: 'queued', to: change.kind === 'skip_held' ? 'skipped' : 'canceled' };
+}
+
 /** The status a change moves from, and every status it may move to. */
 export function edgesOf(change: JobChange): { from: JobStatus; to: readonly JobStatus[] } {
   switch (change.kind) {

@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { JobRow } from '../job-view.ts';
-import type { JobChangeKind } from './job-change.ts';
+import type { JobChangeKind, RunChildrenChangeKind } from './job-change.ts';
 
 /** A transition that won: the job as written, and the statuses it moved between. */
 export interface JobTransition {
   job: JobRow;
   from: JobStatus;
   to: JobStatus;
-  kind: JobChangeKind;
+  /** The change that made it: one job's (`transition`) or a run's children's at once (`transitionRunChildren`). */
+  kind: JobChangeKind | RunChildrenChangeKind;
 }
 
 export type TransitionObserver = (transition: JobTransition) => void | Promise<void>;

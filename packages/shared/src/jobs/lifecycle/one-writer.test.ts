@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { edgesOf, type JobChange } from './job-change.ts';
+import { edgesOf, edgesOfRunChildren, type JobChange, type RunChildrenChange } from './job-change.ts';
 import { isAllowed, TRANSITIONS } from './transitions.ts';
 import { JOB_STATUSES, TERMINAL_STATUSES } from '../../domain/job-status.ts';
 
@@ -37,7 +37,7 @@ describe('one writer of jobs.status', () => {
   it('every write of the status is a statement of the lifecycle module (jobs/lifecycle/sql)', () => {
     const writes = statusWrites();
     // The scan must see the lifecycle's own statements, or it is not looking in the right places.
-    expect(new Set(writes.filter((w) => w.file.startsWith(LIFECYCLE_SQL)).map((w) => w.file)).size).toBe(5);
+    expect(new Set(writes.filter((w) => w.file.startsWith(LIFECYCLE_SQL)).map((w) => w.file)).size).toBe(6);
     expect(writes.filter((w) => !w.file.startsWith(LIFECYCLE_SQL)).map((w) => `${w.file}: ${w.text}`)).toEqual([]);
   });
 });
@@ -65,6 +65,11 @@ describe('the transition table', () => {
     for (const change of changes) {
       const { from, to } = edgesOf(change);
       for (const status of to) expect(isAllowed(from, status), `${change.kind}: ${from} → ${status}`).toBe(true);
+    }
+    const bulk: RunChildrenChange[] = [{ kind: 'skip_held', error: { code: 'max_errors_exceeded', message: 'm' } }, { kind: 'cancel_queued' }];
+    for (const change of bulk) {
+      const { from, to } = edgesOfRunChildren(change);
+      expect(isAllowed(from, to), `${change.kind}: ${from} → ${to}`).toBe(true);
     }
   });
 

@@ -4,11 +4,13 @@ import type { JobStatus } from '../../domain/job-status.ts';
  * Every status change a job may make: the whole lifecycle on one screen.
  *
  * - `queued → running`: a worker starts it (fenced: only from `queued`, attempt bumped).
- * - `queued → canceled | timed_out`: stopped before it started (it never runs).
+ * - `queued → canceled | timed_out`: stopped before it started (it never runs); a canceled run
+ *   ends all its queued children so at once (`cancel_queued`, transition-run-children.ts).
  * - `queued → failed`: it cannot start: its agent stayed offline past the dispatch timeout, or
  *   was revoked.
- * - `queued → skipped`: a run's child its run will not start (error budget spent, a canary
- *   failed, or its agent offline under `offline: "skip"`).
+ * - `queued → skipped`: a run's child its run will not start: the run's roll-up skips every
+ *   child it still holds once the error budget is spent or a canary failed (`skip_held`, one
+ *   statement for all of them), or a worker finds its agent offline under `offline: "skip"`.
  * - `running → succeeded | failed | canceled | timed_out | lost`: it ended, once, fenced by attempt.
  * - a terminal status → nothing, ever.
  *

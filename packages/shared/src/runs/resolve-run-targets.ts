@@ -1,0 +1,156 @@
+import type { ControlPlane } from '../control-plane/control-plane.ts';
+import { labelSelectorSql } from '../db/label-selector-sql.ts';
+import type { LabelSelector } from '../domain/label-selector.ts';
+import { TARGET_KINDS, type TargetKind } from '../domain/target-kind.ts';
+import { AppError } from '../errors/app-error.ts';
+import { resolveHost } from '../hosts/resolve-host.ts';
+
+/** One target of a run, as resolved at submission (and stored on its child job). */
+export interface RunTarget {
+  kind: TargetKind;
+  id: string;
+  /** An agent's name; a host's `name@environment`. */
+  name: string;
+}
+
+export interface RunTargetsQuery {
+  /** Already parsed (the route answers a parse error 400 with its position). */
+  selector?: LabelSelector;
+  /** The kinds the selector looks at; all when absent. Explicit lists are taken whatever this says. */
+  kinds?: readonly TargetKind[];
+  /** Agents by id or name, among agents not revoked. */
+  agents?: readonly string[];
+  /** Hosts by id, name or name@environment (hosts/resolve-host.ts). */
+  hosts?: readonly string[];
+}
+
+/** Host lists resolved this many at a time (one indexed lookup each). */
+const HOST_LOOKUPS_AT_ONCE = 8;
+
+/**
+ * The targets of a run, once, at submission: what the selector matches (agents over their
+ * registered labels merged onto the reported ones, as GET /v1/targets shows them; revoked agents
+ * never; inventory hosts) plus the listed agents and hosts, each once (by kind and id), sorted by
+ * kind (agents first) then name in byte order (`collate "C"`), which is the order of `run_index`.
+ *
+ * 422: a list entry that is nobody (`unknown_agent`, `unknown_host`, `ambiguous_host`, naming the
+ * entry), nothing at all (`no_targets`), more than `maxTargets` (`too_many_targets`).
+ */
+export async function resolveRunTargets(cp: ControlPlane, q: RunTargetsQuery, maxTargets: number): Promise<RunTarget[]> {
+  const found: RunTarget[] = [];
+  if (q.selector !== undefined) found.push(...(await selectorTargets(cp, q.selector, q.kinds ?? TARGET_KINDS, maxTargets)));
+  if (q.agents !== undefined) found.push(...(await listedAgents(cp, q.agents)));
+  if (q.hosts !== undefined) found.push(...(await listedHosts(cp, q.hosts)));
+
+  const seen = new Set<string>();
+  const targets = found.filter((t) => {
+    const key = `${t.kind}:${t.id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  if (targets.length === 0) {
+    throw new AppError(422, 'no_targets', 'targets: the selector and lists match no live agent and no inventory host; preview a selector with GET /v1/targets?selector=…', {
+      field: 'targets',
+    });
+  }
+  if (targets.length > maxTargets) {
+    throw new AppError(422, 'too_many_targets', `targets: the run matches more than ${maxTargets} targets (VMO_MAX_RUN_TARGETS); narrow the selector or split the run`, {
+      field: 'targets',
+      max: maxTargets,
+    });
+  }
+  return targets.sort(byKindThenName);
+}
+
+/** Kind (TARGET_KINDS order: agent, ssh), then the name's UTF-8 bytes as Postgres' `collate "C"` sorts them, then id. */
+function byKindThenName(a: RunTarget, b: RunTarget): number {
+  if (a.kind !== b.kind) return TARGET_KINDS.indexOf(a.kind) - TARGET_KINDS.indexOf(b.kind);
+  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * The selector in SQL, as targets/preview-targets.ts evaluates it. At most `maxTargets + 1` rows
+ * per kind cross the wire: one more than allowed is enough to refuse the run.
+ */
+async function selectorTargets(cp: ControlPlane, selector: LabelSelector, kinds: readonly TargetKind[], maxTargets: number): Promise<RunTarget[]> {
+  const sql = cp.database.sql;
+  const out: RunTarget[] = [];
+  if (kinds.includes('agent')) {
+    // The operator's registered labels win over the reported ones on the same key (`||`: right wins).
+    const labels = sql`(reported_labels || labels)`;
+    const rows = await sql<{ id: string; name: string }[]>`
+      select id, name from agents
+      where revoked_at is null and ${labelSelectorSql(sql, labels, selector)}
+      limit ${maxTargets + 1}`;
+    for (const r of rows) out.push({ kind: 'agent', id: r.id, name: r.name });
+  }
+  if (kinds.includes('ssh')) {
+    const rows = await sql<{ id: string; name: string }[]>`
+      select id, name || '@' || environment as name from hosts
+      where ${labelSelectorSql(sql, sql`labels`, selector)}
+      limit ${maxTargets + 1}`;
+    for (const r of rows) out.push({ kind: 'ssh', id: r.id, name: r.name });
+  }
+  return out;
+}
+
+/** Each entry an agent's id or the name of a live agent, in one query for the whole list. */
+async function listedAgents(cp: ControlPlane, refs: readonly string[]): Promise<RunTarget[]> {
+  const sql = cp.database.sql;
+  const unique = [...new Set(refs)];
+  const rows = await sql<{ id: string; name: string }[]>`
+    select id, name from agents
+    where revoked_at is null and (id = any(${sql.array(unique)}::text[]) or name = any(${sql.array(unique)}::text[]))`;
+  const byRef = new Map<string, { id: string; name: string }>();
+  for (const r of rows) byRef.set(r.name, r);
+  for (const r of rows) byRef.set(r.id, r); // an id wins over a name that happens to look like one
+  return refs.map((ref) => {
+    const agent = byRef.get(ref);
+    if (!agent) {
+      throw new AppError(422, 'unknown_agent', `targets.agents: no agent with id or name ${JSON.stringify(ref)} (revoked agents are never targets); see GET /v1/agents`, {
+        field: 'targets.agents',
+        value: ref,
+      });
+    }
+    return { kind: 'agent', id: agent.id, name: agent.name };
+  });
+}
+
+/**
+ * Each entry resolved as a single job's ssh target is (hosts/resolve-host.ts), a few at a time.
+ * The first entry in the list's order that is nobody's is the one the 422 names.
+ */
+async function listedHosts(cp: ControlPlane, refs: readonly string[]): Promise<RunTarget[]> {
+  const unique = [...new Set(refs)];
+  const resolved = new Map<string, RunTarget | AppError>();
+  let next = 0;
+  const lane = async () => {
+    while (next < unique.length) {
+      const ref = unique[next++]!;
+      resolved.set(ref, await resolveListedHost(cp, ref));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HOST_LOOKUPS_AT_ONCE, unique.length) }, lane));
+  return refs.map((ref) => {
+    const target = resolved.get(ref)!;
+    if (target instanceof AppError) throw target;
+    return target;
+  });
+}
+
+async function resolveListedHost(cp: ControlPlane, ref: string): Promise<RunTarget | AppError> {
+  try {
+    const host = await resolveHost(cp.database.db, ref);
+    if (host) return { kind: 'ssh', id: host.id, name: `${host.name}@${host.environment}` };
+    return new AppError(422, 'unknown_host', `targets.hosts: no host with id, name or name@environment ${JSON.stringify(ref)}; see GET /v1/hosts`, {
+      field: 'targets.hosts',
+      value: ref,
+    });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'ambiguous_host') {
+      return new AppError(422, 'ambiguous_host', `targets.hosts: ${err.message}`, { field: 'targets.hosts', value: ref });
+    }
+    throw err;
+  }
+}

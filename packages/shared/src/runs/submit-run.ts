@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import type { ControlPlane } from '../control-plane/control-plane.ts';
+import { newId } from '../domain/ids.ts';
+import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../domain/label-selector.ts';
+import { AppError, badRequest } from '../errors/app-error.ts';
+import { canonicalJson, IDEMPOTENCY_TTL_HOURS, type Idempotency } from '../jobs/idempotency.ts';
+import { insertRun, keyReused } from './insert-run.ts';
+import { resolveRunTargets } from './resolve-run-targets.ts';
+import { requestRollUp } from './roll-up.ts';
+import { resolveStrategy, type RunInput } from './run-input.ts';
+import { rowToRun, type RunRow } from './run-row.ts';
+
+export interface SubmitRunOptions {
+  /** `input.targets.selector` as the route parsed it (parsed here when absent). */
+  selector?: LabelSelector;
+  createdBy: string | null;
+  idempotency?: Idempotency;
+  /** VMO_MAX_RUN_TARGETS. */
+  maxTargets: number;
+}
+
+/**
+ * Accept a run (POST /v1/runs): resolve its targets once, resolve its strategy against their
+ * number, write the run and every child in one transaction, then roll it up once, which releases
+ * the first children to the queue.
+ *
+ * LOUD: the run and its children are committed before anything is released or enqueued; once
+ * this returns the run is durable whatever Redis or this process do next (a roll-up that does not
+ * happen here happens in the worker's sweep). Do not reorder.
+ *
+ * Throws AppError 422: `no_targets`, `too_many_targets`, `invalid_strategy` (details.field),
+ * `unknown_agent` / `unknown_host` / `ambiguous_host` (naming the entry), `idempotency_key_reused`;
+ * 400 `validation_failed` for a selector that does not parse (when the caller did not parse it).
+ */
+export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitRunOptions): Promise<{ run: RunRow; replayed: boolean }> {
+  const hash = opts.idempotency ? runRequestHash(input) : undefined;
+  if (opts.idempotency) {
+    // A replay answers the run it made, even if its targets have changed since (an agent revoked).
+    const replayed = await findReplay(cp, opts.idempotency, hash!);
+    if (replayed) return { run: replayed, replayed: true };
+  }
+
+  const t = input.targets;
+  const selector = opts.selector ?? (t.selector === undefined ? undefined : parseSelector(t.selector));
+  const targets = await resolveRunTargets(
+    cp,
+    { ...(selector ? { selector } : {}), ...(t.kinds ? { kinds: t.kinds } : {}), ...(t.agents ? { agents: t.agents } : {}), ...(t.hosts ? { hosts: t.hosts } : {}) },
+    opts.maxTargets,
+  );
+  const strategy = resolveStrategy(input.strategy, targets.length);
+  if ('field' in strategy) throw new AppError(422, 'invalid_strategy', strategy.message, { field: strategy.field });
+
+  const outcome = await insertRun(
+    cp,
+    {
+      id: newId('run'),
+      command: input.command,
+      env: input.env,
+      cwd: input.cwd ?? null,
+      timeoutMs: input.timeoutMs,
+      targets: t,
+      strategyInput: input.strategy,
+      strategy,
+      offline: input.offline,
+      dispatchTimeoutMs: input.dispatchTimeoutMs ?? null,
+      labels: input.labels,
+      createdBy: opts.createdBy,
+    },
+    targets,
+    opts.idempotency ? { key: opts.idempotency, hash: hash! } : undefined,
+  );
+  if (outcome.replayed) return outcome;
+  await requestRollUp(cp, outcome.run.id);
+  const [now] = await cp.database.sql`select * from runs where id = ${outcome.run.id}`.catch(() => []);
+  return { run: now ? rowToRun(now) : outcome.run, replayed: false };
+}
+
+/** A run body's hash for its Idempotency-Key: `run:` first, so a job's body and a run's never match. */
+export function runRequestHash(input: RunInput): string {
+  return createHash('sha256').update(`run:${canonicalJson(input)}`).digest('hex');
+}
+
+async function findReplay(cp: ControlPlane, idem: Idempotency, hash: string): Promise<RunRow | undefined> {
+  const sql = cp.database.sql;
+  const [key] = await sql<{ request_hash: string; job_id: string }[]>`
+    select request_hash, job_id from idempotency_keys
+    where principal = ${idem.principal} and key = ${idem.key} and created_at >= now() - ${IDEMPOTENCY_TTL_HOURS} * interval '1 hour'`;
+  if (!key) return undefined;
+  if (key.request_hash !== hash) throw keyReused();
+  const [run] = await sql`select * from runs where id = ${key.job_id}`;
+  if (!run) throw keyReused();
+  return rowToRun(run);
+}
+
+function parseSelector(text: string): LabelSelector {
+  try {
+    return parseLabelSelector(text);
+  } catch (err) {
+    if (!(err instanceof LabelSelectorError)) throw err;
+    throw badRequest('validation_failed', `targets.selector: ${err.message}`, { field: 'targets.selector', position: err.position });
+  }
+}
