@@ -3,6 +3,7 @@ import { BusSubscriber } from '@vmo/shared/bus';
 import { createLogger, type Logger } from '@vmo/shared/logger';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { LogSink } from '@vmo/shared/logsink';
+import { registerRunRollUp } from '@vmo/shared/runs';
 import { createApp } from './app.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
 import { TokenStore } from './auth/token-store.ts';
@@ -26,6 +27,10 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
   const tokens = new TokenStore(cp.database);
   const gateway = new AgentGateway({ cp, sink, bus, log });
+  // The API wins transitions of run children too (an agent's exit through the gateway, a cancel
+  // of a queued child): each rolls its run up, releasing the next children without waiting for
+  // the worker's sweep.
+  const stopRunRollUp = registerRunRollUp(cp);
   const app = createApp({ cp, tokens, log });
   const { server, closeSubscribers } = createHttpServer({
     app,
@@ -64,6 +69,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       closeSubscribers();
       server.closeAllConnections?.();
       await sink.close();
+      stopRunRollUp();
       bus.close();
       await cp.close();
       log.info('api stopped');

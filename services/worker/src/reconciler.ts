@@ -4,9 +4,10 @@ import { enqueueJob } from '@vmo/shared/queue';
 
 /**
  * Redis is transport only: if it lost a queued job (restart without persistence, a failed add
- * while it was down), Postgres still has the row. Re-add every `queued` job BullMQ does not know,
- * under the same id, so it runs at most once. Jobs younger than `minAgeMs` are skipped: the API
- * may still be adding them.
+ * while it was down), Postgres still has the row. Re-add every released `queued` job BullMQ does
+ * not know, under the same id, so it runs at most once. Jobs released less than `minAgeMs` ago
+ * are skipped: the API (or a run's roll-up) may still be adding them. A run's held children are
+ * never enqueued here: only their run's roll-up releases them (queuedJobsOlderThan).
  */
 export async function reconcileQueuedJobs(cp: ControlPlane, minAgeMs = 5000): Promise<number> {
   const rows = await queuedJobsOlderThan(cp.database.sql, minAgeMs);

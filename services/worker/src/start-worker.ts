@@ -5,10 +5,11 @@ import { createLogger, type Logger } from '@vmo/shared/logger';
 import { BusSubscriber } from '@vmo/shared/bus';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { stalledCheckMs, workerPresenceRefreshMs } from '@vmo/shared/domain';
-import { stopJob } from '@vmo/shared/jobs';
+import { registerTargetGateWakeUp, stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
 import { createRedis } from '@vmo/shared/redis';
+import { registerRunRollUp, sweepActiveRuns } from '@vmo/shared/runs';
 import { newId } from '@vmo/shared/ids';
 import type { WorkerConfig } from './env.ts';
 import { agentExecutor } from './executors/agent.ts';
@@ -44,7 +45,12 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
 
   const sshPool = createSshPool(config, cp.database, log);
+  // Roll up a run whenever one of its children starts or ends in this worker (releases the next
+  // children of the run): before the BullMQ worker takes its first job.
+  const stopRunRollUp = registerRunRollUp(cp);
 
+  // Per-target concurrency: the end of a job on a limited agent or host wakes the next in line.
+  const stopWakingWaiters = registerTargetGateWakeUp(cp);
   const shutdown = new AbortController();
   const processJob = createJobProcessor({
     shutdown: shutdown.signal,
@@ -87,6 +93,8 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     repeatInBackground(log, 'reconciler', everyMs, () => reconcileQueuedJobs(cp)),
     repeatInBackground(log, 'janitor', everyMs, () => sweepRunningAgentJobs(cp)),
     repeatInBackground(log, 'idempotency key expiry', everyMs, () => expireIdempotencyKeys(cp)),
+    // Runs whose roll-up nobody did (a process killed between a child's end and it; a bake timer lost).
+    repeatInBackground(log, 'run roll-up sweep', everyMs, () => sweepActiveRuns(cp)),
   ];
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 
@@ -106,6 +114,8 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       await drained;
       clearTimeout(timer);
       await maintenanceStopped;
+      stopRunRollUp();
+      stopWakingWaiters();
       await sink.close();
       await sshPool.close();
       clearInterval(presence);

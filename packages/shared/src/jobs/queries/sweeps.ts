@@ -47,10 +47,18 @@ export async function runningWorkerJobs(sql: Sql, olderThanMs: number): Promise<
   return rows.map((r) => ({ id: r.id, attempt: r.attempt, workerId: r.worker_id }));
 }
 
-/** Queued jobs older than `minAgeMs`, oldest first (the reconciler re-enqueues those BullMQ lost). */
+/**
+ * Queued jobs released over `minAgeMs` ago, oldest release first (the reconciler re-enqueues those
+ * BullMQ lost). A single job is released as it is inserted; a run's child only when its run's
+ * roll-up lets it go.
+ *
+ * LOUD: `released_at is not null` is what holds a run's rate control: a held child enqueued here
+ * would start past its run's maxConcurrency, before its canaries, or after its run was stopped.
+ */
 export async function queuedJobsOlderThan(sql: Sql, minAgeMs: number): Promise<{ id: string; agentId: string | null }[]> {
   const rows = await sql<{ id: string; agent_id: string | null }[]>`
-    select id, agent_id from jobs where status = 'queued' and created_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
-    order by created_at limit 1000`;
+    select id, agent_id from jobs
+    where status = 'queued' and released_at is not null and released_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
+    order by released_at limit 1000`;
   return rows.map((r) => ({ id: r.id, agentId: r.agent_id }));
 }
