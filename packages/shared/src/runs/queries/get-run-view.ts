@@ -14,9 +14,10 @@ export async function getRunView(cp: ControlPlane, runId: string): Promise<RunVi
     .select({
       ...getTableColumns(runs),
       // As text, so the driver hands over one string whatever its jsonb parsing (drizzle replaces some parsers).
+      // LOUD: `runs.id` spelled out; drizzle renders ${runs.id} in a select as a bare "id", which the subquery reads as j.id (every count 0).
       counts: sql<string>`(
         select coalesce(jsonb_object_agg(c.status, c.n), '{}'::jsonb)::text
-        from (select j.status, count(*)::int as n from jobs j where j.run_id = ${runs.id} group by j.status) c)`,
+        from (select j.status, count(*)::int as n from jobs j where j.run_id = runs.id group by j.status) c)`,
     })
     .from(runs)
     .where(eq(runs.id, runId));
