@@ -5,6 +5,7 @@ import { docsPage, OPENAPI_PATH, openapiDocument, StreamMessage, WEBSOCKET_ROUTE
 import { AppError, errorBody } from '@vmo/shared/errors';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
+import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import type { AuthEnv } from './auth/principal.ts';
 import { requireUser } from './auth/require-user.ts';
 import type { TokenStore } from './auth/token-store.ts';
@@ -16,19 +17,22 @@ import { agentRoutes } from './routes/agents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { runRoutes } from './routes/runs.ts';
 import { targetRoutes } from './routes/targets.ts';
 
 export interface AppDeps {
   cp: ControlPlane;
   tokens: TokenStore;
   log: Logger;
+  /** VMO_MAX_RUN_TARGETS (default 10,000). */
+  maxRunTargets?: number;
 }
 
 /**
  * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
  * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
  */
-export function createApp({ cp, tokens, log }: AppDeps) {
+export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TARGETS }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.onError(createErrorHandler(log));
   app.notFound((c) => c.json(errorBody(new AppError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)), 404));
@@ -47,6 +51,7 @@ export function createApp({ cp, tokens, log }: AppDeps) {
   app.route('/', agentRoutes(cp));
   app.route('/', hostRoutes(cp));
   app.route('/', targetRoutes(cp));
+  app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
 
   for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
   // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.

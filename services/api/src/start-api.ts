@@ -31,7 +31,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   // of a queued child): each rolls its run up, releasing the next children without waiting for
   // the worker's sweep.
   const stopRunRollUp = registerRunRollUp(cp);
-  const app = createApp({ cp, tokens, log });
+  const app = createApp({ cp, tokens, log, maxRunTargets: config.VMO_MAX_RUN_TARGETS });
   const { server, closeSubscribers } = createHttpServer({
     app,
     cp,

@@ -10,6 +10,7 @@ import * as hosts from './hosts.ts';
 import * as jobs from './jobs.ts';
 import * as streams from './streams.ts';
 import * as targets from './targets.ts';
+import * as runs from './runs.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -41,6 +42,12 @@ export const REST_ROUTES = [
   hosts.updateHost,
   hosts.deleteHost,
   targets.previewTargets,
+  runs.submitRun,
+  runs.listRuns,
+  runs.getRun,
+  runs.listRunJobs,
+  runs.cancelRun,
+  runs.runSummary,
   health.health,
   health.ready,
   document.openapiDocument,

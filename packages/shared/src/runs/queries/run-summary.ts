@@ -51,6 +51,7 @@ export async function runSummary(cp: ControlPlane, runId: string): Promise<RunSu
   const sql = cp.database.sql;
   const head = await getRunHead(sql, runId);
   if (!head) throw notFound('run', runId);
+  // No interpolation inside an SQL comment below: postgres.js would make it a parameter there too.
   const rows = await sql<GroupRow[]>`
     with child as (
       select j.id, j.run_index, j.target_name, j.status, j.exit_code,
@@ -69,7 +70,7 @@ export async function runSummary(cp: ControlPlane, runId: string): Promise<RunSu
       group by status, exit_code, hash
     )
     select g.status, g.exit_code, encode(g.hash, 'hex') as hash, g.bytes, g.n, g.first_index, g.targets, g.job_ids,
-           -- Each chunk has at least one byte, so the first ${SUMMARY_SAMPLE_BYTES} chunks (each cut to as many bytes) hold the sample.
+           -- Every chunk has at least one byte: the first N chunks, each cut to N bytes, hold the first N bytes.
            (select coalesce(substring(string_agg(s.d, ''::bytea order by s.seq) from 1 for ${SUMMARY_SAMPLE_BYTES}), ''::bytea)
             from (select seq, substring(data from 1 for ${SUMMARY_SAMPLE_BYTES}) as d
                   from job_output where job_id = g.job_ids[1] order by seq limit ${SUMMARY_SAMPLE_BYTES}) s) as sample
