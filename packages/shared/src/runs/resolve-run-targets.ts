@@ -98,10 +98,12 @@ async function selectorTargets(cp: ControlPlane, selector: LabelSelector, kinds:
 /** Each entry an agent's id or the name of a live agent, in one query for the whole list. */
 async function listedAgents(cp: ControlPlane, refs: readonly string[]): Promise<RunTarget[]> {
   const sql = cp.database.sql;
+  // A plain array, typed by the cast: `sql.array()` without a type serialises it as one text
+  // value until this process's first connection has fetched the array types.
   const unique = [...new Set(refs)];
   const rows = await sql<{ id: string; name: string }[]>`
     select id, name from agents
-    where revoked_at is null and (id = any(${sql.array(unique)}::text[]) or name = any(${sql.array(unique)}::text[]))`;
+    where revoked_at is null and (id = any(${unique}::text[]) or name = any(${unique}::text[]))`;
   const byRef = new Map<string, { id: string; name: string }>();
   for (const r of rows) byRef.set(r.name, r);
   for (const r of rows) byRef.set(r.id, r); // an id wins over a name that happens to look like one
