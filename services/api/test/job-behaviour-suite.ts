@@ -9,6 +9,8 @@ export interface JobBehaviourContext {
   target: Record<string, unknown>;
   /** A variable set in the environment of the process that runs the command (worker or agent): the job must not see it. */
   hostOnlyVar: string;
+  /** How a job is made (default: POST /v1/jobs with `target`); a fleet run's child is made by a run of one target. */
+  submit?: (job: Record<string, unknown>) => Promise<{ id: string }>;
 }
 
 
@@ -53,10 +55,13 @@ export function jobBehaviourSuite(ctx: () => JobBehaviourContext): void {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  const submit = (job: Record<string, unknown>) => {
+    const { client, target, submit: viaRun } = ctx();
+    return viaRun ? viaRun(job) : client.submit({ target, ...job });
+  };
   const run = async (job: Record<string, unknown>) => {
-    const { client, target } = ctx();
-    const submitted = await client.submit({ target, ...job });
-    return { submitted, ended: await client.waitForEnd(submitted.id) };
+    const submitted = await submit(job);
+    return { submitted, ended: await ctx().client.waitForEnd(submitted.id) };
   };
 
   it('keeps stdout and stderr apart, in raw and ndjson form', async () => {
@@ -156,9 +161,9 @@ export function jobBehaviourSuite(ctx: () => JobBehaviourContext): void {
   });
 
   it('cancels a running job (202, then canceled), kills its whole process group, and refuses a second cancel (409)', async () => {
-    const { client, target } = ctx();
+    const { client } = ctx();
     const marker = uniqueSleepArg();
-    const job = await client.submit({ target, command: `sleep ${marker} & sleep ${marker}; wait` });
+    const job = await submit({ command: `sleep ${marker} & sleep ${marker}; wait` });
     await client.waitForStatus(job.id, 'running');
     await waitForProcesses(`^sleep ${marker}`, 2);
 
@@ -176,9 +181,9 @@ export function jobBehaviourSuite(ctx: () => JobBehaviourContext): void {
   });
 
   it('SIGKILLs the group after graceMs when the command ignores SIGTERM', async () => {
-    const { client, target } = ctx();
+    const { client } = ctx();
     const marker = uniqueSleepArg();
-    const job = await client.submit({ target, command: `trap '' TERM; sleep ${marker} & sleep ${marker}; wait` });
+    const job = await submit({ command: `trap '' TERM; sleep ${marker} & sleep ${marker}; wait` });
     await client.waitForStatus(job.id, 'running');
     await waitForProcesses(`^sleep ${marker}`, 2);
 
