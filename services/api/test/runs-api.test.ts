@@ -15,7 +15,9 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { cancelRun, getJob, getRun, listJobs, listRunJobs, listRuns, runSummary, submitRun, type ApiRoute } from '@vmo/shared/api';
+import { openDatabase } from '@vmo/shared/db';
 import { JOB_STATUSES } from '@vmo/shared/domain';
+import { runViewStatement } from '@vmo/shared/runs';
 import { processesMatching, TestSystem, uniqueSleepArg, waitFor, type ApiResponse } from '@vmo/testkit';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
@@ -28,6 +30,8 @@ describe('the runs API (real system)', () => {
   let sql: postgres.Sql;
   let doc: Doc;
   let scratch: string;
+  /** The first run of this file (four children), for the plan test. */
+  let smallRunId: string;
   const q = (s: string) => encodeURIComponent(s);
 
   beforeAll(async () => {
@@ -93,6 +97,7 @@ describe('the runs API (real system)', () => {
       });
       expect(res.status, res.text).toBe(201);
       run = res.body;
+      smallRunId = run.id;
     });
 
     it('answers 201 with the run, its Location, counts of every status and the strategy as given and resolved', async () => {
@@ -389,6 +394,23 @@ describe('the runs API (real system)', () => {
     });
   });
 
+  it('the typed client (@vmo/client) calls every runs route, each answer checked against its contract', async () => {
+    const vmo = system.client.vmo; // validateResponses: on
+    const marker = uniqueSleepArg(600);
+    const run = await vmo.runs.submit({ command: `sleep ${marker}`, targets: { agents: ['web-3'] } }, { idempotencyKey: 'runs-api-client' });
+    expect((await vmo.runs.submit({ command: `sleep ${marker}`, targets: { agents: ['web-3'] } }, { idempotencyKey: 'runs-api-client' })).id).toBe(run.id);
+    expect(await vmo.runs.get(run.id)).toMatchObject({ id: run.id, total: 1 });
+    const canceled = await vmo.runs.cancel(run.id, { graceMs: 100 });
+    expect(canceled.cancelRequestedAt).not.toBeNull();
+    await waitForRunEnd(run.id);
+    expect((await vmo.runs.jobs(run.id, { status: ['canceled', 'failed'] })).items.map((c) => c.target)).toEqual([{ kind: 'agent', name: 'web-3' }]);
+    expect((await vmo.runs.summary(run.id)).groups).toMatchObject([{ status: 'canceled', count: 1, outputs: [{ targets: ['web-3'] }] }]);
+    expect((await vmo.runs.list({ status: 'canceled', limit: 500 })).items.map((r) => r.id)).toContain(run.id);
+    expect((await vmo.jobs.list({ run: run.id })).items.map((j) => j.runId)).toEqual([run.id]);
+    await expect(vmo.runs.cancel(run.id)).rejects.toMatchObject({ status: 409, code: 'run_ended' });
+    await waitFor('the command gone', async () => ((await processesMatching(`^sleep ${marker}`)).length === 0 ? true : undefined), 20_000);
+  });
+
   describe('a run of 10,000 children (rows written straight into Postgres)', () => {
     const ID = `run_big${'0'.repeat(17)}`;
     const N = 10_000;
@@ -410,6 +432,25 @@ describe('the runs API (real system)', () => {
         select 'job_big' || lpad(g::text, 17, '0'), 0, 1, case when g % 100 = 0 then convert_to('disk full' || chr(10), 'UTF8') else convert_to('ok' || chr(10), 'UTF8') end
         from generate_series(0, ${N - 1}) g`;
     }, 60_000);
+
+    it("reads a run's counts with one statement over jobs_run_idx, not a scan of every job", async () => {
+      // A small run among many jobs (the big run's and 30,000 single jobs): its counts must come from its own children alone.
+      await sql`
+        insert into jobs (id, status, command, target, timeout_ms, created_at)
+        select 'job_one' || lpad(g::text, 17, '0'), 'succeeded', 'true', '{"type":"local"}'::jsonb, 60000, now() - interval '2 days'
+        from generate_series(1, 30000) g`;
+      await sql`analyze jobs`;
+      const db = openDatabase(system.databaseUrl, { max: 1 });
+      try {
+        const query = runViewStatement(db.db, smallRunId).toSQL();
+        const [plan] = await db.sql.unsafe(`explain (format json) ${query.sql}`, query.params as never[]);
+        const text = JSON.stringify(plan!['QUERY PLAN']);
+        expect(text).toContain('jobs_run_idx');
+        expect(text).not.toMatch(/Seq Scan[^}]*"Relation Name":"jobs"/);
+      } finally {
+        await db.close();
+      }
+    });
 
     it('answers its counts in one aggregate, pages its children, and summarises 10,000 children in two groups', async () => {
       const run = await call(getRun, `/v1/runs/${ID}`);

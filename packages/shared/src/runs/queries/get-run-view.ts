@@ -1,5 +1,6 @@
 import { eq, getTableColumns, sql } from 'drizzle-orm';
 import type { ControlPlane } from '../../control-plane/control-plane.ts';
+import type { Db } from '../../db/client.ts';
 import { runs } from '../../db/schema/runs.ts';
 import { fillRunCounts, runView, type RunView } from '../run-view.ts';
 
@@ -10,7 +11,15 @@ import { fillRunCounts, runView, type RunView } from '../run-view.ts';
  * a dashboard would move 10,000 rows per look.
  */
 export async function getRunView(cp: ControlPlane, runId: string): Promise<RunView | undefined> {
-  const [row] = await cp.database.db
+  const [row] = await runViewStatement(cp.database.db, runId);
+  if (!row) return undefined;
+  const { counts, ...run } = row;
+  return runView(run, fillRunCounts(JSON.parse(counts) as Record<string, number>));
+}
+
+/** The statement alone, for getRunView and for the test that reads its plan. */
+export function runViewStatement(db: Db, runId: string) {
+  return db
     .select({
       ...getTableColumns(runs),
       // As text, so the driver hands over one string whatever its jsonb parsing (drizzle replaces some parsers).
@@ -21,7 +30,4 @@ export async function getRunView(cp: ControlPlane, runId: string): Promise<RunVi
     })
     .from(runs)
     .where(eq(runs.id, runId));
-  if (!row) return undefined;
-  const { counts, ...run } = row;
-  return runView(run, fillRunCounts(JSON.parse(counts) as Record<string, number>));
 }
