@@ -8,6 +8,7 @@ import { formatNotes, formatTable, writeReport, type BenchReport } from './repor
 import type { BenchRow, Scenario, ScenarioContext } from './scenario.ts';
 import { agentsScenario } from './scenarios/agents.ts';
 import { fanOutScenario } from './scenarios/fan-out.ts';
+import { fleetScenario } from './scenarios/fleet.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { outputScenario } from './scenarios/output.ts';
 import { scaleOutScenario } from './scenarios/scale-out.ts';
@@ -15,7 +16,7 @@ import { sshScenario } from './scenarios/ssh.ts';
 import { submitScenario } from './scenarios/submit.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 
-const SCENARIOS: Scenario[] = [submitScenario, throughputScenario, latencyScenario, outputScenario, fanOutScenario, agentsScenario, scaleOutScenario, sshScenario];
+const SCENARIOS: Scenario[] = [submitScenario, throughputScenario, latencyScenario, outputScenario, fanOutScenario, agentsScenario, scaleOutScenario, sshScenario, fleetScenario];
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 
 const USAGE = `Usage: npm run bench -- [--quick] [--only a,b] [--profile DIR] [--out DIR]

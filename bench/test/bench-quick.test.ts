@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchReport } from '../src/report.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCENARIOS = ['submit', 'throughput', 'latency', 'output', 'fan-out', 'agents', 'scale-out', 'ssh'];
+const SCENARIOS = ['submit', 'throughput', 'latency', 'output', 'fan-out', 'agents', 'scale-out', 'ssh', 'fleet'];
 /** Rows each scenario reports; the table's scenario column starts with these. */
 const ROW_PREFIXES: Record<string, string[]> = {
   submit: ['submit'],
@@ -18,6 +18,7 @@ const ROW_PREFIXES: Record<string, string[]> = {
   agents: ['agents'],
   'scale-out': ['scale-out'],
   ssh: ['ssh'],
+  fleet: ['fleet 100: run', 'fleet 100: every child dispatched', 'fleet 100: API RSS', 'fleet 100: worker RSS'],
 };
 
 /**
