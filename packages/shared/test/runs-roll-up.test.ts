@@ -178,7 +178,7 @@ describe('canary', () => {
   });
 
   it('a failing canary skips the rest (canary_failed) and fails the run, naming the canary', async () => {
-    const { run: r, kids } = await submit(5, { canary: { count: 2 }, maxConcurrency: 1 });
+    const { run: r, kids } = await submit(5, { canary: { count: 2, bakeMs: 0 }, maxConcurrency: 1 });
     expect(await released(r.id)).toEqual([0]); // canaries within maxConcurrency too
     await exit(await start(kids[0]!), 0);
     await waitForReleased(r.id, [0, 1]);
@@ -216,6 +216,19 @@ describe('cancel', () => {
     expect({ status: (again as AppError).status, code: (again as AppError).code }).toEqual({ status: 409, code: 'run_ended' });
     const missing = await cancelRun(t.cp, 'run_nosuchrun0000000000').catch((e: unknown) => e);
     expect({ status: (missing as AppError).status, code: (missing as AppError).code }).toEqual({ status: 404, code: 'not_found' });
+  });
+
+  it('a cancel cut short after it was recorded (its process died) is finished by the sweep: queued children canceled, running ones told to stop', async () => {
+    const { run: r, kids } = await submit(3, { maxConcurrency: 2 });
+    const k0 = await start(kids[0]!);
+    // Only step 1 of cancelRun happened.
+    await t.cp.database.sql`update runs set cancel_requested_at = now(), cancel_grace_ms = 900 where id = ${r.id}`;
+    await sweepActiveRuns(t.cp);
+    const after = await t.children(r.id);
+    expect(after.map((c) => c.status)).toEqual(['running', 'canceled', 'canceled']);
+    expect(after[0]).toMatchObject({ cancelReason: 'canceled', cancelGraceMs: 900 });
+    await exit(k0, 143, true);
+    await waitForRun(r.id, 'canceled', (x) => x.status === 'canceled');
   });
 
   it('a run canceled before anything started ends canceled at once', async () => {
@@ -266,6 +279,17 @@ describe('the sweep', () => {
     } finally {
       unregister = registerRunRollUp(t.cp);
     }
+  });
+
+  it('registration is per process: the API and the worker registering in one process (npm start) share one observer, kept until the last takes it back', async () => {
+    const second = registerRunRollUp(t.cp);
+    second();
+    second(); // taking it back twice takes nothing more
+    const { run: r, kids } = await submit(2, { maxConcurrency: 1 });
+    await exit(await start(kids[0]!), 0);
+    await waitForReleased(r.id, [0, 1]); // still observed through the first registration
+    await exit(await start((await t.children(r.id))[1]!), 0);
+    await waitForRun(r.id, 'succeeded', (x) => x.status === 'succeeded');
   });
 
   it('a final run is never touched again', async () => {

@@ -1,16 +1,19 @@
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { isTerminal } from '../domain/job-status.ts';
 import { isTerminalRun, type RunStatus } from '../domain/run-status.ts';
+import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
+import { AppError } from '../errors/app-error.ts';
 import type { JobError } from '../jobs/lifecycle/job-change.ts';
 import { onTransition } from '../jobs/lifecycle/observers.ts';
-import type { LifecycleDeps } from '../jobs/lifecycle/transition.ts';
 import { transitionRunChildren } from '../jobs/lifecycle/transition-run-children.ts';
+import { stopJob } from '../jobs/stop-job.ts';
 import { decideRollUp, type RollUpDecision } from './decide-roll-up.ts';
 import { enqueueReleased } from './enqueue-released.ts';
-import { countChildren, firstFailedCanary, releaseChildren, type ChildCounts } from './run-children.ts';
+import { countChildren, firstFailedCanary, releaseChildren, unstoppedRunningChildren, type ChildCounts } from './run-children.ts';
 import { rowToRun, type RunRow } from './run-row.ts';
 
-export type RollUpDeps = LifecycleDeps & Pick<ControlPlane, 'queue'>;
+/** A control plane: the roll-up writes through the lifecycle, enqueues, and may stop children (a canceled run's). */
+export type RollUpDeps = ControlPlane;
 
 export interface RollUpOutcome {
   status: RunStatus;
@@ -27,6 +30,8 @@ interface Step {
   released: { id: string; agentId: string | null }[];
   skip: StopError | null;
   cancelQueued: boolean;
+  /** Running children of a canceled run that were never told to stop, and the grace to give them. */
+  stop: { ids: string[]; graceMs: number };
   bakeRemainingMs: number | null;
 }
 
@@ -59,6 +64,12 @@ export async function rollUpRun(cp: RollUpDeps, runId: string): Promise<RollUpOu
       endedNow += (await transitionRunChildren(cp, runId, { kind: 'skip_held', error })).length;
     }
     if (step.cancelQueued) endedNow += (await transitionRunChildren(cp, runId, { kind: 'cancel_queued' })).length;
+    // A cancel cut short (its process died after recording it): stop what it did not reach.
+    for (const id of step.stop.ids) {
+      await stopJob(cp, id, 'canceled', step.stop.graceMs).catch((err: unknown) => {
+        if (!(err instanceof AppError && err.code === 'job_ended')) throw err;
+      });
+    }
     ended += endedNow;
     // Two rounds settle it (the second sees every child the first ended); a third would mean
     // children keep changing under us, which the observers' roll-ups will follow anyway.
@@ -71,7 +82,7 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
     const [row] = await tx`select * from runs where id = ${runId} for update`;
     if (!row) return undefined;
     const run = rowToRun(row);
-    if (isTerminalRun(run.status)) return { status: run.status, released: [], skip: null, cancelQueued: false, bakeRemainingMs: null };
+    if (isTerminalRun(run.status)) return { status: run.status, released: [], skip: null, cancelQueued: false, stop: { ids: [], graceMs: 0 }, bakeRemainingMs: null };
     const canaryCount = run.strategy.canary?.count ?? 0;
     const counts = await countChildren(tx, runId, canaryCount);
     const d = decideRollUp(run, counts);
@@ -89,7 +100,11 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
           error_message = coalesce(error_message, ${skip?.runMessage ?? null})
         where id = ${runId}`;
     }
-    return { status: d.status, released, skip, cancelQueued: d.cancelQueued, bakeRemainingMs: d.bakeRemainingMs };
+    const stop = {
+      ids: run.cancelRequestedAt !== null && counts.total > counts.queued + counts.terminal ? await unstoppedRunningChildren(tx, runId) : [],
+      graceMs: run.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
+    };
+    return { status: d.status, released, skip, cancelQueued: d.cancelQueued, stop, bakeRemainingMs: d.bakeRemainingMs };
   });
 }
 

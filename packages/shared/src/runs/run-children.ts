@@ -109,3 +109,10 @@ export async function runningChildren(sql: Sql, runId: string): Promise<string[]
   const rows = await sql<{ id: string }[]>`select id from jobs where run_id = ${runId} and status = 'running' order by run_index`;
   return rows.map((r) => r.id);
 }
+
+/** Running children of a canceled run that no stop has reached yet (a cancel cut short by a crash). */
+export async function unstoppedRunningChildren(sql: Sql, runId: string): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    select id from jobs where run_id = ${runId} and status = 'running' and cancel_reason is null order by run_index`;
+  return rows.map((r) => r.id);
+}
