@@ -13,8 +13,9 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: readonly (readonly string[])[] = [
   // 0: plain types and rules (statuses, targets, output streams, labels, ids, timings); nothing of ours.
   ['domain'],
-  // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes.
-  ['errors', 'config', 'logger', 'tokens', 'background', 'shutdown-signal', 'process'],
+  // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes,
+  // the sealing of secrets at rest.
+  ['errors', 'config', 'logger', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process'],
   // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path.
   ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
   // 3: the open handles of the stores, handed to every service function.

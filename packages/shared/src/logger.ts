@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /**
- * One JSON line per event on stdout. No request body, env value or header value is ever logged:
+ * One JSON line per event on stdout. No request body, env or secretEnv value or header value is ever logged:
  * objects under those names are censored wherever they appear, and errors are logged through
  * `safeError`, which keeps what an operator needs (type, message, stack, code) and drops what
  * carries data (a Postgres error's `where` and `detail` quote the rejected value, postgres.js
@@ -18,7 +18,7 @@ export const createLogger = (name: string, level = process.env.VMO_LOG_LEVEL ?? 
     formatters: { log: withoutQueryParams },
   });
 
-const SECRET_KEYS = ['token', 'authorization', 'headers', 'env', 'body', 'password', 'passphrase', 'secret', 'cookie'];
+const SECRET_KEYS = ['token', 'authorization', 'headers', 'env', 'secretEnv', 'sealedSecretEnv', 'body', 'password', 'passphrase', 'secret', 'cookie'];
 const REDACTED = SECRET_KEYS.flatMap((k) => [k, `*.${k}`]);
 
 /** Fields of an error that name or classify it without quoting any data. */

@@ -38,7 +38,14 @@ describe('the control plane logger (#12: no body, env value or header value is e
     expect(line('bad integer').err).toMatchObject({ code: '22P02', message: 'invalid input syntax for type integer: "…"' });
   });
 
-  it('censors env, headers, body, token and password wherever they are', () => {
-    expect(line('objects by name')).toMatchObject({ env: '[redacted]', headers: '[redacted]', job: { env: '[redacted]', body: '[redacted]' }, token: '[redacted]', password: '[redacted]' });
+  it('censors env, secretEnv, headers, body, token and password wherever they are', () => {
+    expect(line('objects by name')).toMatchObject({
+      env: '[redacted]',
+      secretEnv: '[redacted]',
+      headers: '[redacted]',
+      job: { env: '[redacted]', body: '[redacted]', secretEnv: '[redacted]' },
+      token: '[redacted]',
+      password: '[redacted]',
+    });
   });
 });

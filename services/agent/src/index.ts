@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { RunAsUser } from '@vmo/shared/process';
-import { PROTOCOL_VERSION, type AgentHello } from '@vmo/shared/protocol';
+import { FEATURE_SECRET_ENV, PROTOCOL_VERSION, type AgentHello } from '@vmo/shared/protocol';
 import pkg from '../package.json' with { type: 'json' };
 import { AgentConnection, type ConnectionState } from './connection.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -64,6 +64,8 @@ export function startAgent(opts: AgentOptions): AgentHandle {
         os: process.platform,
         arch: process.arch,
         ...(opts.labels && { labels: opts.labels }),
+        // §1: what this agent does beyond the first version 1 (§2 run.secretEnv, masked).
+        features: [FEATURE_SECRET_ENV],
         jobs: runner.heldJobs(),
       }),
       welcome: (welcome) => {

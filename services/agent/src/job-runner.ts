@@ -1,4 +1,4 @@
-import { OutputRecorder, type RecordedChunk } from '@vmo/shared/output';
+import { MaskedOutput, OutputRecorder, type RecordedChunk } from '@vmo/shared/output';
 import { spawnJobProcess, type JobProcess, type JobProcessExit, type RunAsUser } from '@vmo/shared/process';
 import {
   PROTOCOL_VERSION,
@@ -27,6 +27,8 @@ interface HeldJob {
   readonly attempt: number;
   readonly proc: JobProcess;
   readonly recorder: OutputRecorder;
+  /** The job's secretEnv masking (§2), in front of the recorder; absent when it has none. */
+  readonly masked: MaskedOutput | undefined;
   /** Set when the process has ended; the job is held until the server's `exit_ack`. */
   exit: AgentExit | null;
   /** Set when the server let go of the job: anything it still produces is discarded. */
@@ -101,8 +103,15 @@ export class JobRunner {
     }
     let job: HeldJob | undefined;
     const recorder = new OutputRecorder({ maxBytes: msg.maxOutputBytes, tailBytes: msg.tailBytes }, (chunk) => job && this.onChunk(job, chunk));
-    const proc = spawnJobProcess({ jobId: msg.jobId, command: msg.command, env: msg.env, cwd: msg.cwd, runAs: this.runAs }, (stream, data) => recorder.write(stream, data));
-    job = { jobId: msg.jobId, attempt: msg.attempt, proc, recorder, exit: null, forgotten: false };
+    // LOUD: secret values are masked before the recorder numbers the bytes: what is buffered, sent
+    // and resent is the masked output, never the secret (§2).
+    const secrets = msg.secretEnv && Object.keys(msg.secretEnv).length > 0 ? msg.secretEnv : undefined;
+    const masked = secrets ? new MaskedOutput(Object.values(secrets), (stream, data) => recorder.write(stream, data)) : undefined;
+    const env = secrets ? { ...msg.env, ...secrets } : msg.env;
+    const proc = spawnJobProcess({ jobId: msg.jobId, command: msg.command, env, cwd: msg.cwd, runAs: this.runAs }, (stream, data) =>
+      masked ? masked.write(stream, data) : recorder.write(stream, data),
+    );
+    job = { jobId: msg.jobId, attempt: msg.attempt, proc, recorder, masked, exit: null, forgotten: false };
     this.jobs.set(job.jobId, job);
     if (this.buffer.paused) proc.pause();
     this.log.info('job started', { jobId: job.jobId, attempt: job.attempt, pid: proc.pid });
@@ -198,6 +207,7 @@ export class JobRunner {
 
   private onProcessEnd(job: HeldJob, result: JobProcessExit): void {
     if (job.forgotten) return;
+    job.masked?.flush(); // what was held back as a possible beginning of a secret
     job.recorder.finish(); // emits the kept tail and the truncation marker, if any
     job.exit = {
       type: 'exit',

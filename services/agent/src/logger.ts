@@ -35,8 +35,8 @@ export function createLogger(level: LogLevel, bindings: Fields = {}, write: (lin
   };
 }
 
-/** Never logged, at any depth: a job's env, a token, a header (as in the control plane's logger). */
-const CENSORED = new Set(['token', 'authorization', 'headers', 'env', 'body', 'password', 'passphrase', 'secret', 'cookie']);
+/** Never logged, at any depth: a job's env and secretEnv, a token, a header (as in the control plane's logger). */
+const CENSORED = new Set(['token', 'authorization', 'headers', 'env', 'secretenv', 'body', 'password', 'passphrase', 'secret', 'cookie']);
 
 /** Errors serialize to `{}` by default; keep their message. Censored keys print as `[redacted]`. */
 function errorsAsText(key: string, value: unknown): unknown {

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '@vmo/shared/logger';
 import { BusSubscriber } from '@vmo/shared/bus';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { stalledCheckMs, workerPresenceRefreshMs } from '@vmo/shared/domain';
-import { registerTargetGateWakeUp, stopJob } from '@vmo/shared/jobs';
+import { keepJobSecretsUntilJobsEnd, registerTargetGateWakeUp, stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
 import { createRedis } from '@vmo/shared/redis';
@@ -15,6 +15,7 @@ import type { WorkerConfig } from './env.ts';
 import { agentExecutor } from './executors/agent.ts';
 import { createLocalExecutor } from './executors/local.ts';
 import { sshExecutor } from './executors/ssh.ts';
+import { withJobSecrets } from './executors/with-job-secrets.ts';
 import { createSshPool } from './ssh/create-ssh-pool.ts';
 import { createJobProcessor } from './process-job.ts';
 import { oneDeliveryPerJob } from './one-delivery-per-job.ts';
@@ -57,7 +58,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     cp,
     sink,
     registry,
-    executors: { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) },
+    executors: withJobSecrets(cp, { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) }),
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });
@@ -95,6 +96,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     repeatInBackground(log, 'idempotency key expiry', everyMs, () => expireIdempotencyKeys(cp)),
     // Runs whose roll-up nobody did (a process killed between a child's end and it; a bake timer lost).
     repeatInBackground(log, 'run roll-up sweep', everyMs, () => sweepActiveRuns(cp)),
+    keepJobSecretsUntilJobsEnd(cp, log, everyMs), // drops an ended job's secretEnv: an observer, and a sweep for the ends it missed
   ];
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 

@@ -36,6 +36,7 @@ export const Job = z
     agentId: z.string().nullable().meta({ description: 'The agent an agent job runs on (resolved from the target)' }),
     hostId: z.string().nullable().meta({ description: 'The host an ssh job runs on (resolved from the target)' }),
     env: LabelMap,
+    secretEnvNames: z.array(z.string()).meta({ description: "The names of the job's secretEnv variables (never their values); empty when it has none" }),
     cwd: z.string().nullable(),
     timeoutMs: z.number().int(),
     exitCode: z.number().int().nullable(),
@@ -163,7 +164,7 @@ export const submitJob = defineRoute({
       }),
       content: json(Job),
     },
-    ...errorResponses({ ...AUTHENTICATED, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused'] }),
+    ...errorResponses({ ...AUTHENTICATED, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused', 'secrets_disabled'] }),
   },
 });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_AGENT_GRACE_MS, DEFAULT_HEARTBEAT_MS } from '../domain/timings.ts';
 import { secretVar } from './secret-var.ts';
+import { secretKeyVar } from './strong-secret.ts';
 import { checkTimingRelations } from './timing-relations.ts';
 
 /** Whole-number env var with bounds, e.g. `intVar(3121, 1, 65535)`. */
@@ -43,6 +44,8 @@ export const commonEnv = {
   VMO_HEARTBEAT_MS: intVar(DEFAULT_HEARTBEAT_MS, 200, 600_000),
   /** How long an agent may be gone before its running jobs end `lost`; more than 2 × VMO_HEARTBEAT_MS. */
   VMO_AGENT_GRACE_MS: intVar(DEFAULT_AGENT_GRACE_MS, 100, 24 * 3600_000),
+  /** Encrypts jobs' `secretEnv` at rest (64 hex characters); the same on the API and the workers. Unset: secretEnv is refused. */
+  VMO_SECRET_KEY: secretKeyVar,
 };
 
 export const commonSchema = z.object(commonEnv).superRefine(checkTimingRelations);

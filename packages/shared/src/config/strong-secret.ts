@@ -34,3 +34,19 @@ export const strongSecret = () =>
 
 /** `VMO_ADMIN_TOKEN` (or `VMO_ADMIN_TOKEN_FILE`): optional; one is generated at first start without it. */
 export const adminTokenVar = secretVar(strongSecret().optional());
+
+/**
+ * `VMO_SECRET_KEY` (or `VMO_SECRET_KEY_FILE`): the key that encrypts jobs' `secretEnv` at rest,
+ * 32 random bytes as 64 hex characters (`openssl rand -hex 32`). Optional: without it, a job with
+ * `secretEnv` is refused (422 secrets_disabled). The API and every worker need the same key.
+ */
+export const secretKeyVar = secretVar(
+  z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters (32 bytes; e.g. openssl rand -hex 32)')
+    .superRefine((value, ctx) => {
+      const weakness = secretWeakness(value);
+      if (weakness) ctx.addIssue({ code: 'custom', message: `${weakness} (it must be random: openssl rand -hex 32)` });
+    })
+    .optional(),
+);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
 import type { Keys } from '../redis.ts';
 import type { QueuedJobData } from '../queue/job-queue.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
 
 /** What a service function needs: the same for the API, the worker, the CLI and tests. */
 export interface ControlPlane {
@@ -14,4 +15,6 @@ export interface ControlPlane {
   keys: Keys;
   log: Logger;
   limits: { maxOutputBytes: number; tailBytes: number; agentGraceMs: number; heartbeatMs: number };
+  /** Seals and opens jobs' `secretEnv` (VMO_SECRET_KEY); absent when no key is configured (secretEnv is then refused). */
+  secretBox?: SecretBox;
 }

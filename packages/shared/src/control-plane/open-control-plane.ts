@@ -4,6 +4,7 @@ import { openDatabase } from '../db/client.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { createJobQueue } from '../queue/job-queue.ts';
 import { createRedis, keys } from '../redis.ts';
+import { SecretBox } from '../secrets/secret-box.ts';
 import type { ControlPlane } from './control-plane.ts';
 
 /** Migrate (under the advisory lock), then open the pools every control-plane process uses. */
@@ -31,6 +32,7 @@ export async function openControlPlane(config: CommonConfig, log: Logger, option
       agentGraceMs: config.VMO_AGENT_GRACE_MS,
       heartbeatMs: config.VMO_HEARTBEAT_MS,
     },
+    ...(config.VMO_SECRET_KEY ? { secretBox: SecretBox.fromHex(config.VMO_SECRET_KEY) } : {}),
     async close() {
       await queue.close().catch(() => {});
       redis.disconnect();

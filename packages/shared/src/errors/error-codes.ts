@@ -34,6 +34,7 @@ export const HTTP_ERRORS = {
   too_many_targets: { status: 422, meaning: 'the run matches more targets than VMO_MAX_RUN_TARGETS' },
   invalid_strategy: { status: 422, meaning: "the run's strategy does not fit its targets (a canary larger than the target set); details.field names the field" },
   idempotency_key_reused: { status: 422, meaning: 'this Idempotency-Key was used with a different body' },
+  secrets_disabled: { status: 422, meaning: 'the job has secretEnv but the control plane has no VMO_SECRET_KEY to encrypt it with' },
   too_many_connections: { status: 429, meaning: 'too many connections from this address have not authenticated' },
   internal: { status: 500, meaning: 'a bug: see the server log' },
   unavailable: { status: 503, meaning: 'Postgres or Redis is not answering; retry shortly' },
@@ -56,6 +57,7 @@ export const JOB_ERRORS = {
   executor_failed: { ends: 'failed', retry: 'maybe', meaning: 'the worker could not run the job (a bug or an outage; see the worker log)' },
   internal: { ends: 'failed', retry: 'maybe', meaning: 'the worker failed while handling the job; see the worker log' },
   worker_lost: { ends: 'lost', retry: 'maybe', meaning: 'the worker running the job stopped (killed, crashed) while the command ran' },
+  secrets_unavailable: { ends: 'failed', retry: 'no', meaning: "the job's secretEnv could not be opened where it was to run (that process has no VMO_SECRET_KEY or another one, or the secrets were gone); nothing ran" },
   // Run children (`skipped`: never ran, by the run's rules)
   max_errors_exceeded: { ends: 'skipped', retry: 'maybe', meaning: "the run's failures passed its maxErrors before this child started" },
   canary_failed: { ends: 'skipped', retry: 'maybe', meaning: "one of the run's canaries failed, so the rest never started" },
@@ -65,6 +67,7 @@ export const JOB_ERRORS = {
   agent_lost: { ends: 'lost', retry: 'maybe', meaning: 'the agent went away while running the job and did not come back within the grace' },
   agent_restarted: { ends: 'lost', retry: 'maybe', meaning: 'the agent came back without the job: it restarted while the job ran' },
   agent_revoked: { ends: 'failed', retry: 'no', meaning: 'the agent was revoked before or while the job ran' },
+  secrets_unsupported: { ends: 'failed', retry: 'no', meaning: 'the job has secretEnv and its agent is too old to take it (it does not announce secret_env): upgrade the agent; nothing ran' },
   // SSH jobs (see services/worker/src/ssh/ssh-error.ts for why reachability failures share one code)
   unknown_host: { ends: 'failed', retry: 'no', meaning: 'the host was removed from the inventory before the job ran' },
   ssh_target_not_allowed: { ends: 'failed', retry: 'no', meaning: 'the host or a ProxyJump hop is outside VMO_SSH_ALLOWED_TARGETS; nothing was dialled' },

@@ -11,3 +11,4 @@ export * from './record-stop-request.ts';
 export * from './mark-job-accepted.ts';
 export * from './lifecycle/index.ts';
 export * from './queries/index.ts';
+export * from './secrets/index.ts';

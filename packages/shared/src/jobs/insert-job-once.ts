@@ -1,6 +1,6 @@
 import { and, eq, sql as dsql } from 'drizzle-orm';
 import { AppError } from '../errors/app-error.ts';
-import { idempotencyKeys, jobs } from '../db/schema/index.ts';
+import { idempotencyKeys, jobSecrets, jobs } from '../db/schema/index.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { IDEMPOTENCY_TTL_HOURS, type Idempotency } from './idempotency.ts';
 import type { JobRow } from './job-view.ts';
@@ -15,6 +15,8 @@ export async function insertJobOnce(
   values: typeof jobs.$inferInsert,
   idem: Idempotency,
   hash: string,
+  /** The job's sealed secretEnv: inserted in the same transaction as the job. */
+  sealedSecretEnv?: Buffer,
 ): Promise<{ job: JobRow; replayed: boolean }> {
   return cp.database.db.transaction(async (tx) => {
     await tx
@@ -33,6 +35,7 @@ export async function insertJobOnce(
       .returning({ jobId: idempotencyKeys.jobId });
     if (claimed.length === 1) {
       const [job] = await tx.insert(jobs).values(values).returning();
+      if (sealedSecretEnv) await tx.insert(jobSecrets).values({ jobId: values.id, sealed: sealedSecretEnv });
       return { job: job!, replayed: false };
     }
     const [existing] = await tx

@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import type { jobs } from '../db/schema/jobs.ts';
 import type { JobRow } from './job-view.ts';
 import { rowToJob } from './row-to-job.ts';
@@ -11,21 +11,22 @@ import { rowToJob } from './row-to-job.ts';
  * agents not revoked: one round trip instead of two. No such agent: nothing is inserted and the
  * result is undefined.
  */
-export async function insertJob(sql: Sql, v: typeof jobs.$inferInsert, agentRef?: string): Promise<JobRow | undefined> {
+export async function insertJob(sql: Sql | TransactionSql, v: typeof jobs.$inferInsert, agentRef?: string): Promise<JobRow | undefined> {
   const target = JSON.stringify(v.target);
+  const secretNames = v.secretEnvNames ? JSON.stringify(v.secretEnvNames) : null;
   const env = JSON.stringify(v.env ?? {});
   const labels = JSON.stringify(v.labels ?? {});
   const [row] =
     agentRef === undefined
       ? await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by)
           values (${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
-                  ${env}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null})
+                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null})
           returning *`
       : await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by)
           select ${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, a.id, ${v.hostId ?? null},
-                 ${env}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}
+                 ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}
           from agents a where a.revoked_at is null and (a.id = ${agentRef} or a.name = ${agentRef})
           limit 1
           returning *`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validationError } from '../errors/zod-error.ts';
-import { DEFAULT_TIMEOUT_MS, JobInput, MAX_COMMAND_BYTES, MAX_TIMEOUT_MS } from './job-input.ts';
+import { DEFAULT_TIMEOUT_MS, JobInput, MAX_COMMAND_BYTES, MAX_SECRET_VALUE_BYTES, MAX_SECRET_VARIABLES, MAX_TIMEOUT_MS } from './job-input.ts';
 
 /** 'ok', or the message a client gets: `<field>: <what is wrong>`. */
 function check(body: unknown): string {
@@ -76,6 +76,35 @@ describe('JobInput', () => {
       ['more than 256 variables', Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`V${i}`, ''])), /^env: at most 256 variables/],
       ['a list', ['A=1'], /^env: /],
     ])('refuses %s', (_what, env, message) => expect(check({ command: 'x', env })).toMatch(message));
+  });
+
+  describe('secretEnv', () => {
+    const secret = 'a-secret-value-that-must-not-echo';
+    it('accepts names as env does, values of 4 bytes to 16 KiB, and is absent unless given', () => {
+      expect(JobInput.parse({ command: 'x' })).not.toHaveProperty('secretEnv');
+      const secretEnv = { TOKEN: secret, _K9: 'four', BIG: 'k'.repeat(MAX_SECRET_VALUE_BYTES), EURO: '€€' };
+      expect(JobInput.parse({ command: 'x', secretEnv }).secretEnv).toEqual(secretEnv);
+      expect(check({ command: 'x', secretEnv: Object.fromEntries(Array.from({ length: MAX_SECRET_VARIABLES }, (_, i) => [`S${i}`, 'valu'])) })).toBe('ok');
+    });
+
+    it.each([
+      ['a name starting with a digit', { '1A': secret }, /^secretEnv\.1A: variable names are letters/],
+      ['VMO_JOB_ID', { VMO_JOB_ID: secret }, /^secretEnv\.VMO_JOB_ID: VMO_JOB_ID is set by vmo/],
+      ['a value that is not a string', { A: 12345 }, /^secretEnv\.A: values must be strings/],
+      ['an empty value', { A: '' }, /^secretEnv\.A: values must be at least 4 bytes/],
+      ['a value of 3 bytes', { A: 'abc' }, /^secretEnv\.A: values must be at least 4 bytes \(a shorter value cannot be masked/],
+      ['a value with a NUL byte', { A: `${secret}\0` }, /^secretEnv\.A: values must not contain NUL bytes/],
+      ['a value over 16 KiB', { A: 'v'.repeat(MAX_SECRET_VALUE_BYTES + 1) }, /^secretEnv\.A: values must be at most 16384 bytes/],
+      ['more than 64 variables', Object.fromEntries(Array.from({ length: MAX_SECRET_VARIABLES + 1 }, (_, i) => [`V${i}`, secret])), /^secretEnv: at most 64 variables/],
+      ['over 64 KiB in all', Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`V${i}`, 'v'.repeat(MAX_SECRET_VALUE_BYTES)])), /^secretEnv: at most 65536 bytes/],
+      ['a list', [`A=${secret}`], /^secretEnv: /],
+      ['a string', secret, /^secretEnv: /],
+    ])('refuses %s, never quoting a value', (_what, secretEnv, message) => {
+      const got = check({ command: 'x', secretEnv });
+      expect(got).toMatch(message);
+      expect(got).not.toContain(secret);
+      expect(got).not.toContain('vvvv');
+    });
   });
 
   describe('cwd', () => {

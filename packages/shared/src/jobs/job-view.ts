@@ -12,6 +12,7 @@ export function jobView(row: JobRow) {
     agentId: row.agentId,
     hostId: row.hostId,
     env: row.env,
+    secretEnvNames: row.secretEnvNames ?? [],
     cwd: row.cwd,
     timeoutMs: row.timeoutMs,
     exitCode: row.exitCode,

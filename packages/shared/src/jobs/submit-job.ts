@@ -1,5 +1,6 @@
 import { and, eq, isNull, or } from 'drizzle-orm';
-import { AppError } from '../errors/app-error.ts';
+import { AppError, badRequest } from '../errors/app-error.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
 import { agents } from '../db/schema/index.ts';
 import { newId } from '../domain/ids.ts';
 import { enqueueJob } from '../queue/job-queue.ts';
@@ -10,6 +11,8 @@ import { jobView, type JobRow, type JobView } from './job-view.ts';
 import { requestHash, type Idempotency } from './idempotency.ts';
 import { insertJobOnce } from './insert-job-once.ts';
 import { insertJob } from './insert-job.ts';
+import { insertJobSecrets } from './secrets/job-secrets-store.ts';
+import { sealSecretEnv, secretEnvDigest } from './secrets/seal-secret-env.ts';
 
 /** Resolve an agent by id or by name among live (not revoked) agents. */
 export async function resolveAgent(cp: ControlPlane, ref: string) {
@@ -34,6 +37,7 @@ export async function submitJob(
   createdBy: string | null,
   idempotency?: Idempotency,
 ): Promise<JobView & { replayed?: boolean }> {
+  const secrets = secretEnvOf(cp, input);
   const agentRef = input.target.type === 'agent' ? input.target.agent : undefined;
   const unknownAgent = () => new AppError(422, 'unknown_agent', `no agent with id or name ${JSON.stringify(agentRef)}; see GET /v1/agents`);
   let agentId: string | null = null;
@@ -49,30 +53,61 @@ export async function submitJob(
     if (!host) throw new AppError(422, 'unknown_host', `no host with id, name or name@environment ${JSON.stringify(input.target.host)}; see GET /v1/hosts`);
     hostId = host.id;
   }
+  const id = newId('job');
   const values = {
-    id: newId('job'),
+    id,
     status: 'queued' as const,
     command: input.command,
     target: input.target,
     agentId,
     hostId,
     env: input.env,
+    secretEnvNames: secrets ? Object.keys(secrets.env).sort() : null,
     cwd: input.cwd ?? null,
     timeoutMs: input.timeoutMs,
     labels: input.labels,
     createdBy,
   };
+  // LOUD: a job with secrets is inserted with them in one transaction: a job row without its
+  // secrets would run without them.
+  const sealed = secrets ? sealSecretEnv(secrets.box, id, secrets.env) : undefined;
   let row: JobRow;
   if (idempotency) {
-    const outcome = await insertJobOnce(cp, values, idempotency, requestHash(input));
+    // The hash of a body with secrets carries a keyed digest of them, never the values' own hash.
+    const hashed = secrets ? { ...input, secretEnv: { digest: secretEnvDigest(secrets.box, secrets.env) } } : input;
+    const outcome = await insertJobOnce(cp, values, idempotency, requestHash(hashed), sealed);
     if (outcome.replayed) return { ...jobView(outcome.job), replayed: true };
     row = outcome.job;
   } else {
-    const inserted = await insertJob(cp.database.sql, values, agentRef);
+    const inserted = sealed
+      ? await cp.database.sql.begin(async (tx) => {
+          const job = await insertJob(tx, values, agentRef);
+          if (job) await insertJobSecrets(tx, job.id, sealed);
+          return job;
+        })
+      : await insertJob(cp.database.sql, values, agentRef);
     if (!inserted) throw unknownAgent();
     row = inserted;
   }
   const enqueued = await enqueueJob(cp.queue, row.id, row.agentId);
   if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
   return jobView(row);
+}
+
+/**
+ * The job's secretEnv and the box to seal it with, or undefined when it has none. Refused before
+ * anything is written: a name also in `env` (400, naming the field), or no VMO_SECRET_KEY (422).
+ * Neither message quotes a value.
+ */
+function secretEnvOf(cp: ControlPlane, input: JobInput): { env: Record<string, string>; box: SecretBox } | undefined {
+  const env = input.secretEnv;
+  if (!env || Object.keys(env).length === 0) return undefined;
+  const twice = Object.keys(env).find((name) => Object.hasOwn(input.env, name));
+  if (twice !== undefined) {
+    throw badRequest('validation_failed', `secretEnv.${twice}: is also in env; give each variable once (secret or not)`, { field: `secretEnv.${twice}` });
+  }
+  if (!cp.secretBox) {
+    throw new AppError(422, 'secrets_disabled', 'secretEnv: secrets are not enabled on this control plane; set VMO_SECRET_KEY (or VMO_SECRET_KEY_FILE) on the API and the workers, or submit without secretEnv');
+  }
+  return { env, box: cp.secretBox };
 }

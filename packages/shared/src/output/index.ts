@@ -1,1 +1,2 @@
 export * from './output-recorder.ts';
+export * from './secret-masker.ts';

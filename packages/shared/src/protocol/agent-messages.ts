@@ -35,6 +35,12 @@ export const AgentHello = z.object({
   arch: text().max(64),
   /** The same rules as labels given at registration (key syntax, ≤ 64 of them, values ≤ 255). */
   labels: LabelsInput.optional(),
+  /**
+   * What this agent can do beyond protocol version 1 as first written (§1). `secret_env`: it takes
+   * `run.secretEnv` and masks those values in the job's output (§2). A server sends `secretEnv`
+   * only to an agent that announced it; a server that predates the field ignores it.
+   */
+  features: z.array(text().max(64)).max(64).optional(),
   jobs: z
     .array(
       z.object({
@@ -102,8 +108,17 @@ export const ServerRun = z.object({
   cwd: z.string().nullable(),
   maxOutputBytes: z.number().int().positive(),
   tailBytes: z.number().int().min(0),
+  /**
+   * §2 The job's secret variables, in the clear on this authenticated socket only: set in the
+   * command's environment like `env` and masked in its output (each occurrence becomes `***`
+   * before the chunk is numbered). Sent only to agents whose hello announced `secret_env`.
+   */
+  secretEnv: z.record(z.string(), z.string()).optional(),
 });
 export type ServerRun = z.infer<typeof ServerRun>;
+
+/** §1 `hello.features`: this agent takes `run.secretEnv` (and masks it). */
+export const FEATURE_SECRET_ENV = 'secret_env';
 
 /** §3 Output up to and including `seq` is durable: the agent may drop it from its buffer. */
 export const ServerAck = z.object({ type: z.literal('ack'), v, jobId, seq });

@@ -2,7 +2,7 @@ import type { WebSocket, RawData } from 'ws';
 import { publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, isTerminal } from '@vmo/shared/domain';
-import { acceptedJobsRunningOn, jobFences, markJobAccepted, runningAttemptOn, stopsRequestedOn, transition } from '@vmo/shared/jobs';
+import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, runningAttemptOn, stopsRequestedOn, transition } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
 import type { AgentPresenceWriter } from '@vmo/shared/presence';
@@ -10,6 +10,7 @@ import {
   AgentCloseCode,
   AgentToServer,
   decodeOutputFrame,
+  FEATURE_SECRET_ENV,
   PROTOCOL_VERSION,
   type AgentExit,
   type AgentHello,
@@ -52,6 +53,8 @@ export class AgentSession {
   private readonly helloTimer: NodeJS.Timeout;
   /** Frames are handled one at a time, in arrival order (output before the exit that follows it). */
   private chain: Promise<void> = Promise.resolve();
+  /** §1 What the agent announced in its hello (`secret_env`: it takes run.secretEnv). */
+  private features = new Set<string>();
 
   constructor(
     readonly agentId: string,
@@ -134,6 +137,7 @@ export class AgentSession {
     const { cp } = this.deps;
     const sql = cp.database.sql;
     clearTimeout(this.helloTimer);
+    this.features = new Set(hello.features ?? []);
     // Labels the agent reports (its --labels) replace its previous report, so reconnects never pile
     // keys up; they are kept apart from the registered ones, which win when shown (agentView).
     await sql`update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
@@ -188,9 +192,15 @@ export class AgentSession {
     }
     switch (msg.type) {
       case 'run': {
+        const { type: _type, v: _v, sealedSecretEnv, ...run } = msg;
+        let secretEnv: Record<string, string> | undefined;
+        if (sealedSecretEnv !== undefined) {
+          const opened = this.openSecretEnv(msg.jobId, sealedSecretEnv);
+          if ('error' in opened) return void this.refuseRun(msg.jobId, msg.attempt, opened.error);
+          secretEnv = opened.secretEnv;
+        }
         if (!this.jobs.has(msg.jobId)) this.jobs.set(msg.jobId, { attempt: msg.attempt, acks: new AckTracker(0), pending: new Set(), ackScheduled: false });
-        const { type: _type, v: _v, ...run } = msg;
-        return this.send({ type: 'run', v: PROTOCOL_VERSION, ...run });
+        return this.send({ type: 'run', v: PROTOCOL_VERSION, ...run, ...(secretEnv && { secretEnv }) });
       }
       case 'cancel':
         return this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: msg.jobId, graceMs: msg.graceMs });
@@ -205,6 +215,34 @@ export class AgentSession {
       case 'revoke':
         return this.close(AgentCloseCode.revoked, 'agent revoked');
     }
+  }
+
+  /**
+   * §2 A job's secretEnv, sealed as the worker forwarded it (BUS.md §5), opened for the `run` frame:
+   * in the clear only on this authenticated socket. Not for an agent that did not announce
+   * `secret_env` (it would drop the field and run the command without its secrets, and not mask
+   * them), nor without this node's key. Messages never quote a value.
+   */
+  private openSecretEnv(jobId: string, sealed: string): { secretEnv: Record<string, string> } | { error: { code: string; message: string } } {
+    const box = this.deps.cp.secretBox;
+    if (!this.features.has(FEATURE_SECRET_ENV)) {
+      return { error: { code: 'secrets_unsupported', message: `the job has secretEnv and agent ${this.agentId} is too old to take it (its hello does not announce ${FEATURE_SECRET_ENV}): upgrade the agent` } };
+    }
+    if (!box) return { error: { code: 'secrets_unavailable', message: 'the job has secretEnv and the API node holding its agent has no VMO_SECRET_KEY to open it (set the same key on every API node and worker)' } };
+    try {
+      return { secretEnv: openSecretEnv(box, jobId, Buffer.from(sealed, 'base64')) };
+    } catch (err) {
+      return { error: { code: 'secrets_unavailable', message: `the job's secrets could not be opened on the API node holding its agent: ${(err as Error).message}` } };
+    }
+  }
+
+  /** The job cannot be sent to this agent: end it here, before it runs (the worker stops re-sending when it hears the end). */
+  private async refuseRun(jobId: string, attempt: number, error: { code: string; message: string }): Promise<void> {
+    this.deps.log.warn({ jobId, agentId: this.agentId, code: error.code }, 'job not sent to its agent');
+    await transition(this.deps.cp, jobId, { kind: 'end', from: 'running', attempt, status: 'failed', error }).catch((err: Error) =>
+      // The worker re-sends `run` every few seconds: the next one tries again.
+      this.deps.log.warn({ err: err.message, jobId }, 'could not end a job its agent cannot take'),
+    );
   }
 
   /** §2: the agent runs it. Record that (so a later restart of the agent counts as `lost`). */

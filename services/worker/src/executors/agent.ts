@@ -1,7 +1,7 @@
 import { publishAgentCommand, type AgentCommand, type Unversioned, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { isTerminal } from '@vmo/shared/domain';
-import { endLostAgentJob, getDispatchState, sendStop, transition, type DispatchState } from '@vmo/shared/jobs';
+import { endLostAgentJob, getDispatchState, readSealedSecretEnv, sendStop, transition, type DispatchState } from '@vmo/shared/jobs';
 import { agentPresence } from '@vmo/shared/presence';
 import type { ExecutionRequest, ExecutionResult, Executor, StopRequest } from './executor.ts';
 
@@ -46,6 +46,8 @@ export function agentExecutor(cp: ControlPlane, bus: Pick<BusSubscriber, 'jobEve
         maxOutputBytes: limits.maxOutputBytes,
         tailBytes: limits.tailBytes,
       };
+      // The job's secretEnv, still sealed, read once before the first dispatch (null: it has none).
+      let sealedSecretEnv: string | null | undefined = job.secretEnvNames && job.secretEnvNames.length > 0 ? undefined : null;
       let lastDispatch = 0;
       let goneSince: number | undefined;
       // A fresh start knows the row (running, not yet accepted) and that the agent was present a
@@ -92,8 +94,22 @@ export function agentExecutor(cp: ControlPlane, bus: Pick<BusSubscriber, 'jobEve
               void sendStop(cp, job.id, agentId, (stop.reason as StopRequest).graceMs);
             }
           } else if (!row.accepted && online && Date.now() - lastDispatch >= REDISPATCH_MS) {
-            lastDispatch = Date.now();
-            await publishAgentCommand(cp, agentId, run);
+            if (sealedSecretEnv === undefined) {
+              // Postgres unreachable: as above, look again next round (the job runs on or waits).
+              const sealed = await readSealedSecretEnv(cp.database.sql, job.id).catch((err: Error) => {
+                cp.log.warn({ err: err.message, jobId: job.id }, "cannot read the agent job's sealed secrets; retrying");
+                return false as const;
+              });
+              if (sealed === undefined) {
+                const error = { code: 'secrets_unavailable', message: "the job's secrets are gone (they are dropped when a job ends); nothing ran" };
+                if (await transition(cp, job.id, { kind: 'end', from: 'running', attempt: job.attempt, status: 'failed', error }).catch(() => undefined)) return { kind: 'ended' };
+              } else if (sealed) sealedSecretEnv = sealed.toString('base64');
+            }
+            if (sealedSecretEnv !== undefined) {
+              lastDispatch = Date.now();
+              // Sealed as stored: the node holding the agent opens it for the `run` frame (BUS.md §5).
+              await publishAgentCommand(cp, agentId, sealedSecretEnv === null ? run : { ...run, sealedSecretEnv });
+            }
           }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, POLL_MS);

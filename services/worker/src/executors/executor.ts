@@ -32,6 +32,13 @@ export interface ExecutionRequest {
    * within the same millisecond if so.
    */
   cancelChecked: Promise<void>;
+  /**
+   * The job's secretEnv in the clear, for the executors that start the command themselves (local,
+   * SSH): set by withJobSecrets (with-job-secrets.ts) when the job has secrets. The command gets it
+   * as environment variables and the output is masked with it (OutputPump). Never logged, never
+   * written anywhere.
+   */
+  secretEnv?: Record<string, string>;
 }
 
 export type ExecutionResult =

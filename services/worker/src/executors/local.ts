@@ -5,9 +5,10 @@ import { OutputPump } from './output-pump.ts';
 /** Runs the job as a child process group of this worker, as `runAs` (VMO_RUN_AS) when given. */
 export function createLocalExecutor(runAs?: RunAsUser): Executor {
   return {
-    async run({ job, stop, sink, limits }: ExecutionRequest): Promise<ExecutionResult> {
-      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes });
-      const proc = spawnJobProcess({ jobId: job.id, command: job.command, env: job.env, cwd: job.cwd, runAs }, (s, d) => pump.write(s, d));
+    async run({ job, stop, sink, limits, secretEnv }: ExecutionRequest): Promise<ExecutionResult> {
+      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes }, { secrets: Object.values(secretEnv ?? {}) });
+      const env = secretEnv ? { ...job.env, ...secretEnv } : job.env;
+      const proc = spawnJobProcess({ jobId: job.id, command: job.command, env, cwd: job.cwd, runAs }, (s, d) => pump.write(s, d));
       pump.attach(proc);
       const onStop = () => proc.stop((stop.reason as StopRequest).graceMs);
       if (stop.aborted) onStop();

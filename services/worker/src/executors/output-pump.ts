@@ -1,13 +1,21 @@
 import type { LogSink, OutputRow } from '@vmo/shared/logsink';
-import { OutputRecorder, type OutputLimits } from '@vmo/shared/output';
+import { MaskedOutput, OutputRecorder, type OutputLimits } from '@vmo/shared/output';
 
 export interface Pausable {
   pause(): void;
   resume(): void;
 }
 
+export interface OutputPumpOptions {
+  /** Backlog (bytes not yet durable) past which the source is paused. */
+  highWater?: number;
+  /** The job's secret values: every occurrence is replaced with `***` before the bytes are numbered. */
+  secrets?: readonly string[];
+}
+
 /**
- * Numbers a process's output (OutputRecorder) and feeds it to the log sink with backpressure:
+ * Masks a process's output (MaskedOutput, when the job has secrets), numbers it (OutputRecorder)
+ * and feeds it to the log sink with backpressure:
  * when more than `highWater` bytes are waiting to be durable, the process's pipes are paused (the
  * command blocks on write) until the backlog falls below half. Memory per job stays bounded and
  * nothing is dropped while Postgres is slow.
@@ -21,13 +29,20 @@ export class OutputPump {
   private readonly appends = new Set<Promise<void>>();
   private failure: Error | undefined;
   private source: Pausable | undefined;
+  private readonly highWater: number;
+  /**
+   * LOUD: masking comes before the recorder, so the seqs, the stored bytes and the published
+   * bytes are all of the masked output. Absent when the job has no secrets (no cost).
+   */
+  private readonly masked: MaskedOutput | undefined;
 
   constructor(
     private readonly jobId: string,
     private readonly sink: LogSink,
     limits: OutputLimits,
-    private readonly highWater = 4 * 1024 * 1024,
+    { highWater = 4 * 1024 * 1024, secrets = [] }: OutputPumpOptions = {},
   ) {
+    this.highWater = highWater;
     // LOUD: count what is emitted (and so will be acknowledged), not what was written: past the
     // cap the recorder keeps only the tail, and bytes it drops never come back to lower the count.
     // Counting them paused the pipes for good once a job passed the cap: the job hung.
@@ -35,6 +50,7 @@ export class OutputPump {
       this.batch.push({ jobId: this.jobId, ...c });
       this.inflightBytes += c.data.length;
     });
+    this.masked = secrets.length > 0 ? new MaskedOutput(secrets, (stream, data) => this.recorder.write(stream, data)) : undefined;
   }
 
   attach(source: Pausable): void {
@@ -46,7 +62,8 @@ export class OutputPump {
   }
 
   write(stream: 1 | 2, data: Buffer): void {
-    this.recorder.write(stream, data);
+    if (this.masked) this.masked.write(stream, data);
+    else this.recorder.write(stream, data);
     if (!this.paused && this.inflightBytes > this.highWater) {
       this.paused = true;
       this.source?.pause();
@@ -60,6 +77,7 @@ export class OutputPump {
 
   /** Emit the tail/marker and wait until every chunk is durable. Throws if the sink failed. */
   async finish(): Promise<void> {
+    this.masked?.flush(); // what was held back as a possible beginning of a secret
     this.recorder.finish();
     this.send();
     while (this.appends.size > 0) await Promise.all(this.appends);

@@ -27,7 +27,7 @@ const stoppedBeforeStart: ExecutionResult = { kind: 'exited', exitCode: null, si
  */
 export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor {
   return {
-    async run({ job, stop, sink, limits, cancelChecked }: ExecutionRequest): Promise<ExecutionResult> {
+    async run({ job, stop, sink, limits, cancelChecked, secretEnv }: ExecutionRequest): Promise<ExecutionResult> {
       if (!job.hostId) return failed({ code: 'unknown_host', message: 'the job has no resolved host' });
       let route: SshRoute;
       try {
@@ -47,9 +47,11 @@ export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor 
         if (err instanceof SshError) return failed({ code: err.code, message: err.message });
         throw err;
       }
-      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes });
+      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes }, { secrets: Object.values(secretEnv ?? {}) });
+      // The variables travel in the script on the session's stdin (ssh/remote-script.ts), inside the encrypted channel.
+      const env = secretEnv ? { ...job.env, ...secretEnv } : job.env;
       try {
-        const exit = await runRemoteCommand(lease, { jobId: job.id, command: job.command, env: job.env, cwd: job.cwd, where: route.target.label }, pump, stop, log);
+        const exit = await runRemoteCommand(lease, { jobId: job.id, command: job.command, env, cwd: job.cwd, where: route.target.label }, pump, stop, log);
         await pump.finish();
         return { kind: 'exited', exitCode: exit.exitCode, signal: exit.signal, truncated: pump.truncated, ...(exit.error ? { error: exit.error } : {}) };
       } finally {

@@ -35,7 +35,9 @@ export function remoteScript(spec: RemoteScriptSpec): string {
     // does not fork for a non-leader, so $$ stays. VMO_SETSID guards against a second round.
     `vmo_pg=$( (ps -o pgid= -p $$) 2>/dev/null | tr -d ' ')`,
     `if [ -n "$vmo_pg" ] && [ "$vmo_pg" != "$$" ] && [ -z "$VMO_SETSID" ] && command -v setsid >/dev/null 2>&1; then`,
-    `  VMO_SETSID=1 exec setsid /bin/sh -c 'eval "$1"' vmo "$vmo_script"`,
+    // The script goes on in the environment, not in argv: argv is world-readable (ps, /proc/*/cmdline)
+    // on the host, and the script holds the job's env, secretEnv included.
+    `  export vmo_script; VMO_SETSID=1 exec setsid /bin/sh -c 'eval "$vmo_script"'`,
     `fi`,
     `if [ -z "$vmo_pg" ] || [ "$vmo_pg" = "$$" ]; then printf '%s pgid %s\\n' ${n} "$$" >&2; else printf '%s pid %s\\n' ${n} "$$" >&2; fi`,
     `unset vmo_pg vmo_script VMO_SETSID`,

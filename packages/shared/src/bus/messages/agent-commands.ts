@@ -15,6 +15,13 @@ export const AgentCommand = z.discriminatedUnion('type', [
     cwd: z.string().nullable(),
     maxOutputBytes: z.number().int(),
     tailBytes: z.number().int(),
+    /**
+     * The job's secretEnv still sealed (base64 of the job_secrets row, AES-256-GCM): the value never
+     * crosses Redis in the clear. The node holding the agent opens it and sends it in the `run`
+     * frame as `secretEnv` (PROTOCOL.md §2), or ends the job if it cannot. Optional: absent for a
+     * job without secrets; a node that predates it drops it (BUS.md §5).
+     */
+    sealedSecretEnv: z.string().optional(),
   }),
   z.object({ v: z.literal(1), type: z.literal('cancel'), jobId: z.string(), graceMs: z.number().int() }),
   /**

@@ -5,3 +5,4 @@ export * from './api-tokens.ts';
 export * from './hosts.ts';
 export * from './idempotency-keys.ts';
 export * from './runs.ts';
+export * from './job-secrets.ts';

@@ -17,6 +17,11 @@ export const jobs = pgTable(
     /** Resolved host id for ssh jobs (the target may name the host by name or name@environment). */
     hostId: text('host_id'),
     env: jsonb('env').$type<Record<string, string>>().notNull().default({}),
+    /**
+     * The names of the job's `secretEnv` variables, sorted; null when it has none. The values are
+     * never here: they are sealed in job_secrets until the job ends.
+     */
+    secretEnvNames: jsonb('secret_env_names').$type<string[]>(),
     cwd: text('cwd'),
     timeoutMs: integer('timeout_ms').notNull(),
     exitCode: integer('exit_code'),

@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import { maskPatterns, MaskedOutput, SecretMasker } from './secret-masker.ts';
+
+/**
+ * The rule written the obvious way, for the whole output at once: mark every byte inside any
+ * occurrence of any pattern, then turn each run of marked bytes into one `***`. The streaming
+ * masker must give exactly this, however the output is cut into writes.
+ */
+function reference(input: Buffer, patterns: Buffer[]): Buffer {
+  const hidden = new Uint8Array(input.length);
+  for (const p of patterns) {
+    if (p.length === 0) continue;
+    for (let i = 0; i + p.length <= input.length; i++) {
+      if (input.compare(p, 0, p.length, i, i + p.length) === 0) hidden.fill(1, i, i + p.length);
+    }
+  }
+  const out: number[] = [];
+  for (let i = 0; i < input.length; i++) {
+    if (!hidden[i]) out.push(input[i]!);
+    else if (i === 0 || !hidden[i - 1]) out.push(...Buffer.from('***'));
+  }
+  return Buffer.from(out);
+}
+
+/** Feed `input` cut at `cuts` (sorted offsets); check the bound on held bytes after every write. */
+function streamed(input: Buffer, patterns: Buffer[], cuts: number[]): Buffer {
+  const masker = new SecretMasker(patterns);
+  const longest = Math.max(0, ...patterns.map((p) => p.length));
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const cut of [...cuts, input.length]) {
+    out.push(masker.write(input.subarray(from, cut)));
+    expect(masker.heldBytes).toBeLessThanOrEqual(Math.max(0, longest - 1));
+    from = cut;
+  }
+  out.push(masker.flush());
+  return Buffer.concat(out);
+}
+
+const b = (s: string) => Buffer.from(s, 'utf8');
+const bs = (...s: string[]) => s.map(b);
+
+/** Every way of cutting the input once, and twice for short inputs, and byte by byte. */
+function expectAllSplitsMatch(input: Buffer, patterns: Buffer[]): void {
+  const want = reference(input, patterns);
+  const n = input.length;
+  expect(streamed(input, patterns, []).toString('hex'), 'whole').toBe(want.toString('hex'));
+  expect(streamed(input, patterns, Array.from({ length: Math.max(0, n - 1) }, (_, i) => i + 1)).toString('hex'), 'byte by byte').toBe(want.toString('hex'));
+  for (let i = 0; i <= n; i++) {
+    expect(streamed(input, patterns, [i]).toString('hex'), `cut at ${i}`).toBe(want.toString('hex'));
+    if (n <= 40) {
+      for (let j = i; j <= n; j++) expect(streamed(input, patterns, [i, j]).toString('hex'), `cut at ${i} and ${j}`).toBe(want.toString('hex'));
+    }
+  }
+}
+
+/** A small deterministic generator: the same cases on every run. */
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return (n: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % n;
+  };
+}
+
+describe('SecretMasker', () => {
+  it('replaces a secret with *** and leaves everything else as it was', () => {
+    const m = new SecretMasker(bs('hunter22'));
+    expect(Buffer.concat([m.write(b('password=hunter22 ok\n')), m.flush()]).toString()).toBe('password=*** ok\n');
+  });
+
+  it('masks a secret split at every byte boundary, and cut twice anywhere', () => {
+    expectAllSplitsMatch(b('before vmo-S3cret-value after vmo-S3cret-value'), bs('vmo-S3cret-value'));
+    expectAllSplitsMatch(b('xvmo-S3cret-valuevmo-S3cret-valuex'), bs('vmo-S3cret-value'));
+  });
+
+  it('overlapping secrets hide every byte of each (one *** per touching run)', () => {
+    expect(reference(b('abcd'), bs('abc', 'bcd')).toString()).toBe('***');
+    expectAllSplitsMatch(b('xxabcdyyabc-bcdzz'), bs('abc', 'bcd'));
+    // Occurrences of one secret overlapping each other.
+    expectAllSplitsMatch(b('aaaaaaa b aaa'), bs('aaaa'));
+    // Two secrets that touch end to start: one run, one mask.
+    expectAllSplitsMatch(b('[tok1tok2]'), bs('tok1', 'tok2'));
+  });
+
+  it('a secret that is a prefix of another', () => {
+    expectAllSplitsMatch(b('abc abcdef abcde abcdefg'), bs('abc', 'abcdef'));
+    expectAllSplitsMatch(b('abcdef abc'), bs('abcdef', 'abc'));
+  });
+
+  it('a secret that ends with its own beginning (the held-back search must not skip a start)', () => {
+    expectAllSplitsMatch(b('abab abababx ababa'), bs('ababa'));
+    expectAllSplitsMatch(b('aab aaab aaaab'), bs('aaab'));
+  });
+
+  it('binary data and binary secrets, NUL and 0xff included', () => {
+    const secret = Buffer.from([0x00, 0xff, 0x10, 0x00, 0x80]);
+    const input = Buffer.concat([Buffer.from([0xff, 0x00]), secret, Buffer.from([0x00, 0xff, 0x10]), secret, secret.subarray(0, 3)]);
+    expectAllSplitsMatch(input, [secret]);
+  });
+
+  it('multi-byte UTF-8 secrets cut inside a character', () => {
+    expectAllSplitsMatch(b('clé: p@ßwörd-é€ and p@ßwörd-é€'), bs('p@ßwörd-é€'));
+  });
+
+  it('empty secrets are ignored; a one-byte secret masks each run of it (why the API refuses short ones)', () => {
+    const none = new SecretMasker([b('')]);
+    const data = b('anything at all');
+    expect(none.write(data)).toBe(data); // nothing to mask: the same buffer, no copy
+    expect(none.heldBytes).toBe(0);
+    expectAllSplitsMatch(b('a1b11c1'), bs('1'));
+    expect(reference(b('a1b11c1'), bs('1')).toString()).toBe('a***b***c***');
+    expectAllSplitsMatch(b('ok no no-no'), bs('no'));
+  });
+
+  it('keeps output live: nothing held unless the end could begin a secret, and then at most the longest secret - 1 bytes', () => {
+    const m = new SecretMasker(bs('s3cr3t-value'));
+    expect(m.write(b('progress 10%\n')).toString()).toBe('progress 10%\n');
+    expect(m.heldBytes).toBe(0);
+    // "s3cr" could be the start of the secret: held, the rest goes out at once.
+    expect(m.write(b('token: s3cr')).toString()).toBe('token: ');
+    expect(m.heldBytes).toBe(4);
+    // The pause ends: it was the secret.
+    expect(m.write(b('3t-value done\n')).toString()).toBe('*** done\n');
+    expect(m.heldBytes).toBe(0);
+    // A false start is released as soon as it is one.
+    expect(m.write(b('s3crx')).toString()).toBe('s3crx');
+    // A prefix at the very end is released by flush (the process exited): it was not a secret.
+    expect(m.write(b('s3cr3t-valu')).toString()).toBe('');
+    expect(m.heldBytes).toBe(11);
+    expect(m.flush().toString()).toBe('s3cr3t-valu');
+  });
+
+  it('never holds more than the longest secret - 1 bytes, whatever is written', () => {
+    const m = new SecretMasker(bs('aaaaaaaaab', 'ab'));
+    for (let i = 0; i < 100; i++) {
+      m.write(b('a'));
+      expect(m.heldBytes).toBeLessThanOrEqual(9);
+    }
+  });
+
+  it('random inputs, secrets and cuts agree with the whole-output rule', () => {
+    const rand = lcg(20240611);
+    for (let round = 0; round < 3000; round++) {
+      const alphabet = 1 + rand(4); // few distinct bytes: many overlaps
+      const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => 97 + rand(alphabet)));
+      const patterns = Array.from({ length: 1 + rand(3) }, () => bytes(1 + rand(6)));
+      const input = bytes(rand(40));
+      const cuts = [...new Set(Array.from({ length: rand(6) }, () => rand(input.length + 1)))].sort((x, y) => x - y);
+      const got = streamed(input, patterns, cuts).toString();
+      expect(got, `input ${input} secrets ${patterns.join(',')} cuts ${cuts}`).toBe(reference(input, patterns).toString());
+    }
+  });
+
+  it('a flushed masker starts afresh', () => {
+    const m = new SecretMasker(bs('secret'));
+    expect(m.write(b('sec')).toString()).toBe('');
+    expect(m.flush().toString()).toBe('sec');
+    expect(Buffer.concat([m.write(b('ret secret')), m.flush()]).toString()).toBe('ret ***');
+  });
+});
+
+describe('maskPatterns', () => {
+  it('each value, and each line of four bytes or more of a multi-line value', () => {
+    const pem = '-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\nab\n-----END KEY-----\n';
+    const patterns = maskPatterns(['plain-secret', pem, '', 'plain-secret']).map((p) => p.toString());
+    expect(patterns).toEqual(['plain-secret', pem, '-----BEGIN KEY-----', 'MIIBOgIBAAJBAK', '-----END KEY-----']);
+  });
+
+  it('a multi-line secret printed line by line, each line prefixed, is masked line by line', () => {
+    const key = 'line-one-secret\nline-two-secret';
+    const out: string[] = [];
+    const masked = new MaskedOutput([key], (_s, d) => out.push(d.toString()));
+    masked.write(1, b('> line-one-secret\n> line-two-secret\n'));
+    masked.flush();
+    expect(out.join('')).toBe('> ***\n> ***\n');
+  });
+});
+
+describe('MaskedOutput', () => {
+  it('masks stdout and stderr separately and flushes what each held', () => {
+    const out: [number, string][] = [];
+    const masked = new MaskedOutput(['topsecret'], (s, d) => out.push([s, d.toString()]));
+    masked.write(1, b('a top'));
+    masked.write(2, b('b topsec'));
+    masked.write(1, b('secret c'));
+    masked.write(2, b('x'));
+    masked.flush();
+    expect(out).toEqual([
+      [1, 'a '],
+      [2, 'b '],
+      [1, '*** c'],
+      [2, 'topsecx'],
+    ]);
+  });
+
+  it('with no secrets, passes every write through as it came', () => {
+    const out: Buffer[] = [];
+    const masked = new MaskedOutput([], (_s, d) => out.push(d));
+    const data = b('hello');
+    masked.write(1, data);
+    masked.flush();
+    expect(out).toEqual([data]);
+    expect(out[0]).toBe(data);
+  });
+});
