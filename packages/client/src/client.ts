@@ -134,6 +134,8 @@ export class VmoClient {
     list: (query: Query<typeof api.listAgents> = {}) => this.body(api.listAgents, { query }),
     /** By id or name. */
     get: (id: string) => this.body(api.getAgent, { params: { id } }),
+    /** Its registered labels and/or maxConcurrentJobs (null: no limit). */
+    update: (id: string, patch: Body<typeof api.updateAgent>) => this.body(api.updateAgent, { params: { id }, body: patch }),
     revoke: async (id: string): Promise<void> => void (await send(this.http, api.revokeAgent, { params: { id } })),
   };
 

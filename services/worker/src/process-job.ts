@@ -2,7 +2,8 @@ import { DelayedError, type Job } from 'bullmq';
 import { isAgentRevoked } from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, dispatchLookAgainMs, isTerminal } from '@vmo/shared/domain';
-import { getJob, getStopRequest, stopJob, transition, type JobRow } from '@vmo/shared/jobs';
+import { gateLookAgainMs, gateOpen, getStopRequest, jobEndedOnTarget, lookAtGate, promoteDelayed, stopJob, transition, type GateLook, type JobRow } from '@vmo/shared/jobs';
+import { inBackground } from '@vmo/shared/background';
 import type { LogSink } from '@vmo/shared/logsink';
 import { agentPresence } from '@vmo/shared/presence';
 import type { QueuedJobData } from '@vmo/shared/queue';
@@ -41,79 +42,122 @@ export function createJobProcessor(deps: ProcessJobDeps) {
   return async function processJob(bullJob: Job<QueuedJobData>, token?: string): Promise<void> {
     const { jobId, agentId: hintedAgent } = bullJob.data;
     // Fast path, one Postgres round trip: try `queued → running` at once. For an agent job the
-    // agent's presence is checked first (Redis), and the update only matches that agent.
+    // agent's presence is checked first (Redis), and the update only matches that agent. A job
+    // whose target has a limit goes through the target's gate inside the same `start`
+    // (lifecycle/sql/start-job.ts); one without keeps the single statement.
     const hintedPresence = hintedAgent ? await agentPresence(cp, hintedAgent) : undefined;
     let started: JobRow | undefined;
+    /** The agent the start just tried was checked for (null: no agent); undefined: no start was tried. */
+    let triedFor: string | null | undefined;
     if (!hintedAgent || hintedPresence === 'online') {
-      started = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: hintedAgent ?? null });
+      triedFor = hintedAgent ?? null;
+      started = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: triedFor });
     }
-    let job: JobRow;
-    if (started) {
-      job = started;
-    } else {
-      // Slow path: the job is not ours to start as it stands. Read it to learn why.
-      const current = await getJob(cp.database.sql, jobId);
-      if (!current || isTerminal(current.status)) return;
-      if (current.status === 'queued') {
-        // The agent is not known online (or the queue entry carried no agent hint). The presence
-        // just checked for the hinted agent is not asked again.
-        const presence =
-          current.target.type !== 'agent' ? 'online' : current.agentId === hintedAgent ? hintedPresence! : await agentPresence(cp, current.agentId!);
-        if (presence !== 'online') {
-          // Revoked after this job picked it (revokeAgent ends the jobs it sees; one inserted in
-          // the same instant is caught here): it will never come back, so do not wait for it.
-          // Asked only on `offline`, which a revoke makes the agent: not a Postgres read on every
-          // look while Redis is unreachable.
-          if (presence === 'offline' && (await isAgentRevoked(cp.database.sql, current.agentId!))) {
-            const message = `agent ${current.agentId} was revoked before the job started`;
-            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_revoked', message } });
-            return;
-          }
-          // A run's child may say what to do with an offline agent at once (`skip`, `fail`); the
-          // rest wait up to their dispatch timeout (the run's, else the worker's).
-          if (presence === 'offline' && current.offline === 'skip') {
-            const message = `agent ${current.agentId} was offline when the job came up, and its run skips offline targets`;
-            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'skipped', error: { code: 'target_offline', message } });
-            return;
-          }
-          if (presence === 'offline' && current.offline === 'fail') {
-            const message = `agent ${current.agentId} was offline when the job came up, and its run counts offline targets as failures`;
-            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
-            return;
-          }
-          const dispatchTimeoutMs = current.dispatchTimeoutMs ?? deps.dispatchTimeoutMs;
-          if (presence === 'offline' && Date.now() - dispatchClockStart(current).getTime() > dispatchTimeoutMs) {
-            const message = `agent ${current.agentId} was not online within the dispatch timeout (${dispatchTimeoutMs} ms)`;
-            await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
-            return;
-          }
-          // Wait without holding a worker slot: back to the delayed set, look again shortly.
-          await bullJob.moveToDelayed(Date.now() + dispatchLookAgainMs(dispatchTimeoutMs), token);
-          throw new DelayedError();
-        }
-        const now = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: current.agentId });
-        if (!now) return; // canceled meanwhile, or another worker won
-        job = now;
-      } else {
-        // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job
-        // check). Agent jobs keep running on the agent: re-attach. A local or SSH job lives or died
-        // with its worker; that is not decided here, as one missed presence check is no proof of
-        // death (a Redis restart empties every key): the lost-worker sweep watches for two TTLs.
-        if (current.target.type !== 'agent') return;
-        cp.log.info({ jobId, agentId: current.agentId, attempt: current.attempt }, 're-attaching to a running agent job');
-        return runAndSettle(deps, current, 'reattach', bullJob, token);
+    if (started) return runAndSettle(deps, started, 'fresh', bullJob, token);
+
+    // Slow path: the job is not ours to start as it stands. Read it, with its target's limit, to learn why.
+    let look = await lookAtGate(cp.database.sql, jobId);
+    if (!look || isTerminal(look.job.status)) return;
+    const current = look.job;
+    if (current.status !== 'queued') {
+      // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job
+      // check). Agent jobs keep running on the agent: re-attach. A local or SSH job lives or died
+      // with its worker; that is not decided here, as one missed presence check is no proof of
+      // death (a Redis restart empties every key): the lost-worker sweep watches for two TTLs.
+      if (current.target.type !== 'agent') return;
+      cp.log.info({ jobId, agentId: current.agentId, attempt: current.attempt }, 're-attaching to a running agent job');
+      return runAndSettle(deps, current, 'reattach', bullJob, token);
+    }
+    // The agent is not known online (or the queue entry carried no agent hint). The presence
+    // just checked for the hinted agent is not asked again.
+    const presence = current.target.type !== 'agent' ? 'online' : current.agentId === hintedAgent ? hintedPresence! : await agentPresence(cp, current.agentId!);
+    if (presence !== 'online') {
+      // Revoked after this job picked it (revokeAgent ends the jobs it sees; one inserted in
+      // the same instant is caught here): it will never come back, so do not wait for it.
+      // Asked only on `offline`, which a revoke makes the agent: not a Postgres read on every
+      // look while Redis is unreachable.
+      if (presence === 'offline' && (await isAgentRevoked(cp.database.sql, current.agentId!))) {
+        const message = `agent ${current.agentId} was revoked before the job started`;
+        await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_revoked', message } });
+        return;
       }
+      // A run's child may say what to do with an offline agent at once (`skip`, `fail`); the
+      // rest wait up to their dispatch timeout (the run's, else the worker's).
+      if (presence === 'offline' && current.offline === 'skip') {
+        const message = `agent ${current.agentId} was offline when the job came up, and its run skips offline targets`;
+        await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'skipped', error: { code: 'target_offline', message } });
+        return;
+      }
+      if (presence === 'offline' && current.offline === 'fail') {
+        const message = `agent ${current.agentId} was offline when the job came up, and its run counts offline targets as failures`;
+        await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
+        return;
+      }
+      const dispatchTimeoutMs = current.dispatchTimeoutMs ?? deps.dispatchTimeoutMs;
+      if (presence === 'offline' && Date.now() - dispatchClockStart(look).getTime() > dispatchTimeoutMs) {
+        const message = `agent ${current.agentId} was not online within the dispatch timeout (${dispatchTimeoutMs} ms)`;
+        await transition(cp, jobId, { kind: 'end', from: 'queued', status: 'failed', error: { code: 'agent_offline', message } });
+        return;
+      }
+      // Wait without holding a worker slot: back to the delayed set, look again shortly.
+      await bullJob.moveToDelayed(Date.now() + dispatchLookAgainMs(dispatchTimeoutMs), token);
+      throw new DelayedError();
     }
-    // (The `running` event went out with the transition.)
-    return runAndSettle(deps, job, 'fresh', bullJob, token);
+    // Online (or not an agent job). A start already tried for this very agent on a limited target
+    // was the gate's refusal: trying again at once would only be refused again.
+    if (look.limit === null || triedFor !== current.agentId) {
+      const now = await transition(cp, jobId, { kind: 'start', workerId: deps.workerId, checkedAgentId: current.agentId });
+      if (now) return runAndSettle(deps, now, 'fresh', bullJob, token);
+      if (look.limit === null) return; // canceled meanwhile, or another worker won
+      look = await lookAtGate(cp.database.sql, jobId);
+      if (!look || look.job.status !== 'queued') return;
+    }
+    return waitForTargetSlot(deps, look, bullJob, token);
   };
 }
 
 /**
  * The dispatch timeout runs from when the job was handed to the queue: a run's child held back by
- * its run's rate control has not been waiting for its agent all that time.
+ * its run's rate control has not been waiting for its agent all that time. Nor has a job that
+ * waited its turn on a limited agent (`maxConcurrentJobs`) while the agent was online and busy:
+ * its wait for the agent began when the agent was last seen (its heartbeat refreshes
+ * `last_seen_at` while it is connected). A job never fails `agent_offline` for a busy target.
  */
-const dispatchClockStart = (job: JobRow): Date => job.releasedAt ?? job.createdAt;
+function dispatchClockStart(look: GateLook): Date {
+  const handedOver = look.job.releasedAt ?? look.job.createdAt;
+  if (look.limit !== null && look.agentLastSeenAt && look.agentLastSeenAt > handedOver) return look.agentLastSeenAt;
+  return handedOver;
+}
+
+/**
+ * The target's gate turned the job away (its running jobs and those ahead of it fill the limit):
+ * back to BullMQ's delayed set, holding no worker slot. The end of a job on the target wakes the
+ * next in line at once (jobs/target-gate wake-waiters.ts, an observer the worker registers); the
+ * look-again is the backstop, later the further back the job is in line.
+ *
+ * LOUD: a slot can free between the gate's count and this entry landing in the delayed set; the
+ * wake-up of that end then found the entry still active and could not promote it. So the gate is
+ * looked at once more after the entry is delayed, and if it is open the entry promotes itself.
+ * That look starts only after this delivery has returned (setImmediate: after the delivery
+ * wrapper's bookkeeping, one-delivery-per-job.ts, which would otherwise take the promoted entry
+ * for a second delivery of the one still in progress and drop it).
+ */
+async function waitForTargetSlot(deps: ProcessJobDeps, look: GateLook, bullJob: Job<QueuedJobData>, token: string | undefined): Promise<never> {
+  const { cp } = deps;
+  await bullJob.moveToDelayed(Date.now() + gateLookAgainMs(look.ahead ?? 0, look.limit ?? 1), token);
+  setImmediate(() =>
+    inBackground(
+      cp.log,
+      'looking at a target gate again',
+      (async () => {
+        const again = await lookAtGate(cp.database.sql, look.job.id);
+        if (again && gateOpen(again)) await promoteDelayed(cp.queue, look.job.id);
+      })(),
+      'debug',
+    ),
+  );
+  throw new DelayedError();
+}
 
 /**
  * `fresh`: this worker has just moved the job to `running`. `reattach`: it was running under a
@@ -137,6 +181,9 @@ async function runAndSettle(deps: ProcessJobDeps, job: JobRow, start: Start, bul
     );
     return;
   }
+  // An agent job's end was written by the API node holding the agent (`ended`): this process's
+  // lifecycle observer did not see it, so the next job waiting for its target's slot is woken here.
+  if (outcome === 'ended') jobEndedOnTarget(job);
   if (outcome === 'detached') {
     // This worker is shutting down but the job runs on: hand the BullMQ job back so another
     // worker re-attaches (completing it here would leave nobody re-sending an unconfirmed run).

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LabelsInput } from '../domain/labels.ts';
+import { MaxConcurrentJobsInput } from './max-concurrent-jobs.ts';
 
 export const AgentInput = z
   .object({
@@ -7,6 +8,19 @@ export const AgentInput = z
       .string({ error: 'is required and must be a string' })
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit'),
     labels: LabelsInput.default({}),
+    maxConcurrentJobs: MaxConcurrentJobsInput.default(null),
   })
   .strict();
 export type AgentInput = z.infer<typeof AgentInput>;
+
+/**
+ * Body of PATCH /v1/agents/{id}: any subset. `labels` replaces the labels given at registration
+ * (those the agent reports about itself are its own); `maxConcurrentJobs: null` removes the limit.
+ */
+export const AgentPatch = z
+  .object({
+    labels: LabelsInput.optional(),
+    maxConcurrentJobs: MaxConcurrentJobsInput.optional(),
+  })
+  .strict();
+export type AgentPatch = z.infer<typeof AgentPatch>;

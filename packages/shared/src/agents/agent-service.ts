@@ -10,7 +10,8 @@ import { publishAgentCommand } from '../bus/publish.ts';
 import { runningJobCounts } from '../jobs/queries/agent-jobs.ts';
 import { agentsPresence } from '../presence/agent-presence.ts';
 import { forgetAgentPresence } from '../presence/presence-writer.ts';
-import type { AgentInput } from './agent-input.ts';
+import { wakeTargetWaiters } from '../jobs/target-gate/wake-waiters.ts';
+import type { AgentInput, AgentPatch } from './agent-input.ts';
 
 type AgentRow = typeof agents.$inferSelect;
 
@@ -26,6 +27,7 @@ export function agentView(row: AgentRow, online: boolean, runningJobs: number) {
     os: row.os,
     arch: row.arch,
     runningJobs,
+    maxConcurrentJobs: row.maxConcurrentJobs,
     lastSeenAt: row.lastSeenAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
   };
@@ -33,12 +35,12 @@ export function agentView(row: AgentRow, online: boolean, runningJobs: number) {
 export type AgentView = ReturnType<typeof agentView>;
 
 /** Register an agent; the token is returned once and stored only as its hash. */
-export async function registerAgent(cp: ControlPlane, input: AgentInput): Promise<AgentView & { token: string }> {
+export async function registerAgent(cp: ControlPlane, input: Omit<AgentInput, 'maxConcurrentJobs'> & { maxConcurrentJobs?: number | null }): Promise<AgentView & { token: string }> {
   const token = generateToken('agent');
   try {
     const [row] = await cp.database.db
       .insert(agents)
-      .values({ id: newId('agt'), name: input.name, labels: input.labels, tokenHash: hashToken(token) })
+      .values({ id: newId('agt'), name: input.name, labels: input.labels, maxConcurrentJobs: input.maxConcurrentJobs ?? null, tokenHash: hashToken(token) })
       .returning();
     return { ...agentView(row!, false, 0), token };
   } catch (err) {
@@ -74,6 +76,32 @@ export async function listAgents(cp: ControlPlane, q: { limit: number; cursor?: 
     .limit(q.limit + 1);
   const items = await decorate(cp, rows.slice(0, q.limit));
   return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+}
+
+/**
+ * Change an agent's registered labels or its `maxConcurrentJobs` (null: no limit). A revoked
+ * agent is not found. A new limit applies to the jobs that start after it: jobs already running
+ * go on, and when it rises (or goes) the jobs waiting for a slot are woken at once rather than at
+ * their next look.
+ */
+export async function updateAgent(cp: ControlPlane, ref: string, patch: AgentPatch): Promise<AgentView> {
+  const set: Partial<Pick<AgentRow, 'labels' | 'maxConcurrentJobs'>> = {};
+  if (patch.labels !== undefined) set.labels = patch.labels;
+  if (patch.maxConcurrentJobs !== undefined) set.maxConcurrentJobs = patch.maxConcurrentJobs;
+  if (Object.keys(set).length === 0) return getAgent(cp, ref);
+  const [row] = await cp.database.db
+    .update(agents)
+    .set(set)
+    .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
+    .returning();
+  if (!row) throw notFound('agent', ref);
+  if (patch.maxConcurrentJobs !== undefined) {
+    // Best effort: a waiter not woken here finds the new limit at its own next look.
+    await wakeTargetWaiters(cp, { kind: 'agent', id: row.id }).catch((err: unknown) =>
+      cp.log.warn({ err: (err as Error).message, agentId: row.id }, 'waking the jobs waiting on an agent failed'),
+    );
+  }
+  return (await decorate(cp, [row]))[0]!;
 }
 
 /**

@@ -1,3 +1,4 @@
 export * from './agent-input.ts';
 export * from './agent-service.ts';
 export * from './is-agent-revoked.ts';
+export * from './max-concurrent-jobs.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentInput } from '../agents/agent-input.ts';
+import { AgentInput, AgentPatch } from '../agents/agent-input.ts';
 import { storableString } from '../errors/storable-text.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { defineRoute, intParam, json } from './route.ts';
@@ -17,6 +17,11 @@ export const Agent = z
     os: z.string().nullable(),
     arch: z.string().nullable(),
     runningJobs: z.number().int(),
+    maxConcurrentJobs: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'At most this many of its jobs run at once; the rest wait `queued`, first in first out (see `queuePosition` on a job). Null: no limit.' }),
     lastSeenAt: when('Last heartbeat seen').nullable(),
     createdAt: when('When it was registered'),
   })
@@ -69,6 +74,21 @@ export const getAgent = defineRoute({
   summary: 'An agent',
   request: { params: AgentIdParams },
   responses: { 200: { description: 'The agent', content: json(Agent) }, ...errorResponses(AGENT_NOT_FOUND) },
+});
+
+export const updateAgent = defineRoute({
+  method: 'patch',
+  path: '/v1/agents/{id}',
+  operationId: 'updateAgent',
+  tags: ['agents'],
+  summary: 'Change an agent',
+  description:
+    'Any subset of the fields. `labels` replaces the labels given at registration (those the agent reports stay its own); `maxConcurrentJobs: null` removes the limit. A new limit applies to jobs that start after it: running jobs go on, and jobs waiting for a slot start at once when it rises.',
+  request: { params: AgentIdParams, body: { required: true, content: json(AgentPatch.meta({ id: 'AgentPatch' })) } },
+  responses: {
+    200: { description: 'The agent after the change', content: json(Agent) },
+    ...errorResponses({ ...AGENT_NOT_FOUND, 400: ['validation_failed', 'invalid_json'] }),
+  },
 });
 
 export const revokeAgent = defineRoute({

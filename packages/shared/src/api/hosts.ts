@@ -21,6 +21,11 @@ export const Host = z
     proxyJump: z.string().nullable(),
     hostKeyPolicy: z.enum(['strict', 'accept-new']),
     pinnedHostKeys: z.array(z.string()),
+    maxConcurrentJobs: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'At most this many of its SSH jobs run at once; the rest wait `queued`, first in first out (see `queuePosition` on a job). Null: no limit.' }),
     createdAt: when('When it was added'),
     updatedAt: when('When it last changed'),
   })
@@ -83,7 +88,7 @@ export const importHosts = defineRoute({
   operationId: 'importHosts',
   tags: ['hosts'],
   summary: 'Import an OpenSSH client config',
-  description: 'One host per concrete alias, with OpenSSH precedence; never follows Include, never runs Match exec. All or nothing.',
+  description: 'One host per concrete alias, with OpenSSH precedence; never follows Include, never runs Match exec. All or nothing. A host created here has no maxConcurrentJobs, and an import leaves an existing host\'s alone (an ssh config has no such setting: PATCH it).',
   request: { body: { required: true, content: json(HostImportInput.meta({ id: 'HostImport' })) } },
   responses: {
     200: { description: 'What was created, updated, left alone and skipped', content: json(HostImportResult) },
@@ -107,7 +112,7 @@ export const updateHost = defineRoute({
   operationId: 'updateHost',
   tags: ['hosts'],
   summary: 'Change a host',
-  description: 'Any subset of the fields; `null` clears identityFile or proxyJump; `[]` clears the pinned keys (re-trust).',
+  description: 'Any subset of the fields; `null` clears identityFile, proxyJump or maxConcurrentJobs (no limit); `[]` clears the pinned keys (re-trust). A new maxConcurrentJobs applies to jobs that start after it: running jobs go on, and jobs waiting for a slot start at once when it rises.',
   request: { params: HostIdParams, body: { required: true, content: json(HostPatch.meta({ id: 'HostPatch' })) } },
   responses: {
     200: { description: 'The host after the change', content: json(Host) },

@@ -34,6 +34,7 @@ export const REST_ROUTES = [
   agents.registerAgent,
   agents.listAgents,
   agents.getAgent,
+  agents.updateAgent,
   agents.revokeAgent,
   hosts.createHost,
   hosts.listHosts,

@@ -57,6 +57,15 @@ export const Job = z
     targetName: z.string().nullable().meta({ description: "A run child's target as the run resolved it: the agent's name, or the host's `name@environment`; null for a single job" }),
     targetKind: z.enum(TARGET_KINDS).nullable().meta({ description: "A run child's target kind; null for a single job" }),
     attempt: z.number().int(),
+    queuePosition: z
+      .number()
+      .int()
+      .nullable()
+      .meta({
+        description:
+          "While the job waits `queued` for its agent's or host's `maxConcurrentJobs`: how many of that target's waiting jobs are ahead of it, first in first out (0: it starts at the target's next free slot). Null when it is not waiting on a limited target (running, ended, held by its run, or no limit). Given by GET /v1/jobs/{id} and GET /v1/jobs; null in other answers.",
+        example: 0,
+      }),
     createdAt: when('When the job was accepted'),
     startedAt: when('When it started running').nullable(),
     finishedAt: when('When it ended').nullable(),

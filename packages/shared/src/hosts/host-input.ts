@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { storableText } from '../errors/storable-text.ts';
 import { LabelsInput } from '../domain/labels.ts';
+import { MaxConcurrentJobsInput } from '../agents/max-concurrent-jobs.ts';
 
 export const DEFAULT_ENVIRONMENT = 'default';
 
@@ -48,11 +49,12 @@ export const HostInput = z
     proxyJump: sshOptions.proxyJump.default(null),
     hostKeyPolicy: sshOptions.hostKeyPolicy.default('strict'),
     pinnedHostKeys: sshOptions.pinnedHostKeys.default([]),
+    maxConcurrentJobs: MaxConcurrentJobsInput.default(null),
   })
   .strict();
 export type HostInput = z.infer<typeof HostInput>;
 
-/** Body of PATCH /v1/hosts/{id}: any subset; `null` clears identityFile/proxyJump; `[]` clears pins (re-trust). */
+/** Body of PATCH /v1/hosts/{id}: any subset; `null` clears identityFile/proxyJump/maxConcurrentJobs; `[]` clears pins (re-trust). */
 export const HostPatch = z
   .object({
     name: nameField().optional(),
@@ -66,6 +68,7 @@ export const HostPatch = z
     proxyJump: sshOptions.proxyJump.optional(),
     hostKeyPolicy: sshOptions.hostKeyPolicy.optional(),
     pinnedHostKeys: sshOptions.pinnedHostKeys.optional(),
+    maxConcurrentJobs: MaxConcurrentJobsInput.optional(),
   })
   .strict();
 export type HostPatch = z.infer<typeof HostPatch>;

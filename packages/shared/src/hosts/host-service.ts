@@ -7,6 +7,7 @@ import type { ControlPlane } from '../control-plane/control-plane.ts';
 import type { HostInput, HostPatch } from './host-input.ts';
 import { hostView, type HostView } from './host-view.ts';
 import { resolveHost } from './resolve-host.ts';
+import { wakeTargetWaiters } from '../jobs/target-gate/wake-waiters.ts';
 
 const isUniqueViolation = (err: unknown) => pgErrorCode(err) === UNIQUE_VIOLATION;
 
@@ -14,7 +15,7 @@ function nameTaken(name: string, environment: string): AppError {
   return new AppError(409, 'host_exists', `a host named ${JSON.stringify(name)} already exists in environment ${JSON.stringify(environment)}`);
 }
 
-export async function createHost(cp: ControlPlane, input: HostInput): Promise<HostView> {
+export async function createHost(cp: ControlPlane, input: Omit<HostInput, 'maxConcurrentJobs'> & { maxConcurrentJobs?: number | null }): Promise<HostView> {
   try {
     const [row] = await cp.database.db
       .insert(hosts)
@@ -34,7 +35,7 @@ export async function getHost(cp: ControlPlane, ref: string): Promise<HostView> 
   return hostView(row);
 }
 
-/** Rename, move to another environment, change labels or SSH options. */
+/** Rename, move to another environment, change labels, SSH options or maxConcurrentJobs. */
 export async function updateHost(cp: ControlPlane, ref: string, patch: HostPatch): Promise<HostView> {
   const current = await resolveHost(cp.database.db, ref);
   if (!current) throw notFound('host', ref);
@@ -46,6 +47,13 @@ export async function updateHost(cp: ControlPlane, ref: string, patch: HostPatch
       .where(eq(hosts.id, current.id))
       .returning();
     if (!row) throw notFound('host', ref); // deleted meanwhile
+    if (patch.maxConcurrentJobs !== undefined) {
+      // A new limit applies to jobs that start after it; waiters a higher one lets through start
+      // now (best effort: one not woken here finds the new limit at its own next look).
+      await wakeTargetWaiters(cp, { kind: 'ssh', id: row.id }).catch((err: unknown) =>
+        cp.log.warn({ err: (err as Error).message, hostId: row.id }, 'waking the jobs waiting on a host failed'),
+      );
+    }
     return hostView(row);
   } catch (err) {
     if (isUniqueViolation(err)) throw nameTaken(patch.name ?? current.name, patch.environment ?? current.environment);

@@ -18,6 +18,7 @@ export function hostView(row: HostRow) {
     proxyJump: row.proxyJump,
     hostKeyPolicy: row.hostKeyPolicy,
     pinnedHostKeys: row.pinnedHostKeys,
+    maxConcurrentJobs: row.maxConcurrentJobs,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };

@@ -11,4 +11,5 @@ export * from './record-stop-request.ts';
 export * from './mark-job-accepted.ts';
 export * from './lifecycle/index.ts';
 export * from './queries/index.ts';
+export * from './target-gate/index.ts';
 export * from './secrets/index.ts';

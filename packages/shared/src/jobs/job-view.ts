@@ -2,8 +2,11 @@ import type { jobs } from '../db/schema/jobs.ts';
 
 export type JobRow = typeof jobs.$inferSelect;
 
-/** The job as the API shows it. */
-export function jobView(row: JobRow) {
+/**
+ * The job as the API shows it. `queuePosition` is computed by the caller that can afford a query
+ * (jobs/target-gate queuePositions): null when it is not waiting on a limited target.
+ */
+export function jobView(row: JobRow, queuePosition: number | null = null) {
   return {
     id: row.id,
     status: row.status,
@@ -29,6 +32,7 @@ export function jobView(row: JobRow) {
     targetName: row.targetName,
     targetKind: row.targetKind,
     attempt: row.attempt,
+    queuePosition,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,

@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { getAgent, listAgents, registerAgent, revokeAgent } from '@vmo/shared/api';
+import { getAgent, listAgents, registerAgent, revokeAgent, updateAgent } from '@vmo/shared/api';
 import * as agents from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
-/** /v1/agents: register (the token is answered once), list, read, revoke. `{id}` also takes a name. */
+/** /v1/agents: register (the token is answered once), list, read, change (labels, maxConcurrentJobs), revoke. `{id}` also takes a name. */
 export function agentRoutes(cp: ControlPlane) {
   const app = new OpenAPIHono<AuthEnv>();
 
@@ -16,6 +16,7 @@ export function agentRoutes(cp: ControlPlane) {
   });
   openapiRoute(app, listAgents, async (c, input) => c.json(await agents.listAgents(cp, input.query()), 200));
   openapiRoute(app, getAgent, async (c, input) => c.json(await agents.getAgent(cp, input.params().id), 200));
+  openapiRoute(app, updateAgent, async (c, input) => c.json(await agents.updateAgent(cp, input.params().id, await input.body()), 200));
   openapiRoute(app, revokeAgent, async (c, input) => {
     await agents.revokeAgent(cp, input.params().id);
     return c.body(null, 204);

@@ -4,6 +4,7 @@ import { labelSelectorSql } from '../../db/label-selector-sql.ts';
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { LabelSelector } from '../../domain/label-selector.ts';
 import { jobView, type JobView } from '../job-view.ts';
+import { queuePositions } from '../target-gate/look-at-gate.ts';
 import { rowToJob } from '../row-to-job.ts';
 
 export interface ListJobsQuery {
@@ -37,7 +38,9 @@ export interface ListJobsQuery {
  */
 export async function listJobs(cp: ControlPlane, q: ListJobsQuery): Promise<{ items: JobView[]; nextCursor: string | null }> {
   const rows = await listJobsStatement(cp.database.sql, q);
-  const items = rows.slice(0, q.limit).map((r) => jobView(rowToJob(r)));
+  const page = rows.slice(0, q.limit).map(rowToJob);
+  const positions = await queuePositions(cp.database.sql, page); // no query unless a job of the page is queued
+  const items = page.map((job) => jobView(job, positions.get(job.id) ?? null));
   return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
 }
 

@@ -1,10 +1,32 @@
 import type { Row, Sql } from 'postgres';
+import { gateColumns, gateLockKey, type GateTarget } from '../../target-gate/gate-target.ts';
+import { noteLimitedTarget } from '../../target-gate/limited-targets.ts';
 
 /**
  * `queued → running`, only from `queued`, bumping the attempt (the fencing token), only for the
  * agent whose presence the caller checked (`agent_id is not distinct from`: null for a job with
- * no agent). No row: it is no longer queued (canceled meanwhile, or taken by another worker) or
- * not for that agent, and the caller must not run it.
+ * no agent). No row: it is no longer queued (canceled meanwhile, or taken by another worker), not
+ * for that agent, or its target is full (below), and the caller must not run it.
+ *
+ * Two ways, one per kind of target:
+ *
+ * - **No limit** (the target's `max_concurrent_jobs` is null, and every local job): one
+ *   statement, the fast path every job took before limits existed. It matches only when neither
+ *   the agent nor the host has a limit, so a limited job can never slip through it.
+ * - **A limit** (jobs/target-gate): the fast statement matched nothing, so the job is read with
+ *   its target's limit, and if it is still `queued` and limited, started in a short transaction
+ *   holding the target's advisory lock, only if the target's running jobs plus its released
+ *   `queued` jobs ahead of this one in (created_at, id) order are fewer than the limit: first in,
+ *   first out. Turned away, the job stays `queued` and nothing is returned (the worker puts it
+ *   back in BullMQ's delayed set; the end of a job on the target wakes it).
+ *
+ * LOUD: the lock is what makes the limit hold under concurrent workers. Without it, two workers'
+ * READ COMMITTED statements would each count the other's start as not yet committed and both
+ * start: the count and the UPDATE run after the lock is taken (a statement's snapshot is taken at
+ * its start, so the lock is its own statement before them). Jobs that leave `running` do not
+ * lock: they only free slots, and a stale count only turns a job away early (woken again later).
+ * A limit set while the fast path is mid-statement can let that one start through: a limit
+ * applies from the jobs started after it is written.
  *
  * LOUD: the UPDATE can commit and its answer be lost (the connection reset in between). Thrown
  * as a plain failure, that left the job `running` under a live worker that never ran it, and
@@ -12,7 +34,7 @@ import type { Row, Sql } from 'postgres';
  * again, as long as Postgres takes to answer: `running` under this worker means the UPDATE
  * landed, and the job is returned to be run. That conclusion holds because a worker processes
  * one delivery of a job at a time (services/worker one-delivery-per-job.ts): no other start of
- * this job can carry this worker's id.
+ * this job can carry this worker's id. The same holds for the gated transaction's COMMIT.
  *
  * (The statement's text is what services/worker/test/lost-start-answer.test.ts intercepts.)
  */
@@ -21,13 +43,60 @@ export async function startJob(sql: Sql, jobId: string, workerId: string, checke
     const [row] = await sql`
       update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
       where id = ${jobId} and status = 'queued' and agent_id is not distinct from ${checkedAgentId}
+        and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
+        and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
       returning *`;
-    return row;
+    return row ?? (await startAtTargetGate(sql, jobId, workerId, checkedAgentId));
   } catch (err) {
     const row = await readUntilAnswered(sql, jobId);
     if (row && row.status === 'running' && row.worker_id === workerId && (row.agent_id ?? null) === checkedAgentId) return row;
     throw err;
   }
+}
+
+/** The slow way, taken only when the fast statement matched nothing (see above). */
+async function startAtTargetGate(sql: Sql, jobId: string, workerId: string, checkedAgentId: string | null): Promise<Row | undefined> {
+  const [job] = await sql<{ status: string; agent_id: string | null; host_id: string | null; max_jobs: number | null }[]>`
+    select j.status, j.agent_id, j.host_id, coalesce(a.max_concurrent_jobs, h.max_concurrent_jobs) as max_jobs
+    from jobs j left join agents a on a.id = j.agent_id left join hosts h on h.id = j.host_id
+    where j.id = ${jobId}`;
+  // Gone, started or ended by someone else, or not the agent the caller checked: lost, as before.
+  if (!job || job.status !== 'queued' || (job.agent_id ?? null) !== checkedAgentId) return undefined;
+  if (job.max_jobs === null) {
+    // The limit was removed between the two statements: the fast statement once more.
+    const [row] = await sql`
+      update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
+      where id = ${jobId} and status = 'queued' and agent_id is not distinct from ${checkedAgentId}
+        and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
+        and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
+      returning *`;
+    return row;
+  }
+  const target: GateTarget = job.agent_id ? { kind: 'agent', id: job.agent_id } : { kind: 'ssh', id: job.host_id! };
+  noteLimitedTarget(target.id);
+  const { column, table } = gateColumns(target);
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtextextended(${gateLockKey(target)}, 0))`;
+    // The limit is read again here, under the lock: a PATCH may have changed it since. The count
+    // stops at the limit (`limit n`): a deep queue costs no more than a full target.
+    const [row] = await tx`
+      with target_limit as (select max_concurrent_jobs as n from ${tx(table)} where id = ${target.id})
+      update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
+      where id = ${jobId} and status = 'queued' and agent_id is not distinct from ${checkedAgentId}
+        and (
+          (select n from target_limit) is null
+          or (
+            select count(*) from (
+              select 1 from jobs o
+              where o.${tx(column)} = ${target.id} and o.status in ('queued', 'running')
+                and (o.status = 'running' or (o.released_at is not null and (o.created_at, o.id) < (jobs.created_at, jobs.id)))
+              limit (select n from target_limit)
+            ) occupied
+          ) < (select n from target_limit)
+        )
+      returning *`;
+    return row;
+  });
 }
 
 async function readUntilAnswered(sql: Sql, jobId: string): Promise<Row | undefined> {
