@@ -30,9 +30,9 @@ describe('npm run bench -- --quick', () => {
   const out = mkdtempSync(join(tmpdir(), 'vmo-bench-test-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('runs every scenario and reports a numeric row for each, as a table and as JSON', { timeout: 180_000 }, async () => {
+  it('runs every scenario and reports a numeric row for each, as a table and as JSON', { timeout: 210_000 }, async () => {
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile('npm', ['run', 'bench', '--silent', '--', '--quick', '--out', out], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 175_000 }, (err, stdout, stderr) =>
+      execFile('npm', ['run', 'bench', '--silent', '--', '--quick', '--out', out], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 205_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
