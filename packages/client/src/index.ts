@@ -4,3 +4,4 @@ export { follow, decodeBase64, type FollowOptions, type OutputChunk, type Reconn
 export { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOnceOptions, type StreamSocket, type StreamTarget } from './stream.ts';
 export { routeUrl, type RouteOutput, type RouteRequest, type RouteResult } from './http.ts';
 export type { Agent, Host, Job, JobStatus, LogChunk, Run, RunChild, RunListItem, RunStatus, RunSummary, StreamMessage } from '@vmo/shared/api';
+export { followRun, streamRunOnce, type FollowRunOptions, type RunOutputChunk, type RunReconnect, type RunStreamEnd, type RunStreamOnceOptions, type RunStreamProgress, type RunStreamStatus } from './follow-run.ts';

@@ -26,11 +26,15 @@ export interface StreamTarget {
   WebSocket?: BrowserWebSocketClass | undefined;
 }
 
-export interface StreamOnceOptions {
-  after?: number | undefined;
+/** What one connection to any of the API's streams takes: `M` is its frames' type. */
+export interface StreamSocketOptions<M> {
   /** Every frame, in order, with the socket (to close it, or send a ping). */
-  onMessage(msg: StreamMessage, socket: StreamSocket): void;
+  onMessage(msg: M, socket: StreamSocket): void;
   signal?: AbortSignal | undefined;
+}
+
+export interface StreamOnceOptions extends StreamSocketOptions<StreamMessage> {
+  after?: number | undefined;
 }
 
 export interface StreamClose {
@@ -46,14 +50,19 @@ export interface StreamClose {
  */
 export function streamOnce(target: StreamTarget, jobId: string, opts: StreamOnceOptions): Promise<StreamClose> {
   const url = routeUrl(target.baseUrl.replace(/^http/, 'ws'), streamJob, { id: jobId }, { after: opts.after });
+  return openStream(target, url, opts);
+}
+
+/** One connection to the stream at `url` (ws: or wss:), as streamOnce: for the run stream (follow-run.ts). */
+export function openStream<M>(target: StreamTarget, url: string, opts: StreamSocketOptions<M>): Promise<StreamClose> {
   return target.WebSocket ? browserStream(target.WebSocket, url, target.token, opts) : nodeStream(url, target.token, opts);
 }
 
-function decode(text: string): StreamMessage {
-  return JSON.parse(text) as StreamMessage;
+function decode<M>(text: string): M {
+  return JSON.parse(text) as M;
 }
 
-async function nodeStream(url: string, token: string | undefined, opts: StreamOnceOptions): Promise<StreamClose> {
+async function nodeStream<M>(url: string, token: string | undefined, opts: StreamSocketOptions<M>): Promise<StreamClose> {
   const { WebSocket } = await import('ws');
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, [STREAM_SUBPROTOCOL], { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -73,7 +82,7 @@ async function nodeStream(url: string, token: string | undefined, opts: StreamOn
     ws.on('message', (data, isBinary) => {
       if (settled || isBinary) return;
       try {
-        opts.onMessage(decode(data.toString()), ws);
+        opts.onMessage(decode<M>(data.toString()), ws);
       } catch (err) {
         ws.terminate();
         fail(err as Error);
@@ -102,7 +111,7 @@ async function nodeStream(url: string, token: string | undefined, opts: StreamOn
   });
 }
 
-function browserStream(WebSocketClass: BrowserWebSocketClass, url: string, token: string | undefined, opts: StreamOnceOptions): Promise<StreamClose> {
+function browserStream<M>(WebSocketClass: BrowserWebSocketClass, url: string, token: string | undefined, opts: StreamSocketOptions<M>): Promise<StreamClose> {
   return new Promise((resolve, reject) => {
     const protocols = token ? [STREAM_SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${token}`] : [STREAM_SUBPROTOCOL];
     const ws = new WebSocketClass(url, protocols);
@@ -124,7 +133,7 @@ function browserStream(WebSocketClass: BrowserWebSocketClass, url: string, token
     ws.onmessage = (ev) => {
       if (settled || typeof ev.data !== 'string') return;
       try {
-        opts.onMessage(decode(ev.data), ws);
+        opts.onMessage(decode<M>(ev.data), ws);
       } catch (err) {
         ws.close();
         settle(() => reject(err as Error));
@@ -132,7 +141,7 @@ function browserStream(WebSocketClass: BrowserWebSocketClass, url: string, token
     };
     // A browser reports a refused upgrade as an error and a close 1006, without the status.
     ws.onerror = () => {
-      if (!opened) settle(() => reject(new Error('the job stream could not be opened (refused, or the server is unreachable)')));
+      if (!opened) settle(() => reject(new Error('the stream could not be opened (refused, or the server is unreachable)')));
     };
     ws.onclose = (ev) => settle(() => resolve({ code: ev.code, reason: ev.reason }));
   });

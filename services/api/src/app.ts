@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { docsPage, OPENAPI_PATH, openapiDocument, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
+import { docsPage, OPENAPI_PATH, openapiDocument, RunStreamMessage, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
 import { AppError, errorBody } from '@vmo/shared/errors';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
@@ -57,6 +57,8 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.
   const { StreamMessage: streamMessage } = new OpenApiGeneratorV31([{ type: 'schema', schema: StreamMessage }]).generateComponents().components!.schemas!;
   app.openAPIRegistry.registerComponent('schemas', 'StreamMessage', streamMessage!);
+  const { RunStreamMessage: runStreamMessage } = new OpenApiGeneratorV31([{ type: 'schema', schema: RunStreamMessage }]).generateComponents().components!.schemas!;
+  app.openAPIRegistry.registerComponent('schemas', 'RunStreamMessage', runStreamMessage!);
   app.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer', description: 'A user token (`vmo_adm_…`): the admin token printed at first start or set by VMO_ADMIN_TOKEN' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'agentToken', { type: 'http', scheme: 'bearer', description: 'An agent token (`vmo_agt_…`), answered once by POST /v1/agents; only on /v1/agent/connect' });
   return app;

@@ -20,6 +20,7 @@ import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
 import { serveJobStream } from './streams/job-stream.ts';
+import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.ts';
 import { parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
 export interface ServerDeps {
@@ -73,7 +74,12 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       markAuthenticated(socket);
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = url.pathname === agentConnect.path ? deps.gateway.handleUpgrade(req, socket, head, accepted) : upgradeStream(req, socket, head, url, accepted);
+    const route =
+      url.pathname === agentConnect.path
+        ? deps.gateway.handleUpgrade(req, socket, head, accepted)
+        : RUN_STREAM_PATH.test(url.pathname)
+          ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes })
+          : upgradeStream(req, socket, head, url, accepted);
     route
       .catch((err: Error) => {
         if (err instanceof AppError && err.expected) return rejectUpgrade(socket, err);

@@ -8,6 +8,7 @@ import * as document from './document.ts';
 import * as health from './health.ts';
 import * as hosts from './hosts.ts';
 import * as jobs from './jobs.ts';
+import * as runStream from './run-stream.ts';
 import * as streams from './streams.ts';
 import * as targets from './targets.ts';
 import * as runs from './runs.ts';
@@ -22,6 +23,7 @@ export * from './document.ts';
 export * from './streams.ts';
 export * from './targets.ts';
 export * from './label-selector-param.ts';
+export * from './run-stream.ts';
 export * from './runs.ts';
 
 /** The REST routes, served by the Hono app. */
@@ -56,4 +58,4 @@ export const REST_ROUTES = [
 ] as const;
 
 /** The WebSocket endpoints, served by the HTTP server beside the app. */
-export const WEBSOCKET_ROUTES = [streams.streamJob, streams.agentConnect] as const;
+export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, streams.agentConnect] as const;

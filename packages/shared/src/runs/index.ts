@@ -7,3 +7,4 @@ export * from './submit-run.ts';
 export * from './cancel-run.ts';
 export * from './roll-up.ts';
 export * from './decide-roll-up.ts';
+export * from './stream/index.ts';

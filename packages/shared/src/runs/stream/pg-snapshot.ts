@@ -1,0 +1,43 @@
+/**
+ * A Postgres snapshot (`pg_snapshot`) as text, `xmin:xmax:xip,…`: the set of transactions whose
+ * effects it sees (every xid below xmin, and those below xmax not listed). A run stream's cursor
+ * is one: "I have everything these transactions wrote" (see read-run-stream.ts).
+ *
+ * Only the canonical form Postgres prints is accepted (no leading zeros, no spaces, the in-progress
+ * list ascending without duplicates, xmin ≤ xip < xmax): a cursor is handed out by the server, so
+ * anything else was made up or damaged and is refused rather than normalised.
+ */
+
+/** Nothing is visible in it: the snapshot a stream starts from (everything is new). */
+export const EMPTY_SNAPSHOT = '1:1:';
+
+/** Postgres' xid8 is 64 bits; 2^63 − 1 leaves no doubt about signedness anywhere on the way. */
+const MAX_XID = (1n << 63n) - 1n;
+const XID = '[1-9][0-9]{0,18}';
+const SNAPSHOT = new RegExp(`^(${XID}):(${XID}):((?:${XID})(?:,${XID})*)?$`);
+
+export interface ParsedSnapshot {
+  xmin: bigint;
+  xmax: bigint;
+  xip: bigint[];
+}
+
+/** The snapshot's parts, or a reason it is not one. */
+export function parseSnapshot(text: string): ParsedSnapshot | { problem: string } {
+  const m = SNAPSHOT.exec(text);
+  if (!m) return { problem: 'is not a snapshot (xmin:xmax:xip,…)' };
+  const xmin = BigInt(m[1]!);
+  const xmax = BigInt(m[2]!);
+  const xip = m[3] ? m[3].split(',').map(BigInt) : [];
+  if (xmax > MAX_XID) return { problem: 'has a transaction id out of range' };
+  if (xmin > xmax) return { problem: 'has xmin above xmax' };
+  for (let i = 0; i < xip.length; i++) {
+    if (xip[i]! < xmin || xip[i]! >= xmax) return { problem: 'lists a transaction outside xmin..xmax' };
+    if (i > 0 && xip[i]! <= xip[i - 1]!) return { problem: 'lists transactions out of order' };
+  }
+  return { xmin, xmax, xip };
+}
+
+export function isSnapshot(text: string): boolean {
+  return !('problem' in parseSnapshot(text));
+}

@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocketServer } from 'ws';
+import { RunStreamQuery, streamRun } from '@vmo/shared/api';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { notFound, unauthorized, validationError } from '@vmo/shared/errors';
+import { isId } from '@vmo/shared/ids';
+import type { Logger } from '@vmo/shared/logger';
+import { decodeRunCursor, runStreamRunExists, startCursor, type RunStreamCursor } from '@vmo/shared/runs';
+import { authenticate } from '../auth/authenticate.ts';
+import type { TokenStore } from '../auth/token-store.ts';
+import { checkedPathValue } from '../http/path-param.ts';
+import { rejectUpgrade } from '../http/reject-upgrade.ts';
+import { streamUpgradeToken } from '../http/upgrade-auth.ts';
+import { serveRunStream } from './run-stream.ts';
+
+/** `/v1/runs/{id}/stream` → `^/v1/runs/([^/]+)/stream$`, from the contract. */
+export const RUN_STREAM_PATH = new RegExp(`^${streamRun.path.replace(/\{[^}]+\}/g, '([^/]+)')}$`);
+
+export interface RunStreamUpgradeDeps {
+  cp: ControlPlane;
+  tokens: TokenStore;
+  log: Logger;
+  /** The server's subscriber sockets (shared with the job streams: the same limits, the same 1012 on restart). */
+  subscribers: WebSocketServer;
+  maxBufferedBytes: number;
+}
+
+/**
+ * Answer an upgrade to a run stream as the job stream's is answered (server.ts): a token, then
+ * the request (a bad `?after=` cursor or `?output=` is 400 naming it), then the run (404). An
+ * expected refusal is thrown as an AppError for the server's catch to answer.
+ */
+export async function upgradeRunStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: RunStreamUpgradeDeps): Promise<void> {
+  const match = RUN_STREAM_PATH.exec(url.pathname)!;
+  const token = streamUpgradeToken(req);
+  if (!token) return rejectUpgrade(socket, unauthorized('a bearer token is required (the Authorization header, or the subprotocols "vmo.v1" and "bearer.<token>")'));
+  await authenticate(deps.tokens, token);
+  const { runId, output, after } = parseRunStreamRequest(match[1]!, url);
+  if (!isId('run', runId)) return rejectUpgrade(socket, notFound('run', runId));
+  const cursor: RunStreamCursor = after === undefined ? startCursor(runId, output) : decodeRunCursor(after, { runId, output });
+  if (!(await runStreamRunExists(deps.cp.database.sql, runId))) return rejectUpgrade(socket, notFound('run', runId));
+  deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
+    accepted();
+    void serveRunStream(ws, cursor, { cp: deps.cp, log: deps.log, maxBufferedBytes: deps.maxBufferedBytes });
+  });
+}
+
+/** The run id, `?after=` and `?output=` of an upgrade, validated by the route's contract. Unknown parameters are ignored; a repeated one counts once (the first). */
+export function parseRunStreamRequest(encodedId: string, url: URL): { runId: string; output: boolean; after: string | undefined } {
+  const runId = checkedPathValue(decodePathSegment(encodedId), 'id');
+  const params = streamRun.request.params.safeParse({ id: runId });
+  if (!params.success) throw validationError(params.error, 'path');
+  const query = RunStreamQuery.safeParse({ after: url.searchParams.get('after') ?? undefined, output: url.searchParams.get('output') ?? undefined });
+  if (!query.success) throw validationError(query.error, 'query');
+  return { runId: params.data.id, output: query.data.output === 'true', after: query.data.after };
+}
+
+/** A malformed escape (`%E0%A4%A`) is a client's mistake, not a server error: keep it raw (then 404). */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

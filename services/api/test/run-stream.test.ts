@@ -1,0 +1,443 @@
+/**
+ * Issue 10, "Live": GET /v1/runs/{id}/stream. A real API process serves the stream; this file
+ * plays the rest of the system on the same database and Redis: it writes children's output through
+ * the real log sink and their statuses through the lifecycle's transition(), and stands in for the
+ * roll-up (the run's status), so it decides exactly when each byte and status becomes durable. The
+ * last describe runs a real run end to end (worker, agents, POST /v1/runs).
+ *
+ * What a subscriber relies on: every chunk of every child exactly once, in seq order, tagged with
+ * its child, its bytes exact; each child's final status after all of its output; `end` last; and
+ * after a disconnect anywhere (in a large replay, live), resuming with the last cursor it
+ * received gives it exactly what followed.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { followRun, streamRunOnce, type StreamTarget } from '@vmo/client';
+import type { RunStreamMessage } from '@vmo/shared/api';
+import { commonSchema } from '@vmo/shared/config';
+import { openControlPlane, type ControlPlane } from '@vmo/shared/control-plane';
+import { newId } from '@vmo/shared/ids';
+import { transition } from '@vmo/shared/jobs';
+import { LogSink } from '@vmo/shared/logsink';
+import { beginRunStreamRead, decodeRunCursor, encodeRunCursor, outputKeysStatement, startCursor, type OutputKeysQuery } from '@vmo/shared/runs';
+import { createTestDatabase, openWebSocket, seededRandom, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
+
+interface Child {
+  id: string;
+  index: number;
+  target: string;
+  agentId: string;
+  nextSeq: number;
+}
+
+/** Each child's output as a subscriber reassembles it, and what else it saw. */
+function assemble(messages: RunStreamMessage[]) {
+  const byJob = new Map<string, { seqs: number[]; stdout: Buffer[]; stderr: Buffer[]; tags: Set<string>; lastOutputAt: number; statuses: string[]; finalStatusAt: number }>();
+  const of = (jobId: string) => {
+    let c = byJob.get(jobId);
+    if (!c) byJob.set(jobId, (c = { seqs: [], stdout: [], stderr: [], tags: new Set(), lastOutputAt: -1, statuses: [], finalStatusAt: -1 }));
+    return c;
+  };
+  messages.forEach((m, i) => {
+    if (m.type === 'output') {
+      const c = of(m.jobId);
+      c.seqs.push(m.seq);
+      (m.stream === 'stdout' ? c.stdout : c.stderr).push(Buffer.from(m.data, 'base64'));
+      c.tags.add(`${m.index}:${m.target}`);
+      c.lastOutputAt = i;
+    } else if (m.type === 'status') {
+      const c = of(m.jobId);
+      c.statuses.push(m.status);
+      c.tags.add(`${m.index}:${m.target}`);
+      if (!['queued', 'running'].includes(m.status)) c.finalStatusAt = i;
+    }
+  });
+  return byJob;
+}
+
+describe('run stream: replay, live, resume (output and statuses written by the test)', () => {
+  let system: TestSystem;
+  let cp: ControlPlane & { close(): Promise<void> };
+  let sink: LogSink;
+  let sql: postgres.Sql;
+  let target: StreamTarget;
+  let wsBase: string;
+
+  beforeAll(async () => {
+    // No worker: nothing else takes these children or rolls these runs up.
+    system = await TestSystem.start({ label: 'run_stream', workers: 0 });
+    const log = pino({ level: 'silent' });
+    cp = await openControlPlane(commonSchema.parse({ VMO_DATABASE_URL: system.databaseUrl, VMO_REDIS_URL: TEST_REDIS_URL, VMO_REDIS_PREFIX: system.env.VMO_REDIS_PREFIX }), log, { dbPoolSize: 6 });
+    sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
+    sql = cp.database.sql;
+    target = { baseUrl: system.apiUrls[0]!, token: system.token };
+    wsBase = system.apiUrls[0]!.replace(/^http/, 'ws');
+  }, 120_000);
+
+  afterAll(async () => {
+    await sink?.close();
+    await cp?.close();
+    await system?.stop();
+  });
+
+  /** A run and its children as submitRun writes them (runs-spec.md), `running`, children queued and held. */
+  async function createRun(names: string[]): Promise<{ runId: string; children: Child[] }> {
+    const runId = newId('run');
+    const children: Child[] = names.map((name, index) => ({ id: newId('job'), index, target: name, agentId: newId('agt'), nextSeq: 0 }));
+    await sql.begin(async (tx) => {
+      await tx`
+        insert into runs (id, status, command, timeout_ms, targets, strategy, total)
+        values (${runId}, 'running', 'echo', 60000, ${JSON.stringify({ agents: names })}::jsonb,
+                ${JSON.stringify({ maxConcurrency: names.length, maxErrors: null, canary: null })}::jsonb, ${names.length})`;
+      for (const c of children) {
+        await tx`
+          insert into jobs (id, status, command, target, agent_id, timeout_ms, run_id, run_index, target_name, target_kind, released_at)
+          values (${c.id}, 'queued', 'echo', ${JSON.stringify({ type: 'agent', agent: c.agentId })}::jsonb, ${c.agentId}, 60000, ${runId}, ${c.index}, ${c.target}, 'agent', null)`;
+      }
+    });
+    return { runId, children };
+  }
+  const start = async (c: Child) => expect(await transition(cp, c.id, { kind: 'start', workerId: 'run-stream-test', checkedAgentId: c.agentId })).toBeDefined();
+  const exit = async (c: Child, exitCode: number) => expect(await transition(cp, c.id, { kind: 'exit', attempt: 1, exit: { exitCode, signal: null, truncated: false } })).toBeDefined();
+  /** Through the log sink, durable when this resolves. */
+  const write = (c: Child, data: Buffer, stream: 1 | 2 = 1) => sink.append([{ jobId: c.id, seq: c.nextSeq++, stream, data }]);
+  /** The roll-up's part: the run's status (the trigger stamps status_xid). */
+  const setRunStatus = (runId: string, status: string) => sql`update runs set status = ${status}, finished_at = clock_timestamp() where id = ${runId}`;
+  const stored = async (c: Child) => {
+    const rows = await sql<{ seq: number; stream: number; data: Buffer }[]>`select seq, stream, data from job_output where job_id = ${c.id} order by seq`;
+    return { seqs: rows.map((r) => r.seq), stdout: Buffer.concat(rows.filter((r) => r.stream === 1).map((r) => r.data)), stderr: Buffer.concat(rows.filter((r) => r.stream === 2).map((r) => r.data)) };
+  };
+  /** Every child's bytes, seqs and tags as received equal what Postgres holds; its final status after its output. */
+  async function expectExact(children: Child[], messages: RunStreamMessage[]) {
+    const got = assemble(messages);
+    for (const c of children) {
+      const want = await stored(c);
+      const have = got.get(c.id);
+      expect(have?.seqs ?? [], `child ${c.index} seqs`).toEqual(want.seqs);
+      expect(want.seqs).toEqual(want.seqs.map((_, i) => i));
+      expect(Buffer.concat(have?.stdout ?? []).equals(want.stdout), `child ${c.index} stdout`).toBe(true);
+      expect(Buffer.concat(have?.stderr ?? []).equals(want.stderr), `child ${c.index} stderr`).toBe(true);
+      expect([...(have?.tags ?? [])], `child ${c.index} tags`).toEqual([`${c.index}:${c.target}`]);
+      // Statuses only move forward: none repeated.
+      expect(new Set(have!.statuses).size, `child ${c.index} statuses ${have!.statuses}`).toBe(have!.statuses.length);
+      if (have!.finalStatusAt >= 0) expect(have!.finalStatusAt, `child ${c.index}: its final status after its output`).toBeGreaterThan(have!.lastOutputAt);
+    }
+  }
+
+  /** One connection, collecting until it closes; `onMessage` may close it. */
+  async function session(runId: string, opts: { after?: string; output?: boolean; onMessage?: (msg: RunStreamMessage, ws: WebSocket, n: number) => void } = {}) {
+    const messages: RunStreamMessage[] = [];
+    const close = await streamRunOnce(target, runId, {
+      after: opts.after,
+      output: opts.output,
+      onMessage: (msg, ws) => {
+        messages.push(msg);
+        opts.onMessage?.(msg, ws as WebSocket, messages.length);
+      },
+    });
+    return { messages, closeCode: close.code };
+  }
+
+  it('replays what is stored, then streams live: output tagged and exact (binary too), statuses, progress, end, close 1000', async () => {
+    const { runId, children } = await createRun(['web-a', 'web-b', 'db@prod']);
+    const [a, b, c] = children as [Child, Child, Child];
+    await start(a);
+    await start(b);
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await write(a, Buffer.from('hello from a\n'));
+    await write(a, binary, 2);
+    await write(a, randomBytes(100_000));
+    await write(b, Buffer.from('b0\n'));
+
+    const messages: RunStreamMessage[] = [];
+    let closeCode = 0;
+    const followed = followRun(target, runId, { onMessage: (m) => messages.push(m), onClose: (cl) => (closeCode = cl.code), maxResumes: 0 });
+    // The replay: a's chunks, b's, then every child's status, then progress.
+    const replay = await waitFor('the replay', () => {
+      const i = messages.findIndex((m) => m.type === 'progress');
+      return i >= 0 ? messages.slice(0, i + 1) : undefined;
+    });
+    expect(replay.map((m) => (m.type === 'output' ? `output ${m.index}/${m.seq}` : m.type === 'status' ? `status ${m.index} ${m.status}` : m.type))).toEqual([
+      'output 0/0',
+      'output 0/1',
+      'output 0/2',
+      'output 1/0',
+      'status 0 running',
+      'status 1 running',
+      'status 2 queued',
+      'progress',
+    ]);
+    expect(replay[replay.length - 1]).toMatchObject({ type: 'progress', status: 'running', done: 0, total: 3, counts: { running: 2, queued: 1, succeeded: 0 }, error: null });
+    expect(replay[0]).toMatchObject({ type: 'output', jobId: a.id, index: 0, target: 'web-a', stream: 'stdout' });
+    expect(replay[1]).toMatchObject({ stream: 'stderr', data: binary.toString('base64') });
+
+    // Live.
+    for (let i = 1; i <= 3; i++) await write(b, Buffer.from(`b${i}\n`));
+    await start(c);
+    await write(c, randomBytes(5000));
+    await write(c, Buffer.from([0, 255, 0, 10, 13]), 2);
+    await exit(a, 0);
+    await exit(b, 3);
+    await waitFor('b failed on the stream', () => messages.some((m) => m.type === 'status' && m.jobId === b.id && m.status === 'failed'));
+    expect(messages.some((m) => m.type === 'end')).toBe(false); // the run is not final yet
+    await exit(c, 0);
+    await setRunStatus(runId, 'failed');
+
+    const end = await followed;
+    expect(end).toMatchObject({ type: 'end', status: 'failed', error: null });
+    expect(messages[messages.length - 1]).toEqual(end);
+    expect(closeCode).toBe(1000);
+    await expectExact(children, messages);
+    expect(assemble(messages).get(a.id)!.statuses).toEqual(['running', 'succeeded']);
+    expect(assemble(messages).get(c.id)!.statuses).toEqual(['queued', 'running', 'succeeded']);
+    const progress = messages.filter((m) => m.type === 'progress');
+    expect(progress[progress.length - 1]).toMatchObject({ status: 'failed', done: 3, total: 3, counts: { succeeded: 2, failed: 1, running: 0 } });
+    const bStatus = messages.find((m) => m.type === 'status' && m.jobId === b.id && m.status === 'failed');
+    expect(bStatus).toMatchObject({ exitCode: 3, signal: null, error: null, target: 'web-b', index: 1 });
+
+    // Replayed whole after the end: the same frames (cursors aside), then end and 1000.
+    const again = await session(runId);
+    expect(again.closeCode).toBe(1000);
+    await expectExact(children, again.messages);
+    expect(again.messages[again.messages.length - 1]).toMatchObject({ type: 'end', status: 'failed' });
+    // And from the end's cursor: only the end again.
+    const tail = await session(runId, { after: end.cursor });
+    expect(tail.messages.map((m) => m.type)).toEqual(['end']);
+  });
+
+  it('no gap and no duplicate across disconnects in the middle of a large replay and during live output', async () => {
+    const random = seededRandom(4242);
+    const { runId, children } = await createRun(['n1', 'n2', 'n3', 'n4']);
+    for (const c of children) await start(c);
+    // ~2.5 MiB per child in chunks of up to 64 KiB (the largest a producer stores): a replay of many 1 MiB pages.
+    const chunk = () => randomBytes(1 + Math.floor(random() * 64 * 1024));
+    for (let round = 0; round < 60; round++) {
+      await Promise.all(children.map((c) => write(c, chunk(), random() < 0.2 ? 2 : 1)));
+    }
+
+    const received: RunStreamMessage[] = [];
+    let after: string | undefined;
+    let ended = false;
+    const resumedFrom: string[] = [];
+    let liveWriter: Promise<void> | undefined;
+    const writeLive = async () => {
+      // Many small chunks from every child at once: batches of the sink interleave and commit concurrently.
+      for (let round = 0; round < 120; round++) {
+        await Promise.all(children.map((c) => write(c, randomBytes(1 + Math.floor(random() * 4096)), random() < 0.3 ? 2 : 1)));
+      }
+      for (const c of children) await exit(c, c.index === 2 ? 1 : 0);
+      await setRunStatus(runId, 'failed');
+    };
+
+    for (let n = 0; !ended; n++) {
+      if (n > 60) throw new Error('did not reach the end in 60 sessions');
+      // Early sessions leave after a few frames (the first inside the first page of the replay);
+      // later ones follow to the end. Half leave cleanly, half drop the connection.
+      const leaveAfter = n === 0 ? 7 : n < 10 ? 1 + Math.floor(random() * 40) : Infinity;
+      const abrupt = random() < 0.5;
+      if (after !== undefined) resumedFrom.push(decodeRunCursor(after, { runId, output: true }).position.phase);
+      const s = await session(runId, {
+        after,
+        onMessage: (msg, ws, count) => {
+          // Live output starts once the replay is over (its first progress).
+          if (msg.type === 'progress') liveWriter ??= writeLive();
+          if (count === leaveAfter && ws.readyState === ws.OPEN) abrupt ? ws.terminate() : ws.close(1000);
+        },
+      });
+      // Everything received counts, even what arrived after leaving; its cursor too.
+      received.push(...s.messages);
+      if (s.messages.length > 0) after = s.messages[s.messages.length - 1]!.cursor;
+      ended = s.messages.some((m) => m.type === 'end');
+    }
+    await liveWriter;
+    expect(resumedFrom).toContain('output'); // resumed inside a window's output (a replay page)
+    expect(received.filter((m) => m.type === 'end')).toHaveLength(1);
+    expect(received[received.length - 1]).toMatchObject({ type: 'end', status: 'failed' });
+    await expectExact(children, received);
+    for (const c of children) expect(assemble(received).get(c.id)!.statuses[assemble(received).get(c.id)!.statuses.length - 1]).toBe(c.index === 2 ? 'failed' : 'succeeded');
+  });
+
+  it("keeps a child's chunks in seq order when a later one commits first, across a resume while one is held", async () => {
+    const { runId, children } = await createRun(['solo']);
+    const [c] = children as [Child];
+    await start(c);
+    await write(c, Buffer.from('zero\n'));
+    // Two batches of the same child in flight, the second committing first (the sink runs two at once).
+    let commitFirst!: () => void;
+    let inserted!: () => void;
+    const insertedP = new Promise<void>((r) => (inserted = r));
+    const first = sql.begin(async (tx) => {
+      await tx`insert into job_output (job_id, seq, stream, data) values (${c.id}, 1, 1, ${Buffer.from('one\n')})`;
+      inserted();
+      await new Promise<void>((r) => (commitFirst = r));
+    });
+    await insertedP;
+    await sql`insert into job_output (job_id, seq, stream, data) values (${c.id}, 2, 1, ${Buffer.from('two\n')})`;
+
+    // A subscriber sees seq 0 and a window holding 2 (1 is not committed): it must not get 2 yet.
+    const early = await session(runId, {
+      onMessage: (msg, ws) => {
+        if (msg.type === 'progress') ws.close(1000);
+      },
+    });
+    expect(early.messages.filter((m) => m.type === 'output').map((m) => (m as { seq: number }).seq)).toEqual([0]);
+    const cursor = early.messages[early.messages.length - 1]!.cursor;
+    expect(decodeRunCursor(cursor, { runId, output: true }).position).toMatchObject({ phase: 'between', holds: [[0, 1]] });
+
+    // One more subscriber stays on through the commit; the first resumes after it.
+    const live: RunStreamMessage[] = [];
+    const liveDone = session(runId, { onMessage: (m) => live.push(m) });
+    await waitFor('the live subscriber past its replay', () => live.some((m) => m.type === 'progress'));
+    commitFirst();
+    await first;
+    c.nextSeq = 3;
+    await write(c, Buffer.from('three\n'));
+    await exit(c, 0);
+    await setRunStatus(runId, 'succeeded');
+    const resumed = await session(runId, { after: cursor });
+    expect(resumed.messages.filter((m) => m.type === 'output').map((m) => (m as { seq: number }).seq)).toEqual([1, 2, 3]);
+    await expectExact(children, [...early.messages, ...resumed.messages]);
+    const stayed = await liveDone;
+    expect(stayed.closeCode).toBe(1000);
+    await expectExact(children, stayed.messages);
+    expect(Buffer.concat(stayed.messages.flatMap((m) => (m.type === 'output' ? [Buffer.from(m.data, 'base64')] : []))).toString()).toBe('zero\none\ntwo\nthree\n');
+  });
+
+  it('?output=false: progress and statuses only, resumable with its own cursor', async () => {
+    const { runId, children } = await createRun(['q1', 'q2']);
+    const [a, b] = children as [Child, Child];
+    await start(a);
+    await write(a, Buffer.from('not for this subscriber\n'));
+    const first = await session(runId, {
+      output: false,
+      onMessage: (msg, ws) => {
+        if (msg.type === 'progress') ws.close(1000);
+      },
+    });
+    expect(first.messages.map((m) => m.type)).toEqual(['status', 'status', 'progress']);
+    const cursor = first.messages[first.messages.length - 1]!.cursor;
+    await start(b);
+    await write(b, Buffer.from('nor this\n'));
+    await exit(a, 0);
+    await exit(b, 0);
+    await setRunStatus(runId, 'succeeded');
+    const rest = await session(runId, { after: cursor, output: false });
+    expect(rest.closeCode).toBe(1000);
+    expect(rest.messages.map((m) => (m.type === 'status' ? `${m.index} ${m.status}` : m.type))).toEqual(['0 succeeded', '1 succeeded', 'progress', 'end']);
+    expect(rest.messages.some((m) => m.type === 'output')).toBe(false);
+
+    // A cursor is for its mode: resuming output from a cursor that stands for none would skip bytes.
+    const mixed = await openWebSocket(`${wsBase}/v1/runs/${runId}/stream?after=${cursor}`, { token: system.token });
+    expect(mixed.kind === 'refused' && mixed.status).toBe(400);
+    expect(mixed.kind === 'refused' && JSON.parse(mixed.body).error).toMatchObject({ code: 'validation_failed', details: { field: 'after' } });
+  });
+
+  it('refuses the upgrade: a bad cursor or ?output= 400, an unknown run 404, and authenticates as the job stream', async () => {
+    const { runId } = await createRun(['auth-1']);
+    const other = await createRun(['auth-2']);
+    const agentToken = (await system.client.request('POST', '/v1/agents', { name: 'run-stream-auth-agent' })).body.token as string;
+    const url = (id: string, query = '') => `${wsBase}/v1/runs/${id}/stream${query}`;
+    const garbled = Buffer.from('{"v":1}').toString('base64url');
+    const foreign = encodeRunCursor(startCursor(other.runId, true));
+
+    const cases: [string, string, Parameters<typeof openWebSocket>[1], number, string?][] = [
+      ['a cursor that is not one', url(runId, `?after=${garbled}`), { token: system.token }, 400, 'after'],
+      ['a cursor that is not base64url', url(runId, '?after=%2B%2F'), { token: system.token }, 400, 'after'],
+      ["another run's cursor", url(runId, `?after=${foreign}`), { token: system.token }, 400, 'after'],
+      ['a bad ?output=', url(runId, '?output=yes'), { token: system.token }, 400, 'output'],
+      ['no token', url(runId), {}, 401],
+      ['wrong token', url(runId), { token: 'vmo_adm_wrongwrongwrongwrong' }, 401],
+      ['wrong subprotocol token', url(runId), { protocols: ['vmo.v1', 'bearer.vmo_adm_nope'] }, 401],
+      ['a bearer subprotocol without vmo.v1', url(runId), { protocols: [`bearer.${system.token}`] }, 400],
+      ['agent token', url(runId), { token: agentToken }, 403],
+      ['unknown run', url('run_00000000000000000000'), { token: system.token }, 404],
+      ['malformed run id', url('nope'), { token: system.token }, 404],
+    ];
+    for (const [what, u, opts, status, field] of cases) {
+      const res = await openWebSocket(u, opts);
+      expect(res.kind, what).toBe('refused');
+      if (res.kind !== 'refused') continue;
+      expect(res.status, what).toBe(status);
+      const error = JSON.parse(res.body).error;
+      expect(error.code, what).toEqual(expect.any(String));
+      if (field) expect(error.details, what).toEqual({ field });
+    }
+
+    // A browser: the subprotocols, and the server selects vmo.v1, never the token.
+    const opened = await openWebSocket(url(runId), { protocols: [`bearer.${system.token}`, 'vmo.v1'] });
+    expect(opened.kind).toBe('open');
+    if (opened.kind !== 'open') return;
+    expect(opened.protocol).toBe('vmo.v1');
+    await waitFor('the replay', () => opened.texts.some((t) => JSON.parse(t).type === 'progress'));
+    // Only pings may be sent: anything else closes 1008.
+    opened.ws.send(JSON.stringify({ type: 'ping' }));
+    opened.ws.send('hello');
+    expect((await opened.closed).code).toBe(1008);
+  });
+});
+
+describe('run stream: the per-poll read on a run of 1,000 children', () => {
+  let testDb: TestDatabase;
+  let sql: postgres.Sql;
+  const RUN = 'run_' + 'p'.repeat(20);
+  const CHUNKS = 200;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('run_stream_plan');
+    sql = postgres(testDb.url, { max: 1, onnotice: () => {} });
+    // Other work in the table (30,000 single jobs with output) and the run: 1,000 children, the
+    // first 300 done, the next 100 running, each of those with 200 chunks; the rest queued and held.
+    await sql`
+      insert into jobs (id, status, command, target, timeout_ms)
+      select 'job_s' || lpad(g::text, 19, '0'), 'succeeded', 'true', '{"type":"local"}'::jsonb, 1000 from generate_series(1, 30000) g`;
+    await sql`insert into job_output (job_id, seq, stream, data) select 'job_s' || lpad(g::text, 19, '0'), s, 1, '\\x00'::bytea from generate_series(1, 30000) g, generate_series(0, 4) s`;
+    await sql`insert into runs (id, status, command, timeout_ms, targets, strategy, total) values (${RUN}, 'running', 'true', 1000, '{}'::jsonb, '{}'::jsonb, 1000)`;
+    await sql`
+      insert into jobs (id, status, command, target, timeout_ms, run_id, run_index, target_name, target_kind, released_at)
+      select 'job_r' || lpad(g::text, 19, '0'), case when g < 300 then 'succeeded' when g < 400 then 'running' else 'queued' end,
+             'true', '{"type":"local"}'::jsonb, 1000, ${RUN}, g, 'agent-' || g, 'agent', case when g < 400 then now() end
+      from generate_series(0, 999) g`;
+    await sql`insert into job_output (job_id, seq, stream, data) select 'job_r' || lpad(g::text, 19, '0'), s, 1, '\\x0a'::bytea from generate_series(0, 399) g, generate_series(0, ${CHUNKS - 1}) s`;
+    await sql`analyze`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await sql?.end();
+    await testDb?.drop();
+  });
+
+  /** The plan of the page read as the stream runs it (its transaction's settings), with the rows each node produced. */
+  const plan = (q: (s: string) => Omit<OutputKeysQuery, 'runId' | 'limit'>) =>
+    sql.begin('isolation level repeatable read read only', async (tx) => {
+      const s = await beginRunStreamRead(tx);
+      const [row] = await tx`explain (analyze, format json) ${outputKeysStatement(tx, { runId: RUN, limit: 2001, ...q(s) })}`;
+      return JSON.stringify(row!['QUERY PLAN']);
+    });
+  const expectIndexedPage = (p: string) => {
+    expect(p).toContain('"Index Name":"jobs_run_idx"');
+    expect(p).toContain('"Index Name":"job_output_job_id_seq_pk"');
+    expect(p).not.toContain('Seq Scan');
+    expect(p).not.toContain('Bitmap');
+    // Ordered by child from the index, then by seq within each: no sort of everything.
+    expect(p).not.toContain('"Node Type":"Sort"');
+  };
+
+  it('a live poll: jobs_run_idx, the job_output primary key from where each child is, no sequential scan', async () => {
+    // The previous window's snapshot is now; 100 running children known to be at their last seq.
+    const p = await plan((s) => ({ snapshot: s, upper: s, children: Array.from({ length: 100 }, (_, i) => ({ index: 300 + i, from: CHUNKS, held: null })), fromIndex: -1, fromSeq: 0 }));
+    expectIndexedPage(p);
+    // Only the 100 children that may still write were looked into (not the done or the held ones).
+    expect(p).toMatch(/"Node Type":"Index Scan"[^{}]*"Index Name":"jobs_run_idx"[^{}]*"Actual Rows":100,/);
+  });
+
+  it('a replay page: stops once the page is full instead of reading every chunk of the run', async () => {
+    const p = await plan((s) => ({ snapshot: '1:1:', upper: s, children: [], fromIndex: -1, fromSeq: 0 }));
+    expectIndexedPage(p);
+    expect(p).toContain('"Node Type":"Incremental Sort"');
+    const loop = /"Node Type":"Nested Loop"[^{}]*"Actual Rows":(\d+)/.exec(p);
+    expect(Number(loop?.[1])).toBeLessThan(2001 + CHUNKS + 1); // the page and at most one child more, of 80,000 chunks
+  });
+});
