@@ -20,13 +20,17 @@ import { noteLimitedTarget } from '../../target-gate/limited-targets.ts';
  *   first out. Turned away, the job stays `queued` and nothing is returned (the worker puts it
  *   back in BullMQ's delayed set; the end of a job on the target wakes it).
  *
- * LOUD: the lock is what makes the limit hold under concurrent workers. Without it, two workers'
- * READ COMMITTED statements would each count the other's start as not yet committed and both
- * start: the count and the UPDATE run after the lock is taken (a statement's snapshot is taken at
- * its start, so the lock is its own statement before them). Jobs that leave `running` do not
- * lock: they only free slots, and a stale count only turns a job away early (woken again later).
- * A limit set while the fast path is mid-statement can let that one start through: a limit
- * applies from the jobs started after it is written.
+ * LOUD: the lock is what makes the limit hold under concurrent workers. A READ COMMITTED
+ * statement does not see a start another worker has not committed yet. Among jobs released in
+ * line order that is harmless (the later job counts the earlier one, queued or running), but a
+ * run's child is released long after it was created, ahead of jobs already in line: its start and
+ * a later job's, side by side, would each count nothing of the other and both go (test:
+ * packages/shared/test/target-gate.test.ts, "released out of order"). So the count and the UPDATE
+ * run after the lock is taken, each gated start of a target in turn (a statement's snapshot is
+ * taken at its start, so the lock is its own statement before them). Jobs that leave `running` do
+ * not lock: they only free slots, and a stale count only turns a job away early (woken again
+ * later). A limit set while the fast path is mid-statement can let that one start through: a
+ * limit applies from the jobs started after it is written.
  *
  * LOUD: the UPDATE can commit and its answer be lost (the connection reset in between). Thrown
  * as a plain failure, that left the job `running` under a live worker that never ran it, and
