@@ -180,7 +180,9 @@ describe('fleet runs: must hold', () => {
     const submitted = await faultRun();
     await midRun(submitted.id);
     // apis[1]: half the agents are connected to it; the test's client talks to apis[0].
+    const cutBefore = sim.closeCodes[1006] ?? 0;
     await system.apis[1]!.kill();
+    await waitFor('its agents cut off', () => (sim.closeCodes[1006] ?? 0) - cutBefore >= FLEET / 4, 30_000);
     const { run } = await expectConverged(submitted.id, FAULT_TARGETS, FAULT_CONCURRENCY, 120_000);
     // Its agents came back on the other node with their jobs: nothing was lost.
     expect(run).toMatchObject({ status: 'succeeded', counts: { succeeded: FAULT_TARGETS } });
