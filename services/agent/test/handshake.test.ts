@@ -29,6 +29,7 @@ describe('§1 handshake', () => {
       os: process.platform,
       arch: process.arch,
       labels: { zone: 'eu-1', gpu: 'no' },
+      features: ['secret_env'],
       jobs: [],
     });
     await waitFor('ready', () => agent.state === 'ready');

@@ -152,6 +152,11 @@ describe('bad input over REST (in-process)', () => {
       ['an empty env name', { command: 'ls', env: { '': 'x' } }, /^env\.: variable names/],
       ['a numeric env value', { command: 'ls', env: { A: 1 } }, /^env\.A: /],
       ['an env value with a NUL byte', { command: 'ls', env: { A: 'a\u0000' } }, /^env\.A: values must not contain NUL/],
+      ['secretEnv as a list', { command: 'ls', secretEnv: ['A=secret'] }, /^secretEnv: /],
+      ['a secretEnv name with a dash', { command: 'ls', secretEnv: { 'MY-VAR': 'secret' } }, /^secretEnv\.MY-VAR: variable names/],
+      ['a secretEnv value under 4 bytes', { command: 'ls', secretEnv: { A: 'abc' } }, /^secretEnv\.A: values must be at least 4 bytes/],
+      ['a numeric secretEnv value', { command: 'ls', secretEnv: { A: 12345 } }, /^secretEnv\.A: values must be strings/],
+      ['a secretEnv name also in env', { command: 'ls', env: { A: 'x' }, secretEnv: { A: 'secret' } }, /^secretEnv\.A: is also in env/],
       ['an empty cwd', { command: 'ls', cwd: '' }, /^cwd: /],
       ['a numeric cwd', { command: 'ls', cwd: 7 }, /^cwd: /],
       ['a bad label key', { command: 'ls', labels: { 'a b': 'x' } }, /^labels\.a b: label keys/],
@@ -169,6 +174,15 @@ describe('bad input over REST (in-process)', () => {
         const [row] = await cp.database.sql`select command from jobs where id = ${res.body.id}`;
         expect(row!.command).toBe(command);
       }
+    });
+
+    it('refuses secretEnv with 422 secrets_disabled when the control plane has no VMO_SECRET_KEY', async () => {
+      const res = await refused('POST', '/v1/jobs', postJob({ command: 'ls', secretEnv: { TOKEN: 'not-to-be-stored' } }), 422, 'secrets_disabled', /^secretEnv: .*VMO_SECRET_KEY/);
+      expect(res.text).not.toContain('not-to-be-stored');
+      // An empty secretEnv is no secret: accepted like no secretEnv at all.
+      const plain = await call('POST', '/v1/jobs', postJob({ command: 'ls', secretEnv: {} }));
+      expect(plain.status, plain.text).toBe(201);
+      expect(plain.body.secretEnvNames).toEqual([]);
     });
 
     it('refuses an unknown agent with 422 unknown_agent naming it', async () => {
