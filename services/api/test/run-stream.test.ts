@@ -11,11 +11,14 @@
  * received gives it exactly what followed.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
-import { followRun, streamRunOnce, type StreamTarget } from '@vmo/client';
+import WebSocket from 'ws';
+import { followRun, streamRunOnce, type RunOutputChunk, type RunReconnect, type StreamTarget } from '@vmo/client';
 import type { RunStreamMessage } from '@vmo/shared/api';
 import { commonSchema } from '@vmo/shared/config';
 import { openControlPlane, type ControlPlane } from '@vmo/shared/control-plane';
@@ -23,7 +26,7 @@ import { newId } from '@vmo/shared/ids';
 import { transition } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { beginRunStreamRead, decodeRunCursor, encodeRunCursor, outputKeysStatement, startCursor, type OutputKeysQuery } from '@vmo/shared/runs';
-import { createTestDatabase, openWebSocket, seededRandom, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
+import { createTestDatabase, openWebSocket, peakRssBytes, seededRandom, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
 
 interface Child {
   id: string;
@@ -306,6 +309,50 @@ describe('run stream: replay, live, resume (output and statuses written by the t
     expect(Buffer.concat(stayed.messages.flatMap((m) => (m.type === 'output' ? [Buffer.from(m.data, 'base64')] : []))).toString()).toBe('zero\none\ntwo\nthree\n');
   });
 
+  it('paces a subscriber that stops reading: the API reads no further than its buffer (memory does not grow with the replay), then it catches up exactly', async () => {
+    const MiB = 1024 * 1024;
+    // A node of its own, for a clean memory high-water mark, with the smallest subscriber buffer.
+    const api = await system.startApi({ VMO_SUBSCRIBER_BUFFER_BYTES: String(MiB) });
+    const url = system.apiUrls[system.apis.indexOf(api)]!;
+    const { runId, children } = await createRun(['big-1', 'big-2', 'big-3', 'big-4']);
+    for (const c of children) await start(c);
+    // 48 MiB stored: an API that read it all for one subscriber would hold ~64 MiB of frames.
+    for (let round = 0; round < 192; round++) await Promise.all(children.map((c) => write(c, randomBytes(64 * 1024))));
+    // Warm the node up (its first stream's code paths and pools) before the baseline.
+    const warm = await createRun(['warm-up']);
+    await start(warm.children[0]!);
+    await write(warm.children[0]!, randomBytes(256 * 1024));
+    await streamRunOnce({ baseUrl: url, token: system.token }, warm.runId, { onMessage: (m, w) => m.type === 'progress' && w.close(1000) });
+    const before = peakRssBytes(api.pid);
+
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/runs/${runId}/stream`, ['vmo.v1'], { headers: { authorization: `Bearer ${system.token}` } });
+    const messages: RunStreamMessage[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as RunStreamMessage));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause(); // stops reading: the kernel's buffers fill, then the server's
+    // A measurement window: long enough for an unpaced server to read the whole replay.
+    const until = Date.now() + 4000;
+    await waitFor('the measurement window', () => Date.now() > until, 10_000, 200);
+    const grown = peakRssBytes(api.pid) - before;
+    const receivedWhilePaused = messages.length;
+    socket.resume();
+
+    await waitFor('the whole replay', () => messages.filter((m) => m.type === 'output').length >= 4 * 192, 60_000, 50);
+    for (const c of children) await exit(c, 0);
+    await setRunStatus(runId, 'succeeded');
+    expect(await closed).toBe(1000);
+    console.log(`[paced] API peak RSS grew ${(grown / MiB).toFixed(1)} MiB while a subscriber of a 48 MiB replay did not read (${receivedWhilePaused} frames had reached it)`);
+    expect(grown).toBeLessThan(40 * MiB); // unpaced: over 100 MiB
+    await expectExact(children, messages);
+    expect(messages[messages.length - 1]).toMatchObject({ type: 'end', status: 'succeeded' });
+    await api.stop();
+  }, 120_000);
+
   it('?output=false: progress and statuses only, resumable with its own cursor', async () => {
     const { runId, children } = await createRun(['q1', 'q2']);
     const [a, b] = children as [Child, Child];
@@ -440,4 +487,74 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
     const loop = /"Node Type":"Nested Loop"[^{}]*"Actual Rows":(\d+)/.exec(p);
     expect(Number(loop?.[1])).toBeLessThan(2001 + CHUNKS + 1); // the page and at most one child more, of 80,000 chunks
   });
+});
+
+describe('run stream: a real run (worker, agents, POST /v1/runs), followed through an API restart', () => {
+  let system: TestSystem;
+  let scratch: string;
+  const AGENTS = ['rs-web-1', 'rs-web-2', 'rs-web-3'];
+
+  beforeAll(async () => {
+    system = await TestSystem.start({ label: 'run_stream_e2e' });
+    scratch = mkdtempSync(join(tmpdir(), 'vmo-run-stream-'));
+    await Promise.all(AGENTS.map((name) => system.startAgent(name, { labels: { role: 'rs-web' } })));
+  }, 120_000);
+
+  afterAll(async () => {
+    await system?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('followRun() gets every child\'s output once and in order, its statuses and the end, resuming after 1012 and while the node is down', async () => {
+    const stop = join(scratch, 'stop');
+    // Every child writes until told to stop: output flows before, during and after the restart.
+    const res = await system.client.request('POST', '/v1/runs', {
+      command: `i=0; while [ ! -e '${stop}' ]; do i=$((i+1)); echo "line $i"; printf 'err %s\\n' "$i" >&2; sleep 0.02; done; echo last`,
+      targets: { selector: 'role=rs-web' },
+    });
+    expect(res.status, res.text).toBe(201);
+    const runId = res.body.id as string;
+    const target: StreamTarget = { baseUrl: system.apiUrls[0]!, token: system.token };
+    const messages: RunStreamMessage[] = [];
+    const chunks: RunOutputChunk[] = [];
+    const reconnects: RunReconnect[] = [];
+    const followed = followRun(target, runId, {
+      onMessage: (m) => messages.push(m),
+      onOutput: (c) => chunks.push(c),
+      onReconnect: (r) => reconnects.push(r),
+      backoff: { initialMs: 100, maxMs: 1000 },
+    });
+    followed.catch(() => {}); // awaited below
+
+    await waitFor('output of every child before the restart', () => new Set(chunks.map((c) => c.jobId)).size === AGENTS.length && chunks.length >= 30, 30_000, 20);
+    const port = new URL(system.apiUrls[0]!).port;
+    await system.apis[0]!.stop(); // closes every subscriber with 1012
+    await system.startApi({ VMO_PORT: port });
+    const resumedAfter = chunks.length;
+    await waitFor('output after the restart', () => chunks.length >= resumedAfter + 30, 60_000, 20);
+    writeFileSync(stop, '');
+
+    const end = await followed;
+    expect(end).toMatchObject({ type: 'end', status: 'succeeded', error: null });
+    expect(reconnects[0]?.closeCode).toBe(1012);
+    expect(reconnects[0]?.after).toEqual(expect.any(String));
+
+    const children = (await system.client.request('GET', `/v1/runs/${runId}/jobs`)).body.items as { id: string; index: number; target: { name: string } }[];
+    expect(children.map((c) => c.target.name).sort()).toEqual([...AGENTS].sort());
+    const got = assemble(messages);
+    for (const child of children) {
+      const mine = chunks.filter((c) => c.jobId === child.id);
+      expect(mine.map((c) => c.seq), `${child.target.name}: none twice, none skipped`).toEqual(mine.map((_, i) => i));
+      expect(new Set(mine.map((c) => `${c.index}:${c.target}`))).toEqual(new Set([`${child.index}:${child.target.name}`]));
+      const stored = await system.client.logs(child.id);
+      expect(Buffer.concat(mine.map((c) => c.data)).equals(stored), `${child.target.name}: the stored bytes`).toBe(true);
+      expect(stored.toString()).toMatch(/^line 1\n[\s\S]*\nlast\n$/);
+      const seen = got.get(child.id)!;
+      expect(seen.statuses[seen.statuses.length - 1]).toBe('succeeded');
+      expect(seen.finalStatusAt).toBeGreaterThan(seen.lastOutputAt);
+    }
+    const progress = messages.filter((m) => m.type === 'progress');
+    expect(progress[progress.length - 1]).toMatchObject({ status: 'succeeded', done: 3, total: 3, counts: { succeeded: 3 } });
+    expect(messages[messages.length - 1]).toEqual(end);
+  }, 180_000);
 });
