@@ -32,8 +32,8 @@ describe('per-target concurrency (maxConcurrentJobs)', () => {
   let sql: postgres.Sql;
   const dir = mkdtempSync(join(tmpdir(), 'vmo-target-gate-'));
   const go = (name: string) => writeFileSync(join(dir, `go-${name}`), '');
-  /** A command that waits for the test to say go, then prints its name. */
-  const blocked = (name: string) => `while [ ! -e '${join(dir, `go-${name}`)}' ]; do sleep 0.05; done; echo ${name}`;
+  /** A command that waits for the test to say go (or for the directory to be gone: no loop outlives the file), then prints its name. */
+  const blocked = (name: string) => `while [ -d '${dir}' ] && [ ! -e '${join(dir, `go-${name}`)}' ]; do sleep 0.05; done; echo ${name}`;
 
   async function timings(ids: string[]): Promise<Timed[]> {
     const rows = await sql<{ id: string; started: string; finished: string }[]>`
@@ -169,6 +169,7 @@ describe('per-target concurrency (maxConcurrentJobs)', () => {
     // Then the agent goes away. The job now waits for an offline agent, and gets the whole
     // dispatch timeout for it, from when the agent was last seen, not from its submission.
     await agent.process.kill();
+    go('never'); // the command the killed agent left behind, if it outlived it
     const ended = await client.waitForEnd(waiting.id, DISPATCH_TIMEOUT_MS + 60_000);
     expect(ended).toMatchObject({ status: 'failed', outputBytes: 0, error: { code: 'agent_offline' } });
     const [row] = await sql<{ after_seen: number }[]>`
@@ -184,7 +185,7 @@ describe('per-target concurrency on an SSH host', () => {
   let keyDir: string;
   const dir = mkdtempSync(join(tmpdir(), 'vmo-target-gate-ssh-'));
   const go = (name: string) => writeFileSync(join(dir, `go-${name}`), '');
-  const blocked = (name: string) => `while [ ! -e '${join(dir, `go-${name}`)}' ]; do sleep 0.05; done; echo ${name}`;
+  const blocked = (name: string) => `while [ -d '${dir}' ] && [ ! -e '${join(dir, `go-${name}`)}' ]; do sleep 0.05; done; echo ${name}`;
 
   beforeAll(async () => {
     keyDir = await mkdtemp(join(tmpdir(), 'vmo-target-gate-keys-'));
