@@ -39,6 +39,14 @@ describe('secret settings from files (<NAME>_FILE)', () => {
     expect(config).toMatchObject({ VMO_ADMIN_TOKEN: strong, VMO_DATABASE_URL: 'postgres://u:pw@db:5432/vmo', VMO_REDIS_URL: 'redis://:pw@cache:6379' });
   });
 
+  it('reads VMO_SECRET_KEY from VMO_SECRET_KEY_FILE; a bad key there is named by the file form, never shown', () => {
+    const key = '5b8e2d4f7a1c3e6b9d0f2a4c6e8b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a0c2e4b';
+    expect(tryParseEnv(schema, { VMO_SECRET_KEY_FILE: file('secret-key', `${key}\n`) }).VMO_SECRET_KEY).toBe(key);
+    const bad = failure({ VMO_SECRET_KEY_FILE: file('secret-key-bad', `${key.slice(0, 40)}\n`) });
+    expect(bad).toMatch(/^VMO_SECRET_KEY \(read from VMO_SECRET_KEY_FILE\): must be 64 hexadecimal characters/);
+    expect(bad).not.toContain(key.slice(0, 40));
+  });
+
   it('refuses both forms at once, naming the variable', () => {
     expect(failure({ VMO_ADMIN_TOKEN: strong, VMO_ADMIN_TOKEN_FILE: file('both', strong) })).toBe('VMO_ADMIN_TOKEN_FILE: VMO_ADMIN_TOKEN and VMO_ADMIN_TOKEN_FILE are both set; set only one');
   });

@@ -59,6 +59,32 @@ describe('commonEnv', () => {
     }
   });
 
+  describe('VMO_SECRET_KEY', () => {
+    const key = '9e4c1a7f3b5d2e8a6c0f4b9d1e7a3c5f8b2d6e0a4c9f1b7d3e5a8c2f6b0d4e9a';
+    it('is unset by default (secretEnv is then refused), and 64 hex characters of either case when set', () => {
+      expect(tryParseEnv(commonSchema, {}).VMO_SECRET_KEY).toBeUndefined();
+      expect(tryParseEnv(commonSchema, { VMO_SECRET_KEY: key }).VMO_SECRET_KEY).toBe(key);
+      expect(tryParseEnv(commonSchema, { VMO_SECRET_KEY: key.toUpperCase() }).VMO_SECRET_KEY).toBe(key.toUpperCase());
+    });
+
+    it.each([
+      ['too short', key.slice(2), /^VMO_SECRET_KEY: must be 64 hexadecimal characters \(32 bytes; e\.g\. openssl rand -hex 32\)$/],
+      ['not hex', `${key.slice(0, 62)}zz`, /^VMO_SECRET_KEY: must be 64 hexadecimal characters/],
+      ['base64 of 32 bytes', Buffer.from(key, 'hex').toString('base64'), /^VMO_SECRET_KEY: must be 64 hexadecimal characters/],
+      ['not random', '0'.repeat(64), /^VMO_SECRET_KEY: must use at least 8 different characters \(it must be random/],
+      ['a pattern', '0123456789abcdef'.repeat(4), /^VMO_SECRET_KEY: must not be a short string repeated/],
+    ])('refuses a key that is %s, naming it and never echoing it', (_what, value, message) => {
+      let error = '';
+      try {
+        tryParseEnv(commonSchema, { VMO_SECRET_KEY: value });
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      expect(error).toMatch(message);
+      expect(error).not.toContain(value);
+    });
+  });
+
   it('names the first bad variable when several are bad', () => {
     expect(() => tryParseEnv(commonSchema, { VMO_REDIS_URL: 'x', VMO_HEARTBEAT_MS: 'y' })).toThrow(/^VMO_REDIS_URL: /);
   });
