@@ -134,6 +134,31 @@ describe('per-target concurrency (maxConcurrentJobs)', () => {
     expect([...starts].sort((x, y) => x - y)).toEqual(starts);
   });
 
+  it("a fleet run's child waits for its agent's slot like a single job, in line, and runs when it frees", async () => {
+    onTestFailed(() => console.log(system.logs()));
+    const { client } = system;
+    await system.startAgent('run-agent');
+    expect((await client.request('PATCH', '/v1/agents/run-agent', { maxConcurrentJobs: 1 })).status).toBe(200);
+    const single = await client.submit({ command: blocked('r0'), target: { type: 'agent', agent: 'run-agent' } });
+    await client.waitForStatus(single.id, 'running');
+    const run = await client.request('POST', '/v1/runs', { command: blocked('r1'), targets: { agents: ['run-agent'] } });
+    expect(run.status, run.text).toBe(201);
+    const child = await waitFor('the child released and waiting in line', async () => {
+      const page = await client.request('GET', `/v1/jobs?run=${run.body.id}`);
+      const job = page.body.items?.[0];
+      return job && job.status === 'queued' && job.queuePosition === 0 ? job : undefined;
+    }, 30_000);
+    expect(await client.job(child.id)).toMatchObject({ status: 'queued', queuePosition: 0, runId: run.body.id });
+    go('r0');
+    await client.waitForStatus(child.id, 'running');
+    go('r1');
+    expect(await client.waitForEnd(child.id)).toMatchObject({ status: 'succeeded', exitCode: 0 });
+    expect((await client.logs(child.id)).toString()).toBe('r1\n');
+    const [order] = await sql<{ ok: boolean }[]>`
+      select (select finished_at from jobs where id = ${single.id}) <= (select started_at from jobs where id = ${child.id}) as ok`;
+    expect(order!.ok).toBe(true);
+  });
+
   it('an agent without a limit runs them all at once (no queuePosition)', async () => {
     onTestFailed(() => console.log(system.logs()));
     const { client } = system;
