@@ -382,6 +382,17 @@ describe('run stream: replay, live, resume (output and statuses written by the t
     expect(mixed.kind === 'refused' && JSON.parse(mixed.body).error).toMatchObject({ code: 'validation_failed', details: { field: 'after' } });
   });
 
+  it('is in the OpenAPI document beside the job stream: 101, ?after= and ?output=, the close codes, the frames schema', async () => {
+    const doc = (await system.client.request('GET', '/v1/openapi.json')).body as any;
+    const op = doc.paths['/v1/runs/{id}/stream'].get;
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['101', '400', '401', '403', '404', '503']));
+    expect(op.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual(['path:id', 'query:after', 'query:output']);
+    for (const text of ['vmo.v1', 'bearer.<token>', '`1000`', '`1008`', '`1009`', '`1012`', '`4008`', '`4404`', '?after=<cursor>', '?output=false']) expect(op.description).toContain(text);
+    const frames = doc.components.schemas.RunStreamMessage;
+    expect(frames.oneOf.map((f: any) => f.properties.type.enum[0]).sort()).toEqual(['end', 'output', 'progress', 'status']);
+    for (const f of frames.oneOf) expect(f.required).toContain('cursor');
+  });
+
   it('refuses the upgrade: a bad cursor or ?output= 400, an unknown run 404, and authenticates as the job stream', async () => {
     const { runId } = await createRun(['auth-1']);
     const other = await createRun(['auth-2']);

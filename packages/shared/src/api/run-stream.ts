@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from '../domain/job-status.ts';
 import { RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/run-status.ts';
-import { MAX_CURSOR_CHARS } from '../runs/stream/cursor.ts';
 import type { RunStreamEvent } from '../runs/stream/run-stream-events.ts';
 import { errorResponses } from './errors.ts';
 import { defineRoute } from './route.ts';
@@ -21,11 +20,17 @@ const child = {
   target: z.string().meta({ description: "The child's target: an agent's name, a host's `name@environment`" }),
 };
 
+/**
+ * The longest `?after=` read (runs/stream/cursor.ts MAX_CURSOR_CHARS, written out: the contracts
+ * load in browsers and import no server code; a unit test keeps the two equal).
+ */
+export const MAX_RUN_STREAM_AFTER_CHARS = 16_384;
+
 /** Unknown parameters are ignored, as on the job stream. */
 export const RunStreamQuery = z.object({
   after: z
     .string()
-    .max(MAX_CURSOR_CHARS, 'is not a cursor this server handed out (pass the `cursor` of the last message you received)')
+    .max(MAX_RUN_STREAM_AFTER_CHARS, 'is not a cursor this server handed out (pass the `cursor` of the last message you received)')
     .optional()
     .meta({ description: 'Resume after the frame that carried this `cursor` (opaque); absent: from the start (a full replay)' }),
   output: z

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_RUN_STREAM_AFTER_CHARS } from '../../api/run-stream.ts';
 import { decodeRunCursor, encodeRunCursor, MAX_CURSOR_CHARS, startCursor, type RunStreamCursor } from './cursor.ts';
 import { EMPTY_SNAPSHOT, isSnapshot, parseSnapshot } from './pg-snapshot.ts';
 
@@ -82,6 +83,10 @@ describe('run stream cursor', () => {
       expect(err.message, what).toMatch(/^after: /);
       expect(err.details, what).toEqual({ field: 'after' });
     }
+  });
+
+  it("is no longer than the contract's ?after= allows", () => {
+    expect(MAX_CURSOR_CHARS).toBe(MAX_RUN_STREAM_AFTER_CHARS);
   });
 
   it('refuses a cursor of another run, or of the other mode (an ?output=false cursor stands for no output)', () => {
