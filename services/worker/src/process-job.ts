@@ -59,6 +59,9 @@ export function createJobProcessor(deps: ProcessJobDeps) {
     let look = await lookAtGate(cp.database.sql, jobId);
     if (!look || isTerminal(look.job.status)) return;
     const current = look.job;
+    // A run's child its run has not released (a stray queue entry): not ours to start or judge.
+    // Its run's roll-up enqueues it again when it releases it (start-job.ts refuses it meanwhile).
+    if (current.status === 'queued' && current.releasedAt === null) return;
     if (current.status !== 'queued') {
       // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job
       // check). Agent jobs keep running on the agent: re-attach. A local or SSH job lives or died

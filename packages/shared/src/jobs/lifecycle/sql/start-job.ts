@@ -20,6 +20,10 @@ import { noteLimitedTarget } from '../../target-gate/limited-targets.ts';
  *   first out. Turned away, the job stays `queued` and nothing is returned (the worker puts it
  *   back in BullMQ's delayed set; the end of a job on the target wakes it).
  *
+ * LOUD: only a released job starts (`released_at is not null`): a run's child is held until its
+ * run's rate control lets it go (runs/roll-up). A queue entry for a held child (one left over in
+ * Redis, a stray re-add) must never start it, or maxConcurrency and the canary mean nothing.
+ *
  * LOUD: the lock is what makes the limit hold under concurrent workers. A READ COMMITTED
  * statement does not see a start another worker has not committed yet. Among jobs released in
  * line order that is harmless (the later job counts the earlier one, queued or running), but a
@@ -46,7 +50,7 @@ export async function startJob(sql: Sql, jobId: string, workerId: string, checke
   try {
     const [row] = await sql`
       update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
-      where id = ${jobId} and status = 'queued' and agent_id is not distinct from ${checkedAgentId}
+      where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}
         and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
         and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
       returning *`;
@@ -70,7 +74,7 @@ async function startAtTargetGate(sql: Sql, jobId: string, workerId: string, chec
     // The limit was removed between the two statements: the fast statement once more.
     const [row] = await sql`
       update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
-      where id = ${jobId} and status = 'queued' and agent_id is not distinct from ${checkedAgentId}
+      where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}
         and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
         and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
       returning *`;
@@ -86,7 +90,7 @@ async function startAtTargetGate(sql: Sql, jobId: string, workerId: string, chec
     const [row] = await tx`
       with target_limit as (select max_concurrent_jobs as n from ${tx(table)} where id = ${target.id})
       update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
-      where id = ${jobId} and status = 'queued' and agent_id is not distinct from ${checkedAgentId}
+      where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}
         and (
           (select n from target_limit) is null
           or (
