@@ -88,6 +88,18 @@ describe('maxConcurrency', () => {
     expect(done.errorCode).toBeNull();
   });
 
+  it('a held child never starts, even when a worker is handed it (a stray queue entry): the start is refused and it stays queued', async () => {
+    const { run: r, kids } = await submit(3, { maxConcurrency: 1 });
+    const held = kids[2]!;
+    expect(held.releasedAt).toBeNull();
+    const refused = await transition(t.cp, held.id, { kind: 'start', workerId: 'stray-worker', checkedAgentId: held.agentId });
+    expect(refused).toBeUndefined();
+    const after = (await t.children(r.id))[2]!;
+    expect(after.status).toBe('queued');
+    expect(after.attempt).toBe(0);
+    await transitionRunChildren(t.cp, r.id, { kind: 'cancel_queued' }).catch(() => undefined);
+  });
+
   it('roll-ups racing from two connection pools never release past maxConcurrency', async () => {
     const other = openDatabase(t.db.url, { max: 10 });
     const cp2 = { ...t.cp, database: other };
