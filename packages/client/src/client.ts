@@ -2,6 +2,7 @@ import * as api from '@vmo/shared/api';
 import type { ApiRoute } from '@vmo/shared/api';
 import { VmoResponseError } from './errors.ts';
 import { follow, type FollowOptions, type StreamEnd } from './follow.ts';
+import { followRun, type FollowRunOptions, type RunStreamEnd } from './follow-run.ts';
 import { call, send, type HttpOptions, type RouteOutput, type RouteRequest, type RouteResult } from './http.ts';
 import { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOnceOptions } from './stream.ts';
 
@@ -126,6 +127,8 @@ export class VmoClient {
     cancel: (id: string, body?: Body<typeof api.cancelRun>) => this.body(api.cancelRun, { params: { id }, ...(body ? { body } : {}) }),
     /** Children grouped by (status, exit code) and by identical output, largest first. */
     summary: (id: string) => this.body(api.runSummary, { params: { id } }),
+    /** Follow a run live to its end (progress, every child's status and output), resuming by cursor (see followRun()). */
+    follow: (id: string, opts?: FollowRunOptions): Promise<RunStreamEnd> => this.followRun(id, opts),
   };
 
   readonly agents = {
@@ -166,6 +169,11 @@ export class VmoClient {
   /** See follow() in follow.ts: replays, streams, resumes on 1012, 4008, 503; resolves with the end. */
   follow(jobId: string, opts?: FollowOptions): Promise<StreamEnd> {
     return follow(this.streamTarget, jobId, opts);
+  }
+
+  /** See followRun() in follow-run.ts: a run's progress, statuses and output to its end, resuming with the cursor. */
+  followRun(runId: string, opts?: FollowRunOptions): Promise<RunStreamEnd> {
+    return followRun(this.streamTarget, runId, opts);
   }
 
   /** One connection to the job's stream, without resuming: resolves with its close. */
