@@ -86,7 +86,7 @@ describe('run stream: replay, live, resume (output and statuses written by the t
     await system?.stop();
   });
 
-  /** A run and its children as submitRun writes them (runs-spec.md), `running`, children queued and held. */
+  /** A run and its children as submitRun writes them (runs-spec.md), `running`, children queued and released (only a released child starts). */
   async function createRun(names: string[]): Promise<{ runId: string; children: Child[] }> {
     const runId = newId('run');
     const children: Child[] = names.map((name, index) => ({ id: newId('job'), index, target: name, agentId: newId('agt'), nextSeq: 0 }));
@@ -98,7 +98,7 @@ describe('run stream: replay, live, resume (output and statuses written by the t
       for (const c of children) {
         await tx`
           insert into jobs (id, status, command, target, agent_id, timeout_ms, run_id, run_index, target_name, target_kind, released_at)
-          values (${c.id}, 'queued', 'echo', ${JSON.stringify({ type: 'agent', agent: c.agentId })}::jsonb, ${c.agentId}, 60000, ${runId}, ${c.index}, ${c.target}, 'agent', null)`;
+          values (${c.id}, 'queued', 'echo', ${JSON.stringify({ type: 'agent', agent: c.agentId })}::jsonb, ${c.agentId}, 60000, ${runId}, ${c.index}, ${c.target}, 'agent', clock_timestamp())`;
       }
     });
     return { runId, children };
