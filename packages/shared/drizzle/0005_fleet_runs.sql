@@ -28,7 +28,13 @@ ALTER TABLE "jobs" ADD COLUMN "run_id" text;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "run_index" integer;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "target_name" text;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "target_kind" text;--> statement-breakpoint
-ALTER TABLE "jobs" ADD COLUMN "released_at" timestamp with time zone DEFAULT clock_timestamp();--> statement-breakpoint
+-- Edited by hand: `ADD COLUMN … DEFAULT clock_timestamp()` (volatile) would rewrite the whole jobs
+-- table under ACCESS EXCLUSIVE. Added without a default (a catalog change only), then only the
+-- queued jobs are released (the ones the reconciler and the start look at; a job already started or
+-- ended has no use for it), then the default the schema declares, for the rows inserted from now on.
+ALTER TABLE "jobs" ADD COLUMN "released_at" timestamp with time zone;--> statement-breakpoint
+UPDATE "jobs" SET "released_at" = "created_at" WHERE "status" = 'queued';--> statement-breakpoint
+ALTER TABLE "jobs" ALTER COLUMN "released_at" SET DEFAULT clock_timestamp();--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "dispatch_timeout_ms" integer;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "offline" text;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "status_xid" "xid8" DEFAULT pg_current_xact_id() NOT NULL;--> statement-breakpoint
