@@ -8,7 +8,8 @@ export interface OutputRow {
 }
 
 /**
- * Store a batch of chunks in one statement and add their sizes to `jobs.output_bytes`.
+ * Store a batch of chunks in one statement, add their sizes to `jobs.output_bytes` and clear the
+ * job's output hash (`jobs.output_sha256`, computed by run summaries once the job is final).
  *
  * LOUD: `ON CONFLICT DO NOTHING` on (job_id, seq) is what makes a retransmit harmless: an agent
  * resending after a reconnect, or a retried batch, must never store a chunk twice or count its
@@ -22,7 +23,8 @@ export async function insertOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Se
       on conflict (job_id, seq) do nothing
       returning job_id, seq, octet_length(data) as n
     ), counted as (
-      update jobs set output_bytes = jobs.output_bytes + s.n
+      -- A stored chunk makes any output hash stale (jobs.output_sha256: run summaries recompute it).
+      update jobs set output_bytes = jobs.output_bytes + s.n, output_sha256 = null
       from (select job_id, sum(n)::bigint as n from ins group by job_id) s
       where jobs.id = s.job_id
     )

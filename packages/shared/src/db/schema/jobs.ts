@@ -3,6 +3,7 @@ import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp } from
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { JobTarget } from '../../domain/job-target.ts';
 import type { TargetKind } from '../../domain/target-kind.ts';
+import { bytea } from './bytea.ts';
 import { xid8 } from './xid8.ts';
 
 export const jobs = pgTable(
@@ -30,6 +31,14 @@ export const jobs = pgTable(
     errorMessage: text('error_message'),
     outputBytes: bigint('output_bytes', { mode: 'number' }).notNull().default(0),
     outputTruncated: boolean('output_truncated').notNull().default(false),
+    /**
+     * sha256 of the job's stored output (every chunk, both streams, in seq order: the bytes of
+     * GET /v1/jobs/{id}/logs), written once the job is final by the first run summary that needs it
+     * (runs/queries/hash-child-outputs.ts), so a summary never re-reads a child's bytes. Null: not
+     * computed yet. LOUD: storing output clears it (logsink/insert-output-batch.ts), so a chunk
+     * stored late can never leave a hash of bytes that are no longer all the bytes.
+     */
+    outputSha256: bytea('output_sha256'),
     /** Set by a cancel or a timeout; the executor's exit then ends the job with this status. */
     cancelReason: text('cancel_reason').$type<'canceled' | 'timed_out'>(),
     cancelGraceMs: integer('cancel_grace_ms'),

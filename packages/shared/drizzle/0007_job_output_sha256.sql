@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "output_sha256" "bytea";
