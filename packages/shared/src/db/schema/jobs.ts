@@ -90,5 +90,10 @@ export const jobs = pgTable(
     index('jobs_run_idx').on(t.runId, t.runIndex).where(sql`run_id is not null`),
     // Reconciler and janitor: the few non-terminal jobs.
     index('jobs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
+    // The per-target gate (jobs/target-gate/line.ts): one target's running jobs and its line (released
+    // `queued` jobs in (created_at, id) order), neither its history (jobs_agent_created_idx) nor every
+    // active job (jobs_active_idx). Agents and hosts apart: the gate filters on the target's own column.
+    index('jobs_agent_line_idx').on(t.agentId, t.status, t.createdAt, t.id).where(sql`status in ('queued', 'running') and agent_id is not null`),
+    index('jobs_host_line_idx').on(t.hostId, t.status, t.createdAt, t.id).where(sql`status in ('queued', 'running') and host_id is not null`),
   ],
 );

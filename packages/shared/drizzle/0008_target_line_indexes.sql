@@ -1,0 +1,2 @@
+CREATE INDEX "jobs_agent_line_idx" ON "jobs" USING btree ("agent_id","status","created_at","id") WHERE status in ('queued', 'running') and agent_id is not null;--> statement-breakpoint
+CREATE INDEX "jobs_host_line_idx" ON "jobs" USING btree ("host_id","status","created_at","id") WHERE status in ('queued', 'running') and host_id is not null;
