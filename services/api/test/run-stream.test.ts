@@ -435,6 +435,42 @@ describe('run stream: replay, live, resume (output and statuses written by the t
     opened.ws.send('hello');
     expect((await opened.closed).code).toBe(1008);
   });
+
+  it('refuses a forged cursor naming sizes the run does not have (a child index near 2^31, more holds than children, a long in-progress list) with 400, and the API stays up', async () => {
+    const { runId, children } = await createRun(['forged-1', 'forged-2', 'forged-3']);
+    await start(children[0]!);
+    await write(children[0]!, Buffer.from('still here\n'));
+    const b64 = (v: object) => Buffer.from(JSON.stringify({ v: 1, r: runId, o: 1, s: '1:1:', ...v })).toString('base64url');
+    const NEAR = 2 ** 31 - 2;
+    const cases: [string, string][] = [
+      // Each of these once made the reader allocate arrays sized by the index: the process died.
+      ['a hold on child 2^31 - 2', b64({ h: [[NEAR, 0]] })],
+      ['a position in child 2^31 - 2', b64({ u: '5:5:', p: [NEAR, 0] })],
+      ['a hold found before child 2^31 - 2', b64({ u: '5:5:', p: [0, 0], g: [[NEAR, 0]] })],
+      ['statuses sent up to child 2^31 - 2', b64({ u: '5:5:', q: NEAR })],
+      ['a hold on the child after the last', b64({ h: [[3, 0]] })],
+      ['statuses sent up to the child after the last', b64({ u: '5:5:', q: 3 })],
+      ['1,200 holds on a run of 3', b64({ h: Array.from({ length: 1200 }, (_, i) => [i, 0]) })],
+      ['a snapshot listing 2,100 transactions in progress', b64({ s: `1000:4000:${Array.from({ length: 2100 }, (_, i) => 1000 + i).join(',')}` })],
+      ['a seq past a 32-bit integer', b64({ u: '5:5:', p: [0, 2 ** 31] })],
+    ];
+    const answers: (number | string)[] = [];
+    for (const [what, after] of cases) {
+      expect(after.length, `${what}: short enough to be read`).toBeLessThanOrEqual(16_384);
+      const res = await openWebSocket(`${wsBase}/v1/runs/${runId}/stream?after=${after}`, { token: system.token }).catch((err: Error) => ({ kind: 'error' as const, message: err.message }));
+      if (res.kind === 'open') res.ws.terminate();
+      answers.push(res.kind === 'refused' ? res.status : res.kind);
+      if (res.kind !== 'refused') continue;
+      const error = JSON.parse(res.body).error;
+      expect(error, what).toMatchObject({ code: 'validation_failed', details: { field: 'after' } });
+      expect(error.message, what).toMatch(/^after: /);
+    }
+    // The same process answers, and streams the run as before.
+    expect((await system.client.request('GET', '/health')).status).toBe(200);
+    expect(answers).toEqual(cases.map(() => 400));
+    const s = await session(runId, { onMessage: (m, ws) => m.type === 'progress' && ws.close(1000) });
+    expect(s.messages.find((m) => m.type === 'output')).toMatchObject({ index: 0, data: Buffer.from('still here\n').toString('base64') });
+  });
 });
 
 describe('run stream: the per-poll read on a run of 1,000 children', () => {

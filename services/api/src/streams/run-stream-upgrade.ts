@@ -6,7 +6,7 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import { notFound, unauthorized, validationError } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { Logger } from '@vmo/shared/logger';
-import { decodeRunCursor, runStreamRunExists, startCursor, type RunStreamCursor } from '@vmo/shared/runs';
+import { checkCursorFitsRun, decodeRunCursor, runStreamRunTotal, startCursor, type RunStreamCursor } from '@vmo/shared/runs';
 import { authenticate } from '../auth/authenticate.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { checkedPathValue } from '../http/path-param.ts';
@@ -28,7 +28,8 @@ export interface RunStreamUpgradeDeps {
 
 /**
  * Answer an upgrade to a run stream as the job stream's is answered (server.ts): a token, then
- * the request (a bad `?after=` cursor or `?output=` is 400 naming it), then the run (404). An
+ * the request (a bad `?after=` cursor or `?output=` is 400 naming it), then the run (404), then
+ * the cursor against the run (a child it does not have: 400 naming `after`). An
  * expected refusal is thrown as an AppError for the server's catch to answer.
  */
 export async function upgradeRunStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: RunStreamUpgradeDeps): Promise<void> {
@@ -38,8 +39,11 @@ export async function upgradeRunStream(req: IncomingMessage, socket: Socket, hea
   await authenticate(deps.tokens, token);
   const { runId, output, after } = parseRunStreamRequest(match[1]!, url);
   if (!isId('run', runId)) return rejectUpgrade(socket, notFound('run', runId));
-  const cursor: RunStreamCursor = after === undefined ? startCursor(runId, output) : decodeRunCursor(after, { runId, output });
-  if (!(await runStreamRunExists(deps.cp.database.sql, runId))) return rejectUpgrade(socket, notFound('run', runId));
+  const decoded: RunStreamCursor = after === undefined ? startCursor(runId, output) : decodeRunCursor(after, { runId, output });
+  const total = await runStreamRunTotal(deps.cp.database.sql, runId);
+  if (total === undefined) return rejectUpgrade(socket, notFound('run', runId));
+  // LOUD: before anything is read for it; the reader trusts the sizes a cursor names.
+  const cursor = checkCursorFitsRun(decoded, total);
   deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
     accepted();
     void serveRunStream(ws, cursor, { cp: deps.cp, log: deps.log, maxBufferedBytes: deps.maxBufferedBytes });

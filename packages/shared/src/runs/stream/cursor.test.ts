@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_RUN_STREAM_AFTER_CHARS } from '../../api/run-stream.ts';
-import { decodeRunCursor, encodeRunCursor, MAX_CURSOR_CHARS, startCursor, type RunStreamCursor } from './cursor.ts';
-import { EMPTY_SNAPSHOT, isSnapshot, parseSnapshot } from './pg-snapshot.ts';
+import { checkCursorFitsRun, decodeRunCursor, encodeRunCursor, MAX_CURSOR_CHARS, PAST_LAST, startCursor, type RunStreamCursor } from './cursor.ts';
+import { EMPTY_SNAPSHOT, isSnapshot, MAX_SNAPSHOT_XIP, parseSnapshot } from './pg-snapshot.ts';
 
 const RUN = 'run_0123456789abcdefghij';
 const OTHER = 'run_abcdefghij0123456789';
@@ -20,6 +20,12 @@ describe('pg snapshot text', () => {
   it('accepts what Postgres prints', () => {
     for (const s of [EMPTY_SNAPSHOT, '1287:1287:', '10:20:12,15', '10:20:10', '9223372036854775806:9223372036854775807:']) expect(isSnapshot(s), s).toBe(true);
     expect(parseSnapshot('10:20:12,15')).toEqual({ xmin: 10n, xmax: 20n, xip: [12n, 15n] });
+  });
+
+  it(`lists at most ${MAX_SNAPSHOT_XIP} transactions in progress`, () => {
+    const listing = (n: number) => `1000:9000:${Array.from({ length: n }, (_, i) => 1000 + i).join(',')}`;
+    expect(isSnapshot(listing(MAX_SNAPSHOT_XIP))).toBe(true);
+    expect(parseSnapshot(listing(MAX_SNAPSHOT_XIP + 1))).toEqual({ problem: `lists more than ${MAX_SNAPSHOT_XIP} transactions in progress` });
   });
 
   it('refuses what Postgres would refuse or never prints', () => {
@@ -93,5 +99,39 @@ describe('run stream cursor', () => {
     expect(refusal(encodeRunCursor(startCursor(OTHER, true))).message).toBe(`after: is a cursor of another run (${OTHER})`);
     expect(refusal(encodeRunCursor(startCursor(RUN, false)), true).message).toMatch(/^after: is a cursor of a stream opened with \?output=false/);
     expect(refusal(encodeRunCursor(startCursor(RUN, true)), false).message).toMatch(/^after: is a cursor of a stream with output/);
+  });
+
+  it('names only children the run has: every index below its total (so at most total holds), else 400 naming after', () => {
+    const fits = (position: RunStreamCursor['position'], total: number) => checkCursorFitsRun({ runId: RUN, output: true, position }, total);
+    const ok: [RunStreamCursor['position'], number][] = [
+      [{ phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [] }, 1],
+      [{ phase: 'between', snapshot: '10:12:', holds: [[0, 3], [2, 0]] }, 3],
+      [{ phase: 'output', snapshot: '10:12:', holds: [[2, 0]], upper: '11:12:', at: [-1, -1], nextHolds: [] }, 3],
+      [{ phase: 'output', snapshot: '10:12:', holds: [], upper: '11:12:', at: [2, PAST_LAST], nextHolds: [[1, PAST_LAST]] }, 3],
+      [{ phase: 'status', snapshot: '10:12:', upper: '11:12:', nextHolds: [[2, 0]], afterIndex: 2 }, 3],
+      [{ phase: 'status', snapshot: '10:12:', upper: '11:12:', nextHolds: [], afterIndex: -1 }, 1],
+    ];
+    for (const [position, total] of ok) expect(fits(position, total).position).toEqual(position);
+    const near = PAST_LAST - 1;
+    const refused: [string, RunStreamCursor['position'], number][] = [
+      ['a hold on child 2^31 - 2', { phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [[near, 0]] }, 3],
+      ['a hold on the child after the last', { phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [[0, 0], [3, 0]] }, 3],
+      ['more holds than children', { phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: Array.from({ length: 4 }, (_, i) => [i, 0] as const) }, 3],
+      ['a window hold past the end', { phase: 'output', snapshot: '10:12:', holds: [[5, 0]], upper: '11:12:', at: [0, 0], nextHolds: [] }, 3],
+      ['a position past the end', { phase: 'output', snapshot: '10:12:', holds: [], upper: '11:12:', at: [near, 0], nextHolds: [] }, 3],
+      ['a found hold past the end', { phase: 'output', snapshot: '10:12:', holds: [], upper: '11:12:', at: [0, 0], nextHolds: [[near, 0]] }, 3],
+      ['statuses past the end', { phase: 'status', snapshot: '10:12:', upper: '11:12:', nextHolds: [], afterIndex: 3 }, 3],
+      ['a found hold past the end, statuses', { phase: 'status', snapshot: '10:12:', upper: '11:12:', nextHolds: [[3, 1]], afterIndex: 0 }, 3],
+    ];
+    for (const [what, position, total] of refused) {
+      let err: { status: number; code: string; message: string; details: unknown } | undefined;
+      try {
+        fits(position, total);
+      } catch (e) {
+        err = e as typeof err;
+      }
+      expect(err, what).toMatchObject({ status: 400, code: 'validation_failed', details: { field: 'after' } });
+      expect(err!.message, what).toMatch(/^after: .*the run has 3/);
+    }
   });
 });

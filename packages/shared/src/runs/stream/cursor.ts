@@ -117,6 +117,31 @@ export function decodeRunCursor(text: string, expect: { runId: string; output: b
   return { ...base, position: { phase: 'status', snapshot, upper, nextHolds, afterIndex: w.q! } };
 }
 
+/**
+ * A decoded cursor names only children the run has: every index (holds, the position) below its
+ * `total`, so at most `total` holds. Else a 400 naming `after`.
+ *
+ * LOUD: the reader sizes work by these numbers (a hold is a child to look into, a position where
+ * to start), and a cursor is the client's to forge. Checked at the upgrade, before anything is
+ * read for it: a hold on child 2^31 − 2 once had the API allocate arrays of 2^31 elements and die.
+ * Seqs need no run-side bound: they are 32-bit (the wire form's), compared, never counted out.
+ */
+export function checkCursorFitsRun(cursor: RunStreamCursor, total: number): RunStreamCursor {
+  const p = cursor.position;
+  const names = (index: number, what: string) => {
+    if (index >= total) throw badRequest('validation_failed', `after: ${what} child ${index}, but the run has ${total} (pass the \`cursor\` of the last message you received)`, { field: 'after' });
+  };
+  const holdLists = p.phase === 'status' ? [p.nextHolds] : p.phase === 'output' ? [p.holds, p.nextHolds] : [p.holds];
+  for (const holds of holdLists) {
+    // Indexes are strictly increasing (decodeRunCursor): the last is the largest, and below total means at most total holds.
+    if (holds.length > total) throw badRequest('validation_failed', `after: holds ${holds.length} children back, but the run has ${total}`, { field: 'after' });
+    if (holds.length > 0) names(holds[holds.length - 1]![0], 'holds back');
+  }
+  if (p.phase === 'output') names(p.at[0], 'is in the output of');
+  if (p.phase === 'status') names(p.afterIndex, 'sent the statuses up to');
+  return cursor;
+}
+
 function checkedSnapshot(text: string, garbled: () => AppError): string {
   if ('problem' in parseSnapshot(text)) throw garbled();
   return text;

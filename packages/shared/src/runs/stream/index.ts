@@ -4,6 +4,6 @@ export * from './pg-snapshot.ts';
 export * from './cursor.ts';
 export * from './run-stream-events.ts';
 export * from './read-run-stream.ts';
-export { runExists as runStreamRunExists } from './sql/read-run-progress.ts';
+export { readRunTotal as runStreamRunTotal } from './sql/read-run-progress.ts';
 export { outputKeysStatement, type OutputKeysQuery } from './sql/read-output-keys.ts';
 export { beginRunStreamRead } from './sql/begin-read.ts';

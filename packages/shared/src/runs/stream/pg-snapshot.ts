@@ -13,6 +13,13 @@ export const EMPTY_SNAPSHOT = '1:1:';
 
 /** Postgres' xid8 is 64 bits; 2^63 − 1 leaves no doubt about signedness anywhere on the way. */
 const MAX_XID = (1n << 63n) - 1n;
+/**
+ * The most transactions a snapshot may list as in progress. Postgres lists at most one per backend
+ * (max_connections plus prepared transactions); a cursor carrying two snapshots of that many
+ * 10-digit ids is past MAX_CURSOR_CHARS long before this. Only a made-up cursor lists more, and
+ * every statement of the read parses and searches the list.
+ */
+export const MAX_SNAPSHOT_XIP = 2000;
 const XID = '[1-9][0-9]{0,18}';
 const SNAPSHOT = new RegExp(`^(${XID}):(${XID}):((?:${XID})(?:,${XID})*)?$`);
 
@@ -28,7 +35,9 @@ export function parseSnapshot(text: string): ParsedSnapshot | { problem: string 
   if (!m) return { problem: 'is not a snapshot (xmin:xmax:xip,…)' };
   const xmin = BigInt(m[1]!);
   const xmax = BigInt(m[2]!);
-  const xip = m[3] ? m[3].split(',').map(BigInt) : [];
+  const listed = m[3] ? m[3].split(',') : [];
+  if (listed.length > MAX_SNAPSHOT_XIP) return { problem: `lists more than ${MAX_SNAPSHOT_XIP} transactions in progress` };
+  const xip = listed.map(BigInt);
   if (xmax > MAX_XID) return { problem: 'has a transaction id out of range' };
   if (xmin > xmax) return { problem: 'has xmin above xmax' };
   for (let i = 0; i < xip.length; i++) {

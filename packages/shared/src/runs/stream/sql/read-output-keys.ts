@@ -41,19 +41,16 @@ export async function readOutputKeys(sql: Sql | TransactionSql, q: OutputKeysQue
 
 /** The statement alone (a test reads its plan). */
 export function outputKeysStatement(sql: Sql | TransactionSql, q: OutputKeysQuery) {
-  // By run index (element index + 1): a subscript per child, not a join that would lose the index order.
-  const size = q.children.reduce((n, c) => Math.max(n, c.index + 1), 0);
-  const lows: (number | null)[] = new Array(size).fill(null);
-  const helds: (number | null)[] = new Array(size).fill(null);
-  for (const c of q.children) {
-    lows[c.index] = c.from;
-    helds[c.index] = c.held;
-  }
+  // LOUD: sparse, one entry per child named (a jsonb object keyed by run index, looked up per
+  // child by binary search), never an array sized by the largest index: a cursor names the
+  // indexes, and a dense array for child 2^31 − 2 once took the API down. A join to an unnest
+  // would do as well for size but lose the index order the page is read in.
+  const children = JSON.stringify(Object.fromEntries(q.children.map((c) => [String(c.index), [c.from, c.held]])));
   return sql<{ ri: number; id: string; target: string | null; seq: number; n: number; ended: boolean }[]>`
     select j.run_index as ri, j.id, j.target_name as target, o.seq, o.n,
            (j.status = any(${TERMINAL_STATUSES as unknown as string[]}::text[]) and pg_visible_in_snapshot(j.status_xid, ${q.upper}::pg_snapshot)) as ended
     from jobs j
-    cross join lateral (select (${lows}::int[])[j.run_index + 1] as lo, (${helds}::int[])[j.run_index + 1] as held) k
+    cross join lateral (select (e ->> 0)::int as lo, (e ->> 1)::int as held from (select ${children}::jsonb -> j.run_index::text as e) x) k
     cross join lateral (
       select o.seq, octet_length(o.data) as n
       from job_output o

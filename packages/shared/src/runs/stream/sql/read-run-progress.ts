@@ -30,7 +30,8 @@ export async function countRunChildren(sql: Sql | TransactionSql, runId: string)
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
-export async function runExists(sql: Sql | TransactionSql, runId: string): Promise<boolean> {
-  const [row] = await sql`select 1 from runs where id = ${runId}`;
-  return row !== undefined;
+/** How many children the run has (fixed when it is submitted), or undefined when there is no such run. */
+export async function readRunTotal(sql: Sql | TransactionSql, runId: string): Promise<number | undefined> {
+  const [row] = await sql<{ total: number }[]>`select total from runs where id = ${runId}`;
+  return row?.total;
 }
