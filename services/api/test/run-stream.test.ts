@@ -525,6 +525,10 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
     expectIndexedPage(p);
     // Only the 100 children that may still write were looked into (not the done or the held ones).
     expect(p).toMatch(/"Node Type":"Index Scan"[^{}]*"Index Name":"jobs_run_idx"[^{}]*"Actual Rows":100,/);
+    // Each from its last seq: no chunk it was sent is read again.
+    const probe = /"Index Name":"job_output_job_id_seq_pk"((?:(?!"Node Type").)*)/.exec(p)?.[1] ?? '';
+    expect(probe).toContain('"Actual Rows":0,');
+    expect(probe).toContain('"Rows Removed by Filter":0');
   });
 
   it('a replay page: stops once the page is full instead of reading every chunk of the run', async () => {
