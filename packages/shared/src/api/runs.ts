@@ -7,6 +7,14 @@ import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
 import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
 import { storableString } from '../errors/storable-text.ts';
 import { RunInput } from '../runs/run-input.ts';
+import {
+  SUMMARY_OUTPUTS_LISTED,
+  SUMMARY_OUTPUTS_PER_GROUP,
+  SUMMARY_RESULT_GROUPS,
+  SUMMARY_SAMPLE_BYTES,
+  SUMMARY_TARGETS_LISTED,
+  SUMMARY_TIME_LIMIT_MS,
+} from '../runs/summary-limits.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { IdempotencyKey } from '../domain/idempotency-key.ts';
 import { JobStatus, RUN_ID } from './jobs.ts';
@@ -127,15 +135,21 @@ export type RunChild = z.infer<typeof RunChild>;
 
 export const RunChildPage = z.object({ items: z.array(RunChild), nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' }) }).meta({ id: 'RunChildPage' });
 
+const Others = (what: string) =>
+  z.object({ groups: z.number().int().meta({ description: `${what} not listed` }), count: z.number().int().meta({ description: 'Children in them' }) });
+
 export const RunOutputGroup = z
   .object({
-    hash: z.string().meta({ description: 'sha256 (hex) of the stored output: every chunk of both streams in seq order, as `GET /v1/jobs/{id}/logs` answers it' }),
-    bytes: z.number().int().meta({ description: 'Stored bytes of each child in the group' }),
-    sample: z.string().meta({ description: 'The first KiB of the output as UTF-8 text: a byte that is not UTF-8 is shown as U+FFFD; a character cut at the KiB boundary is left out' }),
-    sampleBase64: z.string().meta({ description: 'The same first KiB, exactly, in base64' }),
+    hash: z.string().nullable().meta({
+      description:
+        "sha256 (hex) of each child's stored output: every chunk of both streams in seq order, exactly the bytes `GET /v1/jobs/{id}/logs` answers (however they were chunked). Computed once per child when it is final, then kept. Null for children not final (`queued`, `running`: their output still grows), which are grouped by status alone, and for a child that ended while this answer was computed",
+    }),
+    bytes: z.number().int().nullable().meta({ description: 'Stored bytes of each child in the group; null when `hash` is' }),
+    sample: z.string().nullable().meta({ description: `The first ${SUMMARY_SAMPLE_BYTES} bytes of the output as UTF-8 text: a byte that is not UTF-8 is shown as U+FFFD; a character cut at the boundary is left out. Null when \`hash\` is` }),
+    sampleBase64: z.string().nullable().meta({ description: 'The same bytes, exactly, in base64; null when `hash` is' }),
     count: z.number().int().meta({ description: 'Children (targets) in the group' }),
-    targets: z.array(z.string()).meta({ description: 'Their target names, in run order' }),
-    jobIds: z.array(z.string()).meta({ description: 'Their job ids, in the same order' }),
+    targets: z.array(z.string()).meta({ description: `Their target names in run order: the first ${SUMMARY_TARGETS_LISTED} (all of them when \`count\` ≤ ${SUMMARY_TARGETS_LISTED}; the result group's \`jobsUrl\` lists every child)` }),
+    jobIds: z.array(z.string()).meta({ description: `Their job ids, in the same order (the first ${SUMMARY_TARGETS_LISTED})` }),
   })
   .meta({ id: 'RunOutputGroup' });
 
@@ -144,7 +158,11 @@ export const RunResultGroup = z
     status: JobStatus,
     exitCode: z.number().int().nullable(),
     count: z.number().int(),
-    outputs: z.array(RunOutputGroup).meta({ description: 'By identical output, largest first' }),
+    jobsUrl: z.string().meta({ description: 'Every child of this status, paged: `/v1/runs/{id}/jobs?status=…`', example: '/v1/runs/run_0123456789abcdefghij/jobs?status=failed' }),
+    outputs: z.array(RunOutputGroup).meta({
+      description: `By identical output, largest first: at most ${SUMMARY_OUTPUTS_PER_GROUP}, fewer when the summary has many result groups (at most ${SUMMARY_OUTPUTS_LISTED} in all, the same number for each, at least ${SUMMARY_OUTPUTS_LISTED / SUMMARY_RESULT_GROUPS})`,
+    }),
+    otherOutputs: Others('Output groups').meta({ description: 'The output groups of this result group that `outputs` does not list, and their children' }),
   })
   .meta({ id: 'RunResultGroup' });
 
@@ -153,7 +171,8 @@ export const RunSummary = z
     runId: z.string(),
     status: RunStatus,
     total: z.number().int(),
-    groups: z.array(RunResultGroup).meta({ description: 'Children by (status, exitCode), largest first; each group split by identical output' }),
+    groups: z.array(RunResultGroup).meta({ description: `Children by (status, exitCode), largest first (at most ${SUMMARY_RESULT_GROUPS}); each group split by identical output` }),
+    otherGroups: Others('Result groups').meta({ description: `The (status, exitCode) groups past the first ${SUMMARY_RESULT_GROUPS}, and their children` }),
   })
   .meta({ id: 'RunSummary' });
 export type RunSummary = z.infer<typeof RunSummary>;
@@ -234,7 +253,7 @@ export const listRuns = defineRoute({
   operationId: 'listRuns',
   tags: ['runs'],
   summary: 'List runs, newest first',
-  description: 'Keyset pagination: pass `nextCursor` as `cursor`. Unknown parameters are refused.',
+  description: 'Keyset pagination: pass `nextCursor` as `cursor` (a cursor that is not a run is a 400 naming it). Unknown parameters are refused.',
   request: { query: ListRunsQuery },
   responses: { 200: { description: 'A page of runs', content: json(RunPage) }, ...errorResponses(AUTHENTICATED) },
 });
@@ -282,7 +301,7 @@ export const runSummary = defineRoute({
   tags: ['runs'],
   summary: "A run's children grouped by result and by identical output",
   description:
-    'Children grouped by (status, exitCode), and within each group by identical stored output (its sha256), with a sample of the first KiB and the targets that printed it: "997 hosts printed `ok`, 3 printed `disk full`". Groups are sorted largest first.',
+    `Children grouped by (status, exitCode), and within each group by identical stored output (its sha256), with a sample of the first KiB and the targets that printed it: "997 hosts printed \`ok\`, 3 printed \`disk full\`". Groups are sorted largest first; lists are capped (${SUMMARY_RESULT_GROUPS} result groups, ${SUMMARY_OUTPUTS_PER_GROUP} outputs per group and ${SUMMARY_OUTPUTS_LISTED} in all, ${SUMMARY_TARGETS_LISTED} targets per output) with counts of the rest. Each final child's output is read once, the first time a summary needs it, and its hash kept; a summary not ready within ${SUMMARY_TIME_LIMIT_MS / 1000} s (the first of a run with gigabytes of output) is a 503 \`summary_timeout\`: retry, the hashing done is kept.`,
   request: { params: RunIdParams },
-  responses: { 200: { description: 'The summary', content: json(RunSummary) }, ...errorResponses(RUN_NOT_FOUND) },
+  responses: { 200: { description: 'The summary', content: json(RunSummary) }, ...errorResponses({ ...RUN_NOT_FOUND, 503: ['unavailable', 'summary_timeout'] }) },
 });

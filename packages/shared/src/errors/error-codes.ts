@@ -38,6 +38,7 @@ export const HTTP_ERRORS = {
   too_many_connections: { status: 429, meaning: 'too many connections from this address have not authenticated' },
   internal: { status: 500, meaning: 'a bug: see the server log' },
   unavailable: { status: 503, meaning: 'Postgres or Redis is not answering; retry shortly' },
+  summary_timeout: { status: 503, meaning: "the run's summary was not ready within its time limit (its children's output is still being hashed, or Postgres is slow); retry: the hashes computed so far are kept" },
 } as const satisfies Record<string, { status: HttpErrorStatus; meaning: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
