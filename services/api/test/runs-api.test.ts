@@ -170,18 +170,21 @@ describe('the runs API (real system)', () => {
         runId: run.id,
         status: 'failed',
         total: 4,
+        otherGroups: { groups: 0, count: 0 },
         groups: [
           {
             status: 'succeeded',
             exitCode: 0,
             count: 3,
+            jobsUrl: `/v1/runs/${run.id}/jobs?status=succeeded`,
+            otherOutputs: { groups: 0, count: 0 },
             outputs: [
               { hash: sha('ok\n'), bytes: 3, sample: 'ok\n', sampleBase64: Buffer.from('ok\n').toString('base64'), count: 2, targets: ['web-3', 'web-4'], jobIds: expect.any(Array) },
               // Not UTF-8: U+FFFD in the text, the exact bytes in base64.
               { hash: sha(odd), bytes: odd.length, sample: '\uFFFDok\nwarn\n', sampleBase64: odd.toString('base64'), count: 1, targets: ['web-2'], jobIds: expect.any(Array) },
             ],
           },
-          { status: 'failed', exitCode: 1, count: 1, outputs: [{ hash: sha('disk full\n'), bytes: 10, sample: 'disk full\n', sampleBase64: Buffer.from('disk full\n').toString('base64'), count: 1, targets: ['web-1'], jobIds: expect.any(Array) }] },
+          { status: 'failed', exitCode: 1, count: 1, jobsUrl: `/v1/runs/${run.id}/jobs?status=failed`, otherOutputs: { groups: 0, count: 0 }, outputs: [{ hash: sha('disk full\n'), bytes: 10, sample: 'disk full\n', sampleBase64: Buffer.from('disk full\n').toString('base64'), count: 1, targets: ['web-1'], jobIds: expect.any(Array) }] },
         ],
       });
       // The job ids are the children's, in the same order as the targets.
@@ -387,6 +390,10 @@ describe('the runs API (real system)', () => {
         expect([res.status, res.body.error.code], query).toEqual([400, 'validation_failed']);
         if (field !== 'query') expect(res.body.error.details.field).toBe(field);
       }
+      // A well-formed cursor that is no run: a 400 naming it, as a run's children answer (not an empty page that looks like the end).
+      const unknown = await call(listRuns, `/v1/runs?cursor=${UNKNOWN_RUN}`);
+      expect([unknown.status, unknown.body.error.code, unknown.body.error.details.field], unknown.text).toEqual([400, 'validation_failed', 'cursor']);
+      expect(unknown.body.error.message).toBe(`cursor: ${UNKNOWN_RUN} is not a run; pass the nextCursor of a previous page`);
     });
 
     it('the served document has every runs route', () => {
@@ -411,6 +418,37 @@ describe('the runs API (real system)', () => {
     await waitFor('the command gone', async () => ((await processesMatching(`^sleep ${marker}`)).length === 0 ? true : undefined), 20_000);
   });
 
+  it("summary of large outputs: each child's bytes hashed once (the hash kept with the job, never re-read), equal to sha256 of its /logs", async () => {
+    // 1.3 MB each, stdout only (so the three are the same bytes whatever chunks their agents cut).
+    const res = await call(submitRun, '/v1/runs', { body: { command: 'seq 1 200000', targets: { agents: ['web-1', 'web-2', 'web-3'] } } });
+    expect(res.status, res.text).toBe(201);
+    const ended = await waitForRunEnd(res.body.id);
+    expect(ended.status).toBe('succeeded');
+    const expected = Buffer.from(Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n`).join(''));
+    const sha = createHash('sha256').update(expected).digest('hex');
+
+    const first = await call(runSummary, `/v1/runs/${res.body.id}/summary`);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.groups).toEqual([
+      {
+        status: 'succeeded', exitCode: 0, count: 3, jobsUrl: `/v1/runs/${res.body.id}/jobs?status=succeeded`, otherOutputs: { groups: 0, count: 0 },
+        outputs: [{ hash: sha, bytes: expected.length, sample: expected.subarray(0, 1024).toString(), sampleBase64: expected.subarray(0, 1024).toString('base64'), count: 3, targets: ['web-1', 'web-2', 'web-3'], jobIds: expect.any(Array) }],
+      },
+    ]);
+    // The hash is of the bytes GET /v1/jobs/{id}/logs answers, and it is kept with each job.
+    const ids = first.body.groups[0].outputs[0].jobIds as string[];
+    for (const id of ids) expect(createHash('sha256').update(await system.client.logs(id)).digest('hex')).toBe(sha);
+    const stored = await sql<{ id: string; h: string }[]>`select id, encode(output_sha256, 'hex') as h from jobs where id in ${sql(ids)} order by run_index`;
+    expect(stored.map((r) => r.h)).toEqual([sha, sha, sha]);
+
+    // The next summary reads the kept hash, not the bytes: a hash put in its place (as if the bytes had changed) is what it shows.
+    const marker = createHash('sha256').update('marker').digest();
+    await sql`update jobs set output_sha256 = ${marker} where id = ${ids[2]!}`;
+    const second = await call(runSummary, `/v1/runs/${res.body.id}/summary`);
+    expect(second.body.groups[0].outputs.map((o: any) => [o.hash, o.targets])).toEqual([[sha, ['web-1', 'web-2']], [marker.toString('hex'), ['web-3']]]);
+    await sql`update jobs set output_sha256 = decode(${sha}, 'hex') where id = ${ids[2]!}`;
+  });
+
   describe('a run of 10,000 children (rows written straight into Postgres)', () => {
     const ID = `run_big${'0'.repeat(17)}`;
     const N = 10_000;
@@ -422,9 +460,9 @@ describe('the runs API (real system)', () => {
         values (${ID}, 'failed', 'df -h', 60000, ${sql.json({ selector: 'env=big' })}, ${sql.json({ maxConcurrency: N, maxErrors: null, canary: null })}, ${N},
                 now() - interval '1 day', now() - interval '1 day', now() - interval '1 day')`;
       await sql`
-        insert into jobs (id, status, command, target, timeout_ms, run_id, run_index, target_name, target_kind, exit_code, created_at, started_at, finished_at)
+        insert into jobs (id, status, command, target, timeout_ms, run_id, run_index, target_name, target_kind, exit_code, output_bytes, created_at, started_at, finished_at)
         select 'job_big' || lpad(g::text, 17, '0'), case when g % 100 = 0 then 'failed' else 'succeeded' end, 'df -h', '{"type":"agent","agent":"agt_x"}'::jsonb, 60000,
-               ${ID}, g, 'vm-' || lpad(g::text, 5, '0'), 'agent', case when g % 100 = 0 then 1 else 0 end,
+               ${ID}, g, 'vm-' || lpad(g::text, 5, '0'), 'agent', case when g % 100 = 0 then 1 else 0 end, case when g % 100 = 0 then 10 else 3 end,
                now() - interval '1 day', now() - interval '1 day', now() - interval '1 day' + interval '1 second'
         from generate_series(0, ${N - 1}) g`;
       await sql`
@@ -462,8 +500,9 @@ describe('the runs API (real system)', () => {
       expect(next.body.items.map((c: any) => c.index)).toEqual([300, 400, 500]);
 
       const summary = await call(runSummary, `/v1/runs/${ID}/summary`);
+      // Every target is counted; the first 100 of each group are listed.
       expect(summary.body.groups.map((g: any) => [g.status, g.exitCode, g.count, g.outputs.map((o: any) => [o.sample, o.count, o.targets.length])])).toEqual([
-        ['succeeded', 0, N - 100, [['ok\n', N - 100, N - 100]]],
+        ['succeeded', 0, N - 100, [['ok\n', N - 100, 100]]],
         ['failed', 1, 100, [['disk full\n', 100, 100]]],
       ]);
       expect(summary.body.groups[1].outputs[0].targets.slice(0, 2)).toEqual(['vm-00000', 'vm-00100']);
