@@ -95,5 +95,8 @@ export const jobs = pgTable(
     // active job (jobs_active_idx). Agents and hosts apart: the gate filters on the target's own column.
     index('jobs_agent_line_idx').on(t.agentId, t.status, t.createdAt, t.id).where(sql`status in ('queued', 'running') and agent_id is not null`),
     index('jobs_host_line_idx').on(t.hostId, t.status, t.createdAt, t.id).where(sql`status in ('queued', 'running') and host_id is not null`),
+    // The reconciler's walk over the released `queued` jobs, page after page (jobs/queries/sweeps.ts
+    // queuedJobsOlderThan): each page a seek, not a sort of the whole backlog.
+    index('jobs_released_idx').on(t.releasedAt, t.id).where(sql`status = 'queued' and released_at is not null`),
   ],
 );

@@ -47,18 +47,34 @@ export async function runningWorkerJobs(sql: Sql, olderThanMs: number): Promise<
   return rows.map((r) => ({ id: r.id, attempt: r.attempt, workerId: r.worker_id }));
 }
 
+/** Where a walk over the released `queued` jobs stands: the (released_at, id) of the last job read. */
+export interface ReleasedPlace {
+  /** `released_at` as Postgres wrote it (text, to the microsecond): a JS Date keeps only milliseconds, and a run releases many children in one. */
+  releasedAt: string;
+  id: string;
+}
+
 /**
- * Queued jobs released over `minAgeMs` ago, oldest release first (the reconciler re-enqueues those
- * BullMQ lost). A single job is released as it is inserted; a run's child only when its run's
- * roll-up lets it go.
+ * One page of the queued jobs released over `minAgeMs` ago, in (released_at, id) order after
+ * `after` (from the first when absent): the reconciler re-enqueues those BullMQ lost, walking the
+ * whole list page by page across its passes (keyset, so a page costs the same wherever it is:
+ * jobs_released_idx). A single job is released as it is inserted; a run's child only when its
+ * run's roll-up lets it go. Fewer than `limit` rows: the walk has reached the end.
  *
  * LOUD: `released_at is not null` is what holds a run's rate control: a held child enqueued here
  * would start past its run's maxConcurrency, before its canaries, or after its run was stopped.
  */
-export async function queuedJobsOlderThan(sql: Sql, minAgeMs: number): Promise<{ id: string; agentId: string | null }[]> {
-  const rows = await sql<{ id: string; agent_id: string | null }[]>`
-    select id, agent_id from jobs
+export async function queuedJobsOlderThan(
+  sql: Sql,
+  minAgeMs: number,
+  page: { after?: ReleasedPlace; limit: number },
+): Promise<{ id: string; agentId: string | null; place: ReleasedPlace }[]> {
+  const after = page.after;
+  const rows = await sql<{ id: string; agent_id: string | null; released_key: string }[]>`
+    select id, agent_id, released_at::text as released_key from jobs
     where status = 'queued' and released_at is not null and released_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
-    order by released_at limit 1000`;
-  return rows.map((r) => ({ id: r.id, agentId: r.agent_id }));
+      ${after ? sql`and (released_at, id) > (${after.releasedAt}::timestamptz, ${after.id})` : sql``}
+    order by released_at, id
+    limit ${page.limit}`;
+  return rows.map((r) => ({ id: r.id, agentId: r.agent_id, place: { releasedAt: r.released_key, id: r.id } }));
 }

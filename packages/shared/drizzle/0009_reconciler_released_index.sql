@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_released_idx" ON "jobs" USING btree ("released_at","id") WHERE status = 'queued' and released_at is not null;
