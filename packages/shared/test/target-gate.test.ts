@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, waitFor, type TestDatabase } from '@vmo/testkit';
 import { openDatabase, type Database } from '../src/db/index.ts';
 import { newId } from '../src/domain/ids.ts';
-import { getJob, lookAtGate, queuePositions, transition, type LifecycleDeps } from '../src/jobs/index.ts';
+import { getJob, getJobWithPosition, lookAtGate, queuePositions, transition, type LifecycleDeps } from '../src/jobs/index.ts';
 import { startJob } from '../src/jobs/lifecycle/sql/start-job.ts';
 import { createLogger } from '../src/logger.ts';
 import { createRedis, keys, type Redis } from '../src/redis.ts';
@@ -123,6 +123,8 @@ describe('the target gate in the start transition', () => {
     const rows = (await Promise.all(ids.map((id) => getJob(database.sql, id)))).map((r) => r!);
     const positions = await queuePositions(database.sql, rows);
     expect(ids.map((id) => positions.get(id) ?? null)).toEqual([null, null, 0, 1, 2, 3]);
+    // The look at the gate counts by the host's own column too (line.ts: the CASE's host branch).
+    expect(await lookAtGate(database.sql, ids[3]!)).toMatchObject({ limit: 2, running: 2, ahead: 1 });
   });
 
   it('does not count jobs held by their run (not released): they are not in line', async () => {
@@ -172,6 +174,42 @@ describe('the target gate in the start transition', () => {
       expect([now.get(child!), now.get(single!)]).toEqual(['running', 'queued']);
     } finally {
       await x.end();
+    }
+  });
+
+  it('GET /v1/jobs/{id} reads a job and its queuePosition in one statement, with or without a limit on its target', async () => {
+    const statements: string[] = [];
+    const sql = postgres(testDb.url, { max: 1, onnotice: () => {}, debug: (_conn, query) => void statements.push(query) });
+    try {
+      await sql`select 1`; // the connection's own setup is not the read's
+      const read = async (id: string) => {
+        statements.length = 0;
+        const found = await getJobWithPosition(sql, id);
+        expect(statements).toHaveLength(1);
+        return found;
+      };
+      // Limited: the place in line, as queuePositions counts it.
+      const limited = await agent(1);
+      const [first, second, third] = await queued(3, { agentId: limited });
+      expect(await transition(cp, first!, { kind: 'start', workerId: 'w', checkedAgentId: limited })).toBeDefined();
+      expect(await read(third!)).toMatchObject({ job: { id: third, status: 'queued' }, queuePosition: 1 });
+      expect(await read(second!)).toMatchObject({ queuePosition: 0 });
+      expect(await read(first!)).toMatchObject({ job: { status: 'running' }, queuePosition: null });
+      // Limited host, the same by its own column.
+      const limitedHost = await host(1);
+      const [h1, h2] = await queued(2, { hostId: limitedHost });
+      expect((await read(h2!))?.queuePosition).toBe(1);
+      expect((await read(h1!))?.queuePosition).toBe(0);
+      // No limit: no position, and still the one statement.
+      const [free] = await queued(1, { agentId: await agent(null) });
+      expect(await read(free!)).toMatchObject({ job: { id: free, status: 'queued' }, queuePosition: null });
+      // A run's held child is not in line.
+      const [held] = await queued(1, { agentId: limited }, { released: false });
+      expect(await read(held!)).toMatchObject({ queuePosition: null });
+      // Unknown: nothing.
+      expect(await read(newId('job'))).toBeUndefined();
+    } finally {
+      await sql.end();
     }
   });
 

@@ -5,7 +5,7 @@ import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
-import { findJobs, getJob as readJob, jobView, queuePositionOf, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
+import { findJobs, getJob as readJob, getJobWithPosition, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
@@ -33,8 +33,11 @@ export function jobRoutes(cp: ControlPlane) {
   openapiRoute(app, listJobs, async (c, input) => c.json(await findJobs(cp, input.query()), 200));
 
   openapiRoute(app, getJob, async (c, input) => {
-    const row = await loadJob(input.params().id);
-    return c.json(jobView(row, await queuePositionOf(cp.database.sql, row)), 200);
+    const { id } = input.params();
+    if (!isId('job', id)) throw notFound('job', id);
+    const found = await getJobWithPosition(cp.database.sql, id); // one statement, with or without a limit on its target
+    if (!found) throw notFound('job', id);
+    return c.json(jobView(found.job, found.queuePosition), 200);
   });
 
   openapiRoute(app, cancelJob, async (c, input) => {

@@ -2,11 +2,27 @@ import type { Sql } from 'postgres';
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { JobRow } from '../job-view.ts';
 import { rowToJob } from '../row-to-job.ts';
+import { targetJoinsSql } from '../target-gate/line.ts';
+import { queuePositionSql } from '../target-gate/look-at-gate.ts';
 
 /** One job by id, every column. */
 export async function getJob(sql: Sql, jobId: string): Promise<JobRow | undefined> {
   const [row] = await sql`select * from jobs where id = ${jobId}`;
   return row ? rowToJob(row) : undefined;
+}
+
+/**
+ * One job by id with its `queuePosition` (GET /v1/jobs/{id}), in one statement: its agent and host
+ * joined by primary key for their limit, and the place in line counted only for a job waiting on
+ * a limited target (queuePositionSql). A job on a target without a limit costs the same single
+ * read as getJob, and no second query.
+ */
+export async function getJobWithPosition(sql: Sql, jobId: string): Promise<{ job: JobRow; queuePosition: number | null } | undefined> {
+  const [row] = await sql`
+    select j.*, ${queuePositionSql(sql, 'j')} as gate_queue_position
+    from jobs j ${targetJoinsSql(sql, 'j')}
+    where j.id = ${jobId}`;
+  return row ? { job: rowToJob(row), queuePosition: row.gate_queue_position ?? null } : undefined;
 }
 
 /** Whether a job with this id exists (a stream upgrade's 404 check: one index probe, no row). */

@@ -3,6 +3,7 @@
 // place in line, and waking waiters when a slot frees.
 export * from './gate-target.ts';
 export * from './limited-targets.ts';
+export * from './line.ts';
 export * from './look-at-gate.ts';
 export * from './look-again.ts';
 export * from './wake-waiters.ts';

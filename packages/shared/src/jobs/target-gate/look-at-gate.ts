@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { JobRow } from '../job-view.ts';
 import { rowToJob, toDate } from '../row-to-job.ts';
+import { aheadOfRowSql, runningOnRowTargetSql, targetJoinsSql, targetLimitSql } from './line.ts';
 
 /** A job as the worker's dispatch sees it when it could not start it at once. */
 export interface GateLook {
@@ -18,26 +19,18 @@ export interface GateLook {
  * The job with its target's limit and, when limited and waiting, its place in line: one read by
  * primary key (the counts run only for a limited job still `queued`).
  *
- * The counts go over the non-terminal jobs of the target (jobs_active_idx, or the target's own
- * index where the planner prefers it): the few `queued`/`running` jobs, never its history.
+ * The counts go over the target's own active jobs (line.ts: jobs_agent_line_idx or
+ * jobs_host_line_idx), never its history nor every active job.
  */
 export async function lookAtGate(sql: Sql, jobId: string): Promise<GateLook | undefined> {
+  const limit = targetLimitSql(sql);
   const [row] = await sql`
     select j.*,
-      coalesce(a.max_concurrent_jobs, h.max_concurrent_jobs) as gate_limit,
-      a.last_seen_at as gate_agent_last_seen_at,
-      case when coalesce(a.max_concurrent_jobs, h.max_concurrent_jobs) is not null and j.status = 'queued' then (
-        select count(*)::int from jobs w
-        where w.status = 'queued' and w.released_at is not null
-          and (w.agent_id = j.agent_id or (j.agent_id is null and w.host_id = j.host_id))
-          and (w.created_at, w.id) < (j.created_at, j.id)
-      ) end as gate_ahead,
-      case when coalesce(a.max_concurrent_jobs, h.max_concurrent_jobs) is not null and j.status = 'queued' then (
-        select count(*)::int from jobs r
-        where r.status = 'running'
-          and (r.agent_id = j.agent_id or (j.agent_id is null and r.host_id = j.host_id))
-      ) end as gate_running
-    from jobs j left join agents a on a.id = j.agent_id left join hosts h on h.id = j.host_id
+      ${limit} as gate_limit,
+      gate_a.last_seen_at as gate_agent_last_seen_at,
+      case when ${limit} is not null and j.status = 'queued' then ${aheadOfRowSql(sql, 'j')} end as gate_ahead,
+      case when ${limit} is not null and j.status = 'queued' then ${runningOnRowTargetSql(sql, 'j')} end as gate_running
+    from jobs j ${targetJoinsSql(sql, 'j')}
     where j.id = ${jobId}`;
   if (!row) return undefined;
   return {
@@ -53,29 +46,29 @@ export async function lookAtGate(sql: Sql, jobId: string): Promise<GateLook | un
 export const gateOpen = (look: GateLook): boolean =>
   look.job.status === 'queued' && (look.limit === null || (look.running ?? 0) + (look.ahead ?? 0) < look.limit);
 
+/** The jobs that have a `queuePosition`: released, `queued`, on an agent or a host (whose limit the query checks). */
+const mayWaitInLine = (j: Pick<JobRow, 'status' | 'releasedAt' | 'agentId' | 'hostId'>): boolean =>
+  j.status === 'queued' && j.releasedAt !== null && (j.agentId !== null || j.hostId !== null);
+
 /**
- * `queuePosition` of each job given that waits on a limited target: how many released `queued`
- * jobs of the same target are ahead of it in (created_at, id) order, 0 for the next to start.
- * Jobs not waiting so (running, ended, held by their run, on a target without a limit, local) are
- * absent. One query for the lot, none when no job given is `queued`.
+ * `queuePosition` of the row under alias `j` (joined with targetJoinsSql): how many released
+ * `queued` jobs of its target are ahead of it in (created_at, id) order, 0 for the next to start;
+ * null when it is not waiting so (running, ended, held by its run, on a target without a limit,
+ * local). Counted only for a job waiting on a limited target.
+ */
+export const queuePositionSql = (sql: Sql, j: string) =>
+  sql`case when ${sql(j)}.status = 'queued' and ${sql(j)}.released_at is not null and ${targetLimitSql(sql)} is not null then ${aheadOfRowSql(sql, j)} end`;
+
+/**
+ * `queuePosition` of each job given that waits on a limited target (queuePositionSql). Jobs not
+ * waiting so are absent. One query for the lot, none when no job given is `queued` on a target.
  */
 export async function queuePositions(sql: Sql, jobs: readonly Pick<JobRow, 'id' | 'status' | 'releasedAt' | 'agentId' | 'hostId'>[]): Promise<Map<string, number>> {
-  const ids = jobs.filter((j) => j.status === 'queued' && j.releasedAt !== null && (j.agentId || j.hostId)).map((j) => j.id);
+  const ids = jobs.filter(mayWaitInLine).map((j) => j.id);
   if (ids.length === 0) return new Map();
-  const rows = await sql<{ id: string; ahead: number }[]>`
-    select j.id, (
-      select count(*)::int from jobs w
-      where w.status = 'queued' and w.released_at is not null
-        and (w.agent_id = j.agent_id or (j.agent_id is null and w.host_id = j.host_id))
-        and (w.created_at, w.id) < (j.created_at, j.id)
-    ) as ahead
-    from jobs j left join agents a on a.id = j.agent_id left join hosts h on h.id = j.host_id
-    where j.id in ${sql(ids)} and j.status = 'queued' and j.released_at is not null
-      and coalesce(a.max_concurrent_jobs, h.max_concurrent_jobs) is not null`;
-  return new Map(rows.map((r) => [r.id, r.ahead]));
-}
-
-/** One job's `queuePosition` (see queuePositions); null when it is not waiting on a limited target. */
-export async function queuePositionOf(sql: Sql, job: Pick<JobRow, 'id' | 'status' | 'releasedAt' | 'agentId' | 'hostId'>): Promise<number | null> {
-  return (await queuePositions(sql, [job])).get(job.id) ?? null;
+  const rows = await sql<{ id: string; ahead: number | null }[]>`
+    select j.id, ${queuePositionSql(sql, 'j')} as ahead
+    from jobs j ${targetJoinsSql(sql, 'j')}
+    where j.id in ${sql(ids)}`;
+  return new Map(rows.filter((r) => r.ahead !== null).map((r) => [r.id, r.ahead!]));
 }

@@ -5,6 +5,7 @@ import { isTerminal } from '../../domain/job-status.ts';
 import { onTransition } from '../lifecycle/observers.ts';
 import { gateColumns, gateTargetOf, type GateTarget } from './gate-target.ts';
 import { forgetLimitedTarget, isKnownLimited } from './limited-targets.ts';
+import { inLineSql, runningOnSql } from './line.ts';
 
 type WakeDeps = Pick<ControlPlane, 'database' | 'queue' | 'log'>;
 
@@ -22,11 +23,11 @@ async function nextWaiters(sql: Sql, target: GateTarget): Promise<{ limited: boo
     with target_limit as (select max_concurrent_jobs as n from ${sql(table)} where id = ${target.id})
     select (select n from target_limit) as n, coalesce((
       select array_agg(id order by created_at, id) from (
-        select id, created_at from jobs
-        where ${sql(column)} = ${target.id} and status = 'queued' and released_at is not null
-        order by created_at, id
+        select w.id, w.created_at from jobs w
+        where ${inLineSql(sql, 'w', column, target.id)}
+        order by w.created_at, w.id
         limit (select case when (select n from target_limit) is null then ${WAKE_ALL_AT_MOST}
-                      else greatest((select n from target_limit) - (select count(*) from jobs where ${sql(column)} = ${target.id} and status = 'running'), 0) end)
+                      else greatest((select n from target_limit) - (select count(*) from jobs r where ${runningOnSql(sql, 'r', column, target.id)}), 0) end)
       ) first_waiters
     ), '{}') as ids`;
   return { limited: row?.n !== null && row?.n !== undefined, ids: row?.ids ?? [] };

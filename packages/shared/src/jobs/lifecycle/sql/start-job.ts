@@ -1,5 +1,6 @@
-import type { Row, Sql } from 'postgres';
+import type { Row, Sql, TransactionSql } from 'postgres';
 import { gateColumns, gateLockKey, type GateTarget } from '../../target-gate/gate-target.ts';
+import { inLineSql, rowPlace, runningOnSql, targetJoinsSql, targetLimitSql } from '../../target-gate/line.ts';
 import { noteLimitedTarget } from '../../target-gate/limited-targets.ts';
 
 /**
@@ -48,13 +49,7 @@ import { noteLimitedTarget } from '../../target-gate/limited-targets.ts';
  */
 export async function startJob(sql: Sql, jobId: string, workerId: string, checkedAgentId: string | null): Promise<Row | undefined> {
   try {
-    const [row] = await sql`
-      update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
-      where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}
-        and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
-        and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
-      returning *`;
-    return row ?? (await startAtTargetGate(sql, jobId, workerId, checkedAgentId));
+    return (await startUnlimited(sql, jobId, workerId, checkedAgentId)) ?? (await startAtTargetGate(sql, jobId, workerId, checkedAgentId));
   } catch (err) {
     const row = await readUntilAnswered(sql, jobId);
     if (row && row.status === 'running' && row.worker_id === workerId && (row.agent_id ?? null) === checkedAgentId) return row;
@@ -65,46 +60,57 @@ export async function startJob(sql: Sql, jobId: string, workerId: string, checke
 /** The slow way, taken only when the fast statement matched nothing (see above). */
 async function startAtTargetGate(sql: Sql, jobId: string, workerId: string, checkedAgentId: string | null): Promise<Row | undefined> {
   const [job] = await sql<{ status: string; agent_id: string | null; host_id: string | null; max_jobs: number | null }[]>`
-    select j.status, j.agent_id, j.host_id, coalesce(a.max_concurrent_jobs, h.max_concurrent_jobs) as max_jobs
-    from jobs j left join agents a on a.id = j.agent_id left join hosts h on h.id = j.host_id
+    select j.status, j.agent_id, j.host_id, ${targetLimitSql(sql)} as max_jobs
+    from jobs j ${targetJoinsSql(sql, 'j')}
     where j.id = ${jobId}`;
   // Gone, started or ended by someone else, or not the agent the caller checked: lost, as before.
   if (!job || job.status !== 'queued' || (job.agent_id ?? null) !== checkedAgentId) return undefined;
   if (job.max_jobs === null) {
     // The limit was removed between the two statements: the fast statement once more.
-    const [row] = await sql`
-      update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
-      where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}
-        and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
-        and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
-      returning *`;
-    return row;
+    return startUnlimited(sql, jobId, workerId, checkedAgentId);
   }
   const target: GateTarget = job.agent_id ? { kind: 'agent', id: job.agent_id } : { kind: 'ssh', id: job.host_id! };
   noteLimitedTarget(target.id);
   const { column, table } = gateColumns(target);
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtextextended(${gateLockKey(target)}, 0))`;
-    // The limit is read again here, under the lock: a PATCH may have changed it since. The count
+    // The limit is read again here, under the lock: a PATCH may have changed it since. Each count
     // stops at the limit (`limit n`): a deep queue costs no more than a full target.
     const [row] = await tx`
       with target_limit as (select max_concurrent_jobs as n from ${tx(table)} where id = ${target.id})
-      update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
-      where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}
+      ${startUpdate(tx, jobId, workerId, checkedAgentId)}
         and (
           (select n from target_limit) is null
           or (
             select count(*) from (
-              select 1 from jobs o
-              where o.${tx(column)} = ${target.id} and o.status in ('queued', 'running')
-                and (o.status = 'running' or (o.released_at is not null and (o.created_at, o.id) < (jobs.created_at, jobs.id)))
-              limit (select n from target_limit)
+              (select 1 from jobs o where ${runningOnSql(tx, 'o', column, target.id)} limit (select n from target_limit))
+              union all
+              (select 1 from jobs o where ${inLineSql(tx, 'o', column, target.id, rowPlace(tx, 'jobs'))} limit (select n from target_limit))
             ) occupied
           ) < (select n from target_limit)
         )
       returning *`;
     return row;
   });
+}
+
+/**
+ * THE start, written once: `queued → running` for a released job still `queued`, bumping the
+ * attempt, for the agent the caller checked (null: a job with no agent). Each way of starting adds
+ * its own conditions after it, then `returning *`.
+ */
+const startUpdate = (sql: Sql | TransactionSql, jobId: string, workerId: string, checkedAgentId: string | null) => sql`
+  update jobs set status = 'running', started_at = clock_timestamp(), attempt = attempt + 1, worker_id = ${workerId}
+  where id = ${jobId} and status = 'queued' and released_at is not null and agent_id is not distinct from ${checkedAgentId}`;
+
+/** The fast statement: matches only when neither the job's agent nor its host has a limit. */
+async function startUnlimited(sql: Sql, jobId: string, workerId: string, checkedAgentId: string | null): Promise<Row | undefined> {
+  const [row] = await sql`
+    ${startUpdate(sql, jobId, workerId, checkedAgentId)}
+      and not exists (select 1 from agents a where a.id = jobs.agent_id and a.max_concurrent_jobs is not null)
+      and not exists (select 1 from hosts h where h.id = jobs.host_id and h.max_concurrent_jobs is not null)
+    returning *`;
+  return row;
 }
 
 async function readUntilAnswered(sql: Sql, jobId: string): Promise<Row | undefined> {
