@@ -1,3 +1,5 @@
+import { PatternAutomaton } from './pattern-automaton.ts';
+
 /**
  * Masking of a job's secret values (`secretEnv`) in its output: every occurrence of a secret's
  * bytes is replaced with `***`, wherever the producer's reads happened to split it.
@@ -22,6 +24,12 @@
  * - Any non-empty value is masked, however short. Values of 1-3 bytes would mask ordinary text
  *   everywhere (a secret "1" hides every digit 1), so the API refuses secret values under
  *   MIN_SECRET_VALUE_BYTES (jobs/job-input.ts); this class does not second-guess what it is given.
+ * - Cost: linear in the output, whatever the number and length of the patterns (one automaton step
+ *   per byte, see SecretMasker). What the patterns cost is the automaton's size and build, both
+ *   linear in their total bytes, and the input limits bound those (jobs/job-input.ts: 64 KiB of
+ *   names and values per job; the lines are pieces of the values, so under 128 KiB in all). So the
+ *   number of line patterns is not capped, neither refused at input nor dropped here: a line left
+ *   unmasked without a word would be worse, and their number no longer costs anything per byte.
  */
 
 /** What a hidden run of bytes is replaced with. */
@@ -52,123 +60,232 @@ export function maskPatterns(values: Iterable<string>): Buffer[] {
 /**
  * One stream's masking transform: `write` takes the bytes as read and returns the bytes to emit
  * now; `flush` returns what was held back, at the end of the stream. Per stream: stdout and stderr
- * each have their own (a secret is never split across the two).
+ * each have their own (a secret is never split across the two), sharing one PatternAutomaton.
+ *
+ * Cost: one automaton step per byte written (plus failure-link steps, fewer than the bytes in
+ * all), whatever the number and length of the patterns; what is held is kept in a buffer that is
+ * compacted only after as many bytes as it holds have passed, so even one-byte writes behind a
+ * 16 KiB held prefix cost O(1) each. LOUD: this runs on the worker's and the agent's event loop; a
+ * pass per pattern, or a search of the held end per pattern, once let one job's secrets stall every
+ * other job there for seconds per chunk.
+ *
+ * Positions below are offsets in the stream since the last flush (`read`: bytes written so far).
  */
 export class SecretMasker {
-  private readonly patterns: Buffer[];
-  /** `startsPattern[b]`: some pattern begins with byte b (a cheap filter for the held-back search). */
-  private readonly startsPattern = new Uint8Array(256);
-  private readonly longest: number;
-  /** Bytes read but not emitted yet: a possible beginning of a secret. Never more than `longest - 1`. */
-  private pending: Buffer = EMPTY;
-  /** How many bytes at the start of `pending` lie inside an occurrence that began in emitted output. */
-  private coveredHead = 0;
-  /** The emitted output ends with a mask that a hidden run starting at `pending[0]` continues. */
+  private readonly automaton: PatternAutomaton | undefined;
+  /** The automaton's state after the last byte read. */
+  private state = 0;
+  private read = 0;
+  /** Everything before this offset has been emitted; [emitted, read) is held. */
+  private emitted = 0;
+  /** The held bytes: hold[holdStart, holdStart + read - emitted). Never more than `longest - 1`. */
+  private hold: Buffer = EMPTY;
+  private holdStart = 0;
+  /**
+   * Hidden runs not wholly emitted yet, as [start, end) pairs from `runs[runsHead]` on: sorted,
+   * apart (touching runs are joined), each ending after `emitted` (the first may begin before it,
+   * its beginning already out as a mask).
+   */
+  private runs: number[] = [];
+  private runsHead = 0;
+  /** The emitted output ends with a mask that a hidden run starting at `emitted` continues. */
   private maskOpen = false;
+  /** Per prefilter needle, where it is next found in the data being written (-1: not looked yet). */
+  private readonly candidates: Int32Array;
+  /** Bytes copied to keep what is held, since construction: for tests of the bound above. */
+  copiedBytes = 0;
 
-  constructor(patterns: Iterable<Buffer | string>) {
-    const unique = new Map<string, Buffer>();
-    for (const p of patterns) {
-      const bytes = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
-      if (bytes.length > 0) unique.set(bytes.toString('hex'), Buffer.from(bytes));
-    }
-    this.patterns = [...unique.values()];
-    this.longest = Math.max(0, ...this.patterns.map((p) => p.length));
-    for (const p of this.patterns) this.startsPattern[p[0]!] = 1;
+  constructor(patterns: Iterable<Buffer | string> | PatternAutomaton) {
+    const automaton =
+      patterns instanceof PatternAutomaton
+        ? patterns
+        : new PatternAutomaton([...patterns].map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    this.automaton = automaton.longest > 0 ? automaton : undefined;
+    this.candidates = new Int32Array(automaton.prefixes.length);
   }
 
   /** Bytes held back right now (for tests and for the bound: at most the longest pattern - 1). */
   get heldBytes(): number {
-    return this.pending.length;
+    return this.read - this.emitted;
   }
 
   write(data: Buffer): Buffer {
-    if (this.patterns.length === 0) return data;
-    if (data.length === 0) return EMPTY;
-    const buf = this.pending.length > 0 ? Buffer.concat([this.pending, data]) : data;
-    return this.emit(buf, buf.length - this.heldSuffixLength(buf));
+    const automaton = this.automaton;
+    if (automaton === undefined) return data;
+    const n = data.length;
+    if (n === 0) return EMPTY;
+    const { rootNext, matchLength, prefixes } = automaton;
+    const base = this.read;
+    // A needle found before this offset lies wholly in `data`: up to there the prefilter may jump
+    // (see PatternAutomaton), the rest goes byte by byte.
+    let prefilterUntil = prefixes.length > 0 ? n - automaton.prefixLength + 1 : 0;
+    if (prefilterUntil > 0) this.candidates.fill(-1);
+    let jumps = 0;
+    let jumped = 0;
+    let state = this.state;
+    let i = 0;
+    while (i < n) {
+      if (state === 0) {
+        if (i < prefilterUntil) {
+          const at = this.nextCandidate(data, i, prefilterUntil);
+          jumped += at - i;
+          i = at;
+          // Beginnings found every few bytes: the byte loop is cheaper for the rest of this write.
+          if (++jumps >= 32 && jumped < 32 * jumps) prefilterUntil = 0;
+        }
+        // Off any pattern: skip bytes that begin none.
+        while (i < n && (state = rootNext[data[i]!]!) === 0) i++;
+        if (state === 0) break;
+      } else {
+        state = automaton.next(state, data[i]!);
+      }
+      i++;
+      const length = matchLength[state]!;
+      if (length !== 0) this.hide(base + i - length, base + i);
+    }
+    this.state = state;
+    this.read = base + n;
+    return this.emitUpTo(this.read - automaton.holdLength[state]!, data, base);
   }
 
   /** The stream ended: everything held goes out, masked. The masker starts afresh afterwards. */
   flush(): Buffer {
-    if (this.pending.length === 0) {
-      this.maskOpen = false;
-      return EMPTY;
-    }
-    const out = this.emit(this.pending, this.pending.length);
-    this.pending = EMPTY;
-    this.coveredHead = 0;
+    const out = this.read > this.emitted ? this.emitUpTo(this.read, EMPTY, this.read) : EMPTY;
+    this.state = 0;
+    this.read = 0;
+    this.emitted = 0;
+    this.hold = EMPTY;
+    this.holdStart = 0;
+    this.runs = [];
+    this.runsHead = 0;
     this.maskOpen = false;
     return out;
   }
 
-  /** Emit `buf[0, upTo)` masked; keep the rest as `pending`. */
-  private emit(buf: Buffer, upTo: number): Buffer {
-    const runs = this.hiddenRuns(buf);
-    if (upTo === 0) {
-      // Nothing can go out yet: the state still describes the same start of `pending`.
-      this.pending = Buffer.from(buf);
-      return EMPTY;
+  /**
+   * The first offset from `from` on where some needle of the prefilter is found in `data`, or
+   * `until` if none is before it. Each needle is searched again only once passed, so every byte is
+   * looked at once per needle at most.
+   */
+  private nextCandidate(data: Buffer, from: number, until: number): number {
+    const { prefixes } = this.automaton!;
+    const candidates = this.candidates;
+    let first = until;
+    for (let k = 0; k < prefixes.length; k++) {
+      let at = candidates[k]!;
+      if (at < from) {
+        const found = data.indexOf(prefixes[k]!, from);
+        at = candidates[k] = found === -1 ? data.length : found;
+      }
+      if (at < first) first = at;
+    }
+    return first;
+  }
+
+  /** Bytes [start, end) (start >= emitted) are inside an occurrence; `end` never decreases. */
+  private hide(start: number, end: number): void {
+    const runs = this.runs;
+    let top = runs.length;
+    while (top > this.runsHead && runs[top - 1]! >= start) {
+      start = Math.min(start, runs[top - 2]!);
+      top -= 2;
+    }
+    runs.length = top;
+    runs.push(start, end);
+  }
+
+  /**
+   * Emit [emitted, upTo) masked and hold [upTo, read). The held bytes are `hold`'s, then `data`,
+   * which starts at offset `base`.
+   */
+  private emitUpTo(upTo: number, data: Buffer, base: number): Buffer {
+    const from = this.emitted;
+    // The common case: nothing held before, nothing hidden, nothing to hold: the write as it came.
+    if (from === base && upTo === this.read && this.runsHead === this.runs.length) {
+      this.maskOpen = false;
+      this.emitted = upTo;
+      return data;
     }
     const parts: Buffer[] = [];
-    let pos = 0;
+    let copied = false; // some part is a view of `hold`, which is ours to reuse: the result is a copy
+    const take = (start: number, end: number) => {
+      if (start < base) {
+        const stop = Math.min(end, base);
+        parts.push(this.hold.subarray(this.holdStart + start - from, this.holdStart + stop - from));
+        copied = true;
+        start = stop;
+      }
+      if (start < end) parts.push(data.subarray(start - base, end - base));
+    };
+    const runs = this.runs;
+    let k = this.runsHead;
+    let pos = from;
     let maskOpen = this.maskOpen;
-    let coveredHead = 0;
-    for (const [start, end] of runs) {
-      if (start >= upTo) break; // wholly in what is held: found again next time
+    for (; k < runs.length && runs[k]! < upTo; k += 2) {
+      const start = Math.max(runs[k]!, pos);
+      const end = runs[k + 1]!;
       if (start > pos) {
-        parts.push(buf.subarray(pos, start));
+        take(pos, start);
         maskOpen = false;
       }
-      if (!(maskOpen && start === pos)) parts.push(SECRET_MASK);
+      if (!maskOpen) parts.push(SECRET_MASK);
       maskOpen = true;
       pos = Math.min(end, upTo);
-      if (end > upTo) {
-        coveredHead = end - upTo;
-        break;
-      }
+      if (end > upTo) break; // goes on in what is held: kept, its mask already out
     }
     if (pos < upTo) {
-      parts.push(buf.subarray(pos, upTo));
+      take(pos, upTo);
       maskOpen = false;
     }
     this.maskOpen = maskOpen;
-    this.coveredHead = coveredHead;
-    // Copied: the caller's buffer is not ours to keep a view of, and what is held is small.
-    this.pending = upTo < buf.length ? Buffer.from(buf.subarray(upTo)) : EMPTY;
-    if (parts.length === 1) return parts[0]!;
-    return Buffer.concat(parts);
+    this.runsHead = k;
+    if (k === runs.length) {
+      runs.length = 0;
+      this.runsHead = 0;
+    } else if (k > 64 && k * 2 > runs.length) {
+      runs.splice(0, k);
+      this.runsHead = 0;
+    }
+    const out = parts.length === 0 ? EMPTY : parts.length === 1 && !copied ? parts[0]! : Buffer.concat(parts);
+    this.keep(upTo, data, base);
+    return out;
   }
 
-  /** Sorted, merged (touching runs joined) [start, end) ranges of `buf` inside some occurrence. */
-  private hiddenRuns(buf: Buffer): [number, number][] {
-    const found: [number, number][] = this.coveredHead > 0 ? [[0, this.coveredHead]] : [];
-    for (const p of this.patterns) {
-      for (let at = buf.indexOf(p); at !== -1; at = buf.indexOf(p, at + 1)) found.push([at, at + p.length]);
-    }
-    if (found.length <= 1) return found;
-    found.sort((a, b) => a[0] - b[0]);
-    const merged: [number, number][] = [found[0]!];
-    for (let i = 1; i < found.length; i++) {
-      const last = merged[merged.length - 1]!;
-      const [start, end] = found[i]!;
-      if (start <= last[1]) last[1] = Math.max(last[1], end);
-      else merged.push([start, end]);
-    }
-    return merged;
-  }
-
-  /** Length of the longest end of `buf` that is a proper prefix of some pattern (0: none). */
-  private heldSuffixLength(buf: Buffer): number {
-    const window = Math.min(this.longest - 1, buf.length);
-    for (let start = buf.length - window; start < buf.length; start++) {
-      if (this.startsPattern[buf[start]!] === 0) continue;
-      const length = buf.length - start;
-      for (const p of this.patterns) {
-        if (p.length > length && buf.compare(p, 0, length, start, buf.length) === 0) return length;
+  /** Hold [upTo, read): the end of `hold` and/or of `data`. Called once what was held is emitted (copied). */
+  private keep(upTo: number, data: Buffer, base: number): void {
+    const length = this.read - upTo;
+    if (length === 0) {
+      this.holdStart = 0;
+    } else if (upTo >= base) {
+      // Copied: the caller's buffer is not ours to keep a view of.
+      this.ensureHold(length);
+      this.copiedBytes += data.copy(this.hold, 0, upTo - base);
+      this.holdStart = 0;
+    } else {
+      // Part of what was held stays held, and all of `data` joins it.
+      let start = this.holdStart + upTo - this.emitted;
+      const kept = base - upTo;
+      if (start + length > this.hold.length) {
+        // Compact (or grow) only when the end is reached: the buffer is twice the held bound, so
+        // this copies at most as many bytes as were written since the last time.
+        if (this.hold.length < 2 * length) {
+          const grown = Buffer.allocUnsafe(Math.max(2 * length, 2 * (this.automaton!.longest - 1)));
+          this.hold.copy(grown, 0, start, start + kept);
+          this.hold = grown;
+        } else {
+          this.hold.copyWithin(0, start, start + kept);
+        }
+        this.copiedBytes += kept;
+        start = 0;
       }
+      this.copiedBytes += data.copy(this.hold, start + kept);
+      this.holdStart = start;
     }
-    return 0;
+    this.emitted = upTo;
+  }
+
+  private ensureHold(length: number): void {
+    if (this.hold.length < length) this.hold = Buffer.allocUnsafe(Math.max(length, 2 * (this.automaton!.longest - 1)));
   }
 }
 
@@ -183,8 +300,9 @@ export class MaskedOutput {
     secretValues: Iterable<string>,
     private readonly out: (stream: 1 | 2, data: Buffer) => void,
   ) {
-    const patterns = maskPatterns(secretValues);
-    this.streams = { 1: new SecretMasker(patterns), 2: new SecretMasker(patterns) };
+    // Built once for the job and shared: it never changes, and each stream keeps its own state.
+    const automaton = new PatternAutomaton(maskPatterns(secretValues));
+    this.streams = { 1: new SecretMasker(automaton), 2: new SecretMasker(automaton) };
   }
 
   write(stream: 1 | 2, data: Buffer): void {
