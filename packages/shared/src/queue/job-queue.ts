@@ -17,18 +17,38 @@ export function createJobQueue(connection: ConnectionOptions, bullPrefix: string
 }
 
 /**
- * Add the BullMQ job under the same id as the Postgres row. A second add of an id that BullMQ
- * still holds is a no-op, so the API and the reconciler may both add it: the job runs at most
- * once (and the `queued → running` transition in Postgres guards the rest).
+ * How every job is added to BullMQ, whoever adds it (a submission, a run's release, the
+ * reconciler): under the same id as its Postgres row, so a second add of an id BullMQ still holds
+ * is a no-op and the job runs at most once (the `queued → running` transition in Postgres guards
+ * the rest); gone once done; one attempt (a retry is Postgres' decision, never BullMQ's).
+ *
+ * LOUD: the ONE place these options are written. An add elsewhere with other options (another
+ * id, attempts > 1) could run a job twice or keep a stale entry that blocks a later re-add.
+ */
+export function jobQueueEntry(jobId: string, agentId: string | null) {
+  return {
+    name: 'run',
+    data: (agentId ? { jobId, agentId } : { jobId }) satisfies QueuedJobData,
+    opts: { jobId, removeOnComplete: true, removeOnFail: { age: 24 * 3600 }, attempts: 1 },
+  };
+}
+
+/**
+ * Add one job (jobQueueEntry). False when Redis did not take it within `timeoutMs`: the job is
+ * durable in Postgres and the reconciler enqueues it later.
  */
 export async function enqueueJob(queue: Queue<QueuedJobData>, jobId: string, agentId: string | null, timeoutMs = 2000): Promise<boolean> {
-  const data: QueuedJobData = agentId ? { jobId, agentId } : { jobId };
-  const add = queue.add('run', data, { jobId, removeOnComplete: true, removeOnFail: { age: 24 * 3600 }, attempts: 1 });
-  add.catch(() => {});
+  const { name, data, opts } = jobQueueEntry(jobId, agentId);
+  return doneWithin(queue.add(name, data, opts), timeoutMs);
+}
+
+/** Whether `work` settled successfully within `timeoutMs` (it goes on in the background if not). */
+export async function doneWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  work.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
-    return await Promise.race([add.then(() => true), timeout]);
+    return await Promise.race([work.then(() => true), timeout]);
   } catch {
     return false;
   } finally {
