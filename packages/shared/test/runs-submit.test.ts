@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors/index.ts';
 import { parseLabelSelector } from '../src/domain/label-selector.ts';
-import { submitRun } from '../src/runs/index.ts';
+import { newId } from '../src/domain/ids.ts';
+import { RunInput, submitRun } from '../src/runs/index.ts';
 import { openRunTestPlane, runInput, type RunTestPlane } from './runs-fixture.ts';
 
 let t: RunTestPlane;
@@ -158,6 +159,40 @@ describe('the run as stored', () => {
     expect(c).toEqual({ n: 10_000, released: 10, first: 'bulk-00000', last: 'bulk-09999', indexes: 10_000 });
     const over = await refused(submitRun(t.cp, runInput({ targets: { selector: 'fleet=bulk', agents: ['a-web'] } }), { createdBy: null, maxTargets: 10_000 }));
     expect(over.code).toBe('too_many_targets');
+  }, 60_000);
+});
+
+describe('long target lists', () => {
+  it('a host list longer than the default limit is judged by VMO_MAX_RUN_TARGETS (maxTargets), not by the schema; ids, name@environment and bare names resolve together', async () => {
+    const sql = t.cp.database.sql;
+    const N = 10_001;
+    const names = Array.from({ length: N }, (_, i) => `lab-${String(i).padStart(5, '0')}`);
+    const hostIds = names.map(() => newId('host'));
+    await sql`
+      insert into hosts (id, name, environment, host, "user")
+      select h.id, h.name, 'lab', '127.0.0.1', 'nobody' from unnest(${hostIds}::text[], ${names}::text[]) as h(id, name)`;
+    // A third by id, a third as name@environment, a third by bare name (the only host of that name).
+    const refs = names.map((n, i) => (i % 3 === 0 ? hostIds[i]! : i % 3 === 1 ? `${n}@lab` : n));
+    const input = runInput({ targets: { hosts: refs }, strategy: { maxConcurrency: 10 } });
+
+    const before = await counts();
+    const over = await refused(submitRun(t.cp, input, { createdBy: null, maxTargets: N - 1 }));
+    expect({ status: over.status, code: over.code, field: over.details?.field, max: over.details?.max }).toEqual({ status: 422, code: 'too_many_targets', field: 'targets', max: N - 1 });
+    expect(await counts()).toEqual(before);
+
+    const { run } = await submitRun(t.cp, input, { createdBy: null, maxTargets: N });
+    expect(run.total).toBe(N);
+    const [c] = await sql<{ n: number; right: number; first: string; last: string }[]>`
+      select count(*)::int as n, count(*) filter (where j.host_id = h.id and j.target_name = h.name || '@lab')::int as right,
+             min(j.target_name) as first, max(j.target_name) as last
+      from jobs j join hosts h on h.id = j.host_id where j.run_id = ${run.id}`;
+    expect(c).toEqual({ n: N, right: N, first: 'lab-00000@lab', last: `lab-${String(N - 1).padStart(5, '0')}@lab` });
+
+    // The schema's own bound is the most VMO_MAX_RUN_TARGETS may be set to.
+    const tooLong = RunInput.safeParse({ command: 'true', targets: { hosts: Array.from({ length: 100_001 }, (_, i) => `h${i}`) } });
+    expect(tooLong.success).toBe(false);
+    expect(tooLong.error!.issues[0]).toMatchObject({ path: ['targets', 'hosts'] });
+    expect(tooLong.error!.issues[0]!.message).toMatch(/at most 100000 entries .*VMO_MAX_RUN_TARGETS/);
   }, 60_000);
 });
 

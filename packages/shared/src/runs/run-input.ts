@@ -6,6 +6,8 @@ import { JobInput } from '../jobs/job-input.ts';
 
 /** VMO_MAX_RUN_TARGETS' default: more targets than this is 422 `too_many_targets`. */
 export const DEFAULT_MAX_RUN_TARGETS = 10_000;
+/** The most VMO_MAX_RUN_TARGETS may be set to: the schema's own bound on a target list. */
+export const MAX_RUN_TARGETS_LIMIT = 100_000;
 /** Longest canary bake: a day. */
 export const MAX_BAKE_MS = 24 * 3_600_000;
 export const MAX_DISPATCH_TIMEOUT_MS = 7 * 24 * 3_600_000;
@@ -25,11 +27,16 @@ const countOrPercent = (min: 0 | 1) =>
   );
 export type CountOrPercent = number | `${number}%`;
 
+/**
+ * A list of agents or hosts. The schema knows nothing of this server's VMO_MAX_RUN_TARGETS (the
+ * client loads it too), so it bounds a list only by the most that setting may be; a list within
+ * that bound but over the server's setting is submitRun's 422 `too_many_targets` (its maxTargets).
+ */
 const targetRefs = (what: string) =>
   z
     .array(storableText(z.string().min(1, `must name ${what}`).max(255)))
     .min(1, 'must not be empty (leave it out instead)')
-    .max(DEFAULT_MAX_RUN_TARGETS, `at most ${DEFAULT_MAX_RUN_TARGETS} entries`);
+    .max(MAX_RUN_TARGETS_LIMIT, `at most ${MAX_RUN_TARGETS_LIMIT} entries (the most VMO_MAX_RUN_TARGETS allows; the server's own limit, ${DEFAULT_MAX_RUN_TARGETS} by default, may refuse fewer: 422 too_many_targets)`);
 
 export const RunTargetsInput = z
   .object({
