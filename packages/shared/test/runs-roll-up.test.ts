@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_REDIS_URL, waitFor } from '@vmo/testkit';
-import { BusSubscriber, type JobEvent } from '../src/bus/index.ts';
+import { BusSubscriber, publishControl, type JobEvent } from '../src/bus/index.ts';
 import { openDatabase } from '../src/db/index.ts';
 import { AppError } from '../src/errors/index.ts';
 import { onTransition, transition, transitionRunChildren, type JobRow, type JobTransition } from '../src/jobs/index.ts';
@@ -123,7 +123,7 @@ describe('maxConcurrency', () => {
 });
 
 describe('maxErrors', () => {
-  it('once failures exceed maxErrors no child starts: the held ones are skipped (max_errors_exceeded), released ones go on, and the run fails', async () => {
+  it('once failures exceed maxErrors no child starts: the queued ones are skipped (max_errors_exceeded), running ones go on, and the run fails', async () => {
     const { run: r, kids } = await submit(6, { maxConcurrency: 2, maxErrors: 1 });
     const events: JobEvent[] = [];
     const unlisten = await bus.jobEvents(kids[5]!.id, (e) => events.push(e));
@@ -133,18 +133,19 @@ describe('maxErrors', () => {
       await exit(await start(kids[0]!), 1);
       await waitForReleased(r.id, [0, 1, 2]); // one failure is within the budget
       const k1 = await start(kids[1]!);
+      const k2 = await start(kids[2]!);
       await exit(k1, 7);
       const failed = await waitForRun(r.id, 'stopped', (x) => x.errorCode !== null);
       expect(failed.errorCode).toBe('max_errors_exceeded');
       expect(failed.errorMessage).toMatch(/2 children failed, more than the run's strategy.maxErrors \(1\); the 3 children not yet started were skipped/);
       await waitFor('the skipped end event', () => events.some((e) => e.type === 'end' && e.status === 'skipped'));
       const after = await t.children(r.id);
-      expect(after.map((c) => c.status)).toEqual(['failed', 'failed', 'queued', 'skipped', 'skipped', 'skipped']);
+      expect(after.map((c) => c.status)).toEqual(['failed', 'failed', 'running', 'skipped', 'skipped', 'skipped']);
       expect(after[3]).toMatchObject({ errorCode: 'max_errors_exceeded', startedAt: null, releasedAt: null });
       expect(after[3]!.finishedAt).not.toBeNull();
-      expect(seen.map((x) => [x.job.runIndex, x.from, x.to, x.kind])).toEqual([3, 4, 5].map((i) => [i, 'queued', 'skipped', 'skip_held']));
-      expect((await run(r.id)).status).toBe('running'); // child 2 was released before the stop: it goes on
-      await exit(await start(after[2]!), 0);
+      expect(seen.map((x) => [x.job.runIndex, x.from, x.to, x.kind])).toEqual([3, 4, 5].map((i) => [i, 'queued', 'skipped', 'skip_queued']));
+      expect((await run(r.id)).status).toBe('running'); // child 2 was running before the stop: it goes on
+      await exit(k2, 0);
       const done = await waitForRun(r.id, 'failed', (x) => x.status === 'failed');
       expect(done.errorCode).toBe('max_errors_exceeded');
       expect(await statuses(r.id)).toEqual(['failed', 'failed', 'succeeded', 'skipped', 'skipped', 'skipped']);
@@ -152,6 +153,31 @@ describe('maxErrors', () => {
       unlisten();
       off();
     }
+  });
+
+  it('default maxConcurrency (every child released at once) and maxErrors 0: the first failure skips every child not yet started, released ones included, and none of them can start after', async () => {
+    const { run: r, kids } = await submit(6, { maxErrors: 0 });
+    expect(await released(r.id)).toEqual([0, 1, 2, 3, 4, 5]); // all dispatched, waiting for workers
+    const k1 = await start(kids[1]!);
+    await exit(await start(kids[0]!), 1);
+    const stopped = await waitForRun(r.id, 'stopped', (x) => x.errorCode !== null);
+    expect(stopped).toMatchObject({ status: 'running', errorCode: 'max_errors_exceeded' });
+    expect(stopped.errorMessage).toMatch(/1 children failed, more than the run's strategy.maxErrors \(0\); the 4 children not yet started were skipped/);
+    const after = await waitFor('the queued children skipped', async () => {
+      const c = await t.children(r.id);
+      return c.slice(2).every((x) => x.status === 'skipped') ? c : undefined;
+    });
+    expect(after.map((c) => c.status)).toEqual(['failed', 'running', 'skipped', 'skipped', 'skipped', 'skipped']);
+    for (const c of after.slice(2)) {
+      expect(c).toMatchObject({ errorCode: 'max_errors_exceeded', startedAt: null, attempt: 0 });
+      expect(c.releasedAt).not.toBeNull(); // released, never started
+    }
+    // A worker that takes one of them from the queue now is refused: it never runs.
+    expect(await transition(t.cp, kids[2]!.id, { kind: 'start', workerId: 'late-worker', checkedAgentId: kids[2]!.agentId })).toBeUndefined();
+    await exit(k1, 0); // the running one finished
+    const done = await waitForRun(r.id, 'failed', (x) => x.status === 'failed');
+    expect(done.errorCode).toBe('max_errors_exceeded');
+    expect(await statuses(r.id)).toEqual(['failed', 'succeeded', 'skipped', 'skipped', 'skipped', 'skipped']);
   });
 
   it('a child canceled on its own spends no error budget, but the run then fails; offline-skipped children count as done', async () => {
@@ -187,6 +213,17 @@ describe('canary', () => {
     for (const c of rest) expect(c.releasedAt!.getTime()).toBeGreaterThanOrEqual(passed.canaryPassedAt!.getTime() + 1500);
     for (const c of rest) await exit(await start(c), 0);
     await waitForRun(r.id, 'succeeded', (x) => x.status === 'succeeded');
+  });
+
+  it('a failing canary skips a canary released but not yet started too, and every other child', async () => {
+    const { run: r, kids } = await submit(4, { canary: { count: 2, bakeMs: 0 } });
+    expect(await released(r.id)).toEqual([0, 1]); // both canaries dispatched
+    await exit(await start(kids[0]!), 3);
+    const done = await waitForRun(r.id, 'failed', (x) => x.status === 'failed');
+    expect(done.errorCode).toBe('canary_failed');
+    const after = await t.children(r.id);
+    expect(after.map((c) => [c.status, c.errorCode])).toEqual([['failed', null], ...Array(3).fill(['skipped', 'canary_failed'])]);
+    expect(after[1]!.releasedAt).not.toBeNull();
   });
 
   it('a failing canary skips the rest (canary_failed) and fails the run, naming the canary', async () => {
@@ -241,6 +278,64 @@ describe('cancel', () => {
     expect(after[0]).toMatchObject({ cancelReason: 'canceled', cancelGraceMs: 900 });
     await exit(k0, 143, true);
     await waitForRun(r.id, 'canceled', (x) => x.status === 'canceled');
+  });
+
+  it('a cancel that arrives when every child has already ended (the run not yet rolled up) is 409 run_ended, and the run ends with its real status', async () => {
+    unregister(); // nobody rolls the run up as its children end: a coalescing roll-up, or the process that owed it died
+    try {
+      const ok = await submit(2);
+      for (const k of ok.kids) await exit(await start(k), 0);
+      const bad = await submit(2);
+      await exit(await start(bad.kids[0]!), 0);
+      await exit(await start(bad.kids[1]!), 5);
+      for (const [r, real] of [[ok.run, 'succeeded'], [bad.run, 'failed']] as const) {
+        expect((await run(r.id)).status).not.toBe(real); // not final yet
+        const err = await cancelRun(t.cp, r.id, 500).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(AppError);
+        expect({ status: (err as AppError).status, code: (err as AppError).code }).toEqual({ status: 409, code: 'run_ended' });
+        expect((err as AppError).message).toContain(`(${real})`);
+        const after = await run(r.id);
+        expect(after).toMatchObject({ status: real, cancelRequestedAt: null, cancelGraceMs: null });
+        expect(after.finishedAt).not.toBeNull();
+      }
+    } finally {
+      unregister = registerRunRollUp(t.cp);
+    }
+  });
+
+  it('a cancel of a run with many running children tells each running child to stop exactly once, and every queued one ends canceled', async () => {
+    const WIDE = 48;
+    for (let i = 0; i < WIDE; i++) await t.addAgent(`wide-${String(i).padStart(2, '0')}`);
+    const agents = Array.from({ length: WIDE }, (_, i) => `wide-${String(i).padStart(2, '0')}`);
+    const { run: r } = await submitRun(t.cp, runInput({ targets: { agents }, strategy: { maxConcurrency: 40 } }), { createdBy: null, maxTargets: 100 });
+    const kids = await t.children(r.id);
+    const running = await Promise.all(kids.slice(0, 40).map(start));
+    const told = new Map<string, number>();
+    const marker = 'job_marker_' + r.id;
+    let markerSeen = false;
+    const unlisten = await bus.control((m) => {
+      if (m.jobId === marker) markerSeen = true;
+      else if (kids.some((k) => k.id === m.jobId)) told.set(m.jobId, (told.get(m.jobId) ?? 0) + 1);
+    });
+    try {
+      const canceled = await cancelRun(t.cp, r.id, 1500);
+      expect(canceled.cancelRequestedAt).not.toBeNull();
+      // Published after every stop this process sent, on the same connection: once it is here, so are they.
+      await publishControl(t.cp, { type: 'cancel', jobId: marker, graceMs: 0 });
+      await waitFor('the marker', () => markerSeen);
+      expect(running.map((k) => told.get(k.id) ?? 0)).toEqual(Array(40).fill(1));
+      expect(told.size).toBe(40); // and no other child of the run was told (the queued ones just ended)
+      const after = await t.children(r.id);
+      for (const c of after.slice(0, 40)) expect(c).toMatchObject({ status: 'running', cancelReason: 'canceled', cancelGraceMs: 1500 });
+      for (const c of after.slice(40)) expect(c).toMatchObject({ status: 'canceled', startedAt: null });
+      for (const k of running) await exit(k, 143, true);
+      await waitForRun(r.id, 'canceled', (x) => x.status === 'canceled');
+      await rollUpRun(t.cp, r.id);
+      expect(told.size).toBe(40);
+      expect([...told.values()].every((n) => n === 1)).toBe(true);
+    } finally {
+      unlisten();
+    }
   });
 
   it('a run canceled before anything started ends canceled at once', async () => {

@@ -68,6 +68,37 @@ describe('fleet run rate control (real agents)', () => {
     expect(maxOverlap(final)).toBe(1);
   });
 
+  it('maxErrors 0, every child released at once: a child still waiting for its agent’s slot when another fails ends skipped and never runs', async () => {
+    onTestFailed(() => console.log(s.system.logs()));
+    const { client } = s.system;
+    const [free, gated] = [AGENTS[4]!, AGENTS[5]!];
+    expect((await client.request('PATCH', `/v1/agents/${gated}`, { maxConcurrentJobs: 1 })).status).toBe(200);
+    try {
+      // A single job holds the gated agent's only slot.
+      const single = await client.submit({ command: s.gatedCommand, target: { type: 'agent', agent: gated } });
+      await client.waitForStatus(single.id, 'running');
+      const input = RunInput.parse({ command: s.gatedCommand, targets: { agents: [free, gated] }, strategy: { maxErrors: 0 } });
+      const { run } = await submitRun(s.cp, input, { createdBy: 'rate-test', maxTargets: 100 });
+      const [first, waiting] = await waitFor('one child running, the other released and waiting in line', async () => {
+        const k = await s.children(run.id);
+        return k[0]!.status === 'running' && k[1]!.status === 'queued' && k[1]!.releasedAt !== null && (await client.job(k[1]!.id)).queuePosition === 0 ? k : undefined;
+      });
+      s.open(first!.id, 1);
+      const done = await s.waitForRunFinal(run.id);
+      expect(done).toMatchObject({ status: 'failed', errorCode: 'max_errors_exceeded' });
+      const after = (await s.children(run.id))[1]!;
+      expect(after).toMatchObject({ id: waiting!.id, status: 'skipped', errorCode: 'max_errors_exceeded', startedAt: null, attempt: 0 });
+      // The slot frees: the skipped child, still in the worker's delayed set, does not take it.
+      s.open(single.id, 0);
+      expect(await client.waitForEnd(single.id)).toMatchObject({ status: 'succeeded' });
+      const next = await client.submit({ command: 'echo next', target: { type: 'agent', agent: gated } });
+      expect(await client.waitForEnd(next.id)).toMatchObject({ status: 'succeeded' });
+      expect((await s.children(run.id))[1]).toMatchObject({ status: 'skipped', startedAt: null, attempt: 0 });
+    } finally {
+      await client.request('PATCH', `/v1/agents/${gated}`, { maxConcurrentJobs: null });
+    }
+  });
+
   it('a canary that succeeds, then the bake, then the rest; canaries run alone', async () => {
     onTestFailed(() => console.log(s.system.logs()));
     const run = await submit({ canary: { count: 1, bakeMs: 1000 } }, 4);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResolvedStrategy } from '../domain/run-status.ts';
 import { decideRollUp } from './decide-roll-up.ts';
-import type { ChildCounts } from './run-children.ts';
+import type { ChildCounts } from './child-counts.ts';
 import type { RunRow } from './run-row.ts';
 
 const NOW = new Date('2026-01-01T00:00:10Z');
@@ -42,12 +42,19 @@ describe('decideRollUp', () => {
     expect(baked).toMatchObject({ release: { count: 8, beforeIndex: null }, bakeRemainingMs: null });
   });
 
-  it('a failed canary stops before maxErrors does; a stop with nothing held skips nothing', () => {
+  it('a failed canary stops before maxErrors does; a stop with nothing queued skips nothing', () => {
     const d = decideRollUp(run({ maxErrors: 0, canary: { count: 1, bakeMs: 0 } }), counts({ canaryBad: 1, failures: 1, held: 9 }));
     expect(d).toMatchObject({ stop: 'canary_failed', release: { count: 0 } });
     expect(decideRollUp(run({ maxErrors: 1 }), counts({ failures: 2, held: 3 })).stop).toBe('max_errors_exceeded');
     expect(decideRollUp(run({ maxErrors: 1 }), counts({ failures: 1, held: 3 })).stop).toBeNull(); // at the limit, not over it
     expect(decideRollUp(run({ maxErrors: 1 }), counts({ failures: 2, held: 0, queued: 0 })).stop).toBeNull();
+  });
+
+  it('a stop skips children released but not yet started too: with every child released (the default maxConcurrency) maxErrors 0 still stops the rest', () => {
+    const d = decideRollUp(run({ maxConcurrency: 10, maxErrors: 0 }), counts({ failures: 1, terminal: 1, held: 0, queued: 9, active: 9 }));
+    expect(d).toMatchObject({ stop: 'max_errors_exceeded', release: { count: 0 } });
+    const canary = decideRollUp(run({ canary: { count: 2, bakeMs: 0 } }), counts({ canaryBad: 1, terminal: 1, held: 8, queued: 9, active: 1 }));
+    expect(canary.stop).toBe('canary_failed');
   });
 
   it('derives the status from the children: queued, running, then succeeded, failed or canceled', () => {

@@ -1,8 +1,8 @@
 import type { RunStatus } from '../domain/run-status.ts';
-import type { ChildCounts } from './run-children.ts';
+import type { ChildCounts } from './child-counts.ts';
 import type { RunRow } from './run-row.ts';
 
-/** Why a run stops starting children (the job error code its held children are skipped with). */
+/** Why a run stops starting children (the job error code its queued children are skipped with). */
 export type StopReason = 'canary_failed' | 'max_errors_exceeded';
 
 /** What one roll-up does to a run, decided from the run row and its children's counts alone. */
@@ -13,7 +13,7 @@ export interface RollUpDecision {
   canaryPassedAt: Date | null;
   /** Release this many held children, in run_index order, below `beforeIndex` (the canaries) when set. */
   release: { count: number; beforeIndex: number | null };
-  /** Stop starting: every held child ends `skipped` with this code. */
+  /** Stop starting: every child still `queued` (held, or released and not yet started) ends `skipped` with this code. */
   stop: StopReason | null;
   /** The run was canceled and some children are still `queued`: end them `canceled`. */
   cancelQueued: boolean;
@@ -27,7 +27,10 @@ export interface RollUpDecision {
  * - A canceled run releases nothing and ends its queued children `canceled`.
  * - A canary (run_index < canary.count) that ended other than `succeeded` stops the run
  *   (`canary_failed`); failures (`failed | timed_out | lost`) over maxErrors stop it too
- *   (`max_errors_exceeded`). Stopped: every held child is skipped; released ones go on.
+ *   (`max_errors_exceeded`). Stopped: every child still `queued` ends `skipped` with that code,
+ *   held or released (a released child may wait long for a worker or its target: with the
+ *   default maxConcurrency every child is released at once, and `maxErrors: 0` must still stop
+ *   the rest); only children already `running` finish.
  * - Otherwise up to `maxConcurrency − active` held children are released: the canaries alone
  *   until every one succeeded, then (once `canaryPassedAt + bakeMs` is past) the rest.
  * - Status: `queued` while every child is `queued`, `running` once one is not, and when all are
@@ -75,7 +78,7 @@ export function decideRollUp(run: RunRow, c: ChildCounts): RollUpDecision {
     finishedAt: final ? (run.finishedAt ?? now) : null,
     canaryPassedAt,
     release,
-    stop: stop && c.held > 0 ? stop : null,
+    stop: stop && c.queued > 0 ? stop : null,
     cancelQueued: canceling && c.queued > 0,
     bakeRemainingMs,
   };

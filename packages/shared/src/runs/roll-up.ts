@@ -2,15 +2,15 @@ import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { isTerminal } from '../domain/job-status.ts';
 import { isTerminalRun, type RunStatus } from '../domain/run-status.ts';
 import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
-import { AppError } from '../errors/app-error.ts';
 import type { JobError } from '../jobs/lifecycle/job-change.ts';
 import { onTransition } from '../jobs/lifecycle/observers.ts';
 import { transitionRunChildren } from '../jobs/lifecycle/transition-run-children.ts';
-import { stopJob } from '../jobs/stop-job.ts';
+import { childCounts, readChildGroups, type ChildCounts } from './child-counts.ts';
 import { decideRollUp, type RollUpDecision } from './decide-roll-up.ts';
 import { enqueueReleased } from './enqueue-released.ts';
-import { countChildren, firstFailedCanary, releaseChildren, unstoppedRunningChildren, type ChildCounts } from './run-children.ts';
+import { firstFailedCanary, releaseChildren } from './run-children.ts';
 import { rowToRun, type RunRow } from './run-row.ts';
+import { stopRunningChildren } from './stop-run-children.ts';
 
 /** A control plane: the roll-up writes through the lifecycle, enqueues, and may stop children (a canceled run's). */
 export type RollUpDeps = ControlPlane;
@@ -30,8 +30,8 @@ interface Step {
   released: { id: string; agentId: string | null }[];
   skip: StopError | null;
   cancelQueued: boolean;
-  /** Running children of a canceled run that were never told to stop, and the grace to give them. */
-  stop: { ids: string[]; graceMs: number };
+  /** The run is canceled and children still run: stop those no stop has reached (a cancel cut short), with this grace. */
+  stopRunning: { graceMs: number } | null;
   bakeRemainingMs: number | null;
 }
 
@@ -61,15 +61,12 @@ export async function rollUpRun(cp: RollUpDeps, runId: string): Promise<RollUpOu
     let endedNow = 0;
     if (step.skip) {
       const error = { code: step.skip.code, message: step.skip.message };
-      endedNow += (await transitionRunChildren(cp, runId, { kind: 'skip_held', error })).length;
+      endedNow += (await transitionRunChildren(cp, runId, { kind: 'skip_queued', error })).length;
     }
     if (step.cancelQueued) endedNow += (await transitionRunChildren(cp, runId, { kind: 'cancel_queued' })).length;
-    // A cancel cut short (its process died after recording it): stop what it did not reach.
-    for (const id of step.stop.ids) {
-      await stopJob(cp, id, 'canceled', step.stop.graceMs).catch((err: unknown) => {
-        if (!(err instanceof AppError && err.code === 'job_ended')) throw err;
-      });
-    }
+    // A cancel cut short (its process died after recording it): stop what it did not reach. A
+    // live cancel and this share the work: each child is claimed once (stop-run-children.ts).
+    if (step.stopRunning) await stopRunningChildren(cp, runId, step.stopRunning.graceMs);
     ended += endedNow;
     // Two rounds settle it (the second sees every child the first ended); a third would mean
     // children keep changing under us, which the observers' roll-ups will follow anyway.
@@ -82,9 +79,10 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
     const [row] = await tx`select * from runs where id = ${runId} for update`;
     if (!row) return undefined;
     const run = rowToRun(row);
-    if (isTerminalRun(run.status)) return { status: run.status, released: [], skip: null, cancelQueued: false, stop: { ids: [], graceMs: 0 }, bakeRemainingMs: null };
-    const canaryCount = run.strategy.canary?.count ?? 0;
-    const counts = await countChildren(tx, runId, canaryCount);
+    if (isTerminalRun(run.status)) return { status: run.status, released: [], skip: null, cancelQueued: false, stopRunning: null, bakeRemainingMs: null };
+    // LOUD: its own statement, after the lock: it sees what the roll-up before this one committed.
+    const read = await readChildGroups(tx, runId);
+    const counts = childCounts(read!.groups, read!.now);
     const d = decideRollUp(run, counts);
     const skip = d.stop ? await stopError(tx, run, counts, d.stop) : null;
     const released = await releaseChildren(tx, runId, d.release.count, d.release.beforeIndex);
@@ -100,11 +98,9 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
           error_message = coalesce(error_message, ${skip?.runMessage ?? null})
         where id = ${runId}`;
     }
-    const stop = {
-      ids: run.cancelRequestedAt !== null && counts.total > counts.queued + counts.terminal ? await unstoppedRunningChildren(tx, runId) : [],
-      graceMs: run.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
-    };
-    return { status: d.status, released, skip, cancelQueued: d.cancelQueued, stop, bakeRemainingMs: d.bakeRemainingMs };
+    const running = counts.total - counts.queued - counts.terminal;
+    const stopRunning = run.cancelRequestedAt !== null && running > 0 ? { graceMs: run.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS } : null;
+    return { status: d.status, released, skip, cancelQueued: d.cancelQueued, stopRunning, bakeRemainingMs: d.bakeRemainingMs };
   });
 }
 
@@ -121,9 +117,9 @@ function changes(run: RunRow, d: RollUpDecision, skip: JobError | null): boolean
   );
 }
 
-/** Why the run stopped: the error its held children are skipped with, and the run's own message. */
-async function stopError(tx: Parameters<typeof countChildren>[0], run: RunRow, c: ChildCounts, reason: NonNullable<RollUpDecision['stop']>): Promise<StopError> {
-  const rest = `the ${c.held} children not yet started were skipped`;
+/** Why the run stopped: the error its queued children are skipped with, and the run's own message. */
+async function stopError(tx: Parameters<typeof firstFailedCanary>[0], run: RunRow, c: ChildCounts, reason: NonNullable<RollUpDecision['stop']>): Promise<StopError> {
+  const rest = `the ${c.queued} children not yet started were skipped`;
   if (reason === 'canary_failed') {
     const canary = await firstFailedCanary(tx, run.id, run.strategy.canary?.count ?? 0);
     const what = canary ? `canary ${canary.targetName} ended ${canary.status}` : 'a canary did not succeed';
@@ -223,17 +219,40 @@ export function registerRunRollUp(cp: RollUpDeps): () => void {
   };
 }
 
-/** How many runs one sweep looks at (oldest first; the next sweep takes the rest). */
+/** How many runs one sweep looks at; the next sweep goes on from the last of them. */
 const SWEEP_PAGE = 500;
+
+/** Per database, where the last sweep stopped (created_at, id of its last run); absent: from the oldest. */
+const sweepCursors = new WeakMap<object, { createdAt: string; id: string }>();
 
 /**
  * The backstop (the worker's maintenance loop): roll up every run not yet final. A run whose
  * child ended while no process observed it (killed -9 in between), or whose bake timer died with
  * its process, converges here. Cheap when nothing changed: one aggregate per active run.
+ *
+ * One page per call, in (created_at, id) order from where the previous call stopped, wrapping to
+ * the oldest after the newest: however many runs are active, each is reached within
+ * ceil(active / page) sweeps. LOUD: never "the oldest page" each time — with more active runs than
+ * a page (a few long ones among them), the newer ones would never be swept and a run whose bake
+ * timer died with its process would stay `running` for ever.
+ *
+ * Returns how many runs this call rolled up.
  */
 export async function sweepActiveRuns(cp: RollUpDeps): Promise<number> {
-  const rows = await cp.database.sql<{ id: string }[]>`
-    select id from runs where status in ('queued', 'running') order by created_at limit ${SWEEP_PAGE}`;
+  const sql = cp.database.sql;
+  const pageAfter = (after: { createdAt: string; id: string } | undefined) => sql<{ id: string; created_at: string }[]>`
+    select id, created_at::text as created_at from runs
+    where status in ('queued', 'running')
+      ${after ? sql`and (created_at, id) > (${after.createdAt}::timestamptz, ${after.id})` : sql``}
+    order by created_at, id
+    limit ${SWEEP_PAGE}`;
+  const after = sweepCursors.get(cp.database);
+  let rows = await pageAfter(after);
+  if (rows.length === 0 && after) rows = await pageAfter(undefined); // past the newest: wrap now rather than sweep nothing
+  const last = rows.at(-1);
+  // A short page reached the newest: the next sweep starts again from the oldest.
+  if (rows.length < SWEEP_PAGE || !last) sweepCursors.delete(cp.database);
+  else sweepCursors.set(cp.database, { createdAt: last.created_at, id: last.id });
   for (const { id } of rows) await requestRollUp(cp, id);
   return rows.length;
 }

@@ -66,10 +66,10 @@ export type JobChangeKind = JobChange['kind'];
  */
 export type RunChildrenChange =
   /**
-   * `queued → skipped`, only children never released (`released_at is null`): the run will not
-   * start them (its error budget is spent, a canary failed). Released ones go on as started.
+   * `queued → skipped`, held or released: the run will not start them (its error budget is spent,
+   * a canary failed). Only children already `running` go on.
    */
-  | { kind: 'skip_held'; error: JobError }
+  | { kind: 'skip_queued'; error: JobError }
   /** `queued → canceled`, held or released: the run was canceled, so none of them may start. */
   | { kind: 'cancel_queued' };
 
@@ -77,7 +77,7 @@ export type RunChildrenChangeKind = RunChildrenChange['kind'];
 
 /** The status a bulk change moves from, and the one it moves to. */
 export function edgesOfRunChildren(change: RunChildrenChange): { from: 'queued'; to: TerminalStatus } {
-  return { from: 'queued', to: change.kind === 'skip_held' ? 'skipped' : 'canceled' };
+  return { from: 'queued', to: change.kind === 'skip_queued' ? 'skipped' : 'canceled' };
 }
 
 /** The status a change moves from, and every status it may move to. */

@@ -66,7 +66,7 @@ describe('the transition table', () => {
       const { from, to } = edgesOf(change);
       for (const status of to) expect(isAllowed(from, status), `${change.kind}: ${from} → ${status}`).toBe(true);
     }
-    const bulk: RunChildrenChange[] = [{ kind: 'skip_held', error: { code: 'max_errors_exceeded', message: 'm' } }, { kind: 'cancel_queued' }];
+    const bulk: RunChildrenChange[] = [{ kind: 'skip_queued', error: { code: 'max_errors_exceeded', message: 'm' } }, { kind: 'cancel_queued' }];
     for (const change of bulk) {
       const { from, to } = edgesOfRunChildren(change);
       expect(isAllowed(from, to), `${change.kind}: ${from} → ${to}`).toBe(true);

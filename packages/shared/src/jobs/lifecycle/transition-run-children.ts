@@ -22,7 +22,7 @@ const PUBLISH_BATCH = 500;
 export async function transitionRunChildren(cp: LifecycleDeps, runId: string, change: RunChildrenChange): Promise<JobRow[]> {
   const { from, to } = edgesOfRunChildren(change);
   if (!isAllowed(from, to)) throw new IllegalTransitionError(from, to, change.kind);
-  const rows = await endQueuedRunChildren(cp.database.sql, runId, change.kind === 'skip_held' ? { status: 'skipped', error: change.error } : { status: 'canceled' });
+  const rows = await endQueuedRunChildren(cp.database.sql, runId, change.kind === 'skip_queued' ? { status: 'skipped', error: change.error } : { status: 'canceled' });
   const jobs = rows.map(rowToJob);
   for (let i = 0; i < jobs.length; i += PUBLISH_BATCH) {
     await Promise.all(

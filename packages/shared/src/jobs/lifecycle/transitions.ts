@@ -9,8 +9,9 @@ import type { JobStatus } from '../../domain/job-status.ts';
  * - `queued → failed`: it cannot start: its agent stayed offline past the dispatch timeout, or
  *   was revoked.
  * - `queued → skipped`: a run's child its run will not start: the run's roll-up skips every
- *   child it still holds once the error budget is spent or a canary failed (`skip_held`, one
- *   statement for all of them), or a worker finds its agent offline under `offline: "skip"`.
+ *   child still `queued` (held or released) once the error budget is spent or a canary failed
+ *   (`skip_queued`, one statement for all of them), or a worker finds its agent offline under
+ *   `offline: "skip"`.
  * - `running → succeeded | failed | canceled | timed_out | lost`: it ended, once, fenced by attempt.
  * - a terminal status → nothing, ever.
  *
