@@ -83,11 +83,12 @@ export class PatternAutomaton {
     let nodes = 1;
     for (const p of list) {
       let node = 0;
+      const created = nodes; // a node made for this pattern has no child yet but the next one
       for (let i = 0; i < p.length; i++) {
         const byte = p[i]!;
         let slot = (Math.imul(node, 0x9e3779b1) ^ Math.imul(byte + 1, 0x85ebca6b)) >>> (32 - bits);
         let child = slots[slot]!;
-        while (child !== 0 && (parent[child] !== node || byteOf[child] !== byte)) {
+        while (child !== 0 && (node >= created || parent[child] !== node || byteOf[child] !== byte)) {
           slot = (slot + 1) & slotMask;
           child = slots[slot]!;
         }
