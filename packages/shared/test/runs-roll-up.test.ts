@@ -162,7 +162,7 @@ describe('maxErrors', () => {
     await exit(await start(kids[0]!), 1);
     const stopped = await waitForRun(r.id, 'stopped', (x) => x.errorCode !== null);
     expect(stopped).toMatchObject({ status: 'running', errorCode: 'max_errors_exceeded' });
-    expect(stopped.errorMessage).toMatch(/1 children failed, more than the run's strategy.maxErrors \(0\); the 4 children not yet started were skipped/);
+    expect(stopped.errorMessage).toMatch(/1 child failed, more than the run's strategy.maxErrors \(0\); the 4 children not yet started were skipped/);
     const after = await waitFor('the queued children skipped', async () => {
       const c = await t.children(r.id);
       return c.slice(2).every((x) => x.status === 'skipped') ? c : undefined;

@@ -119,13 +119,14 @@ function changes(run: RunRow, d: RollUpDecision, skip: JobError | null): boolean
 
 /** Why the run stopped: the error its queued children are skipped with, and the run's own message. */
 async function stopError(tx: Parameters<typeof firstFailedCanary>[0], run: RunRow, c: ChildCounts, reason: NonNullable<RollUpDecision['stop']>): Promise<StopError> {
-  const rest = `the ${c.queued} children not yet started were skipped`;
+  const children = (n: number) => (n === 1 ? '1 child' : `${n} children`);
+  const rest = c.queued === 1 ? 'the 1 child not yet started was skipped' : `the ${c.queued} children not yet started were skipped`;
   if (reason === 'canary_failed') {
     const canary = await firstFailedCanary(tx, run.id, run.strategy.canary?.count ?? 0);
     const what = canary ? `canary ${canary.targetName} ended ${canary.status}` : 'a canary did not succeed';
     return { code: 'canary_failed', message: `the run's ${what}, so this child was never started`, runMessage: `the ${what}; ${rest}` };
   }
-  const what = `${c.failures} children failed, more than the run's strategy.maxErrors (${run.strategy.maxErrors})`;
+  const what = `${children(c.failures)} failed, more than the run's strategy.maxErrors (${run.strategy.maxErrors})`;
   return { code: 'max_errors_exceeded', message: `${what}, so this child was never started`, runMessage: `${what}; ${rest}` };
 }
 
