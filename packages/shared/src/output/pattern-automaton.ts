@@ -12,28 +12,32 @@
  * - `holdLength[state]`: the longest end of the bytes read that is a PROPER beginning of some
  *   pattern, so could still grow into an occurrence: what must be held back (at most longest - 1).
  *
- * Size: one node per distinct pattern prefix, so at most 1 + the patterns' total bytes, 21 bytes
- * of typed arrays each (the input limits keep a job's patterns under 128 KiB: under 3 MB). Built
- * once per job, in time linear in the patterns' bytes, and shared by its two streams.
+ * Size: one node per distinct beginning of a pattern, so at most 1 + the patterns' total bytes,
+ * 17 bytes of typed arrays each, and 65 KiB of tables (the input limits keep a job's patterns under
+ * 128 KiB: under 2.3 MB in all). Built once per job, in time linear in the patterns' bytes, and
+ * shared by its two streams.
  */
 /**
- * The prefilter: a job has a secret or two, and ordinary output contains none of their beginnings,
- * so while the automaton is at its root the masker jumps with native `indexOf` (many times faster
- * than a byte loop in JS) to the next place where some pattern's first `prefixLength` bytes are.
+ * The prefilter: a job has a secret or two, and ordinary output contains none of them, so while
+ * the automaton is at its root the masker jumps with native `indexOf` (several times faster than a
+ * byte loop in JS) to the next place where some needle is: a pattern's first (up to
+ * PREFILTER_NEEDLE_BYTES) bytes.
  *
  * Why that is exact: at the root at offset i, no end of the output is a beginning of a pattern. An
- * occurrence starting in [i, j), j the next such place, would have its first bytes there: there is
- * none. A beginning still open at j started less than prefixLength bytes before it, so within the
- * data its first prefixLength bytes are all there and are no pattern's: it can never become an
- * occurrence, and starting afresh at j loses nothing. Only the last prefixLength - 1 bytes of a
- * write, where a beginning could be cut off by the end, go through the automaton byte by byte.
+ * occurrence starting in [i, j), j the next place a needle is, would have its needle there: there
+ * is none. A beginning still open at j started less than `needleSpan` (the longest needle) bytes
+ * before it; if j is at least that far from the end of the data, every needle fits in the data
+ * from that start and none is there, so it can never become an occurrence and starting afresh at j
+ * loses nothing. So the masker jumps only to places before the last needleSpan - 1 bytes of a
+ * write; those, where a beginning could be cut off by the end, go through the automaton byte by
+ * byte.
  *
- * With many distinct beginnings (a key of many lines, each a pattern) the native searches would
- * add up to more than the byte loop: no prefilter then.
+ * With many distinct needles (a key of many lines, each a pattern) the native searches would add
+ * up to more than the byte loop: no prefilter then.
  */
-export const PREFILTER_MAX_PREFIXES = 8;
-/** Longer needles are found faster, and more rarely by accident. */
-export const PREFILTER_PREFIX_BYTES = 64;
+export const PREFILTER_MAX_NEEDLES = 8;
+/** Longer needles are found faster (a search skips further), and more rarely by accident. */
+export const PREFILTER_NEEDLE_BYTES = 64;
 
 export class PatternAutomaton {
   /** The longest pattern's length in bytes (0 when there are none). */
@@ -41,126 +45,126 @@ export class PatternAutomaton {
   readonly nodeCount: number;
   /** The root's transition for each byte (0: stay at the root). Node 0 is the root. */
   readonly rootNext: Int32Array;
+  /**
+   * `mayBegin[(b << 8) | c]`: an occurrence can begin at a byte b followed by c (a pattern begins
+   * with b c, or is b alone). Off any pattern, a place where none can begin is skipped at once: a
+   * beginning there would be dead a byte later, so this gives the states the automaton would have
+   * (see the prefilter for the same argument, with two-byte needles), in half the time or less on
+   * ordinary text, where the first byte alone of a pattern is everywhere.
+   */
+  readonly mayBegin: Uint8Array;
   readonly matchLength: Int32Array;
   readonly holdLength: Int32Array;
-  /** See `prefilter`. Empty when there are too many distinct beginnings for it to pay. */
-  readonly prefixes: readonly Buffer[];
-  readonly prefixLength: number;
+  /** The prefilter's needles (above); none when there are too many for it to pay. */
+  readonly needles: readonly Buffer[];
+  /** The longest needle's length. */
+  readonly needleSpan: number;
   /**
    * Transitions taken by `next` (one per byte read off the root, plus one per failure link
    * followed): for tests to check that the work is linear in the bytes read.
    */
   steps = 0;
-  /** Node n's children are edges [edgeStart[n], edgeStart[n + 1]), sorted by byte. */
+  /**
+   * Nodes are numbered breadth first and a node's children are numbered together, in byte order:
+   * node n's children are the nodes edgeStart[n] + 1 to edgeStart[n + 1], reached by the bytes
+   * edgeByte[edgeStart[n]] to edgeByte[edgeStart[n + 1] - 1] (edge e leads to node e + 1).
+   */
   private readonly edgeStart: Int32Array;
   private readonly edgeByte: Uint8Array;
-  private readonly edgeTarget: Int32Array;
   private readonly fail: Int32Array;
 
-  constructor(patterns: Iterable<Uint8Array>, { maxPrefilterPrefixes = PREFILTER_MAX_PREFIXES } = {}) {
-    const list: Uint8Array[] = [];
+  constructor(patterns: Iterable<Uint8Array>, { maxNeedles = PREFILTER_MAX_NEEDLES } = {}) {
+    // The patterns as latin1 strings (a character per byte), distinct and sorted: patterns that
+    // begin alike are neighbours, and a pattern comes before those it begins. All the work below is
+    // plain loops over them, in time linear in their bytes (a job's first build runs before the
+    // JIT has compiled anything: no hashing, no callbacks).
+    const unique = new Set<string>();
+    for (const p of patterns) {
+      if (p.length > 0) unique.add(Buffer.from(p.buffer, p.byteOffset, p.length).toString('latin1'));
+    }
+    const sorted = [...unique].sort();
     let total = 0;
     let longest = 0;
-    let shortest = Infinity;
-    for (const p of patterns) {
-      if (p.length === 0) continue;
-      list.push(p);
+    for (const p of sorted) {
       total += p.length;
-      longest = Math.max(longest, p.length);
-      shortest = Math.min(shortest, p.length);
+      if (p.length > longest) longest = p.length;
     }
     this.longest = longest;
 
-    // The trie. Node c > 0 is reached from parent[c] by byteOf[c]; a hash table open at most half
-    // full finds a node's child by byte while building (slot 0: empty, the root is nobody's child).
-    const parent = new Int32Array(total + 1);
-    const byteOf = new Uint8Array(total + 1);
-    const terminalDepth = new Int32Array(total + 1);
-    let bits = 2;
-    while (1 << bits < 2 * (total + 1)) bits++;
-    const slots = new Int32Array(1 << bits);
-    const slotMask = (1 << bits) - 1;
+    // The trie, a level at a time. A node of depth d stands for the patterns sorted[lo, hi) that
+    // begin with its d bytes; its children split that range by the patterns' next byte.
+    const size = total + 1; // nodes at most: one per distinct beginning, plus the root
+    const parent = new Int32Array(size);
+    const depth = new Int32Array(size);
+    const terminal = new Uint8Array(size);
+    const lo = new Int32Array(size);
+    const hi = new Int32Array(size);
+    const edgeStart = new Int32Array(size + 1);
+    const edgeByte = new Uint8Array(size);
+    hi[0] = sorted.length;
     let nodes = 1;
-    for (const p of list) {
-      let node = 0;
-      const created = nodes; // a node made for this pattern has no child yet but the next one
-      for (let i = 0; i < p.length; i++) {
-        const byte = p[i]!;
-        let slot = (Math.imul(node, 0x9e3779b1) ^ Math.imul(byte + 1, 0x85ebca6b)) >>> (32 - bits);
-        let child = slots[slot]!;
-        while (child !== 0 && (node >= created || parent[child] !== node || byteOf[child] !== byte)) {
-          slot = (slot + 1) & slotMask;
-          child = slots[slot]!;
+    for (let levelStart = 0, levelEnd = 1, d = 0; levelStart < levelEnd; levelStart = levelEnd, levelEnd = nodes, d++) {
+      for (let node = levelStart; node < levelEnd; node++) {
+        let k = lo[node]!;
+        const end = hi[node]!;
+        if (k < end && sorted[k]!.length === d) {
+          terminal[node] = 1; // the pattern that is exactly this node's bytes (sorted first)
+          k++;
         }
-        if (child === 0) {
-          child = nodes++;
-          parent[child] = node;
-          byteOf[child] = byte;
-          slots[slot] = child;
+        edgeStart[node] = nodes - 1;
+        while (k < end) {
+          const byte = sorted[k]!.charCodeAt(d);
+          const from = k;
+          for (k++; k < end && sorted[k]!.charCodeAt(d) === byte; k++);
+          parent[nodes] = node;
+          depth[nodes] = d + 1;
+          edgeByte[nodes - 1] = byte;
+          lo[nodes] = from;
+          hi[nodes] = k;
+          nodes++;
         }
-        node = child;
       }
-      terminalDepth[node] = p.length;
     }
+    edgeStart[nodes] = nodes - 1;
     this.nodeCount = nodes;
+    // (Sized for patterns sharing no beginning; kept at the size they turned out to need.)
+    this.edgeStart = nodes < size ? edgeStart.slice(0, nodes + 1) : edgeStart;
+    this.edgeByte = nodes < size ? edgeByte.slice(0, nodes) : edgeByte;
+    const rootNext = new Int32Array(256);
+    for (let e = edgeStart[0]!; e < edgeStart[1]!; e++) rootNext[edgeByte[e]!] = e + 1;
+    this.rootNext = rootNext;
 
-    // Edges grouped by parent, in byte order: counting sort by byte, then (stable) by parent.
-    const byByte = new Int32Array(257);
-    for (let c = 1; c < nodes; c++) byByte[byteOf[c]! + 1]!++;
-    for (let b = 0; b < 256; b++) byByte[b + 1]! += byByte[b]!;
-    const ordered = new Int32Array(nodes);
-    for (let c = 1; c < nodes; c++) ordered[byByte[byteOf[c]!]!++] = c;
-    this.edgeStart = new Int32Array(nodes + 1);
-    for (let c = 1; c < nodes; c++) this.edgeStart[parent[c]! + 1]!++;
-    for (let n = 0; n < nodes; n++) this.edgeStart[n + 1]! += this.edgeStart[n]!;
-    const cursor = this.edgeStart.slice(0, nodes);
-    this.edgeByte = new Uint8Array(Math.max(0, nodes - 1));
-    this.edgeTarget = new Int32Array(Math.max(0, nodes - 1));
-    this.rootNext = new Int32Array(256);
-    for (let e = 0; e < nodes - 1; e++) {
-      const c = ordered[e]!;
-      const at = cursor[parent[c]!]!++;
-      this.edgeByte[at] = byteOf[c]!;
-      this.edgeTarget[at] = c;
-      if (parent[c] === 0) this.rootNext[byteOf[c]!] = c;
+    // Failure links in breadth-first order (a node's link is shallower, so already done), and with
+    // them the two per-state facts, each taken from the link when the node itself does not settle it.
+    const fail = new Int32Array(nodes);
+    const matchLength = new Int32Array(nodes);
+    const holdLength = new Int32Array(nodes);
+    this.fail = fail;
+    for (let node = 1; node < nodes; node++) {
+      const link = parent[node] === 0 ? 0 : this.next(fail[parent[node]!]!, edgeByte[node - 1]!);
+      fail[node] = link;
+      matchLength[node] = terminal[node] === 1 ? depth[node]! : matchLength[link]!;
+      // A node with children is a proper beginning of some pattern: all of it could still grow.
+      holdLength[node] = edgeStart[node + 1]! > edgeStart[node]! ? depth[node]! : holdLength[link]!;
     }
-
-    // Failure links breadth first (a node's link is shallower, so already done), and with them
-    // the two per-state facts, each taken from the link when the node itself does not settle it.
-    this.fail = new Int32Array(nodes);
-    this.matchLength = new Int32Array(nodes);
-    this.holdLength = new Int32Array(nodes);
-    const depth = new Int32Array(nodes);
-    const queue = ordered; // reused: every node goes through the queue once
-    let head = 0;
-    let tail = 0;
-    queue[tail++] = 0;
-    while (head < tail) {
-      const node = queue[head++]!;
-      const link = this.fail[node]!;
-      this.matchLength[node] = terminalDepth[node]! > 0 ? terminalDepth[node]! : this.matchLength[link]!;
-      const from = this.edgeStart[node]!;
-      const to = this.edgeStart[node + 1]!;
-      // A node with children is a proper prefix of some pattern: all of it could still grow.
-      this.holdLength[node] = to > from ? depth[node]! : this.holdLength[link]!;
-      for (let e = from; e < to; e++) {
-        const target = this.edgeTarget[e]!;
-        this.fail[target] = node === 0 ? 0 : this.next(link, this.edgeByte[e]!);
-        depth[target] = depth[node]! + 1;
-        queue[tail++] = target;
-      }
-    }
+    this.matchLength = matchLength;
+    this.holdLength = holdLength;
     this.steps = 0; // the build's own lookups read no stream
 
-    // The prefilter's needles: each pattern's first prefixLength bytes, if few distinct.
-    this.prefixLength = Math.min(shortest, PREFILTER_PREFIX_BYTES);
-    const prefixes = new Map<string, Buffer>();
-    for (const p of list) {
-      if (prefixes.size > maxPrefilterPrefixes) break;
-      const prefix = Buffer.from(p.subarray(0, this.prefixLength));
-      prefixes.set(prefix.toString('latin1'), prefix);
+    const mayBegin = new Uint8Array(65536);
+    for (const p of sorted) {
+      if (p.length >= 2) mayBegin[(p.charCodeAt(0) << 8) | p.charCodeAt(1)] = 1;
+      else mayBegin.fill(1, p.charCodeAt(0) << 8, (p.charCodeAt(0) + 1) << 8);
     }
-    this.prefixes = prefixes.size <= maxPrefilterPrefixes ? [...prefixes.values()] : [];
+    this.mayBegin = mayBegin;
+
+    const needles = new Set<string>();
+    for (const p of sorted) {
+      if (needles.size > maxNeedles) break;
+      needles.add(p.slice(0, PREFILTER_NEEDLE_BYTES));
+    }
+    this.needles = needles.size <= maxNeedles ? [...needles].map((needle) => Buffer.from(needle, 'latin1')) : [];
+    this.needleSpan = Math.max(0, ...this.needles.map((needle) => needle.length));
   }
 
   /** The state after reading `byte` in `state`. */
@@ -178,13 +182,13 @@ export class PatternAutomaton {
     let lo = this.edgeStart[node]!;
     let hi = this.edgeStart[node + 1]!;
     if (hi - lo <= 8) {
-      for (; lo < hi; lo++) if (this.edgeByte[lo] === byte) return this.edgeTarget[lo]!;
+      for (; lo < hi; lo++) if (this.edgeByte[lo] === byte) return lo + 1;
       return 0;
     }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const b = this.edgeByte[mid]!;
-      if (b === byte) return this.edgeTarget[mid]!;
+      if (b === byte) return mid + 1;
       if (b < byte) lo = mid + 1;
       else hi = mid;
     }

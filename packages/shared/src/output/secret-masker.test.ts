@@ -30,8 +30,8 @@ function reference(input: Buffer, patterns: Buffer[]): Buffer {
  * by byte, what many patterns get). Both must give the same bytes.
  */
 const readers = {
-  prefilter: (patterns: Buffer[]) => new SecretMasker(new PatternAutomaton(patterns, { maxPrefilterPrefixes: Infinity })),
-  'byte loop': (patterns: Buffer[]) => new SecretMasker(new PatternAutomaton(patterns, { maxPrefilterPrefixes: 0 })),
+  prefilter: (patterns: Buffer[]) => new SecretMasker(new PatternAutomaton(patterns, { maxNeedles: Infinity })),
+  'byte loop': (patterns: Buffer[]) => new SecretMasker(new PatternAutomaton(patterns, { maxNeedles: 0 })),
 };
 
 /** What must be held after `written`: its longest end that is a proper beginning of some pattern. */
@@ -188,7 +188,7 @@ describe('SecretMasker', () => {
     for (let round = 0; round < 600; round++) {
       const alphabet = 2 + rand(5);
       const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => 97 + rand(alphabet)));
-      // Up to 16 patterns (over the prefilter's 8 distinct beginnings: the default reads byte by byte).
+      // Up to 16 patterns (over the prefilter's 8 needles: the default reads byte by byte).
       const patterns = Array.from({ length: 1 + rand(16) }, () => bytes(2 + rand(rand(2) === 0 ? 5 : 80)));
       // Plant some occurrences, whole and cut short, among random bytes.
       const parts: Buffer[] = [];

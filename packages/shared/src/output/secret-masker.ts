@@ -101,7 +101,7 @@ export class SecretMasker {
         ? patterns
         : new PatternAutomaton([...patterns].map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
     this.automaton = automaton.longest > 0 ? automaton : undefined;
-    this.candidates = new Int32Array(automaton.prefixes.length);
+    this.candidates = new Int32Array(automaton.needles.length);
   }
 
   /** Bytes held back right now (for tests and for the bound: at most the longest pattern - 1). */
@@ -114,11 +114,12 @@ export class SecretMasker {
     if (automaton === undefined) return data;
     const n = data.length;
     if (n === 0) return EMPTY;
-    const { rootNext, matchLength, prefixes } = automaton;
+    const { rootNext, mayBegin, matchLength, needles } = automaton;
+    const last = n - 1;
     const base = this.read;
     // A needle found before this offset lies wholly in `data`: up to there the prefilter may jump
     // (see PatternAutomaton), the rest goes byte by byte.
-    let prefilterUntil = prefixes.length > 0 ? n - automaton.prefixLength + 1 : 0;
+    let prefilterUntil = needles.length > 0 ? n - automaton.needleSpan + 1 : 0;
     if (prefilterUntil > 0) this.candidates.fill(-1);
     let jumps = 0;
     let jumped = 0;
@@ -132,10 +133,15 @@ export class SecretMasker {
           i = at;
           // Beginnings found every few bytes: the byte loop is cheaper for the rest of this write.
           if (++jumps >= 32 && jumped < 32 * jumps) prefilterUntil = 0;
+          if (i === n) break; // (one-byte needles: no byte is left for the byte loop)
         }
-        // Off any pattern: skip bytes that begin none.
-        while (i < n && (state = rootNext[data[i]!]!) === 0) i++;
-        if (state === 0) break;
+        // Off any pattern: skip places where none can begin (the byte and the next), then step.
+        while (i < last && mayBegin[(data[i]! << 8) | data[i + 1]!] === 0) i++;
+        state = rootNext[data[i]!]!;
+        if (state === 0) {
+          i++; // the last byte, and it begins no pattern
+          continue;
+        }
       } else {
         state = automaton.next(state, data[i]!);
       }
@@ -168,13 +174,13 @@ export class SecretMasker {
    * looked at once per needle at most.
    */
   private nextCandidate(data: Buffer, from: number, until: number): number {
-    const { prefixes } = this.automaton!;
+    const { needles } = this.automaton!;
     const candidates = this.candidates;
     let first = until;
-    for (let k = 0; k < prefixes.length; k++) {
+    for (let k = 0; k < needles.length; k++) {
       let at = candidates[k]!;
       if (at < from) {
-        const found = data.indexOf(prefixes[k]!, from);
+        const found = data.indexOf(needles[k]!, from);
         at = candidates[k] = found === -1 ? data.length : found;
       }
       if (at < first) first = at;
