@@ -10,3 +10,4 @@ export * from './timings.ts';
 export * from './label-selector.ts';
 export * from './target-kind.ts';
 export * from './run-status.ts';
+export * from './access.ts';

@@ -25,7 +25,8 @@ export class TokenStore {
       .from(apiTokens)
       .where(and(eq(apiTokens.tokenHash, hash), isNull(apiTokens.revokedAt)))
       .limit(1);
-    const principal = row && sameHash(row.tokenHash, hash) ? { tokenId: row.id, name: row.name, role: row.role } : null;
+    // Only the bootstrap admin tokens (role 'admin') until user tokens are read here.
+    const principal = row && row.role === 'admin' && sameHash(row.tokenHash, hash) ? { tokenId: row.id, name: row.name, role: row.role } : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, until: Date.now() + CACHE_MS });
     return principal;

@@ -50,6 +50,8 @@ export const jobs = pgTable(
     /** When the agent confirmed it started the command (a job it then forgets was lost, not undelivered). */
     acceptedAt: timestamp('accepted_at', { withTimezone: true }),
     createdBy: text('created_by'),
+    /** The user who submitted it (null: the bootstrap admin token, or before users existed); visibility keys on it. */
+    ownerId: text('owner_id'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     parentId: text('parent_id'),
     /** The fleet run this job is a child of (null: a single job). */
@@ -86,6 +88,8 @@ export const jobs = pgTable(
     index('jobs_host_created_idx').on(t.hostId, t.createdAt.desc(), t.id.desc()),
     // GET /v1/jobs?label=k=v and ?labels=<selector>: `labels @> '{"k":"v"}'` (=, in) and `labels ? k` (exists).
     index('jobs_labels_gin_idx').using('gin', t.labels),
+    // Listings of what a user may see: their own jobs, newest first.
+    index('jobs_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()).where(sql`owner_id is not null`),
     // A run's children in order (release, listing, roll-up counts).
     index('jobs_run_idx').on(t.runId, t.runIndex).where(sql`run_id is not null`),
     // Reconciler and janitor: the few non-terminal jobs.

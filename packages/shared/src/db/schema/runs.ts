@@ -34,6 +34,8 @@ export const runs = pgTable(
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     createdBy: text('created_by'),
+    /** The user who submitted it (null: the bootstrap admin token); visibility keys on it. */
+    ownerId: text('owner_id'),
     /** Number of children (targets), fixed at submission. */
     total: integer('total').notNull(),
     /** Why a run ended `failed` without every failure being its children's own (`max_errors_exceeded`, `canary_failed`). */
