@@ -13,6 +13,7 @@ import { MAX_BODY_BYTES } from './env.ts';
 import { limitBody } from './http/body-limit.ts';
 import { createErrorHandler } from './http/on-error.ts';
 import { openapiRoute } from './http/openapi-route.ts';
+import { requestId } from './http/request-id.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -34,6 +35,7 @@ export interface AppDeps {
  */
 export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TARGETS }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
+  app.use('*', requestId());
   app.onError(createErrorHandler(log));
   app.notFound((c) => c.json(errorBody(new AppError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)), 404));
 

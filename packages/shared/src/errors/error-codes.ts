@@ -17,7 +17,7 @@ export const HTTP_ERRORS = {
   protocol_required: { status: 400, meaning: 'a job-stream upgrade offered "bearer.<token>" without the "vmo.v1" subprotocol' },
   invalid_ssh_config: { status: 400, meaning: 'the imported OpenSSH config is one ssh itself would refuse; details.line names the line' },
   unauthorized: { status: 401, meaning: 'no token, a malformed one, or one that is unknown or revoked' },
-  forbidden: { status: 403, meaning: 'the token is of the wrong kind for this endpoint (an agent token on the user API, or the reverse)' },
+  forbidden: { status: 403, meaning: 'the caller may not do this: the role or the token\'s scopes lack the scope the message names (details.scope), or the token is of the wrong kind for this endpoint (an agent token on the user API, or the reverse)' },
   not_found: { status: 404, meaning: 'no such job, agent, host or route' },
   job_ended: { status: 409, meaning: 'the job has already ended: nothing to cancel' },
   run_ended: { status: 409, meaning: 'the run has already ended: nothing to cancel' },

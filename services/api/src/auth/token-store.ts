@@ -26,7 +26,7 @@ export class TokenStore {
       .where(and(eq(apiTokens.tokenHash, hash), isNull(apiTokens.revokedAt)))
       .limit(1);
     // Only the bootstrap admin tokens (role 'admin') until user tokens are read here.
-    const principal = row && row.role === 'admin' && sameHash(row.tokenHash, hash) ? { tokenId: row.id, name: row.name, role: row.role } : null;
+    const principal = row && row.role === 'admin' && sameHash(row.tokenHash, hash) ? { kind: 'bootstrap' as const, tokenId: row.id, userId: null, name: row.name, role: 'admin' as const, scopes: null } : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, until: Date.now() + CACHE_MS });
     return principal;

@@ -6,7 +6,7 @@ import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
 import { findJobs, getJob as readJob, getJobWithPosition, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
-import type { AuthEnv } from '../auth/principal.ts';
+import { type AuthEnv, principalKey } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
 /** /v1/jobs: submit, list, read, cancel, and the stored output. The live stream is streams/job-stream.ts. */
@@ -23,7 +23,7 @@ export function jobRoutes(cp: ControlPlane) {
     const body = await input.body();
     const key = input.headers()['Idempotency-Key'];
     const principal = c.get('principal');
-    const idempotency = key === undefined ? undefined : { principal: principal.tokenId, key };
+    const idempotency = key === undefined ? undefined : { principal: principalKey(principal), key };
     const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency);
     c.header('Location', `/v1/jobs/${job.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');

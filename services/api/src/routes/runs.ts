@@ -5,7 +5,7 @@ import { parseLabelSelector } from '@vmo/shared/domain';
 import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import * as runs from '@vmo/shared/runs';
-import type { AuthEnv } from '../auth/principal.ts';
+import { type AuthEnv, principalKey } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
 export interface RunRouteOptions {
@@ -36,7 +36,7 @@ export function runRoutes(cp: ControlPlane, { maxTargets }: RunRouteOptions) {
     const { run, replayed } = await runs.submitRun(cp, body, {
       ...(selector ? { selector } : {}),
       createdBy: principal.name,
-      ...(key === undefined ? {} : { idempotency: { principal: principal.tokenId, key } }),
+      ...(key === undefined ? {} : { idempotency: { principal: principalKey(principal), key } }),
       maxTargets,
     });
     c.header('Location', `/v1/runs/${run.id}`);
