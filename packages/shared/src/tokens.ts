@@ -5,8 +5,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * token to the agent endpoint) is refused with a clear message. Only the sha256 is stored:
  * tokens have 256 bits of entropy, so a slow hash would add nothing.
  */
-export type TokenKind = 'admin' | 'agent';
-const PREFIX: Record<TokenKind, string> = { admin: 'vmo_adm_', agent: 'vmo_agt_' };
+export type TokenKind = 'admin' | 'agent' | 'enrolment';
+// enrolment: exchanged once by an agent for its own token (POST /v1/agent/enrol); never an agent's credential.
+const PREFIX: Record<TokenKind, string> = { admin: 'vmo_adm_', agent: 'vmo_agt_', enrolment: 'vmo_enr_' };
 
 export const generateToken = (kind: TokenKind): string => PREFIX[kind] + randomBytes(32).toString('base64url');
 
