@@ -19,14 +19,14 @@ export async function insertJob(sql: Sql | TransactionSql, v: typeof jobs.$infer
   const [row] =
     agentRef === undefined
       ? await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id)
           values (${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
-                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null})
+                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null})
           returning *`
       : await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id)
           select ${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, a.id, ${v.hostId ?? null},
-                 ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}
+                 ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null}
           from agents a where a.revoked_at is null and (a.id = ${agentRef} or a.name = ${agentRef})
           limit 1
           returning *`;

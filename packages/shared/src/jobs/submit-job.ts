@@ -36,6 +36,8 @@ export async function submitJob(
   input: JobInput,
   createdBy: string | null,
   idempotency?: Idempotency,
+  /** The submitting user's id (users.id), null for the bootstrap admin: who may see the job as its creator. */
+  ownerId: string | null = null,
 ): Promise<JobView & { replayed?: boolean }> {
   const secrets = secretEnvOf(cp, input);
   const agentRef = input.target.type === 'agent' ? input.target.agent : undefined;
@@ -67,6 +69,7 @@ export async function submitJob(
     timeoutMs: input.timeoutMs,
     labels: input.labels,
     createdBy,
+    ownerId,
   };
   // LOUD: a job with secrets is inserted with them in one transaction: a job row without its
   // secrets would run without them.

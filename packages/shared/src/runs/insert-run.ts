@@ -30,10 +30,10 @@ export async function insertRun(
       if (existing) return { run: existing, replayed: true };
     }
     const [row] = await tx`
-      insert into runs (id, status, command, env, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, total)
+      insert into runs (id, status, command, env, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total)
       values (${v.id}, 'queued', ${v.command}, ${JSON.stringify(v.env ?? {})}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs},
               ${JSON.stringify(v.targets)}::jsonb, ${JSON.stringify(v.strategyInput ?? {})}::jsonb, ${JSON.stringify(v.strategy)}::jsonb,
-              ${v.offline ?? 'wait'}, ${v.dispatchTimeoutMs ?? null}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${targets.length})
+              ${v.offline ?? 'wait'}, ${v.dispatchTimeoutMs ?? null}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null}, ${targets.length})
       returning *`;
     for (let start = 0; start < targets.length; start += CHILDREN_PER_INSERT) {
       await insertChildren(tx, v, targets.slice(start, start + CHILDREN_PER_INSERT), start);
@@ -52,14 +52,14 @@ async function insertChildren(tx: postgres.TransactionSql, v: NewRun, targets: r
   const ids = targets.map(() => newId('job'));
   const offline = v.offline === 'skip' || v.offline === 'fail' ? v.offline : null;
   await tx`
-    insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by,
+    insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by, owner_id,
                       run_id, run_index, target_name, target_kind, released_at, dispatch_timeout_ms, offline)
     select t.id, 'queued', ${v.command},
            case when t.kind = 'agent' then jsonb_build_object('type', 'agent', 'agent', t.target_id)
                 else jsonb_build_object('type', 'ssh', 'host', t.target_id) end,
            case when t.kind = 'agent' then t.target_id end,
            case when t.kind = 'ssh' then t.target_id end,
-           ${JSON.stringify(v.env ?? {})}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null},
+           ${JSON.stringify(v.env ?? {})}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
            ${v.id}, t.ord - 1 + ${firstIndex}, t.name, t.kind, null, ${v.dispatchTimeoutMs ?? null}, ${offline}
     from unnest(${ids}::text[], ${targets.map((t) => t.kind)}::text[], ${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.name)}::text[])
          with ordinality as t(id, kind, target_id, name, ord)`;

@@ -14,6 +14,8 @@ export interface SubmitRunOptions {
   /** `input.targets.selector` as the route parsed it (parsed here when absent). */
   selector?: LabelSelector;
   createdBy: string | null;
+  /** The submitting user's id (users.id), null for the bootstrap admin; stamped on the run and every child. */
+  ownerId?: string | null;
   idempotency?: Idempotency;
   /** VMO_MAX_RUN_TARGETS. */
   maxTargets: number;
@@ -65,6 +67,7 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
       dispatchTimeoutMs: input.dispatchTimeoutMs ?? null,
       labels: input.labels,
       createdBy: opts.createdBy,
+      ownerId: opts.ownerId ?? null,
     },
     targets,
     opts.idempotency ? { key: opts.idempotency, hash: hash! } : undefined,

@@ -24,7 +24,7 @@ export function jobRoutes(cp: ControlPlane) {
     const key = input.headers()['Idempotency-Key'];
     const principal = c.get('principal');
     const idempotency = key === undefined ? undefined : { principal: principalKey(principal), key };
-    const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency);
+    const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency, principal.userId);
     c.header('Location', `/v1/jobs/${job.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(job, 201);

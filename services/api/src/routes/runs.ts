@@ -36,6 +36,7 @@ export function runRoutes(cp: ControlPlane, { maxTargets }: RunRouteOptions) {
     const { run, replayed } = await runs.submitRun(cp, body, {
       ...(selector ? { selector } : {}),
       createdBy: principal.name,
+      ownerId: principal.userId,
       ...(key === undefined ? {} : { idempotency: { principal: principalKey(principal), key } }),
       maxTargets,
     });
