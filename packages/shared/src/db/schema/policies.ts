@@ -10,8 +10,11 @@ export const policies = pgTable(
     name: text('name').notNull(),
     subjects: jsonb('subjects').$type<{ users?: string[]; roles?: UserRole[] }>().notNull(),
     actions: jsonb('actions').$type<PolicyAction[]>().notNull(),
-    /** A label selector (Kubernetes syntax) over agents and hosts. */
-    targets: text('targets').notNull(),
+    /**
+     * A label selector (Kubernetes syntax) over agents and hosts (`''` matches every one of them).
+     * Null: no agent or host, for a policy that only grants the `local` target.
+     */
+    targets: text('targets'),
     /** Also grants the actions on the `local` target (the control plane's own workers), which is admins' only otherwise. */
     local: boolean('local').notNull().default(false),
     createdBy: text('created_by'),

@@ -1,0 +1,1 @@
+ALTER TABLE "policies" ALTER COLUMN "targets" DROP NOT NULL;
