@@ -10,6 +10,8 @@ describe('tokens', () => {
     expect(agent).toMatch(/^vmo_agt_[A-Za-z0-9_-]{43}$/);
     expect(tokenKind(admin)).toBe('admin');
     expect(tokenKind(agent)).toBe('agent');
+    expect(generateToken('user')).toMatch(/^vmo_usr_[A-Za-z0-9_-]{43}$/);
+    expect(tokenKind(generateToken('user'))).toBe('user');
     expect(tokenKind('ghp_something')).toBeUndefined();
     expect(tokenKind('')).toBeUndefined();
     expect(tokenKind('VMO_AGT_x')).toBeUndefined();

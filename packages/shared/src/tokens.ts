@@ -5,9 +5,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * token to the agent endpoint) is refused with a clear message. Only the sha256 is stored:
  * tokens have 256 bits of entropy, so a slow hash would add nothing.
  */
-export type TokenKind = 'admin' | 'agent' | 'enrolment';
+export type TokenKind = 'admin' | 'user' | 'agent' | 'enrolment';
+// admin: the bootstrap admin token (VMO_ADMIN_TOKEN may also be any string of its own).
+// user: a user's API token (POST /v1/tokens), acting with its user's role now, narrowed by its scopes.
 // enrolment: exchanged once by an agent for its own token (POST /v1/agent/enrol); never an agent's credential.
-const PREFIX: Record<TokenKind, string> = { admin: 'vmo_adm_', agent: 'vmo_agt_', enrolment: 'vmo_enr_' };
+const PREFIX: Record<TokenKind, string> = { admin: 'vmo_adm_', user: 'vmo_usr_', agent: 'vmo_agt_', enrolment: 'vmo_enr_' };
 
 export const generateToken = (kind: TokenKind): string => PREFIX[kind] + randomBytes(32).toString('base64url');
 
