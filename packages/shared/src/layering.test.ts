@@ -16,8 +16,8 @@ const LAYERS: readonly (readonly string[])[] = [
   // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes,
   // the sealing of secrets at rest.
   ['errors', 'config', 'logger', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process'],
-  // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path.
-  ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
+  // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path, the audit trail.
+  ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output', 'audit'],
   // 3: the open handles of the stores, handed to every service function.
   ['control-plane'],
   // 4: the services, peers of each other.
