@@ -92,6 +92,9 @@ export const jobs = pgTable(
     index('jobs_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()).where(sql`owner_id is not null`),
     // A run's children in order (release, listing, roll-up counts).
     index('jobs_run_idx').on(t.runId, t.runIndex).where(sql`run_id is not null`),
+    // A run stream's idle poll (runs/stream/sql/read-run-quiet.ts): a run's children whose status
+    // changed since a snapshot (status_xid at or above its xmin, a seek per status) and its running ones.
+    index('jobs_run_status_idx').on(t.runId, t.status, t.statusXid).where(sql`run_id is not null`),
     // Reconciler and janitor: the few non-terminal jobs.
     index('jobs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
     // The per-target gate (jobs/target-gate/line.ts): one target's running jobs and its line (released

@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_run_status_idx" ON "jobs" USING btree ("run_id","status","status_xid") WHERE run_id is not null;
