@@ -14,7 +14,9 @@ import { limitBody } from './http/body-limit.ts';
 import { createErrorHandler } from './http/on-error.ts';
 import { openapiRoute } from './http/openapi-route.ts';
 import { requestId } from './http/request-id.ts';
+import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { enrolmentTokenRoutes } from './routes/enrolment-tokens.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -48,9 +50,13 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   openapiRoute(app, docsPage, (c) => docs(c as never, async () => {}) as Promise<Response>);
 
   app.use('/v1/*', limitBody(MAX_BODY_BYTES));
+  // LOUD: before requireUser, like the document above: authenticated by an enrolment token, which
+  // no user-token check would accept; it answers without calling next().
+  app.route('/', agentEnrolRoutes(cp));
   app.use('/v1/*', requireUser(tokens));
   app.route('/', jobRoutes(cp));
   app.route('/', agentRoutes(cp));
+  app.route('/', enrolmentTokenRoutes(cp));
   app.route('/', hostRoutes(cp));
   app.route('/', targetRoutes(cp));
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
@@ -63,6 +69,7 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   app.openAPIRegistry.registerComponent('schemas', 'RunStreamMessage', runStreamMessage!);
   app.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer', description: 'A user token (`vmo_adm_…`): the admin token printed at first start or set by VMO_ADMIN_TOKEN' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'agentToken', { type: 'http', scheme: 'bearer', description: 'An agent token (`vmo_agt_…`), answered once by POST /v1/agents; only on /v1/agent/connect' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'enrolmentToken', { type: 'http', scheme: 'bearer', description: 'An enrolment token (`vmo_enr_…`), answered once by POST /v1/enrolment-tokens; only on POST /v1/agent/enrol' });
   return app;
 }
 

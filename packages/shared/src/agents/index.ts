@@ -2,3 +2,8 @@ export * from './agent-input.ts';
 export * from './agent-service.ts';
 export * from './is-agent-revoked.ts';
 export * from './max-concurrent-jobs.ts';
+export * from './enrol-input.ts';
+export * from './enrol-agent.ts';
+export * from './enrolment-token-input.ts';
+export * from './enrolment-tokens.ts';
+export * from './rotate-agent-token.ts';

@@ -101,3 +101,18 @@ export const revokeAgent = defineRoute({
   request: { params: AgentIdParams },
   responses: { 204: { description: 'Revoked' }, ...errorResponses(AGENT_NOT_FOUND) },
 });
+
+export const rotateAgentToken = defineRoute({
+  method: 'post',
+  path: '/v1/agents/{id}/rotate-token',
+  operationId: 'rotateAgentToken',
+  tags: ['agents'],
+  summary: "Replace an agent's token",
+  description: [
+    'Admin only (scope `agents:write`). Answers the new token once. The old one is refused from now on, and the agent\'s live connection is closed (4410).',
+    '',
+    'The new token is not sent to the agent: install it in the agent\'s token file (`<state-dir>/agent.token`, or its `--token-file`), mode 0600. The agent waits for it there, keeping its jobs running, and reconnects with it; its jobs resume if it is back within the lost-agent grace.',
+  ].join('\n'),
+  request: { params: AgentIdParams },
+  responses: { 200: { description: 'The agent with its new token', content: json(RegisteredAgent) }, ...errorResponses(AGENT_NOT_FOUND) },
+});

@@ -4,7 +4,9 @@
  * server code.
  */
 import * as agents from './agents.ts';
+import * as audit from './audit.ts';
 import * as document from './document.ts';
+import * as enrolment from './enrolment-tokens.ts';
 import * as health from './health.ts';
 import * as hosts from './hosts.ts';
 import * as jobs from './jobs.ts';
@@ -25,6 +27,8 @@ export * from './targets.ts';
 export * from './label-selector-param.ts';
 export * from './run-stream.ts';
 export * from './runs.ts';
+export * from './audit.ts';
+export * from './enrolment-tokens.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -38,6 +42,12 @@ export const REST_ROUTES = [
   agents.getAgent,
   agents.updateAgent,
   agents.revokeAgent,
+  agents.rotateAgentToken,
+  enrolment.createEnrolmentToken,
+  enrolment.listEnrolmentTokens,
+  enrolment.getEnrolmentToken,
+  enrolment.revokeEnrolmentToken,
+  enrolment.enrolAgent,
   hosts.createHost,
   hosts.listHosts,
   hosts.importHosts,
@@ -51,6 +61,7 @@ export const REST_ROUTES = [
   runs.listRunJobs,
   runs.cancelRun,
   runs.runSummary,
+  audit.listAudit,
   health.health,
   health.ready,
   document.openapiDocument,

@@ -81,7 +81,7 @@ export const agentConnect = defineRoute({
   description: [
     'Where `vmo-agent` connects: a WebSocket upgrade authenticated by `Authorization: Bearer <agent token>` only (not a subprotocol, not the URL). The frames are specified in packages/shared/src/protocol/PROTOCOL.md (version 1).',
     '',
-    '**Close codes**: `1000` normal shutdown; `1008` a frame broke the protocol; `1009` a frame over 1 MiB; `1012` the API node is restarting (reconnect); `4401` the agent was revoked (do not reconnect with this token); `4409` a newer connection of the same agent took over.',
+    '**Close codes**: `1000` normal shutdown; `1008` a frame broke the protocol; `1009` a frame over 1 MiB; `1012` the API node is restarting (reconnect); `4401` the agent was revoked (do not reconnect with this token); `4409` a newer connection of the same agent took over; `4410` the agent\'s token was rotated (reconnect only with the new one). An enrolment token (`vmo_enr_…`) is refused here with 403: it is exchanged at `POST /v1/agent/enrol`.',
   ].join('\n'),
   security: [{ agentToken: [] }],
   responses: {

@@ -64,6 +64,7 @@ describe('§5 agent commands', () => {
     [{ v: 1, type: 'abandon', jobId }],
     [{ v: 1, type: 'takeover', connectionId: 'c1' }],
     [{ v: 1, type: 'revoke' }],
+    [{ v: 1, type: 'token_rotated' }],
   ])('accepts %j', (msg) => expect(decode('agentCommands', JSON.stringify(msg))).toEqual(msg));
 
   it('refuses a run without its command', () => {

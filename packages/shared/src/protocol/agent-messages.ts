@@ -149,6 +149,12 @@ export const AgentCloseCode = {
   policy: 1008,
   /** Token revoked or unknown: do not reconnect with it. */
   revoked: 4401,
+  /**
+   * The agent's token was rotated: reconnect only with the new one, once it is installed in the
+   * agent's token file (§1). An agent that predates this code reconnects with the old token, is
+   * refused with HTTP 401 and stops, as for an unknown token.
+   */
+  tokenRotated: 4410,
   /** Another connection of the same agent took over. */
   replaced: 4409,
 } as const;

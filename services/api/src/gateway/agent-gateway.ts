@@ -22,6 +22,8 @@ export class AgentGateway {
   // otherwise select the first offered, which could echo a `bearer.<token>`).
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, handleProtocols: chooseProtocol });
   private readonly sessions = new Map<string, AgentSession>();
+  /** The token hash each socket was opened with: the sweep closes one whose agent's token was rotated since. */
+  private readonly tokenHashes = new WeakMap<AgentSession, string>();
   private readonly sweep: NodeJS.Timeout;
   private readonly deps: SessionDeps;
 
@@ -40,7 +42,12 @@ export class AgentGateway {
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: () => void = () => {}): Promise<void> {
     // PROTOCOL.md §1: the token only in the Authorization header (throws a 401 AppError otherwise).
     const token = agentUpgradeToken(req);
-    if (tokenKind(token) !== 'agent') return rejectUpgrade(socket, new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint'));
+    const kind = tokenKind(token);
+    // LOUD: an enrolment token never authenticates a running agent (issue 11): it only creates one.
+    if (kind === 'enrolment') {
+      return rejectUpgrade(socket, new AppError(403, 'forbidden', 'an enrolment token is exchanged for an agent token at POST /v1/agent/enrol (vmo-agent --enrol does it); connect with that agent token'));
+    }
+    if (kind !== 'agent') return rejectUpgrade(socket, new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint'));
     let agent;
     try {
       agent = await agentForToken(this.deps.cp, token);
@@ -56,13 +63,15 @@ export class AgentGateway {
         if (this.sessions.get(s.agentId) === s) this.sessions.delete(s.agentId);
       });
       this.sessions.set(agent.id, session);
+      this.tokenHashes.set(session, agent.tokenHash);
     });
   }
 
   /**
    * Every heartbeat interval: one UPDATE refreshes `last_seen_at` of every agent held here and
-   * returns the ones still live; any held agent missing from the answer was revoked (a safety net
-   * should the revoke message on Redis be lost). Sockets silent for three intervals are dropped.
+   * returns the ones still live; any held agent missing from the answer was revoked, and one whose
+   * token hash changed had its token rotated (a safety net should the revoke or token_rotated
+   * message on Redis be lost). Sockets silent for three intervals are dropped.
    */
   private async sweepSessions(): Promise<void> {
     const heartbeatMs = this.deps.cp.limits.heartbeatMs;
@@ -70,10 +79,16 @@ export class AgentGateway {
     const ids = [...this.sessions.keys()];
     if (ids.length === 0) return;
     const sql = this.deps.cp.database.sql;
-    const live = await sql<{ id: string }[]>`
-      update agents set last_seen_at = now() where id in ${sql(ids)} and revoked_at is null returning id`;
-    const liveIds = new Set(live.map((r) => r.id));
-    for (const id of ids) if (!liveIds.has(id)) this.sessions.get(id)?.close(AgentCloseCode.revoked, 'agent revoked');
+    const live = await sql<{ id: string; token_hash: string }[]>`
+      update agents set last_seen_at = now() where id in ${sql(ids)} and revoked_at is null returning id, token_hash`;
+    const liveHashes = new Map(live.map((r) => [r.id, r.token_hash]));
+    for (const id of ids) {
+      const session = this.sessions.get(id);
+      if (!session) continue;
+      const hash = liveHashes.get(id);
+      if (hash === undefined) session.close(AgentCloseCode.revoked, 'agent revoked');
+      else if (hash !== this.tokenHashes.get(session)) session.close(AgentCloseCode.tokenRotated, 'agent token rotated');
+    }
   }
 
   /** Shutdown: 1012 tells agents to reconnect (to another node, or to this one when it is back). */

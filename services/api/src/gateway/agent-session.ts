@@ -214,6 +214,8 @@ export class AgentSession {
         return;
       case 'revoke':
         return this.close(AgentCloseCode.revoked, 'agent revoked');
+      case 'token_rotated':
+        return this.close(AgentCloseCode.tokenRotated, 'agent token rotated; reconnect with the new one');
     }
   }
 

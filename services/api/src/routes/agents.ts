@@ -1,7 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { getAgent, listAgents, registerAgent, revokeAgent, updateAgent } from '@vmo/shared/api';
+import { getAgent, listAgents, registerAgent, revokeAgent, rotateAgentToken, updateAgent } from '@vmo/shared/api';
 import * as agents from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
+import { requireScope } from '../auth/permissions.ts';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
@@ -21,6 +22,9 @@ export function agentRoutes(cp: ControlPlane) {
     await agents.revokeAgent(cp, input.params().id);
     return c.body(null, 204);
   });
+  // The new token is answered once and never sent to the agent (agents/rotate-agent-token.ts says why).
+  app.use('/v1/agents/:id/rotate-token', requireScope('agents:write'));
+  openapiRoute(app, rotateAgentToken, async (c, input) => c.json(await agents.rotateAgentToken(cp, input.params().id), 200));
 
   return app;
 }

@@ -33,5 +33,11 @@ export const AgentCommand = z.discriminatedUnion('type', [
   z.object({ v: z.literal(1), type: z.literal('takeover'), connectionId: z.string() }),
   /** The agent was revoked: the node holding it closes its socket (4401). */
   z.object({ v: z.literal(1), type: z.literal('revoke') }),
+  /**
+   * The agent's token was rotated (POST /v1/agents/{id}/rotate-token): the node holding it closes
+   * its socket (4410); the agent reconnects once its new token is installed. Added within v1: a
+   * node that predates it drops it, and its sweep does not compare tokens (BUS.md §5).
+   */
+  z.object({ v: z.literal(1), type: z.literal('token_rotated') }),
 ]);
 export type AgentCommand = z.infer<typeof AgentCommand>;
