@@ -25,7 +25,7 @@ import { openControlPlane, type ControlPlane } from '@vmo/shared/control-plane';
 import { newId } from '@vmo/shared/ids';
 import { transition } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
-import { beginRunStreamRead, decodeRunCursor, encodeRunCursor, outputKeysStatement, startCursor, type OutputKeysQuery } from '@vmo/shared/runs';
+import { beginRunStreamRead, decodeRunCursor, encodeRunCursor, outputKeysStatement, readRunStream, runQuietStatement, startCursor, type OutputKeysQuery, type RunStreamCursor } from '@vmo/shared/runs';
 import { createTestDatabase, openWebSocket, peakRssBytes, seededRandom, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
 
 interface Child {
@@ -544,6 +544,77 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
       });
       expect(ms, mode).toBeLessThan(1000);
     }
+  });
+
+  it('an idle poll: one statement of a few seeks in jobs_run_status_idx and a step back per running child, no walk over every child', async () => {
+    const { plan, quiet } = await sql.begin('isolation level repeatable read read only', async (tx) => {
+      const s = await beginRunStreamRead(tx);
+      const [row] = await tx`explain (analyze, format json) ${runQuietStatement(tx, { runId: RUN, snapshot: s, output: true })}`;
+      const [answer] = await runQuietStatement(tx, { runId: RUN, snapshot: s, output: true });
+      return { plan: JSON.stringify(row!['QUERY PLAN']), quiet: answer };
+    });
+    expect(quiet).toEqual({ run_changed: false, children_changed: false, output_written: false });
+    expect(plan).not.toContain('jobs_run_idx');
+    expect(plan).not.toMatch(/"Node Type":"Seq Scan"[^{}]*"Relation Name":"jobs"/);
+    expect(plan).not.toContain('Bitmap');
+    // The changed children: none, found without reading any; the running ones: the 100, each one step back in its output.
+    expect(plan).toMatch(/"Index Name":"jobs_run_status_idx"[^{}]*"Actual Rows":0,/);
+    expect(plan).toMatch(/"Index Name":"jobs_run_status_idx"[^{}]*"Actual Rows":100,/);
+    expect(plan).toMatch(/"Scan Direction":"Backward","Index Name":"job_output_job_id_seq_pk"[^{}]*"Actual Rows":1,"Actual Loops":100/);
+  });
+
+  it('an idle poll skips the read only when the window would send nothing: a status, a chunk, the run changing or final each wake it', async () => {
+    const run = 'run_' + 'q'.repeat(20);
+    const child = (i: number) => 'job_q' + String(i).padStart(19, '0');
+    await sql`insert into runs (id, status, command, timeout_ms, targets, strategy, total) values (${run}, 'running', 'true', 1000, '{}'::jsonb, '{}'::jsonb, 3)`;
+    await sql`
+      insert into jobs (id, status, command, target, timeout_ms, run_id, run_index, target_name, target_kind, released_at)
+      select 'job_q' || lpad(g::text, 19, '0'), (array['running', 'queued', 'succeeded'])[g + 1], 'true', '{"type":"local"}'::jsonb, 1000, ${run}, g, 'q-' || g, 'agent', now()
+      from generate_series(0, 2) g`;
+    await sql`insert into job_output (job_id, seq, stream, data) values (${child(0)}, 0, 1, '\\x0a'), (${child(0)}, 1, 1, '\\x0a'), (${child(2)}, 0, 1, '\\x0a')`;
+    const snapshot = async () => (await sql<{ s: string }[]>`select pg_current_snapshot()::text as s`)[0]!.s;
+    /** Quiet from `from`, and whether the full window from it sends anything (the read the quiet check stands for). */
+    const look = async (from: string, output: boolean) => {
+      const [q] = await sql.begin('isolation level repeatable read read only', async (tx) => {
+        await beginRunStreamRead(tx);
+        return runQuietStatement(tx, { runId: run, snapshot: from, output });
+      });
+      const quiet = q!.run_changed === false && !q!.children_changed && !q!.output_written;
+      // The full read, from a cursor inside the window (so not through the quiet check).
+      const window: RunStreamCursor = output
+        ? { runId: run, output, position: { phase: 'output', snapshot: from, holds: [], upper: await snapshot(), at: [-1, -1], nextHolds: [] } }
+        : { runId: run, output, position: { phase: 'status', snapshot: from, upper: await snapshot(), nextHolds: [], afterIndex: -1 } };
+      const full = await readRunStream(sql, window, new Map());
+      return { quiet, sends: full.events.map((e) => e.type) };
+    };
+
+    let s = await snapshot();
+    expect(await look(s, true)).toEqual({ quiet: true, sends: [] });
+    // A running child writes: output, not for ?output=false.
+    await sql`insert into job_output (job_id, seq, stream, data) values (${child(0)}, 2, 1, '\\x0a')`;
+    expect(await look(s, true)).toEqual({ quiet: false, sends: ['output'] });
+    expect(await look(s, false)).toEqual({ quiet: true, sends: [] });
+    // A child starts.
+    s = await snapshot();
+    await sql`update jobs set status = 'running' where id = ${child(1)}`;
+    expect(await look(s, false)).toEqual({ quiet: false, sends: ['status', 'progress'] });
+    // A child ends (its status; its output was all there before).
+    s = await snapshot();
+    await sql`update jobs set status = 'failed' where id = ${child(0)}`;
+    expect(await look(s, true)).toEqual({ quiet: false, sends: ['status', 'progress'] });
+    // The run's status changes.
+    s = await snapshot();
+    await sql`update runs set status = 'queued' where id = ${run}`;
+    expect(await look(s, true)).toEqual({ quiet: false, sends: ['progress'] });
+    // Final: every window from a cursor of a final run sends its end.
+    await sql`update jobs set status = 'succeeded' where id = ${child(1)}`;
+    await sql`update runs set status = 'failed' where id = ${run}`;
+    s = await snapshot();
+    expect(await look(s, true)).toEqual({ quiet: false, sends: ['end'] });
+    // And nothing moved: quiet again, once the run is not final.
+    await sql`update runs set status = 'running' where id = ${run}`;
+    s = await snapshot();
+    expect(await look(s, true)).toEqual({ quiet: true, sends: [] });
   });
 
   it('a replay page: stops once the page is full instead of reading every chunk of the run', async () => {

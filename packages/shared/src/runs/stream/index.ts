@@ -7,3 +7,4 @@ export * from './read-run-stream.ts';
 export { readRunTotal as runStreamRunTotal } from './sql/read-run-progress.ts';
 export { outputKeysStatement, type OutputKeysQuery } from './sql/read-output-keys.ts';
 export { beginRunStreamRead } from './sql/begin-read.ts';
+export { runQuietStatement, type RunQuietQuery } from './sql/read-run-quiet.ts';

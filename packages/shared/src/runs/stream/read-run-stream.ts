@@ -9,6 +9,7 @@ import { readDeliveredTails } from './sql/read-delivered-tails.ts';
 import { readOutputData } from './sql/read-output-data.ts';
 import { readOutputKeys } from './sql/read-output-keys.ts';
 import { countRunChildren, readRunState } from './sql/read-run-progress.ts';
+import { readRunQuiet } from './sql/read-run-quiet.ts';
 import { readStatusChanges } from './sql/read-status-changes.ts';
 
 export interface RunStreamLimits {
@@ -67,6 +68,12 @@ export async function readRunStream(sql: Sql, cursor: RunStreamCursor, memory: C
   return (await sql.begin('isolation level repeatable read read only', async (tx) => {
     const now = await beginRunStreamRead(tx);
     let at: RunStreamPosition = cursor.position;
+    // An idle poll: one cheap statement instead of two walks over every child. Quiet means this
+    // window would send nothing (read-run-quiet.ts), so its end is where the stream now stands,
+    // exactly as the full read would leave it. With holds, the full read: a held child is looked into.
+    if (at.phase === 'between' && at.holds.length === 0 && (await readRunQuiet(tx, { runId: cursor.runId, snapshot: at.snapshot, output: cursor.output }))) {
+      return { events: [], cursor: { ...cursor, position: { phase: 'between', snapshot: now, holds: [] } }, more: false, ended: false, missing: false };
+    }
     if (at.phase === 'between') {
       at = cursor.output
         ? { phase: 'output', snapshot: at.snapshot, holds: at.holds, upper: now, at: [-1, -1], nextHolds: [] }
