@@ -20,8 +20,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output', 'audit'],
   // 3: the open handles of the stores, handed to every service function.
   ['control-plane'],
-  // 4: the services, peers of each other.
-  ['jobs', 'agents', 'hosts', 'targets', 'runs'],
+  // 4: the services, peers of each other; `access` (authorization by policy) among them.
+  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access'],
   // 5: the HTTP contracts (schemas of every route), built from the services' inputs.
   ['api'],
   // 6: the root barrel.

@@ -20,6 +20,7 @@ import { enrolmentTokenRoutes } from './routes/enrolment-tokens.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { policyRoutes } from './routes/policies.ts';
 import { runRoutes } from './routes/runs.ts';
 import { targetRoutes } from './routes/targets.ts';
 
@@ -60,6 +61,7 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   app.route('/', hostRoutes(cp));
   app.route('/', targetRoutes(cp));
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
+  app.route('/', policyRoutes(cp));
 
   for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
   // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.

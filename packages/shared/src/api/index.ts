@@ -14,6 +14,7 @@ import * as runStream from './run-stream.ts';
 import * as streams from './streams.ts';
 import * as targets from './targets.ts';
 import * as runs from './runs.ts';
+import * as policies from './policies.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -27,6 +28,7 @@ export * from './targets.ts';
 export * from './label-selector-param.ts';
 export * from './run-stream.ts';
 export * from './runs.ts';
+export * from './policies.ts';
 export * from './audit.ts';
 export * from './enrolment-tokens.ts';
 
@@ -61,6 +63,9 @@ export const REST_ROUTES = [
   runs.listRunJobs,
   runs.cancelRun,
   runs.runSummary,
+  policies.createPolicy,
+  policies.listPolicies,
+  policies.deletePolicy,
   audit.listAudit,
   health.health,
   health.ready,
