@@ -26,6 +26,8 @@ export const keys = (prefix: string) => ({
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
   /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
   workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,
+  /** A rate limit's counter (API, http/rate-limit.ts): `scope` is what is counted (`submit`, `auth-fail`), `subject` whose (a principal, an address). */
+  rateLimit: (scope: string, subject: string) => `${prefix}:rl:${scope}:${subject}`,
   /** Broadcast to every worker: stops of the jobs they run (bus/BUS.md §6). */
   controlChannel: `${prefix}:control`,
 });

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { Scalar } from '@scalar/hono-api-reference';
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { docsPage, OPENAPI_PATH, openapiDocument, RunStreamMessage, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
@@ -13,6 +14,8 @@ import { MAX_BODY_BYTES } from './env.ts';
 import { limitBody } from './http/body-limit.ts';
 import { createErrorHandler } from './http/on-error.ts';
 import { openapiRoute } from './http/openapi-route.ts';
+import { OriginPolicy, requireAllowedOrigin } from './http/origin.ts';
+import { limitFailedAuth, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { requestId } from './http/request-id.ts';
 import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -30,13 +33,19 @@ export interface AppDeps {
   log: Logger;
   /** VMO_MAX_RUN_TARGETS (default 10,000). */
   maxRunTargets?: number;
+  /** VMO_ALLOWED_ORIGINS (default: the API's own origin only). */
+  origins?: OriginPolicy;
+  /** VMO_AUTH_FAIL_RATE (default here: no limit). */
+  authFailures?: FailedAuthLimiter;
+  /** VMO_SUBMIT_RATE: run after the token check on POST /v1/jobs and POST /v1/runs (default here: no limit). */
+  limitSubmissions?: MiddlewareHandler<AuthEnv>;
 }
 
 /**
  * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
  * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
  */
-export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TARGETS }: AppDeps) {
+export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.use('*', requestId());
   app.onError(createErrorHandler(log));
@@ -50,11 +59,15 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   const docs = Scalar({ url: OPENAPI_PATH, pageTitle: 'vmo API' });
   openapiRoute(app, docsPage, (c) => docs(c as never, async () => {}) as Promise<Response>);
 
+  // A foreign web page is refused before its token is looked at (http/origin.ts).
+  app.use('/v1/*', requireAllowedOrigin(origins));
   app.use('/v1/*', limitBody(MAX_BODY_BYTES));
+  if (authFailures) app.use('/v1/*', limitFailedAuth(authFailures));
   // LOUD: before requireUser, like the document above: authenticated by an enrolment token, which
   // no user-token check would accept; it answers without calling next().
   app.route('/', agentEnrolRoutes(cp));
   app.use('/v1/*', requireUser(tokens));
+  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs'], limitSubmissions);
   app.route('/', jobRoutes(cp));
   app.route('/', agentRoutes(cp));
   app.route('/', enrolmentTokenRoutes(cp));

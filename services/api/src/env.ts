@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
+import { allowedOriginsVar } from './http/origin.ts';
+import { rateVar } from './http/rate-limit.ts';
 
 export const apiEnv = z.object({
   ...commonEnv,
@@ -38,6 +40,24 @@ export const apiEnv = z.object({
    * transaction (and a selector that matches the whole fleet by mistake).
    */
   VMO_MAX_RUN_TARGETS: intVar(DEFAULT_MAX_RUN_TARGETS, 1, 100_000),
+  /**
+   * Origins whose web pages may open job and run streams and call the REST API from a browser,
+   * comma-separated (`https://vmo.example.com`); the API's own origin (its Host) always may.
+   * Requests without an Origin (CLI, curl, agents) are not concerned. See http/origin.ts.
+   */
+  VMO_ALLOWED_ORIGINS: allowedOriginsVar,
+  /**
+   * Submissions (POST /v1/jobs, POST /v1/runs) per user, or per token for the bootstrap admin:
+   * `<count>/<window>` (`600/1m`), or `off`. Off by default: one client submitting thousands of
+   * jobs a second is a normal use (the bench does), and each check costs a Redis round trip.
+   */
+  VMO_SUBMIT_RATE: rateVar('off'),
+  /**
+   * Failed authentications (a presented token refused) per source address, then 429 for tokens
+   * from it until the window ends: `<count>/<window>`, or `off`. Behind a proxy every client
+   * shares the proxy's address: raise it, or turn it off and limit at the proxy.
+   */
+  VMO_AUTH_FAIL_RATE: rateVar('30/1m'),
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',

@@ -16,6 +16,8 @@ import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
+import type { OriginPolicy } from './http/origin.ts';
+import { presentsToken, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
@@ -34,6 +36,10 @@ export interface ServerDeps {
   deadlines: ConnectionDeadlines;
   /** Per client address; 0 = no limit. */
   maxUnauthenticatedConnections: number;
+  /** VMO_ALLOWED_ORIGINS, for the job and run streams. */
+  origins: OriginPolicy;
+  /** VMO_AUTH_FAIL_RATE; absent = off. */
+  authFailures?: FailedAuthLimiter | undefined;
 }
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
@@ -74,14 +80,27 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       markAuthenticated(socket);
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route =
-      url.pathname === agentConnect.path
+    const isAgent = url.pathname === agentConnect.path;
+    // A token is looked at only if the caller offered one where this endpoint reads it.
+    const token = presentsToken(req.headers.authorization, isAgent ? undefined : req.headers['sec-websocket-protocol']);
+    const route = (async () => {
+      // Before anything is authenticated or read (http/origin.ts). Not on the agent endpoint: it
+      // takes only an agent token in the Authorization header, which a web page can neither set
+      // on a WebSocket nor have its browser (or an auth proxy) add for it.
+      const hostileOrigin = isAgent ? undefined : deps.origins.refusal(req.headers.origin, req.headers.host);
+      if (hostileOrigin) throw hostileOrigin;
+      const blocked = token ? deps.authFailures?.refusal(socket.remoteAddress) : undefined;
+      if (blocked) throw blocked;
+      return isAgent
         ? deps.gateway.handleUpgrade(req, socket, head, accepted)
         : RUN_STREAM_PATH.test(url.pathname)
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes })
           : upgradeStream(req, socket, head, url, accepted);
+    })();
     route
-      .catch((err: Error) => {
+      .catch(async (err: Error) => {
+        // A refused token counts against its address (http/rate-limit-auth.ts): past the limit, 429 instead of 401.
+        if (err instanceof AppError && err.status === 401 && token && deps.authFailures) err = (await deps.authFailures.failed(socket.remoteAddress)) ?? err;
         if (err instanceof AppError && err.expected) return rejectUpgrade(socket, err);
         // A store outage is expected operationally (warn, its code only); anything else is a bug.
         if (isConnectionError(err)) deps.log.warn({ cause: connectionErrorCode(err) }, 'upgrade refused: a store is unavailable');

@@ -9,6 +9,10 @@ import { ensureAdminToken } from './auth/admin-token.ts';
 import { TokenStore } from './auth/token-store.ts';
 import type { ApiConfig } from './env.ts';
 import { AgentGateway } from './gateway/agent-gateway.ts';
+import { OriginPolicy } from './http/origin.ts';
+import { RateLimiter } from './http/rate-limit.ts';
+import { FailedAuthLimiter } from './http/rate-limit-auth.ts';
+import { limitSubmissions } from './http/rate-limit-submissions.ts';
 import { createHttpServer } from './server.ts';
 
 export interface ApiHandle {
@@ -31,7 +35,18 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   // of a queued child): each rolls its run up, releasing the next children without waiting for
   // the worker's sweep.
   const stopRunRollUp = registerRunRollUp(cp);
-  const app = createApp({ cp, tokens, log, maxRunTargets: config.VMO_MAX_RUN_TARGETS });
+  const origins = new OriginPolicy(config.VMO_ALLOWED_ORIGINS);
+  const limiter = new RateLimiter(cp.redis, log);
+  const authFailures = config.VMO_AUTH_FAIL_RATE ? new FailedAuthLimiter(limiter, cp.keys, config.VMO_AUTH_FAIL_RATE) : undefined;
+  const app = createApp({
+    cp,
+    tokens,
+    log,
+    maxRunTargets: config.VMO_MAX_RUN_TARGETS,
+    origins,
+    authFailures,
+    ...(config.VMO_SUBMIT_RATE ? { limitSubmissions: limitSubmissions(limiter, cp.keys, config.VMO_SUBMIT_RATE) } : {}),
+  });
   const { server, closeSubscribers } = createHttpServer({
     app,
     cp,
@@ -48,6 +63,8 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       upgradeMs: config.VMO_UPGRADE_TIMEOUT_MS,
     },
     maxUnauthenticatedConnections: config.VMO_MAX_UNAUTH_CONNECTIONS_PER_IP,
+    origins,
+    authFailures,
   });
 
   await new Promise<void>((resolve, reject) => {

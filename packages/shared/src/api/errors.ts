@@ -21,7 +21,7 @@ const REASON: Record<HttpErrorStatus, string> = {
   409: 'Conflict',
   413: 'Too large',
   422: 'Refused',
-  429: 'Too many connections',
+  429: 'Too many requests',
   500: 'Internal error',
   503: 'A store is down',
 };
@@ -43,7 +43,10 @@ export function errorResponses<const E extends ErrorCodes>(errors: E): { [S in k
 /** Any request can meet these: the connection limit (answered before the request is read) and a bug. */
 export const SERVED = { 429: ['too_many_connections'], 500: ['internal'] } as const;
 
-/** Every /v1 route but the document: the token check (Postgres), the 1 MiB body limit, bad input. */
+/**
+ * Every /v1 route but the document: the Origin check (403), the token check (Postgres) and the
+ * limit on failed ones (429 rate_limited), the 1 MiB body limit, bad input.
+ */
 export const AUTHENTICATED = {
   400: ['validation_failed'],
   401: ['unauthorized'],
@@ -51,4 +54,5 @@ export const AUTHENTICATED = {
   413: ['payload_too_large'],
   503: ['unavailable'],
   ...SERVED,
+  429: ['too_many_connections', 'rate_limited'],
 } as const;

@@ -107,6 +107,6 @@ export const streamRun = defineRoute({
   request: { params: RunIdParams, query: RunStreamQuery },
   responses: {
     101: { description: 'Switching Protocols: the stream is open (subprotocol `vmo.v1` when it was offered)' },
-    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 429: ['too_many_connections'], 503: ['unavailable'] }),
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
   },
 });

@@ -68,7 +68,7 @@ export const streamJob = defineRoute({
   request: { params: JobIdParams, query: StreamQuery },
   responses: {
     101: { description: 'Switching Protocols: the stream is open (subprotocol `vmo.v1` when it was offered)' },
-    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 429: ['too_many_connections'], 503: ['unavailable'] }),
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
   },
 });
 
@@ -86,6 +86,6 @@ export const agentConnect = defineRoute({
   security: [{ agentToken: [] }],
   responses: {
     101: { description: 'Switching Protocols: the agent is connected; its first frame is `hello`' },
-    ...errorResponses({ 401: ['unauthorized'], 403: ['forbidden'], 429: ['too_many_connections'], 503: ['unavailable'] }),
+    ...errorResponses({ 401: ['unauthorized'], 403: ['forbidden'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
   },
 });

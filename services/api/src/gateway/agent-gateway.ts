@@ -54,7 +54,8 @@ export class AgentGateway {
     } catch {
       return rejectUpgrade(socket, new AppError(503, 'unavailable', 'the control plane cannot reach Postgres; retry'));
     }
-    if (!agent) return rejectUpgrade(socket, unauthorized('the agent token is unknown or revoked'));
+    // Thrown, not answered here: the server counts a refused token against its address (VMO_AUTH_FAIL_RATE).
+    if (!agent) throw unauthorized('the agent token is unknown or revoked');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       accepted();
       const previous = this.sessions.get(agent.id);

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { tryParseEnv } from '@vmo/shared/config';
+import { createRedis, keys as keysFor, type Redis } from '@vmo/shared/redis';
+import { createTestPrefix, TcpProxy, TEST_REDIS_URL, waitFor } from '@vmo/testkit';
+import { apiEnv } from '../env.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { FailedAuthLimiter } from './rate-limit-auth.ts';
+
+describe('VMO_SUBMIT_RATE and VMO_AUTH_FAIL_RATE', () => {
+  it('default to submissions unlimited and 30 failed authentications a minute per address', () => {
+    expect(tryParseEnv(apiEnv, {})).toMatchObject({ VMO_SUBMIT_RATE: null, VMO_AUTH_FAIL_RATE: { limit: 30, windowMs: 60_000 } });
+  });
+
+  it.each([
+    ['100/10s', { limit: 100, windowMs: 10_000 }],
+    ['20/1m', { limit: 20, windowMs: 60_000 }],
+    ['5/s', { limit: 5, windowMs: 1000 }],
+    ['1000/500ms', { limit: 1000, windowMs: 500 }],
+    [' 3/2H ', { limit: 3, windowMs: 7_200_000 }],
+    ['OFF', null],
+  ])('read %j', (value, rate) => {
+    expect(tryParseEnv(apiEnv, { VMO_SUBMIT_RATE: value, VMO_AUTH_FAIL_RATE: value })).toMatchObject({ VMO_SUBMIT_RATE: rate, VMO_AUTH_FAIL_RATE: rate });
+  });
+
+  it.each(['100', '100/', '0/1m', '-1/1m', '10/10', '10/10d', '10/50ms', '10/25h', 'ten/1m', '10 per minute', ''])('refuse %j with one line naming the variable', (value) => {
+    expect(() => tryParseEnv(apiEnv, { VMO_SUBMIT_RATE: value })).toThrow(/^VMO_SUBMIT_RATE: must be <count>\/<window> such as 100\/10s or 20\/1m/);
+    expect(() => tryParseEnv(apiEnv, { VMO_AUTH_FAIL_RATE: value })).toThrow(/^VMO_AUTH_FAIL_RATE: must be <count>\/<window>/);
+  });
+});
+
+describe('RateLimiter on Redis', () => {
+  const prefix = createTestPrefix('rate_limit');
+  const keys = keysFor(prefix.prefix);
+  let redis: Redis;
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+
+  beforeAll(() => {
+    redis = createRedis(TEST_REDIS_URL, { enableOfflineQueue: false });
+    return waitFor('redis', () => redis.status === 'ready');
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await prefix.cleanup();
+  });
+
+  it('allows `limit` events per window and refuses the next with the time left; keys are independent', async () => {
+    const limiter = new RateLimiter(redis, log);
+    const rate = { limit: 3, windowMs: 60_000 };
+    const key = keys.rateLimit('test', 'a');
+    for (let i = 0; i < 3; i++) expect((await limiter.hit(key, rate)).allowed).toBe(true);
+    const refused = await limiter.hit(key, rate);
+    expect(refused.allowed).toBe(false);
+    expect(refused.resetMs).toBeGreaterThan(0);
+    expect(refused.resetMs).toBeLessThanOrEqual(60_000);
+    expect((await limiter.hit(keys.rateLimit('test', 'b'), rate)).allowed).toBe(true);
+    // The counter lives under the installation's prefix and expires with its window.
+    expect(Number(await redis.get(key))).toBe(4);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+  });
+
+  it('starts again once the window is over', async () => {
+    const limiter = new RateLimiter(redis, log);
+    const rate = { limit: 1, windowMs: 300 };
+    const key = keys.rateLimit('test', 'short');
+    expect((await limiter.hit(key, rate)).allowed).toBe(true);
+    expect((await limiter.hit(key, rate)).allowed).toBe(false);
+    await waitFor('the window to end', async () => (await redis.exists(key)) === 0, 10_000);
+    expect((await limiter.hit(key, rate)).allowed).toBe(true);
+  });
+
+  it('repairs a counter left without an expiry rather than refusing forever', async () => {
+    const limiter = new RateLimiter(redis, log);
+    const key = keys.rateLimit('test', 'no-ttl');
+    await redis.set(key, '100');
+    expect((await limiter.hit(key, { limit: 1, windowMs: 60_000 })).allowed).toBe(false);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+  });
+
+  it('fails open while Redis is cut or stalled (one warning for the outage), and enforces limits again once it is back (one line)', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(TEST_REDIS_URL).port || 6379), new URL(TEST_REDIS_URL).hostname);
+    const viaProxy = createRedis(`redis://127.0.0.1:${proxy.port}`, { enableOfflineQueue: false, retryStrategy: () => 50 });
+    viaProxy.on('error', () => {});
+    lines.length = 0;
+    try {
+      await waitFor('redis through the proxy', () => viaProxy.status === 'ready');
+      const limiter = new RateLimiter(viaProxy, log);
+      const rate = { limit: 1, windowMs: 60_000 };
+      const key = keys.rateLimit('test', 'outage');
+      expect((await limiter.hit(key, rate)).allowed).toBe(true);
+      expect((await limiter.hit(key, rate)).allowed).toBe(false);
+
+      proxy.cut();
+      for (let i = 0; i < 5; i++) expect((await limiter.hit(key, rate)).allowed).toBe(true);
+      proxy.restore();
+      await waitFor('redis back', () => viaProxy.status === 'ready', 20_000);
+      // A Redis that holds its answer past the deadline does not hold the request: let through.
+      proxy.stall();
+      const started = Date.now();
+      expect((await limiter.hit(key, rate)).allowed).toBe(true);
+      expect(Date.now() - started).toBeLessThan(5000);
+      proxy.restore();
+      expect(lines.filter((l) => /not enforced/.test(l.msg))).toHaveLength(1);
+
+      await waitFor('limits enforced again', async () => (await limiter.hit(key, rate)).allowed === false, 20_000);
+      expect(lines.filter((l) => /enforced again/.test(l.msg))).toHaveLength(1);
+    } finally {
+      viaProxy.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('FailedAuthLimiter: past the limit it answers 429 with Retry-After, and blocks the address on this node before any token is looked at', async () => {
+    const failures = new FailedAuthLimiter(new RateLimiter(redis, log), keys, { limit: 2, windowMs: 60_000 });
+    expect(await failures.failed('127.0.0.9')).toBeUndefined();
+    expect(await failures.failed('::ffff:127.0.0.9')).toBeUndefined(); // the same address, mapped into IPv6
+    expect(failures.refusal('127.0.0.9')).toBeUndefined();
+    const over = await failures.failed('127.0.0.9');
+    expect(over).toMatchObject({ status: 429, code: 'rate_limited', details: { retryAfterSeconds: expect.any(Number) } });
+    expect(over!.details!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(over!.details!.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(failures.refusal('127.0.0.9')).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(failures.refusal('127.0.0.10')).toBeUndefined();
+    // IPv6 addresses count by /64.
+    for (const a of ['2001:db8::1', '2001:db8::2']) expect(await failures.failed(a)).toBeUndefined();
+    expect(await failures.failed('2001:db8:0:0:ffff::3')).toMatchObject({ status: 429 });
+    expect(failures.refusal('2001:db8::4')).toMatchObject({ status: 429 });
+  });
+});
