@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { isTerminal, JOB_STATUSES, type JobStatus } from '../../domain/job-status.ts';
+import { isTerminal, JOB_STATUSES } from '../../domain/job-status.ts';
 import { isTerminalRun } from '../../domain/run-status.ts';
+import { countsOf, readChildGroups } from '../child-counts.ts';
 import { encodeRunCursor, PAST_LAST, type Hold, type RunStreamCursor, type RunStreamPosition } from './cursor.ts';
 import { planOutputPage } from './plan-output-page.ts';
 import { beginRunStreamRead } from './sql/begin-read.ts';
@@ -8,7 +9,7 @@ import type { RunStreamEvent } from './run-stream-events.ts';
 import { readDeliveredTails } from './sql/read-delivered-tails.ts';
 import { readOutputData } from './sql/read-output-data.ts';
 import { readOutputKeys } from './sql/read-output-keys.ts';
-import { countRunChildren, readRunState } from './sql/read-run-progress.ts';
+import { readRunState } from './sql/read-run-progress.ts';
 import { readRunQuiet } from './sql/read-run-quiet.ts';
 import { readStatusChanges } from './sql/read-status-changes.ts';
 
@@ -106,7 +107,8 @@ export async function readRunStream(sql: Sql, cursor: RunStreamCursor, memory: C
     const error = run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '' } : null;
     // Progress only when something changed, so a resumed stream does not repeat it.
     if (at.afterIndex > -1 || (run.changedByUpper && !run.changedBySnapshot)) {
-      const counts = fillCounts(await countRunChildren(tx, cursor.runId));
+      // Counted as GET /v1/runs/{id} and the roll-up count them (child-counts.ts), in this window's snapshot.
+      const counts = countsOf((await readChildGroups(tx, cursor.runId))?.groups ?? {});
       const done = JOB_STATUSES.filter(isTerminal).reduce((n, s) => n + counts[s], 0);
       events.push({ type: 'progress', status: run.status, counts, done, total: run.total, error, cursor: encoded });
     }
@@ -115,10 +117,6 @@ export async function readRunStream(sql: Sql, cursor: RunStreamCursor, memory: C
     if (ended && isTerminalRun(run.status)) events.push({ type: 'end', status: run.status, error, cursor: encoded });
     return { events, cursor: between, more: false, ended, missing: false };
   })) as RunStreamStep;
-}
-
-function fillCounts(counted: Partial<Record<JobStatus, number>>): Record<JobStatus, number> {
-  return Object.fromEntries(JOB_STATUSES.map((s) => [s, counted[s] ?? 0])) as Record<JobStatus, number>;
 }
 
 type OutputPosition = Extract<RunStreamPosition, { phase: 'output' }>;

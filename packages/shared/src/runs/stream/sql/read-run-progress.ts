@@ -1,5 +1,4 @@
 import type { Sql, TransactionSql } from 'postgres';
-import type { JobStatus } from '../../../domain/job-status.ts';
 import type { RunStatus } from '../../../domain/run-status.ts';
 
 export interface RunState {
@@ -21,13 +20,6 @@ export async function readRunState(sql: Sql | TransactionSql, q: { runId: string
     from runs where id = ${q.runId}`;
   if (!row) return undefined;
   return { status: row.status, total: row.total, errorCode: row.error_code, errorMessage: row.error_message, changedByUpper: row.by_upper, changedBySnapshot: row.by_snapshot };
-}
-
-/** The run's children counted by status (jobs_run_idx). */
-export async function countRunChildren(sql: Sql | TransactionSql, runId: string): Promise<Partial<Record<JobStatus, number>>> {
-  const rows = await sql<{ status: JobStatus; n: number }[]>`
-    select status, count(*)::int as n from jobs where run_id = ${runId} group by status`;
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
 /** How many children the run has (fixed when it is submitted), or undefined when there is no such run. */
