@@ -11,6 +11,8 @@ import type { AuthEnv } from './auth/principal.ts';
 import { requireUser } from './auth/require-user.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import { MAX_BODY_BYTES } from './env.ts';
+import { AuditWriter } from '@vmo/shared/audit';
+import { auditRequests } from './http/audit.ts';
 import { limitBody } from './http/body-limit.ts';
 import { createErrorHandler } from './http/on-error.ts';
 import { openapiRoute } from './http/openapi-route.ts';
@@ -19,6 +21,7 @@ import { limitFailedAuth, type FailedAuthLimiter } from './http/rate-limit-auth.
 import { requestId } from './http/request-id.ts';
 import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { enrolmentTokenRoutes } from './routes/enrolment-tokens.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -33,6 +36,8 @@ export interface AppDeps {
   log: Logger;
   /** VMO_MAX_RUN_TARGETS (default 10,000). */
   maxRunTargets?: number;
+  /** Where audit rows go (one per API process, shared with the upgrade path); default: a writer of its own. */
+  audit?: AuditWriter;
   /** VMO_ALLOWED_ORIGINS (default: the API's own origin only). */
   origins?: OriginPolicy;
   /** VMO_AUTH_FAIL_RATE (default here: no limit). */
@@ -45,7 +50,7 @@ export interface AppDeps {
  * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
  * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
  */
-export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions }: AppDeps) {
+export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.use('*', requestId());
   app.onError(createErrorHandler(log));
@@ -59,6 +64,8 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   const docs = Scalar({ url: OPENAPI_PATH, pageTitle: 'vmo API' });
   openapiRoute(app, docsPage, (c) => docs(c as never, async () => {}) as Promise<Response>);
 
+  // First on /v1: every refusal below (origin, body limit, token, scope, policy) is recorded too.
+  app.use('/v1/*', auditRequests({ writer: audit, log }));
   // A foreign web page is refused before its token is looked at (http/origin.ts).
   app.use('/v1/*', requireAllowedOrigin(origins));
   app.use('/v1/*', limitBody(MAX_BODY_BYTES));
@@ -75,6 +82,7 @@ export function createApp({ cp, tokens, log, maxRunTargets = DEFAULT_MAX_RUN_TAR
   app.route('/', targetRoutes(cp));
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', policyRoutes(cp));
+  app.route('/', auditRoutes(cp));
 
   for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
   // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.

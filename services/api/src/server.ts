@@ -11,10 +11,12 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode } from '@vmo/shared/protocol';
 import type { Hono } from 'hono';
+import type { AuditWriter } from '@vmo/shared/audit';
 import { authenticate } from './auth/authenticate.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
+import { auditRefusedUpgrade } from './http/audit-upgrade.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
 import { presentsToken, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
@@ -36,6 +38,8 @@ export interface ServerDeps {
   deadlines: ConnectionDeadlines;
   /** Per client address; 0 = no limit. */
   maxUnauthenticatedConnections: number;
+  /** The API's audit writer: refused upgrades (401, 403, a policy's 404) are denied requests too. */
+  audit: AuditWriter;
   /** VMO_ALLOWED_ORIGINS, for the job and run streams. */
   origins: OriginPolicy;
   /** VMO_AUTH_FAIL_RATE; absent = off. */
@@ -101,7 +105,10 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       .catch(async (err: Error) => {
         // A refused token counts against its address (http/rate-limit-auth.ts): past the limit, 429 instead of 401.
         if (err instanceof AppError && err.status === 401 && token && deps.authFailures) err = (await deps.authFailures.failed(socket.remoteAddress)) ?? err;
-        if (err instanceof AppError && err.expected) return rejectUpgrade(socket, err);
+        if (err instanceof AppError && err.expected) {
+          await auditRefusedUpgrade(deps, req, err);
+          return rejectUpgrade(socket, err);
+        }
         // A store outage is expected operationally (warn, its code only); anything else is a bug.
         if (isConnectionError(err)) deps.log.warn({ cause: connectionErrorCode(err) }, 'upgrade refused: a store is unavailable');
         else deps.log.error({ err }, 'upgrade failed');

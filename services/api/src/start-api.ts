@@ -3,6 +3,7 @@ import { BusSubscriber } from '@vmo/shared/bus';
 import { createLogger, type Logger } from '@vmo/shared/logger';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { LogSink } from '@vmo/shared/logsink';
+import { AuditWriter } from '@vmo/shared/audit';
 import { registerRunRollUp } from '@vmo/shared/runs';
 import { createApp } from './app.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
@@ -35,6 +36,8 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   // of a queued child): each rolls its run up, releasing the next children without waiting for
   // the worker's sweep.
   const stopRunRollUp = registerRunRollUp(cp);
+  // One per process: REST requests and refused upgrades share its statements.
+  const audit = new AuditWriter({ sql: cp.database.sql, log });
   const origins = new OriginPolicy(config.VMO_ALLOWED_ORIGINS);
   const limiter = new RateLimiter(cp.redis, log);
   const authFailures = config.VMO_AUTH_FAIL_RATE ? new FailedAuthLimiter(limiter, cp.keys, config.VMO_AUTH_FAIL_RATE) : undefined;
@@ -43,6 +46,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     tokens,
     log,
     maxRunTargets: config.VMO_MAX_RUN_TARGETS,
+    audit,
     origins,
     authFailures,
     ...(config.VMO_SUBMIT_RATE ? { limitSubmissions: limitSubmissions(limiter, cp.keys, config.VMO_SUBMIT_RATE) } : {}),
@@ -63,6 +67,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       upgradeMs: config.VMO_UPGRADE_TIMEOUT_MS,
     },
     maxUnauthenticatedConnections: config.VMO_MAX_UNAUTH_CONNECTIONS_PER_IP,
+    audit,
     origins,
     authFailures,
   });
@@ -86,6 +91,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       closeSubscribers();
       server.closeAllConnections?.();
       await sink.close();
+      await audit.close();
       stopRunRollUp();
       bus.close();
       await cp.close();

@@ -67,8 +67,9 @@ export async function listAuditEvents(sql: Sql, f: AuditFilter): Promise<AuditRo
   if (f.resourceType !== undefined) conditions.push(sql`resource_type = ${f.resourceType}`);
   if (f.resourceId !== undefined) conditions.push(sql`resource_id = ${f.resourceId}`);
   if (f.result !== undefined) conditions.push(sql`result = ${f.result}`);
-  if (f.since !== undefined) conditions.push(sql`at >= ${f.since}`);
-  if (f.until !== undefined) conditions.push(sql`at < ${f.until}`);
+  // As text: this driver fails to bind a Date where the server infers the parameter's type.
+  if (f.since !== undefined) conditions.push(sql`at >= ${f.since.toISOString()}::timestamptz`);
+  if (f.until !== undefined) conditions.push(sql`at < ${f.until.toISOString()}::timestamptz`);
   if (f.after !== undefined) conditions.push(sql`(at, id) < (${f.after.at}::timestamptz, ${f.after.id}::bigint)`);
   const where = conditions.reduce((acc, c) => sql`${acc} and ${c}`);
   const rows = await sql<(Omit<AuditRow, 'cursor'> & { exactAt: string })[]>`

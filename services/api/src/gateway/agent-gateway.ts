@@ -45,9 +45,10 @@ export class AgentGateway {
     const kind = tokenKind(token);
     // LOUD: an enrolment token never authenticates a running agent (issue 11): it only creates one.
     if (kind === 'enrolment') {
-      return rejectUpgrade(socket, new AppError(403, 'forbidden', 'an enrolment token is exchanged for an agent token at POST /v1/agent/enrol (vmo-agent --enrol does it); connect with that agent token'));
+      // Refusals are thrown, not answered here: the server records them (audit) before answering.
+      throw new AppError(403, 'forbidden', 'an enrolment token is exchanged for an agent token at POST /v1/agent/enrol (vmo-agent --enrol does it); connect with that agent token');
     }
-    if (kind !== 'agent') return rejectUpgrade(socket, new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint'));
+    if (kind !== 'agent') throw new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint');
     let agent;
     try {
       agent = await agentForToken(this.deps.cp, token);

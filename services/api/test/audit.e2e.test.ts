@@ -1,0 +1,245 @@
+/**
+ * The audit trail on a real system (issue 11 §Audit, and the must-hold "the audit table has a row
+ * for every mutating and every denied request"): a varied sequence of mutating and denied
+ * requests, REST and WebSocket, each with its own X-Request-Id, and exactly one row for each with
+ * the right actor, action, resource, targets, source, result and status; allowed reads leave no
+ * row; no row holds a token or an env value. Then GET /v1/audit: filters, paging, bad input, and
+ * its refusal to anyone but an admin (itself audited).
+ */
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CANARY_SECRET, openWebSocket, TestSystem } from '@vmo/testkit';
+
+let system: TestSystem;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  system = await TestSystem.start({ label: 'audit', workers: 0 });
+  sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
+});
+
+afterAll(async () => {
+  await sql?.end({ timeout: 5 });
+  await system?.stop();
+});
+
+interface Row {
+  actor_kind: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  token_id: string | null;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  targets: string[] | null;
+  source_ip: string | null;
+  request_id: string | null;
+  result: string;
+  status: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+const rowsFor = (requestId: string) => sql<Row[]>`select * from audit_events where request_id = ${requestId}`;
+
+/** A request with its own id; `token: null` sends none. */
+async function call(id: string, method: string, path: string, body?: unknown, token: string | null = system.token) {
+  const headers: Record<string, string> = { 'X-Request-Id': id };
+  const res = await fetch(`${system.apiUrls[0]}${path}`, {
+    method,
+    headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const admin = { actor_kind: 'bootstrap', actor_id: null, actor_name: 'admin (VMO_ADMIN_TOKEN)', source_ip: '127.0.0.1' };
+const anonymous = { actor_kind: 'anonymous', actor_id: null, actor_name: null, token_id: null, source_ip: '127.0.0.1' };
+
+describe('every mutating and every denied request has exactly one row', () => {
+  /** request id → what its row must hold. */
+  const expected = new Map<string, Partial<Row>>();
+  /** Request ids that must have no row. */
+  const unrecorded: string[] = [];
+  let agentToken = '';
+  let adminTokenId = '';
+
+  it('performs a varied sequence of requests', async () => {
+    [{ id: adminTokenId }] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
+
+    const registered = await call('reg-1', 'POST', '/v1/agents', { name: 'audit-a1', labels: { team: 'a' } });
+    expect(registered.status).toBe(201);
+    agentToken = registered.body.token;
+    const agentId = registered.body.id as string;
+    expected.set('reg-1', { ...admin, token_id: adminTokenId, action: 'agents.register', resource_type: 'agents', resource_id: agentId, targets: ['audit-a1'], result: 'allowed', status: 201, detail: null });
+
+    expect((await call('upd-1', 'PATCH', '/v1/agents/audit-a1', { labels: { team: 'b' } })).status).toBe(200);
+    expected.set('upd-1', { ...admin, action: 'agents.update', resource_type: 'agents', resource_id: agentId, targets: ['audit-a1'], result: 'allowed', status: 200 });
+
+    const job = await call('sub-1', 'POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'audit-a1' }, env: { NOT_IN_AUDIT: CANARY_SECRET } });
+    expect(job.status).toBe(201);
+    expected.set('sub-1', { ...admin, action: 'jobs.submit', resource_type: 'jobs', resource_id: job.body.id, targets: ['audit-a1'], result: 'allowed', status: 201 });
+
+    const canceled = await call('can-1', 'POST', `/v1/jobs/${job.body.id}/cancel`, {});
+    expect(canceled.status).toBe(202);
+    expected.set('can-1', { ...admin, action: 'jobs.cancel', resource_type: 'jobs', resource_id: job.body.id, targets: ['audit-a1'], result: 'allowed', status: 202 });
+
+    expect((await call('bad-1', 'POST', '/v1/jobs', { command: 'true', timeoutMs: -1 })).status).toBe(400);
+    expected.set('bad-1', { ...admin, action: 'jobs.submit', resource_type: 'jobs', resource_id: null, targets: null, result: 'failed', status: 400, detail: { code: 'validation_failed', field: 'timeoutMs' } });
+
+    const run = await call('run-1', 'POST', '/v1/runs', { command: 'true', targets: { agents: ['audit-a1'] } });
+    expect(run.status).toBe(201);
+    expected.set('run-1', { ...admin, action: 'runs.submit', resource_type: 'runs', resource_id: run.body.id, targets: ['audit-a1'], result: 'allowed', status: 201, detail: { targetCount: 1 } });
+    const runCanceled = await call('run-2', 'POST', `/v1/runs/${run.body.id}/cancel`, {});
+    expect(runCanceled.status).toBeLessThan(300);
+    expected.set('run-2', { ...admin, action: 'runs.cancel', resource_type: 'runs', resource_id: run.body.id, result: 'allowed', status: runCanceled.status });
+
+    const imported = await call('imp-1', 'POST', '/v1/hosts/import', { config: 'Host audit-db1\n  HostName 10.0.0.1\n  User ops\nHost audit-db2\n  HostName 10.0.0.2\n  User ops\n' });
+    expect(imported.status).toBe(200);
+    expected.set('imp-1', { ...admin, action: 'hosts.import', resource_type: 'hosts', resource_id: null, targets: ['audit-db1@default', 'audit-db2@default'], result: 'allowed', status: 200, detail: { created: 2, updated: 0, unchanged: 0, skipped: 0 } });
+
+    expect((await call('hdel-1', 'DELETE', '/v1/hosts/audit-db2@default')).status).toBe(204);
+    expected.set('hdel-1', { ...admin, action: 'hosts.delete', resource_type: 'hosts', resource_id: 'audit-db2@default', targets: null, result: 'allowed', status: 204 });
+
+    expect((await call('rev-1', 'DELETE', '/v1/agents/audit-a1')).status).toBe(204);
+    expected.set('rev-1', { ...admin, action: 'agents.revoke', resource_type: 'agents', resource_id: 'audit-a1', result: 'allowed', status: 204 });
+
+    expect((await call('nf-1', 'DELETE', '/v1/agents/no-such-agent')).status).toBe(404);
+    expected.set('nf-1', { ...admin, action: 'agents.revoke', resource_id: 'no-such-agent', result: 'failed', status: 404, detail: { code: 'not_found' } });
+
+    expect((await call('unk-1', 'POST', '/v1/no-such-route', {})).status).toBe(404);
+    expected.set('unk-1', { ...admin, action: 'unknown', result: 'failed', status: 404, detail: { code: 'not_found', method: 'POST', path: '/v1/no-such-route' } });
+
+    // Denied: no token, a token that is no token, a token of the wrong kind (an agent's on REST).
+    expect((await call('den-1', 'POST', '/v1/jobs', { command: 'true' }, null)).status).toBe(401);
+    expected.set('den-1', { ...anonymous, action: 'auth.denied', resource_type: 'jobs', result: 'denied', status: 401, detail: expect.objectContaining({ code: 'unauthorized', attempted: 'jobs.submit' }) });
+    expect((await call('den-2', 'GET', '/v1/jobs', undefined, 'vmo_adm_not-a-real-token')).status).toBe(401);
+    expected.set('den-2', { ...anonymous, action: 'auth.denied', resource_type: 'jobs', result: 'denied', status: 401, detail: expect.objectContaining({ code: 'unauthorized', attempted: 'jobs.list' }) });
+    expect((await call('den-3', 'GET', '/v1/agents', undefined, agentToken)).status).toBe(403);
+    expected.set('den-3', { ...anonymous, action: 'agents.list', resource_type: 'agents', result: 'denied', status: 403, detail: expect.objectContaining({ code: 'forbidden' }) });
+    expect((await call('den-4', 'DELETE', '/v1/hosts/audit-db1@default', undefined, agentToken)).status).toBe(403);
+    expected.set('den-4', { ...anonymous, action: 'hosts.delete', resource_id: 'audit-db1@default', result: 'denied', status: 403 });
+
+    // Refused WebSocket upgrades are denied requests too: a stream with a bad token, the agent
+    // endpoint with a revoked agent's token and with a user's token.
+    const url = system.apiUrls[0]!;
+    const stream = await openWebSocket(`${url}/v1/jobs/${job.body.id}/stream`, { token: 'vmo_adm_not-a-real-token', headers: { 'X-Request-Id': 'ws-1' } });
+    expect(stream).toMatchObject({ kind: 'refused', status: 401 });
+    expected.set('ws-1', { ...anonymous, action: 'auth.denied', resource_type: 'jobs', resource_id: job.body.id, result: 'denied', status: 401, detail: expect.objectContaining({ attempted: 'jobs.stream' }) });
+    const revoked = await openWebSocket(`${url}/v1/agent/connect`, { token: agentToken, headers: { 'X-Request-Id': 'ws-2' } });
+    expect(revoked).toMatchObject({ kind: 'refused', status: 401 });
+    expected.set('ws-2', { ...anonymous, action: 'auth.denied', resource_type: 'agents', result: 'denied', status: 401, detail: expect.objectContaining({ attempted: 'agents.connect' }) });
+    const wrongKind = await openWebSocket(`${url}/v1/agent/connect`, { token: system.token, headers: { 'X-Request-Id': 'ws-3' } });
+    expect(wrongKind).toMatchObject({ kind: 'refused', status: 403 });
+    expected.set('ws-3', { ...anonymous, action: 'agents.connect', resource_type: 'agents', result: 'denied', status: 403 });
+
+    // Allowed reads and a real 404 on a read are not recorded.
+    expect((await call('read-1', 'GET', '/v1/jobs')).status).toBe(200);
+    expect((await call('read-2', 'GET', `/v1/jobs/${job.body.id}`)).status).toBe(200);
+    expect((await call('read-3', 'GET', '/v1/agents/no-such-agent')).status).toBe(404);
+    unrecorded.push('read-1', 'read-2', 'read-3');
+  });
+
+  it('one row per request, with the right fields, stored before the answer was sent', async () => {
+    // No waiting: each row was written before its request was answered.
+    for (const [id, fields] of expected) {
+      const rows = await rowsFor(id);
+      expect(rows, id).toHaveLength(1);
+      expect(rows[0], id).toMatchObject({ request_id: id, ...fields });
+    }
+    for (const id of unrecorded) expect(await rowsFor(id), id).toHaveLength(0);
+  });
+
+  it('every row of the suite is one of those requests: nothing more was recorded', async () => {
+    const all = await sql<{ request_id: string }[]>`select request_id from audit_events order by id`;
+    expect(all.map((r) => r.request_id).sort()).toEqual([...expected.keys()].sort());
+  });
+
+  it('no row holds a token or an env value', async () => {
+    const [{ text }] = await sql<{ text: string }[]>`select coalesce(string_agg(to_jsonb(a)::text, ' '), '') as text from audit_events a`;
+    expect(text).not.toContain(CANARY_SECRET);
+    expect(text).not.toContain(system.token);
+    expect(text).not.toContain(agentToken);
+  });
+});
+
+describe('GET /v1/audit', () => {
+  const list = async (query: string) => call(`list-${Math.random()}`, 'GET', `/v1/audit${query}`);
+
+  it('newest first, the row as the API shows it', async () => {
+    const res = await list('?action=agents.register');
+    expect(res.status).toBe(200);
+    expect(res.body.items).toHaveLength(1);
+    expect(res.body.items[0]).toMatchObject({
+      actor: { kind: 'bootstrap', id: null, name: 'admin (VMO_ADMIN_TOKEN)', tokenId: expect.stringMatching(/^tok_/) },
+      action: 'agents.register',
+      resource: { type: 'agents', id: expect.stringMatching(/^agt_/) },
+      targets: ['audit-a1'],
+      sourceIp: '127.0.0.1',
+      requestId: 'reg-1',
+      result: 'allowed',
+      status: 201,
+    });
+    const all = (await list('?limit=500')).body.items as { id: string; at: string }[];
+    const ids = all.map((r) => BigInt(r.id));
+    expect([...ids].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0))).toEqual(ids);
+  });
+
+  it('filters: actor, action and action.*, resource type and id, result, since and until', async () => {
+    const ids = async (query: string) => {
+      const res = await list(query);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return (res.body.items as { requestId: string }[]).map((r) => r.requestId).sort();
+    };
+    expect(await ids('?actor=anonymous&limit=500')).toEqual(['den-1', 'den-2', 'den-3', 'den-4', 'ws-1', 'ws-2', 'ws-3']);
+    expect(await ids('?action=auth.denied')).toEqual(['den-1', 'den-2', 'ws-1', 'ws-2']);
+    expect(await ids('?action=agents.*&result=allowed')).toEqual(['reg-1', 'rev-1', 'upd-1']);
+    expect(await ids('?resource=hosts')).toEqual(['den-4', 'hdel-1', 'imp-1']);
+    expect(await ids('?resource=hosts/audit-db2@default')).toEqual(['hdel-1']);
+    expect(await ids('?result=failed')).toEqual(['bad-1', 'nf-1', 'unk-1']);
+    const [{ id: tokenId }] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
+    expect((await ids(`?actor=${tokenId}&action=jobs.*`))).toEqual(['bad-1', 'can-1', 'sub-1']);
+    expect(await ids(`?actor=${encodeURIComponent('admin (VMO_ADMIN_TOKEN)')}&action=jobs.submit`)).toEqual(['bad-1', 'sub-1']);
+    const [{ at }] = await sql<{ at: Date }[]>`select at from audit_events where request_id = 'imp-1'`;
+    const since = await ids(`?since=${at.toISOString()}&limit=500`);
+    expect(since).toContain('imp-1');
+    expect(since).not.toContain('reg-1');
+    const until = await ids(`?until=${at.toISOString()}&limit=500`);
+    expect(until).toContain('reg-1');
+    expect(until).not.toContain('ws-3');
+  });
+
+  it('pages with nextCursor: every row once, in order, whatever is appended meanwhile', async () => {
+    const whole = ((await list('?limit=500')).body.items as { id: string }[]).map((r) => r.id);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 100; i++) {
+      const res = await list(`?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(res.status).toBe(200);
+      // Rows appended while paging (each GET here is not one: allowed reads are not recorded;
+      // a denied request is) are newer than the cursor and never show up on a later page.
+      await call(`while-paging-${i}`, 'GET', '/v1/jobs', undefined, null);
+      paged.push(...(res.body.items as { id: string }[]).map((r) => r.id));
+      cursor = res.body.nextCursor;
+      if (!cursor) break;
+    }
+    expect(paged).toEqual(whole);
+  });
+
+  it('bad input is a 400 naming the parameter', async () => {
+    for (const [query, field] of [
+      ['?cursor=nonsense', 'cursor'],
+      ['?cursor=2026-02-31T00:00:00.000000Z~5', 'cursor'],
+      ['?action=DROP TABLE', 'action'],
+      ['?result=maybe', 'result'],
+      ['?since=yesterday', 'since'],
+      ['?resource=jobs/a/b', 'resource'],
+      ['?limit=0', 'limit'],
+      ['?unknown=1', 'unknown'],
+    ] as const) {
+      const res = await list(query);
+      expect(res.status, query).toBe(400);
+      expect(JSON.stringify(res.body.error), query).toContain(field);
+    }
+  });
+});
