@@ -47,7 +47,7 @@ export function registerSecret(label: string, value: string): void {
 }
 
 /** Env variables whose values ServiceProcess registers as secrets. Short values are test typos, not tokens. */
-export const SECRET_ENV = ['VMO_ADMIN_TOKEN', 'VMO_AGENT_TOKEN', 'VMO_SSH_KEY_PASSPHRASE', 'VMO_SECRET_KEY'];
+export const SECRET_ENV = ['VMO_ADMIN_TOKEN', 'VMO_AGENT_TOKEN', 'VMO_AGENT_ENROL_TOKEN', 'VMO_SSH_KEY_PASSPHRASE', 'VMO_SECRET_KEY'];
 export const MIN_REGISTERED_SECRET = 24;
 
 export interface SecretLeak {

@@ -2,9 +2,11 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { intVar, readSecretFiles, runAsVar, scrubSecrets, SecretFileError } from '@vmo/shared/config';
 import type { RunAsUser } from '@vmo/shared/process';
+import { EnrolInput } from '@vmo/shared/api';
 import { LabelsInput } from '@vmo/shared/domain';
 import { MAX_CHUNK_BYTES } from '@vmo/shared/protocol';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
+import { AGENT_TOKEN_PATTERN } from './token-source.ts';
 
 /**
  * The agent's configuration: environment variables, each overridable by a flag. Parsed once
@@ -12,7 +14,16 @@ import { LOG_LEVELS, type LogLevel } from './logger.ts';
  */
 export interface AgentConfig {
   servers: string[];
-  token: string;
+  /** The agent token given as such (--token, --token-file, VMO_AGENT_TOKEN[_FILE]); absent with --state-dir. */
+  token?: string;
+  /** --token-file: read again at each connection, so a rotated token installed there is picked up. */
+  tokenFile?: string;
+  /** --state-dir: the agent keeps the token it got by enrolment in DIR/agent.token. */
+  stateDir?: string;
+  /** --enrol / --enrol-file: exchanged for the agent's token when DIR/agent.token does not exist yet. */
+  enrolToken?: string;
+  /** --name: the name to enrol under; the hostname when absent. */
+  name?: string;
   bufferBytes: number;
   drainMs: number;
   labels: Record<string, string>;
@@ -26,15 +37,26 @@ export class ConfigError extends Error {
 }
 
 export const USAGE = `Usage: vmo-agent --server URL --token-file FILE [options]
+       vmo-agent --server URL --state-dir DIR [--enrol-file FILE] [--name N] [options]
 
 Dials out to the vmo control plane over WebSocket and runs the jobs it is sent.
 
   --server URL         control-plane URL, http(s)://host:port (repeat, or a comma list,
                        to fail over)                                     env VMO_SERVER
   --token-file FILE    file holding this agent's token (vmo_agt_…), e.g.
-                       /etc/vmo-agent/token, mode 0600                   env VMO_AGENT_TOKEN_FILE
+                       /etc/vmo-agent/token, mode 0600; read again at each
+                       connection (install a rotated token there)        env VMO_AGENT_TOKEN_FILE
   --token T            the token itself; visible to every user in \`ps\`:
                        prefer --token-file                               env VMO_AGENT_TOKEN
+
+ Enrolment (one image for a fleet), instead of --token-file:
+  --state-dir DIR      where the agent keeps its own token (DIR/agent.token,
+                       0600; DIR is created 0700)                        env VMO_AGENT_STATE_DIR
+  --enrol-file FILE    file holding an enrolment token (vmo_enr_…): on first
+                       start, exchanged for this agent's token; ignored once
+                       DIR/agent.token exists                            env VMO_AGENT_ENROL_TOKEN_FILE
+  --enrol T            the enrolment token itself (visible in \`ps\`)     env VMO_AGENT_ENROL_TOKEN
+  --name N             the name to enrol under (default: the hostname)   env VMO_AGENT_NAME
   --run-as USER        run jobs as this user (needs root, or
                        CAP_SETUID, CAP_SETGID and CAP_KILL)              env VMO_RUN_AS
   --labels k=v,k2=v2   labels reported to the server                     env VMO_AGENT_LABELS
@@ -69,7 +91,10 @@ const labelList = z
 
 const agentEnvSchema = z.object({
   VMO_SERVER: z.string({ error: 'is required (the control-plane URL)' }).transform(commaList).pipe(z.array(serverUrl).min(1, 'needs at least one URL')),
-  VMO_AGENT_TOKEN: z.string({ error: 'is required: give --token-file FILE (or VMO_AGENT_TOKEN_FILE)' }).regex(/^vmo_agt_[A-Za-z0-9_\-.~+/]+=*$/, 'must be an agent token (vmo_agt_…)'),
+  VMO_AGENT_TOKEN: z.string().regex(AGENT_TOKEN_PATTERN, 'must be an agent token (vmo_agt_…)').optional(),
+  VMO_AGENT_STATE_DIR: z.string().min(1, 'must be a directory path').optional(),
+  VMO_AGENT_ENROL_TOKEN: z.string().regex(/^vmo_enr_[A-Za-z0-9_\-.~+/]+=*$/, 'must be an enrolment token (vmo_enr_…, from POST /v1/enrolment-tokens)').optional(),
+  VMO_AGENT_NAME: z.string().optional(),
   VMO_AGENT_LABELS: labelList,
   // At least two chunks: below that, one chunk would pause every job at once, forever.
   VMO_AGENT_BUFFER_BYTES: intVar(8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024),
@@ -79,13 +104,17 @@ const agentEnvSchema = z.object({
 });
 
 /** Read from `<NAME>_FILE` too, never echoed, and taken out of the environment once read. */
-const SECRET_VARS = ['VMO_AGENT_TOKEN'];
+const SECRET_VARS = ['VMO_AGENT_TOKEN', 'VMO_AGENT_ENROL_TOKEN'];
 
 /** Flag → the variable it overrides, so an error names what the user actually typed. */
 const FLAG_VARS = {
   server: 'VMO_SERVER',
   token: 'VMO_AGENT_TOKEN',
   'token-file': 'VMO_AGENT_TOKEN_FILE',
+  'state-dir': 'VMO_AGENT_STATE_DIR',
+  enrol: 'VMO_AGENT_ENROL_TOKEN',
+  'enrol-file': 'VMO_AGENT_ENROL_TOKEN_FILE',
+  name: 'VMO_AGENT_NAME',
   'run-as': 'VMO_RUN_AS',
   labels: 'VMO_AGENT_LABELS',
   'buffer-bytes': 'VMO_AGENT_BUFFER_BYTES',
@@ -109,6 +138,10 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
         server: { type: 'string', multiple: true },
         token: { type: 'string' },
         'token-file': { type: 'string' },
+        'state-dir': { type: 'string' },
+        enrol: { type: 'string' },
+        'enrol-file': { type: 'string' },
+        name: { type: 'string' },
         'run-as': { type: 'string' },
         labels: { type: 'string' },
         'buffer-bytes': { type: 'string' },
@@ -135,6 +168,11 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
   if (values.token !== undefined && values['token-file'] !== undefined) throw new ConfigError('invalid configuration: --token and --token-file are both given; use --token-file');
   if (values.token !== undefined) delete input.VMO_AGENT_TOKEN_FILE;
   if (values['token-file'] !== undefined) delete input.VMO_AGENT_TOKEN;
+  if (values.enrol !== undefined && values['enrol-file'] !== undefined) throw new ConfigError('invalid configuration: --enrol and --enrol-file are both given; use --enrol-file');
+  if (values.enrol !== undefined) delete input.VMO_AGENT_ENROL_TOKEN_FILE;
+  if (values['enrol-file'] !== undefined) delete input.VMO_AGENT_ENROL_TOKEN;
+  // Where the token came from, to read it again at each connection (a rotated token is installed there).
+  const tokenFile = input.VMO_AGENT_TOKEN_FILE;
 
   let resolved: Record<string, string | undefined>;
   try {
@@ -153,13 +191,37 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
     const shown = SECRET_VARS.includes(name) || value === undefined || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
     throw new ConfigError(`invalid configuration: ${where}: ${issue.message}${shown}`);
   }
+  const c = result.data;
+  const name = (var_: string) => fromFlag.get(var_) ?? var_;
+  // One place for the agent's credential: its own token, or a state dir it enrols into.
+  if (c.VMO_AGENT_STATE_DIR !== undefined && c.VMO_AGENT_TOKEN !== undefined) {
+    throw new ConfigError(
+      `invalid configuration: ${name('VMO_AGENT_STATE_DIR')} keeps the agent's token in ${c.VMO_AGENT_STATE_DIR}/agent.token; give it or ${tokenFile !== undefined ? name('VMO_AGENT_TOKEN_FILE') : name('VMO_AGENT_TOKEN')}, not both`,
+    );
+  }
+  if (c.VMO_AGENT_STATE_DIR === undefined) {
+    if (c.VMO_AGENT_ENROL_TOKEN !== undefined) {
+      const given = fromFlag.get('VMO_AGENT_ENROL_TOKEN') ?? fromFlag.get('VMO_AGENT_ENROL_TOKEN_FILE') ?? (input.VMO_AGENT_ENROL_TOKEN_FILE !== undefined ? 'VMO_AGENT_ENROL_TOKEN_FILE' : 'VMO_AGENT_ENROL_TOKEN');
+      throw new ConfigError(`invalid configuration: ${given} needs --state-dir DIR (or VMO_AGENT_STATE_DIR), where the agent keeps the token it is given`);
+    }
+    if (c.VMO_AGENT_NAME !== undefined) throw new ConfigError(`invalid configuration: ${name('VMO_AGENT_NAME')} is the name to enrol under: it needs --state-dir DIR and --enrol-file FILE`);
+    if (c.VMO_AGENT_TOKEN === undefined) throw new ConfigError('invalid configuration: VMO_AGENT_TOKEN: is required: give --token-file FILE (or VMO_AGENT_TOKEN_FILE), or --state-dir DIR with --enrol-file FILE to enrol');
+  }
+  if (c.VMO_AGENT_NAME !== undefined) {
+    const checked = EnrolInput.shape.name.safeParse(c.VMO_AGENT_NAME);
+    if (!checked.success) throw new ConfigError(`invalid configuration: ${name('VMO_AGENT_NAME')}: ${checked.error.issues[0]!.message} (got ${JSON.stringify(c.VMO_AGENT_NAME)})`);
+  }
   if (env === process.env) scrubSecrets(SECRET_VARS);
   // After the parse: a configuration that fails says only what is wrong.
   if (values.token !== undefined) warn('--token puts the token on the command line, where every user of this machine can read it (ps); use --token-file or VMO_AGENT_TOKEN_FILE');
-  const c = result.data;
+  if (values.enrol !== undefined) warn('--enrol puts the enrolment token on the command line, where every user of this machine can read it (ps); use --enrol-file or VMO_AGENT_ENROL_TOKEN_FILE');
   return {
     servers: c.VMO_SERVER,
-    token: c.VMO_AGENT_TOKEN,
+    ...(c.VMO_AGENT_TOKEN !== undefined && { token: c.VMO_AGENT_TOKEN }),
+    ...(tokenFile !== undefined && { tokenFile }),
+    ...(c.VMO_AGENT_STATE_DIR !== undefined && { stateDir: c.VMO_AGENT_STATE_DIR }),
+    ...(c.VMO_AGENT_ENROL_TOKEN !== undefined && { enrolToken: c.VMO_AGENT_ENROL_TOKEN }),
+    ...(c.VMO_AGENT_NAME !== undefined && { name: c.VMO_AGENT_NAME }),
     labels: c.VMO_AGENT_LABELS,
     bufferBytes: c.VMO_AGENT_BUFFER_BYTES,
     drainMs: c.VMO_AGENT_DRAIN_MS,

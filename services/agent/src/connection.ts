@@ -10,6 +10,7 @@ import {
 } from '@vmo/shared/protocol';
 import { Backoff } from './backoff.ts';
 import type { Logger } from './logger.ts';
+import type { TokenSource } from './token-source.ts';
 
 /**
  * One outbound WebSocket to the control plane, kept up for the agent's whole life (PROTOCOL.md
@@ -19,6 +20,9 @@ import type { Logger } from './logger.ts';
  *   connecting ──open──► handshaking ──welcome──► ready
  *       ▲                     │                     │
  *       └──── backoff ◄───────┴──── close/error ────┘        any ──4401/HTTP 401/close()──► stopped
+ *
+ * After a 4410 (the token was rotated) it stays in backoff, reading its token file every second,
+ * until the file holds another token (§8).
  */
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
@@ -35,7 +39,8 @@ export interface ConnectionEvents {
 
 export interface ConnectionOptions {
   servers: string[];
-  token: string;
+  /** Read at every attempt: a token installed in its file after a rotation is picked up (§8). */
+  token: TokenSource;
   userAgent: string;
   log: Logger;
   events: ConnectionEvents;
@@ -48,6 +53,8 @@ const UPGRADE_TIMEOUT_MS = 10_000;
 const WELCOME_TIMEOUT_MS = 15_000;
 /** After we send a close frame, how long the server has to answer before we cut the socket. */
 const CLOSE_TIMEOUT_MS = 2_000;
+/** While waiting for a (new) token in the token file, how often to look. */
+const TOKEN_POLL_MS = 1_000;
 
 /** http(s)://host/base → ws(s)://host/base/v1/agent/connect */
 export function agentConnectUrl(server: string): string {
@@ -67,6 +74,8 @@ function closeReason(text: string): string {
 interface Session {
   ws: WebSocket;
   url: string;
+  /** The token this socket presented. */
+  token: string;
   /** Set once we stopped caring about this socket (closed, cut, or replaced). */
   retired: boolean;
   reachedReady: boolean;
@@ -81,6 +90,12 @@ export class AgentConnection {
   private current: Session | undefined;
   private serverIndex = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Set by a 4410: the rotated token, which is not presented again (§8). */
+  private rotatedToken: string | undefined;
+  /** What the last wait for a token was about, so it is logged once, not every second. */
+  private waitingFor: string | undefined;
+  /** The token of the last attempt. */
+  private lastToken: string | undefined;
   private _state: ConnectionState = 'connecting';
   private readonly backoff: Backoff;
 
@@ -132,22 +147,25 @@ export class AgentConnection {
   }
 
   private dial(): void {
+    const token = this.usableToken();
+    if (token === undefined) return; // waiting for one: the next look is scheduled
     const server = this.opts.servers[this.serverIndex % this.opts.servers.length]!;
     const url = agentConnectUrl(server);
     this._state = 'connecting';
     this.opts.log.debug('connecting', { url });
     const ws = new WebSocket(url, {
-      headers: { Authorization: `Bearer ${this.opts.token}`, 'User-Agent': this.opts.userAgent },
+      headers: { Authorization: `Bearer ${token}`, 'User-Agent': this.opts.userAgent },
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: UPGRADE_TIMEOUT_MS,
       perMessageDeflate: false,
     });
-    const session: Session = { ws, url, retired: false, reachedReady: false, timers: [] };
+    const session: Session = { ws, url, token, retired: false, reachedReady: false, timers: [] };
     this.current = session;
 
     ws.on('unexpected-response', (_req: ClientRequest, res: IncomingMessage) => {
-      // §1: HTTP 401 on upgrade means this token will never be accepted: do not retry it.
-      if (res.statusCode === 401) session.fatal = `the server refused the agent token (HTTP 401 from ${server})`;
+      // §1: HTTP 401 on upgrade means this token will never be accepted: do not retry it. Unless
+      // its file now holds another one (installed after a rotation while this attempt was out).
+      if (res.statusCode === 401 && !this.tokenReplaced(token)) session.fatal = `the server refused the agent token (HTTP 401 from ${server})`;
       else session.failure = `HTTP ${res.statusCode} on upgrade`;
       res.resume();
       ws.terminate();
@@ -246,6 +264,11 @@ export class AgentConnection {
   private onClose(session: Session, code: number, reason: string): void {
     if (session.retired) return;
     if (code === AgentCloseCode.revoked) session.fatal = `the server revoked this agent's token (close ${code}${reason ? `: ${reason}` : ''})`;
+    if (code === AgentCloseCode.tokenRotated) {
+      // §8: the new token is not sent to us; it is installed in our token file. Without one, only a restart can bring it.
+      if (this.opts.token.file === undefined) session.fatal = `this agent's token was rotated (close ${code}); restart the agent with the new token`;
+      else this.rotatedToken = session.token;
+    }
     if (session.fatal) {
       this.retire(session);
       this.setStopped();
@@ -263,6 +286,50 @@ export class AgentConnection {
       this.opts.log.warn('could not connect', { url: session.url, error: session.failure ?? `closed ${code} before welcome` });
     }
     this.retireAndReconnect(session);
+  }
+
+  /**
+   * §8 The token to present now, or undefined (the next look is then scheduled): none after a
+   * 4410 until the file holds another token; none while the file holds no token and none was
+   * read before.
+   */
+  private usableToken(): string | undefined {
+    const read = this.opts.token.read();
+    if ('problem' in read) {
+      if (this.lastToken !== undefined && this.lastToken !== this.rotatedToken) {
+        // The file went bad (removed, half rewritten) while the token read before still stands: go on with it.
+        this.logOnce(`${read.problem}; connecting with the token read before`);
+        return this.lastToken;
+      }
+      return void this.waitForToken(`${read.problem}; waiting for an agent token there`);
+    }
+    if (read.token === this.rotatedToken) {
+      return void this.waitForToken(`this agent's token was rotated; waiting for the new one in ${this.opts.token.file} (POST /v1/agents/{id}/rotate-token answered it); running jobs go on`);
+    }
+    if (this.rotatedToken !== undefined) this.opts.log.info('found a new agent token; connecting', { file: this.opts.token.file });
+    this.rotatedToken = undefined;
+    this.waitingFor = undefined;
+    this.lastToken = read.token;
+    return read.token;
+  }
+
+  private logOnce(why: string): void {
+    if (this.waitingFor !== why) this.opts.log.warn(why, { file: this.opts.token.file });
+    this.waitingFor = why;
+  }
+
+  /** The token file now holds a valid token other than `refused`. */
+  private tokenReplaced(refused: string): boolean {
+    if (this.opts.token.file === undefined) return false;
+    const now = this.opts.token.read();
+    return 'token' in now && now.token !== refused;
+  }
+
+  /** No usable token yet: look again in a second, without giving up and without the backoff growing. */
+  private waitForToken(why: string): void {
+    this.logOnce(why);
+    this._state = 'backoff';
+    this.reconnectTimer = setTimeout(() => this.dial(), TOKEN_POLL_MS);
   }
 
   private retire(session: Session): void {

@@ -6,16 +6,21 @@ import { AgentConnection, type ConnectionState } from './connection.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { JobRunner } from './job-runner.ts';
 import { createLogger, type LogLevel } from './logger.ts';
+import { fixedToken, type TokenSource } from './token-source.ts';
 
 export type { ConnectionState } from './connection.ts';
+export { fixedToken, tokenFile, type TokenSource } from './token-source.ts';
 
 export const AGENT_VERSION: string = pkg.version;
 
 export interface AgentOptions {
   /** Control-plane URLs (http or https); tried in turn when one fails. */
   servers: string[];
-  /** This agent's token (`vmo_agt_…`). */
-  token: string;
+  /**
+   * This agent's token (`vmo_agt_…`), or where to read it at each connection (a token file, whose
+   * rotated token is picked up without a restart: PROTOCOL.md §8).
+   */
+  token: string | TokenSource;
   /** Bound on unacknowledged output across all jobs (§3). Default 8 MiB. */
   bufferBytes?: number;
   /** On stop, how long running jobs may finish before they are canceled (§7). Default 30 s. */
@@ -24,7 +29,7 @@ export interface AgentOptions {
   logLevel?: LogLevel;
   /** Run job commands as this user (resolveRunAs, `--run-as`), not as the agent's own. */
   runAs?: RunAsUser;
-  /** The server refused the agent for good (revoked or unknown token). The agent has stopped. */
+  /** The server refused the agent for good (revoked or unknown token, or rotated without a token file). The agent has stopped. */
   onFatal?: (reason: string) => void;
 }
 
@@ -52,7 +57,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
 
   const connection: AgentConnection = new AgentConnection({
     servers: opts.servers,
-    token: opts.token,
+    token: typeof opts.token === 'string' ? fixedToken(opts.token) : opts.token,
     userAgent: `vmo-agent/${AGENT_VERSION}`,
     log,
     events: {

@@ -78,7 +78,7 @@ describe('agent token from a file', () => {
     ['a file with something else in it', ['--token-file', 'BAD'], {}, /^vmo-agent: invalid configuration: --token-file: must be an agent token \(vmo_agt_…\)\n$/],
     ['both flags', ['--token', AGENT_TOKEN, '--token-file', 'GOOD'], {}, /^vmo-agent: invalid configuration: --token and --token-file are both given; use --token-file\n$/],
     ['both variables', [], { VMO_AGENT_TOKEN: AGENT_TOKEN, VMO_AGENT_TOKEN_FILE: 'GOOD' }, /^vmo-agent: invalid configuration: VMO_AGENT_TOKEN_FILE: VMO_AGENT_TOKEN and VMO_AGENT_TOKEN_FILE are both set; set only one\n$/],
-    ['no token at all', [], {}, /^vmo-agent: invalid configuration: VMO_AGENT_TOKEN: is required: give --token-file FILE \(or VMO_AGENT_TOKEN_FILE\)\n$/],
+    ['no token at all', [], {}, /^vmo-agent: invalid configuration: VMO_AGENT_TOKEN: is required: give --token-file FILE \(or VMO_AGENT_TOKEN_FILE\), or --state-dir DIR with --enrol-file FILE to enrol\n$/],
     ['an admin token by mistake', ['--token', 'vmo_adm_0123456789abcdef0123456789abcdef'], {}, /^vmo-agent: invalid configuration: --token: must be an agent token \(vmo_agt_…\)\n$/],
   ])('%s: exit 78 with one line, no token in it', async (_what, args, env, message) => {
     const files = { BAD: tokenFile('bad', 'vmo_adm_secretsecretsecret\n'), GOOD: tokenFile('good', AGENT_TOKEN) } as Record<string, string>;

@@ -5,6 +5,9 @@ import { storableString } from '../errors/storable-text.ts';
 import { AUTHENTICATED, errorResponses, SERVED } from './errors.ts';
 import { defineRoute, intParam, json } from './route.ts';
 
+/** The body vmo-agent sends; the agent checks its --name (or hostname) with it before sending. */
+export { EnrolInput };
+
 const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
 
 export const EnrolmentToken = z

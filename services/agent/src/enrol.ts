@@ -1,0 +1,104 @@
+import { EnrolledAgent, EnrolInput } from '@vmo/shared/api';
+import { Backoff } from './backoff.ts';
+import type { Logger } from './logger.ts';
+
+/** The server refused the enrolment for good (the token, the name, the request): retrying would not help. */
+export class EnrolmentRefused extends Error {
+  override name = 'EnrolmentRefused';
+}
+
+/** http(s)://host/base → http(s)://host/base/v1/agent/enrol */
+export function enrolUrl(server: string): string {
+  const url = new URL(server);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
+  url.pathname = url.pathname.replace(/\/+$/, '') + '/v1/agent/enrol';
+  return url.toString();
+}
+
+/** The name is checked here, before anything is sent: a refused name would otherwise cost a round trip, not a use. */
+export function enrolmentName(name: string, fromFlag: boolean): string {
+  const parsed = EnrolInput.shape.name.safeParse(name);
+  if (parsed.success) return parsed.data;
+  const why = parsed.error.issues[0]!.message;
+  throw new EnrolmentRefused(fromFlag ? `--name: ${why}` : `this machine's hostname ${JSON.stringify(name)} is not a valid agent name (${why}): give one with --name`);
+}
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export interface EnrolOptions {
+  servers: string[];
+  enrolToken: string;
+  name: string;
+  userAgent: string;
+  log: Logger;
+  /** Aborted when the agent is asked to stop while it is still enrolling. */
+  signal: AbortSignal;
+  backoff?: Backoff;
+}
+
+/**
+ * PROTOCOL.md §8: exchange the enrolment token for this agent's own (POST /v1/agent/enrol). A
+ * server that cannot be reached, or answers 429 or 5xx, is retried with backoff across the
+ * --server URLs: a machine may boot before its control plane. Any other refusal (the token is
+ * unknown, expired, used up or revoked; the name is taken or invalid) throws EnrolmentRefused.
+ */
+export async function enrol(opts: EnrolOptions): Promise<EnrolledAgent> {
+  const backoff = opts.backoff ?? new Backoff();
+  // Set once a request may have reached the server: a 409 for our own name then most likely
+  // means an earlier attempt enrolled us and its answer was lost.
+  let maybeSent = false;
+  for (let attempt = 0; ; attempt++) {
+    opts.signal.throwIfAborted();
+    const server = opts.servers[attempt % opts.servers.length]!;
+    const url = enrolUrl(server);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${opts.enrolToken}`, 'content-type': 'application/json', 'user-agent': opts.userAgent },
+        body: JSON.stringify({ name: opts.name }),
+        signal: AbortSignal.any([opts.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+        redirect: 'error',
+      });
+    } catch (err) {
+      opts.signal.throwIfAborted();
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      if (cause !== 'ECONNREFUSED' && cause !== 'ENOTFOUND' && cause !== 'EAI_AGAIN') maybeSent = true;
+      await pause(opts, backoff, `could not reach ${url} (${cause})`);
+      continue;
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status === 201) {
+      const parsed = EnrolledAgent.safeParse(safeJson(text));
+      if (!parsed.success) throw new EnrolmentRefused(`the server's answer to the enrolment is not an enrolled agent (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
+      return parsed.data;
+    }
+    maybeSent = true;
+    if (res.status === 429 || res.status >= 500) {
+      await pause(opts, backoff, `${url} answered HTTP ${res.status}`);
+      continue;
+    }
+    const message = (safeJson(text) as { error?: { message?: unknown } } | undefined)?.error?.message;
+    const said = typeof message === 'string' ? message : `HTTP ${res.status}`;
+    if (res.status === 404) throw new EnrolmentRefused(`${url} answered 404: is the control plane older than agent enrolment? (${said})`);
+    const hint = res.status === 409 && maybeSent && attempt > 0 ? ' (an earlier attempt may have enrolled this machine before its answer was lost: revoke that agent and start again)' : '';
+    throw new EnrolmentRefused(`the server refused the enrolment (HTTP ${res.status}): ${said}${hint}`);
+  }
+}
+
+async function pause(opts: EnrolOptions, backoff: Backoff, why: string): Promise<void> {
+  const delayMs = backoff.nextDelayMs();
+  opts.log.warn('enrolment failed; retrying', { why, delayMs });
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, delayMs);
+    opts.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
