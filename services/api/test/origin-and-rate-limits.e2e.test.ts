@@ -236,6 +236,16 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: token2, localAddress: from }), 15);
   });
 
+  it('a refused enrolment token is a failed authentication too: past the limit POST /v1/agent/enrol is 429 and creates no agent', async () => {
+    const from = '127.0.0.7';
+    const enrol = () => send(api, 'POST', '/v1/agent/enrol', { token: 'vmo_enr_unknownunknownunknownunknown', body: JSON.stringify({ name: 'guessed' }), localAddress: from });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await enrol()).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    expectRateLimited(await enrol(), 15);
+    expect((await system.client.request('GET', '/v1/agents')).body.items.map((a: { name: string }) => a.name)).not.toContain('guessed');
+  });
+
   it('submissions: VMO_SUBMIT_RATE holds per credential across both nodes, jobs and runs together; past it 429 with Retry-After and nothing is created; another credential and reads are unaffected', async () => {
     const submitJob = (base: string, token: string) => send(base, 'POST', '/v1/jobs', { token, body: JSON.stringify({ command: 'echo limited' }) });
     const submitRun = (base: string, token: string) => send(base, 'POST', '/v1/runs', { token, body: JSON.stringify({ command: 'true', targets: { hosts: ['box@origin'] } }) });
