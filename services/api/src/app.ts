@@ -29,6 +29,8 @@ import { jobRoutes } from './routes/jobs.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { runRoutes } from './routes/runs.ts';
 import { targetRoutes } from './routes/targets.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   cp: ControlPlane;
@@ -82,6 +84,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', targetRoutes(cp));
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', policyRoutes(cp));
+  app.route('/', userRoutes(cp));
+  app.route('/', tokenRoutes(cp));
   app.route('/', auditRoutes(cp));
 
   for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
@@ -90,7 +94,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.openAPIRegistry.registerComponent('schemas', 'StreamMessage', streamMessage!);
   const { RunStreamMessage: runStreamMessage } = new OpenApiGeneratorV31([{ type: 'schema', schema: RunStreamMessage }]).generateComponents().components!.schemas!;
   app.openAPIRegistry.registerComponent('schemas', 'RunStreamMessage', runStreamMessage!);
-  app.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer', description: 'A user token (`vmo_adm_…`): the admin token printed at first start or set by VMO_ADMIN_TOKEN' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer', description: "A user's API token (`vmo_usr_…`, POST /v1/tokens), or the bootstrap admin token (`vmo_adm_…`) printed at first start or set by VMO_ADMIN_TOKEN. Behind a trusted auth proxy (VMO_TRUSTED_PROXIES) the proxy's user header stands in for a token. A route's scopes (listed on it) must be in the caller's role and, for a scoped token, among its scopes." });
   app.openAPIRegistry.registerComponent('securitySchemes', 'agentToken', { type: 'http', scheme: 'bearer', description: 'An agent token (`vmo_agt_…`), answered once by POST /v1/agents; only on /v1/agent/connect' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'enrolmentToken', { type: 'http', scheme: 'bearer', description: 'An enrolment token (`vmo_enr_…`), answered once by POST /v1/enrolment-tokens; only on POST /v1/agent/enrol' });
   return app;

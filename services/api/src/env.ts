@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
+import { USER_ROLES } from '@vmo/shared/domain';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
+import { headerNameVar, trustedProxiesVar } from './auth/trusted-proxies.ts';
 import { allowedOriginsVar } from './http/origin.ts';
 import { rateVar } from './http/rate-limit.ts';
 
@@ -40,6 +42,20 @@ export const apiEnv = z.object({
    * transaction (and a selector that matches the whole fleet by mistake).
    */
   VMO_MAX_RUN_TARGETS: intVar(DEFAULT_MAX_RUN_TARGETS, 1, 100_000),
+  /**
+   * The auth proxies in front of the API (CIDRs or addresses, comma-separated: `10.0.0.0/8,
+   * fd00::/8`). A request whose socket peer is one of them and that carries VMO_USER_HEADER is
+   * that user (created on first sight with VMO_PROXY_DEFAULT_ROLE); the header from any other
+   * address is ignored. Empty (the default): off. Only the peer address counts, never
+   * X-Forwarded-For. The proxy must replace any such header a client sends.
+   */
+  VMO_TRUSTED_PROXIES: trustedProxiesVar,
+  /** The header a trusted proxy names the user in (oauth2-proxy: set it from X-Forwarded-User). */
+  VMO_USER_HEADER: headerNameVar('X-VM-User'),
+  /** The header a trusted proxy gives the user's email in (optional; kept on the user). */
+  VMO_EMAIL_HEADER: headerNameVar('X-VM-Email'),
+  /** The role of a user the proxy names for the first time. */
+  VMO_PROXY_DEFAULT_ROLE: z.enum(USER_ROLES, { error: `must be one of ${USER_ROLES.join(', ')}` }).default('viewer'),
   /**
    * Origins whose web pages may open job and run streams and call the REST API from a browser,
    * comma-separated (`https://vmo.example.com`); the API's own origin (its Host) always may.

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import { agentConnect } from '@vmo/shared/api';
-import { AppError, notFound, unauthorized } from '@vmo/shared/errors';
+import { AppError, notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import { jobExists } from '@vmo/shared/jobs';
 import type { BusSubscriber } from '@vmo/shared/bus';
@@ -13,16 +13,17 @@ import { SubscriberCloseCode } from '@vmo/shared/protocol';
 import type { Hono } from 'hono';
 import type { AuditWriter } from '@vmo/shared/audit';
 import { authenticate } from './auth/authenticate.ts';
+import { allows, scopeDenied } from './auth/permissions.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
-import { auditRefusedUpgrade } from './http/audit-upgrade.ts';
+import { auditRefusedUpgrade, noteUpgradePrincipal } from './http/audit-upgrade.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
 import { presentsToken, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
-import { chooseProtocol, streamUpgradeToken } from './http/upgrade-auth.ts';
+import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
 import { serveJobStream } from './streams/job-stream.ts';
 import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.ts';
 import { parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
@@ -121,10 +122,11 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   async function upgradeStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void): Promise<void> {
     const match = STREAM_PATH.exec(url.pathname);
     if (!match) return rejectUpgrade(socket, new AppError(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`));
-    const token = streamUpgradeToken(req);
-    if (!token) return rejectUpgrade(socket, unauthorized('a bearer token is required (the Authorization header, or the subprotocols "vmo.v1" and "bearer.<token>")'));
-    // The same check as REST (requireUser); a refusal is an expected AppError, answered by the catch above.
-    await authenticate(deps.tokens, token);
+    // The same check as REST (requireUser): a token, or the user a trusted auth proxy names; a
+    // refusal is an expected AppError, answered by the catch above.
+    const principal = await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED);
+    noteUpgradePrincipal(req, principal);
+    if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
     const { jobId, after } = parseStreamRequest(match[1]!, url);
     if (!isId('job', jobId)) return rejectUpgrade(socket, notFound('job', jobId));
     if (!(await jobExists(deps.cp.database.sql, jobId))) return rejectUpgrade(socket, notFound('job', jobId));

@@ -8,6 +8,8 @@ import { registerRunRollUp } from '@vmo/shared/runs';
 import { createApp } from './app.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
 import { TokenStore } from './auth/token-store.ts';
+import { ProxyIdentity } from './auth/proxy-identity.ts';
+import { TrustedProxies } from './auth/trusted-proxies.ts';
 import type { ApiConfig } from './env.ts';
 import { AgentGateway } from './gateway/agent-gateway.ts';
 import { OriginPolicy } from './http/origin.ts';
@@ -30,7 +32,12 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   // The one subscriber connection of this API (BUS.md §8): job streams and agent sessions share it.
   const bus = BusSubscriber.open(config.VMO_REDIS_URL, cp.keys, log);
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
-  const tokens = new TokenStore(cp.database);
+  const trusted = new TrustedProxies(config.VMO_TRUSTED_PROXIES);
+  const proxy = trusted.enabled
+    ? new ProxyIdentity(cp, { trusted, userHeader: config.VMO_USER_HEADER, emailHeader: config.VMO_EMAIL_HEADER, defaultRole: config.VMO_PROXY_DEFAULT_ROLE })
+    : undefined;
+  if (proxy) log.info({ trustedProxies: config.VMO_TRUSTED_PROXIES.map((c) => `${c.address}/${c.prefix}`), userHeader: config.VMO_USER_HEADER }, 'auth proxy header trusted');
+  const tokens = new TokenStore(cp.database, proxy);
   const gateway = new AgentGateway({ cp, sink, bus, log });
   // The API wins transitions of run children too (an agent's exit through the gateway, a cancel
   // of a queued child): each rolls its run up, releasing the next children without waiting for

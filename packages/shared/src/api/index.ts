@@ -14,6 +14,8 @@ import * as runStream from './run-stream.ts';
 import * as streams from './streams.ts';
 import * as targets from './targets.ts';
 import * as runs from './runs.ts';
+import * as tokens from './tokens.ts';
+import * as users from './users.ts';
 import * as policies from './policies.ts';
 
 export * from './route.ts';
@@ -31,6 +33,8 @@ export * from './runs.ts';
 export * from './policies.ts';
 export * from './audit.ts';
 export * from './enrolment-tokens.ts';
+export * from './users.ts';
+export * from './tokens.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -67,6 +71,14 @@ export const REST_ROUTES = [
   policies.listPolicies,
   policies.deletePolicy,
   audit.listAudit,
+  users.createUser,
+  users.listUsers,
+  users.getUser,
+  users.updateUser,
+  users.getMe,
+  tokens.createToken,
+  tokens.listTokens,
+  tokens.revokeToken,
   health.health,
   health.ready,
   document.openapiDocument,

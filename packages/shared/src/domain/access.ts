@@ -13,6 +13,17 @@ export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 export const TOKEN_SCOPES = ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'agents:write', 'hosts:read', 'hosts:write', 'users:read', 'users:write', 'policies:write', 'audit:read'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
+/**
+ * What each role may do at all; a token's scopes narrow it, never widen it. Policies further
+ * restrict operators and viewers per target (admins bypass them). An operator's `users:read` is
+ * themselves only (GET /v1/me): listing users is for admins.
+ */
+export const ROLE_SCOPES: Readonly<Record<UserRole, readonly TokenScope[]>> = {
+  admin: TOKEN_SCOPES,
+  operator: ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'hosts:read', 'users:read'],
+  viewer: ['jobs:read', 'agents:read', 'hosts:read'],
+};
+
 export const AUDIT_RESULTS = ['allowed', 'denied', 'failed'] as const;
 export type AuditResult = (typeof AUDIT_RESULTS)[number];
 

@@ -1,19 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
-import type { TokenScope, UserRole } from '@vmo/shared/domain';
-import { TOKEN_SCOPES } from '@vmo/shared/domain';
+import { ROLE_SCOPES, type TokenScope } from '@vmo/shared/domain';
 import { AppError } from '@vmo/shared/errors';
 import type { AuthEnv, Principal } from './principal.ts';
 
-/**
- * What each role may do at all. Policies (packages/shared/src/access) further restrict operators
- * and viewers per target; admins bypass them. `users:read` for an operator means themselves only
- * (GET /v1/me), which needs no scope: the user routes require `users:write`/admin.
- */
-export const ROLE_SCOPES: Readonly<Record<UserRole, readonly TokenScope[]>> = {
-  admin: TOKEN_SCOPES,
-  operator: ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'hosts:read', 'users:read'],
-  viewer: ['jobs:read', 'agents:read', 'hosts:read'],
-};
+// What each role may do at all lives with the roles (domain/access.ts): the token service checks
+// a new token's scopes against it too. Policies (packages/shared/src/access) further restrict
+// operators and viewers per target; admins bypass them.
+export { ROLE_SCOPES };
 
 /** True when the principal's role has `scope` and its token (if scoped) names it too: scopes narrow a role, never widen it. */
 export function allows(p: Principal, scope: TokenScope): boolean {
@@ -34,4 +27,15 @@ export function requireScope(scope: TokenScope): MiddlewareHandler<AuthEnv> {
     if (!allows(principal, scope)) throw scopeDenied(principal, scope);
     await next();
   };
+}
+
+/** The scopes the principal has now: its role's, narrowed by its token's. What GET /v1/me answers. */
+export function effectiveScopes(p: Principal): TokenScope[] {
+  return ROLE_SCOPES[p.role].filter((scope) => p.scopes === null || p.scopes.includes(scope));
+}
+
+/** 403 unless the caller is an admin (and has `scope`): listing users and others' tokens. */
+export function requireAdmin(p: Principal, scope: TokenScope, what: string): void {
+  if (p.role !== 'admin') throw new AppError(403, 'forbidden', `${what} is for admins; role ${p.role} may not`, { scope, role: p.role });
+  if (!allows(p, scope)) throw scopeDenied(p, scope);
 }

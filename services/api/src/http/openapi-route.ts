@@ -3,6 +3,8 @@ import type { OpenAPIHono, RouteConfig, RouteConfigToTypedResponse } from '@hono
 import type { z } from 'zod';
 import type { ApiRoute } from '@vmo/shared/api';
 import { validationError } from '@vmo/shared/errors';
+import type { TokenScope } from '@vmo/shared/domain';
+import { allows, scopeDenied } from '../auth/permissions.ts';
 import type { AuthEnv } from '../auth/principal.ts';
 import { jsonBody, queryParams } from './json-body.ts';
 import { pathParam } from './path-param.ts';
@@ -43,9 +45,26 @@ const honoPath = (path: string) => path.replaceAll(/\{([^}]+)\}/g, ':$1');
  * contract is validated by the API's own readers (json-body.ts, path-param.ts), so every 400 keeps
  * its code, its message starting with the field, and `details.field`.
  */
-export function openapiRoute<R extends ApiRoute & RouteConfig>(app: OpenAPIHono<AuthEnv>, route: R, handler: (c: Context<AuthEnv>, input: RouteInput<R>) => MaybePromise<Answer<R>>): void {
-  app.openAPIRegistry.registerPath(route);
-  app.on(route.method.toUpperCase(), honoPath(route.path), async (c) => (await handler(c, readers(c, route))) as Response);
+export function openapiRoute<R extends ApiRoute & RouteConfig>(
+  app: OpenAPIHono<AuthEnv>,
+  route: R,
+  handler: (c: Context<AuthEnv>, input: RouteInput<R>) => MaybePromise<Answer<R>>,
+  access?: RouteAccess,
+): void {
+  const scopes = access === undefined ? [] : typeof access.scope === 'string' ? [access.scope] : access.scope;
+  // The scopes a caller needs are part of the document (OpenAPI 3.1 allows them on any scheme).
+  app.openAPIRegistry.registerPath(scopes.length > 0 && route.security === undefined ? { ...route, security: [{ userToken: [...scopes] }] } : route);
+  // LOUD: checked in the route's one handler, before its input is read: a caller without the
+  // scope learns nothing from the route (not even whether its body or the thing it names is valid).
+  app.on(route.method.toUpperCase(), honoPath(route.path), async (c) => {
+    for (const scope of scopes) if (!allows(c.get('principal'), scope)) throw scopeDenied(c.get('principal'), scope);
+    return (await handler(c, readers(c, route))) as Response;
+  });
+}
+
+/** What a caller needs for a route (requireScope, in the route's own handler): every scope listed, narrowed by the role and the token's scopes. */
+export interface RouteAccess {
+  scope: TokenScope | readonly TokenScope[];
 }
 
 function readers<R extends ApiRoute>(c: Context<AuthEnv>, route: R): RouteInput<R> {

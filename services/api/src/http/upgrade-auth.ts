@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { AppError, unauthorized } from '@vmo/shared/errors';
 import { BEARER_SUBPROTOCOL_PREFIX as BEARER_PREFIX, STREAM_SUBPROTOCOL } from '@vmo/shared/api';
 import { bearerToken } from '@vmo/shared/tokens';
+import type { AuthRequest } from '../auth/proxy-identity.ts';
 
 function offeredProtocols(req: IncomingMessage): string[] {
   return String(req.headers['sec-websocket-protocol'] ?? '')
@@ -25,6 +26,22 @@ export function streamUpgradeToken(req: IncomingMessage): string | undefined {
     throw new AppError(400, 'protocol_required', `offer the "${STREAM_SUBPROTOCOL}" subprotocol together with "bearer.<token>": the server selects "${STREAM_SUBPROTOCOL}" and never echoes the token`);
   }
   return bearerToken(req.headers.authorization) ?? bearer?.slice(BEARER_PREFIX.length);
+}
+
+/** What a stream upgrade without any credential is told. */
+export const STREAM_CREDENTIAL_REQUIRED = 'a bearer token is required (the Authorization header, or the subprotocols "vmo.v1" and "bearer.<token>")';
+
+/**
+ * A job- or run-stream upgrade as authenticate() sees it, exactly as a REST request is
+ * (require-user.ts): the same token, the socket's peer and the headers, so the trusted proxy's
+ * user header opens a stream as it opens a REST call, and from any other address counts for nothing.
+ */
+export function upgradeAuthRequest(req: IncomingMessage): AuthRequest {
+  return {
+    token: streamUpgradeToken(req),
+    peer: req.socket.remoteAddress,
+    header: (name) => req.headersDistinct[name.toLowerCase()] ?? [],
+  };
 }
 
 /** The token of an agent's upgrade: the Authorization header only (PROTOCOL.md §1). */

@@ -14,17 +14,17 @@ export function agentRoutes(cp: ControlPlane) {
     const agent = await agents.registerAgent(cp, await input.body());
     c.header('Location', `/v1/agents/${agent.id}`);
     return c.json(agent, 201);
-  });
-  openapiRoute(app, listAgents, async (c, input) => c.json(await agents.listAgents(cp, input.query()), 200));
-  openapiRoute(app, getAgent, async (c, input) => c.json(await agents.getAgent(cp, input.params().id), 200));
-  openapiRoute(app, updateAgent, async (c, input) => c.json(await agents.updateAgent(cp, input.params().id, await input.body()), 200));
+  }, { scope: 'agents:write' });
+  openapiRoute(app, listAgents, async (c, input) => c.json(await agents.listAgents(cp, input.query()), 200), { scope: 'agents:read' });
+  openapiRoute(app, getAgent, async (c, input) => c.json(await agents.getAgent(cp, input.params().id), 200), { scope: 'agents:read' });
+  openapiRoute(app, updateAgent, async (c, input) => c.json(await agents.updateAgent(cp, input.params().id, await input.body()), 200), { scope: 'agents:write' });
   openapiRoute(app, revokeAgent, async (c, input) => {
     await agents.revokeAgent(cp, input.params().id);
     return c.body(null, 204);
-  });
+  }, { scope: 'agents:write' });
   // The new token is answered once and never sent to the agent (agents/rotate-agent-token.ts says why).
   app.use('/v1/agents/:id/rotate-token', requireScope('agents:write'));
-  openapiRoute(app, rotateAgentToken, async (c, input) => c.json(await agents.rotateAgentToken(cp, input.params().id), 200));
+  openapiRoute(app, rotateAgentToken, async (c, input) => c.json(await agents.rotateAgentToken(cp, input.params().id), 200), { scope: 'agents:write' });
 
   return app;
 }

@@ -13,18 +13,18 @@ export function hostRoutes(cp: ControlPlane) {
     const host = await hosts.createHost(cp, await input.body());
     c.header('Location', `/v1/hosts/${host.id}`);
     return c.json(host, 201);
-  });
-  openapiRoute(app, listHosts, async (c, input) => c.json(await hosts.listHosts(cp, input.query()), 200));
-  openapiRoute(app, importHosts, async (c, input) => c.json(await hosts.importSshConfig(cp, await input.body()), 200));
-  openapiRoute(app, getHost, async (c, input) => c.json(await hosts.getHost(cp, input.params().id), 200));
+  }, { scope: 'hosts:write' });
+  openapiRoute(app, listHosts, async (c, input) => c.json(await hosts.listHosts(cp, input.query()), 200), { scope: 'hosts:read' });
+  openapiRoute(app, importHosts, async (c, input) => c.json(await hosts.importSshConfig(cp, await input.body()), 200), { scope: 'hosts:write' });
+  openapiRoute(app, getHost, async (c, input) => c.json(await hosts.getHost(cp, input.params().id), 200), { scope: 'hosts:read' });
   openapiRoute(app, updateHost, async (c, input) => {
     const { id } = input.params();
     return c.json(await hosts.updateHost(cp, id, await input.body()), 200);
-  });
+  }, { scope: 'hosts:write' });
   openapiRoute(app, deleteHost, async (c, input) => {
     await hosts.deleteHost(cp, input.params().id);
     return c.body(null, 204);
-  });
+  }, { scope: 'hosts:write' });
 
   return app;
 }

@@ -28,9 +28,9 @@ export function jobRoutes(cp: ControlPlane) {
     c.header('Location', `/v1/jobs/${job.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(job, 201);
-  });
+  }, { scope: 'jobs:run' });
 
-  openapiRoute(app, listJobs, async (c, input) => c.json(await findJobs(cp, input.query()), 200));
+  openapiRoute(app, listJobs, async (c, input) => c.json(await findJobs(cp, input.query()), 200), { scope: 'jobs:read' });
 
   openapiRoute(app, getJob, async (c, input) => {
     const { id } = input.params();
@@ -38,14 +38,14 @@ export function jobRoutes(cp: ControlPlane) {
     const found = await getJobWithPosition(cp.database.sql, id); // one statement, with or without a limit on its target
     if (!found) throw notFound('job', id);
     return c.json(jobView(found.job, found.queuePosition), 200);
-  });
+  }, { scope: 'jobs:read' });
 
   openapiRoute(app, cancelJob, async (c, input) => {
     const { id } = input.params();
     await loadJob(id);
     const body = await input.body();
     return c.json(await stopJob(cp, id, 'canceled', body.graceMs), 202);
-  });
+  }, { scope: 'jobs:cancel' });
 
   openapiRoute(app, jobLogs, async (c, input) => {
     const job = await loadJob(input.params().id);
@@ -65,7 +65,7 @@ export function jobRoutes(cp: ControlPlane) {
         if (out.aborted) return;
       }
     });
-  });
+  }, { scope: 'jobs:read' });
 
   return app;
 }

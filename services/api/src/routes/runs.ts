@@ -43,16 +43,16 @@ export function runRoutes(cp: ControlPlane, { maxTargets }: RunRouteOptions) {
     c.header('Location', `/v1/runs/${run.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(await loadRun(run.id), 201);
-  });
+  }, { scope: 'jobs:run' });
 
-  openapiRoute(app, listRuns, async (c, input) => c.json(await runs.listRuns(cp, input.query()), 200));
+  openapiRoute(app, listRuns, async (c, input) => c.json(await runs.listRuns(cp, input.query()), 200), { scope: 'jobs:read' });
 
-  openapiRoute(app, getRun, async (c, input) => c.json(await loadRun(input.params().id), 200));
+  openapiRoute(app, getRun, async (c, input) => c.json(await loadRun(input.params().id), 200), { scope: 'jobs:read' });
 
   openapiRoute(app, listRunJobs, async (c, input) => {
     const id = runId(input.params().id);
     return c.json(await runs.listRunJobs(cp, id, input.query()), 200);
-  });
+  }, { scope: 'jobs:read' });
 
   openapiRoute(app, cancelRun, async (c, input) => {
     const id = runId(input.params().id);
@@ -60,9 +60,9 @@ export function runRoutes(cp: ControlPlane, { maxTargets }: RunRouteOptions) {
     const body = await input.body();
     await runs.cancelRun(cp, id, body.graceMs);
     return c.json(await loadRun(id), 202);
-  });
+  }, { scope: 'jobs:cancel' });
 
-  openapiRoute(app, runSummary, async (c, input) => c.json(await runs.runSummary(cp, runId(input.params().id)), 200));
+  openapiRoute(app, runSummary, async (c, input) => c.json(await runs.runSummary(cp, runId(input.params().id)), 200), { scope: 'jobs:read' });
 
   return app;
 }

@@ -12,6 +12,6 @@ export function targetRoutes(cp: ControlPlane) {
   openapiRoute(app, previewTargets, async (c, input) => {
     const q = input.query();
     return c.json(await targets.previewTargets(cp, { selector: q.selector ?? [], kinds: q.kinds ?? TARGET_KINDS, limit: q.limit }), 200);
-  });
+  }, { scope: ['agents:read', 'hosts:read'] });
   return app;
 }

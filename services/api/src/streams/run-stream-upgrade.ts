@@ -3,15 +3,16 @@ import type { Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import { RunStreamQuery, streamRun } from '@vmo/shared/api';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { notFound, unauthorized, validationError } from '@vmo/shared/errors';
+import { notFound, validationError } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { Logger } from '@vmo/shared/logger';
 import { checkCursorFitsRun, decodeRunCursor, runStreamRunTotal, startCursor, type RunStreamCursor } from '@vmo/shared/runs';
 import { authenticate } from '../auth/authenticate.ts';
+import { allows, scopeDenied } from '../auth/permissions.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { checkedPathValue } from '../http/path-param.ts';
 import { rejectUpgrade } from '../http/reject-upgrade.ts';
-import { streamUpgradeToken } from '../http/upgrade-auth.ts';
+import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
 import { serveRunStream } from './run-stream.ts';
 
 /** `/v1/runs/{id}/stream` → `^/v1/runs/([^/]+)/stream$`, from the contract. */
@@ -34,9 +35,9 @@ export interface RunStreamUpgradeDeps {
  */
 export async function upgradeRunStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: RunStreamUpgradeDeps): Promise<void> {
   const match = RUN_STREAM_PATH.exec(url.pathname)!;
-  const token = streamUpgradeToken(req);
-  if (!token) return rejectUpgrade(socket, unauthorized('a bearer token is required (the Authorization header, or the subprotocols "vmo.v1" and "bearer.<token>")'));
-  await authenticate(deps.tokens, token);
+  // A token or the trusted proxy's user header, as for REST (auth/authenticate.ts).
+  const principal = await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED);
+  if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
   const { runId, output, after } = parseRunStreamRequest(match[1]!, url);
   if (!isId('run', runId)) return rejectUpgrade(socket, notFound('run', runId));
   const decoded: RunStreamCursor = after === undefined ? startCursor(runId, output) : decodeRunCursor(after, { runId, output });

@@ -1,0 +1,62 @@
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import type { UserRole } from '@vmo/shared/domain';
+import { badRequest, unauthorized } from '@vmo/shared/errors';
+import { proxyUser, UserEmail, UserName } from '@vmo/shared/users';
+import type { Principal } from './principal.ts';
+import type { TrustedProxies } from './trusted-proxies.ts';
+
+export interface ProxyIdentitySettings {
+  /** VMO_TRUSTED_PROXIES: only a request whose socket peer is one of these may name its user by header. */
+  trusted: TrustedProxies;
+  /** VMO_USER_HEADER (default X-VM-User). */
+  userHeader: string;
+  /** VMO_EMAIL_HEADER (default X-VM-Email). */
+  emailHeader: string;
+  /** VMO_PROXY_DEFAULT_ROLE (default viewer): the role of a user created on first sight. */
+  defaultRole: UserRole;
+}
+
+/** A request as authentication sees it, REST and WebSocket upgrades alike. */
+export interface AuthRequest {
+  /** The bearer token, wherever the endpoint takes it; undefined when none was given. */
+  token: string | undefined;
+  /** The socket's peer address: never a forwarded header, which anyone can write. */
+  peer: string | undefined;
+  /** Every value of a request header (by name, any case): a header sent twice gives two. */
+  header(name: string): string[];
+}
+
+/**
+ * The user an auth proxy in front of the API vouches for (oauth2-proxy's X-Forwarded-User, set
+ * here as X-VM-User): a request whose socket peer is a trusted proxy and which carries the user
+ * header is that user, created on first sight with the default role. The same header from any
+ * other address is ignored, as if absent: whoever can reach the API directly could write it.
+ */
+export class ProxyIdentity {
+  constructor(
+    private readonly cp: ControlPlane,
+    readonly settings: ProxyIdentitySettings,
+  ) {}
+
+  /** True when this request's identity is the proxy's to give: a trusted peer that sent the user header. */
+  applies(req: AuthRequest): boolean {
+    return this.settings.trusted.has(req.peer) && req.header(this.settings.userHeader).length > 0;
+  }
+
+  /** The principal of a request `applies()` accepted; 401 for a disabled user (said as for any refusal). */
+  async resolve(req: AuthRequest): Promise<Principal> {
+    const { userHeader, emailHeader, defaultRole } = this.settings;
+    const names = req.header(userHeader);
+    // LOUD: a header sent twice may be one the client wrote and one the proxy added. Trusting
+    // either would let a client choose who it is; refuse instead (a proxy must set, not append).
+    if (names.length !== 1) throw unauthorized(`${userHeader}: the auth proxy sent it more than once; it must replace any value the client sent`);
+    const parsed = UserName.safeParse(names[0]);
+    // The value is not echoed: header values stay out of answers and logs.
+    if (!parsed.success) throw badRequest('validation_failed', `${userHeader}: the auth proxy's user header is not a valid user name (${parsed.error.issues[0]?.message ?? 'invalid'})`, { field: userHeader });
+    const emails = req.header(emailHeader);
+    const email = emails.length === 1 ? UserEmail.safeParse(emails[0]) : undefined;
+    const user = await proxyUser(this.cp, parsed.data, email?.success ? email.data : null, defaultRole);
+    if (user.disabled) throw unauthorized('the token is not valid');
+    return { kind: 'proxy', tokenId: null, userId: user.id, name: user.name, role: user.role, scopes: null };
+  }
+}
