@@ -3,11 +3,18 @@
 #
 #   sudo ./install.sh --server https://vmo.example.com --token-file ./token [--labels k=v,k2=v2]
 #                     [--run-as USER] [--bundle vmo-agent.mjs]
+#   sudo ./install.sh --server https://vmo.example.com --enrol-file ./enrol-token [--name N]
+#                     [--no-start] [...]
 #
 # The token (vmo_agt_…) comes from --token-file, or from the VMO_AGENT_TOKEN environment
 # variable; --token T also works but puts it in `ps` for every user while this runs. It is kept
 # in /etc/vmo-agent/token (root, 0600). Jobs run as --run-as (default vmo-job, created here if
 # missing), never as root and never as a user that can read the token.
+# With --enrol-file (an enrolment token, vmo_enr_…, kept in /etc/vmo-agent/enrol-token, 0600) the
+# agent enrols on its first start, as --name (default: the hostname), and keeps its own token in
+# /var/lib/vmo-agent/agent.token: install this way in a machine image, once, for a whole fleet,
+# with --no-start (enabled, not started: the image itself must not enrol, and must not carry a
+# /var/lib/vmo-agent/agent.token, or every machine made from it would be the same agent).
 #
 # Expects vmo-agent.mjs (npm run build -w @vmo/agent) and vmo-agent.service beside this script
 # (or run it from the repository: services/agent/deploy/install.sh).
@@ -17,17 +24,22 @@ PREFIX=/opt/vmo-agent
 CONF_DIR=/etc/vmo-agent
 ENV_FILE=$CONF_DIR/agent.env
 TOKEN_FILE=$CONF_DIR/token
+ENROL_FILE=$CONF_DIR/enrol-token
+STATE_DIR=/var/lib/vmo-agent
 OLD_ENV_FILE=/etc/vmo-agent.env
 UNIT_FILE=/etc/systemd/system/vmo-agent.service
 JOB_HOME=/var/lib/vmo-job
 
 die() { echo "install.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 server=''
 token=${VMO_AGENT_TOKEN:-}
 token_file=''
+enrol_file=''
+name=''
+start=yes
 labels=''
 bundle=''
 run_as=vmo-job
@@ -41,6 +53,11 @@ while [ $# -gt 0 ]; do
       echo "install.sh: warning: --token shows the token to every user in ps; prefer --token-file" >&2 ;;
     --token=*) token=${1#*=}; shift
       echo "install.sh: warning: --token shows the token to every user in ps; prefer --token-file" >&2 ;;
+    --enrol-file) [ $# -ge 2 ] || die "--enrol-file needs a value"; enrol_file=$2; shift 2 ;;
+    --enrol-file=*) enrol_file=${1#*=}; shift ;;
+    --name) [ $# -ge 2 ] || die "--name needs a value"; name=$2; shift 2 ;;
+    --name=*) name=${1#*=}; shift ;;
+    --no-start) start=no; shift ;;
     --labels) [ $# -ge 2 ] || die "--labels needs a value"; labels=$2; shift 2 ;;
     --labels=*) labels=${1#*=}; shift ;;
     --run-as) [ $# -ge 2 ] || die "--run-as needs a value"; run_as=$2; shift 2 ;;
@@ -53,12 +70,21 @@ done
 
 [ -n "$server" ] || die "--server is required (e.g. https://vmo.example.com)"
 case $server in http://*|https://*) ;; *) die "--server must start with http:// or https://" ;; esac
-if [ -n "$token_file" ]; then
-  [ -r "$token_file" ] || die "--token-file: cannot read $token_file"
-  token=$(head -n 1 -- "$token_file" | tr -d '\r')
+enrol_token=''
+if [ -n "$enrol_file" ]; then
+  [ -z "$token_file" ] && [ -z "$token" ] || die "--enrol-file and an agent token are both given: the agent enrols for its own token, give one or the other"
+  [ -r "$enrol_file" ] || die "--enrol-file: cannot read $enrol_file"
+  enrol_token=$(head -n 1 -- "$enrol_file" | tr -d '\r')
+  case $enrol_token in vmo_enr_*) ;; *) die "--enrol-file must hold an enrolment token (vmo_enr_…, from POST /v1/enrolment-tokens)" ;; esac
+else
+  [ -z "$name" ] || die "--name is the name to enrol under: it needs --enrol-file"
+  if [ -n "$token_file" ]; then
+    [ -r "$token_file" ] || die "--token-file: cannot read $token_file"
+    token=$(head -n 1 -- "$token_file" | tr -d '\r')
+  fi
+  [ -n "$token" ] || die "a token is required: --token-file FILE (or VMO_AGENT_TOKEN), or --enrol-file FILE to enrol"
+  case $token in vmo_agt_*) ;; *) die "the token must be an agent token (vmo_agt_…)" ;; esac
 fi
-[ -n "$token" ] || die "a token is required: --token-file FILE (or VMO_AGENT_TOKEN)"
-case $token in vmo_agt_*) ;; *) die "the token must be an agent token (vmo_agt_…)" ;; esac
 case $run_as in root|0) die "--run-as root would let every job read the agent's token; name an unprivileged user" ;; esac
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo): it writes $CONF_DIR and $UNIT_FILE"
 command -v systemctl >/dev/null 2>&1 || die "systemctl not found: this installer needs systemd"
@@ -87,14 +113,29 @@ install -m 0755 "$bundle" "$PREFIX/vmo-agent.mjs"
 install -d -m 0700 -o root -g root "$CONF_DIR"
 
 # Written under umask 077, then moved: the token is never readable by others, not even briefly.
-tmp=$(umask 077 && mktemp "$TOKEN_FILE.XXXXXX")
-printf '%s\n' "$token" >"$tmp"
-mv -f "$tmp" "$TOKEN_FILE"
+if [ -n "$enrol_token" ]; then
+  tmp=$(umask 077 && mktemp "$ENROL_FILE.XXXXXX")
+  printf '%s\n' "$enrol_token" >"$tmp"
+  mv -f "$tmp" "$ENROL_FILE"
+  # The agent creates it 0700 and keeps its own token there after enrolling.
+  install -d -m 0700 -o root -g root "$STATE_DIR"
+else
+  tmp=$(umask 077 && mktemp "$TOKEN_FILE.XXXXXX")
+  printf '%s\n' "$token" >"$tmp"
+  mv -f "$tmp" "$TOKEN_FILE"
+fi
 
 tmp=$(umask 077 && mktemp "$ENV_FILE.XXXXXX")
 {
   echo "VMO_SERVER=$server"
   echo "VMO_RUN_AS=$run_as"
+  if [ -n "$enrol_token" ]; then
+    echo "VMO_AGENT_STATE_DIR=$STATE_DIR"
+    echo "VMO_AGENT_ENROL_TOKEN_FILE=$ENROL_FILE"
+    [ -z "$name" ] || echo "VMO_AGENT_NAME=$name"
+  else
+    echo "VMO_AGENT_TOKEN_FILE=$TOKEN_FILE"
+  fi
   [ -z "$labels" ] || echo "VMO_AGENT_LABELS=$labels"
 } >"$tmp"
 chmod 0600 "$tmp"
@@ -107,5 +148,9 @@ chmod 0644 "$UNIT_FILE"
 
 systemctl daemon-reload
 systemctl enable vmo-agent.service >/dev/null
+if [ "$start" = no ]; then
+  echo "vmo-agent installed and enabled, not started (server $server, jobs run as $run_as): it starts at the next boot"
+  exit 0
+fi
 systemctl restart vmo-agent.service
 echo "vmo-agent installed and started (server $server, jobs run as $run_as). Logs: journalctl -u vmo-agent -f"

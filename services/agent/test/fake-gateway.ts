@@ -43,6 +43,8 @@ export class FakeGateway {
   autoExitAck = true;
   /** Answer upgrades with this HTTP status instead of accepting them. */
   refuseWith: number | undefined;
+  /** The one agent token accepted (any other is 401), as if the server had rotated it. */
+  acceptedToken = AGENT_TOKEN;
   heartbeatMs = 10_000;
   /** Called on a hello before the welcome is sent (to send something out of turn). */
   beforeWelcome: ((conn: GatewayConnection) => void) | undefined;
@@ -62,7 +64,7 @@ export class FakeGateway {
     const gw = new FakeGateway(http, wss, `http://127.0.0.1:${(http.address() as AddressInfo).port}`);
     http.on('upgrade', (req, socket, head) => {
       gw.upgrades++;
-      const status = req.url !== '/v1/agent/connect' ? 404 : req.headers.authorization !== `Bearer ${AGENT_TOKEN}` ? 401 : gw.refuseWith;
+      const status = req.url !== '/v1/agent/connect' ? 404 : req.headers.authorization !== `Bearer ${gw.acceptedToken}` ? 401 : gw.refuseWith;
       if (status) {
         const body = JSON.stringify({ error: { code: 'refused', message: `status ${status}` } });
         socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);

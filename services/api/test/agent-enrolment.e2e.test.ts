@@ -57,7 +57,7 @@ describe('agent enrolment (real API, worker and agents)', () => {
   const agentCount = async () => Number((await sql`select count(*)::int as n from agents`)[0]!.n);
   const mode = (path: string) => statSync(path).mode & 0o777;
 
-  it('enrols on first start: online with the token\'s labels, its token 0600 in a 0700 state dir it created; restarted with that dir it needs no enrolment token', async () => {
+  it('§8 enrols on first start: online with the token\'s labels, its token 0600 in a 0700 state dir it created; restarted with that dir it needs no enrolment token', async () => {
     const enr = await enrolmentToken({ labels: { fleet: 'blue', env: 'staging' }, maxUses: 5 });
     const stateDir = join(dir, 'new', 'state'); // does not exist yet
     const first = agent(['--state-dir', stateDir, '--enrol-file', enr.file, '--name', 'enrolled-1']);
@@ -169,7 +169,7 @@ describe('agent enrolment (real API, worker and agents)', () => {
     expect(await agentNamed('never-enrolled')).toBeUndefined();
   });
 
-  it('rotate-token: the old token is refused at once, the live socket closes, the agent waits with its job running and comes back once the new token is installed', async () => {
+  it('§8 rotate-token: the old token is refused at once, the live socket closes, the agent waits with its job running and comes back once the new token is installed', async () => {
     const enr = await enrolmentToken();
     const stateDir = join(dir, 'rotator');
     const rotator = agent(['--state-dir', stateDir, '--enrol-file', enr.file, '--name', 'rotator']);
@@ -207,7 +207,7 @@ describe('agent enrolment (real API, worker and agents)', () => {
     await rotator.stop();
   });
 
-  it('rotate-token on an agent given its token as such (no token file): it stops (exit 2) saying to restart it with the new token', async () => {
+  it('§8 rotate-token on an agent given its token as such (no token file): it stops (exit 2) saying to restart it with the new token', async () => {
     const { id, process: proc } = await system.startAgent('rotated-fixed');
     const rotated = await system.client.request('POST', `/v1/agents/${id}/rotate-token`);
     expect(rotated.status).toBe(200);
