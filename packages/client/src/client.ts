@@ -140,6 +140,17 @@ export class VmoClient {
     /** Its registered labels and/or maxConcurrentJobs (null: no limit). */
     update: (id: string, patch: Body<typeof api.updateAgent>) => this.body(api.updateAgent, { params: { id }, body: patch }),
     revoke: async (id: string): Promise<void> => void (await send(this.http, api.revokeAgent, { params: { id } })),
+    /** A new token (shown once); the old one is refused at once and the agent's socket closed: install the new one in its token file. */
+    rotateToken: (id: string) => this.body(api.rotateAgentToken, { params: { id } }),
+  };
+
+  readonly enrolmentTokens = {
+    /** Admins: machines exchange it for agents of their own (`vmo-agent --enrol-file`). The answer carries the token: shown once. */
+    create: (token: Body<typeof api.createEnrolmentToken>) => this.body(api.createEnrolmentToken, { body: token }),
+    list: (query: Query<typeof api.listEnrolmentTokens> = {}) => this.body(api.listEnrolmentTokens, { query }),
+    get: (id: string) => this.body(api.getEnrolmentToken, { params: { id } }),
+    /** No agent is enrolled with it from now on; those it enrolled keep their tokens. */
+    revoke: async (id: string): Promise<void> => void (await send(this.http, api.revokeEnrolmentToken, { params: { id } })),
   };
 
   readonly hosts = {
