@@ -71,7 +71,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   // A foreign web page is refused before its token is looked at (http/origin.ts).
   app.use('/v1/*', requireAllowedOrigin(origins));
   app.use('/v1/*', limitBody(MAX_BODY_BYTES));
-  if (authFailures) app.use('/v1/*', limitFailedAuth(authFailures));
+  if (authFailures) app.use('/v1/*', limitFailedAuth(authFailures, tokens.proxy));
   // LOUD: before requireUser, like the document above: authenticated by an enrolment token, which
   // no user-token check would accept; it answers without calling next().
   app.route('/', agentEnrolRoutes(cp));

@@ -20,7 +20,7 @@ import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './
 import { auditRefusedUpgrade, noteUpgradePrincipal } from './http/audit-upgrade.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
-import { presentsToken, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
+import { upgradeLooksUpToken, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
@@ -86,8 +86,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
     const isAgent = url.pathname === agentConnect.path;
-    // A token is looked at only if the caller offered one where this endpoint reads it.
-    const token = presentsToken(req.headers.authorization, isAgent ? undefined : req.headers['sec-websocket-protocol']);
+    // Counted and held up by VMO_AUTH_FAIL_RATE: an upgrade whose token will be looked up.
+    const token = upgradeLooksUpToken(req, isAgent, deps.tokens.proxy);
     const route = (async () => {
       // Before anything is authenticated or read (http/origin.ts). Not on the agent endpoint: it
       // takes only an agent token in the Authorization header, which a web page can neither set

@@ -15,6 +15,7 @@ import { TEST_REDIS_URL, TestSystem, waitFor } from '@vmo/testkit';
 
 const ALLOWED = 'https://console.example.com';
 const WRONG = 'vmo_adm_wrongwrongwrongwrongwrongwrong';
+const PROXY = '127.0.0.8';
 
 interface Answer {
   status: number;
@@ -100,7 +101,8 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     system = await TestSystem.start({
       label: 'origin_rate',
       workers: 0,
-      env: { VMO_ALLOWED_ORIGINS: `${ALLOWED},http://localhost:5173`, VMO_AUTH_FAIL_RATE: '5/15s', VMO_SUBMIT_RATE: '6/15s' },
+      // 127.0.0.8 plays an auth proxy (oauth2-proxy) in front of the API.
+      env: { VMO_ALLOWED_ORIGINS: `${ALLOWED},http://localhost:5173`, VMO_AUTH_FAIL_RATE: '5/15s', VMO_SUBMIT_RATE: '6/15s', VMO_TRUSTED_PROXIES: `${PROXY}/32` },
     });
     await system.startApi({ VMO_ADMIN_TOKEN: token2 });
     [api, api2] = system.apiUrls as [string, string];
@@ -234,6 +236,26 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     expectRateLimited(await send(api2, 'GET', '/v1/jobs', { token: system.token, localAddress: from }), 15);
     expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: from }), 15);
     expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: token2, localAddress: from }), 15);
+  });
+
+  it("behind an auth proxy: refused tokens through it block tokens from its address, never the users it names by header (with or without its own bearer)", async () => {
+    for (let i = 0; i < 5; i++) expect((await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: PROXY })).status).toBe(401);
+    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: PROXY }), 15);
+    // A CLI behind the proxy, with a vmo token: blocked like any token from that address.
+    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: system.token, headers: { 'x-vm-user': 'alice' }, localAddress: PROXY }), 15);
+    // Browser users the proxy names: served, whether or not it forwards its own (OIDC) bearer, on REST and streams.
+    const oidc = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+    expect((await send(api, 'GET', '/v1/me', { headers: { 'x-vm-user': 'alice' }, localAddress: PROXY })).status).toBe(200);
+    expect((await send(api, 'GET', '/v1/me', { token: oidc, headers: { 'x-vm-user': 'alice' }, localAddress: PROXY })).status).toBe(200);
+    const ws = new WebSocket(`${api.replace(/^http/, 'ws')}/v1/jobs/${jobId}/stream`, { headers: { 'x-vm-user': 'alice', authorization: `Bearer ${oidc}` }, localAddress: PROXY });
+    const opened = await new Promise<number>((resolve) => {
+      ws.once('open', () => resolve(101));
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('error', () => resolve(0));
+    });
+    ws.terminate();
+    // Opened, or refused by what alice may see (404 for a job she may not read): never 429.
+    expect([101, 404]).toContain(opened);
   });
 
   it('a refused enrolment token is a failed authentication too: past the limit POST /v1/agent/enrol is 429 and creates no agent', async () => {

@@ -1,9 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
-import { BEARER_SUBPROTOCOL_PREFIX } from '@vmo/shared/api';
-import { errorBody, type AppError } from '@vmo/shared/errors';
+import { AppError, errorBody } from '@vmo/shared/errors';
 import type { Keys } from '@vmo/shared/redis';
-import { bearerToken } from '@vmo/shared/tokens';
+import { bearerToken, tokenKind } from '@vmo/shared/tokens';
+import type { AuthRequest, ProxyIdentity } from '../auth/proxy-identity.ts';
+import { restAuthRequest } from '../auth/require-user.ts';
+import { upgradeAuthRequest } from './upgrade-auth.ts';
 import { rateLimited, type Rate, type RateLimiter } from './rate-limit.ts';
 import { addressKey } from './unauthenticated-connections.ts';
 
@@ -13,12 +15,12 @@ const MESSAGE = 'too many failed authentications from your address';
 
 /**
  * VMO_AUTH_FAIL_RATE: failed authentications per source address (an IPv6 /64). A failure is a
- * token that was presented and refused (401: unknown, revoked, expired, of a disabled user);
+ * token that was looked up and refused (401: unknown, revoked, expired, of a disabled user);
  * requests with no token, or a malformed Authorization header, are never counted, since they
- * look nothing up. Past the limit, every request from that address that presents a token is
- * 429 `rate_limited` (with Retry-After) until the window ends, before its token is looked at:
- * a right guess must look exactly like a wrong one. Requests without a token are not held up, so
- * the users an auth proxy identifies by its header keep working though they share its address.
+ * look nothing up. Past the limit, every request from that address whose token would be looked
+ * up is 429 `rate_limited` (with Retry-After) until the window ends, before the token is looked
+ * at: a right guess must look exactly like a wrong one. Other requests are not held up, so the
+ * users an auth proxy identifies by its header keep working though they share its address.
  *
  * The counts are in Redis (every node adds to one count per address). Whether an address is
  * blocked is kept in memory on each node, learned from its own counting, so a successful request
@@ -70,10 +72,26 @@ export class FailedAuthLimiter {
   }
 }
 
-/** A token offered where a user endpoint reads one: `Authorization: Bearer`, or a `bearer.<token>` subprotocol (streams). */
-export function presentsToken(authorization: string | undefined, subprotocols?: string): boolean {
-  if (bearerToken(authorization) !== undefined) return true;
-  return (subprotocols ?? '').split(',').some((p) => p.trim().startsWith(BEARER_SUBPROTOCOL_PREFIX));
+/**
+ * Whether this request's token will be looked up, by authenticate()'s rule (auth/authenticate.ts):
+ * a token was given, and it is not a bearer of no vmo kind forwarded by a trusted auth proxy beside
+ * its user header (the proxy's own OIDC token, which authenticate ignores: the header is the
+ * identity). Only these requests are counted, and held up while their address is blocked.
+ */
+export function looksUpToken(req: AuthRequest, proxy: ProxyIdentity | undefined): boolean {
+  if (req.token === undefined) return false;
+  return proxy?.applies(req) !== true || tokenKind(req.token) !== undefined;
+}
+
+/** looksUpToken for an upgrade: a stream's token (header or subprotocol, proxy rules as REST), or the agent endpoint's header. */
+export function upgradeLooksUpToken(req: IncomingMessage, isAgent: boolean, proxy: ProxyIdentity | undefined): boolean {
+  if (isAgent) return bearerToken(req.headers.authorization) !== undefined;
+  try {
+    return looksUpToken(upgradeAuthRequest(req), proxy);
+  } catch (err) {
+    if (err instanceof AppError) return false; // a malformed offer (400): refused without a lookup
+    throw err;
+  }
 }
 
 /**
@@ -81,9 +99,9 @@ export function presentsToken(authorization: string | undefined, subprotocols?: 
  * it is looked at, and a refused one (the 401 requireUser answered) is counted, the answer turned
  * into the 429 when it passes the limit.
  */
-export function limitFailedAuth(limiter: FailedAuthLimiter): MiddlewareHandler {
+export function limitFailedAuth(limiter: FailedAuthLimiter, proxy: ProxyIdentity | undefined): MiddlewareHandler {
   return async function failedAuthLimit(c, next) {
-    if (!presentsToken(c.req.header('authorization'))) return next();
+    if (!looksUpToken(restAuthRequest(c), proxy)) return next();
     const address = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress;
     const blocked = limiter.refusal(address);
     if (blocked) throw withRetryAfter(c, blocked);
