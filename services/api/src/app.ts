@@ -13,6 +13,7 @@ import type { TokenStore } from './auth/token-store.ts';
 import { MAX_BODY_BYTES } from './env.ts';
 import { AuditWriter } from '@vmo/shared/audit';
 import { auditRequests } from './http/audit.ts';
+import { trustedProxyOf } from './http/audit-source.ts';
 import { limitBody } from './http/body-limit.ts';
 import { createErrorHandler } from './http/on-error.ts';
 import { openapiRoute } from './http/openapi-route.ts';
@@ -67,7 +68,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   openapiRoute(app, docsPage, (c) => docs(c as never, async () => {}) as Promise<Response>);
 
   // First on /v1: every refusal below (origin, body limit, token, scope, policy) is recorded too.
-  app.use('/v1/*', auditRequests({ writer: audit, log }));
+  app.use('/v1/*', auditRequests({ writer: audit, log, isTrustedProxy: trustedProxyOf(tokens) }));
   // A foreign web page is refused before its token is looked at (http/origin.ts).
   app.use('/v1/*', requireAllowedOrigin(origins));
   app.use('/v1/*', limitBody(MAX_BODY_BYTES));

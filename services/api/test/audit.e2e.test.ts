@@ -6,6 +6,7 @@
  * row; no row holds a token or an env value. Then GET /v1/audit: filters, paging, bad input, and
  * its refusal to anyone but an admin (itself audited).
  */
+import { request as httpRequest } from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANARY_SECRET, openWebSocket, TestSystem } from '@vmo/testkit';
@@ -14,7 +15,8 @@ let system: TestSystem;
 let sql: postgres.Sql;
 
 beforeAll(async () => {
-  system = await TestSystem.start({ label: 'audit', workers: 0 });
+  // The test process connects from 127.0.0.1, the trusted proxy here; 127.0.0.2 is any other client.
+  system = await TestSystem.start({ label: 'audit', workers: 0, env: { VMO_TRUSTED_PROXIES: '127.0.0.1/32' } });
   sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
 });
 
@@ -41,16 +43,24 @@ interface Row {
 
 const rowsFor = (requestId: string) => sql<Row[]>`select * from audit_events where request_id = ${requestId}`;
 
-/** A request with its own id; `token: null` sends none. */
-async function call(id: string, method: string, path: string, body?: unknown, token: string | null = system.token) {
-  const headers: Record<string, string> = { 'X-Request-Id': id };
-  const res = await fetch(`${system.apiUrls[0]}${path}`, {
-    method,
-    headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+/** A request with its own id; `token: null` sends none. From 127.0.0.1 unless `from` says otherwise. */
+function call(id: string, method: string, path: string, body?: unknown, token: string | null = system.token, opts: { headers?: Record<string, string>; from?: string } = {}) {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string> = {
+    'X-Request-Id': id,
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+    ...opts.headers,
+  };
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = httpRequest(`${system.apiUrls[0]}${path}`, { method, headers, localAddress: opts.from ?? '127.0.0.1' }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 const admin = { actor_kind: 'bootstrap', actor_id: null, actor_name: 'admin (VMO_ADMIN_TOKEN)', source_ip: '127.0.0.1' };
@@ -63,9 +73,12 @@ describe('every mutating and every denied request has exactly one row', () => {
   const unrecorded: string[] = [];
   let agentToken = '';
   let adminTokenId = '';
+  /** Tokens answered during the sequence: none may be in a row. */
+  const tokensToHide: string[] = [];
 
   it('performs a varied sequence of requests', async () => {
-    [{ id: adminTokenId }] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
+    const [adminToken] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
+    adminTokenId = adminToken!.id;
 
     const registered = await call('reg-1', 'POST', '/v1/agents', { name: 'audit-a1', labels: { team: 'a' } });
     expect(registered.status).toBe(201);
@@ -133,6 +146,61 @@ describe('every mutating and every denied request has exactly one row', () => {
     expect(wrongKind).toMatchObject({ kind: 'refused', status: 403 });
     expected.set('ws-3', { ...anonymous, action: 'agents.connect', resource_type: 'agents', result: 'denied', status: 403 });
 
+    // Users, tokens, policies, enrolment: the access routes are audited like the rest.
+    const viewer = await call('usr-1', 'POST', '/v1/users', { name: 'audit-viewer', role: 'viewer' });
+    expect(viewer.status).toBe(201);
+    expected.set('usr-1', { ...admin, action: 'users.create', resource_type: 'users', resource_id: viewer.body.id, result: 'allowed', status: 201 });
+    expect((await call('usr-2', 'POST', '/v1/users', { name: 'audit-op', role: 'operator' })).status).toBe(201);
+    expected.set('usr-2', { ...admin, action: 'users.create', result: 'allowed', status: 201 });
+    const viewerToken = await call('tok-1', 'POST', '/v1/tokens', { name: 'v', user: 'audit-viewer' });
+    expect(viewerToken.status).toBe(201);
+    expected.set('tok-1', { ...admin, action: 'tokens.create', resource_type: 'tokens', resource_id: viewerToken.body.id, result: 'allowed', status: 201 });
+    const opToken = await call('tok-2', 'POST', '/v1/tokens', { name: 'o', user: 'audit-op' });
+    expect(opToken.status).toBe(201);
+    expected.set('tok-2', { ...admin, action: 'tokens.create', resource_id: opToken.body.id, result: 'allowed', status: 201 });
+    const spareToken = await call('tok-3', 'POST', '/v1/tokens', { name: 'spare', user: 'audit-op' });
+    expected.set('tok-3', { ...admin, action: 'tokens.create', resource_id: spareToken.body.id, result: 'allowed', status: 201 });
+    expect((await call('tok-4', 'DELETE', `/v1/tokens/${spareToken.body.id}`)).status).toBe(204);
+    expected.set('tok-4', { ...admin, action: 'tokens.revoke', resource_type: 'tokens', resource_id: spareToken.body.id, result: 'allowed', status: 204 });
+    expect((await call('tok-5', 'GET', '/v1/jobs', undefined, spareToken.body.token)).status).toBe(401);
+    expected.set('tok-5', { ...anonymous, action: 'auth.denied', result: 'denied', status: 401, detail: expect.objectContaining({ attempted: 'jobs.list' }) });
+    tokensToHide.push(viewerToken.body.token, opToken.body.token, spareToken.body.token);
+
+    const policy = await call('pol-1', 'POST', '/v1/policies', { name: 'audit-team-b', subjects: { roles: ['operator'] }, actions: ['run'], targets: 'team=b' });
+    expect(policy.status).toBe(201);
+    expected.set('pol-1', { ...admin, action: 'policies.create', resource_type: 'policies', resource_id: policy.body.id, result: 'allowed', status: 201 });
+    expect((await call('pol-2', 'DELETE', `/v1/policies/${policy.body.id}`)).status).toBe(204);
+    expected.set('pol-2', { ...admin, action: 'policies.delete', resource_id: policy.body.id, result: 'allowed', status: 204 });
+
+    const enrolment = await call('enr-1', 'POST', '/v1/enrolment-tokens', { expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(enrolment.status).toBe(201);
+    expected.set('enr-1', { ...admin, action: 'enrolment_tokens.create', resource_type: 'enrolment_tokens', resource_id: enrolment.body.id, result: 'allowed', status: 201 });
+    const enrolled = await call('enr-2', 'POST', '/v1/agent/enrol', { name: 'audit-enrolled' }, enrolment.body.token);
+    expect(enrolled.status).toBe(201);
+    expected.set('enr-2', { ...anonymous, action: 'agents.enrol', resource_type: 'agents', resource_id: enrolled.body.agentId, targets: ['audit-enrolled'], result: 'allowed', status: 201 });
+    expect((await call('enr-3', 'POST', '/v1/agent/enrol', { name: 'audit-nobody' }, 'vmo_enr_not-a-real-token')).status).toBe(401);
+    expected.set('enr-3', { ...anonymous, action: 'auth.denied', resource_type: 'agents', result: 'denied', status: 401, detail: expect.objectContaining({ attempted: 'agents.enrol' }) });
+    tokensToHide.push(enrolment.body.token, enrolled.body.token);
+
+    // Refusals of signed-in users name them: a viewer may not run, nor read the audit trail; an
+    // operator may not either, and may not see the admin's job (a 404 that is a policy's denial).
+    const asViewer = { actor_kind: 'user', actor_id: viewer.body.id, actor_name: 'audit-viewer', token_id: viewerToken.body.id, source_ip: '127.0.0.1' };
+    expect((await call('vw-1', 'POST', '/v1/jobs', { command: 'true' }, viewerToken.body.token)).status).toBe(403);
+    expected.set('vw-1', { ...asViewer, action: 'jobs.submit', result: 'denied', status: 403, detail: expect.objectContaining({ code: 'forbidden' }) });
+    expect((await call('vw-2', 'GET', '/v1/audit', undefined, viewerToken.body.token)).status).toBe(403);
+    expected.set('vw-2', { ...asViewer, action: 'audit.list', resource_type: 'audit', result: 'denied', status: 403, detail: expect.objectContaining({ code: 'forbidden', message: expect.stringContaining('audit:read') }) });
+    expect((await call('op-1', 'GET', '/v1/audit', undefined, opToken.body.token)).status).toBe(403);
+    expected.set('op-1', { actor_kind: 'user', actor_name: 'audit-op', token_id: opToken.body.id, action: 'audit.list', result: 'denied', status: 403 });
+    expect((await call('op-2', 'GET', `/v1/jobs/${job.body.id}`, undefined, opToken.body.token)).status).toBe(404);
+    expected.set('op-2', { actor_kind: 'user', actor_name: 'audit-op', action: 'jobs.get', resource_type: 'jobs', resource_id: job.body.id, result: 'denied', status: 404, detail: { code: 'not_found' } });
+
+    // Behind the trusted proxy: its user header is the actor, the client it forwarded is the
+    // source. From any other address the same headers are a spoof: 401, and the peer is the source.
+    expect((await call('px-1', 'POST', '/v1/jobs', { command: 'true' }, null, { headers: { 'X-VM-User': 'audit-viewer', 'X-Forwarded-For': '203.0.113.7' } })).status).toBe(403);
+    expected.set('px-1', { actor_kind: 'proxy', actor_id: viewer.body.id, actor_name: 'audit-viewer', token_id: null, source_ip: '203.0.113.7', action: 'jobs.submit', result: 'denied', status: 403 });
+    expect((await call('px-2', 'POST', '/v1/jobs', { command: 'true' }, null, { headers: { 'X-VM-User': 'audit-viewer', 'X-Forwarded-For': '203.0.113.7' }, from: '127.0.0.2' })).status).toBe(401);
+    expected.set('px-2', { ...anonymous, source_ip: '127.0.0.2', action: 'auth.denied', result: 'denied', status: 401 });
+
     // Allowed reads and a real 404 on a read are not recorded.
     expect((await call('read-1', 'GET', '/v1/jobs')).status).toBe(200);
     expect((await call('read-2', 'GET', `/v1/jobs/${job.body.id}`)).status).toBe(200);
@@ -156,10 +224,9 @@ describe('every mutating and every denied request has exactly one row', () => {
   });
 
   it('no row holds a token or an env value', async () => {
-    const [{ text }] = await sql<{ text: string }[]>`select coalesce(string_agg(to_jsonb(a)::text, ' '), '') as text from audit_events a`;
+    const [{ text } = { text: '' }] = await sql<{ text: string }[]>`select coalesce(string_agg(to_jsonb(a)::text, ' '), '') as text from audit_events a`;
     expect(text).not.toContain(CANARY_SECRET);
-    expect(text).not.toContain(system.token);
-    expect(text).not.toContain(agentToken);
+    for (const token of [system.token, agentToken, ...tokensToHide]) expect(text).not.toContain(token);
   });
 });
 
@@ -191,16 +258,20 @@ describe('GET /v1/audit', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       return (res.body.items as { requestId: string }[]).map((r) => r.requestId).sort();
     };
-    expect(await ids('?actor=anonymous&limit=500')).toEqual(['den-1', 'den-2', 'den-3', 'den-4', 'ws-1', 'ws-2', 'ws-3']);
-    expect(await ids('?action=auth.denied')).toEqual(['den-1', 'den-2', 'ws-1', 'ws-2']);
-    expect(await ids('?action=agents.*&result=allowed')).toEqual(['reg-1', 'rev-1', 'upd-1']);
+    expect(await ids('?actor=anonymous&action=agents.*&limit=500')).toEqual(['den-3', 'enr-2', 'ws-3']);
+    expect(await ids('?action=auth.denied&resource=jobs')).toEqual(['den-1', 'den-2', 'px-2', 'tok-5', 'ws-1']);
+    expect(await ids('?action=agents.*&result=allowed')).toEqual(['enr-2', 'reg-1', 'rev-1', 'upd-1']);
     expect(await ids('?resource=hosts')).toEqual(['den-4', 'hdel-1', 'imp-1']);
     expect(await ids('?resource=hosts/audit-db2@default')).toEqual(['hdel-1']);
     expect(await ids('?result=failed')).toEqual(['bad-1', 'nf-1', 'unk-1']);
-    const [{ id: tokenId }] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
-    expect((await ids(`?actor=${tokenId}&action=jobs.*`))).toEqual(['bad-1', 'can-1', 'sub-1']);
+    const [adminToken] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
+    expect(await ids(`?actor=${adminToken!.id}&action=jobs.*`)).toEqual(['bad-1', 'can-1', 'sub-1']);
     expect(await ids(`?actor=${encodeURIComponent('admin (VMO_ADMIN_TOKEN)')}&action=jobs.submit`)).toEqual(['bad-1', 'sub-1']);
-    const [{ at }] = await sql<{ at: Date }[]>`select at from audit_events where request_id = 'imp-1'`;
+    expect(await ids('?actor=audit-viewer')).toEqual(['px-1', 'vw-1', 'vw-2']);
+    const [viewer] = await sql<{ id: string }[]>`select id from users where name = 'audit-viewer'`;
+    expect(await ids(`?actor=${viewer!.id}&result=denied&action=jobs.submit`)).toEqual(['px-1', 'vw-1']);
+    const [imported] = await sql<{ at: Date }[]>`select at from audit_events where request_id = 'imp-1'`;
+    const at = imported!.at;
     const since = await ids(`?since=${at.toISOString()}&limit=500`);
     expect(since).toContain('imp-1');
     expect(since).not.toContain('reg-1');
@@ -241,5 +312,18 @@ describe('GET /v1/audit', () => {
       expect(res.status, query).toBe(400);
       expect(JSON.stringify(res.body.error), query).toContain(field);
     }
+  });
+});
+
+describe('durability', () => {
+  it('a request answered just before the API is killed -9 has its row', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => call(`kill-${i}`, 'POST', '/v1/agents', { name: `audit-kill-${i}` })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(201));
+    // Killed the moment the last answer arrived: nothing the process still meant to do happens.
+    await system.apis[0]!.kill();
+    const rows = await sql<{ request_id: string }[]>`select request_id from audit_events where starts_with(request_id, 'kill-')`;
+    expect(rows.map((r) => r.request_id).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `kill-${i}`).sort());
   });
 });

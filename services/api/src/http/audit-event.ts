@@ -90,7 +90,8 @@ function factsFromAnswer(resourceType: string, answer: unknown): Facts {
     case 'runs':
       return { id, ...runFacts(answer) };
     case 'agents':
-      return { id, ...targetsFacts([str(answer.name)]) };
+      // An enrolment answers `agentId` (and the agent's token, never read here).
+      return { id: id ?? str(answer.agentId), ...targetsFacts([str(answer.name)]) };
     case 'hosts':
       return { id, ...hostFacts(answer) };
     default:

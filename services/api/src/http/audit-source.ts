@@ -1,3 +1,5 @@
+import type { TokenStore } from '../auth/token-store.ts';
+
 /**
  * The address an audit row names as the request's source: the socket's peer, unless the peer is
  * a trusted proxy (VMO_TRUSTED_PROXIES), in which case the client it forwarded for. X-Forwarded-For
@@ -24,3 +26,9 @@ function plain(address: string): string {
 
 /** Until the API is told which proxies to trust, none is. */
 export const trustNoProxy = (): boolean => false;
+
+/** VMO_TRUSTED_PROXIES as the token store has it (set only when the variable is). */
+export const trustedProxyOf =
+  (tokens: TokenStore) =>
+  (address: string): boolean =>
+    tokens.proxy?.settings.trusted.has(address) ?? false;

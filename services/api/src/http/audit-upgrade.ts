@@ -3,15 +3,17 @@ import type { AuditWriter } from '@vmo/shared/audit';
 import type { AppError } from '@vmo/shared/errors';
 import type { Logger } from '@vmo/shared/logger';
 import type { Principal } from '../auth/principal.ts';
+import type { TokenStore } from '../auth/token-store.ts';
 import { storeOrLog } from './audit.ts';
 import { auditEventOf, auditResultOf } from './audit-event.ts';
-import { auditSourceAddress, trustNoProxy } from './audit-source.ts';
+import { auditSourceAddress, trustedProxyOf } from './audit-source.ts';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.ts';
 
 export interface UpgradeAuditDeps {
   audit: AuditWriter;
   log: Logger;
-  isTrustedProxy?: (address: string) => boolean;
+  /** Its proxy settings say which peers' X-Forwarded-For to believe (VMO_TRUSTED_PROXIES). */
+  tokens: TokenStore;
 }
 
 /** Who an upgrade authenticated as, for the row of a refusal that comes after the token check. */
@@ -38,7 +40,7 @@ export async function auditRefusedUpgrade(deps: UpgradeAuditDeps, req: IncomingM
     status: err.status,
     error: err,
     principal: principals.get(req),
-    sourceIp: auditSourceAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, deps.isTrustedProxy ?? trustNoProxy),
+    sourceIp: auditSourceAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trustedProxyOf(deps.tokens)),
     requestId: requestIdOf(Array.isArray(requestId) ? requestId[0] : requestId),
   });
   await storeOrLog(deps.audit, deps.log, event);
