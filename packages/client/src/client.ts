@@ -164,6 +164,25 @@ export class VmoClient {
     import: (input: Body<typeof api.importHosts>) => this.body(api.importHosts, { body: input }),
   };
 
+  readonly users = {
+    /** Admins: a local user (`{ name, role, email? }`). */
+    create: (user: Body<typeof api.createUser>) => this.body(api.createUser, { body: user }),
+    list: (query: Query<typeof api.listUsers> = {}) => this.body(api.listUsers, { query }),
+    /** By id or name. */
+    get: (id: string) => this.body(api.getUser, { params: { id } }),
+    /** Role, email, name, or `disabled` (refused from the next request on). */
+    update: (id: string, patch: Body<typeof api.updateUser>) => this.body(api.updateUser, { params: { id }, body: patch }),
+    /** Who this client is: user, role and the scopes of its token. */
+    me: () => this.body(api.getMe),
+  };
+
+  readonly tokens = {
+    /** The answer carries the token (`vmo_usr_…`): shown once. `user` (admins) makes it for someone else. */
+    create: (token: Body<typeof api.createToken>) => this.body(api.createToken, { body: token }),
+    list: (query: Query<typeof api.listTokens> = {}) => this.body(api.listTokens, { query }),
+    revoke: async (id: string): Promise<void> => void (await send(this.http, api.revokeToken, { params: { id } })),
+  };
+
   readonly targets = {
     /** What a label selector (`env=prod,role in (web,api)`) matches among agents and SSH hosts, without running anything. */
     preview: (query: { selector?: string; kinds?: readonly ('agent' | 'ssh')[]; limit?: number } = {}) =>
