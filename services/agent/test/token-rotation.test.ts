@@ -48,7 +48,7 @@ describe('§8 token rotation (agent side)', () => {
     const readsAtClose = source.reads;
     gw.current!.ws.close(AgentCloseCode.tokenRotated, 'agent token rotated');
     // Two looks at the file after the close: it has decided, twice, not to connect with what is there.
-    await waitFor('the agent looking at its token file', () => source.reads >= readsAtClose + 2, 15_000, 50);
+    await waitFor('the agent looking at its token file', () => source.reads >= readsAtClose + 2, 15_000);
     expect(gw.upgrades).toBe(upgrades);
     expect(agent.state).toBe('backoff');
     expect(fatal).toEqual([]);
