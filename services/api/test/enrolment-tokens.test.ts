@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentForToken, registerAgent } from '@vmo/shared/agents';
 import { hashToken } from '@vmo/shared/tokens';
+import { createApiToken, createUser, findUser } from '@vmo/shared/users';
 import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
 interface Reply {
@@ -159,6 +160,25 @@ describe('enrolment tokens and POST /v1/agent/enrol (in-process)', () => {
     // On the user API it is no user token.
     expectError(await call('GET', '/v1/agents', undefined, enrolment.token), 401, 'unauthorized');
     expectError(await call('POST', '/v1/enrolment-tokens', { expiresAt: inDays(1) }, enrolment.token), 401, 'unauthorized');
+    expect(await rows()).toBe(before);
+  });
+
+  it('only admins: an operator is refused (403 naming agents:write) creating, listing, revoking and rotating, and nothing changes', async () => {
+    await createUser(fixture.cp, { name: 'op-1', role: 'operator', email: null });
+    const operator = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'op-1'))!, name: 'op', scopes: null, createdBy: 'test' })).token;
+    const enrolment = await create();
+    const before = await rows();
+    for (const [method, path, body] of [
+      ['POST', '/v1/enrolment-tokens', { expiresAt: inDays(1) }],
+      ['GET', '/v1/enrolment-tokens', undefined],
+      ['GET', `/v1/enrolment-tokens/${enrolment.id}`, undefined],
+      ['DELETE', `/v1/enrolment-tokens/${enrolment.id}`, undefined],
+      ['POST', '/v1/agents/taken/rotate-token', undefined],
+    ] as const) {
+      const res = await call(method, path, body, operator);
+      expectError(res, 403, 'forbidden', /^agents:write: role operator does not have agents:write/);
+      expect(res.text).not.toContain('vmo_');
+    }
     expect(await rows()).toBe(before);
   });
 
