@@ -5,7 +5,6 @@ import { WebSocketServer } from 'ws';
 import { agentConnect } from '@vmo/shared/api';
 import { AppError, notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
-import { jobExists } from '@vmo/shared/jobs';
 import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
@@ -26,7 +25,7 @@ import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
 import { serveJobStream } from './streams/job-stream.ts';
 import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.ts';
-import { parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
+import { assertJobVisible, parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
 export interface ServerDeps {
   app: Hono<any>;
@@ -129,7 +128,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
     const { jobId, after } = parseStreamRequest(match[1]!, url);
     if (!isId('job', jobId)) return rejectUpgrade(socket, notFound('job', jobId));
-    if (!(await jobExists(deps.cp.database.sql, jobId))) return rejectUpgrade(socket, notFound('job', jobId));
+    await assertJobVisible(deps.cp, principal, jobId); // 404 for a job the caller may not see, as for none
     subscribers.handleUpgrade(req, socket, head, (ws) => {
       accepted();
       void serveJobStream(ws, jobId, after, { cp: deps.cp, bus: deps.bus, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });

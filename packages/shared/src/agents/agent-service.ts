@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, or, sql as dsql } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, or, sql as dsql, type SQL } from 'drizzle-orm';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { agents } from '../db/schema/agents.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
@@ -67,11 +67,12 @@ export async function getAgent(cp: ControlPlane, ref: string): Promise<AgentView
   return (await decorate(cp, [row]))[0]!;
 }
 
-export async function listAgents(cp: ControlPlane, q: { limit: number; cursor?: string }): Promise<{ items: AgentView[]; nextCursor: string | null }> {
+/** `visibleTo`: only the agents the caller may read (@vmo/shared/access agentsReadableWhere); all when absent. */
+export async function listAgents(cp: ControlPlane, q: { limit: number; cursor?: string; visibleTo?: SQL }): Promise<{ items: AgentView[]; nextCursor: string | null }> {
   const rows = await cp.database.db
     .select()
     .from(agents)
-    .where(and(isNull(agents.revokedAt), q.cursor ? lt(agents.id, q.cursor) : undefined))
+    .where(and(isNull(agents.revokedAt), q.cursor ? lt(agents.id, q.cursor) : undefined, q.visibleTo))
     .orderBy(desc(agents.id))
     .limit(q.limit + 1);
   const items = await decorate(cp, rows.slice(0, q.limit));

@@ -152,6 +152,8 @@ export const SubmitJobHeaders = z.object({
 });
 
 const JOB_NOT_FOUND = { ...AUTHENTICATED, 404: ['not_found'] } as const;
+/** A policy's refusal to run or cancel on the target (POST /v1/policies), beside the role's. */
+const TARGET_FORBIDDEN = { 403: ['forbidden', 'target_forbidden'] } as const;
 
 export const submitJob = defineRoute({
   method: 'post',
@@ -159,7 +161,8 @@ export const submitJob = defineRoute({
   operationId: 'submitJob',
   tags: ['jobs'],
   summary: 'Submit a job',
-  description: 'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object.',
+  description:
+    'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object. An operator may run only where a policy grants `run` (403 `target_forbidden` naming the target); the `local` target is admins\' only unless a policy with `local: true` grants it.',
   request: {
     headers: SubmitJobHeaders,
     body: { required: true, content: json(JobInput.meta({ id: 'JobInput' })) },
@@ -173,7 +176,7 @@ export const submitJob = defineRoute({
       }),
       content: json(Job),
     },
-    ...errorResponses({ ...AUTHENTICATED, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused', 'secrets_disabled'] }),
+    ...errorResponses({ ...AUTHENTICATED, ...TARGET_FORBIDDEN, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused', 'secrets_disabled'] }),
   },
 });
 
@@ -183,7 +186,8 @@ export const listJobs = defineRoute({
   operationId: 'listJobs',
   tags: ['jobs'],
   summary: 'List jobs, newest first',
-  description: 'Keyset pagination: pass `nextCursor` as `cursor`. Filters combine (all must hold). Unknown parameters are refused (a typo is not ignored), and so is a parameter repeated that takes one value.',
+  description:
+    'Keyset pagination: pass `nextCursor` as `cursor`. Filters combine (all must hold). Unknown parameters are refused (a typo is not ignored), and so is a parameter repeated that takes one value. Only the jobs the caller may see: their own, and those on targets a policy lets them read (admins: all).',
   request: { query: ListJobsQuery },
   responses: {
     200: { description: 'A page of jobs', content: json(JobPage) },
@@ -197,6 +201,7 @@ export const getJob = defineRoute({
   operationId: 'getJob',
   tags: ['jobs'],
   summary: 'A job',
+  description: 'A job the caller may not see (neither theirs nor on a target a policy lets them read) is 404, as if there were none.',
   request: { params: JobIdParams },
   responses: { 200: { description: 'The job', content: json(Job) }, ...errorResponses(JOB_NOT_FOUND) },
 });
@@ -207,11 +212,12 @@ export const cancelJob = defineRoute({
   operationId: 'cancelJob',
   tags: ['jobs'],
   summary: 'Cancel a job',
-  description: 'Queued: it ends `canceled` at once. Running: SIGTERM to its whole process group, SIGKILL after `graceMs`; it ends `canceled` when the process does. The body is optional.',
+  description:
+    'Queued: it ends `canceled` at once. Running: SIGTERM to its whole process group, SIGKILL after `graceMs`; it ends `canceled` when the process does. The body is optional. Its owner may cancel it; anyone else needs a policy granting `cancel` on its target (403 `target_forbidden`).',
   request: { params: JobIdParams, body: { required: false, content: json(CancelJobBody) } },
   responses: {
     202: { description: 'The job, as the cancel found it', content: json(Job) },
-    ...errorResponses({ ...JOB_NOT_FOUND, 400: ['validation_failed', 'invalid_json'], 409: ['job_ended'] }),
+    ...errorResponses({ ...JOB_NOT_FOUND, ...TARGET_FORBIDDEN, 400: ['validation_failed', 'invalid_json'], 409: ['job_ended'] }),
   },
 });
 

@@ -217,6 +217,8 @@ export const SubmitRunHeaders = z.object({
 });
 
 const RUN_NOT_FOUND = { ...AUTHENTICATED, 404: ['not_found'] } as const;
+/** A policy's refusal to run or cancel on targets (POST /v1/policies), beside the role's. */
+const TARGET_FORBIDDEN = { 403: ['forbidden', 'target_forbidden'] } as const;
 
 export const submitRun = defineRoute({
   method: 'post',
@@ -225,7 +227,7 @@ export const submitRun = defineRoute({
   tags: ['runs'],
   summary: 'Run a command on every target a selector or list names',
   description:
-    'The targets are resolved now and stored: one child job per target. The run and all its children are durable in Postgres when this answers 201; the run then starts children as its strategy allows. Unknown fields are refused.',
+    'The targets are resolved now and stored: one child job per target. The run and all its children are durable in Postgres when this answers 201; the run then starts children as its strategy allows. Unknown fields are refused. An operator may run only if a policy grants `run` on every resolved target: otherwise 403 `target_forbidden` naming the first few (details.total counts them) and nothing is created.',
   request: {
     headers: SubmitRunHeaders,
     body: { required: true, content: json(SubmitRunBody) },
@@ -241,6 +243,7 @@ export const submitRun = defineRoute({
     },
     ...errorResponses({
       ...AUTHENTICATED,
+      ...TARGET_FORBIDDEN,
       400: ['validation_failed', 'invalid_json'],
       422: ['no_targets', 'too_many_targets', 'invalid_strategy', 'unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused'],
     }),
@@ -264,6 +267,7 @@ export const getRun = defineRoute({
   operationId: 'getRun',
   tags: ['runs'],
   summary: 'A run, with its children counted by status',
+  description: 'A run is visible to its owner and to whoever may read every one of its targets; to anyone else this and every route of the run (children, summary, cancel, stream) is 404, as if there were none.',
   request: { params: RunIdParams },
   responses: { 200: { description: 'The run', content: json(Run) }, ...errorResponses(RUN_NOT_FOUND) },
 });
@@ -286,11 +290,11 @@ export const cancelRun = defineRoute({
   tags: ['runs'],
   summary: 'Cancel a run',
   description:
-    'No further child starts; queued children end `canceled` without running; running ones are stopped as POST /v1/jobs/{id}/cancel does (SIGTERM, SIGKILL after `graceMs`). The run ends `canceled` once every child has ended. The body is optional.',
+    'No further child starts; queued children end `canceled` without running; running ones are stopped as POST /v1/jobs/{id}/cancel does (SIGTERM, SIGKILL after `graceMs`). The run ends `canceled` once every child has ended. The body is optional. Its owner may cancel it; anyone else needs a policy granting `cancel` on every one of its targets (403 `target_forbidden` naming the first few that lack it).',
   request: { params: RunIdParams, body: { required: false, content: json(CancelRunBody) } },
   responses: {
     202: { description: 'The run, as the cancel left it', content: json(Run) },
-    ...errorResponses({ ...RUN_NOT_FOUND, 400: ['validation_failed', 'invalid_json'], 409: ['run_ended'] }),
+    ...errorResponses({ ...RUN_NOT_FOUND, ...TARGET_FORBIDDEN, 400: ['validation_failed', 'invalid_json'], 409: ['run_ended'] }),
   },
 });
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, or, sql as dsql } from 'drizzle-orm';
+import { and, asc, eq, gt, or, sql as dsql, type SQL } from 'drizzle-orm';
 import { hosts } from '../db/schema/hosts.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
@@ -76,6 +76,8 @@ export interface ListHostsQuery {
   limit: number;
   /** `id` of the last host of the previous page. */
   cursor?: string;
+  /** Only the hosts the caller may read (@vmo/shared/access hostsReadableWhere); all when absent. */
+  visibleTo?: SQL;
 }
 
 /** Ordered by (name, environment): the unique index serves both the order and the keyset. */
@@ -93,6 +95,7 @@ export async function listHosts(cp: ControlPlane, q: ListHostsQuery): Promise<{ 
       and(
         q.environment ? eq(hosts.environment, q.environment) : undefined,
         after ? or(gt(hosts.name, after.name), and(eq(hosts.name, after.name), gt(hosts.environment, after.environment))) : undefined,
+        q.visibleTo,
       ),
     )
     .orderBy(asc(hosts.name), asc(hosts.environment))

@@ -1,7 +1,7 @@
 import { and, eq, isNull, or } from 'drizzle-orm';
+import type { RowFilter } from '../access/row-filter.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { agents } from '../db/schema/agents.ts';
-import { runs } from '../db/schema/runs.ts';
 import type { JobStatus } from '../domain/job-status.ts';
 import type { LabelSelector } from '../domain/label-selector.ts';
 import { AppError } from '../errors/app-error.ts';
@@ -24,6 +24,8 @@ export interface FindJobsFilters {
   run?: string;
   limit: number;
   cursor?: string;
+  /** The caller's access (@vmo/shared/access): the jobs they may see, and the runs (a run they may not see is no run). All when absent. */
+  visibleTo?: { jobs: RowFilter; runs: RowFilter };
 }
 
 /**
@@ -43,7 +45,8 @@ export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ 
     target = { agentIds: agent ? [agent] : [], hostIds: host ? [host.id] : [] };
   }
   if (f.run !== undefined) {
-    const [run] = await cp.database.db.select({ id: runs.id }).from(runs).where(eq(runs.id, f.run)).limit(1);
+    const sql = cp.database.sql;
+    const [run] = await sql`select r.id from runs r where r.id = ${f.run} ${f.visibleTo ? sql`and ${f.visibleTo.runs('r')}` : sql``}`;
     if (!run) throw new AppError(422, 'unknown_run', `run: no run with id ${JSON.stringify(f.run)}; see GET /v1/runs`);
   }
   const labels: LabelSelector = [...(f.label ?? []).map(({ key, value }) => ({ key, operator: '=' as const, values: [value] })), ...(f.labels ?? [])];
@@ -55,6 +58,7 @@ export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ 
     ...(f.run !== undefined ? { runId: f.run } : {}),
     limit: f.limit,
     ...(f.cursor ? { cursor: f.cursor } : {}),
+    ...(f.visibleTo ? { visibleTo: f.visibleTo.jobs } : {}),
   });
 }
 

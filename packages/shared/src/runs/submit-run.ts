@@ -5,7 +5,7 @@ import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../d
 import { AppError, badRequest } from '../errors/app-error.ts';
 import { canonicalJson, IDEMPOTENCY_TTL_HOURS, type Idempotency } from '../jobs/idempotency.ts';
 import { insertRun, keyReused } from './insert-run.ts';
-import { resolveRunTargets } from './resolve-run-targets.ts';
+import { resolveRunTargets, type RunTarget } from './resolve-run-targets.ts';
 import { requestRollUp } from './roll-up.ts';
 import { resolveStrategy, type RunInput } from './run-input.ts';
 import { rowToRun, type RunRow } from './run-row.ts';
@@ -19,6 +19,11 @@ export interface SubmitRunOptions {
   idempotency?: Idempotency;
   /** VMO_MAX_RUN_TARGETS. */
   maxTargets: number;
+  /**
+   * Called with the resolved targets before anything is written; throwing refuses the run (the
+   * API: 403 `target_forbidden` for targets no policy lets the caller run on, @vmo/shared/access).
+   */
+  authorize?: (targets: readonly RunTarget[]) => Promise<void>;
 }
 
 /**
@@ -49,6 +54,7 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
     { ...(selector ? { selector } : {}), ...(t.kinds ? { kinds: t.kinds } : {}), ...(t.agents ? { agents: t.agents } : {}), ...(t.hosts ? { hosts: t.hosts } : {}) },
     opts.maxTargets,
   );
+  await opts.authorize?.(targets);
   const strategy = resolveStrategy(input.strategy, targets.length);
   if ('field' in strategy) throw new AppError(422, 'invalid_strategy', strategy.message, { field: strategy.field });
 

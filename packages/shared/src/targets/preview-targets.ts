@@ -1,3 +1,4 @@
+import type { RowFilter } from '../access/row-filter.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { labelSelectorSql } from '../db/label-selector-sql.ts';
 import type { LabelSelector } from '../domain/label-selector.ts';
@@ -18,6 +19,8 @@ export interface PreviewTargetsQuery {
   selector: LabelSelector;
   kinds: readonly TargetKind[];
   limit: number;
+  /** Only the agents and hosts the caller may read (@vmo/shared/access); all when absent. */
+  visibleTo?: { agents: RowFilter; hosts: RowFilter };
 }
 
 /**
@@ -39,7 +42,7 @@ export async function previewTargets(cp: ControlPlane, q: PreviewTargetsQuery): 
     const rows = await sql<{ id: string; name: string; labels: Record<string, string>; total: number }[]>`
       select id, name, ${labels} as labels, count(*) over ()::int as total
       from agents
-      where revoked_at is null and ${labelSelectorSql(sql, labels, q.selector)}
+      where revoked_at is null and ${labelSelectorSql(sql, labels, q.selector)} ${q.visibleTo ? sql`and ${q.visibleTo.agents('agents')}` : sql``}
       order by name collate "C", id
       limit ${q.limit}`;
     total += rows[0]?.total ?? 0; // the window count rides on the rows: none back, none matched
@@ -53,7 +56,7 @@ export async function previewTargets(cp: ControlPlane, q: PreviewTargetsQuery): 
     const rows = await sql<{ id: string; name: string; labels: Record<string, string>; total: number }[]>`
       select id, name || '@' || environment as name, labels, count(*) over ()::int as total
       from hosts
-      where ${labelSelectorSql(sql, labels, q.selector)}
+      where ${labelSelectorSql(sql, labels, q.selector)} ${q.visibleTo ? sql`and ${q.visibleTo.hosts('hosts')}` : sql``}
       order by name collate "C", environment collate "C", id
       limit ${Math.max(room, 1)}`;
     total += rows[0]?.total ?? 0;

@@ -1,11 +1,19 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createHost, deleteHost, getHost, importHosts, listHosts, updateHost } from '@vmo/shared/api';
+import { hostsReadableWhere, mayReadMachine } from '@vmo/shared/access';
+import { deniedByPolicy } from '@vmo/shared/audit';
+import { notFound } from '@vmo/shared/errors';
 import * as hosts from '@vmo/shared/hosts';
 import type { ControlPlane } from '@vmo/shared/control-plane';
+import { grantsOf } from '../access/request-grants.ts';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
-/** /v1/hosts: the inventory of agentless hosts. `{id}` also accepts a name or name@environment. */
+/**
+ * /v1/hosts: the inventory of agentless hosts. `{id}` also accepts a name or name@environment.
+ * Reading is per policy (issue 11: the hosts a policy lets the caller read, any other is 404 as if
+ * there were none); writing is admins' only (the hosts:write scope).
+ */
 export function hostRoutes(cp: ControlPlane) {
   const app = new OpenAPIHono<AuthEnv>();
 
@@ -14,9 +22,17 @@ export function hostRoutes(cp: ControlPlane) {
     c.header('Location', `/v1/hosts/${host.id}`);
     return c.json(host, 201);
   }, { scope: 'hosts:write' });
-  openapiRoute(app, listHosts, async (c, input) => c.json(await hosts.listHosts(cp, input.query()), 200), { scope: 'hosts:read' });
+  openapiRoute(app, listHosts, async (c, input) => {
+    const visibleTo = hostsReadableWhere(await grantsOf(c, cp));
+    return c.json(await hosts.listHosts(cp, { ...input.query(), ...(visibleTo ? { visibleTo } : {}) }), 200);
+  }, { scope: 'hosts:read' });
   openapiRoute(app, importHosts, async (c, input) => c.json(await hosts.importSshConfig(cp, await input.body()), 200), { scope: 'hosts:write' });
-  openapiRoute(app, getHost, async (c, input) => c.json(await hosts.getHost(cp, input.params().id), 200), { scope: 'hosts:read' });
+  openapiRoute(app, getHost, async (c, input) => {
+    const { id } = input.params();
+    const host = await hosts.getHost(cp, id);
+    if (!mayReadMachine(await grantsOf(c, cp), host.labels)) throw deniedByPolicy(notFound('host', id));
+    return c.json(host, 200);
+  }, { scope: 'hosts:read' });
   openapiRoute(app, updateHost, async (c, input) => {
     const { id } = input.params();
     return c.json(await hosts.updateHost(cp, id, await input.body()), 200);

@@ -1,21 +1,36 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
+import { assertAllowed, assertMayRunJob, jobAccess, jobsReadableBy, runsReadableBy } from '@vmo/shared/access';
 import { cancelJob, getJob, jobLogs, listJobs, submitJob } from '@vmo/shared/api';
+import { deniedByPolicy } from '@vmo/shared/audit';
 import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
 import { findJobs, getJob as readJob, getJobWithPosition, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
+import { grantsOf } from '../access/request-grants.ts';
 import { type AuthEnv, principalKey } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
-/** /v1/jobs: submit, list, read, cancel, and the stored output. The live stream is streams/job-stream.ts. */
+/**
+ * /v1/jobs: submit, list, read, cancel, and the stored output. The live stream is streams/job-stream.ts.
+ *
+ * Access (issue 11): each route's scope first (openapiRoute: 403 `forbidden`, the same for every
+ * id), then the policies (@vmo/shared/access). A job the caller may not see is 404 on every route,
+ * as if there were none; running where no policy grants `run` is 403 `target_forbidden` naming
+ * the target; a cancel needs `cancel` on the target, or to be the job's owner (who started it may
+ * stop it).
+ */
 export function jobRoutes(cp: ControlPlane) {
-  const loadJob = async (id: string) => {
+  const sql = cp.database.sql;
+  /** The job, once the caller may see it: one query for the check (none for an admin), then the row. */
+  const loadJob = async (c: Context<AuthEnv>, id: string) => {
     if (!isId('job', id)) throw notFound('job', id);
-    const row = await readJob(cp.database.sql, id);
+    const access = await jobAccess(sql, await grantsOf(c, cp), id);
+    const row = await readJob(sql, id);
     if (!row) throw notFound('job', id);
-    return row;
+    return { row, access };
   };
   const app = new OpenAPIHono<AuthEnv>();
 
@@ -24,38 +39,46 @@ export function jobRoutes(cp: ControlPlane) {
     const key = input.headers()['Idempotency-Key'];
     const principal = c.get('principal');
     const idempotency = key === undefined ? undefined : { principal: principalKey(principal), key };
+    await assertMayRunJob(cp, await grantsOf(c, cp), body.target); // before anything is written
     const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency, principal.userId);
     c.header('Location', `/v1/jobs/${job.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(job, 201);
   }, { scope: 'jobs:run' });
 
-  openapiRoute(app, listJobs, async (c, input) => c.json(await findJobs(cp, input.query()), 200), { scope: 'jobs:read' });
+  openapiRoute(app, listJobs, async (c, input) => {
+    const grants = await grantsOf(c, cp);
+    const visibleTo = grants.admin ? undefined : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants) };
+    return c.json(await findJobs(cp, { ...input.query(), ...(visibleTo ? { visibleTo } : {}) }), 200);
+  }, { scope: 'jobs:read' });
 
   openapiRoute(app, getJob, async (c, input) => {
     const { id } = input.params();
     if (!isId('job', id)) throw notFound('job', id);
-    const found = await getJobWithPosition(cp.database.sql, id); // one statement, with or without a limit on its target
+    const grants = await grantsOf(c, cp);
+    // One statement, with or without a limit on its target, and whether the caller may see it.
+    const found = await getJobWithPosition(sql, id, grants.admin ? undefined : jobsReadableBy(sql, grants));
     if (!found) throw notFound('job', id);
+    if (!found.visible) throw deniedByPolicy(notFound('job', id));
     return c.json(jobView(found.job, found.queuePosition), 200);
   }, { scope: 'jobs:read' });
 
   openapiRoute(app, cancelJob, async (c, input) => {
     const { id } = input.params();
-    await loadJob(id);
+    assertAllowed((await loadJob(c, id)).access, 'cancel');
     const body = await input.body();
     return c.json(await stopJob(cp, id, 'canceled', body.graceMs), 202);
   }, { scope: 'jobs:cancel' });
 
   openapiRoute(app, jobLogs, async (c, input) => {
-    const job = await loadJob(input.params().id);
+    const { row: job } = await loadJob(c, input.params().id);
     const q = input.query();
     const streamCode = q.stream ? STREAM_CODE[q.stream] : undefined;
     const ndjson = q.format === 'ndjson';
     c.header('Content-Type', ndjson ? 'application/x-ndjson' : 'application/octet-stream');
     c.header('X-Job-Status', job.status);
     return stream(c, async (out) => {
-      for await (const page of readOutput(cp.database.sql, job.id, { afterSeq: q.after, stream: streamCode })) {
+      for await (const page of readOutput(sql, job.id, { afterSeq: q.after, stream: streamCode })) {
         if (ndjson) {
           const lines = page.map((ch) => JSON.stringify({ seq: ch.seq, stream: STREAM_NAME[ch.stream], data: ch.data.toString('base64'), ts: ch.createdAt.toISOString() }) + '\n');
           await out.write(lines.join(''));

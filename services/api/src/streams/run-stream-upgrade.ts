@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
+import { loadGrants, runAccess } from '@vmo/shared/access';
 import { RunStreamQuery, streamRun } from '@vmo/shared/api';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { notFound, validationError } from '@vmo/shared/errors';
@@ -11,6 +12,7 @@ import { authenticate } from '../auth/authenticate.ts';
 import { allows, scopeDenied } from '../auth/permissions.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { checkedPathValue } from '../http/path-param.ts';
+import { noteUpgradePrincipal } from '../http/audit-upgrade.ts';
 import { rejectUpgrade } from '../http/reject-upgrade.ts';
 import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
 import { serveRunStream } from './run-stream.ts';
@@ -29,17 +31,22 @@ export interface RunStreamUpgradeDeps {
 
 /**
  * Answer an upgrade to a run stream as the job stream's is answered (server.ts): a token, then
- * the request (a bad `?after=` cursor or `?output=` is 400 naming it), then the run (404), then
+ * the request (a bad `?after=` cursor or `?output=` is 400 naming it), then the run (404, also
+ * for a run the policies hide from the caller), then
  * the cursor against the run (a child it does not have: 400 naming `after`). An
  * expected refusal is thrown as an AppError for the server's catch to answer.
  */
 export async function upgradeRunStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: RunStreamUpgradeDeps): Promise<void> {
   const match = RUN_STREAM_PATH.exec(url.pathname)!;
   // A token or the trusted proxy's user header, as for REST (auth/authenticate.ts).
-  const principal = await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED);
+  // Noted for the audit row of a refusal after this point (a scope, a policy's 404).
+  const principal = noteUpgradePrincipal(req, await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED));
   if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
   const { runId, output, after } = parseRunStreamRequest(match[1]!, url);
   if (!isId('run', runId)) return rejectUpgrade(socket, notFound('run', runId));
+  // A run the caller may not see (issue 11: its owner, or read on every target) is the same 404
+  // as no run, marked for the audit; one query for the grants, one for the run (none for an admin).
+  await runAccess(deps.cp.database.sql, await loadGrants(deps.cp.database.sql, principal), runId);
   const decoded: RunStreamCursor = after === undefined ? startCursor(runId, output) : decodeRunCursor(after, { runId, output });
   const total = await runStreamRunTotal(deps.cp.database.sql, runId);
   if (total === undefined) return rejectUpgrade(socket, notFound('run', runId));

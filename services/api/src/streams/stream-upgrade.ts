@@ -1,5 +1,9 @@
+import { jobAccess, loadGrants } from '@vmo/shared/access';
 import { StreamQuery, streamJob } from '@vmo/shared/api';
-import { validationError } from '@vmo/shared/errors';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { notFound, validationError } from '@vmo/shared/errors';
+import { jobExists } from '@vmo/shared/jobs';
+import type { Principal } from '../auth/principal.ts';
 import { checkedPathValue } from '../http/path-param.ts';
 
 /** The path of a job stream, from its contract: `/v1/jobs/{id}/stream` → `^/v1/jobs/([^/]+)/stream$`. */
@@ -18,6 +22,21 @@ export function parseStreamRequest(encodedId: string, url: URL): { jobId: string
   const query = StreamQuery.safeParse({ after: url.searchParams.get('after') ?? undefined });
   if (!query.success) throw validationError(query.error, 'query');
   return { jobId: params.data.id, after: query.data.after };
+}
+
+/**
+ * 404 unless the job exists and the caller may see it (issue 11): a job hidden by the policies is
+ * the same 404 as no job, on a stream as on REST, marked for the audit as a policy's denial. One
+ * query for an admin (does it exist?), two for anyone else (their grants, then the job with them).
+ */
+export async function assertJobVisible(cp: ControlPlane, principal: Principal, jobId: string): Promise<void> {
+  const sql = cp.database.sql;
+  const grants = await loadGrants(sql, principal);
+  if (!grants.admin) {
+    await jobAccess(sql, grants, jobId);
+    return;
+  }
+  if (!(await jobExists(sql, jobId))) throw notFound('job', jobId);
 }
 
 /** A malformed escape (`%E0%A4%A`) is a client's mistake, not a server error: keep it raw (then 404). */

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import type { RowFilter } from '../../access/row-filter.ts';
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { JobRow } from '../job-view.ts';
 import { rowToJob } from '../row-to-job.ts';
@@ -15,14 +16,15 @@ export async function getJob(sql: Sql, jobId: string): Promise<JobRow | undefine
  * One job by id with its `queuePosition` (GET /v1/jobs/{id}), in one statement: its agent and host
  * joined by primary key for their limit, and the place in line counted only for a job waiting on
  * a limited target (queuePositionSql). A job on a target without a limit costs the same single
- * read as getJob, and no second query.
+ * read as getJob, and no second query. `visible`: whether `visibleTo` (the caller's access,
+ * @vmo/shared/access; everyone when absent) lets the caller see it, read in the same statement.
  */
-export async function getJobWithPosition(sql: Sql, jobId: string): Promise<{ job: JobRow; queuePosition: number | null } | undefined> {
+export async function getJobWithPosition(sql: Sql, jobId: string, visibleTo?: RowFilter): Promise<{ job: JobRow; queuePosition: number | null; visible: boolean } | undefined> {
   const [row] = await sql`
-    select j.*, ${queuePositionSql(sql, 'j')} as gate_queue_position
+    select j.*, ${queuePositionSql(sql, 'j')} as gate_queue_position, ${visibleTo ? visibleTo('j') : sql`true`} as access_visible
     from jobs j ${targetJoinsSql(sql, 'j')}
     where j.id = ${jobId}`;
-  return row ? { job: rowToJob(row), queuePosition: row.gate_queue_position ?? null } : undefined;
+  return row ? { job: rowToJob(row), queuePosition: row.gate_queue_position ?? null, visible: row.access_visible } : undefined;
 }
 
 /** Whether a job with this id exists (a stream upgrade's 404 check: one index probe, no row). */

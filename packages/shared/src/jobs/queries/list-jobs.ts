@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import type { RowFilter } from '../../access/row-filter.ts';
 import type { ControlPlane } from '../../control-plane/control-plane.ts';
 import { labelSelectorSql } from '../../db/label-selector-sql.ts';
 import type { JobStatus } from '../../domain/job-status.ts';
@@ -20,6 +21,8 @@ export interface ListJobsQuery {
   limit: number;
   /** Id of the last job of the previous page. */
   cursor?: string;
+  /** Only the jobs the caller may see (@vmo/shared/access jobsReadableBy); all when absent. */
+  visibleTo?: RowFilter;
 }
 
 /**
@@ -35,6 +38,11 @@ export interface ListJobsQuery {
  * jobs_run_idx (a run's children, at most VMO_MAX_RUN_TARGETS, sorted for the page); with no
  * filter, or one no index serves (`!=`, `notin`, `!`), the newest-first walk of jobs_created_idx
  * stops after `limit + 1` matches.
+ *
+ * `visibleTo` (an operator or a viewer) is one more condition on the same walk: their own jobs
+ * and those on the agents and hosts a policy lets them read, which Postgres hashes once per
+ * statement (access/target-sql.ts). Someone who may see few of many jobs makes the walk longer,
+ * never a second query.
  */
 export async function listJobs(cp: ControlPlane, q: ListJobsQuery): Promise<{ items: JobView[]; nextCursor: string | null }> {
   const rows = await listJobsStatement(cp.database.sql, q);
@@ -55,6 +63,7 @@ export function listJobsStatement(sql: postgres.Sql, q: ListJobsQuery) {
       ${target ? sql`and (agent_id in ${sql(orNone(target.agentIds))} or host_id in ${sql(orNone(target.hostIds))})` : sql``}
       ${q.labels && q.labels.length > 0 ? sql`and ${labelSelectorSql(sql, sql`labels`, q.labels)}` : sql``}
       ${q.runId ? sql`and run_id = ${q.runId}` : sql``}
+      ${q.visibleTo ? sql`and ${q.visibleTo('jobs')}` : sql``}
       ${q.cursor ? sql`and (created_at, id) < (select created_at, id from jobs where id = ${q.cursor})` : sql``}
     order by created_at desc nulls last, id desc nulls last
     limit ${q.limit + 1}`;

@@ -1,0 +1,316 @@
+/**
+ * Issue 11 §Authorization, "Must hold", on the real stack (API and worker processes, real agents,
+ * Postgres, Redis): a viewer cannot run; an operator of team=a cannot run on team=b (403 naming
+ * it, nothing created) and cannot see team b's jobs and runs (404 on GET, logs, stream, cancel,
+ * the same 404 as for no job at all; absent from every list); the `local` target is admins'
+ * only unless a policy with local=true grants it; the inventory is read per policy and written
+ * by admins only; policies' bad input is a 4xx naming the field with nothing created, and a
+ * policy's deletion binds the next request.
+ */
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWebSocket, processesMatching, TestSystem, uniqueSleepArg, waitFor, type ApiClient, type ApiResponse } from '@vmo/testkit';
+
+describe('authorization by policy (real system)', () => {
+  let system: TestSystem;
+  let sql: postgres.Sql;
+  let admin: ApiClient;
+  /** Operator named by the team-a policy (run, cancel on team=a). */
+  let alice: ApiClient;
+  /** Viewer: reads team=b by the viewers policy. */
+  let vera: ApiClient;
+  /** Operator granted only the local target. */
+  let lou: ApiClient;
+  /** An admin's long-running job on team b's agent. */
+  let jobB: string;
+  const markerB = uniqueSleepArg();
+
+  const token = async (user: string): Promise<string> => {
+    const res = await admin.request('POST', '/v1/tokens', { name: `${user}'s token`, user });
+    expect(res.status, res.text).toBe(201);
+    return res.body.token as string;
+  };
+  const policy = async (body: Record<string, unknown>): Promise<ApiResponse> => admin.request('POST', '/v1/policies', body);
+  const count = async (table: 'jobs' | 'runs' | 'policies'): Promise<number> => Number((await sql.unsafe(`select count(*)::int as n from ${table}`))[0]!.n);
+
+  beforeAll(async () => {
+    system = await TestSystem.start({ label: 'access_policies' });
+    sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
+    admin = system.client;
+    await Promise.all([system.startAgent('a-1', { labels: { team: 'a' } }), system.startAgent('b-1', { labels: { team: 'b' } })]);
+    for (const [name, labels] of [['ha', { team: 'a' }], ['hb', { team: 'b' }]] as const) {
+      const res = await admin.request('POST', '/v1/hosts', { name, host: '127.0.0.1', user: 'nobody', labels });
+      expect(res.status, res.text).toBe(201);
+    }
+    for (const [name, role] of [['alice', 'operator'], ['vera', 'viewer'], ['lou', 'operator']]) {
+      const res = await admin.request('POST', '/v1/users', { name, role });
+      expect(res.status, res.text).toBe(201);
+    }
+    alice = system.clientFor(0, await token('alice'));
+    vera = system.clientFor(0, await token('vera'));
+    lou = system.clientFor(0, await token('lou'));
+    expect((await policy({ name: 'team-a', subjects: { users: ['alice'] }, actions: ['run', 'cancel'], targets: 'team=a' })).status).toBe(201);
+    expect((await policy({ name: 'viewers-read-b', subjects: { roles: ['viewer'] }, actions: ['read'], targets: 'team=b' })).status).toBe(201);
+    expect((await policy({ name: 'lou-local', subjects: { users: ['lou'] }, actions: ['run'], local: true })).status).toBe(201);
+    const b = await admin.request('POST', '/v1/jobs', { command: `sleep ${markerB}`, target: { type: 'agent', agent: 'b-1' } });
+    expect(b.status, b.text).toBe(201);
+    jobB = b.body.id;
+    await admin.waitForStatus(jobB, 'running');
+  }, 180_000);
+
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+    await system?.stop();
+  });
+
+  describe('jobs', () => {
+    it('a viewer cannot run, anywhere: 403 forbidden naming jobs:run, nothing created', async () => {
+      const before = await count('jobs');
+      for (const target of [{ type: 'agent', agent: 'b-1' }, { type: 'local' }]) {
+        const res = await vera.request('POST', '/v1/jobs', { command: 'true', target });
+        expect(res.status, res.text).toBe(403);
+        expect(res.body.error.code).toBe('forbidden');
+        expect(res.body.error.message).toContain('jobs:run');
+      }
+      expect(await count('jobs')).toBe(before);
+    });
+
+    it('an operator of team=a cannot run on team=b: 403 target_forbidden naming the agent or host, nothing created', async () => {
+      const before = await count('jobs');
+      const onAgent = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
+      expect(onAgent.status, onAgent.text).toBe(403);
+      expect(onAgent.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['b-1'], total: 1 } });
+      expect(onAgent.body.error.message).toContain('"b-1"');
+      const onHost = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host: 'hb' } });
+      expect(onHost.status, onHost.text).toBe(403);
+      expect(onHost.body.error.details).toMatchObject({ targets: ['hb@default'] });
+      expect(await count('jobs')).toBe(before);
+    });
+
+    it("an operator of team=a runs on team=a, sees and cancels their job", async () => {
+      const marker = uniqueSleepArg();
+      const res = await alice.request('POST', '/v1/jobs', { command: `sleep ${marker}`, target: { type: 'agent', agent: 'a-1' } });
+      expect(res.status, res.text).toBe(201);
+      const running = await alice.waitForStatus(res.body.id, 'running');
+      expect(running.createdBy).toBe('alice');
+      const cancel = await alice.request('POST', `/v1/jobs/${res.body.id}/cancel`, {});
+      expect(cancel.status, cancel.text).toBe(202);
+      expect((await alice.waitForEnd(res.body.id)).status).toBe('canceled');
+      await waitFor('the command gone', async () => ((await processesMatching(`^sleep ${marker}`)).length === 0 ? true : undefined), 20_000);
+    });
+
+    it("an operator of team=a cannot see team b's job: 404 on GET, logs, stream and cancel, the same answer as for no job; the job runs on", async () => {
+      const none = 'job_00000000000000000000';
+      const same = async (path: (id: string) => string, method = 'GET', body?: unknown) => {
+        const hidden = await alice.request(method, path(jobB), body);
+        const missing = await alice.request(method, path(none), body);
+        expect(hidden.status, hidden.text).toBe(404);
+        expect(hidden.body.error.code).toBe('not_found');
+        expect(hidden.text.replaceAll(jobB, '<id>')).toBe(missing.text.replaceAll(none, '<id>'));
+      };
+      await same((id) => `/v1/jobs/${id}`);
+      await same((id) => `/v1/jobs/${id}/logs`);
+      await same((id) => `/v1/jobs/${id}/cancel`, 'POST', {});
+      const stream = await openWebSocket(`${system.apiUrls[0]}/v1/jobs/${jobB}/stream`, { token: alice.token! });
+      const streamNone = await openWebSocket(`${system.apiUrls[0]}/v1/jobs/${none}/stream`, { token: alice.token! });
+      expect(stream.kind === 'refused' && stream.status).toBe(404);
+      expect(stream.kind === 'refused' && stream.body.replaceAll(jobB, '<id>')).toBe(streamNone.kind === 'refused' && streamNone.body.replaceAll(none, '<id>'));
+      // The refused cancel did nothing.
+      expect((await admin.job(jobB)).status).toBe('running');
+      expect(await processesMatching(`^sleep ${markerB}`)).toHaveLength(1);
+    });
+
+    it("team b's job is absent from every list an operator of team=a gets; a viewer of team=b sees it but cannot cancel it (403 naming b-1)", async () => {
+      const ids = async (c: ApiClient, query = '') => ((await c.request('GET', `/v1/jobs${query}`)).body.items as { id: string }[]).map((j) => j.id);
+      expect(await ids(admin)).toContain(jobB);
+      expect(await ids(alice)).not.toContain(jobB);
+      expect(await ids(alice, '?agent=b-1')).toEqual([]);
+      expect(await ids(alice, '?status=running')).not.toContain(jobB);
+      expect(await ids(vera)).toContain(jobB);
+      const cancel = await vera.request('POST', `/v1/jobs/${jobB}/cancel`, {});
+      expect(cancel.status, cancel.text).toBe(403); // a viewer has no jobs:cancel at all
+      expect((await vera.request('GET', `/v1/jobs/${jobB}`)).status).toBe(200);
+      const stream = await openWebSocket(`${system.apiUrls[0]}/v1/jobs/${jobB}/stream`, { token: vera.token! });
+      expect(stream.kind).toBe('open');
+      if (stream.kind === 'open') stream.ws.close();
+    });
+  });
+
+  describe('runs', () => {
+    let runB: string;
+
+    beforeAll(async () => {
+      const res = await admin.request('POST', '/v1/runs', { command: 'echo from-b', targets: { selector: 'team in (a,b)' } });
+      expect(res.status, res.text).toBe(201);
+      runB = res.body.id;
+    });
+
+    it('a viewer cannot run a run', async () => {
+      const before = await count('runs');
+      const res = await vera.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'team=b' } });
+      expect(res.status, res.text).toBe(403);
+      expect(res.body.error.code).toBe('forbidden');
+      expect(await count('runs')).toBe(before);
+    });
+
+    it('an operator of team=a: a run reaching team b is 403 naming every refused target, nothing created', async () => {
+      const [runs, jobs] = [await count('runs'), await count('jobs')];
+      const res = await alice.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'team in (a,b)' } });
+      expect(res.status, res.text).toBe(403);
+      expect(res.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['b-1', 'hb@default'], total: 2 } });
+      const listed = await alice.request('POST', '/v1/runs', { command: 'true', targets: { agents: ['a-1', 'b-1'] } });
+      expect(listed.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['b-1'] } });
+      expect([await count('runs'), await count('jobs')]).toEqual([runs, jobs]);
+    });
+
+    it('an operator of team=a runs on team=a and follows the run', async () => {
+      const res = await alice.request('POST', '/v1/runs', { command: 'echo from-a', targets: { selector: 'team=a', kinds: ['agent'] } });
+      expect(res.status, res.text).toBe(201);
+      await waitFor('the run to succeed', async () => ((await alice.request('GET', `/v1/runs/${res.body.id}`)).body.status === 'succeeded' ? true : undefined), 30_000);
+      expect((await alice.request('GET', `/v1/runs/${res.body.id}/summary`)).status).toBe(200);
+      expect(((await alice.request('GET', '/v1/runs')).body.items as { id: string }[]).map((r) => r.id)).toContain(res.body.id);
+    });
+
+    it("a run with a team-b target is 404 to an operator of team=a on every run route and stream, and absent from lists", async () => {
+      const none = 'run_00000000000000000000';
+      for (const [method, path, body] of [
+        ['GET', (id: string) => `/v1/runs/${id}`],
+        ['GET', (id: string) => `/v1/runs/${id}/jobs`],
+        ['GET', (id: string) => `/v1/runs/${id}/summary`],
+        ['POST', (id: string) => `/v1/runs/${id}/cancel`, {}],
+      ] as const) {
+        const hidden = await alice.request(method, path(runB), body);
+        const missing = await alice.request(method, path(none), body);
+        expect(hidden.status, `${method} ${path(runB)}: ${hidden.text}`).toBe(404);
+        expect(hidden.text.replaceAll(runB, '<id>')).toBe(missing.text.replaceAll(none, '<id>'));
+      }
+      const stream = await openWebSocket(`${system.apiUrls[0]}/v1/runs/${runB}/stream`, { token: alice.token! });
+      expect(stream.kind === 'refused' && stream.status).toBe(404);
+      expect(((await alice.request('GET', '/v1/runs')).body.items as { id: string }[]).map((r) => r.id)).not.toContain(runB);
+      // ?run= of a run one may not see answers as for no run at all.
+      const byRun = await alice.request('GET', `/v1/jobs?run=${runB}`);
+      const byNone = await alice.request('GET', `/v1/jobs?run=${none}`);
+      expect(byRun.status).toBe(422);
+      expect(byRun.text.replaceAll(runB, '<id>')).toBe(byNone.text.replaceAll(none, '<id>'));
+      // Its child on a-1 is alice's to see (team=a); the one on b-1 is not.
+      const children = (await admin.request('GET', `/v1/runs/${runB}/jobs`)).body.items as { id: string; target: { name: string } }[];
+      const onA = children.find((c) => c.target.name === 'a-1')!;
+      const onB = children.find((c) => c.target.name === 'b-1')!;
+      expect((await alice.request('GET', `/v1/jobs/${onA.id}`)).status).toBe(200);
+      expect((await alice.request('GET', `/v1/jobs/${onB.id}`)).status).toBe(404);
+      expect((await admin.request('GET', `/v1/runs/${runB}`)).status).toBe(200);
+    });
+  });
+
+  describe('the local target', () => {
+    it('is admins\' only: an operator without a local policy is 403 naming it', async () => {
+      const res = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'local' } });
+      expect(res.status, res.text).toBe(403);
+      expect(res.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['local'] } });
+    });
+
+    it('a policy with local=true grants it: the job runs and its owner sees it; others do not', async () => {
+      const res = await lou.request('POST', '/v1/jobs', { command: 'echo local-by-policy', target: { type: 'local' } });
+      expect(res.status, res.text).toBe(201);
+      expect((await lou.waitForEnd(res.body.id)).status).toBe('succeeded');
+      expect((await lou.logs(res.body.id)).toString()).toBe('local-by-policy\n');
+      expect((await alice.request('GET', `/v1/jobs/${res.body.id}`)).status).toBe(404);
+      // lou may run there, nowhere else.
+      expect((await lou.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'a-1' } })).status).toBe(403);
+      expect((await admin.request('POST', '/v1/jobs', { command: 'true', target: { type: 'local' } })).status).toBe(201);
+    });
+  });
+
+  describe('inventory', () => {
+    const names = async (c: ApiClient, path: string) => ((await c.request('GET', path)).body.items as { name: string }[]).map((x) => x.name).sort();
+
+    it('agents, hosts and GET /v1/targets list what a policy lets the caller read', async () => {
+      expect(await names(alice, '/v1/agents')).toEqual(['a-1']);
+      expect(await names(vera, '/v1/agents')).toEqual(['b-1']);
+      expect(await names(admin, '/v1/agents')).toEqual(['a-1', 'b-1']);
+      expect(await names(alice, '/v1/hosts')).toEqual(['ha']);
+      expect(await names(alice, '/v1/targets')).toEqual(['a-1', 'ha@default']);
+      expect((await alice.request('GET', '/v1/targets')).body.total).toBe(2);
+      expect(await names(lou, '/v1/agents')).toEqual([]);
+    });
+
+    it('one agent or host the caller may not read is 404, as one that does not exist', async () => {
+      expect((await alice.request('GET', '/v1/agents/a-1')).status).toBe(200);
+      for (const path of ['/v1/agents/b-1', '/v1/hosts/hb']) {
+        const res = await alice.request('GET', path);
+        expect(res.status, path).toBe(404);
+      }
+    });
+
+    it('writing the inventory is admins\' only', async () => {
+      for (const [method, path, body] of [
+        ['POST', '/v1/agents', { name: 'sneaky' }],
+        ['PATCH', '/v1/agents/a-1', { labels: { team: 'b' } }],
+        ['DELETE', '/v1/agents/a-1'],
+        ['POST', '/v1/hosts', { name: 'sneaky', host: 'x', user: 'y' }],
+        ['PATCH', '/v1/hosts/ha', { labels: {} }],
+        ['DELETE', '/v1/hosts/ha'],
+      ] as const) {
+        const res = await alice.request(method, path, body);
+        expect(res.status, `${method} ${path}: ${res.text}`).toBe(403);
+      }
+      expect(await names(admin, '/v1/agents')).toEqual(['a-1', 'b-1']);
+    });
+  });
+
+  describe('POST /v1/policies', () => {
+    it('is admins\' only, listing too', async () => {
+      expect((await alice.request('POST', '/v1/policies', { name: 'mine', subjects: { users: ['alice'] }, actions: ['run'], targets: '' })).status).toBe(403);
+      expect((await alice.request('GET', '/v1/policies')).status).toBe(403);
+      expect((await alice.request('DELETE', '/v1/policies/team-a')).status).toBe(403);
+    });
+
+    it('bad input is a 4xx naming the field, and nothing is created', async () => {
+      const before = await count('policies');
+      const base = { name: 'p', subjects: { roles: ['operator'] }, actions: ['read'], targets: 'team=a' };
+      const cases: [Record<string, unknown>, number, string, string][] = [
+        [{ ...base, targets: 'team in (a' }, 400, 'validation_failed', 'targets'],
+        [{ ...base, targets: 'team=a,,' }, 400, 'validation_failed', 'targets'],
+        [{ ...base, subjects: { users: ['alice', 'nobody-at-all'] } }, 422, 'unknown_user', 'subjects.users.1'],
+        [{ ...base, subjects: {} }, 400, 'validation_failed', 'subjects'],
+        [{ ...base, subjects: { roles: ['admin'] } }, 400, 'validation_failed', 'subjects.roles.0'],
+        [{ ...base, subjects: undefined }, 400, 'validation_failed', 'subjects'],
+        [{ ...base, actions: ['fly'] }, 400, 'validation_failed', 'actions.0'],
+        [{ ...base, actions: [] }, 400, 'validation_failed', 'actions'],
+        [{ ...base, targets: undefined }, 400, 'validation_failed', 'targets'],
+        [{ ...base, name: '' }, 400, 'validation_failed', 'name'],
+        [{ ...base, extra: 1 }, 400, 'validation_failed', 'body'],
+        [{ ...base, name: 'team-a' }, 409, 'policy_exists', 'name'],
+        [{ ...base, local: 'yes' }, 400, 'validation_failed', 'local'],
+      ];
+      for (const [body, status, code, field] of cases) {
+        const res = await policy(body);
+        expect([res.status, res.body.error?.code], `${JSON.stringify(body)}: ${res.text}`).toEqual([status, code]);
+        if (code !== 'validation_failed' || field !== 'body') expect(res.body.error.details?.field ?? res.body.error.message.split(':')[0], JSON.stringify(body)).toBe(field);
+      }
+      const parse = await policy({ ...base, targets: 'team in (a' });
+      expect(parse.body.error.details.position).toBe(10);
+      expect(parse.body.error.message).toMatch(/^targets: at position 10/);
+      expect(await count('policies')).toBe(before);
+      expect((await admin.request('DELETE', '/v1/policies/no-such-policy')).status).toBe(404);
+    });
+
+    it('lists policies with their users by name; a deletion binds the next request', async () => {
+      const list = await admin.request('GET', '/v1/policies');
+      expect(list.status).toBe(200);
+      const teamA = (list.body.items as { name: string }[]).find((p) => p.name === 'team-a');
+      expect(teamA).toMatchObject({ subjects: { users: [{ name: 'alice' }], roles: [] }, actions: ['run', 'cancel'], targets: 'team=a', local: false, createdBy: expect.any(String) });
+      const created = await policy({ name: 'temp', subjects: { users: ['alice'] }, actions: ['run'], targets: 'team=b', local: false });
+      expect(created.status, created.text).toBe(201);
+      expect(created.headers.get('location')).toBe(`/v1/policies/${created.body.id}`);
+      const onB = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
+      expect(onB.status, onB.text).toBe(201);
+      expect((await alice.request('GET', `/v1/jobs/${jobB}`)).status).toBe(200); // run implies read
+      expect((await admin.request('DELETE', `/v1/policies/${created.body.id}`)).status).toBe(204);
+      expect((await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } })).status).toBe(403);
+      expect((await alice.request('GET', `/v1/jobs/${jobB}`)).status).toBe(404);
+      // Her own job on b-1 stays hers to see.
+      expect((await alice.request('GET', `/v1/jobs/${onB.body.id}`)).status).toBe(200);
+    });
+  });
+});
