@@ -165,7 +165,7 @@ describe('enrolment tokens and POST /v1/agent/enrol (in-process)', () => {
 
   it('only admins: an operator is refused (403 naming agents:write) creating, listing, revoking and rotating, and nothing changes', async () => {
     await createUser(fixture.cp, { name: 'op-1', role: 'operator', email: null });
-    const operator = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'op-1'))!, name: 'op', scopes: null, createdBy: 'test' })).token;
+    const operator = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'op-1'))!, name: 'op', createdBy: 'test' })).token;
     const enrolment = await create();
     const before = await rows();
     for (const [method, path, body] of [
