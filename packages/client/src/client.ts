@@ -183,6 +183,14 @@ export class VmoClient {
     revoke: async (id: string): Promise<void> => void (await send(this.http, api.revokeToken, { params: { id } })),
   };
 
+  readonly policies = {
+    /** Admins: grant users (by id or name) and roles `read`, `run`, `cancel` on the agents and hosts a selector matches (`local: true`: the local target too). */
+    create: (policy: Body<typeof api.createPolicy>) => this.body(api.createPolicy, { body: policy }),
+    list: (query: Query<typeof api.listPolicies> = {}) => this.body(api.listPolicies, { query }),
+    /** By id or name: withdrawn from the next request on. */
+    delete: async (id: string): Promise<void> => void (await send(this.http, api.deletePolicy, { params: { id } })),
+  };
+
   readonly targets = {
     /** What a label selector (`env=prod,role in (web,api)`) matches among agents and SSH hosts, without running anything. */
     preview: (query: { selector?: string; kinds?: readonly ('agent' | 'ssh')[]; limit?: number } = {}) =>

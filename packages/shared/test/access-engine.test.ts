@@ -27,6 +27,7 @@ import { selectorsDrizzle } from '../src/access/selectors-drizzle.ts';
 import { isDeniedByPolicy } from '../src/audit/policy-denial.ts';
 import { agents, hosts } from '../src/db/schema/index.ts';
 import { matchesLabelSelector, parseLabelSelector } from '../src/domain/label-selector.ts';
+import { listJobsStatement } from '../src/jobs/queries/list-jobs.ts';
 import { newId } from '../src/domain/ids.ts';
 import { AppError } from '../src/errors/app-error.ts';
 import { openRunTestPlane, type RunTestPlane } from './runs-fixture.ts';
@@ -173,9 +174,22 @@ describe('jobs', () => {
     expect([hidden.status, hidden.code, isDeniedByPolicy(hidden)]).toEqual([404, 'not_found', true]);
     const none = await forbidden(jobAccess(sql, alice, 'job_00000000000000000000'));
     expect([none.status, none.code, none.message, isDeniedByPolicy(none)]).toEqual([404, 'not_found', hidden.message.replace(ids.ja2!, 'job_00000000000000000000'), false]);
-    expect(await jobAccess(sql, alice, ids.jh1!)).toEqual({ cancel: true, targets: ['h1@default'], total: 1 });
+    const own = await jobAccess(sql, alice, ids.jh1!);
+    expect(own).toMatchObject({ cancel: true, targets: ['h1@default'], total: 1 });
+    expect(own.job?.id).toBe(ids.jh1); // the row comes with the check: one statement
     const vera = await grantsFor(actor('vera', 'viewer'));
-    expect(await jobAccess(sql, vera, ids.jh2!)).toEqual({ cancel: false, targets: ['h2@prod'], total: 1 });
+    expect(await jobAccess(sql, vera, ids.jh2!)).toMatchObject({ cancel: false, targets: ['h2@prod'], total: 1 });
+  });
+});
+
+describe('plans', () => {
+  it("an operator's job listing walks the jobs once, the granted agents and hosts hashed once per statement, never probed per job", async () => {
+    const sql = plane.cp.database.sql;
+    const g = await grantsFor(actor('alice', 'operator'));
+    const [plan] = await sql`explain (format json) ${listJobsStatement(sql, { limit: 50, visibleTo: jobsReadableBy(sql, g) })}`;
+    const text = JSON.stringify(plan!['QUERY PLAN']);
+    expect(text).toMatch(/hashed SubPlan/);
+    expect(text).not.toMatch(/"Relation Name":"agents"[^}]*"Index Cond"/); // no per-row lookup of the agent
   });
 });
 

@@ -300,13 +300,16 @@ describe('authorization by policy (real system)', () => {
       expect(list.status).toBe(200);
       const teamA = (list.body.items as { name: string }[]).find((p) => p.name === 'team-a');
       expect(teamA).toMatchObject({ subjects: { users: [{ name: 'alice' }], roles: [] }, actions: ['run', 'cancel'], targets: 'team=a', local: false, createdBy: expect.any(String) });
+      // The typed client checks every answer against the contract.
+      expect((await admin.vmo.policies.list({ limit: 1 })).nextCursor).not.toBeNull();
+      expect((await admin.vmo.policies.list()).items.map((p) => p.name)).toEqual(['lou-local', 'team-a', 'viewers-read-b']);
       const created = await policy({ name: 'temp', subjects: { users: ['alice'] }, actions: ['run'], targets: 'team=b', local: false });
       expect(created.status, created.text).toBe(201);
       expect(created.headers.get('location')).toBe(`/v1/policies/${created.body.id}`);
       const onB = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
       expect(onB.status, onB.text).toBe(201);
       expect((await alice.request('GET', `/v1/jobs/${jobB}`)).status).toBe(200); // run implies read
-      expect((await admin.request('DELETE', `/v1/policies/${created.body.id}`)).status).toBe(204);
+      await admin.vmo.policies.delete('temp'); // by name
       expect((await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } })).status).toBe(403);
       expect((await alice.request('GET', `/v1/jobs/${jobB}`)).status).toBe(404);
       // Her own job on b-1 stays hers to see.

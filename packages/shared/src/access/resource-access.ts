@@ -2,6 +2,8 @@ import type postgres from 'postgres';
 import { deniedByPolicy } from '../audit/policy-denial.ts';
 import { notFound } from '../errors/app-error.ts';
 import type { PolicyAction } from '../domain/access.ts';
+import type { JobRow } from '../jobs/job-view.ts';
+import { rowToJob } from '../jobs/row-to-job.ts';
 import type { Grants } from './grants.ts';
 import { jobsCancelableBy, jobsReadableBy } from './job-access.ts';
 import { runsCancelableBy, runsReadableBy } from './run-access.ts';
@@ -20,24 +22,26 @@ export interface Access {
 const ADMIN_ACCESS: Access = Object.freeze({ cancel: true, targets: [], total: 0 });
 
 /**
- * What the caller may do with one job. One statement (none for an admin, who may do everything:
- * whether the job exists is then the route's own 404). A job the caller may not see is the same
- * 404 as no job at all, so an id reveals nothing; it is marked for the audit as a policy's denial.
+ * What the caller may do with one job, and the job itself, in one statement (none for an admin,
+ * who may do everything: whether the job exists is then the route's own read, and its own 404).
+ * A job the caller may not see is the same 404 as no job at all, so an id reveals nothing; it is
+ * marked for the audit as a policy's denial.
  */
-export async function jobAccess(sql: postgres.Sql, grants: Grants, jobId: string): Promise<Access> {
+export async function jobAccess(sql: postgres.Sql, grants: Grants, jobId: string): Promise<Access & { job?: JobRow }> {
   if (grants.admin) return ADMIN_ACCESS;
-  const [row] = await sql<{ visible: boolean; cancel: boolean; target: string }[]>`
-    select ${jobsReadableBy(sql, grants)('j')} as visible,
-           ${jobsCancelableBy(sql, grants)('j')} as cancel,
+  const [row] = await sql<{ access_visible: boolean; access_cancel: boolean; access_target: string }[]>`
+    select j.*,
+           ${jobsReadableBy(sql, grants)('j')} as access_visible,
+           ${jobsCancelableBy(sql, grants)('j')} as access_cancel,
            coalesce(j.target_name,
                     (select a.name from agents a where a.id = j.agent_id),
                     (select h.name || '@' || h.environment from hosts h where h.id = j.host_id),
-                    j.target->>'agent', j.target->>'host', j.target->>'type') as target
+                    j.target->>'agent', j.target->>'host', j.target->>'type') as access_target
     from jobs j
     where j.id = ${jobId}`;
   if (!row) throw notFound('job', jobId);
-  if (!row.visible) throw deniedByPolicy(notFound('job', jobId));
-  return { cancel: row.cancel, targets: [row.target], total: 1 };
+  if (!row.access_visible) throw deniedByPolicy(notFound('job', jobId));
+  return { cancel: row.access_cancel, targets: [row.access_target], total: 1, job: rowToJob(row) };
 }
 
 /** The same for a run (visible: run-access.ts). One statement; none for an admin. */
