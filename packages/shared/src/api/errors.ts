@@ -16,7 +16,7 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 const REASON: Record<HttpErrorStatus, string> = {
   400: 'Bad request',
   401: 'No valid token',
-  403: 'Wrong kind of token',
+  403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
