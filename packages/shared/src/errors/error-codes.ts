@@ -19,7 +19,7 @@ export const HTTP_ERRORS = {
   unauthorized: { status: 401, meaning: 'no token, a malformed one, or one that is unknown, revoked or expired, or whose user is disabled (the answer does not say which); a user header from an address that is not a trusted proxy counts for nothing' },
   forbidden: { status: 403, meaning: 'the caller may not do this: the role or the token\'s scopes lack the scope the message names (details.scope), or the token is of the wrong kind for this endpoint (an agent token on the user API, or the reverse), or the request comes from a web page whose Origin is not allowed (VMO_ALLOWED_ORIGINS)' },
   target_forbidden: { status: 403, meaning: 'no policy grants the caller the action (details.action: run or cancel) on the targets named in details.targets (the first few; details.total counts them all); an admin grants it with POST /v1/policies' },
-  not_found: { status: 404, meaning: 'no such job, agent, host or route' },
+  not_found: { status: 404, meaning: 'no such job, run, agent, host, policy or route, or one the policies do not let the caller see (the same answer: an id reveals nothing)' },
   job_ended: { status: 409, meaning: 'the job has already ended: nothing to cancel' },
   run_ended: { status: 409, meaning: 'the run has already ended: nothing to cancel' },
   name_taken: { status: 409, meaning: 'an agent of that name exists' },
