@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
-import { assertAllowed, assertMayRunJob, jobAccess, jobsReadableBy, runsReadableBy } from '@vmo/shared/access';
+import { assertAllowed, assertMayRunJob, jobAccess, jobsReadableBy, mayReadMachine, runsReadableBy } from '@vmo/shared/access';
 import { cancelJob, getJob, jobLogs, listJobs, submitJob } from '@vmo/shared/api';
 import { deniedByPolicy } from '@vmo/shared/audit';
 import { notFound } from '@vmo/shared/errors';
@@ -48,7 +48,9 @@ export function jobRoutes(cp: ControlPlane) {
 
   openapiRoute(app, listJobs, async (c, input) => {
     const grants = await grantsOf(c, cp);
-    const visibleTo = grants.admin ? undefined : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants) };
+    const visibleTo = grants.admin
+      ? undefined
+      : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants), machine: (labels: Readonly<Record<string, string>>) => mayReadMachine(grants, labels) };
     return c.json(await findJobs(cp, { ...input.query(), ...(visibleTo ? { visibleTo } : {}) }), 200);
   }, { scope: 'jobs:read' });
 
