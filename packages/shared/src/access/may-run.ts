@@ -5,7 +5,7 @@ import type { TargetKind } from '../domain/target-kind.ts';
 import { matchesLabelSelector } from '../domain/label-selector.ts';
 import { resolveHost } from '../hosts/resolve-host.ts';
 import type { Grants, TargetGrant } from './grants.ts';
-import { grantsEveryMachine, grantsNothing } from './grants.ts';
+import { grantsEveryMachine } from './grants.ts';
 import { FORBIDDEN_TARGETS_NAMED, targetForbidden } from './target-forbidden.ts';
 import { grantedAgentIdsSql, grantedHostIdsSql } from './target-sql.ts';
 
@@ -48,7 +48,7 @@ export async function assertMayRunOnTargets(sql: postgres.Sql, grants: Grants, t
   if (grants.admin || targets.length === 0) return;
   const grant = grants.run;
   if (grantsEveryMachine(grant)) return;
-  if (grantsNothing(grant) || grant.selectors.length === 0) {
+  if (grant.selectors.length === 0) { // (a run's targets are agents and hosts: `local` is no help here)
     throw targetForbidden('run', targets.slice(0, FORBIDDEN_TARGETS_NAMED).map((t) => t.name), targets.length);
   }
   const rows = await sql<{ name: string; total: number }[]>`
