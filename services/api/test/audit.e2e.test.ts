@@ -194,6 +194,14 @@ describe('every mutating and every denied request has exactly one row', () => {
     expect((await call('op-2', 'GET', `/v1/jobs/${job.body.id}`, undefined, opToken.body.token)).status).toBe(404);
     expected.set('op-2', { actor_kind: 'user', actor_name: 'audit-op', action: 'jobs.get', resource_type: 'jobs', resource_id: job.body.id, result: 'denied', status: 404, detail: { code: 'not_found' } });
 
+    // The same 404 on a stream upgrade, job or run, names the operator too.
+    const hiddenJobStream = await openWebSocket(`${system.apiUrls[0]}/v1/jobs/${job.body.id}/stream`, { token: opToken.body.token, headers: { 'X-Request-Id': 'op-3' } });
+    expect(hiddenJobStream).toMatchObject({ kind: 'refused', status: 404 });
+    expected.set('op-3', { actor_kind: 'user', actor_name: 'audit-op', token_id: opToken.body.id, action: 'jobs.stream', resource_id: job.body.id, result: 'denied', status: 404 });
+    const hiddenRunStream = await openWebSocket(`${system.apiUrls[0]}/v1/runs/${run.body.id}/stream`, { token: opToken.body.token, headers: { 'X-Request-Id': 'op-4' } });
+    expect(hiddenRunStream).toMatchObject({ kind: 'refused', status: 404 });
+    expected.set('op-4', { actor_kind: 'user', actor_name: 'audit-op', token_id: opToken.body.id, action: 'runs.stream', resource_id: run.body.id, result: 'denied', status: 404 });
+
     // Behind the trusted proxy: its user header is the actor, the client it forwarded is the
     // source. From any other address the same headers are a spoof: 401, and the peer is the source.
     expect((await call('px-1', 'POST', '/v1/jobs', { command: 'true' }, null, { headers: { 'X-VM-User': 'audit-viewer', 'X-Forwarded-For': '203.0.113.7' } })).status).toBe(403);
