@@ -22,11 +22,20 @@ export const apiTokens = pgTable(
     createdBy: text('created_by'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /**
+     * The token that minted this one for its own user (POST /v1/tokens without another `user`);
+     * null when an admin made it for someone (a deliberate grant, not a copy of the caller's).
+     * LOUD: revoking a token revokes every descendant in the same transaction
+     * (users/api-tokens.ts revokeApiToken), so a leaked token's copies die with it.
+     */
+    parentTokenId: text('parent_token_id'),
   },
   (t) => [
     // Authentication of every REST request.
     uniqueIndex('api_tokens_hash_idx').on(t.tokenHash),
     // GET /v1/tokens (a user's own).
     index('api_tokens_user_idx').on(t.userId),
+    // The cascade of a revocation to a token's descendants.
+    index('api_tokens_parent_idx').on(t.parentTokenId),
   ],
 );
