@@ -235,6 +235,29 @@ describe('users, tokens and the trusted proxy (two API nodes)', () => {
     expect((await admin.vmo.tokens.list({ user: 'rita' })).items).toEqual([]);
   });
 
+  it("a token's tokens die with it: revoking a leaked narrow token revokes what it minted, and theirs, at once on the other node", async () => {
+    await createUser('lena', 'operator');
+    const leaked = await tokenFor('lena', { scopes: ['jobs:read'] });
+    const child = await as(leaked.token).vmo.tokens.create({ name: 'copy' });
+    const grandchild = await as(child.token, 1).vmo.tokens.create({ name: 'copy-of-copy' });
+    const sibling = await tokenFor('lena'); // made by an admin: no parent, untouched
+    const c1 = as(child.token, 1);
+    const g1 = as(grandchild.token, 1);
+    expect((await c1.request('GET', '/v1/jobs')).status).toBe(200);
+    expect((await g1.request('GET', '/v1/jobs')).status).toBe(200);
+    expect((await sql`select parent_token_id from api_tokens where id = ${child.id}`)[0]!.parent_token_id).toBe(leaked.id);
+
+    await admin.vmo.tokens.revoke(leaked.id); // on node 0 …
+    for (const client of [c1, g1, as(leaked.token, 1)]) {
+      const res = await client.request('GET', '/v1/jobs'); // … all refused at once on node 1
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual(INVALID);
+    }
+    expect((await as(child.token).request('POST', '/v1/tokens', { name: 'again' })).status).toBe(401);
+    expect((await as(sibling.token, 1).request('GET', '/v1/jobs')).status).toBe(200);
+    expect((await admin.vmo.tokens.list({ user: 'lena' })).items.map((t) => t.id)).toEqual([sibling.id]);
+  });
+
   it('an expired token is 401, on every node, from its expiresAt on', async () => {
     await createUser('ed', 'viewer');
     const soon = await tokenFor('ed', { expiresAt: new Date(Date.now() + 4000).toISOString() });

@@ -4,7 +4,7 @@ import { apiTokens } from '../db/schema/api-tokens.ts';
 import { users } from '../db/schema/users.ts';
 import { ROLE_SCOPES, type TokenScope } from '../domain/access.ts';
 import { newId } from '../domain/ids.ts';
-import { AppError, badRequest } from '../errors/app-error.ts';
+import { AppError, badRequest, unauthorized } from '../errors/app-error.ts';
 import { generateToken, hashToken } from '../tokens.ts';
 import type { UserRow } from './user-service.ts';
 
@@ -32,6 +32,8 @@ export interface TokenLimits {
   scopes: readonly TokenScope[] | null;
   /** The creating token's expiry; null: none. */
   expiresAt: Date | null;
+  /** The creating token's id, recorded as the new one's parent (null: no token, e.g. a proxy identity). */
+  parentTokenId: string | null;
 }
 
 export interface NewToken {
@@ -80,11 +82,27 @@ export async function createApiToken(cp: ControlPlane, t: NewToken, now = new Da
     }
   }
   const token = generateToken('user');
-  const [row] = await cp.database.db
-    .insert(apiTokens)
-    .values({ id: newId('tok'), name: t.name, tokenHash: hashToken(token), role: null, userId: t.user.id, scopes, expiresAt, createdBy: t.createdBy })
-    .returning();
-  return { ...tokenView(row!, { id: t.user.id, name: t.user.name }), token };
+  const parentTokenId = t.limits?.parentTokenId ?? null;
+  const row = await cp.database.db.transaction(async (tx) => {
+    if (parentTokenId !== null) {
+      // LOUD: the parent is locked FOR SHARE until this insert commits, so a concurrent revocation
+      // of it either waits for this child to exist (and then revokes it: revokeApiToken re-reads
+      // descendants after locking) or commits first (and then this finds the parent revoked). No
+      // child ever outlives a revoked parent.
+      const [parent] = await tx
+        .select({ id: apiTokens.id })
+        .from(apiTokens)
+        .where(and(eq(apiTokens.id, parentTokenId), isNull(apiTokens.revokedAt), dsql`(${apiTokens.expiresAt} is null or ${apiTokens.expiresAt} > now())`))
+        .for('share');
+      if (!parent) throw unauthorized('the token is not valid');
+    }
+    const [inserted] = await tx
+      .insert(apiTokens)
+      .values({ id: newId('tok'), name: t.name, tokenHash: hashToken(token), role: null, userId: t.user.id, scopes, expiresAt, createdBy: t.createdBy, parentTokenId })
+      .returning();
+    return inserted!;
+  });
+  return { ...tokenView(row, { id: t.user.id, name: t.user.name }), token };
 }
 
 /** GET /v1/tokens: tokens not revoked (expired ones included, with their expiresAt), newest first. `userId` undefined: everyone's, bootstrap tokens too. */
@@ -114,7 +132,27 @@ export async function findApiToken(cp: ControlPlane, id: string): Promise<{ id: 
  * DELETE /v1/tokens/{id}. Refused from the next request on every API node: no API node caches a
  * token's answer (auth/token-store.ts). A revoked VMO_ADMIN_TOKEN stays revoked across restarts:
  * set a new one.
+ *
+ * LOUD: every token minted from it (and from those, recursively: parent_token_id) is revoked in
+ * the same transaction, so a leaked token's copies die with it and TokenStore.verify stays one
+ * statement that never walks a chain. The root is locked first; a mint in flight holds its parent
+ * FOR SHARE (createApiToken), so the descendants are re-read until a pass finds none left: a
+ * child committed while the previous pass ran is caught by the next, and any later mint finds its
+ * parent revoked.
  */
 export async function revokeApiToken(cp: ControlPlane, id: string): Promise<void> {
-  await cp.database.db.update(apiTokens).set({ revokedAt: dsql`now()` }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+  await cp.database.db.transaction(async (tx) => {
+    await tx.update(apiTokens).set({ revokedAt: dsql`now()` }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+    for (;;) {
+      const revoked = await tx.execute(dsql`
+        with recursive tree(id) as (
+          select id from api_tokens where parent_token_id = ${id}
+          union
+          select t.id from api_tokens t join tree on t.parent_token_id = tree.id
+        )
+        update api_tokens set revoked_at = now() where id in (select id from tree) and revoked_at is null
+        returning id`);
+      if (revoked.length === 0) break;
+    }
+  });
 }

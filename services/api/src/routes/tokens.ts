@@ -15,7 +15,8 @@ const namesSelf = (p: Principal, ref: string) => p.userId !== null && (ref === p
 /**
  * /v1/tokens: anyone makes, lists and revokes their own API tokens (a proxy user gets one for the
  * CLI this way); admins anyone's. No scope is needed for one's own: a token can only ever make
- * tokens that do no more than itself and expire no later (users/api-tokens.ts).
+ * tokens that do no more than itself, expire no later, and are revoked with it (it is recorded as
+ * their parent; users/api-tokens.ts).
  */
 export function tokenRoutes(cp: ControlPlane) {
   const app = new OpenAPIHono<AuthEnv>();
@@ -36,7 +37,7 @@ export function tokenRoutes(cp: ControlPlane) {
       user = await users.findUser(cp, p.userId);
       if (!user) throw unknownUser(p.userId);
       const own = p.tokenId === null ? undefined : await users.findApiToken(cp, p.tokenId);
-      limits = { scopes: p.scopes, expiresAt: own?.expiresAt ?? null };
+      limits = { scopes: p.scopes, expiresAt: own?.expiresAt ?? null, parentTokenId: p.tokenId };
     }
     const { user: _, ...rest } = body;
     return c.json(await users.createApiToken(cp, { ...rest, user, createdBy: p.name, limits }), 201);
