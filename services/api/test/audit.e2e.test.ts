@@ -16,7 +16,7 @@ let sql: postgres.Sql;
 
 beforeAll(async () => {
   // The test process connects from 127.0.0.1, the trusted proxy here; 127.0.0.2 is any other client.
-  system = await TestSystem.start({ label: 'audit', workers: 0, env: { VMO_TRUSTED_PROXIES: '127.0.0.1/32' } });
+  system = await TestSystem.start({ label: 'audit', workers: 0, env: { VMO_TRUSTED_PROXIES: '127.0.0.1/32', VMO_AUTH_FAIL_RATE: '12/60s' } });
   sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
 });
 
@@ -320,6 +320,39 @@ describe('GET /v1/audit', () => {
       expect(res.status, query).toBe(400);
       expect(JSON.stringify(res.body.error), query).toContain(field);
     }
+  });
+});
+
+describe('rows outside the request sequence above', () => {
+  it('a proxy user created on first sight, or whose email the proxy changed, has a users.create / users.update row by that user, even on a GET', async () => {
+    const first = await call('pxu-1', 'GET', '/v1/me', undefined, null, { headers: { 'X-VM-User': 'audit-newcomer', 'X-Forwarded-For': '203.0.113.9' } });
+    expect(first.status).toBe(200);
+    const asNewcomer = { actor_kind: 'proxy', actor_id: first.body.id, actor_name: 'audit-newcomer', token_id: null, source_ip: '203.0.113.9' };
+    expect(await rowsFor('pxu-1')).toEqual([expect.objectContaining({ ...asNewcomer, action: 'users.create', resource_type: 'users', resource_id: first.body.id, result: 'allowed', detail: { via: 'proxy', role: 'viewer' } })]);
+    // Seen again with nothing new: no row (an allowed read).
+    expect((await call('pxu-2', 'GET', '/v1/me', undefined, null, { headers: { 'X-VM-User': 'audit-newcomer' } })).status).toBe(200);
+    expect(await rowsFor('pxu-2')).toHaveLength(0);
+    // A new email from the proxy is an update of the user; on a mutating request, its own row too.
+    expect((await call('pxu-3', 'POST', '/v1/jobs', { command: 'true' }, null, { headers: { 'X-VM-User': 'audit-newcomer', 'X-VM-Email': 'newcomer@example.com' } })).status).toBe(403);
+    const rows = await rowsFor('pxu-3');
+    expect(rows.map((r) => r.action).sort()).toEqual(['jobs.submit', 'users.update']);
+    expect(rows.find((r) => r.action === 'users.update')).toMatchObject({ ...asNewcomer, source_ip: '127.0.0.1', resource_id: first.body.id, result: 'allowed', detail: { via: 'proxy', changed: ['email'] } });
+    expect(JSON.stringify(rows)).not.toContain('newcomer@example.com');
+  });
+
+  it('past the failed-authentication limit, the 429s are denied rows, on GETs and on stream upgrades', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 14; i++) statuses.push((await call(`brute-${i}`, 'GET', '/v1/jobs', undefined, `vmo_usr_guess-${i}`, { from: '127.0.0.3' })).status);
+    expect(statuses).toContain(429);
+    const limited = statuses.flatMap((s, i) => (s === 429 ? [`brute-${i}`] : []));
+    for (const id of limited) {
+      expect(await rowsFor(id), id).toEqual([
+        expect.objectContaining({ ...anonymous, source_ip: '127.0.0.3', action: 'auth.denied', resource_type: 'jobs', result: 'denied', status: 429, detail: expect.objectContaining({ code: 'rate_limited', attempted: 'jobs.list' }) }),
+      ]);
+    }
+    const stream = await openWebSocket(`${system.apiUrls[0]}/v1/jobs/job_00000000000000000000/stream`, { token: 'vmo_usr_guess-ws', localAddress: '127.0.0.3', headers: { 'X-Request-Id': 'brute-ws' } });
+    expect(stream).toMatchObject({ kind: 'refused', status: 429 });
+    expect(await rowsFor('brute-ws')).toEqual([expect.objectContaining({ source_ip: '127.0.0.3', action: 'auth.denied', result: 'denied', status: 429, detail: expect.objectContaining({ code: 'rate_limited', attempted: 'jobs.stream' }) })]);
   });
 });
 

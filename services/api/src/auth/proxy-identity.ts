@@ -1,7 +1,7 @@
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { UserRole } from '@vmo/shared/domain';
 import { badRequest, unauthorized } from '@vmo/shared/errors';
-import { proxyUser, UserEmail, UserName } from '@vmo/shared/users';
+import { findUser, proxyUser, UserEmail, UserName } from '@vmo/shared/users';
 import type { Principal } from './principal.ts';
 import type { TrustedProxies } from './trusted-proxies.ts';
 
@@ -25,6 +25,14 @@ export interface AuthRequest {
   /** Every value of a request header (by name, any case): a header sent twice gives two. */
   header(name: string): string[];
 }
+
+/** What resolving a proxy identity did to the users table: the audit records it (http/audit.ts). */
+export type ProxyUserChange = 'created' | 'updated';
+
+const changes = new WeakMap<Principal, ProxyUserChange>();
+
+/** Whether this principal's request created its user (first sight) or updated its email; undefined when neither. */
+export const proxyUserChangeOf = (principal: Principal | undefined): ProxyUserChange | undefined => (principal ? changes.get(principal) : undefined);
 
 /**
  * The user an auth proxy in front of the API vouches for (oauth2-proxy's X-Forwarded-User, set
@@ -55,8 +63,16 @@ export class ProxyIdentity {
     if (!parsed.success) throw badRequest('validation_failed', `${userHeader}: the auth proxy's user header is not a valid user name (${parsed.error.issues[0]?.message ?? 'invalid'})`, { field: userHeader });
     const emails = req.header(emailHeader);
     const email = emails.length === 1 ? UserEmail.safeParse(emails[0]) : undefined;
-    const user = await proxyUser(this.cp, parsed.data, email?.success ? email.data : null, defaultRole);
+    const sentEmail = email?.success ? email.data : null;
+    // Looked up first so the audit knows whether this request created the user or changed its
+    // email (proxyUser does not say); the usual case (known user, same email) costs this one query.
+    const known = await findUser(this.cp, parsed.data);
+    const unchanged = known !== undefined && (sentEmail === null || known.email === sentEmail);
+    const user = unchanged ? known : await proxyUser(this.cp, parsed.data, sentEmail, defaultRole);
     if (user.disabled) throw unauthorized('the token is not valid');
-    return { kind: 'proxy', tokenId: null, userId: user.id, name: user.name, role: user.role, scopes: null };
+    const principal: Principal = { kind: 'proxy', tokenId: null, userId: user.id, name: user.name, role: user.role, scopes: null };
+    // Two first requests at once both find no user; each is told 'created' (one row too many, none missing).
+    if (!unchanged) changes.set(principal, known ? 'updated' : 'created');
+    return principal;
   }
 }

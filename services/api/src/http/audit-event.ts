@@ -8,12 +8,14 @@ import { auditedRouteFor, resourceIdInPath } from './audit-action.ts';
 export const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * allowed: answered below 400. denied: 401, 403, and a 404 that hides what a policy does not let
- * the caller see (the answer is a plain 404; the error carries the mark). failed: everything
- * else (bad input, a conflict, a real 404, a store outage).
+ * allowed: answered below 400. denied: 401, 403, a 429 (a rate limit refused it: the failed
+ * authentications' limiter or the submissions', on any method and on stream upgrades, so a brute
+ * force past the limit stays on record), and a 404 that hides what a policy does not let the
+ * caller see (the answer is a plain 404; the error carries the mark). failed: everything else
+ * (bad input, a conflict, a real 404, a store outage).
  */
 export function auditResultOf(status: number, err: unknown): AuditResult {
-  if (status === 401 || status === 403 || (status === 404 && isDeniedByPolicy(err))) return 'denied';
+  if (status === 401 || status === 403 || status === 429 || (status === 404 && isDeniedByPolicy(err))) return 'denied';
   return status < 400 ? 'allowed' : 'failed';
 }
 
@@ -49,7 +51,9 @@ export function auditEventOf(f: RequestFacts): AuditEvent {
   const action = route?.action ?? 'unknown';
   if (!route) detail.method = f.method;
   if (!route) detail.path = f.path;
-  const unauthenticated = f.status === 401;
+  // A 429 before any credential was accepted (the failed authentications' limiter) is a refused
+  // sign-in like a 401: `auth.denied`, what it attempted in detail.
+  const unauthenticated = f.status === 401 || (f.status === 429 && f.principal === undefined);
   if (unauthenticated) detail.attempted = action;
   const p = f.principal;
   return {
@@ -69,13 +73,37 @@ export function auditEventOf(f: RequestFacts): AuditEvent {
   };
 }
 
+/**
+ * The row for a proxy identity's user created on first sight (or its email updated) by this
+ * request: the proxy's user is the actor, as if it had called POST /v1/users itself. Only the
+ * role is in detail: the email is a value the proxy sent.
+ */
+export function proxyUserEvent(p: Principal, change: 'created' | 'updated', sourceIp: string | null, requestId: string | null): AuditEvent {
+  return {
+    actorKind: p.kind,
+    actorId: p.userId,
+    actorName: p.name,
+    tokenId: p.tokenId,
+    action: change === 'created' ? 'users.create' : 'users.update',
+    resourceType: 'users',
+    resourceId: p.userId,
+    targets: null,
+    sourceIp,
+    requestId,
+    result: 'allowed',
+    status: null,
+    detail: change === 'created' ? { via: 'proxy', role: p.role } : { via: 'proxy', changed: ['email'] },
+  };
+}
+
 /** The error's code; for a 400 the field; for a refusal our own message (it names the scope or target, never a value sent). */
 function errorFacts(f: RequestFacts): Record<string, unknown> {
   if (f.status < 400) return {};
-  if (!(f.error instanceof AppError)) return f.answerCode ? { code: f.answerCode } : {};
+  // An error that is not the answer (the 401 the failed-authentication limiter turned into a 429) says less than the answer's code.
+  if (!(f.error instanceof AppError) || f.error.status !== f.status) return f.answerCode ? { code: f.answerCode } : {};
   const out: Record<string, unknown> = { code: f.error.code };
   if (typeof f.error.details?.field === 'string') out.field = f.error.details.field;
-  if (f.status === 401 || f.status === 403) out.message = f.error.message;
+  if (f.status === 401 || f.status === 403 || f.status === 429) out.message = f.error.message;
   return out;
 }
 

@@ -26,8 +26,9 @@ export function noteUpgradePrincipal(req: IncomingMessage, principal: Principal)
 
 /**
  * A refused WebSocket upgrade (job or run stream, the agent endpoint) is a denied request like
- * any REST one when it is a 401, a 403 or a policy's 404: recorded before the refusal is
- * answered. Other refusals (a bad cursor, a real 404, a 429) are not: upgrades are reads.
+ * any REST one when it is a 401, a 403, a 429 (the failed authentications' limiter) or a
+ * policy's 404: recorded before the refusal is answered. Other refusals (a bad cursor, a real
+ * 404) are not: upgrades are reads.
  */
 export async function auditRefusedUpgrade(deps: UpgradeAuditDeps, req: IncomingMessage, err: AppError): Promise<void> {
   if (auditResultOf(err.status, err) !== 'denied') return;

@@ -1,9 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AuditEvent, AuditWriter } from '@vmo/shared/audit';
+import { AppError } from '@vmo/shared/errors';
 import type { Logger } from '@vmo/shared/logger';
 import type { AuthEnv, Principal } from '../auth/principal.ts';
-import { auditEventOf, auditResultOf, MUTATING_METHODS } from './audit-event.ts';
+import { proxyUserChangeOf } from '../auth/proxy-identity.ts';
+import { auditEventOf, auditResultOf, MUTATING_METHODS, proxyUserEvent } from './audit-event.ts';
 import { auditSourceAddress, trustNoProxy } from './audit-source.ts';
 
 export interface AuditOptions {
@@ -28,17 +30,24 @@ export function auditRequests({ writer, log, isTrustedProxy = trustNoProxy }: Au
   return async function auditRequest(c, next) {
     await next();
     const { status } = c.res;
-    if (!MUTATING_METHODS.has(c.req.method) && auditResultOf(status, c.error) !== 'denied') return;
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const principal = c.var.principal as Principal | undefined;
+    const sourceIp = () => auditSourceAddress(incoming?.socket.remoteAddress, c.req.header('x-forwarded-for'), isTrustedProxy);
+    const requestId = (c.var.requestId as string | undefined) ?? null;
+    // A proxy identity seen for the first time was created by this request, whatever it is (a GET
+    // too): that user's creation (or email change) is its own row, before the request's.
+    const userChange = proxyUserChangeOf(principal);
+    if (userChange) await storeOrLog(writer, log, proxyUserEvent(principal!, userChange, sourceIp(), requestId));
+    if (!MUTATING_METHODS.has(c.req.method) && auditResultOf(status, c.error) !== 'denied') return;
     const event = auditEventOf({
       method: c.req.method,
       path: c.req.path,
       status,
       error: c.error,
       ...(await readAnswer(c)),
-      principal: c.var.principal as Principal | undefined,
-      sourceIp: auditSourceAddress(incoming?.socket.remoteAddress, c.req.header('x-forwarded-for'), isTrustedProxy),
-      requestId: (c.var.requestId as string | undefined) ?? null,
+      principal,
+      sourceIp: sourceIp(),
+      requestId,
     });
     await storeOrLog(writer, log, event);
   };
@@ -63,7 +72,8 @@ export async function storeOrLog(writer: AuditWriter, log: Logger, event: AuditE
  */
 async function readAnswer(c: Context): Promise<{ answer?: unknown; answerCode?: string }> {
   if (!(c.res.headers.get('content-type') ?? '').startsWith('application/json')) return {};
-  if (c.res.status >= 300 && c.error) return {};
+  // The thrown error is the answer, unless a later middleware answered otherwise (a 401 turned into a 429).
+  if (c.res.status >= 300 && c.error && !(c.error instanceof AppError && c.error.status !== c.res.status)) return {};
   try {
     const body: unknown = await c.res.clone().json();
     if (c.res.status < 300) return { answer: body };
