@@ -19,6 +19,9 @@ import {
   runsReadableBy,
   selectorsSql,
   agentsReadableWhere,
+  agentsReadableBy,
+  mayReadAgent,
+  mayReadAgentId,
   mayReadMachine,
   type AccessActor,
   type Grants,
@@ -34,15 +37,18 @@ import { openRunTestPlane, type RunTestPlane } from './runs-fixture.ts';
 
 let plane: RunTestPlane;
 const ids: Record<string, string> = {};
-const users = { alice: 'usr_alice000000000000000', bob: 'usr_bob00000000000000000', vera: 'usr_vera0000000000000000', lou: 'usr_lou00000000000000000' };
+const users = { alice: 'usr_alice000000000000000', bob: 'usr_bob00000000000000000', vera: 'usr_vera0000000000000000', lou: 'usr_lou00000000000000000', eve: 'usr_eve00000000000000000' };
 const actor = (name: keyof typeof users, role: AccessActor['role']): AccessActor => ({ userId: users[name], role });
 
 beforeAll(async () => {
   plane = await openRunTestPlane('access_engine');
   const sql = plane.cp.database.sql;
   ids.a1 = await plane.addAgent('a1', { labels: { team: 'a', env: 'prod' } });
-  ids.a2 = await plane.addAgent('a2', { reported: { team: 'b' } });
-  // Registered labels win over reported ones: a3 is team=a, whatever it says about itself.
+  ids.a2 = await plane.addAgent('a2', { labels: { team: 'b' } });
+  // Authorization sees registered labels only: a3 is team=a, whatever it says about itself …
+  ids.a5 = await plane.addAgent('a5', { reported: { team: 'b' } }); // … and a5, which only SAYS team=b, is no team's.
+  // The built-in agent (npm start's, on the control plane): the `local` target, never a selector's.
+  ids.a6 = await plane.addAgent('local', { labels: { builtin: 'true' } });
   ids.a3 = await plane.addAgent('a3', { labels: { team: 'a' }, reported: { team: 'b', os: 'linux' } });
   ids.a4 = await plane.addAgent('a4', { labels: { team: 'a' }, revoked: true });
   ids.h1 = await plane.addHost('h1', 'default', { team: 'a' });
@@ -58,6 +64,7 @@ beforeAll(async () => {
   // A policy for viewers that grants run: a viewer still never runs (roles are never widened).
   await policy('viewers-run-b', { roles: ['viewer'] }, ['run'], 'team=b');
   await policy('lou-local', { users: [users.lou] }, ['run'], null, true);
+  await policy('eve-everything', { users: [users.eve] }, ['run'], ''); // every machine, but not `local`
 
   const job = async (name: string, target: object, at: { agent?: string; host?: string }, owner: string | null = null, runId: string | null = null, runIndex: number | null = null, targetName: string | null = null) => {
     ids[name] = newId('job');
@@ -73,6 +80,8 @@ beforeAll(async () => {
   await job('jh1', { type: 'ssh', host: 'h1' }, { host: ids.h1 });
   await job('jh2', { type: 'ssh', host: 'h2@prod' }, { host: ids.h2 });
   await job('jl', { type: 'local' }, {});
+  await job('ja5', { type: 'agent', agent: 'a5' }, { agent: ids.a5 });
+  await job('jb', { type: 'agent', agent: 'local' }, { agent: ids.a6 });
   await job('jAliceOnB', { type: 'agent', agent: 'a2' }, { agent: ids.a2 }, users.alice);
 
   const run = async (name: string, owner: string | null, children: [string, 'agent' | 'host'][]) => {
@@ -92,6 +101,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await plane?.close();
 });
+
+/** Agent names readable, in drizzle and in postgres.js alike (the two must agree). */
+async function agentNamesReadable(g: Grants): Promise<string[]> {
+  const sql = plane.cp.database.sql;
+  const viaDrizzle = (await plane.cp.database.db.select({ name: agents.name }).from(agents).where(and(agentsReadableWhere(g)))).map((r) => r.name).sort();
+  const viaSql = (await sql<{ name: string }[]>`select a.name from agents a where ${agentsReadableBy(sql, g)('a')}`).map((r) => r.name).sort();
+  expect(viaSql).toEqual(viaDrizzle);
+  return viaDrizzle;
+}
 
 async function grantsFor(a: AccessActor): Promise<Grants> {
   return loadGrants(plane.cp.database.sql, a);
@@ -147,7 +165,7 @@ describe('grants', () => {
 });
 
 describe('jobs', () => {
-  it('an operator of team=a sees their own jobs and those on team=a agents and hosts (merged labels, revoked agents too), nothing else', async () => {
+  it('an operator of team=a sees their own jobs and those on team=a agents and hosts (registered labels, revoked agents too), nothing else', async () => {
     const g = await grantsFor(actor('alice', 'operator'));
     expect(await visibleJobs(g)).toEqual(['jAliceOnB', 'ja1', 'ja3', 'ja4', 'jh1', 'rA.0', 'rA.1', 'rAB.0'].sort());
     expect(await visibleJobs(g, jobsCancelableBy)).toEqual(['jAliceOnB', 'ja1', 'ja3', 'ja4', 'jh1', 'rA.0', 'rA.1', 'rAB.0'].sort());
@@ -160,7 +178,30 @@ describe('jobs', () => {
   });
 
   it('the local target is seen only through a policy with local=true', async () => {
-    expect(await visibleJobs(await grantsFor(actor('lou', 'operator')))).toEqual(['jl']);
+    expect(await visibleJobs(await grantsFor(actor('lou', 'operator')))).toEqual(['jb', 'jl']);
+  });
+
+  it('an agent is judged on its registered labels, never on what it reports; the built-in agent is `local`, never a selector\'s', async () => {
+    const sql = plane.cp.database.sql;
+    const vera = await grantsFor(actor('vera', 'viewer')); // reads team=b
+    expect(await visibleJobs(vera)).not.toContain('ja5');
+    expect(await agentNamesReadable(vera)).toEqual(['a2']);
+    expect(await mayReadAgentId(sql, vera, ids.a5!)).toBe(false);
+    expect(await mayReadAgentId(sql, vera, ids.a2!)).toBe(true);
+    const eve = await grantsFor(actor('eve', 'operator')); // run on "" (every machine), no local
+    expect(await visibleJobs(eve)).not.toContain('jb');
+    expect(await visibleJobs(eve)).toContain('ja5');
+    expect(await agentNamesReadable(eve)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect((await forbidden(assertMayRunJob(plane.cp, eve, { type: 'agent', agent: 'local' }))).details).toEqual({ action: 'run', targets: ['local'], total: 1 });
+    expect((await forbidden(assertMayRunOnTargets(sql, eve, [{ kind: 'agent', id: ids.a6!, name: 'local' }]))).details).toEqual({ action: 'run', targets: ['local'], total: 1 });
+    await assertMayRunOnTargets(sql, eve, [{ kind: 'agent', id: ids.a5!, name: 'a5' }]);
+    const lou = await grantsFor(actor('lou', 'operator')); // local=true
+    await assertMayRunJob(plane.cp, lou, { type: 'agent', agent: 'local' });
+    await assertMayRunOnTargets(sql, lou, [{ kind: 'agent', id: ids.a6!, name: 'local' }]);
+    expect(await agentNamesReadable(lou)).toEqual(['local']);
+    expect(mayReadAgent(lou, { builtin: 'true' })).toBe(true);
+    expect(mayReadAgent(eve, { builtin: 'true' })).toBe(false);
+    expect(mayReadAgent(vera, {})).toBe(false);
   });
 
   it('an admin sees every job', async () => {

@@ -323,4 +323,45 @@ describe('authorization by policy (real system)', () => {
       expect((await alice.request('GET', `/v1/jobs/${onB.body.id}`)).status).toBe(200);
     });
   });
+
+  describe('what authorization judges an agent by', () => {
+    it("labels an agent reports about itself grant nothing: one saying team=b (--labels) is not visible nor runnable for team b", async () => {
+      const res = await admin.request('POST', '/v1/users', { name: 'bea', role: 'operator' });
+      expect(res.status, res.text).toBe(201);
+      expect((await policy({ name: 'team-b', subjects: { users: ['bea'] }, actions: ['run', 'cancel'], targets: 'team=b' })).status).toBe(201);
+      const bea = system.clientFor(0, await token('bea'));
+      const spoof = await system.startAgent('spoof', { args: ['--labels', 'team=b'] });
+      // The merged view shows what it says (selectors of runs and previews still see it) …
+      await waitFor('spoof reports team=b', async () => ((await admin.request('GET', `/v1/agents/${spoof.id}`)).body.labels?.team === 'b' ? true : undefined), 20_000, 50);
+      // … but policies see only labels an admin set.
+      expect((await bea.request('GET', '/v1/agents/spoof')).status).toBe(404);
+      expect(((await bea.request('GET', '/v1/agents')).body.items as { name: string }[]).map((a) => a.name)).toEqual(['b-1']);
+      expect(((await bea.request('GET', '/v1/targets')).body.items as { name: string }[]).map((a) => a.name).sort()).toEqual(['b-1', 'hb@default']);
+      const run = await bea.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'spoof' } });
+      expect(run.status, run.text).toBe(403);
+      expect(run.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['spoof'] } });
+      expect((await bea.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } })).status).toBe(201);
+      await admin.request('DELETE', `/v1/agents/${spoof.id}`);
+    });
+
+    it('the built-in agent is the local target: a policy with targets "" does not grant it, a local=true policy does', async () => {
+      const builtin = await admin.request('POST', '/v1/agents', { name: 'local', labels: { builtin: 'true' } });
+      expect(builtin.status, builtin.text).toBe(201);
+      const res = await admin.request('POST', '/v1/users', { name: 'evan', role: 'operator' });
+      expect(res.status, res.text).toBe(201);
+      expect((await policy({ name: 'evan-everywhere', subjects: { users: ['evan'] }, actions: ['run'], targets: '' })).status).toBe(201);
+      const evan = system.clientFor(0, await token('evan'));
+      const refused = await evan.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'local' } });
+      expect(refused.status, refused.text).toBe(403);
+      expect(refused.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['local'] } });
+      expect((await evan.request('GET', '/v1/agents/local')).status).toBe(404);
+      expect(((await evan.request('GET', '/v1/agents')).body.items as { name: string }[]).map((a) => a.name)).not.toContain('local');
+      expect((await evan.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'a-1' } })).status).toBe(201);
+      // lou's policy has local=true.
+      expect((await lou.request('GET', '/v1/agents/local')).status).toBe(200);
+      const granted = await lou.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'local' } });
+      expect(granted.status, granted.text).toBe(201);
+      await admin.request('DELETE', `/v1/agents/${builtin.body.id}`);
+    });
+  });
 });

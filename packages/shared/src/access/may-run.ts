@@ -7,6 +7,7 @@ import { resolveHost } from '../hosts/resolve-host.ts';
 import type { Grants, TargetGrant } from './grants.ts';
 import { grantsEveryMachine } from './grants.ts';
 import { FORBIDDEN_TARGETS_NAMED, targetForbidden } from './target-forbidden.ts';
+import { grantCoversAgent } from './inventory-access.ts';
 import { grantedAgentIdsSql, grantedHostIdsSql } from './target-sql.ts';
 
 /** The name the 403 gives the control plane's own workers. */
@@ -27,10 +28,11 @@ export async function assertMayRunJob(cp: ControlPlane, grants: Grants, target: 
   }
   if (target.type === 'agent') {
     const [agent] = await cp.database.sql<{ name: string; labels: Record<string, string> }[]>`
-      select name, (reported_labels || labels) as labels from agents
+      select name, labels from agents
       where revoked_at is null and (id = ${target.agent} or name = ${target.agent})
       limit 1`;
-    if (agent && !grantCovers(grant, agent.labels)) throw targetForbidden('run', [agent.name]);
+    // Registered labels only, and the built-in agent is `local` (inventory-access.ts grantCoversAgent).
+    if (agent && !grantCoversAgent(grant, agent.labels)) throw targetForbidden('run', [agent.name]);
     return;
   }
   const host = await resolveHost(cp.database.db, target.host);
@@ -47,8 +49,8 @@ const grantCovers = (g: TargetGrant, labels: Readonly<Record<string, string>>): 
 export async function assertMayRunOnTargets(sql: postgres.Sql, grants: Grants, targets: readonly { kind: TargetKind; id: string; name: string }[]): Promise<void> {
   if (grants.admin || targets.length === 0) return;
   const grant = grants.run;
-  if (grantsEveryMachine(grant)) return;
-  if (grant.selectors.length === 0) { // (a run's targets are agents and hosts: `local` is no help here)
+  if (grantsEveryMachine(grant) && grant.local) return;
+  if (grant.selectors.length === 0 && !grant.local) { // (`local` only covers the built-in agent)
     throw targetForbidden('run', targets.slice(0, FORBIDDEN_TARGETS_NAMED).map((t) => t.name), targets.length);
   }
   const rows = await sql<{ name: string; total: number }[]>`

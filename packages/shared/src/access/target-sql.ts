@@ -4,9 +4,17 @@ import type { LabelSelector } from '../domain/label-selector.ts';
 import { grantsEveryMachine, grantsNothing, type TargetGrant } from './grants.ts';
 
 /**
- * A grant's selectors as one SQL condition over a label column (any of them matches). Agents are
- * judged on their merged labels, `(reported_labels || labels)` (registered labels win), as
- * GET /v1/targets and a run's resolution see them; hosts on `labels`.
+ * A grant's selectors as one SQL condition over a label column (any of them matches).
+ *
+ * LOUD: agents are judged on their REGISTERED labels only (`agents.labels`: set by an admin at
+ * registration, by PATCH, or from the enrolment token), never on what the agent reports about
+ * itself (`reported_labels`, its --labels): a compromised VM reporting `team=b` must not join team
+ * b's grants. Selectors of runs and previews (GET /v1/targets) still see the merged labels; policies
+ * see only labels an admin set. Hosts: `labels` (admin-imported).
+ *
+ * The built-in agent (registered label builtin=true: the single-machine `npm start` agent, which
+ * runs on the control plane) is the `local` target for authorization: granted only by `local`,
+ * never by a selector (agentGrantedSql).
  */
 export function selectorsSql(sql: postgres.Sql, labels: postgres.Fragment, selectors: readonly LabelSelector[]): postgres.Fragment {
   if (selectors.length === 0) return sql`false`;
@@ -14,12 +22,19 @@ export function selectorsSql(sql: postgres.Sql, labels: postgres.Fragment, selec
   return selectors.map((s) => sql`(${labelSelectorSql(sql, labels, s)})`).reduce((acc, cond) => sql`${acc} or ${cond}`);
 }
 
-/** The merged labels of the agent row `alias`. */
-export const agentLabelsSql = (sql: postgres.Sql, alias: string): postgres.Fragment => sql`(${sql(alias)}.reported_labels || ${sql(alias)}.labels)`;
+/** The labels authorization judges the agent row `alias` by: its registered ones only (see above). */
+export const agentLabelsSql = (sql: postgres.Sql, alias: string): postgres.Fragment => sql`${sql(alias)}.labels`;
+
+/** Whether the agent row `alias` is the built-in agent (the `local` target for authorization). */
+export const builtInAgentSql = (sql: postgres.Sql, alias: string): postgres.Fragment => sql`(${sql(alias)}.labels->>'builtin') = 'true'`;
+
+/** Whether `g` covers the agent row `alias`: the built-in agent by `local` only, any other by a selector over its registered labels. Never null. */
+export const agentGrantedSql = (sql: postgres.Sql, alias: string, g: TargetGrant): postgres.Fragment =>
+  sql`(case when ${builtInAgentSql(sql, alias)} then ${g.local ? sql`true` : sql`false`} else coalesce(${selectorsSql(sql, agentLabelsSql(sql, alias), g.selectors)}, false) end)`;
 
 /** The ids of the agents a grant covers, as a subquery (revoked ones included: their past jobs stay theirs). */
 export const grantedAgentIdsSql = (sql: postgres.Sql, g: TargetGrant): postgres.Fragment =>
-  sql`select ga.id from agents ga where ${selectorsSql(sql, agentLabelsSql(sql, 'ga'), g.selectors)}`;
+  sql`select ga.id from agents ga where ${agentGrantedSql(sql, 'ga', g)}`;
 
 /** The ids of the inventory hosts a grant covers, as a subquery. */
 export const grantedHostIdsSql = (sql: postgres.Sql, g: TargetGrant): postgres.Fragment =>
@@ -36,11 +51,11 @@ export const grantedHostIdsSql = (sql: postgres.Sql, g: TargetGrant): postgres.F
 export function jobOnGrantedTargetSql(sql: postgres.Sql, g: TargetGrant, alias: string): postgres.Fragment {
   const j = sql(alias);
   const parts: postgres.Fragment[] = [];
-  if (grantsEveryMachine(g)) {
-    parts.push(sql`${j}.agent_id is not null`, sql`${j}.host_id is not null`);
-  } else if (g.selectors.length > 0) {
-    parts.push(sql`${j}.agent_id in (${grantedAgentIdsSql(sql, g)})`, sql`${j}.host_id in (${grantedHostIdsSql(sql, g)})`);
-  }
+  // Every agent only when `local` too: the built-in agent is the local target, never a selector's.
+  if (grantsEveryMachine(g) && g.local) parts.push(sql`${j}.agent_id is not null`);
+  else if (g.selectors.length > 0 || g.local) parts.push(sql`${j}.agent_id in (${grantedAgentIdsSql(sql, g)})`);
+  if (grantsEveryMachine(g)) parts.push(sql`${j}.host_id is not null`);
+  else if (g.selectors.length > 0) parts.push(sql`${j}.host_id in (${grantedHostIdsSql(sql, g)})`);
   if (g.local) parts.push(sql`${j}.target->>'type' = 'local'`);
   if (grantsNothing(g) || parts.length === 0) return sql`false`;
   return sql`coalesce(${parts.reduce((acc, p) => sql`${acc} or ${p}`)}, false)`;

@@ -29,7 +29,7 @@ export interface FindJobsFilters {
    * see is no run) and the agents and hosts, by their labels (one they may not read is nobody,
    * as GET /v1/agents/{id} answers). All when absent.
    */
-  visibleTo?: { jobs: RowFilter; runs: RowFilter; machine: (labels: Readonly<Record<string, string>>) => boolean };
+  visibleTo?: { jobs: RowFilter; runs: RowFilter; machine: (labels: Readonly<Record<string, string>>) => boolean; agent: (registeredLabels: Readonly<Record<string, string>>) => boolean };
 }
 
 /**
@@ -40,11 +40,11 @@ export interface FindJobsFilters {
 export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ items: JobView[]; nextCursor: string | null }> {
   let agentId: string | undefined;
   if (f.agent !== undefined) {
-    agentId = (await agentIdFor(cp, f.agent, f.visibleTo?.machine)) ?? throwUnknownAgent(f.agent);
+    agentId = (await agentIdFor(cp, f.agent, f.visibleTo?.agent)) ?? throwUnknownAgent(f.agent);
   }
   let target: { agentIds: string[]; hostIds: string[] } | undefined;
   if (f.target !== undefined) {
-    const [agent, found] = await Promise.all([agentIdFor(cp, f.target, f.visibleTo?.machine), resolveHost(cp.database.db, f.target)]);
+    const [agent, found] = await Promise.all([agentIdFor(cp, f.target, f.visibleTo?.agent), resolveHost(cp.database.db, f.target)]);
     const host = found && (!f.visibleTo || f.visibleTo.machine(found.labels)) ? found : undefined;
     if (!agent && !host) throw new AppError(422, 'unknown_target', `target: no agent or host with id or name ${JSON.stringify(f.target)}; see GET /v1/agents and GET /v1/hosts`);
     target = { agentIds: agent ? [agent] : [], hostIds: host ? [host.id] : [] };
@@ -70,11 +70,12 @@ export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ 
 /** An agent by id (revoked or not) or by the name of a live agent; one `readable` refuses (by its merged labels) is none. */
 async function agentIdFor(cp: ControlPlane, ref: string, readable?: (labels: Readonly<Record<string, string>>) => boolean): Promise<string | undefined> {
   const [row] = await cp.database.db
-    .select({ id: agents.id, labels: agents.labels, reportedLabels: agents.reportedLabels })
+    .select({ id: agents.id, labels: agents.labels })
     .from(agents)
     .where(or(eq(agents.id, ref), and(eq(agents.name, ref), isNull(agents.revokedAt))))
     .limit(1);
-  if (row && readable && !readable({ ...row.reportedLabels, ...row.labels })) return undefined;
+  // Registered labels only: what an agent reports about itself decides no access (@vmo/shared/access).
+  if (row && readable && !readable(row.labels)) return undefined;
   return row?.id;
 }
 

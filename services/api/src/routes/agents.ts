@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { getAgent, listAgents, registerAgent, revokeAgent, rotateAgentToken, updateAgent } from '@vmo/shared/api';
-import { agentsReadableWhere, mayReadMachine } from '@vmo/shared/access';
+import { agentsReadableWhere, mayReadAgentId } from '@vmo/shared/access';
 import * as agents from '@vmo/shared/agents';
 import { deniedByPolicy } from '@vmo/shared/audit';
 import { notFound } from '@vmo/shared/errors';
@@ -29,8 +29,8 @@ export function agentRoutes(cp: ControlPlane) {
   openapiRoute(app, getAgent, async (c, input) => {
     const { id } = input.params();
     const agent = await agents.getAgent(cp, id);
-    // Judged on the labels just read (the same rule as the listing's SQL): no second query.
-    if (!mayReadMachine(await grantsOf(c, cp), agent.labels)) throw deniedByPolicy(notFound('agent', id));
+    // Judged on its REGISTERED labels (never what it reports about itself), as the listing's SQL.
+    if (!(await mayReadAgentId(cp.database.sql, await grantsOf(c, cp), agent.id))) throw deniedByPolicy(notFound('agent', id));
     return c.json(agent, 200);
   }, { scope: 'agents:read' });
   openapiRoute(app, updateAgent, async (c, input) => c.json(await agents.updateAgent(cp, input.params().id, await input.body()), 200), { scope: 'agents:write' });

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
-import { assertAllowed, assertMayRunJob, jobAccess, jobsReadableBy, mayReadMachine, runsReadableBy } from '@vmo/shared/access';
+import { assertAllowed, assertMayRunJob, jobAccess, jobsReadableBy, mayReadAgent, mayReadMachine, runsReadableBy } from '@vmo/shared/access';
 import { cancelJob, getJob, jobLogs, listJobs, submitJob } from '@vmo/shared/api';
 import { deniedByPolicy } from '@vmo/shared/audit';
 import { notFound } from '@vmo/shared/errors';
@@ -50,7 +50,7 @@ export function jobRoutes(cp: ControlPlane) {
     const grants = await grantsOf(c, cp);
     const visibleTo = grants.admin
       ? undefined
-      : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants), machine: (labels: Readonly<Record<string, string>>) => mayReadMachine(grants, labels) };
+      : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants), machine: (labels: Readonly<Record<string, string>>) => mayReadMachine(grants, labels), agent: (labels: Readonly<Record<string, string>>) => mayReadAgent(grants, labels) };
     return c.json(await findJobs(cp, { ...input.query(), ...(visibleTo ? { visibleTo } : {}) }), 200);
   }, { scope: 'jobs:read' });
 
