@@ -87,7 +87,8 @@ describe('every mutating and every denied request has exactly one row', () => {
     expected.set('reg-1', { ...admin, token_id: adminTokenId, action: 'agents.register', resource_type: 'agents', resource_id: agentId, targets: ['audit-a1'], result: 'allowed', status: 201, detail: null });
 
     expect((await call('upd-1', 'PATCH', '/v1/agents/audit-a1', { labels: { team: 'b' } })).status).toBe(200);
-    expected.set('upd-1', { ...admin, action: 'agents.update', resource_type: 'agents', resource_id: agentId, targets: ['audit-a1'], result: 'allowed', status: 200 });
+    // Named by name in the path: stored by its id, the name as typed beside it.
+    expected.set('upd-1', { ...admin, action: 'agents.update', resource_type: 'agents', resource_id: agentId, targets: ['audit-a1'], result: 'allowed', status: 200, detail: { ref: 'audit-a1' } });
 
     const job = await call('sub-1', 'POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'audit-a1' }, env: { NOT_IN_AUDIT: CANARY_SECRET } });
     expect(job.status).toBe(201);
@@ -111,11 +112,14 @@ describe('every mutating and every denied request has exactly one row', () => {
     expect(imported.status).toBe(200);
     expected.set('imp-1', { ...admin, action: 'hosts.import', resource_type: 'hosts', resource_id: null, targets: ['audit-db1@default', 'audit-db2@default'], result: 'allowed', status: 200, detail: { created: 2, updated: 0, unchanged: 0, skipped: 0 } });
 
+    const hostId = (ref: string) => (imported.body.created as { id: string; ref: string }[]).find((h) => h.ref === ref)!.id;
+    const [db1, db2] = [hostId('audit-db1@default'), hostId('audit-db2@default')];
     expect((await call('hdel-1', 'DELETE', '/v1/hosts/audit-db2@default')).status).toBe(204);
-    expected.set('hdel-1', { ...admin, action: 'hosts.delete', resource_type: 'hosts', resource_id: 'audit-db2@default', targets: null, result: 'allowed', status: 204 });
+    expected.set('hdel-1', { ...admin, action: 'hosts.delete', resource_type: 'hosts', resource_id: db2, targets: null, result: 'allowed', status: 204, detail: { ref: 'audit-db2@default' } });
 
     expect((await call('rev-1', 'DELETE', '/v1/agents/audit-a1')).status).toBe(204);
-    expected.set('rev-1', { ...admin, action: 'agents.revoke', resource_type: 'agents', resource_id: 'audit-a1', result: 'allowed', status: 204 });
+    // The agent is resolved before the DELETE runs: the row has its id though it answered none.
+    expected.set('rev-1', { ...admin, action: 'agents.revoke', resource_type: 'agents', resource_id: agentId, result: 'allowed', status: 204, detail: { ref: 'audit-a1' } });
 
     expect((await call('nf-1', 'DELETE', '/v1/agents/no-such-agent')).status).toBe(404);
     expected.set('nf-1', { ...admin, action: 'agents.revoke', resource_id: 'no-such-agent', result: 'failed', status: 404, detail: { code: 'not_found' } });
@@ -131,7 +135,7 @@ describe('every mutating and every denied request has exactly one row', () => {
     expect((await call('den-3', 'GET', '/v1/agents', undefined, agentToken)).status).toBe(403);
     expected.set('den-3', { ...anonymous, action: 'agents.list', resource_type: 'agents', result: 'denied', status: 403, detail: expect.objectContaining({ code: 'forbidden' }) });
     expect((await call('den-4', 'DELETE', '/v1/hosts/audit-db1@default', undefined, agentToken)).status).toBe(403);
-    expected.set('den-4', { ...anonymous, action: 'hosts.delete', resource_id: 'audit-db1@default', result: 'denied', status: 403 });
+    expected.set('den-4', { ...anonymous, action: 'hosts.delete', resource_id: db1, result: 'denied', status: 403, detail: expect.objectContaining({ ref: 'audit-db1@default' }) });
 
     // Refused WebSocket upgrades are denied requests too: a stream with a bad token, the agent
     // endpoint with a revoked agent's token and with a user's token.
@@ -270,7 +274,11 @@ describe('GET /v1/audit', () => {
     expect(await ids('?action=auth.denied&resource=jobs')).toEqual(['den-1', 'den-2', 'px-2', 'tok-5', 'ws-1']);
     expect(await ids('?action=agents.*&result=allowed')).toEqual(['enr-2', 'reg-1', 'rev-1', 'upd-1']);
     expect(await ids('?resource=hosts')).toEqual(['den-4', 'hdel-1', 'imp-1']);
-    expect(await ids('?resource=hosts/audit-db2@default')).toEqual(['hdel-1']);
+    // A resource by the name a path gave it or by its id: the same rows (the import named it among its targets).
+    expect(await ids('?resource=hosts/audit-db2@default')).toEqual(['hdel-1', 'imp-1']);
+    const [agent] = await sql<{ id: string }[]>`select id from agents where name = 'audit-a1'`;
+    expect(await ids('?resource=agents/audit-a1')).toEqual(['reg-1', 'rev-1', 'upd-1']);
+    expect(await ids(`?resource=agents/${agent!.id}`)).toEqual(['reg-1', 'rev-1', 'upd-1']);
     expect(await ids('?result=failed')).toEqual(['bad-1', 'nf-1', 'unk-1']);
     const [adminToken] = await sql<{ id: string }[]>`select id from api_tokens where name = 'admin (VMO_ADMIN_TOKEN)'`;
     expect(await ids(`?actor=${adminToken!.id}&action=jobs.*`)).toEqual(['bad-1', 'can-1', 'sub-1']);

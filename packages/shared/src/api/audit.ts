@@ -21,7 +21,7 @@ export const AuditEventView = z
         '`<resource>.<verb>` from the route (`jobs.submit`, `runs.cancel`, `agents.register`, `agents.revoke`, `hosts.import`, `agents.connect`, …); `auth.denied` for a request no credential was accepted for (what it attempted is `detail.attempted`)',
       example: 'jobs.submit',
     }),
-    resource: z.object({ type: z.string().nullable().meta({ example: 'jobs' }), id: z.string().nullable().meta({ description: 'The id the answer gave, else the id or name in the path' }) }),
+    resource: z.object({ type: z.string().nullable().meta({ example: 'jobs' }), id: z.string().nullable().meta({ description: 'The id the answer gave, else the id of the agent, host or user the path named (looked up before the request ran; its name as typed is `detail.ref`), else the id or name in the path' }) }),
     targets: z.array(z.string()).nullable().meta({ description: 'Agent and host names concerned, when known: a job\'s target, the agents and hosts a run named, an agent\'s or host\'s name, what an import created or updated' }),
     sourceIp: z.string().nullable().meta({ description: 'The client: the connection\'s peer, or the address a trusted proxy (VMO_TRUSTED_PROXIES) forwarded' }),
     requestId: z.string().nullable().meta({ description: 'The X-Request-Id of the request' }),
@@ -77,7 +77,7 @@ export const ListAuditQuery = z
         return { type, id };
       })
       .optional()
-      .meta({ type: 'string', description: 'A resource type (`jobs`, `agents`, `hosts`, …), or a type and an id or name as the row has it (`agents/web-1`)', example: 'jobs/job_0123456789abcdefghij' }),
+      .meta({ type: 'string', description: 'A resource type (`jobs`, `agents`, `hosts`, …), or a type and an id or a name (`agents/web-1`): rows whose resource has that id, whose path named it so (`detail.ref`), or, for agents and hosts, that name it among their targets (a registration, an import)', example: 'jobs/job_0123456789abcdefghij' }),
     result: z.enum(AUDIT_RESULTS).optional(),
     since: instant('Rows written at or after this time').optional(),
     until: instant('Rows written before this time').optional(),

@@ -2,6 +2,7 @@ import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { AuditEvent } from './audit-event.ts';
 import { insertAuditEvents } from './insert-audit-events.ts';
+import { resourceIdOfName } from './resource-id-of-name.ts';
 import { storableAuditEvent } from './storable-audit-event.ts';
 
 export interface AuditWriterOptions {
@@ -57,6 +58,11 @@ export class AuditWriter {
       this.pending.push({ event: storableAuditEvent(event), resolve, reject });
       if (this.flushing < this.maxFlushing) this.kickSoon();
     });
+  }
+
+  /** The id of the agent, host or user a request's path names (resource-id-of-name.ts), from the writer's own connection. */
+  resourceIdOfName(resourceType: string, ref: string): Promise<string | undefined> {
+    return resourceIdOfName(this.opts.sql, resourceType, ref);
   }
 
   /** Waits until every row recorded so far is stored or given up. */

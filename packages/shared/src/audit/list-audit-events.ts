@@ -7,6 +7,7 @@ export interface AuditFilter {
   /** `jobs.submit`, or `jobs.*` for every action on jobs. */
   action?: string;
   resourceType?: string;
+  /** The resource's id, or the name a request's path gave it (`web-1`, `db-1@prod`). */
   resourceId?: string;
   result?: AuditResult;
   /** Inclusive. */
@@ -65,7 +66,12 @@ export async function listAuditEvents(sql: Sql, f: AuditFilter): Promise<AuditRo
     conditions.push(f.action.endsWith('.*') ? sql`starts_with(action, ${f.action.slice(0, -1)})` : sql`action = ${f.action}`);
   }
   if (f.resourceType !== undefined) conditions.push(sql`resource_type = ${f.resourceType}`);
-  if (f.resourceId !== undefined) conditions.push(sql`resource_id = ${f.resourceId}`);
+  // The id, or the name the path gave (detail.ref: `agents/web-1` finds its PATCH and DELETE,
+  // stored by id), or for agents and hosts a name among the targets (the registration, the import).
+  if (f.resourceId !== undefined) {
+    const r = f.resourceId;
+    conditions.push(sql`(resource_id = ${r}::text or detail->>'ref' = ${r}::text or (resource_type in ('agents', 'hosts') and targets @> jsonb_build_array(${r}::text)))`);
+  }
   if (f.result !== undefined) conditions.push(sql`result = ${f.result}`);
   // As text: this driver fails to bind a Date where the server infers the parameter's type.
   if (f.since !== undefined) conditions.push(sql`at >= ${f.since.toISOString()}::timestamptz`);

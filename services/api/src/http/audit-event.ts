@@ -29,6 +29,8 @@ export interface RequestFacts {
   answer?: unknown;
   /** The error answer's code when there is no AppError to read it from (a 404 for no route). */
   answerCode?: string;
+  /** The id of what the path names by name (`/v1/agents/web-1`), looked up before the request ran; undefined when unknown. */
+  pathResourceId?: string | undefined;
   principal: Principal | undefined;
   sourceIp: string | null;
   requestId: string | null;
@@ -47,7 +49,11 @@ export function auditEventOf(f: RequestFacts): AuditEvent {
   const resourceType = route?.resourceType ?? null;
   const facts = f.status < 300 && resourceType ? factsFromAnswer(resourceType, f.answer) : { targets: null, detail: {} };
   const pathId = route?.hasId ? resourceIdInPath(f.path) : null;
+  const resourceId = facts.id ?? f.pathResourceId ?? pathId;
   const detail: Record<string, unknown> = { ...facts.detail, ...errorFacts(f) };
+  // The row names the resource by its id whenever it is known; the name the path gave is kept
+  // beside it, so `?resource=agents/web-1` finds the PATCH and the DELETE of web-1 alike.
+  if (pathId !== null && pathId !== resourceId) detail.ref = pathId;
   const action = route?.action ?? 'unknown';
   if (!route) detail.method = f.method;
   if (!route) detail.path = f.path;
@@ -63,7 +69,7 @@ export function auditEventOf(f: RequestFacts): AuditEvent {
     tokenId: p?.tokenId ?? null,
     action: unauthenticated ? 'auth.denied' : action,
     resourceType,
-    resourceId: facts.id ?? pathId,
+    resourceId,
     targets: facts.targets,
     sourceIp: f.sourceIp,
     requestId: f.requestId,

@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AuditEvent, AuditWriter } from '@vmo/shared/audit';
+import { namesResource, type AuditEvent, type AuditWriter } from '@vmo/shared/audit';
 import { AppError } from '@vmo/shared/errors';
 import type { Logger } from '@vmo/shared/logger';
 import type { AuthEnv, Principal } from '../auth/principal.ts';
 import { proxyUserChangeOf } from '../auth/proxy-identity.ts';
+import { auditedRouteFor, resourceIdInPath } from './audit-action.ts';
 import { auditEventOf, auditResultOf, MUTATING_METHODS, proxyUserEvent } from './audit-event.ts';
 import { auditSourceAddress, trustNoProxy } from './audit-source.ts';
 
@@ -28,6 +29,9 @@ export interface AuditOptions {
  */
 export function auditRequests({ writer, log, isTrustedProxy = trustNoProxy }: AuditOptions): MiddlewareHandler<AuthEnv> {
   return async function auditRequest(c, next) {
+    // Before the request runs (a DELETE removes what its path named): the id of the agent, host
+    // or user a mutating request names by name, one indexed query; none for ids and reads.
+    const pathResourceId = MUTATING_METHODS.has(c.req.method) ? await resourceIdInPathOf(writer, c.req.method, c.req.path) : undefined;
     await next();
     const { status } = c.res;
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -45,12 +49,24 @@ export function auditRequests({ writer, log, isTrustedProxy = trustNoProxy }: Au
       status,
       error: c.error,
       ...(await readAnswer(c)),
+      pathResourceId,
       principal,
       sourceIp: sourceIp(),
       requestId,
     });
     await storeOrLog(writer, log, event);
   };
+}
+
+async function resourceIdInPathOf(writer: AuditWriter, method: string, path: string): Promise<string | undefined> {
+  const route = auditedRouteFor(method, path);
+  const ref = route?.hasId ? resourceIdInPath(path) : null;
+  if (!route || ref === null || !namesResource(route.resourceType, ref)) return undefined;
+  try {
+    return await writer.resourceIdOfName(route.resourceType, ref);
+  } catch {
+    return undefined; // the row keeps the name as typed; the request itself goes on (and meets the store's outage there)
+  }
 }
 
 /**
