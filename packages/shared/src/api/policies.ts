@@ -34,7 +34,7 @@ export const ListPoliciesQuery = z
   .strict();
 
 const ACCESS_NOTE =
-  'Admins may do everything; an operator or viewer may do, on an agent or host, what a policy naming their user or role grants on the targets its selector matches. A job or run is visible to its creator and to whoever may `read` its target (a run: every one of its targets); to anyone else it is 404.';
+  'Admins may do everything; an operator or viewer may do, on an agent or host, what a policy naming their user or role grants on the targets its selector matches. Policies see only labels an admin set: an agent\'s registered labels (registration, PATCH, its enrolment token), never what it reports about itself (`--labels`, which run and preview selectors still see); the built-in agent (`builtin=true`, on the control plane) is the `local` target, granted only by `local: true`. A job or run is visible to its creator and to whoever may `read` its target (a run: every one of its targets); to anyone else it is 404.';
 
 export const createPolicy = defineRoute({
   method: 'post',
