@@ -160,11 +160,24 @@ describe('authorization by policy (real system)', () => {
       expect(await count('runs')).toBe(before);
     });
 
-    it('an operator of team=a: a run reaching team b is 403 naming every refused target, nothing created', async () => {
+    it('an operator of team=a: a run reaching team b is 403 naming every refused target she may see, nothing created; a selector never reveals machines she may not see', async () => {
       const [runs, jobs] = [await count('runs'), await count('jobs')];
+      // A selector resolves only among what she may read: team b's machines are nobody to her, the
+      // same answer as a selector matching nothing (no names, no count).
+      const hidden = await alice.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'team=b' } });
+      const nothing = await alice.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'team=zz' } });
+      expect(hidden.status, hidden.text).toBe(422);
+      expect(hidden.body.error.code).toBe('no_targets');
+      expect(hidden.text).toBe(nothing.text);
+      expect(hidden.text).not.toMatch(/b-1|hb/);
+      // Machines she may read but not run on are the 403 naming them.
+      const readB = await policy({ name: 'alice-reads-b', subjects: { users: ['alice'] }, actions: ['read'], targets: 'team=b' });
+      expect(readB.status, readB.text).toBe(201);
       const res = await alice.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'team in (a,b)' } });
+      await admin.vmo.policies.delete('alice-reads-b');
       expect(res.status, res.text).toBe(403);
       expect(res.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['b-1', 'hb@default'], total: 2 } });
+      // A machine named explicitly is the 403 naming it, seen or not (issue 11: running where you may not).
       const listed = await alice.request('POST', '/v1/runs', { command: 'true', targets: { agents: ['a-1', 'b-1'] } });
       expect(listed.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['b-1'] } });
       expect([await count('runs'), await count('jobs')]).toEqual([runs, jobs]);

@@ -1,5 +1,6 @@
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { labelSelectorSql } from '../db/label-selector-sql.ts';
+import type { RowFilter } from '../access/row-filter.ts';
 import type { LabelSelector } from '../domain/label-selector.ts';
 import { TARGET_KINDS, type TargetKind } from '../domain/target-kind.ts';
 import { isId } from '../domain/ids.ts';
@@ -23,6 +24,14 @@ export interface RunTargetsQuery {
   agents?: readonly string[];
   /** Hosts by id, name or name@environment (hosts/resolve-host.ts). */
   hosts?: readonly string[];
+  /**
+   * The agents and hosts the caller may read (@vmo/shared/access agentsReadableBy/hostsReadableBy);
+   * all when absent (an admin). LOUD: a SELECTOR resolves only among these, or its 403 / 422
+   * no_targets would tell an operator the names and number of machines they may not see. Named
+   * machines (agents, hosts lists) are resolved over everything: running on one you may not is
+   * the 403 naming it (issue 11).
+   */
+  visibleTo?: { agents: RowFilter; hosts: RowFilter };
 }
 
 /**
@@ -36,7 +45,7 @@ export interface RunTargetsQuery {
  */
 export async function resolveRunTargets(cp: ControlPlane, q: RunTargetsQuery, maxTargets: number): Promise<RunTarget[]> {
   const found: RunTarget[] = [];
-  if (q.selector !== undefined) found.push(...(await selectorTargets(cp, q.selector, q.kinds ?? TARGET_KINDS, maxTargets)));
+  if (q.selector !== undefined) found.push(...(await selectorTargets(cp, q.selector, q.kinds ?? TARGET_KINDS, maxTargets, q.visibleTo)));
   if (q.agents !== undefined) found.push(...(await listedAgents(cp, q.agents)));
   if (q.hosts !== undefined) found.push(...(await listedHosts(cp, q.hosts)));
 
@@ -71,22 +80,22 @@ function byKindThenName(a: RunTarget, b: RunTarget): number {
  * The selector in SQL, as targets/preview-targets.ts evaluates it. At most `maxTargets + 1` rows
  * per kind cross the wire: one more than allowed is enough to refuse the run.
  */
-async function selectorTargets(cp: ControlPlane, selector: LabelSelector, kinds: readonly TargetKind[], maxTargets: number): Promise<RunTarget[]> {
+async function selectorTargets(cp: ControlPlane, selector: LabelSelector, kinds: readonly TargetKind[], maxTargets: number, visibleTo?: { agents: RowFilter; hosts: RowFilter }): Promise<RunTarget[]> {
   const sql = cp.database.sql;
   const out: RunTarget[] = [];
   if (kinds.includes('agent')) {
     // The operator's registered labels win over the reported ones on the same key (`||`: right wins).
-    const labels = sql`(reported_labels || labels)`;
+    const labels = sql`(ra.reported_labels || ra.labels)`;
     const rows = await sql<{ id: string; name: string }[]>`
-      select id, name from agents
-      where revoked_at is null and ${labelSelectorSql(sql, labels, selector)}
+      select ra.id, ra.name from agents ra
+      where ra.revoked_at is null and ${labelSelectorSql(sql, labels, selector)} ${visibleTo ? sql`and ${visibleTo.agents('ra')}` : sql``}
       limit ${maxTargets + 1}`;
     for (const r of rows) out.push({ kind: 'agent', id: r.id, name: r.name });
   }
   if (kinds.includes('ssh')) {
     const rows = await sql<{ id: string; name: string }[]>`
-      select id, name || '@' || environment as name from hosts
-      where ${labelSelectorSql(sql, sql`labels`, selector)}
+      select rh.id, rh.name || '@' || rh.environment as name from hosts rh
+      where ${labelSelectorSql(sql, sql`rh.labels`, selector)} ${visibleTo ? sql`and ${visibleTo.hosts('rh')}` : sql``}
       limit ${maxTargets + 1}`;
     for (const r of rows) out.push({ kind: 'ssh', id: r.id, name: r.name });
   }

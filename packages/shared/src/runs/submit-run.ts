@@ -5,7 +5,7 @@ import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../d
 import { AppError, badRequest } from '../errors/app-error.ts';
 import { canonicalJson, IDEMPOTENCY_TTL_HOURS, type Idempotency } from '../jobs/idempotency.ts';
 import { insertRun, keyReused } from './insert-run.ts';
-import { resolveRunTargets, type RunTarget } from './resolve-run-targets.ts';
+import { resolveRunTargets, type RunTarget, type RunTargetsQuery } from './resolve-run-targets.ts';
 import { requestRollUp } from './roll-up.ts';
 import { resolveStrategy, type RunInput } from './run-input.ts';
 import { rowToRun, type RunRow } from './run-row.ts';
@@ -24,6 +24,8 @@ export interface SubmitRunOptions {
    * API: 403 `target_forbidden` for targets no policy lets the caller run on, @vmo/shared/access).
    */
   authorize?: (targets: readonly RunTarget[]) => Promise<void>;
+  /** The machines the caller may read: a selector resolves only among them (resolve-run-targets.ts); all when absent (an admin). */
+  visibleTo?: RunTargetsQuery['visibleTo'];
 }
 
 /**
@@ -51,7 +53,7 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
   const selector = opts.selector ?? (t.selector === undefined ? undefined : parseSelector(t.selector));
   const targets = await resolveRunTargets(
     cp,
-    { ...(selector ? { selector } : {}), ...(t.kinds ? { kinds: t.kinds } : {}), ...(t.agents ? { agents: t.agents } : {}), ...(t.hosts ? { hosts: t.hosts } : {}) },
+    { ...(selector ? { selector } : {}), ...(t.kinds ? { kinds: t.kinds } : {}), ...(t.agents ? { agents: t.agents } : {}), ...(t.hosts ? { hosts: t.hosts } : {}), ...(opts.visibleTo ? { visibleTo: opts.visibleTo } : {}) },
     opts.maxTargets,
   );
   await opts.authorize?.(targets);

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { assertAllowed, assertMayRunOnTargets, runAccess, runsReadableBy } from '@vmo/shared/access';
+import { agentsReadableBy, assertAllowed, assertMayRunOnTargets, hostsReadableBy, runAccess, runsReadableBy } from '@vmo/shared/access';
 import { cancelRun, getRun, listRunJobs, listRuns, runSummary, submitRun } from '@vmo/shared/api';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { parseLabelSelector } from '@vmo/shared/domain';
@@ -47,13 +47,16 @@ export function runRoutes(cp: ControlPlane, { maxTargets }: RunRouteOptions) {
     const principal = c.get('principal');
     // The contract parsed the selector already (a parse error was its 400 naming targets.selector): this cannot throw.
     const selector = body.targets.selector === undefined ? undefined : parseLabelSelector(body.targets.selector);
+    const grants = await grantsOf(c, cp);
     const { run, replayed } = await runs.submitRun(cp, body, {
+      // A selector resolves only among the machines the caller may read: no hidden name nor count in its answer.
+      ...(grants.admin ? {} : { visibleTo: { agents: agentsReadableBy(sql, grants), hosts: hostsReadableBy(sql, grants) } }),
       ...(selector ? { selector } : {}),
       createdBy: principal.name,
       ownerId: principal.userId,
       ...(key === undefined ? {} : { idempotency: { principal: principalKey(principal), key } }),
       maxTargets,
-      authorize: async (targets) => assertMayRunOnTargets(sql, await grantsOf(c, cp), targets),
+      authorize: async (targets) => assertMayRunOnTargets(sql, grants, targets),
     });
     c.header('Location', `/v1/runs/${run.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');
