@@ -52,7 +52,8 @@ if (!existsSync(tokenFile)) {
 if (enrollOnly) process.exit(0);
 
 // The agent gets the file, never the value, and never the admin token.
-const { VMO_ADMIN_TOKEN: _a, VMO_ADMIN_TOKEN_FILE: _f, VMO_AGENT_TOKEN: _t, ...env } = process.env;
+// VMO_AGENT_NAME named the registration above; to the agent it would mean "enrol under this name".
+const { VMO_ADMIN_TOKEN: _a, VMO_ADMIN_TOKEN_FILE: _f, VMO_AGENT_TOKEN: _t, VMO_AGENT_NAME: _n, ...env } = process.env;
 const child = spawn(process.execPath, ['--import', 'tsx', 'services/agent/src/main.ts', '--server', server], {
   stdio: 'inherit',
   env: { ...env, VMO_AGENT_TOKEN_FILE: tokenFile },

@@ -70,7 +70,7 @@ describe('enroll-and-run (the compose agent)', () => {
       }
     } finally {
       agent.child.kill('SIGTERM');
-      expect(await agent.exited).toBe(0);
+      expect(await agent.exited, agent.output()).toBe(0);
     }
     expect(agent.output()).not.toContain(agentToken);
   });
