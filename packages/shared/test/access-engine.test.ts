@@ -282,6 +282,16 @@ describe('running', () => {
     await assertMayRunJob(plane.cp, await grantsFor(actor('lou', 'operator')), { type: 'local' });
     await assertMayRunJob(plane.cp, { admin: true }, { type: 'local' });
   });
+
+  it('a bare host name resolves among the hosts the caller may read; an ambiguity lists no environment they may not see', async () => {
+    await plane.addHost('dup', 'x', { team: 'a' });
+    await plane.addHost('dup', 'y', { team: 'b' });
+    await assertMayRunJob(plane.cp, await grantsFor(actor('alice', 'operator')), { type: 'ssh', host: 'dup' }); // dup@x, hers
+    const bob = await forbidden(assertMayRunJob(plane.cp, await grantsFor(actor('bob', 'operator')), { type: 'ssh', host: 'dup' }));
+    expect([bob.status, bob.code]).toEqual([422, 'ambiguous_host']);
+    expect(bob.message).not.toMatch(/\bx\b|\by\b/);
+    await plane.cp.database.sql`delete from hosts where name = 'dup'`; // the inventory tests count hosts
+  });
 });
 
 describe('inventory', () => {

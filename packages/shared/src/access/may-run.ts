@@ -35,10 +35,12 @@ export async function assertMayRunJob(cp: ControlPlane, grants: Grants, target: 
     if (agent && !grantCoversAgent(grant, agent.labels)) throw targetForbidden('run', [agent.name]);
     return;
   }
-  const host = await resolveHost(cp.database.db, target.host);
+  // A bare name resolves among the hosts the caller may read: an ambiguity lists no hidden environment.
+  const host = await resolveHost(cp.database.db, target.host, (h) => grantCoversReadHost(grants, h.labels));
   if (host && !grantCovers(grant, host.labels)) throw targetForbidden('run', [`${host.name}@${host.environment}`]);
 }
 
+const grantCoversReadHost = (grants: Grants, labels: Readonly<Record<string, string>>): boolean => grants.admin || grantCovers(grants.read, labels);
 const grantCovers = (g: TargetGrant, labels: Readonly<Record<string, string>>): boolean => g.selectors.some((s) => matchesLabelSelector(s, labels));
 
 /**

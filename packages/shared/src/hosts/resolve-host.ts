@@ -12,7 +12,7 @@ import type { HostRow } from './host-view.ts';
  * environment; several candidates and no default is an `ambiguous_host` error rather than a guess.
  * Names cannot contain "@", so the split is unambiguous.
  */
-export async function resolveHost(db: Db, ref: string): Promise<HostRow | undefined> {
+export async function resolveHost(db: Db, ref: string, readable?: (row: HostRow) => boolean): Promise<HostRow | undefined> {
   if (isId('host', ref)) {
     const [row] = await db.select().from(hosts).where(eq(hosts.id, ref)).limit(1);
     return row;
@@ -26,10 +26,15 @@ export async function resolveHost(db: Db, ref: string): Promise<HostRow | undefi
       .limit(1);
     return row;
   }
-  const rows = await db.select().from(hosts).where(eq(hosts.name, ref)).limit(50);
+  const all = await db.select().from(hosts).where(eq(hosts.name, ref)).limit(50);
+  // `readable` (a non-admin caller, @vmo/shared/access): a bare name resolves among the hosts they
+  // may read, and an ambiguity never lists an environment they may not see. With none readable it
+  // resolves as before (a single hidden host is then the caller's 403 naming it).
+  const visible = readable ? all.filter(readable) : all;
+  const rows = visible.length > 0 ? visible : all;
   if (rows.length <= 1) return rows[0];
   const inDefault = rows.find((r) => r.environment === DEFAULT_ENVIRONMENT);
   if (inDefault) return inDefault;
-  const envs = rows.map((r) => r.environment).sort();
-  throw new AppError(422, 'ambiguous_host', `host name ${JSON.stringify(ref)} exists in several environments (${envs.join(', ')}); name one as "${ref}@<environment>"`);
+  const envs = visible.length > 0 ? ` (${rows.map((r) => r.environment).sort().join(', ')})` : '';
+  throw new AppError(422, 'ambiguous_host', `host name ${JSON.stringify(ref)} exists in several environments${envs}; name one as "${ref}@<environment>"`);
 }
