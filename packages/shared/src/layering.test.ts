@@ -16,12 +16,12 @@ const LAYERS: readonly (readonly string[])[] = [
   // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes,
   // the sealing of secrets at rest.
   ['errors', 'config', 'logger', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process'],
-  // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path, the audit trail.
-  ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output', 'audit'],
+  // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path.
+  ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
   // 3: the open handles of the stores, handed to every service function.
   ['control-plane'],
-  // 4: the services, peers of each other; `access` (authorization by policy) among them.
-  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access', 'users'],
+  // 4: the services, peers of each other; `access` (authorization by policy) and `audit` (it resolves names to ids as the services do) among them.
+  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access', 'users', 'audit'],
   // 5: the HTTP contracts (schemas of every route), built from the services' inputs.
   ['api'],
   // 6: the root barrel.
