@@ -1,5 +1,5 @@
-import { RESUMABLE_CLOSE_CODES, streamRun, type RunStreamMessage } from '@vmo/shared/api';
-import { VmoApiError, VmoStreamClosedError } from './errors.ts';
+import { streamRun, type RunStreamMessage } from '@vmo/shared/api';
+import { resumeUntilEnd } from './resume.ts';
 import { decodeBase64 } from './follow.ts';
 import { routeUrl } from './http.ts';
 import { openStream, type StreamClose, type StreamSocket, type StreamTarget } from './stream.ts';
@@ -83,23 +83,12 @@ export function streamRunOnce(target: StreamTarget, runId: string, opts: RunStre
  * reason when aborted.
  */
 export async function followRun(target: StreamTarget, runId: string, opts: FollowRunOptions = {}): Promise<RunStreamEnd> {
-  const maxResumes = opts.maxResumes ?? 100;
-  const retryForMs = opts.retryForMs ?? 120_000;
-  const initialMs = opts.backoff?.initialMs ?? 250;
-  const maxMs = opts.backoff?.maxMs ?? 5_000;
   let after = opts.after;
   /** The last seq delivered of each child seen here (by job id). */
   const lastSeq = new Map<string, number>();
-  let resumes = 0;
-  let failures = 0;
-  let unreachableSince: number | undefined;
-
-  for (;;) {
-    let end: RunStreamEnd | undefined;
-    let gap = false;
-    let delivered = false;
+  return resumeUntilEnd<RunStreamEnd, string | undefined>(opts, () => after, (c) => {
     const onMessage = (msg: RunStreamMessage, socket: StreamSocket) => {
-      if (gap) return;
+      if (c.gap) return;
       if (msg.type === 'output') {
         const last = lastSeq.get(msg.jobId);
         if (last !== undefined && msg.seq <= last) {
@@ -107,57 +96,21 @@ export async function followRun(target: StreamTarget, runId: string, opts: Follo
           return;
         }
         if (last !== undefined && msg.seq !== last + 1) {
-          gap = true; // never skip: start again from the last cursor delivered
+          c.gap = true; // never skip: start again from the last cursor delivered
           socket.close(1000, 'gap');
           return;
         }
         lastSeq.set(msg.jobId, msg.seq);
       } else if (msg.type === 'end') {
-        end = msg;
+        c.end = msg;
       }
       after = msg.cursor;
-      delivered = true;
+      c.delivered = true;
       opts.onMessage?.(msg, socket);
       if (msg.type === 'output') opts.onOutput?.({ jobId: msg.jobId, index: msg.index, target: msg.target, seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
       else if (msg.type === 'status') opts.onStatus?.(msg);
       else if (msg.type === 'progress') opts.onProgress?.(msg);
     };
-
-    let reason: Omit<RunReconnect, 'after' | 'delayMs'>;
-    try {
-      const close = await streamRunOnce(target, runId, { after, output: opts.output, onMessage, signal: opts.signal });
-      opts.onClose?.(close);
-      if (end) return end;
-      unreachableSince = undefined;
-      if (!gap && !RESUMABLE_CLOSE_CODES.includes(close.code)) throw new VmoStreamClosedError(close.code, close.reason);
-      if (++resumes > maxResumes) throw new VmoStreamClosedError(close.code, `${close.reason}; gave up after ${maxResumes} resumes`);
-      reason = { closeCode: close.code };
-    } catch (err) {
-      if (err instanceof VmoStreamClosedError || opts.signal?.aborted) throw err;
-      if (err instanceof VmoApiError && !err.retryable) throw err;
-      if (delivered) unreachableSince = undefined;
-      unreachableSince ??= Date.now();
-      if (Date.now() - unreachableSince > retryForMs) throw err;
-      reason = err instanceof VmoApiError ? { status: err.status } : { error: err as Error };
-    }
-    if (delivered) failures = 0;
-    const delayMs = Math.round(Math.min(maxMs, initialMs * 2 ** failures++) * (0.5 + Math.random() / 2));
-    opts.onReconnect?.({ after, delayMs, ...reason });
-    await sleep(delayMs, opts.signal);
-  }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    return streamRunOnce(target, runId, { after, output: opts.output, onMessage, signal: opts.signal });
   });
 }

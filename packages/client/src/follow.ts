@@ -1,5 +1,5 @@
-import { RESUMABLE_CLOSE_CODES, type JobStatus, type StreamMessage } from '@vmo/shared/api';
-import { VmoApiError, VmoStreamClosedError } from './errors.ts';
+import type { JobStatus, StreamMessage } from '@vmo/shared/api';
+import { resumeUntilEnd } from './resume.ts';
 import { streamOnce, type StreamClose, type StreamSocket, type StreamTarget } from './stream.ts';
 
 export type StreamEnd = Extract<StreamMessage, { type: 'end' }>;
@@ -53,75 +53,27 @@ export interface FollowOptions {
  * and the signal's reason when aborted.
  */
 export async function follow(target: StreamTarget, jobId: string, opts: FollowOptions = {}): Promise<StreamEnd> {
-  const maxResumes = opts.maxResumes ?? 100;
-  const retryForMs = opts.retryForMs ?? 120_000;
-  const initialMs = opts.backoff?.initialMs ?? 250;
-  const maxMs = opts.backoff?.maxMs ?? 5_000;
   let last = opts.after ?? -1;
-  let resumes = 0;
-  let failures = 0; // consecutive reconnects without a delivered frame: the backoff's exponent
-  let unreachableSince: number | undefined;
-
-  for (;;) {
-    let end: StreamEnd | undefined;
-    let gap = false;
-    let delivered = false;
+  return resumeUntilEnd<StreamEnd, number>(opts, () => last, (c) => {
     const onMessage = (msg: StreamMessage, socket: StreamSocket) => {
-      if (gap) return;
+      if (c.gap) return;
       if (msg.type === 'output') {
         if (msg.seq <= last) return; // delivered before this connection: never twice
         if (msg.seq !== last + 1) {
-          gap = true; // never skip: start again from the last seq delivered
+          c.gap = true; // never skip: start again from the last seq delivered
           socket.close(1000, 'gap');
           return;
         }
         last = msg.seq;
       } else if (msg.type === 'end') {
-        end = msg;
+        c.end = msg;
       }
-      delivered = true;
+      c.delivered = true;
       opts.onMessage?.(msg, socket);
       if (msg.type === 'output') opts.onOutput?.({ seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
       else if (msg.type === 'status') opts.onStatus?.(msg.status);
     };
-
-    let reason: Omit<Reconnect, 'after' | 'delayMs'>;
-    try {
-      const close = await streamOnce(target, jobId, { after: last, onMessage, signal: opts.signal });
-      opts.onClose?.(close);
-      if (end) return end;
-      unreachableSince = undefined;
-      if (!gap && !RESUMABLE_CLOSE_CODES.includes(close.code)) throw new VmoStreamClosedError(close.code, close.reason);
-      if (++resumes > maxResumes) throw new VmoStreamClosedError(close.code, `${close.reason}; gave up after ${maxResumes} resumes`);
-      reason = { closeCode: close.code };
-    } catch (err) {
-      if (err instanceof VmoStreamClosedError || opts.signal?.aborted) throw err;
-      if (err instanceof VmoApiError && !err.retryable) throw err;
-      // A store is down (503), too many connections (429), or the server is unreachable (it is restarting).
-      if (delivered) unreachableSince = undefined;
-      unreachableSince ??= Date.now();
-      if (Date.now() - unreachableSince > retryForMs) throw err;
-      reason = err instanceof VmoApiError ? { status: err.status } : { error: err as Error };
-    }
-    if (delivered) failures = 0;
-    const delayMs = Math.round(Math.min(maxMs, initialMs * 2 ** failures++) * (0.5 + Math.random() / 2));
-    opts.onReconnect?.({ after: last, delayMs, ...reason });
-    await sleep(delayMs, opts.signal);
-  }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    return streamOnce(target, jobId, { after: last, onMessage, signal: opts.signal });
   });
 }
 
