@@ -4,8 +4,9 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import { isTerminal, STREAM_NAME, SUBSCRIBER_CATCH_UP_MS } from '@vmo/shared/domain';
 import { getJobState, readOutputPage, type JobState } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
-import { SubscriberCloseCode, SubscriberToServer, type SubscriberMessage } from '@vmo/shared/protocol';
+import { SubscriberCloseCode, type SubscriberMessage } from '@vmo/shared/protocol';
 import { outputFrames } from './output-frames.ts';
+import { watchSubscriberSocket } from './socket-lifecycle.ts';
 
 export interface JobStreamDeps {
   cp: ControlPlane;
@@ -147,19 +148,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     }
   };
 
-  ws.on('message', (data, isBinary) => {
-    let ok = false;
-    if (!isBinary) {
-      try {
-        ok = SubscriberToServer.safeParse(JSON.parse(data.toString())).success;
-      } catch {
-        ok = false;
-      }
-    }
-    if (!ok) close(SubscriberCloseCode.policy, 'unexpected frame; subscribers may only send {"type":"ping"}');
-  });
-  ws.on('close', () => close(1000, ''));
-  ws.on('error', () => close(1011, ''));
+  watchSubscriberSocket(ws, close);
 
   let unlisten: (() => void) | undefined;
   const tick = setInterval(() => enqueue(async () => void ((await finishIfEnded()) || (await catchUp('live')))), TICK_MS);

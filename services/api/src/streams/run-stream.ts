@@ -1,8 +1,9 @@
 import type { WebSocket } from 'ws';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
-import { SubscriberCloseCode, SubscriberToServer } from '@vmo/shared/protocol';
+import { SubscriberCloseCode } from '@vmo/shared/protocol';
 import { DEFAULT_RUN_STREAM_LIMITS, encodeRunCursor, readRunStream, RUN_STREAM_POLL_MS, type ChildMemory, type RunStreamCursor, type RunStreamLimits } from '@vmo/shared/runs';
+import { watchSubscriberSocket } from './socket-lifecycle.ts';
 
 export interface RunStreamDeps {
   cp: ControlPlane;
@@ -43,19 +44,7 @@ export async function serveRunStream(ws: WebSocket, start: RunStreamCursor, deps
     wake?.();
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
   };
-  ws.on('message', (data, isBinary) => {
-    let ok = false;
-    if (!isBinary) {
-      try {
-        ok = SubscriberToServer.safeParse(JSON.parse(data.toString())).success;
-      } catch {
-        ok = false;
-      }
-    }
-    if (!ok) close(SubscriberCloseCode.policy, 'unexpected frame; subscribers may only send {"type":"ping"}');
-  });
-  ws.on('close', () => close(1000, ''));
-  ws.on('error', () => close(1011, ''));
+  watchSubscriberSocket(ws, close);
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
