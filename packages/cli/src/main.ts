@@ -1,0 +1,25 @@
+/**
+ * `vmo`: the command line. Each command lives in its own file under commands/ and registers itself
+ * on the program; this file only assembles them and turns an error into its exit code.
+ */
+import { Command } from 'commander';
+import { reportError } from './errors.ts';
+import { registerCommands } from './commands/index.ts';
+import { CLI_VERSION } from './version.ts';
+
+const program = new Command('vmo')
+  .description('vm-orchestrator: run commands on machines, follow their output, manage agents and hosts')
+  .version(CLI_VERSION, '-V, --version')
+  .option('--server <url>', 'the API (default: the current context, or VMO_SERVER)')
+  .option('--token <token>', 'a token (default: the current context, or VMO_TOKEN); prefer a context: a token on a command line is visible to other users of the machine')
+  .option('--context <name>', 'use this context instead of the current one')
+  .showHelpAfterError('(vmo <command> --help shows its usage and an example)')
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+registerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err);
+}
