@@ -6,6 +6,7 @@ export * from './hosts.ts';
 export * from './idempotency-keys.ts';
 export * from './runs.ts';
 export * from './job-secrets.ts';
+export * from './run-secrets.ts';
 export * from './users.ts';
 export * from './policies.ts';
 export * from './audit-events.ts';

@@ -33,6 +33,8 @@ export const runs = pgTable(
     offline: text('offline').$type<OfflinePolicy>().notNull().default('wait'),
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    /** The names of the run's `secretEnv` variables, sorted; null when it has none. The values are sealed in run_secrets until the run ends. */
+    secretEnvNames: jsonb('secret_env_names').$type<string[]>(),
     createdBy: text('created_by'),
     /** The user who submitted it (null: the bootstrap admin token); visibility keys on it. */
     ownerId: text('owner_id'),
