@@ -1,9 +1,10 @@
 /**
  * Issue 11 §Hardening, against real API processes: browser WebSocket upgrades (and REST requests)
  * from a page of a foreign Origin are refused (VMO_ALLOWED_ORIGINS); failed authentications are
- * limited per source address (VMO_AUTH_FAIL_RATE) and submissions per credential
- * (VMO_SUBMIT_RATE), with 429 `rate_limited` and Retry-After, across API nodes (the counts are in
- * Redis). Clients connect from several loopback addresses (127.0.0.x) to be several sources.
+ * limited per source address and per credential presented (VMO_AUTH_FAIL_RATE) and submissions
+ * per credential (VMO_SUBMIT_RATE), with 429 `rate_limited` and Retry-After, across API nodes (the
+ * counts are in Redis). Clients connect from several loopback addresses (127.0.0.x) to be several
+ * sources; each case refuses a wrong token of its own, since a wrong token is counted too.
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -14,7 +15,8 @@ import { keys as keysFor } from '@vmo/shared/redis';
 import { TEST_REDIS_URL, TestSystem, waitFor } from '@vmo/testkit';
 
 const ALLOWED = 'https://console.example.com';
-const WRONG = 'vmo_adm_wrongwrongwrongwrongwrongwrong';
+/** A token nobody has; a fresh one per case: failures are also counted per credential. */
+const wrongToken = () => `vmo_adm_wrong${randomBytes(12).toString('hex')}`;
 const PROXY = '127.0.0.8';
 
 interface Answer {
@@ -162,6 +164,7 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
   });
 
   it('the Origin is checked before authentication: a hostile page with a wrong token gets 403, not 401, and it is not counted as a failed authentication', async () => {
+    const WRONG = wrongToken();
     const from = '127.0.0.5';
     for (let i = 0; i < 8; i++) {
       const [, url] = streams()[i % 2]!;
@@ -187,6 +190,7 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
   });
 
   it('failed authentications: past VMO_AUTH_FAIL_RATE an address gets 429 with Retry-After for any token, on REST and upgrades; requests without a token and other addresses are unaffected; it recovers after the window', async () => {
+    const WRONG = wrongToken();
     const attacker = '127.0.0.3';
     const bystander = '127.0.0.4';
     // Five refused tokens (the limit), on REST, a stream and the agent endpoint alike: 401 each.
@@ -215,7 +219,8 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
 
     // Another address: untouched, with a count of its own.
     expect((await send(api, 'GET', '/v1/jobs', { token: system.token, localAddress: bystander })).status).toBe(200);
-    expect((await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: bystander })).status).toBe(401);
+    // (Another wrong token: this one is now blocked as a credential, from any address.)
+    expect((await send(api, 'GET', '/v1/jobs', { token: wrongToken(), localAddress: bystander })).status).toBe(401);
     const bystanderStream = await upgrade(`${api}/v1/jobs/${jobId}/stream`, { token: system.token, localAddress: bystander });
     expect(bystanderStream.kind).toBe('open');
     if (bystanderStream.kind === 'open') bystanderStream.ws.close(1000);
@@ -224,10 +229,11 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     const blockedAt = Date.now();
     await waitFor('the block to end', async () => (await send(api, 'GET', '/v1/jobs', { token: system.token, localAddress: attacker })).status === 200, (retryAfter + 30) * 1000, 250);
     expect(Date.now() - blockedAt).toBeGreaterThanOrEqual((retryAfter - 1) * 1000);
-    expect((await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: attacker })).status).toBe(401);
+    expect((await send(api, 'GET', '/v1/jobs', { token: wrongToken(), localAddress: attacker })).status).toBe(401);
   });
 
   it('failed authentications are counted across API nodes: failures on either add up, and both then refuse the address', async () => {
+    const WRONG = wrongToken();
     const from = '127.0.0.6';
     const statuses = [];
     for (const base of [api, api2, api, api2, api]) statuses.push((await send(base, 'GET', '/v1/jobs', { token: WRONG, localAddress: from })).status);
@@ -239,6 +245,7 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
   });
 
   it("behind an auth proxy: refused tokens through it block tokens from its address, never the users it names by header (with or without its own bearer)", async () => {
+    const WRONG = wrongToken();
     for (let i = 0; i < 5; i++) expect((await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: PROXY })).status).toBe(401);
     expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: PROXY }), 15);
     // A CLI behind the proxy, with a vmo token: blocked like any token from that address.
@@ -256,6 +263,47 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     ws.terminate();
     // Opened, or refused by what alice may see (404 for a job she may not read): never 429.
     expect([101, 404]).toContain(opened);
+  });
+
+  it("failed authentications per credential: one token refused from two addresses, on both nodes, is 429 with Retry-After from any address, before it is looked at; another credential is still 401; after the window the token works", async () => {
+    // A user's token, refused (401) while its user is disabled: the same answer as a token nobody has.
+    expect((await system.client.request('POST', '/v1/users', { name: 'carol', role: 'viewer' })).status).toBe(201);
+    const created = await system.client.request('POST', '/v1/tokens', { name: 'carol-cli', user: 'carol' });
+    expect(created.status, created.text).toBe(201);
+    const carol = created.body.token as string;
+    expect((await send(api, 'GET', '/v1/me', { token: carol })).status).toBe(200);
+    expect((await system.client.request('PATCH', '/v1/users/carol', { disabled: true })).status).toBe(200);
+
+    // Five failures (the limit) spread over two addresses (3 + 2, neither at its own limit) and both nodes: 401 each.
+    const [a, b, c] = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+    const statuses = [];
+    for (const [base, from] of [[api, a], [api2, b], [api, b], [api2, a], [api, a]] as const) statuses.push((await send(base, 'GET', '/v1/jobs', { token: carol, localAddress: from })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    const invalid = (await send(api, 'GET', '/v1/jobs', { token: wrongToken(), localAddress: c })).body;
+
+    // The sixth, from b on node 2: 429, saying it is the credential; then from a third address, on REST and a stream, on node 1.
+    const retryAfter = expectRateLimited(await send(api2, 'GET', '/v1/jobs', { token: carol, localAddress: b }), 15);
+    const blockedAt = Date.now();
+    expect((await send(api2, 'GET', '/v1/jobs', { token: carol, localAddress: b })).body.error.message).toMatch(/too many failed authentications with this credential/);
+    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: carol, localAddress: c }), 15);
+    const stream = await upgrade(`${api}/v1/jobs/${jobId}/stream`, { token: carol, localAddress: c });
+    expect(stream.kind).toBe('refused');
+    if (stream.kind === 'refused') expectRateLimited(stream, 15);
+
+    // Another credential from the same addresses is answered as before: a wrong one 401 (the same body as any refusal), the right one 200.
+    for (const from of [a, b]) {
+      const other = await send(api2, 'GET', '/v1/jobs', { token: wrongToken(), localAddress: from });
+      expect(other.status, other.text).toBe(401);
+      expect(other.body).toEqual(invalid);
+      expect((await send(api, 'GET', '/v1/jobs', { token: system.token, localAddress: from })).status).toBe(200);
+    }
+
+    // Carol enabled again: her token is still 429 until the window ends (a blocked credential is not looked at), then works on both nodes.
+    expect((await system.client.request('PATCH', '/v1/users/carol', { disabled: false })).status).toBe(200);
+    expectRateLimited(await send(api, 'GET', '/v1/me', { token: carol, localAddress: c }), 15);
+    await waitFor('the credential\'s block to end', async () => (await send(api2, 'GET', '/v1/me', { token: carol, localAddress: c })).status === 200, (retryAfter + 30) * 1000, 250);
+    expect(Date.now() - blockedAt).toBeGreaterThanOrEqual((retryAfter - 1) * 1000);
+    await waitFor('node 1 too', async () => (await send(api, 'GET', '/v1/me', { token: carol, localAddress: a })).status === 200, 30_000, 250);
   });
 
   it('a refused enrolment token is a failed authentication too: past the limit POST /v1/agent/enrol is 429 and creates no agent', async () => {

@@ -3,9 +3,10 @@ import { pino } from 'pino';
 import { tryParseEnv } from '@vmo/shared/config';
 import { createRedis, keys as keysFor, type Redis } from '@vmo/shared/redis';
 import { createTestPrefix, TcpProxy, TEST_REDIS_URL, waitFor } from '@vmo/testkit';
+import { hashToken } from '@vmo/shared/tokens';
 import { apiEnv } from '../env.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { FailedAuthLimiter } from './rate-limit-auth.ts';
+import { credentialKey, FailedAuthLimiter } from './rate-limit-auth.ts';
 
 describe('VMO_SUBMIT_RATE and VMO_AUTH_FAIL_RATE', () => {
   it('default to submissions unlimited and 30 failed authentications a minute per address', () => {
@@ -127,4 +128,36 @@ describe('RateLimiter on Redis', () => {
     expect(await failures.failed('2001:db8:0:0:ffff::3')).toMatchObject({ status: 429 });
     expect(failures.refusal('2001:db8::4')).toMatchObject({ status: 429 });
   });
+  it('FailedAuthLimiter per credential: one token failing from many addresses is 429 from any address, before it is looked at; other tokens are untouched; Redis never holds the token or its stored hash', async () => {
+    const failures = new FailedAuthLimiter(new RateLimiter(redis, log), keys, { limit: 3, windowMs: 60_000 });
+    const guessed = 'vmo_usr_' + 'g'.repeat(43);
+    const other = 'vmo_usr_' + 'o'.repeat(43);
+    // Three addresses, one failure each: no address is near its limit, the credential is at it.
+    for (const a of ['10.1.0.1', '10.1.0.2', '10.1.0.3']) expect(await failures.failed(a, guessed)).toBeUndefined();
+    const over = await failures.failed('10.1.0.4', guessed);
+    expect(over).toMatchObject({ status: 429, code: 'rate_limited', message: expect.stringMatching(/with this credential/) });
+    expect(over!.details!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(over!.details!.retryAfterSeconds).toBeLessThanOrEqual(60);
+    // Held up on this node from a fresh address, before any lookup; another credential from the same addresses is not.
+    expect(failures.refusal('10.1.0.99', guessed)).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(failures.refusal('10.1.0.4', other)).toBeUndefined();
+    expect(await failures.failed('10.1.0.5', other)).toBeUndefined();
+    // The address limit still holds on its own (address 10.1.0.4 has 1 failure; 2 more reach 3, the next is over).
+    expect(await failures.failed('10.1.0.4', 'vmo_usr_a')).toBeUndefined();
+    expect(await failures.failed('10.1.0.4', 'vmo_usr_b')).toBeUndefined();
+    expect(await failures.failed('10.1.0.4', 'vmo_usr_c')).toMatchObject({ status: 429, message: expect.stringMatching(/from your address/) });
+    // The count is keyed on a 96-bit prefix of a hash of its own: neither the token nor sha256(token) (what Postgres looks tokens up by).
+    const key = keys.rateLimit('auth-fail-cred', credentialKey(guessed));
+    expect(Number(await redis.get(key))).toBe(4);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+    const stored = await redis.keys(`${prefix.prefix}:rl:auth-fail-cred:*`);
+    expect(stored.length).toBeGreaterThan(0);
+    for (const k of stored) {
+      expect(k).not.toContain(guessed.slice(8, 20));
+      expect(k).not.toContain(hashToken(guessed).slice(0, 12));
+    }
+    expect(credentialKey(guessed)).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(credentialKey(guessed)).not.toBe(credentialKey(other));
+  });
 });
+
