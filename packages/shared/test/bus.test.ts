@@ -197,8 +197,9 @@ describe('§5 §6 commands and control', () => {
     await sub.control((c) => control.push(c));
     await publishAgentCommand(bus(), 'agt_bus', { type: 'abandon', jobId: 'job_x' });
     await publishControl(bus(), { type: 'cancel', jobId: 'job_x', graceMs: 5 });
-    await waitFor('both', () => commands.length === 1 && control.length === 1);
+    await publishControl(bus(), { type: 'access_changed' });
+    await waitFor('both', () => commands.length === 1 && control.length === 2);
     expect(commands).toEqual([{ v: 1, type: 'abandon', jobId: 'job_x' }]);
-    expect(control).toEqual([{ v: 1, type: 'cancel', jobId: 'job_x', graceMs: 5 }]);
+    expect(control).toEqual([{ v: 1, type: 'cancel', jobId: 'job_x', graceMs: 5 }, { v: 1, type: 'access_changed' }]);
   });
 });

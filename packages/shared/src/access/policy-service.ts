@@ -1,3 +1,4 @@
+import { publishControl } from '../bus/publish.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import type { PolicyAction } from '../domain/access.ts';
@@ -79,6 +80,8 @@ export async function deletePolicy(cp: ControlPlane, ref: string): Promise<Polic
   const sql = cp.database.sql;
   const [row] = await sql<PolicyRow[]>`delete from policies where ${isId('pol', ref) ? sql`id = ${ref}` : sql`name = ${ref}`} returning *`;
   if (!row) throw notFound('policy', ref);
+  // Streams the policy let someone read are checked again by every API node (BUS.md §6).
+  await publishControl(cp, { type: 'access_changed' });
   return (await viewsOf(cp, [row]))[0]!;
 }
 

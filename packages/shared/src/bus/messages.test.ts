@@ -73,8 +73,10 @@ describe('§5 agent commands', () => {
 });
 
 describe('§6 control', () => {
-  it('accepts a cancel and nothing else', () => {
+  it('accepts a cancel and access_changed, and nothing else', () => {
     expect(decode('control', JSON.stringify({ v: 1, type: 'cancel', jobId, graceMs: 10 }))).toEqual({ v: 1, type: 'cancel', jobId, graceMs: 10 });
+    expect(decode('control', JSON.stringify({ v: 1, type: 'access_changed' }))).toEqual({ v: 1, type: 'access_changed' });
+    expect(decode('control', JSON.stringify({ v: 2, type: 'access_changed' }))).toBeUndefined();
     expect(decode('control', JSON.stringify({ v: 1, type: 'revoke' }))).toBeUndefined();
   });
 });

@@ -38,5 +38,5 @@ export const publishJobOutput = (bus: BusConnection, jobId: string, chunks: Outp
 /** §5: a command for the node holding an agent's socket. */
 export const publishAgentCommand = (bus: BusConnection, agentId: string, command: Unversioned<AgentCommand>) => publish(bus, 'agentCommands', agentId, command);
 
-/** §6: a broadcast to every worker. */
+/** §6: a broadcast to every worker (a stop) and every API node (access_changed). */
 export const publishControl = (bus: BusConnection, message: Unversioned<ControlMessage>) => publish(bus, 'control', '', message);

@@ -17,5 +17,8 @@ export const SubscriberCloseCode = {
   policy: 1008,
   /** The subscriber read too slowly; reconnect with `?after=<last seq>`. */
   tooSlow: 4008,
+  /** The credential the stream was opened with is no longer valid (revoked, expired, its user disabled): do not reconnect with it. */
+  unauthorized: 4401,
+  /** No such job or run, or the caller may no longer read it (the same answer: no existence oracle). */
   notFound: 4404,
 } as const;

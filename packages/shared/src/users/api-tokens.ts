@@ -1,4 +1,5 @@
 import { and, desc, eq, isNull, lt, sql as dsql } from 'drizzle-orm';
+import { publishControl } from '../bus/publish.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { apiTokens } from '../db/schema/api-tokens.ts';
 import { users } from '../db/schema/users.ts';
@@ -155,4 +156,6 @@ export async function revokeApiToken(cp: ControlPlane, id: string): Promise<void
       if (revoked.length === 0) break;
     }
   });
+  // Streams opened with it (or a child) are cut by every API node (BUS.md §6); best effort, never throws.
+  await publishControl(cp, { type: 'access_changed' });
 }

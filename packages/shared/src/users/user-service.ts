@@ -1,4 +1,5 @@
 import { asc, eq, gt, or, sql as dsql } from 'drizzle-orm';
+import { publishControl } from '../bus/publish.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { users } from '../db/schema/users.ts';
@@ -85,6 +86,8 @@ export async function updateUser(cp: ControlPlane, ref: string, patch: UserPatch
       .set({ ...set, updatedAt: dsql`now()` })
       .where(eq(users.id, current.id))
       .returning();
+    // A disabled user's or a changed role's open streams are checked again by every API node (BUS.md §6).
+    await publishControl(cp, { type: 'access_changed' });
     return userView(row!);
   } catch (err) {
     if (pgErrorCode(err) === UNIQUE_VIOLATION && patch.name !== undefined) throw nameTaken(patch.name);
