@@ -24,6 +24,14 @@ export const agents = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
     /** Revoked agents keep their row (jobs refer to them) but their name becomes free again. */
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /** The enrolment token (enrolment_tokens.id) that created it (POST /v1/agent/enrol); null for one registered by POST /v1/agents. */
+    enrolmentTokenId: text('enrolment_token_id'),
+    /**
+     * sha256 of the random nonce `vmo-agent --enrol` sent (kept in its state dir before the first
+     * attempt): a retry with the same enrolment token, name and nonce, whose earlier answer was
+     * lost, gets this agent a new token instead of a 409 (agents/enrol-agent.ts). Never the nonce.
+     */
+    enrolNonceHash: text('enrol_nonce_hash'),
   },
   (t) => [
     // POST /v1/agents name check and name → id resolution for job targets.
