@@ -1,7 +1,8 @@
 /**
- * What `vmo`'s exit status means (documented in the README; scripts depend on these numbers).
- * A job's own exit code passes through (0–125); a job killed by a signal is 128 + its number, as a
- * shell reports it. The codes below are vmo's own, chosen where a shell's conventions leave room.
+ * What `vmo`'s exit status means (documented in the README and in `vmo run --help`; scripts depend
+ * on these numbers). A job's own exit code passes through (0–125); a job killed by a signal is
+ * 128 + its number, as a shell reports it. The codes below are vmo's own, chosen where a shell's
+ * conventions leave room.
  */
 export const ExitCode = {
   ok: 0,
@@ -9,7 +10,7 @@ export const ExitCode = {
   runFailed: 1,
   /** Bad usage: an unknown option, a missing argument (commander's own code). */
   usage: 2,
-  /** The job was canceled (by Ctrl-C or by someone else). */
+  /** The job (or run) was canceled (by Ctrl-C or by someone else), or vmo was detached by a second Ctrl-C. */
   canceled: 130,
   /** vmo itself failed: the API answered an error, the server is unreachable, the config is bad. */
   cliError: 70,
@@ -17,6 +18,20 @@ export const ExitCode = {
   lost: 71,
   /** The job ended `timed_out`. */
   timedOut: 72,
-  /** The job could not start: its agent was offline past the dispatch timeout. */
+  /** The job could not start: its agent was offline past the dispatch timeout (`failed`, error `agent_offline`). */
   agentOffline: 73,
+  /** The job failed without an exit code or signal of its own: its `error` says why (`spawn_failed`, `ssh_connection_lost`, `agent_revoked`, …). */
+  jobError: 74,
 } as const;
+
+/** The table `vmo run --help` prints. */
+export const EXIT_CODE_HELP = `Exit status:
+  0-125    the command's own exit code
+  128+N    the command was killed by signal N (137: SIGKILL, 143: SIGTERM)
+  130      canceled (Ctrl-C, or vmo cancel), or detached by a second Ctrl-C
+  70       vmo failed: the API refused or could not be reached (the error is on stderr)
+  71       the job was lost (its agent or worker vanished)
+  72       the job timed out (--timeout)
+  73       the agent was offline past the dispatch timeout
+  74       the job failed without an exit code (its error is on stderr)
+  2        bad usage`;

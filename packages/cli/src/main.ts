@@ -14,7 +14,9 @@ const program = new Command('vmo')
   .option('--token <token>', 'a token (default: the current context, or VMO_TOKEN); prefer a context: a token on a command line is visible to other users of the machine')
   .option('--context <name>', 'use this context instead of the current one')
   .showHelpAfterError('(vmo <command> --help shows its usage and an example)')
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .configureOutput({ outputError: (text, write) => write(text) })
+  // Commander's errors are thrown (reportError gives them vmo's usage code, 2) instead of exiting with 1.
+  .exitOverride();
 
 registerCommands(program);
 
@@ -23,3 +25,7 @@ try {
 } catch (err) {
   process.exitCode = reportError(err);
 }
+// Exit now rather than when the last socket lets go (fetch's keep-alive, a stream's close), once
+// what was written to stdout and stderr is out: a job's last bytes are never cut off.
+await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,84 @@
+import type { VmoClient } from '@vmo/client';
+import { ExitCode } from '../exit-codes.ts';
+import { CtrlC } from '../job/interrupt.ts';
+import { resumeOnBreak } from '../job/resume-on-break.ts';
+import { colours } from '../output/colour.ts';
+import { LinePrefixer } from './line-prefixer.ts';
+import { formatSummary } from './print-summary.ts';
+import { ProgressBar, type Progress } from './progress-bar.ts';
+
+type CountOrPercent = number | `${number}%`;
+
+export interface RunRequest {
+  command: string;
+  targets: { selector: string };
+  env: Record<string, string>;
+  cwd?: string | undefined;
+  timeoutMs?: number | undefined;
+  strategy: { maxConcurrency?: CountOrPercent; maxErrors?: CountOrPercent; canary?: { count: CountOrPercent; bakeMs?: number } };
+  offline?: 'wait' | 'skip' | 'fail' | undefined;
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped']);
+
+/**
+ * `vmo run --selector …`: start a fleet run and follow it to its end. On a terminal, a progress
+ * bar on stderr; with `stream`, every child's output prefixed by its target; at the end the
+ * summary's groups (on stdout, or on stderr with `stream`, where stdout is the children's output).
+ * Exit 0 only if every child succeeded (skipped is not succeeded), 130 when Ctrl-C canceled it, else 1.
+ */
+export async function runFleet(client: VmoClient, request: RunRequest, opts: { detach: boolean; stream: boolean }): Promise<number> {
+  if (opts.detach) {
+    const run = await client.runs.submit(request);
+    process.stdout.write(`${run.id}\n`);
+    return ExitCode.ok;
+  }
+  const ctrlC = new CtrlC('run');
+  try {
+    const run = await client.runs.submit(request);
+    ctrlC.attach(run.id, () => client.runs.cancel(run.id));
+    const bar = process.stderr.isTTY ? new ProgressBar(process.stderr, colours(process.stderr)) : undefined;
+    const progress: Progress = { done: 0, total: run.total, failed: 0, running: 0 };
+    bar?.update(progress);
+    const prefixer = opts.stream ? new LinePrefixer(() => bar?.clear(), () => bar?.redraw()) : undefined;
+
+    let after: string | undefined;
+    let afterAtBreak: string | undefined;
+    const follow = () =>
+      client.runs.follow(run.id, {
+        after,
+        output: opts.stream,
+        onMessage: (msg) => (after = msg.cursor),
+        onOutput: (chunk) => prefixer?.write(chunk),
+        onStatus: (s) => {
+          if (FINAL.has(s.status)) prefixer?.flush(s.jobId);
+        },
+        onProgress: (p) => {
+          progress.done = p.done;
+          progress.total = p.total;
+          progress.running = p.counts.running;
+          progress.failed = p.counts.failed + p.counts.timed_out + p.counts.lost + p.counts.canceled + p.counts.skipped;
+          bar?.update(progress);
+        },
+      });
+    const end = await resumeOnBreak(follow, {
+      progressed: () => {
+        const moved = after !== afterAtBreak;
+        afterAtBreak = after;
+        return moved;
+      },
+    });
+    prefixer?.flushAll();
+    bar?.finish();
+
+    const out = opts.stream ? process.stderr : process.stdout;
+    out.write(formatSummary(await client.runs.summary(run.id), colours(out)));
+    if (end.status === 'canceled' && ctrlC.pressed) return ExitCode.canceled;
+    // Every child succeeded: a run also `succeeded` with children skipped as offline (`--offline skip`), which is not that.
+    const final = await client.runs.get(run.id);
+    if (final.counts.succeeded === final.total) return ExitCode.ok;
+    return ExitCode.runFailed;
+  } finally {
+    ctrlC.dispose();
+  }
+}

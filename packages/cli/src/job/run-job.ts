@@ -1,0 +1,64 @@
+import type { VmoClient } from '@vmo/client';
+import { ExitCode } from '../exit-codes.ts';
+import { colours } from '../output/colour.ts';
+import { followJobOutput } from './follow-job-output.ts';
+import { CtrlC } from './interrupt.ts';
+import { describeEnding, jobExitCode, type JobEnding } from './job-exit-code.ts';
+
+export type JobTarget = { type: 'local' } | { type: 'agent'; agent: string } | { type: 'ssh'; host: string };
+
+export interface JobRequest {
+  command: string;
+  target: JobTarget;
+  env: Record<string, string>;
+  cwd?: string | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/**
+ * `vmo run` on one target: submit, then write the job's output as it comes (stdout to stdout,
+ * stderr to stderr, the bytes as they are) and return the exit status its ending means.
+ * With `detach`, print the job id and return at once.
+ */
+export async function runJob(client: VmoClient, request: JobRequest, opts: { detach: boolean }): Promise<number> {
+  if (opts.detach) {
+    const job = await client.jobs.submit(request);
+    process.stdout.write(`${job.id}\n`);
+    return ExitCode.ok;
+  }
+  const ctrlC = new CtrlC('job');
+  try {
+    const job = await client.jobs.submit(request);
+    ctrlC.attach(job.id, () => client.jobs.cancel(job.id));
+    return await followToExit(client, job.id);
+  } finally {
+    ctrlC.dispose();
+  }
+}
+
+/**
+ * Follow a job to its end writing its output byte for byte, and return its exit status (also
+ * `vmo logs -f`). `stream` keeps one stream only, written to stdout.
+ */
+export async function followToExit(client: VmoClient, jobId: string, opts: { stream?: 'stdout' | 'stderr' | undefined } = {}): Promise<number> {
+  const tty = process.stderr.isTTY === true;
+  const end = await followJobOutput(client, jobId, {
+    stream: opts.stream,
+    // LOUD: the Buffer as it is, never a string: a string would re-encode bytes that are not UTF-8.
+    // One stream asked for (`vmo logs -f --stream stderr`): it goes to stdout, to be piped.
+    onOutput: (chunk) => (opts.stream !== undefined || chunk.stream === 'stdout' ? process.stdout : process.stderr).write(chunk.data),
+    onResume: () => {
+      if (tty) process.stderr.write(colours(process.stderr).dim('(connection lost; resuming the output where it stopped)') + '\n');
+    },
+  });
+  let ending: JobEnding = end;
+  // The end frame has no `error`: ask for the job when only its error can say how it ended (agent_offline, …).
+  if (end.status !== 'succeeded' && end.exitCode === null && end.signal === null) ending = await client.jobs.get(jobId);
+  const code = jobExitCode(ending);
+  const notice = describeEnding(jobId, ending);
+  // vmo's own words on stderr after the job's output: always when the job ended without its command
+  // deciding (an error, lost, a timeout), on a terminal only for a cancel or a signal.
+  const quietUnlessTty = ending.status === 'canceled' || (ending.status === 'failed' && ending.signal !== null);
+  if (notice && (tty || !quietUnlessTty)) process.stderr.write(`${colours(process.stderr).yellow(`vmo: ${notice}`)}\n`);
+  return code;
+}
