@@ -1,0 +1,90 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { IncomingMessage } from 'node:http';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { AGENT_SHA256_HEADER, AGENT_VERSION_HEADER, agentInstallScript, agentWhoami, downloadAgent } from '@vmo/shared/api';
+import { agentForToken } from '@vmo/shared/agents';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { forbidden, unauthorized, unavailable } from '@vmo/shared/errors';
+import { bearerToken, tokenKind } from '@vmo/shared/tokens';
+import type { AuthEnv } from '../auth/principal.ts';
+import { markAuthenticated } from '../http/unauthenticated-connections.ts';
+import { openapiRoute } from '../http/openapi-route.ts';
+import { AgentBundle } from './agent-bundle.ts';
+
+/**
+ * The agent's sources, beside this service in the repository (and in the image: the Dockerfile
+ * copies services/). Read as files, never imported: the API does not depend on the agent
+ * (apps/vmo/test/services-stand-alone.test.ts); it serves it, as it would any other asset.
+ */
+export const AGENT_SOURCE_DIR = fileURLToPath(new URL('../../../agent/', import.meta.url));
+
+/** The line of deploy/install.sh the served copy replaces with its bundle's hash and the systemd unit. */
+const SERVED_MARKER = '#@VMO_SERVED_SETTINGS@';
+const UNIT_END = 'VMO_AGENT_UNIT_END';
+
+/**
+ * GET /v1/agent/download, GET /v1/agent/install.sh (no credential: our code, no secret) and
+ * GET /v1/agent/whoami (an agent token). Mounted before the user-token check (app.ts).
+ */
+export function agentDownloadRoutes(cp: ControlPlane, bundle = new AgentBundle(AGENT_SOURCE_DIR)) {
+  const app = new OpenAPIHono<AuthEnv>();
+
+  openapiRoute(app, downloadAgent, async (c) => {
+    const built = await bundle.get();
+    const headers = { [AGENT_SHA256_HEADER]: built.sha256, [AGENT_VERSION_HEADER]: built.version, ETag: `"${built.sha256}"`, 'Cache-Control': 'no-cache' };
+    if (c.req.header('if-none-match')?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.ETag)) {
+      return new Response(null, { status: 304, headers }) as never;
+    }
+    return new Response(built.code, {
+      status: 200,
+      headers: { ...headers, 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Disposition': 'attachment; filename="vmo-agent.mjs"' },
+    }) as never;
+  });
+
+  openapiRoute(app, agentInstallScript, async () => {
+    const [built, script] = await Promise.all([bundle.get(), servedInstaller()]);
+    // The hash goes INTO the script: the installer then checks the agent it downloads against the
+    // script it runs, not only against a header of the same answer.
+    return new Response(script.replace(SERVED_MARKER, `served=yes\nserved_sha256=${built.sha256}`), {
+      status: 200,
+      headers: { 'Content-Type': 'text/x-shellscript; charset=utf-8', 'Cache-Control': 'no-cache', [AGENT_SHA256_HEADER]: built.sha256 },
+    }) as never;
+  });
+
+  openapiRoute(app, agentWhoami, async (c) => {
+    const token = bearerToken(c.req.header('authorization'));
+    if (!token) throw unauthorized('agent token required: Authorization: Bearer <agent token> (vmo_agt_…)');
+    if (tokenKind(token) !== 'agent') throw forbidden('this endpoint takes an agent token (vmo_agt_…), from POST /v1/agents or the enrolment');
+    let agent;
+    try {
+      agent = await agentForToken(cp, token);
+    } catch {
+      throw unavailable('the control plane cannot reach Postgres; retry');
+    }
+    // LOUD: thrown, so the failed-auth limit (VMO_AUTH_FAIL_RATE) counts it: this route must not
+    // become a way to try agent tokens faster than the agent endpoint allows.
+    if (!agent) throw unauthorized('the agent token is unknown or revoked');
+    markAuthenticated((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket);
+    return c.json({ id: agent.id, name: agent.name, labels: agent.labels as Record<string, string> }, 200);
+  });
+
+  return app;
+}
+
+let installer: Promise<string> | undefined;
+
+/**
+ * deploy/install.sh with the systemd unit written into it (a served script has no directory to
+ * find vmo-agent.service in). Read once per process; a failed read is tried again next time.
+ */
+function servedInstaller(): Promise<string> {
+  installer ??= (async () => {
+    const [script, unit] = await Promise.all([readFile(`${AGENT_SOURCE_DIR}deploy/install.sh`, 'utf8'), readFile(`${AGENT_SOURCE_DIR}deploy/vmo-agent.service`, 'utf8')]);
+    if (!script.includes(SERVED_MARKER)) throw new Error(`deploy/install.sh has no ${SERVED_MARKER} line`);
+    if (unit.split('\n').includes(UNIT_END)) throw new Error(`deploy/vmo-agent.service contains the line ${UNIT_END}`);
+    return script.replace(SERVED_MARKER, `${SERVED_MARKER}\nserved_unit() {\n  cat <<'${UNIT_END}'\n${unit.replace(/\n$/, '')}\n${UNIT_END}\n}`);
+  })();
+  installer.catch(() => (installer = undefined));
+  return installer;
+}
