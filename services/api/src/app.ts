@@ -20,6 +20,7 @@ import { openapiRoute } from './http/openapi-route.ts';
 import { OriginPolicy, requireAllowedOrigin } from './http/origin.ts';
 import { limitFailedAuth, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { requestId } from './http/request-id.ts';
+import { agentDownloadRoutes } from './routes/agent-download.ts';
 import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -76,6 +77,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   // LOUD: before requireUser, like the document above: authenticated by an enrolment token, which
   // no user-token check would accept; it answers without calling next().
   app.route('/', agentEnrolRoutes(cp));
+  // The same: the agent and its installer need no credential, whoami takes an agent token.
+  app.route('/', agentDownloadRoutes(cp));
   app.use('/v1/*', requireUser(tokens));
   if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs'], limitSubmissions);
   app.route('/', jobRoutes(cp));

@@ -4,6 +4,7 @@
  * server code.
  */
 import * as agents from './agents.ts';
+import * as agentInstall from './agent-install.ts';
 import * as audit from './audit.ts';
 import * as document from './document.ts';
 import * as enrolment from './enrolment-tokens.ts';
@@ -22,6 +23,7 @@ export * from './route.ts';
 export * from './errors.ts';
 export * from './jobs.ts';
 export * from './agents.ts';
+export * from './agent-install.ts';
 export * from './hosts.ts';
 export * from './health.ts';
 export * from './document.ts';
@@ -54,6 +56,9 @@ export const REST_ROUTES = [
   enrolment.getEnrolmentToken,
   enrolment.revokeEnrolmentToken,
   enrolment.enrolAgent,
+  agentInstall.downloadAgent,
+  agentInstall.agentInstallScript,
+  agentInstall.agentWhoami,
   hosts.createHost,
   hosts.listHosts,
   hosts.importHosts,
