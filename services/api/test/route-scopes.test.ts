@@ -10,8 +10,8 @@ import { TOKEN_SCOPES } from '@vmo/shared/domain';
 import { createApiToken, createUser, findUser } from '@vmo/shared/users';
 import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
-/** Routes any authenticated caller may use whatever their token's scopes; and an agent's enrolment, which takes an enrolment token, no user's. */
-const NO_SCOPE = new Set(['getMe', 'createToken', 'listTokens', 'revokeToken', 'enrolAgent']);
+/** Routes any authenticated caller may use whatever their token's scopes; and an agent's enrolment and whoami, which take an enrolment or agent token, no user's. */
+const NO_SCOPE = new Set(['getMe', 'createToken', 'listTokens', 'revokeToken', 'enrolAgent', 'agentWhoami']);
 
 describe('route scopes (in-process)', () => {
   let fixture: InProcessApp;
