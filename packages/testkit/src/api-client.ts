@@ -1,6 +1,7 @@
 import { VmoClient } from '@vmo/client';
 import type { Job } from '@vmo/shared/api';
 import { isTerminal, type JobStatus } from '@vmo/shared/domain';
+import { recordingFetch } from './request-ledger.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface ApiResponse<T = any> {
@@ -14,6 +15,10 @@ export interface ApiResponse<T = any> {
  * The tests' view of the API: the typed client (@vmo/client, which checks every answer against
  * its contract here), plus `request()` for what a typed client would never send (bad bodies,
  * unknown paths) and waits on a job's status.
+ *
+ * Every request it sends, typed or raw, carries an X-Request-Id of its own (unless the test set
+ * one) and is recorded with its answer (request-ledger.ts): the TestSystem that answered it checks
+ * at stop() that the audit trail has its row (audit-check.ts).
  */
 export class ApiClient {
   readonly vmo: VmoClient;
@@ -22,7 +27,7 @@ export class ApiClient {
     readonly baseUrl: string,
     readonly token: string | undefined,
   ) {
-    this.vmo = new VmoClient({ baseUrl, token, validateResponses: true });
+    this.vmo = new VmoClient({ baseUrl, token, validateResponses: true, fetch: recordingFetch() });
   }
 
   /** Any request, answered as it is: the raw status and body, never thrown. */

@@ -16,3 +16,5 @@ export * from './seeded-random.ts';
 export * from './service-logs.ts';
 export * from './test-user.ts';
 export * from './sim-agents.ts';
+export * from './request-ledger.ts';
+export * from './audit-check.ts';

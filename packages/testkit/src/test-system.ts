@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiClient } from './api-client.ts';
+import { auditGaps } from './audit-check.ts';
+import { claimRequests } from './request-ledger.ts';
 import { ServiceProcess } from './service-process.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import { createTestPrefix, TEST_REDIS_URL } from './test-redis.ts';
@@ -16,6 +18,13 @@ export interface SystemOptions {
    * the real server, to cut or stall it). Test code keeps the direct URL: `databaseUrl`.
    */
   databasePort?: number;
+  /**
+   * Leave out the check at stop() that every mutating and every denied request a test made through
+   * the testkit has its audit row (audit-check.ts). Only for fault tests that deliberately break the
+   * database (a row may then be logged instead of stored) or kill the API mid-request; the reason
+   * is printed when the system stops. Never to hide a missing row: fix the audit instead.
+   */
+  skipAuditCheck?: { reason: string };
 }
 
 /**
@@ -34,6 +43,17 @@ export class TestSystem {
   databaseUrl!: string;
   private db!: TestDatabase;
   private redis!: ReturnType<typeof createTestPrefix>;
+  private label = 'e2e';
+  /** Every origin any of its API processes listened on: the requests answered there are this system's. */
+  private readonly origins = new Set<string>();
+  private skipAuditCheck: { reason: string } | undefined;
+  private started = false;
+  /**
+   * How long stop() reads a missing audit row again before it reports it. Rows are stored before
+   * the answer is sent, so a gap is normally final at once; this is the margin for a writer
+   * retrying through a slow Postgres. A test of the check itself shortens it.
+   */
+  auditRereadMs = 10_000;
 
   static async start(opts: SystemOptions = {}): Promise<TestSystem> {
     const system = new TestSystem();
@@ -43,6 +63,9 @@ export class TestSystem {
 
   private async boot(opts: SystemOptions): Promise<void> {
     const label = opts.label ?? 'e2e';
+    this.label = label;
+    if (opts.skipAuditCheck !== undefined && !(opts.skipAuditCheck.reason?.trim().length > 0)) throw new Error('skipAuditCheck needs a reason: which fault makes rows go missing');
+    this.skipAuditCheck = opts.skipAuditCheck;
     this.db = await createTestDatabase(label);
     this.redis = createTestPrefix(label);
     this.databaseUrl = this.db.url;
@@ -73,6 +96,7 @@ export class TestSystem {
       throw new Error(`the test system did not start: ${(failed.reason as Error).message}\n${printed}`);
     }
     this.client = new ApiClient(this.apiUrls[0]!, this.token);
+    this.started = true;
   }
 
   async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
@@ -81,6 +105,7 @@ export class TestSystem {
     const index = this.apis.push(api) - 1;
     const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/);
     this.apiUrls[index] = url!;
+    this.origins.add(new URL(url!).origin);
     return api;
   }
 
@@ -128,10 +153,36 @@ export class TestSystem {
     return [...this.apis, ...this.workers, ...this.agents].map((p) => `── ${p.role} ${p.pid}\n${p.output.slice(-tailChars)}`).join('\n');
   }
 
+  /**
+   * Stops every process and drops the database and Redis prefix. First, unless `skipAuditCheck`,
+   * checks issue 11's must-hold on what the test file did: every mutating and every denied request
+   * it made through the testkit (ApiClient, `request()`, openWebSocket) to this system's APIs has
+   * exactly one audit row with its request id and the right result (the rule: audit-check.ts). A
+   * gap fails the file (the afterAll that calls stop() throws), listing each request without its
+   * row and the test line that sent it. Everything is stopped and dropped either way.
+   */
   async stop(): Promise<void> {
+    const requests = claimRequests(this.origins);
+    let auditProblem: Error | undefined;
+    if (this.started && this.skipAuditCheck) {
+      console.warn(`[testkit] ${this.label}: audit rows of ${requests.length} request(s) not checked: ${this.skipAuditCheck.reason}`);
+    } else if (this.started) {
+      try {
+        const gaps = await auditGaps(this.databaseUrl, requests, this.auditRereadMs);
+        if (gaps.length > 0) {
+          const shown = gaps.slice(0, 40).map((g) => `  ${g}`).join('\n');
+          auditProblem = new Error(
+            `audit check (${this.label}): ${gaps.length} of ${requests.length} request(s) without their audit row (issue 11 §Audit: a row for every mutating and every denied request):\n${shown}${gaps.length > 40 ? `\n  … and ${gaps.length - 40} more` : ''}`,
+          );
+        }
+      } catch (err) {
+        auditProblem = new Error(`audit check (${this.label}): could not read audit_events: ${(err as Error).message}`);
+      }
+    }
     await Promise.all(this.agents.map((p) => p.stop()));
     await Promise.all([...this.apis, ...this.workers].map((p) => p.stop()));
     await this.db.drop().catch(() => {});
     await this.redis.cleanup().catch(() => {});
+    if (auditProblem) throw auditProblem;
   }
 }

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { errorCodeOfText, newRequestId, recordRequest, REQUEST_ID_HEADER } from './request-ledger.ts';
 
 export type UpgradeResult =
   | {
@@ -15,12 +16,18 @@ export type UpgradeResult =
  * Open a WebSocket and report how the server answered the upgrade: the socket (with a promise of
  * its close code) or the HTTP status and body it was refused with. For auth and error-path tests
  * where `followJob` would only reject.
+ *
+ * Sends an X-Request-Id (unless the test set one) and records a refusal with it
+ * (request-ledger.ts): a denied upgrade must have its audit row, checked at the TestSystem's stop().
  */
 export function openWebSocket(
   url: string,
   opts: { token?: string; protocols?: string[]; headers?: Record<string, string>; /** Connect from this loopback address (127.x.y.z). */ localAddress?: string } = {},
 ): Promise<UpgradeResult> {
-  const headers = { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers };
+  const stack = new Error().stack;
+  const ownId = Object.keys(opts.headers ?? {}).some((h) => h.toLowerCase() === REQUEST_ID_HEADER.toLowerCase());
+  const headers = { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(ownId ? {} : { [REQUEST_ID_HEADER]: newRequestId() }), ...opts.headers };
+  const requestId = Object.entries(headers).find(([h]) => h.toLowerCase() === REQUEST_ID_HEADER.toLowerCase())![1];
   const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   const texts: string[] = [];
@@ -32,7 +39,13 @@ export function openWebSocket(
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
+      let answered = false;
       const done = () => {
+        if (answered) return;
+        answered = true;
+        const target = new URL(url.replace(/^ws/, 'http'));
+        const errorCode = errorCodeOfText(body);
+        recordRequest({ origin: target.origin, method: 'GET', path: target.pathname, status: res.statusCode ?? 0, requestId, kind: 'upgrade', ...(errorCode === undefined ? {} : { errorCode }) }, stack);
         resolve({ kind: 'refused', status: res.statusCode ?? 0, body });
         ws.terminate();
       };
