@@ -16,7 +16,7 @@ import { allows, scopeDenied } from './auth/permissions.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
-import { auditRefusedUpgrade, noteUpgradePrincipal } from './http/audit-upgrade.ts';
+import { auditRefusedUpgrade, auditUpgradePrincipal } from './http/audit-upgrade.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
 import { upgradeTokenToLookUp, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
@@ -25,6 +25,7 @@ import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
 import { serveJobStream } from './streams/job-stream.ts';
 import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.ts';
+import { StreamAccess } from './streams/stream-access.ts';
 import { assertJobVisible, parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
 export interface ServerDeps {
@@ -68,6 +69,9 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   server.on('connection', unauthenticated.admit);
   // Subscribers only ever send tiny pings; agents' frames are bounded in the gateway.
   const subscribers = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: chooseProtocol });
+  // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
+  const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
+  void access.listen(deps.bus);
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => {});
@@ -98,7 +102,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       return isAgent
         ? deps.gateway.handleUpgrade(req, socket, head, accepted)
         : RUN_STREAM_PATH.test(url.pathname)
-          ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes })
+          ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
           : upgradeStream(req, socket, head, url, accepted);
     })();
     route
@@ -123,14 +127,16 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     if (!match) return rejectUpgrade(socket, new AppError(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`));
     // The same check as REST (requireUser): a token, or the user a trusted auth proxy names; a
     // refusal is an expected AppError, answered by the catch above.
-    const principal = await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED);
-    noteUpgradePrincipal(req, principal);
+    const generation = access.generation;
+    const auth = upgradeAuthRequest(req);
+    const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, auth, STREAM_CREDENTIAL_REQUIRED));
     if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
     const { jobId, after } = parseStreamRequest(match[1]!, url);
     if (!isId('job', jobId)) return rejectUpgrade(socket, notFound('job', jobId));
     await assertJobVisible(deps.cp, principal, jobId); // 404 for a job the caller may not see, as for none
     subscribers.handleUpgrade(req, socket, head, (ws) => {
       accepted();
+      access.watch(ws, { auth, principal, resource: { kind: 'job', id: jobId }, generation });
       void serveJobStream(ws, jobId, after, { cp: deps.cp, bus: deps.bus, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
     });
   }
@@ -138,6 +144,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   return {
     server,
     closeSubscribers() {
+      access.stop();
       for (const ws of subscribers.clients) ws.close(SubscriberCloseCode.restart, 'server restarting');
       subscribers.close();
     },

@@ -1,7 +1,9 @@
+import type { AuditEvent } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { UserRole } from '@vmo/shared/domain';
 import { badRequest, unauthorized } from '@vmo/shared/errors';
 import { findUser, proxyUser, UserEmail, UserName } from '@vmo/shared/users';
+import { proxyUserEvent } from '../http/audit-event.ts';
 import type { Principal } from './principal.ts';
 import type { TrustedProxies } from './trusted-proxies.ts';
 
@@ -33,6 +35,23 @@ const changes = new WeakMap<Principal, ProxyUserChange>();
 
 /** Whether this principal's request created its user (first sight) or updated its email; undefined when neither. */
 export const proxyUserChangeOf = (principal: Principal | undefined): ProxyUserChange | undefined => (principal ? changes.get(principal) : undefined);
+
+/**
+ * The one home of "a proxy user first seen (or its email changed) is on record": the
+ * `users.create` / `users.update` row, by that user, for whatever request resolved it (a REST
+ * call or a WebSocket upgrade: issue 11 says the header opens streams too). Recorded once per
+ * principal, however many times it is called; `store` writes the row (http/audit.ts storeOrLog).
+ */
+export async function recordProxyUserChange(
+  principal: Principal | undefined,
+  store: (event: AuditEvent) => Promise<void>,
+  where: { sourceIp: string | null; requestId: string | null },
+): Promise<void> {
+  const change = proxyUserChangeOf(principal);
+  if (!principal || !change) return;
+  changes.delete(principal);
+  await store(proxyUserEvent(principal, change, where.sourceIp, where.requestId));
+}
 
 /**
  * The user an auth proxy in front of the API vouches for (oauth2-proxy's X-Forwarded-User, set

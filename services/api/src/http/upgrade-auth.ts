@@ -37,10 +37,13 @@ export const STREAM_CREDENTIAL_REQUIRED = 'a bearer token is required (the Autho
  * user header opens a stream as it opens a REST call, and from any other address counts for nothing.
  */
 export function upgradeAuthRequest(req: IncomingMessage): AuthRequest {
+  // Taken now, not read from `req` later: an open stream keeps this to check its access again
+  // (streams/stream-access.ts), and must not keep the request (or a socket that is gone) alive for it.
+  const headers = req.headersDistinct;
   return {
     token: streamUpgradeToken(req),
     peer: req.socket.remoteAddress,
-    header: (name) => req.headersDistinct[name.toLowerCase()] ?? [],
+    header: (name) => headers[name.toLowerCase()] ?? [],
   };
 }
 

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import { loadGrants, runAccess } from '@vmo/shared/access';
 import { RunStreamQuery, streamRun } from '@vmo/shared/api';
+import type { AuditWriter } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { notFound, validationError } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
@@ -12,10 +13,11 @@ import { authenticate } from '../auth/authenticate.ts';
 import { allows, scopeDenied } from '../auth/permissions.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { checkedPathValue } from '../http/path-param.ts';
-import { noteUpgradePrincipal } from '../http/audit-upgrade.ts';
+import { auditUpgradePrincipal } from '../http/audit-upgrade.ts';
 import { rejectUpgrade } from '../http/reject-upgrade.ts';
 import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
 import { serveRunStream } from './run-stream.ts';
+import type { StreamAccess } from './stream-access.ts';
 
 /** `/v1/runs/{id}/stream` → `^/v1/runs/([^/]+)/stream$`, from the contract. */
 export const RUN_STREAM_PATH = new RegExp(`^${streamRun.path.replace(/\{[^}]+\}/g, '([^/]+)')}$`);
@@ -27,6 +29,10 @@ export interface RunStreamUpgradeDeps {
   /** The server's subscriber sockets (shared with the job streams: the same limits, the same 1012 on restart). */
   subscribers: WebSocketServer;
   maxBufferedBytes: number;
+  /** A proxy user first seen on this upgrade is recorded here (users.create), as over REST. */
+  audit: AuditWriter;
+  /** Closes the stream when its subscriber's access ends (4401, 4404). */
+  access: StreamAccess;
 }
 
 /**
@@ -40,7 +46,9 @@ export async function upgradeRunStream(req: IncomingMessage, socket: Socket, hea
   const match = RUN_STREAM_PATH.exec(url.pathname)!;
   // A token or the trusted proxy's user header, as for REST (auth/authenticate.ts).
   // Noted for the audit row of a refusal after this point (a scope, a policy's 404).
-  const principal = noteUpgradePrincipal(req, await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED));
+  const generation = deps.access.generation;
+  const auth = upgradeAuthRequest(req);
+  const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, auth, STREAM_CREDENTIAL_REQUIRED));
   if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
   const { runId, output, after } = parseRunStreamRequest(match[1]!, url);
   if (!isId('run', runId)) return rejectUpgrade(socket, notFound('run', runId));
@@ -54,6 +62,7 @@ export async function upgradeRunStream(req: IncomingMessage, socket: Socket, hea
   const cursor = checkCursorFitsRun(decoded, total);
   deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
     accepted();
+    deps.access.watch(ws, { auth, principal, resource: { kind: 'run', id: runId }, generation });
     void serveRunStream(ws, cursor, { cp: deps.cp, log: deps.log, maxBufferedBytes: deps.maxBufferedBytes });
   });
 }
