@@ -11,6 +11,7 @@ import * as enrolment from './enrolment-tokens.ts';
 import * as health from './health.ts';
 import * as hosts from './hosts.ts';
 import * as jobs from './jobs.ts';
+import * as metrics from './metrics.ts';
 import * as runStream from './run-stream.ts';
 import * as streams from './streams.ts';
 import * as targets from './targets.ts';
@@ -37,6 +38,7 @@ export * from './audit.ts';
 export * from './enrolment-tokens.ts';
 export * from './users.ts';
 export * from './tokens.ts';
+export * from './metrics.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -88,6 +90,7 @@ export const REST_ROUTES = [
   health.ready,
   document.openapiDocument,
   document.docsPage,
+  metrics.getMetrics,
 ] as const;
 
 /** The WebSocket endpoints, served by the HTTP server beside the app. */

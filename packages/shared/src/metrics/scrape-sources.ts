@@ -40,3 +40,8 @@ export async function readScrapeSource<T>(name: ScrapeSourceName, deadlineMs = S
     clearTimeout(timer);
   }
 }
+
+/** What the queue depth is read from: BullMQ's `Queue.getJobCounts` (one round trip of counts). */
+export interface CountsJobs {
+  getJobCounts(...states: string[]): Promise<Record<string, number>>;
+}

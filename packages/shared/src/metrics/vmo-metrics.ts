@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { metricsRegistry } from './registry.ts';
 import { QUEUE_STATE_LABELS, type QueueStateLabel, type ScrapeSourceName } from './labels.ts';
-import { readScrapeSource } from './scrape-sources.ts';
+import { provideScrapeSource, readScrapeSource, type CountsJobs } from './scrape-sources.ts';
 
 /**
  * Every vmo metric, defined once per process (module scope) into the process's one registry.
@@ -134,3 +134,8 @@ export const sshChannelsInUse = new Gauge({
     await fromSource<SshPoolState>('ssh_pool', sshChannelsInUse, (s) => sshChannelsInUse.set(s.channels));
   },
 });
+
+/** Offer the job queue's depth by state to the scrape (API and worker: the same queue, read once per scrape). */
+export function offerQueueDepth(queue: CountsJobs): () => void {
+  return provideScrapeSource('queue', () => queue.getJobCounts(...QUEUE_STATE_LABELS));
+}
