@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
+import { registerAgents } from './agents.ts';
 import { registerCancel } from './cancel.ts';
 import { registerContext } from './context.ts';
+import { registerHosts } from './hosts.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerRun } from './run.ts';
+import { registerTargets } from './targets.ts';
 
 /**
  * Every command, in the order `vmo --help` lists them. A new command is a file in this folder
@@ -13,6 +16,9 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerLogs(program);
   registerCancel(program);
+  registerAgents(program);
+  registerHosts(program);
+  registerTargets(program);
   registerLogin(program);
   registerContext(program);
 }

@@ -1,0 +1,126 @@
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { Agent } from '@vmo/shared/api';
+import { connect } from '../connect.ts';
+import { CliError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { shellQuote } from '../job/command-line.ts';
+import { ago, allPages, labelText, outputFormat, printJson, printList, withListOutput, type Column, type ListOptions } from '../output/list.ts';
+
+/** `k=v,k2=v2` → labels; the server checks keys and values (a 400 naming the label). */
+export function parseLabels(text: string, option = '--labels'): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CliError(`${option}: "${pair}" is not k=v (labels are k=v pairs separated by commas)`, ExitCode.usage, 'usage');
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}
+
+const AGENT_COLUMNS: Column<Agent>[] = [
+  { header: 'NAME', value: (a) => a.name },
+  { header: 'STATUS', value: (a) => a.status, colour: (a, c) => (a.status === 'online' ? c.green : c.dim) },
+  { header: 'LABELS', value: (a) => labelText(a.labels) || '-' },
+  { header: 'VERSION', value: (a) => a.version ?? '-' },
+  { header: 'LAST SEEN', value: (a) => (a.status === 'online' ? 'now' : ago(a.lastSeenAt)) },
+  { header: 'RUNNING', value: (a) => `${a.runningJobs}${a.maxConcurrentJobs === null ? '' : `/${a.maxConcurrentJobs}`}`, wide: true },
+  { header: 'ID', value: (a) => a.id, wide: true },
+  { header: 'HOSTNAME', value: (a) => a.hostname ?? '-', wide: true },
+  { header: 'OS', value: (a) => (a.os === null ? '-' : `${a.os}${a.arch ? `/${a.arch}` : ''}`), wide: true },
+];
+
+/** The line a VM runs: the installer from this server, the token from a file (never on the command line). */
+export function installCommand(server: string, tokenFile: string): string {
+  const base = server.replace(/\/+$/, '');
+  return `curl -fsSL ${shellQuote(`${base}/v1/agent/install.sh`)} | sudo sh -s -- --server ${shellQuote(base)} --token-file ${shellQuote(tokenFile)}`;
+}
+
+export function registerAgents(program: Command): void {
+  const agents = program
+    .command('agents')
+    .summary('list, add and remove agents')
+    .description('The agents: machines running vmo-agent, which dial out to the control plane and run its jobs.')
+    .addHelpText('after', '\nExamples:\n  vmo agents ls\n  vmo agents add web-1 --labels env=prod,role=web\n  vmo agents rm web-1');
+
+  withListOutput(
+    agents
+      .command('ls')
+      .alias('list')
+      .summary('list agents')
+      .description('Every agent you may see: name, status, labels, version and when it was last seen (-o wide: running jobs, id, hostname, OS).'),
+  )
+    .addHelpText('after', '\nExamples:\n  vmo agents ls\n  vmo agents ls -o wide\n  vmo agents ls --json | jq -r \'.[] | select(.status == "online") | .name\'')
+    .action(async (opts: ListOptions, command: Command) => {
+      const format = outputFormat(opts);
+      const { client } = await connect(command);
+      const rows = await allPages((cursor) => client.agents.list({ limit: 500, ...(cursor ? { cursor } : {}) }));
+      printList(rows, AGENT_COLUMNS, format, { empty: 'no agents (vmo agents add NAME registers one)' });
+    });
+
+  agents
+    .command('add')
+    .summary('register an agent and print its install command')
+    .description(
+      [
+        'Register an agent. Its token (shown once by the server) is written to a file of mode 0600, never printed; the command prints the one line to run on the VM, which installs the agent with that token file (copy the file there first).',
+        'Labels given here are the registered ones: policies and selectors see them, and they win over what the agent reports.',
+      ].join('\n'),
+    )
+    .argument('<name>', "the agent's name (letters, digits, _ . -)")
+    .option('--labels <k=v,...>', 'registered labels, e.g. env=prod,role=web')
+    .option('--token-file <path>', 'where to write the token (mode 0600; it must not exist yet)', undefined)
+    .option('--json', 'print the agent, its token file and install command as one JSON document (never the token)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vmo agents add web-1 --labels env=prod,role=web
+  scp web-1.token web-1:                      # then on web-1:
+  curl -fsSL https://vmo.example.com/v1/agent/install.sh | sudo sh -s -- --server https://vmo.example.com --token-file web-1.token`,
+    )
+    .action(async (name: string, opts: { labels?: string; tokenFile?: string; json?: boolean }, command: Command) => {
+      const labels = opts.labels === undefined ? undefined : parseLabels(opts.labels);
+      const path = opts.tokenFile ?? `./${name}.token`;
+      const { client, server } = await connect(command);
+      // LOUD: the file is created (exclusively, 0600) BEFORE the agent: the token is answered only
+      // once, so a file we could not write after registering would lose it for good.
+      let fd: number;
+      try {
+        fd = openSync(path, 'wx', 0o600);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new CliError(code === 'EEXIST' ? `--token-file: ${path} exists already: remove it or give another path (a token is never overwritten)` : `--token-file: cannot create ${path} (${code})`);
+      }
+      let registered;
+      try {
+        registered = await client.agents.register({ name, ...(labels ? { labels } : {}) });
+        writeSync(fd, `${registered.token}\n`);
+      } catch (err) {
+        closeSync(fd);
+        unlinkSync(path);
+        throw err;
+      }
+      closeSync(fd);
+      const { token: _shownOnce, ...agent } = registered;
+      // The file's name only: it is copied to the VM (scp), into the directory the command runs in.
+      const install = installCommand(server, basename(path));
+      if (opts.json) return printJson({ ...agent, tokenFile: path, installCommand: install });
+      process.stderr.write(`agent ${agent.name} (${agent.id}) registered; its token is in ${path} (mode 0600, shown nowhere else).\nOn the VM (Node ≥ 20 and curl), in the directory you copied ${basename(path)} to, run:\n`);
+      process.stdout.write(`${install}\n`);
+    });
+
+  agents
+    .command('rm')
+    .alias('remove')
+    .summary('revoke an agent')
+    .description('Revoke an agent: its token is refused from now on, its connection is closed and its running jobs end failed (agent_revoked). The installed agent stays on the VM: remove it there with the installer\'s --uninstall.')
+    .argument('<agent>', 'a name or id (agt_…)')
+    .addHelpText('after', '\nExamples:\n  vmo agents rm web-1\n  vmo agents rm agt_0123456789abcdefghij')
+    .action(async (ref: string, _opts: unknown, command: Command) => {
+      const { client } = await connect(command);
+      await client.agents.revoke(ref);
+      process.stdout.write(`${ref}: revoked\n`);
+    });
+}

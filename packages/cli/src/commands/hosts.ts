@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { Host } from '@vmo/shared/api';
+import { connect } from '../connect.ts';
+import { CliError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { colours } from '../output/colour.ts';
+import { allPages, labelText, outputFormat, printJson, printList, withListOutput, type Column, type ListOptions } from '../output/list.ts';
+import { parseLabels } from './agents.ts';
+
+const HOST_COLUMNS: Column<Host>[] = [
+  { header: 'NAME', value: (h) => h.ref },
+  { header: 'ADDRESS', value: (h) => `${h.user}@${h.host}${h.port === 22 ? '' : `:${h.port}`}` },
+  { header: 'LABELS', value: (h) => labelText(h.labels) || '-' },
+  { header: 'PROXY JUMP', value: (h) => h.proxyJump ?? '-', wide: true },
+  { header: 'HOST KEY', value: (h) => (h.pinnedHostKeys.length > 0 ? `pinned (${h.pinnedHostKeys.length})` : h.hostKeyPolicy), wide: true },
+  { header: 'MAX JOBS', value: (h) => (h.maxConcurrentJobs === null ? '-' : String(h.maxConcurrentJobs)), wide: true },
+  { header: 'ID', value: (h) => h.id, wide: true },
+  { header: 'DESCRIPTION', value: (h) => h.description || '-', wide: true },
+];
+
+/** `user@host[:port]` (an IPv6 address in brackets: `user@[::1]:2222`). */
+function parseDestination(text: string): { user: string; host: string; port?: number } {
+  const m = /^([^@\s]+)@(\[[^\]]+\]|[^:@\s]+)(?::(\d{1,5}))?$/.exec(text);
+  if (!m) throw new CliError(`destination: "${text}" is not USER@HOST[:PORT]`, ExitCode.usage, 'usage');
+  return { user: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), ...(m[3] !== undefined ? { port: Number(m[3]) } : {}) };
+}
+
+const DEFAULT_SSH_CONFIG = () => join(homedir(), '.ssh', 'config');
+
+export function registerHosts(program: Command): void {
+  const hosts = program
+    .command('hosts')
+    .summary('list, add, remove and import SSH hosts')
+    .description('The inventory: machines without an agent, reached over SSH by the workers. A host is NAME@ENVIRONMENT (environment "default" unless given).')
+    .addHelpText('after', '\nExamples:\n  vmo hosts ls\n  vmo hosts add db-1 deploy@10.0.0.5 --labels env=prod\n  vmo hosts import ~/.ssh/config\n  vmo hosts rm db-1');
+
+  withListOutput(
+    hosts
+      .command('ls')
+      .alias('list')
+      .summary('list hosts')
+      .description('Every host you may see: name@environment, user@address, labels (-o wide: proxy jump, host key, job limit, id, description).')
+      .option('--environment <name>', 'only the hosts of this environment'),
+  )
+    .addHelpText('after', '\nExamples:\n  vmo hosts ls\n  vmo hosts ls --environment prod -o wide\n  vmo hosts ls --json | jq -r \'.[].ref\'')
+    .action(async (opts: ListOptions & { environment?: string }, command: Command) => {
+      const format = outputFormat(opts);
+      const { client } = await connect(command);
+      const rows = await allPages((cursor) => client.hosts.list({ limit: 500, ...(opts.environment ? { environment: opts.environment } : {}), ...(cursor ? { cursor } : {}) }));
+      printList(rows, HOST_COLUMNS, format, { empty: 'no hosts (vmo hosts add or vmo hosts import adds some)' });
+    });
+
+  hosts
+    .command('add')
+    .summary('add a host')
+    .description('Add a host to the inventory. Its host key is pinned on first use with --host-key-policy accept-new; with strict (the default) give --pinned-key, or the first job fails until a key is pinned.')
+    .argument('<name>', 'its name (letters, digits, _ . -)')
+    .argument('<destination>', 'USER@HOST[:PORT]')
+    .option('--environment <name>', 'its environment (default: default)')
+    .option('--labels <k=v,...>', 'labels, e.g. env=prod,role=db')
+    .option('--identity-file <path>', 'the private key, on the workers')
+    .option('--proxy-jump <hops>', 'as ssh -J: user@bastion[:port][,…]')
+    .addOption(new Option('--host-key-policy <policy>', 'strict or accept-new (pin the first key seen)').choices(['strict', 'accept-new']))
+    .option('--pinned-key <"algo base64">', 'a host key, as in known_hosts without the host (repeat)', (v: string, all: string[] = []) => [...all, v])
+    .option('--max-concurrent-jobs <n>', 'at most this many of its jobs at once')
+    .option('--description <text>', 'free text')
+    .option('--json', 'print the host as one JSON document')
+    .addHelpText('after', '\nExamples:\n  vmo hosts add db-1 deploy@10.0.0.5 --labels env=prod,role=db --host-key-policy accept-new\n  vmo hosts add web-2 deploy@web-2.internal:2222 --environment staging --proxy-jump bastion.example.com')
+    .action(async (name: string, destination: string, opts: Record<string, string | string[] | boolean | undefined>, command: Command) => {
+      const dest = parseDestination(destination);
+      let max: number | undefined;
+      if (opts.maxConcurrentJobs !== undefined) {
+        max = Number(opts.maxConcurrentJobs);
+        if (!Number.isInteger(max)) throw new CliError('--max-concurrent-jobs: must be a whole number', ExitCode.usage, 'usage');
+      }
+      const { client } = await connect(command);
+      const host = await client.hosts.create({
+        name,
+        ...dest,
+        ...(opts.environment !== undefined && { environment: opts.environment as string }),
+        ...(opts.labels !== undefined && { labels: parseLabels(opts.labels as string) }),
+        ...(opts.identityFile !== undefined && { identityFile: opts.identityFile as string }),
+        ...(opts.proxyJump !== undefined && { proxyJump: opts.proxyJump as string }),
+        ...(opts.hostKeyPolicy !== undefined && { hostKeyPolicy: opts.hostKeyPolicy as 'strict' | 'accept-new' }),
+        ...(opts.pinnedKey !== undefined && { pinnedHostKeys: opts.pinnedKey as string[] }),
+        ...(max !== undefined && { maxConcurrentJobs: max }),
+        ...(opts.description !== undefined && { description: opts.description as string }),
+      });
+      if (opts.json) return printJson(host);
+      process.stdout.write(`${host.ref} (${host.id}) added: ${host.user}@${host.host}:${host.port}\n`);
+    });
+
+  hosts
+    .command('rm')
+    .alias('remove')
+    .summary('remove a host')
+    .description('Remove a host from the inventory. Its jobs keep its id; a queued one fails with unknown_host.')
+    .argument('<host>', 'a name, name@environment, or id (host_…)')
+    .addHelpText('after', '\nExamples:\n  vmo hosts rm db-1\n  vmo hosts rm db-1@prod')
+    .action(async (ref: string, _opts: unknown, command: Command) => {
+      const { client } = await connect(command);
+      await client.hosts.delete(ref);
+      process.stdout.write(`${ref}: removed\n`);
+    });
+
+  hosts
+    .command('import')
+    .summary('import hosts from an OpenSSH client config')
+    .description(
+      [
+        'Import an OpenSSH client config: one host per concrete alias, with the settings ssh would use (HostName, User, Port, IdentityFile, ProxyJump, …). All or nothing. Never follows Include nor runs Match exec.',
+        'Prints each alias created, updated, unchanged or skipped, with the reason it was skipped, and the lines imported with another meaning than ssh gives them.',
+      ].join('\n'),
+    )
+    .argument('[file]', 'the config (default: ~/.ssh/config; - reads stdin)')
+    .option('--environment <name>', 'the environment of the hosts it creates (default: default)')
+    .option('--json', "the API's answer as one JSON document")
+    .addHelpText('after', '\nExamples:\n  vmo hosts import\n  vmo hosts import ./ssh_config --environment staging\n  cat config | vmo hosts import -')
+    .action(async (file: string | undefined, opts: { environment?: string; json?: boolean }, command: Command) => {
+      const path = file ?? DEFAULT_SSH_CONFIG();
+      let config: string;
+      try {
+        config = readFileSync(path === '-' ? 0 : path, 'utf8');
+      } catch (err) {
+        throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+      }
+      const { client } = await connect(command);
+      const result = await client.hosts.import({ config, ...(opts.environment ? { environment: opts.environment } : {}) });
+      if (opts.json) return printJson(result);
+      const c = colours(process.stdout);
+      const rows: [string, string, string][] = [
+        ...result.created.map((h): [string, string, string] => [c.green('created'), h.ref, `${h.user}@${h.host}:${h.port}`]),
+        ...result.updated.map((h): [string, string, string] => [c.yellow('updated'), h.ref, `${h.user}@${h.host}:${h.port}`]),
+        ...result.unchanged.map((h): [string, string, string] => ['unchanged', h.ref, `${h.user}@${h.host}:${h.port}`]),
+        ...result.skipped.map((s): [string, string, string] => [c.dim('skipped'), s.alias, `${s.line === undefined ? '' : `line ${s.line}: `}${s.reason}`]),
+        ...result.warnings.map((w): [string, string, string] => [c.yellow('warning'), w.aliases.join(','), `line ${w.line} ${w.directive}: ${w.message}`]),
+      ];
+      // Aligned on the plain words (the colour codes take no column).
+      const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+      const widths = [0, 1].map((i) => Math.max(0, ...rows.map((r) => plain(r[i]!).length)));
+      for (const r of rows) process.stdout.write(`${r[0] + ' '.repeat(widths[0]! - plain(r[0]).length)}  ${r[1] + ' '.repeat(widths[1]! - plain(r[1]).length)}  ${r[2]}\n`);
+      process.stderr.write(`${path}: ${result.created.length} created, ${result.updated.length} updated, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped, ${result.warnings.length} warnings\n`);
+    });
+}
