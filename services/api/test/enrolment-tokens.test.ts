@@ -3,7 +3,8 @@
  * created by an admin (shown once, stored hashed), listed without the token, revoked; an agent
  * exchanges one at POST /v1/agent/enrol for its own token, with the enrolment token's labels. A
  * token past maxUses or expiresAt, or revoked, is refused and creates nothing; concurrent
- * enrolments never pass maxUses; bad input is a 400 naming the field. POST
+ * enrolments never pass maxUses; a retry of a lost answer with the same nonce gets the same agent
+ * a new token and uses nothing; bad input is a 400 naming the field. POST
  * /v1/agents/{id}/rotate-token answers a new token and refuses the old one at once. What a real
  * agent does with all this is agent-enrolment.e2e.test.ts.
  */
@@ -139,6 +140,80 @@ describe('enrolment tokens and POST /v1/agent/enrol (in-process)', () => {
     expect((await enrol(enrolment.token, 'not-taken')).status).toBe(201);
   });
 
+  describe('a lost answer is retried with the same nonce', () => {
+    const nonceOf = (c: string) => c.repeat(43);
+    const withNonce = (token: string, name: string, nonce: string) => call('POST', '/v1/agent/enrol', { name, nonce }, token);
+    const enrolRows = (agentId: string) =>
+      fixture.cp.database.sql`select status, result, resource_id from audit_events where action = 'agents.enrol' and resource_id = ${agentId} order by id`;
+
+    it('the retry answers 200 with the same agent and a new token; the unseen first token stops working; one use counted; an audit row for each; the nonce stored only hashed', async () => {
+      const enrolment = await create({ labels: { fleet: 'lost' }, maxUses: 1 });
+      const nonce = nonceOf('n');
+      const first = await withNonce(enrolment.token, 'lost-answer-1', nonce);
+      expect(first.status, first.text).toBe(201);
+      // Its answer never reached the machine, which tries again with what it kept: same token, name and nonce.
+      const retry = await withNonce(enrolment.token, 'lost-answer-1', nonce);
+      expect(retry.status, retry.text).toBe(200);
+      expect(retry.body).toEqual({ agentId: first.body.agentId, name: 'lost-answer-1', labels: { fleet: 'lost' }, token: expect.stringMatching(/^vmo_agt_/) });
+      expect(retry.headers.get('location')).toBe(`/v1/agents/${first.body.agentId}`);
+      expect(retry.body.token).not.toBe(first.body.token);
+      expect(await agentForToken(fixture.cp, first.body.token)).toBeUndefined();
+      expect((await agentForToken(fixture.cp, retry.body.token))?.id).toBe(first.body.agentId);
+      // A one-use token: still one use, and only one agent of that name.
+      expect((await call('GET', `/v1/enrolment-tokens/${enrolment.id}`)).body).toMatchObject({ uses: 1, status: 'used_up' });
+      const agents = await fixture.cp.database.sql`select id, enrolment_token_id, enrol_nonce_hash from agents where name = 'lost-answer-1'`;
+      expect(agents).toEqual([{ id: first.body.agentId, enrolment_token_id: enrolment.id, enrol_nonce_hash: hashToken(nonce) }]);
+      expect(await enrolRows(first.body.agentId)).toEqual([
+        { status: 201, result: 'allowed', resource_id: first.body.agentId },
+        { status: 200, result: 'allowed', resource_id: first.body.agentId },
+      ]);
+      // Again (the second answer lost too): the same once more.
+      const third = await withNonce(enrolment.token, 'lost-answer-1', nonce);
+      expect(third.status, third.text).toBe(200);
+      expect(await agentForToken(fixture.cp, retry.body.token)).toBeUndefined();
+      expect((await agentForToken(fixture.cp, third.body.token))?.id).toBe(first.body.agentId);
+    });
+
+    it('another nonce, or none, for a name taken is 409 and changes nothing; so is the right nonce with another enrolment token, and the right one once the agent has connected', async () => {
+      const enrolment = await create({ maxUses: 5 });
+      const nonce = nonceOf('m');
+      const first = await withNonce(enrolment.token, 'lost-answer-2', nonce);
+      expect(first.status, first.text).toBe(201);
+      const other = await create({ maxUses: 5 });
+      const before = await rows();
+      expectError(await withNonce(enrolment.token, 'lost-answer-2', nonceOf('o')), 409, 'name_taken', /^name: an agent named "lost-answer-2" already exists/);
+      expectError(await enrol(enrolment.token, 'lost-answer-2'), 409, 'name_taken');
+      expectError(await withNonce(other.token, 'lost-answer-2', nonce), 409, 'name_taken');
+      expect(await rows()).toBe(before);
+      expect((await agentForToken(fixture.cp, first.body.token))?.id).toBe(first.body.agentId);
+      // Once it has connected it had its token: nobody re-answers it, nonce or not (that would hand over a live agent).
+      await fixture.cp.database.sql`update agents set last_seen_at = now() where id = ${first.body.agentId}`;
+      expectError(await withNonce(enrolment.token, 'lost-answer-2', nonce), 409, 'name_taken');
+      expect((await agentForToken(fixture.cp, first.body.token))?.id).toBe(first.body.agentId);
+      expect((await call('GET', `/v1/enrolment-tokens/${enrolment.id}`)).body.uses).toBe(1);
+    });
+
+    it('a revoked or expired enrolment token does not answer a retry (401); a retry racing its first attempt waits for it and gets the same agent', async () => {
+      const revoked = await create();
+      expect((await withNonce(revoked.token, 'lost-answer-3', nonceOf('r'))).status).toBe(201);
+      expect((await call('DELETE', `/v1/enrolment-tokens/${revoked.id}`)).status).toBe(204);
+      expectError(await withNonce(revoked.token, 'lost-answer-3', nonceOf('r')), 401, 'unauthorized', /was revoked/);
+      const expired = await create();
+      expect((await withNonce(expired.token, 'lost-answer-4', nonceOf('e'))).status).toBe(201);
+      await fixture.cp.database.sql`update enrolment_tokens set expires_at = now() - interval '1 second' where id = ${expired.id}`;
+      expectError(await withNonce(expired.token, 'lost-answer-4', nonceOf('e')), 401, 'unauthorized', /expired/);
+
+      const racing = await create({ maxUses: 1 });
+      const answers = await Promise.all(Array.from({ length: 4 }, () => withNonce(racing.token, 'lost-answer-5', nonceOf('x'))));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 201]);
+      expect(new Set(answers.map((a) => a.body.agentId)).size).toBe(1);
+      expect((await call('GET', `/v1/enrolment-tokens/${racing.id}`)).body.uses).toBe(1);
+      // The last answer's token is the one that works; every earlier one was rotated away.
+      const working = await Promise.all(answers.map(async (a) => (await agentForToken(fixture.cp, a.body.token)) !== undefined));
+      expect(working.filter(Boolean)).toHaveLength(1);
+    });
+  });
+
   it('concurrent enrolments never pass maxUses: 3 of 20 succeed, 3 agents exist', async () => {
     const enrolment = await create({ maxUses: 3, labels: { race: 'yes' } });
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => enrol(enrolment.token, `race-${i}`)));
@@ -223,12 +298,15 @@ describe('enrolment tokens and POST /v1/agent/enrol (in-process)', () => {
       ['a name with a space', { name: 'my host' }, /^name: must be 1-63 letters/],
       ['a name of 64 characters', { name: 'n'.repeat(64) }, /^name: must be 1-63 letters/],
       ['a name that is a number', { name: 12 }, /^name: /],
-    ])('POST /v1/agent/enrol with %s: 400 naming name, no use spent', async (_what, body, message) => {
+      ['a nonce too short', { name: 'n-1', nonce: 'abc' }, /^nonce: must be 22-128 base64url characters/],
+      ['a nonce not base64url', { name: 'n-1', nonce: '+'.repeat(43) }, /^nonce: must be 22-128 base64url characters/],
+      ['a nonce that is a number', { name: 'n-1', nonce: 12 }, /^nonce: must be a string/],
+    ])('POST /v1/agent/enrol with %s: 400 naming the field, no use spent', async (_what, body, message) => {
       const enrolment = await create({ maxUses: 1 });
       const before = await rows();
       const res = await call('POST', '/v1/agent/enrol', body, enrolment.token);
       expectError(res, 400, 'validation_failed', message);
-      expect(res.body.error.details.field).toBe('name');
+      expect(res.body.error.details.field).toBe('nonce' in body ? 'nonce' : 'name');
       expect(await rows()).toBe(before);
     });
 

@@ -112,12 +112,20 @@ export const enrolAgent = defineRoute({
   description: [
     'Called by `vmo-agent --enrol` on its first start, with `Authorization: Bearer <enrolment token>` (`vmo_enr_…`; any other kind of token is 403). Creates an agent with the enrolment token\'s labels and answers its own token once. Each call uses the enrolment token once: it is refused (401) once revoked, past `expiresAt`, or at `maxUses`, and a refused call creates nothing and uses nothing.',
     '',
+    '',
+    'A lost answer is safe to retry: send the same `nonce` (random, made once per machine and kept before the first attempt; `vmo-agent` keeps it in `<state-dir>/enrol.nonce`). A retry with the same enrolment token, `name` and `nonce`, for an agent that has not connected yet, answers 200 with that same agent and a new token (the unseen earlier one stops working) and uses nothing; the enrolment token must still be neither revoked nor expired (a used-up one still answers its own retry). Another nonce, or none, for a name taken is 409.',
+    '',
     'The enrolment token authenticates this call only: on `/v1/agent/connect` it is refused (403).',
   ].join('\n'),
   security: [{ enrolmentToken: [] }],
   request: { body: { required: true, content: json(EnrolInput.meta({ id: 'EnrolInput' })) } },
   responses: {
     201: { description: 'Enrolled', headers: z.object({ Location: z.string().meta({ description: '`/v1/agents/{id}`' }) }), content: json(EnrolledAgent) },
+    200: {
+      description: 'Enrolled before, its answer lost: a retry with the same enrolment token, name and nonce; the same agent, a new token',
+      headers: z.object({ Location: z.string().meta({ description: '`/v1/agents/{id}`' }) }),
+      content: json(EnrolledAgent),
+    },
     ...errorResponses({ ...SERVED, 400: ['validation_failed', 'invalid_json'], 401: ['unauthorized'], 403: ['forbidden'], 409: ['name_taken'], 413: ['payload_too_large'], 503: ['unavailable'] }),
   },
 });

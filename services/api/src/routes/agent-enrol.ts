@@ -23,10 +23,15 @@ export function agentEnrolRoutes(cp: ControlPlane) {
     if (tokenKind(token) !== 'enrolment') throw forbidden('this endpoint takes an enrolment token (vmo_enr_…), from POST /v1/enrolment-tokens');
     // The body is read after the token's kind and before its use: a bad body uses nothing.
     const body = await input.body();
-    const enrolled = await agents.enrolAgent(cp, token, body);
+    const { again, ...enrolled } = await agents.enrolAgent(cp, token, body);
     markAuthenticated((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket);
-    cp.log.info({ agentId: enrolled.agentId, name: enrolled.name }, 'agent enrolled');
     c.header('Location', `/v1/agents/${enrolled.agentId}`);
+    if (again) {
+      // The same agent, its token rotated: the audit row of this request is its record (200, not 201).
+      cp.log.info({ agentId: enrolled.agentId, name: enrolled.name }, 'agent enrolment answered again with a new token (its earlier answer was lost)');
+      return c.json(enrolled, 200);
+    }
+    cp.log.info({ agentId: enrolled.agentId, name: enrolled.name }, 'agent enrolled');
     return c.json(enrolled, 201);
   });
   return app;
