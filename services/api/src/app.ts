@@ -28,6 +28,7 @@ import { enrolmentTokenRoutes } from './routes/enrolment-tokens.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { countRequestStoreErrors, metricsRoutes } from './routes/metrics.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { runRoutes } from './routes/runs.ts';
 import { targetRoutes } from './routes/targets.ts';
@@ -48,19 +49,23 @@ export interface AppDeps {
   authFailures?: FailedAuthLimiter;
   /** VMO_SUBMIT_RATE: run after the token check on POST /v1/jobs and POST /v1/runs (default here: no limit). */
   limitSubmissions?: MiddlewareHandler<AuthEnv>;
+  /** VMO_METRICS_TOKEN: may read GET /metrics (as admins may). */
+  metricsToken?: string | undefined;
 }
 
 /**
  * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
  * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
  */
-export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions }: AppDeps) {
+export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions, metricsToken }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.use('*', requestId());
   app.onError(createErrorHandler(log));
   app.notFound((c) => c.json(errorBody(new AppError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)), 404));
 
+  app.use('*', countRequestStoreErrors());
   app.route('/', healthRoutes(cp));
+  app.route('/', metricsRoutes({ tokens, audit, log, metricsToken, authFailures }));
   // LOUD: registered before the /v1 middleware, so the document needs no token: Hono runs a
   // request's handlers in the order they were added, and this one answers without calling next().
   let document: Record<string, unknown> | undefined; // the same for the life of the app: built on first request

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
 import { USER_ROLES } from '@vmo/shared/domain';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
+import { metricsTokenVar } from '@vmo/shared/metrics';
 import { headerNameVar, trustedProxiesVar } from './auth/trusted-proxies.ts';
 import { allowedOriginsVar } from './http/origin.ts';
 import { rateVar } from './http/rate-limit.ts';
@@ -74,6 +75,8 @@ export const apiEnv = z.object({
    * shares the proxy's address: raise it, or turn it off and limit at the proxy.
    */
   VMO_AUTH_FAIL_RATE: rateVar('30/1m'),
+  /** A bearer token for GET /metrics (a Prometheus scraper's); admins may scrape without it. Secret (also VMO_METRICS_TOKEN_FILE). */
+  VMO_METRICS_TOKEN: metricsTokenVar,
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',

@@ -17,6 +17,7 @@ import { RateLimiter } from './http/rate-limit.ts';
 import { FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { limitSubmissions } from './http/rate-limit-submissions.ts';
 import { createHttpServer } from './server.ts';
+import { collectApiMetrics } from './routes/metrics.ts';
 
 export interface ApiHandle {
   url: string;
@@ -39,6 +40,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   if (proxy) log.info({ trustedProxies: config.VMO_TRUSTED_PROXIES.map((c) => `${c.address}/${c.prefix}`), userHeader: config.VMO_USER_HEADER }, 'auth proxy header trusted');
   const tokens = new TokenStore(cp.database, proxy);
   const gateway = new AgentGateway({ cp, sink, bus, log });
+  const stopMetrics = collectApiMetrics(cp, gateway);
   // The API wins transitions of run children too (an agent's exit through the gateway, a cancel
   // of a queued child): each rolls its run up, releasing the next children without waiting for
   // the worker's sweep.
@@ -56,6 +58,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     audit,
     origins,
     authFailures,
+    metricsToken: config.VMO_METRICS_TOKEN,
     ...(config.VMO_SUBMIT_RATE ? { limitSubmissions: limitSubmissions(limiter, cp.keys, config.VMO_SUBMIT_RATE) } : {}),
   });
   const { server, closeSubscribers } = createHttpServer({
@@ -100,6 +103,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       await sink.close();
       await audit.close();
       stopRunRollUp();
+      stopMetrics();
       bus.close();
       await cp.close();
       log.info('api stopped');
