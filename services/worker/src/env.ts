@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
 import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_SSH_IDLE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
+import { metricsHostVar, metricsPortVar, metricsTokenVar } from '@vmo/shared/metrics';
 import { parseAllowedTargets } from './ssh/allowed-targets.ts';
 import { parseKeyDirs } from './ssh/key-dirs.ts';
 
@@ -53,5 +54,11 @@ export const workerEnv = z.object({
   VMO_SSH_KEY_DIRS: parsedVar(parseKeyDirs).default(parseKeyDirs('~/.ssh')),
   /** CIDRs and host patterns SSH may connect to, for hosts and ProxyJump hops; unset allows all. See ssh/allowed-targets.ts. */
   VMO_SSH_ALLOWED_TARGETS: parsedVar(parseAllowedTargets).optional(),
+  /** Serve GET /metrics (Prometheus) on this port; unset: no metrics server. */
+  VMO_METRICS_PORT: metricsPortVar,
+  /** The address the metrics server binds to: loopback unless a remote Prometheus must reach it. */
+  VMO_METRICS_HOST: metricsHostVar,
+  /** When set, a scrape of the worker's /metrics must present it as a bearer token. Secret (also VMO_METRICS_TOKEN_FILE). */
+  VMO_METRICS_TOKEN: metricsTokenVar,
 }).superRefine(checkTimingRelations);
 export type WorkerConfig = z.infer<typeof workerEnv>;

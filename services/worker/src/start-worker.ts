@@ -25,6 +25,7 @@ import { sweepRunningAgentJobs } from './janitor.ts';
 import { LostWorkerSweep } from './lost-worker-sweep.ts';
 import { expireIdempotencyKeys } from './expire-idempotency-keys.ts';
 import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
+import { startWorkerMetrics } from './metrics.ts';
 
 export interface WorkerHandle {
   workerId: string;
@@ -46,6 +47,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
 
   const sshPool = createSshPool(config, cp.database, log);
+  const metrics = await startWorkerMetrics(config, cp, sshPool, log);
   // Roll up a run whenever one of its children starts or ends in this worker (releases the next
   // children of the run): before the BullMQ worker takes its first job.
   const stopRunRollUp = registerRunRollUp(cp);
@@ -120,6 +122,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       stopWakingWaiters();
       await sink.close();
       await sshPool.close();
+      await metrics.close();
       clearInterval(presence);
       await clearWorkerPresence(cp.redis, cp.keys, workerId).catch(() => {});
       bus.close();

@@ -87,6 +87,13 @@ export class SshConnectionPool {
     return this.entries.size;
   }
 
+  /** Sessions in use on the pool's connections (metrics, read at scrape time). */
+  get channelsInUse(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.active;
+    return n;
+  }
+
   private dial(key: string, route: SshRoute): Entry {
     this.opened++;
     const abandonDial = new AbortController();
