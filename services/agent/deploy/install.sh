@@ -1,75 +1,157 @@
 #!/bin/sh
-# Install vmo-agent as a systemd service on this machine.
+# Install vmo-agent on this machine (as a systemd service where systemd runs), or --uninstall it.
 #
-#   sudo ./install.sh --server https://vmo.example.com --token-file ./token [--labels k=v,k2=v2]
-#                     [--run-as USER] [--bundle vmo-agent.mjs]
-#   sudo ./install.sh --server https://vmo.example.com --enrol-file ./enrol-token [--name N]
-#                     [--no-start] [...]
+#   curl -fsSL $SERVER/v1/agent/install.sh | sudo sh -s -- --server $SERVER --token-file ./web-1.token
+#   sudo sh install.sh --server https://vmo.example.com --token-file ./token [options]
+#   sudo sh install.sh --server https://vmo.example.com --enrol-file ./enrol-token [--name N] [--no-start]
+#   sudo sh install.sh --uninstall [--prefix DIR]
 #
-# The token (vmo_agt_…) comes from --token-file, or from the VMO_AGENT_TOKEN environment
-# variable; --token T also works but puts it in `ps` for every user while this runs. It is kept
-# in /etc/vmo-agent/token (root, 0600). Jobs run as --run-as (default vmo-job, created here if
-# missing), never as root and never as a user that can read the token.
-# With --enrol-file (an enrolment token, vmo_enr_…, kept in /etc/vmo-agent/enrol-token, 0600) the
-# agent enrols on its first start, as --name (default: the hostname), and keeps its own token in
-# /var/lib/vmo-agent/agent.token: install this way in a machine image, once, for a whole fleet,
-# with --no-start (enabled, not started: the image itself must not enrol, and must not carry a
-# /var/lib/vmo-agent/agent.token, or every machine made from it would be the same agent).
+#   --server URL        the control plane (required to install)
+#   --token-file FILE   this agent's token (vmo_agt_…; `vmo agents add NAME` writes one), or the
+#                       VMO_AGENT_TOKEN environment variable. Never on the command line: there
+#                       every user of the machine could read it (ps).
+#   --enrol-file FILE   instead: an enrolment token (vmo_enr_…); the agent enrols on its first start
+#   --name N            with --enrol-file, the name to enrol under (default: the hostname); with
+#                       --token-file, the name the token must belong to (checked)
+#   --labels k=v,…      labels the agent reports
+#   --run-as USER       jobs run as USER (default vmo-job, created here, when installed as root)
+#   --prefix DIR        everything in DIR (DIR/vmo-agent.mjs, DIR/etc/, DIR/state/) instead of
+#                       /opt/vmo-agent, /etc/vmo-agent and /var/lib/vmo-agent
+#   --no-service        no systemd unit: start it yourself with DIR/vmo-agent (needed where
+#                       systemd does not run; then root is needed only for --run-as)
+#   --no-start          enable the service without starting it (machine images with --enrol-file)
+#   --bundle FILE       install this vmo-agent.mjs instead of downloading it from --server
+#   --uninstall         stop and remove what an install put here (the agent stays registered on
+#                       the server: `vmo agents rm NAME` revokes it)
 #
-# Expects vmo-agent.mjs (npm run build -w @vmo/agent) and vmo-agent.service beside this script
-# (or run it from the repository: services/agent/deploy/install.sh).
+# Before anything is enabled it checks: Node ≥ 20; the agent's sha256 (against the one written
+# into the script the server served, and the download's X-Vmo-Agent-Sha256); the token, with the
+# server (GET /v1/agent/whoami). The token is kept in a file of root's (mode 0600, never readable
+# by others, not even briefly); jobs run as --run-as, never as root nor as a user that can read it.
 set -eu
 
-PREFIX=/opt/vmo-agent
-CONF_DIR=/etc/vmo-agent
-ENV_FILE=$CONF_DIR/agent.env
-TOKEN_FILE=$CONF_DIR/token
-ENROL_FILE=$CONF_DIR/enrol-token
-STATE_DIR=/var/lib/vmo-agent
+# A copy served by GET /v1/agent/install.sh has its settings here: served=yes, the sha256 of the
+# agent it serves, and served_unit() printing the systemd unit (there is no directory beside it).
+served=''
+served_sha256=''
+#@VMO_SERVED_SETTINGS@
+
+SYSTEMD_UNIT_FILE=/etc/systemd/system/vmo-agent.service
 OLD_ENV_FILE=/etc/vmo-agent.env
-UNIT_FILE=/etc/systemd/system/vmo-agent.service
 JOB_HOME=/var/lib/vmo-job
 
-die() { echo "install.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+say() { echo "install.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+usage() {
+  if [ -n "$served" ]; then
+    echo "Usage: curl -fsSL SERVER/v1/agent/install.sh | sudo sh -s -- --server SERVER --token-file FILE [options]"
+  else
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+  fi
+}
 
-here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+here=''
+[ -n "$served" ] || here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 server=''
 token=${VMO_AGENT_TOKEN:-}
 token_file=''
 enrol_file=''
 name=''
 start=yes
+service=yes
 labels=''
 bundle=''
-run_as=vmo-job
+run_as=''
+prefix=''
+action=install
+need() { [ "$2" -ge 2 ] || die "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case $1 in
-    --server) [ $# -ge 2 ] || die "--server needs a value"; server=$2; shift 2 ;;
+    --server) need "$1" $#; server=$2; shift 2 ;;
     --server=*) server=${1#*=}; shift ;;
-    --token-file) [ $# -ge 2 ] || die "--token-file needs a value"; token_file=$2; shift 2 ;;
+    --token-file) need "$1" $#; token_file=$2; shift 2 ;;
     --token-file=*) token_file=${1#*=}; shift ;;
-    --token) [ $# -ge 2 ] || die "--token needs a value"; token=$2; shift 2
-      echo "install.sh: warning: --token shows the token to every user in ps; prefer --token-file" >&2 ;;
-    --token=*) token=${1#*=}; shift
-      echo "install.sh: warning: --token shows the token to every user in ps; prefer --token-file" >&2 ;;
-    --enrol-file) [ $# -ge 2 ] || die "--enrol-file needs a value"; enrol_file=$2; shift 2 ;;
+    --token|--token=*) die "--token would put the token on the command line, where every user of this machine can read it (ps): put it in a file (mode 0600) and pass --token-file FILE" ;;
+    --enrol-file) need "$1" $#; enrol_file=$2; shift 2 ;;
     --enrol-file=*) enrol_file=${1#*=}; shift ;;
-    --name) [ $# -ge 2 ] || die "--name needs a value"; name=$2; shift 2 ;;
+    --name) need "$1" $#; name=$2; shift 2 ;;
     --name=*) name=${1#*=}; shift ;;
-    --no-start) start=no; shift ;;
-    --labels) [ $# -ge 2 ] || die "--labels needs a value"; labels=$2; shift 2 ;;
+    --labels) need "$1" $#; labels=$2; shift 2 ;;
     --labels=*) labels=${1#*=}; shift ;;
-    --run-as) [ $# -ge 2 ] || die "--run-as needs a value"; run_as=$2; shift 2 ;;
+    --run-as) need "$1" $#; run_as=$2; shift 2 ;;
     --run-as=*) run_as=${1#*=}; shift ;;
-    --bundle) [ $# -ge 2 ] || die "--bundle needs a value"; bundle=$2; shift 2 ;;
+    --prefix) need "$1" $#; prefix=$2; shift 2 ;;
+    --prefix=*) prefix=${1#*=}; shift ;;
+    --bundle) need "$1" $#; bundle=$2; shift 2 ;;
+    --bundle=*) bundle=${1#*=}; shift ;;
+    --no-service) service=no; shift ;;
+    --no-start) start=no; shift ;;
+    --uninstall) action=uninstall; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
 
+# Where everything goes. Paths end up in the unit and in a launcher script, unquoted by systemd:
+# a prefix with spaces or quotes is refused rather than half-working.
+if [ -n "$prefix" ]; then
+  case $prefix in /*) ;; *) die "--prefix must be an absolute path (got $prefix)" ;; esac
+  case $prefix in *[!A-Za-z0-9._/+-]*) die "--prefix may hold only letters, digits and . _ / + - (got $prefix)" ;; esac
+  prefix=${prefix%/}
+  APP_DIR=$prefix
+  CONF_DIR=$prefix/etc
+  STATE_DIR=$prefix/state
+else
+  APP_DIR=/opt/vmo-agent
+  CONF_DIR=/etc/vmo-agent
+  STATE_DIR=/var/lib/vmo-agent
+fi
+ENV_FILE=$CONF_DIR/agent.env
+TOKEN_FILE=$CONF_DIR/token
+ENROL_FILE=$CONF_DIR/enrol-token
+MANIFEST=$CONF_DIR/installed
+LAUNCHER=$APP_DIR/vmo-agent
+is_root() { [ "$(id -u)" -eq 0 ]; }
+# systemd is the init of this machine (sd_booted(3)); a systemctl binary alone proves nothing (containers).
+systemd_runs() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+uninstall() {
+  # Only what an install writes: the unit, the agent, its settings and token, its state, and the
+  # job user if the install created it (its manifest says so).
+  created_user=''
+  if [ -f "$MANIFEST" ]; then created_user=$(sed -n 's/^created_user=//p' "$MANIFEST"); fi
+  if [ -f "$SYSTEMD_UNIT_FILE" ] && grep -q "$APP_DIR/vmo-agent.mjs" "$SYSTEMD_UNIT_FILE"; then
+    is_root || die "run as root (sudo): it removes $SYSTEMD_UNIT_FILE"
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now vmo-agent.service >/dev/null 2>&1 || say "warning: systemctl disable --now vmo-agent.service failed (is systemd running?)"
+    fi
+    rm -f "$SYSTEMD_UNIT_FILE"
+    if command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload || true; fi
+  elif [ -f "$SYSTEMD_UNIT_FILE" ]; then
+    say "leaving $SYSTEMD_UNIT_FILE: it runs an agent from elsewhere (not $APP_DIR)"
+  fi
+  rm -f "$APP_DIR/vmo-agent.mjs" "$LAUNCHER" "$ENV_FILE" "$TOKEN_FILE" "$ENROL_FILE" "$MANIFEST" "$STATE_DIR/agent.token"
+  [ -n "$prefix" ] || rm -f "$OLD_ENV_FILE"
+  for dir in "$STATE_DIR" "$CONF_DIR" "$APP_DIR"; do
+    if [ -d "$dir" ]; then rmdir "$dir" 2>/dev/null || say "leaving $dir: it holds files the install did not put there"; fi
+  done
+  if [ -n "$created_user" ] && id "$created_user" >/dev/null 2>&1; then
+    userdel --remove "$created_user" 2>/dev/null || userdel "$created_user" || say "warning: could not remove the user $created_user"
+  fi
+  echo "vmo-agent uninstalled from $APP_DIR. It is still registered on the server: revoke it there (vmo agents rm NAME)."
+}
+
+if [ "$action" = uninstall ]; then
+  uninstall
+  exit 0
+fi
+
+# ---- Checks: nothing is written before all of them pass. ----
 [ -n "$server" ] || die "--server is required (e.g. https://vmo.example.com)"
 case $server in http://*|https://*) ;; *) die "--server must start with http:// or https://" ;; esac
+server=${server%/}
+case $server in *[[:space:]\'\"\\]*) die "--server must not contain spaces, quotes or backslashes" ;; esac
+case $labels in *[\'\"\\]*) die "--labels must not contain quotes or backslashes" ;; esac
 enrol_token=''
 if [ -n "$enrol_file" ]; then
   [ -z "$token_file" ] && [ -z "$token" ] || die "--enrol-file and an agent token are both given: the agent enrols for its own token, give one or the other"
@@ -77,7 +159,6 @@ if [ -n "$enrol_file" ]; then
   enrol_token=$(head -n 1 -- "$enrol_file" | tr -d '\r')
   case $enrol_token in vmo_enr_*) ;; *) die "--enrol-file must hold an enrolment token (vmo_enr_…, from POST /v1/enrolment-tokens)" ;; esac
 else
-  [ -z "$name" ] || die "--name is the name to enrol under: it needs --enrol-file"
   if [ -n "$token_file" ]; then
     [ -r "$token_file" ] || die "--token-file: cannot read $token_file"
     token=$(head -n 1 -- "$token_file" | tr -d '\r')
@@ -85,32 +166,100 @@ else
   [ -n "$token" ] || die "a token is required: --token-file FILE (or VMO_AGENT_TOKEN), or --enrol-file FILE to enrol"
   case $token in vmo_agt_*) ;; *) die "the token must be an agent token (vmo_agt_…)" ;; esac
 fi
-case $run_as in root|0) die "--run-as root would let every job read the agent's token; name an unprivileged user" ;; esac
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo): it writes $CONF_DIR and $UNIT_FILE"
-command -v systemctl >/dev/null 2>&1 || die "systemctl not found: this installer needs systemd"
-command -v setpriv >/dev/null 2>&1 || die "setpriv not found: install util-linux (the agent uses it to run jobs as $run_as)"
+case $name in *[!A-Za-z0-9._-]*) die "--name may hold only letters, digits and . _ - (got $name)" ;; esac
+
+if [ "$service" = yes ]; then
+  is_root || die "run as root (sudo): it installs a systemd service (or pass --no-service and --prefix DIR)"
+  systemd_runs || die "systemd is not running on this machine: pass --no-service (and start the agent with $LAUNCHER, or your own supervisor)"
+elif [ -z "$prefix" ]; then
+  is_root || die "run as root (sudo) to install into /opt and /etc, or give --prefix DIR"
+fi
+if [ -z "$run_as" ] && [ "$service" = yes ]; then run_as=vmo-job; fi
+if [ -n "$run_as" ]; then
+  case $run_as in root|0) die "--run-as root would let every job read the agent's token; name an unprivileged user" ;; esac
+  case $run_as in *[!A-Za-z0-9._-]*) die "--run-as must be a user name (got $run_as)" ;; esac
+  is_root || die "--run-as needs root: the agent switches to $run_as for each job"
+  command -v setpriv >/dev/null 2>&1 || die "setpriv not found: install util-linux (the agent uses it to run jobs as $run_as)"
+  if ! id "$run_as" >/dev/null 2>&1; then
+    [ "$run_as" = vmo-job ] || die "--run-as: no user $run_as on this machine (create it first)"
+    command -v useradd >/dev/null 2>&1 || die "useradd not found: create the user vmo-job yourself, or pass --run-as USER"
+  fi
+fi
 
 node=$(command -v node) || die "node not found: install Node.js 20 or newer"
 "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
   die "Node.js 20 or newer is needed, found $("$node" --version)"
+case $node in *[!A-Za-z0-9._/+-]*) die "the path of node ($node) has characters a systemd unit would misread" ;; esac
 
-if [ -z "$bundle" ]; then
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmo-agent-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+sha256_of() { "$node" -e 'const h=require("crypto").createHash("sha256");h.update(require("fs").readFileSync(process.argv[1]));console.log(h.digest("hex"))' "$1"; }
+
+# The agent: --bundle, or beside this script in the repository, or downloaded from the server.
+if [ -z "$bundle" ] && [ -z "$served" ]; then
   for candidate in "$here/vmo-agent.mjs" "$here/../dist/vmo-agent.mjs"; do
     if [ -f "$candidate" ]; then bundle=$candidate; break; fi
   done
 fi
-[ -n "$bundle" ] && [ -f "$bundle" ] || die "vmo-agent.mjs not found (build it: npm run build -w @vmo/agent, or pass --bundle)"
-[ -f "$here/vmo-agent.service" ] || die "vmo-agent.service not found beside install.sh"
-
-# The job user: no login, no sudo, a home of its own for the jobs' files.
-if ! id "$run_as" >/dev/null 2>&1; then
-  [ "$run_as" = vmo-job ] || die "--run-as: no user $run_as on this machine (create it first)"
-  nologin=$(command -v nologin || echo /bin/false)
-  useradd --system --user-group --create-home --home-dir "$JOB_HOME" --shell "$nologin" vmo-job
+if [ -n "$bundle" ]; then
+  [ -f "$bundle" ] || die "--bundle: no file $bundle"
+  cp "$bundle" "$work/vmo-agent.mjs"
+else
+  command -v curl >/dev/null 2>&1 || die "curl not found: it downloads the agent from $server"
+  curl -fsS --retry 3 -D "$work/headers" -o "$work/vmo-agent.mjs" "$server/v1/agent/download" ||
+    die "could not download the agent from $server/v1/agent/download"
+  got=$(sha256_of "$work/vmo-agent.mjs")
+  header=$(tr -d '\r' <"$work/headers" | sed -n 's/^[Xx]-[Vv]mo-[Aa]gent-[Ss]ha256: *//p' | tail -n 1)
+  [ -n "$header" ] || die "$server/v1/agent/download answered without X-Vmo-Agent-Sha256: is --server a vmo control plane?"
+  [ "$got" = "$header" ] || die "the downloaded agent's sha256 is $got, the server announced $header: download damaged, try again"
+  if [ -n "$served_sha256" ] && [ "$got" != "$served_sha256" ]; then
+    die "the downloaded agent's sha256 is $got, this script expects $served_sha256 (the server was upgraded in between? fetch install.sh again)"
+  fi
 fi
-install -d -m 0755 "$PREFIX"
-install -m 0755 "$bundle" "$PREFIX/vmo-agent.mjs"
-install -d -m 0700 -o root -g root "$CONF_DIR"
+"$node" "$work/vmo-agent.mjs" --help >/dev/null 2>&1 || die "the agent does not run with $node ($("$node" --version))"
+
+# The unit: the served copy carries it; the repository's lies beside this script.
+if [ "$service" = yes ]; then
+  if [ -n "$served" ]; then served_unit >"$work/unit"
+  else
+    [ -f "$here/vmo-agent.service" ] || die "vmo-agent.service not found beside install.sh"
+    cp "$here/vmo-agent.service" "$work/unit"
+  fi
+fi
+
+# The token, checked with the server before anything is enabled. LOUD: node reads it from the
+# file: it is never an argument of curl or node, where ps would show it.
+if [ -z "$enrol_token" ]; then
+  (umask 077 && printf '%s\n' "$token" >"$work/token")
+  identity=$(VMO_CHECK_SERVER=$server VMO_CHECK_TOKEN_FILE=$work/token "$node" -e '
+    const token = require("fs").readFileSync(process.env.VMO_CHECK_TOKEN_FILE, "utf8").trim();
+    fetch(process.env.VMO_CHECK_SERVER + "/v1/agent/whoami", { headers: { authorization: "Bearer " + token }, signal: AbortSignal.timeout(30000) })
+      .then(async (res) => {
+        const body = await res.json().catch(() => ({}));
+        if (res.status === 200) { console.log(body.name + " " + body.id); return; }
+        console.error(res.status === 401 ? "the server refused the token: it is unknown or revoked (create one with: vmo agents add NAME)" : "the server answered " + res.status + " " + (body.error ? body.error.code + ": " + body.error.message : ""));
+        process.exit(1);
+      })
+      .catch((err) => { console.error("could not reach the server: " + (err.cause ? err.cause.code || err.cause.message : err.message)); process.exit(1); });
+  ') || die "the token was not accepted by $server: nothing installed"
+  agent_name=${identity% *}
+  if [ -n "$name" ] && [ "$name" != "$agent_name" ]; then die "the token belongs to the agent $agent_name, not $name: nothing installed"; fi
+  say "the server knows this token: agent $agent_name (${identity#* })"
+fi
+
+# ---- Install. ----
+created_user=''
+if [ -n "$run_as" ] && ! id "$run_as" >/dev/null 2>&1; then
+  # The job user: no login, no sudo, a home of its own for the jobs' files.
+  nologin=$(command -v nologin || echo /bin/false)
+  useradd --system --user-group --create-home --home-dir "$JOB_HOME" --shell "$nologin" "$run_as"
+  created_user=$run_as
+fi
+install -d -m 0755 "$APP_DIR"
+install -m 0755 "$work/vmo-agent.mjs" "$APP_DIR/vmo-agent.mjs"
+install -d -m 0700 "$CONF_DIR"
 
 # Written under umask 077, then moved: the token is never readable by others, not even briefly.
 if [ -n "$enrol_token" ]; then
@@ -118,17 +267,15 @@ if [ -n "$enrol_token" ]; then
   printf '%s\n' "$enrol_token" >"$tmp"
   mv -f "$tmp" "$ENROL_FILE"
   # The agent creates it 0700 and keeps its own token there after enrolling.
-  install -d -m 0700 -o root -g root "$STATE_DIR"
+  install -d -m 0700 "$STATE_DIR"
 else
-  tmp=$(umask 077 && mktemp "$TOKEN_FILE.XXXXXX")
-  printf '%s\n' "$token" >"$tmp"
-  mv -f "$tmp" "$TOKEN_FILE"
+  mv -f "$work/token" "$TOKEN_FILE"
 fi
 
 tmp=$(umask 077 && mktemp "$ENV_FILE.XXXXXX")
 {
   echo "VMO_SERVER=$server"
-  echo "VMO_RUN_AS=$run_as"
+  [ -z "$run_as" ] || echo "VMO_RUN_AS=$run_as"
   if [ -n "$enrol_token" ]; then
     echo "VMO_AGENT_STATE_DIR=$STATE_DIR"
     echo "VMO_AGENT_ENROL_TOKEN_FILE=$ENROL_FILE"
@@ -138,13 +285,40 @@ tmp=$(umask 077 && mktemp "$ENV_FILE.XXXXXX")
   fi
   [ -z "$labels" ] || echo "VMO_AGENT_LABELS=$labels"
 } >"$tmp"
-chmod 0600 "$tmp"
 mv -f "$tmp" "$ENV_FILE"
-# An earlier install kept the token in this environment file: it is not used any more.
-rm -f "$OLD_ENV_FILE"
+tmp=$(umask 077 && mktemp "$MANIFEST.XXXXXX")
+{
+  echo "# what install.sh put here, for --uninstall"
+  echo "app_dir=$APP_DIR"
+  echo "created_user=$created_user"
+} >"$tmp"
+mv -f "$tmp" "$MANIFEST"
 
-sed "s|^ExecStart=/usr/bin/env node |ExecStart=$node |" "$here/vmo-agent.service" >"$UNIT_FILE"
-chmod 0644 "$UNIT_FILE"
+# The launcher: the agent with these settings, what the unit does with EnvironmentFile=.
+tmp=$(mktemp "$LAUNCHER.XXXXXX")
+cat >"$tmp" <<EOF
+#!/bin/sh
+# Starts vmo-agent with the settings install.sh wrote in $ENV_FILE (as the systemd unit does).
+set -eu
+while IFS= read -r line; do
+  case \$line in ''|'#'*) ;; *) export "\$line" ;; esac
+done <'$ENV_FILE'
+exec '$node' '$APP_DIR/vmo-agent.mjs' "\$@"
+EOF
+chmod 0755 "$tmp"
+mv -f "$tmp" "$LAUNCHER"
+
+if [ "$service" = no ]; then
+  echo "vmo-agent installed in $APP_DIR (server $server${run_as:+, jobs run as $run_as}), no service. Start it with: $LAUNCHER"
+  exit 0
+fi
+
+# An earlier install kept the token in this environment file: it is not used any more.
+[ -n "$prefix" ] || rm -f "$OLD_ENV_FILE"
+sed -e "s|^ExecStart=/usr/bin/env node /opt/vmo-agent/vmo-agent.mjs|ExecStart=$node $APP_DIR/vmo-agent.mjs|" \
+  -e "s|^EnvironmentFile=/etc/vmo-agent/agent.env|EnvironmentFile=$ENV_FILE|" "$work/unit" >"$work/unit.out"
+grep -q "^ExecStart=$node $APP_DIR/vmo-agent.mjs\$" "$work/unit.out" || die "the systemd unit has no ExecStart line to rewrite"
+install -m 0644 "$work/unit.out" "$SYSTEMD_UNIT_FILE"
 
 systemctl daemon-reload
 systemctl enable vmo-agent.service >/dev/null

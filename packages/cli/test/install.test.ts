@@ -1,0 +1,144 @@
+/**
+ * Issue 12, agents that install themselves: `vmo agents add` writes the token to a 0600 file and
+ * prints one line; that line, run as printed (with --prefix and --run-as for this machine), fetches
+ * the installer from the real API, which downloads the agent, checks its sha256 and the token, and
+ * installs it as a systemd service. Run in a scratch root: `unshare -m` with the unit directory
+ * bound to a temp dir and a tmpfs on /run/systemd saying systemd runs, and a fake `systemctl` on
+ * PATH recording its calls. The installed agent, started from the prefix, comes online; a bad
+ * token installs nothing; --uninstall leaves nothing behind.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestSystem, waitFor } from '@vmo/testkit';
+import { runCli } from './run-cli.ts';
+
+const hasUnshare = spawnSync('unshare', ['-m', 'true']).status === 0;
+
+describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', () => {
+  let system: TestSystem;
+  let dir: string;
+  let env: Record<string, string>;
+  const started: ReturnType<typeof spawn>[] = [];
+
+  beforeAll(async () => {
+    system = await TestSystem.start({ label: 'cli_install' });
+    dir = mkdtempSync(join(tmpdir(), 'vmo-install-'));
+    chmodSync(dir, 0o755); // the job user (nobody) must reach the prefix
+    for (const sub of ['units', 'bin', 'vm', 'xdg']) mkdirSync(join(dir, sub));
+    // A systemctl that records what it is asked (one call per line) and succeeds.
+    writeFileSync(join(dir, 'bin', 'systemctl'), `#!/bin/sh\necho "$*" >>'${dir}/systemctl.log'\n`, { mode: 0o755 });
+    env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(dir, 'xdg') };
+  });
+  afterAll(async () => {
+    for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
+    await system?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `sh -c LINE` in a mount namespace of its own: /etc/systemd/system is dir/units, /run/systemd a tmpfs with system/ in it. */
+  function inScratchRoot(line: string, cwd: string) {
+    const setup = [
+      'set -e',
+      `mount --bind '${dir}/units' /etc/systemd/system`,
+      'mount -t tmpfs tmpfs /run/systemd',
+      'mkdir /run/systemd/system',
+      `exec sh -c "$1"`,
+    ].join('\n');
+    return spawnSync('unshare', ['-m', 'sh', '-c', setup, 'scratch', line], {
+      cwd,
+      env: { PATH: `${dir}/bin:${process.env.PATH}`, HOME: cwd, TMPDIR: tmpdir() },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+  }
+
+  const systemctlCalls = () => (existsSync(join(dir, 'systemctl.log')) ? readFileSync(join(dir, 'systemctl.log'), 'utf8').trim().split('\n') : []);
+
+  it('serves the agent with its sha256, and an installer that expects that sha256', async () => {
+    const res = await fetch(`${system.apiUrls[0]}/v1/agent/download`);
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    const sha = createHash('sha256').update(body).digest('hex');
+    expect(res.headers.get('x-vmo-agent-sha256')).toBe(sha);
+    expect(res.headers.get('etag')).toBe(`"${sha}"`);
+    expect(body.length).toBeGreaterThan(100_000);
+    const again = await fetch(`${system.apiUrls[0]}/v1/agent/download`, { headers: { 'if-none-match': `"${sha}"` } });
+    expect(again.status).toBe(304);
+    const script = await (await fetch(`${system.apiUrls[0]}/v1/agent/install.sh`)).text();
+    expect(script).toContain(`served_sha256=${sha}`);
+    expect(script).toContain('ExecStart=/usr/bin/env node /opt/vmo-agent/vmo-agent.mjs'); // the unit, written in
+    expect(spawnSync('sh', ['-n'], { input: script }).status).toBe(0);
+  });
+
+  it('a token the server refuses installs nothing and enables nothing', () => {
+    const vm = join(dir, 'vm');
+    writeFileSync(join(vm, 'bad.token'), 'vmo_agt_thisisnotarealtokenatall0123456789\n', { mode: 0o600 });
+    const r = inScratchRoot(`curl -fsSL '${system.apiUrls[0]}/v1/agent/install.sh' | sh -s -- --server '${system.apiUrls[0]}' --token-file bad.token --prefix '${dir}/bad' --run-as nobody`, vm);
+    expect(r.status, r.stderr).not.toBe(0);
+    expect(r.stderr).toContain('the server refused the token');
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+    expect(readdirSync(join(dir, 'units'))).toEqual([]);
+    expect(systemctlCalls()).toEqual([]);
+  });
+
+  it('agents add → 0600 token file → the printed command installs a service whose agent comes online; --uninstall leaves nothing', async () => {
+    const vm = join(dir, 'vm');
+    const add = await runCli(['agents', 'add', 'web-1', '--labels', 'env=test,role=web'], { env, cwd: vm });
+    expect(add.code, add.stderr.toString()).toBe(0);
+    const tokenFile = join(vm, 'web-1.token');
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(token).toMatch(/^vmo_agt_/);
+    const line = add.stdout.toString().trim();
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).not.toContain(token);
+    expect(line).toBe(`curl -fsSL ${system.apiUrls[0]}/v1/agent/install.sh | sudo sh -s -- --server ${system.apiUrls[0]} --token-file web-1.token`);
+
+    // As printed (we are root here: no sudo), into a prefix, jobs as nobody.
+    const prefix = join(dir, 'opt');
+    const install = inScratchRoot(`${line.replace('| sudo sh', '| sh')} --prefix '${prefix}' --run-as nobody`, vm);
+    expect(install.status, `${install.stdout}\n${install.stderr}`).toBe(0);
+    expect(install.stderr).toContain('agent web-1');
+    expect(systemctlCalls()).toEqual(['daemon-reload', 'enable vmo-agent.service', 'restart vmo-agent.service']);
+    const unit = readFileSync(join(dir, 'units', 'vmo-agent.service'), 'utf8');
+    expect(unit).toMatch(new RegExp(`^ExecStart=/\\S*node ${prefix}/vmo-agent.mjs$`, 'm'));
+    expect(unit).toContain(`EnvironmentFile=${prefix}/etc/agent.env`);
+    expect(statSync(join(prefix, 'etc', 'token')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(prefix, 'etc', 'agent.env')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(prefix, 'etc', 'token'), 'utf8').trim()).toBe(token);
+    const served = createHash('sha256').update(readFileSync(join(prefix, 'vmo-agent.mjs'))).digest('hex');
+    expect((await fetch(`${system.apiUrls[0]}/v1/agent/download`, { method: 'GET' })).headers.get('x-vmo-agent-sha256')).toBe(served);
+
+    // What systemd would run: the installed agent with the installed settings (the launcher).
+    const agent = spawn(join(prefix, 'vmo-agent'), [], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH! } });
+    started.push(agent);
+    let output = '';
+    agent.stdout!.on('data', (d: Buffer) => (output += d));
+    agent.stderr!.on('data', (d: Buffer) => (output += d));
+    const online = await waitFor('web-1 online', async () => {
+      const ls = await runCli(['agents', 'ls', '--json'], { env });
+      const row = (JSON.parse(ls.stdout.toString()) as { name: string; status: string; labels: Record<string, string> }[]).find((a) => a.name === 'web-1');
+      return row?.status === 'online' ? row : undefined;
+    }, 30_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}\n${output}`);
+    });
+    expect(online.labels).toEqual({ env: 'test', role: 'web' });
+    // It runs jobs, as the --run-as user.
+    const job = await system.client.submit({ command: 'id -un', target: { type: 'agent', agent: 'web-1' } });
+    const ended = await system.client.waitForEnd(job.id);
+    expect(ended.status).toBe('succeeded');
+    expect(Buffer.from(await system.client.vmo.jobs.logs(job.id)).toString()).toBe('nobody\n');
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => (agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined)));
+
+    const uninstall = inScratchRoot(`curl -fsSL '${system.apiUrls[0]}/v1/agent/install.sh' | sh -s -- --uninstall --prefix '${prefix}'`, vm);
+    expect(uninstall.status, uninstall.stderr).toBe(0);
+    expect(systemctlCalls().slice(3)).toEqual(['disable --now vmo-agent.service', 'daemon-reload']);
+    expect(existsSync(prefix)).toBe(false);
+    expect(readdirSync(join(dir, 'units'))).toEqual([]);
+  });
+});
