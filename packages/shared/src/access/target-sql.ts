@@ -19,7 +19,9 @@ import { grantsEveryMachine, grantsNothing, type TargetGrant } from './grants.ts
 export function selectorsSql(sql: postgres.Sql, labels: postgres.Fragment, selectors: readonly LabelSelector[]): postgres.Fragment {
   if (selectors.length === 0) return sql`false`;
   if (selectors.some((s) => s.length === 0)) return sql`true`;
-  return selectors.map((s) => sql`(${labelSelectorSql(sql, labels, s)})`).reduce((acc, cond) => sql`${acc} or ${cond}`);
+  // LOUD: parenthesised whole: callers put it after an `and` (`where x and ${…}`), where `a or b`
+  // would read as `(x and a) or b` and let every row matching a later selector through.
+  return sql`(${selectors.map((s) => sql`(${labelSelectorSql(sql, labels, s)})`).reduce((acc, cond) => sql`${acc} or ${cond}`)})`;
 }
 
 /** The labels authorization judges the agent row `alias` by: its registered ones only (see above). */
