@@ -314,6 +314,7 @@ describe('cancel', () => {
     const marker = 'job_marker_' + r.id;
     let markerSeen = false;
     const unlisten = await bus.control((m) => {
+      if (m.type !== 'cancel') return; // (other control messages: access_changed)
       if (m.jobId === marker) markerSeen = true;
       else if (kids.some((k) => k.id === m.jobId)) told.set(m.jobId, (told.get(m.jobId) ?? 0) + 1);
     });

@@ -177,9 +177,9 @@ describe('authorization by policy (real system)', () => {
       await admin.vmo.policies.delete('alice-reads-b');
       expect(res.status, res.text).toBe(403);
       expect(res.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['b-1', 'hb@default'], total: 2 } });
-      // A machine named explicitly is the 403 naming it, seen or not (issue 11: running where you may not).
+      // A machine she may not read, named explicitly, is nobody to her: the 422 of an unknown agent (runs-target-visibility.e2e.test.ts).
       const listed = await alice.request('POST', '/v1/runs', { command: 'true', targets: { agents: ['a-1', 'b-1'] } });
-      expect(listed.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['b-1'] } });
+      expect(listed.body.error).toMatchObject({ code: 'unknown_agent', details: { value: 'b-1' } });
       expect([await count('runs'), await count('jobs')]).toEqual([runs, jobs]);
     });
 

@@ -26,10 +26,13 @@ export interface RunTargetsQuery {
   hosts?: readonly string[];
   /**
    * The agents and hosts the caller may read (@vmo/shared/access agentsReadableBy/hostsReadableBy);
-   * all when absent (an admin). LOUD: a SELECTOR resolves only among these, or its 403 / 422
-   * no_targets would tell an operator the names and number of machines they may not see. Named
-   * machines (agents, hosts lists) are resolved over everything: running on one you may not is
-   * the 403 naming it (issue 11).
+   * all when absent (an admin). LOUD: the selector AND the lists resolve only among these. A
+   * machine the caller may not read is invisible: a selector does not match it (or its 403 / 422
+   * no_targets would tell the names and number of machines they may not see), a list entry naming
+   * it is the same 422 unknown_agent / unknown_host as a machine that does not exist, and a bare
+   * host name is resolved (and judged ambiguous) among readable hosts only, so `ambiguous_host`
+   * never counts nor names a hidden environment. A machine they may read but not run on is the
+   * caller's 403 naming it (issue 11: "running where you may not is 403 naming the target").
    */
   visibleTo?: { agents: RowFilter; hosts: RowFilter };
 }
@@ -46,8 +49,8 @@ export interface RunTargetsQuery {
 export async function resolveRunTargets(cp: ControlPlane, q: RunTargetsQuery, maxTargets: number): Promise<RunTarget[]> {
   const found: RunTarget[] = [];
   if (q.selector !== undefined) found.push(...(await selectorTargets(cp, q.selector, q.kinds ?? TARGET_KINDS, maxTargets, q.visibleTo)));
-  if (q.agents !== undefined) found.push(...(await listedAgents(cp, q.agents)));
-  if (q.hosts !== undefined) found.push(...(await listedHosts(cp, q.hosts)));
+  if (q.agents !== undefined) found.push(...(await listedAgents(cp, q.agents, q.visibleTo?.agents)));
+  if (q.hosts !== undefined) found.push(...(await listedHosts(cp, q.hosts, q.visibleTo?.hosts)));
 
   const seen = new Set<string>();
   const targets = found.filter((t) => {
@@ -102,15 +105,16 @@ async function selectorTargets(cp: ControlPlane, selector: LabelSelector, kinds:
   return out;
 }
 
-/** Each entry an agent's id or the name of a live agent, in one query for the whole list. */
-async function listedAgents(cp: ControlPlane, refs: readonly string[]): Promise<RunTarget[]> {
+/** Each entry an agent's id or the name of a live agent the caller may read (`readable`; all when absent), in one query for the whole list. */
+async function listedAgents(cp: ControlPlane, refs: readonly string[], readable?: RowFilter): Promise<RunTarget[]> {
   const sql = cp.database.sql;
   // A plain array, typed by the cast: `sql.array()` without a type serialises it as one text
   // value until this process's first connection has fetched the array types.
   const unique = [...new Set(refs)];
   const rows = await sql<{ id: string; name: string }[]>`
-    select id, name from agents
-    where revoked_at is null and (id = any(${unique}::text[]) or name = any(${unique}::text[]))`;
+    select la.id, la.name from agents la
+    where la.revoked_at is null and (la.id = any(${unique}::text[]) or la.name = any(${unique}::text[]))
+      ${readable ? sql`and ${readable('la')}` : sql``}`;
   const byRef = new Map<string, { id: string; name: string }>();
   for (const r of rows) byRef.set(r.name, r);
   for (const r of rows) byRef.set(r.id, r); // an id wins over a name that happens to look like one
@@ -131,8 +135,10 @@ async function listedAgents(cp: ControlPlane, refs: readonly string[]): Promise<
  * `name@environment`, or a bare name: the one in `default`, else the only one of that name), all
  * of them in ONE query (10,000 entries are one round trip, not 10,000 inside the POST). The first
  * entry in the list's order that is nobody's, or names several hosts, is the one the 422 names.
+ * Only hosts the caller may read (`readable`; all when absent) are candidates, in every branch:
+ * a hidden host is nobody's, and a bare name's ambiguity counts and names readable hosts only.
  */
-async function listedHosts(cp: ControlPlane, refs: readonly string[]): Promise<RunTarget[]> {
+async function listedHosts(cp: ControlPlane, refs: readonly string[], readable?: RowFilter): Promise<RunTarget[]> {
   const sql = cp.database.sql;
   const unique = [...new Set(refs)];
   const ids = unique.filter((r) => isId('host', r));
@@ -140,14 +146,16 @@ async function listedHosts(cp: ControlPlane, refs: readonly string[]): Promise<R
   const bare = unique.filter((r) => !isId('host', r) && !r.includes('@'));
   // Plain arrays typed by their casts (see listedAgents). Each branch is an indexed lookup: the
   // primary key, and hosts_name_environment_idx (name first) for the other two.
+  const visible = (alias: string) => (readable ? sql`and ${readable(alias)}` : sql``);
   const rows = await sql<{ id: string; name: string; environment: string }[]>`
-    select id, name, environment from hosts where id = any(${ids}::text[])
+    select h1.id, h1.name, h1.environment from hosts h1 where h1.id = any(${ids}::text[]) ${visible('h1')}
     union
-    select h.id, h.name, h.environment from hosts h
+    select h2.id, h2.name, h2.environment from hosts h2
       join unnest(${qualified.map((q) => q.name)}::text[], ${qualified.map((q) => q.environment)}::text[]) as q(name, environment)
-        on h.name = q.name and h.environment = q.environment
+        on h2.name = q.name and h2.environment = q.environment
+      where true ${visible('h2')}
     union
-    select id, name, environment from hosts where name = any(${bare}::text[])`;
+    select h3.id, h3.name, h3.environment from hosts h3 where h3.name = any(${bare}::text[]) ${visible('h3')}`;
   const byId = new Map(rows.map((r) => [r.id, r]));
   const byQualified = new Map(rows.map((r) => [`${r.name}@${r.environment}`, r]));
   const byName = new Map<string, { id: string; name: string; environment: string }[]>();

@@ -49,7 +49,7 @@ export function runRoutes(cp: ControlPlane, { maxTargets }: RunRouteOptions) {
     const selector = body.targets.selector === undefined ? undefined : parseLabelSelector(body.targets.selector);
     const grants = await grantsOf(c, cp);
     const { run, replayed } = await runs.submitRun(cp, body, {
-      // A selector resolves only among the machines the caller may read: no hidden name nor count in its answer.
+      // The selector and the lists resolve only among the machines the caller may read: no hidden name nor count in any answer.
       ...(grants.admin ? {} : { visibleTo: { agents: agentsReadableBy(sql, grants), hosts: hostsReadableBy(sql, grants) } }),
       ...(selector ? { selector } : {}),
       createdBy: principal.name,
