@@ -1,22 +1,44 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { formatPretty, logFormatOf, useColour, type LogFormat } from './logger/pretty.ts';
 
 export type { Logger };
 
 /**
- * One JSON line per event on stdout. No request body, env or secretEnv value or header value is ever logged:
+ * One JSON line per event on stdout, of the one schema every vmo process writes
+ * (`logger/log-line.ts`: `time` ISO, `level` pino's number, `service`, `msg`, the ids under their
+ * names). `VMO_LOG_FORMAT=pretty` prints the same lines readable (`logger/pretty.ts`), in this
+ * process: no worker-thread transport.
+ *
+ * No request body, env or secretEnv value or header value is ever logged:
  * objects under those names are censored wherever they appear, and errors are logged through
  * `safeError`, which keeps what an operator needs (type, message, stack, code) and drops what
  * carries data (a Postgres error's `where` and `detail` quote the rejected value, postgres.js
  * attaches the query's parameters, drizzle puts them in the message).
  */
-export const createLogger = (name: string, level = process.env.VMO_LOG_LEVEL ?? 'info'): Logger =>
-  pino({
-    name,
-    level,
-    redact: { paths: REDACTED, censor: '[redacted]' },
-    serializers: { err: safeError, error: safeError },
-    formatters: { log: withoutQueryParams },
-  });
+export const createLogger = (name: string, level = process.env.VMO_LOG_LEVEL ?? 'info', options: { format?: LogFormat; destination?: DestinationStream } = {}): Logger => {
+  const chosen = options.format === undefined ? logFormatOf() : { format: options.format };
+  const pretty = chosen.format === 'pretty';
+  const log = pino(
+    {
+      level,
+      base: { service: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED, censor: '[redacted]' },
+      serializers: { err: safeError, error: safeError },
+      formatters: { log: withoutQueryParams },
+    },
+    pretty ? prettyDestination(options.destination) : options.destination,
+  );
+  if (chosen.problem) log.warn(chosen.problem);
+  return log;
+};
+
+/** Readable lines on stdout (or `to`), as they are written: development, nothing is buffered or lost at exit. */
+function prettyDestination(to?: DestinationStream): DestinationStream {
+  const colour = to === undefined && useColour(process.stdout);
+  const write = to ? (text: string) => void to.write(text) : (text: string) => void process.stdout.write(text);
+  return { write: (line: string) => write(formatPretty(JSON.parse(line) as Record<string, unknown>, colour)) };
+}
 
 const SECRET_KEYS = ['token', 'authorization', 'headers', 'env', 'secretEnv', 'sealedSecretEnv', 'body', 'password', 'passphrase', 'secret', 'cookie'];
 const REDACTED = SECRET_KEYS.flatMap((k) => [k, `*.${k}`]);

@@ -1,14 +1,18 @@
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { mkdirSync } from 'node:fs';
+import type { TestProject } from 'vitest/node';
+import { missingPrerequisites, missingPrerequisitesLine } from './prerequisites.ts';
 import { createRunLogDir, findSecretsInLogs, LOG_DIR_VAR } from './service-logs.ts';
 import { TEST_REDIS_URL } from './test-redis.ts';
 
 /**
- * Fail the run at once, with the fix, when Postgres or Redis is not there. Then give the run a
- * directory for service logs; the teardown it returns fails the run if any log holds a secret.
+ * Fail the run at once, with the fix, when Postgres or Redis is not there, or (for the tests that
+ * start processes: every project but `unit`) a program they need (prerequisites.ts). Then give the
+ * run a directory for service logs; the teardown it returns fails the run if any log holds a secret.
  */
-export default async function setup(): Promise<() => void> {
+export default async function setup(project?: TestProject): Promise<() => void> {
+  if (project?.name !== 'unit') checkPrerequisites();
   await checkServices();
   // Set before the test processes are forked, so every ServiceProcess in them writes here. Each
   // vitest project runs this setup (in the same process): the second one reuses the directory.
@@ -26,6 +30,17 @@ export default async function setup(): Promise<() => void> {
         leaks.map((l) => `  ${l.label} in ${l.file}:\n    ${l.line}`).join('\n'),
     );
   };
+}
+
+/**
+ * One line and exit 1, before a single file runs. Not thrown: vitest would print a stack under it,
+ * and nothing runs yet that an exit could cut short.
+ */
+function checkPrerequisites(): void {
+  const missing = missingPrerequisites();
+  if (missing.length === 0) return;
+  process.stderr.write(`${missingPrerequisitesLine(missing)}\n`);
+  process.exit(1);
 }
 
 async function checkServices(): Promise<void> {

@@ -1,8 +1,13 @@
+import { formatPretty, LOG_LEVEL_NAMES, LOG_LEVEL_NUMBERS, logFormatOf, useColour, type LogFormat } from '@vmo/shared/log-line';
+
 /**
- * A tiny JSON-lines logger on stderr. The agent ships as one file with `ws` as its only runtime
- * dependency, so no pino here. stdout stays free for `--help` and anything a caller pipes.
+ * The agent's log lines: the one schema of every vmo process (`@vmo/shared/log-line`: `time`
+ * ISO, `level` pino's number, `service: "agent"`, `msg`, the ids under their names), written by
+ * this small writer because the agent ships as one file with `ws` as its only runtime dependency
+ * (no pino). On stderr: stdout stays free for `--help`, `--version` and anything a caller pipes.
+ * `VMO_LOG_FORMAT=pretty` prints them readable, as the services do.
  */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_LEVELS = LOG_LEVEL_NAMES;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 type Fields = Record<string, unknown>;
@@ -16,27 +21,34 @@ export interface Logger {
   child(bindings: Fields): Logger;
 }
 
-const rank: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const rank = (level: LogLevel): number => (level === 'silent' ? Infinity : LOG_LEVEL_NUMBERS[level]);
 
-export function createLogger(level: LogLevel, bindings: Fields = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(level: LogLevel, bindings: Fields = {}, write?: (line: string) => void, format: LogFormat = logFormatOf().format): Logger {
+  const sink = write ?? ((l: string) => void process.stderr.write(l));
+  const out = format === 'pretty' ? pretty(sink, write === undefined && useColour(process.stderr)) : sink;
   const at =
-    (name: Exclude<LogLevel, 'silent'>): LogFn =>
+    (name: keyof typeof LOG_LEVEL_NUMBERS): LogFn =>
     (msg, fields) => {
-      if (rank[name] < rank[level]) return;
-      const entry = { time: new Date().toISOString(), level: name, msg, ...bindings, ...fields };
-      write(JSON.stringify(entry, errorsAsText) + '\n');
+      if (LOG_LEVEL_NUMBERS[name] < rank(level)) return;
+      // The key order is kept stable (msg before the fields): people grep these lines.
+      const entry = { time: new Date().toISOString(), level: LOG_LEVEL_NUMBERS[name], service: 'agent', msg, ...bindings, ...fields };
+      out(JSON.stringify(entry, errorsAsText) + '\n');
     };
   return {
     error: at('error'),
     warn: at('warn'),
     info: at('info'),
     debug: at('debug'),
-    child: (more) => createLogger(level, { ...bindings, ...more }, write),
+    child: (more) => createLogger(level, { ...bindings, ...more }, out, 'json'), // `out` already formats
   };
 }
 
+function pretty(sink: (text: string) => void, colour: boolean): (line: string) => void {
+  return (line) => sink(formatPretty(JSON.parse(line) as Record<string, unknown>, colour));
+}
+
 /** Never logged, at any depth: a job's env and secretEnv, a token, a header (as in the control plane's logger). */
-const CENSORED = new Set(['token', 'authorization', 'headers', 'env', 'secretenv', 'body', 'password', 'passphrase', 'secret', 'cookie']);
+const CENSORED = new Set(['token', 'authorization', 'headers', 'env', 'secretenv', 'sealedsecretenv', 'body', 'password', 'passphrase', 'secret', 'cookie']);
 
 /** Errors serialize to `{}` by default; keep their message. Censored keys print as `[redacted]`. */
 function errorsAsText(key: string, value: unknown): unknown {

@@ -1,0 +1,92 @@
+import { isTerminal } from '@vmo/shared/domain';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { getJob, onTransition, type JobRow, type JobTransition } from '@vmo/shared/jobs';
+import type { Logger } from '@vmo/shared/logger';
+import type { Executor } from './executors/executor.ts';
+
+/**
+ * A line per job start and per job end, at info (issue 12, Logs), with the ids an operator greps
+ * for: `job started` when this process moves a job to `running`, `job ended` when it writes the
+ * job's end (status, exit code or signal, error code and message, duration). An SSH host-key
+ * refusal ends its job `failed` with the host's name and the reason, and is a warning.
+ *
+ * A lifecycle observer (told of the transitions this process wins), plus the agent executor's
+ * `ended`: the end of an agent job is written by the API node holding the agent, so the worker
+ * that waited for it reads the row once and says how it ended.
+ *
+ * Never the command, its env or its output: what ran is in the API, by job id.
+ */
+export function logJobLifecycle(cp: ControlPlane, executors: { local: Executor; agent: Executor; ssh: Executor }): { local: Executor; agent: Executor; ssh: Executor } {
+  const lines = jobLines(cp.log);
+  observeOnce(lines);
+  return {
+    ...executors,
+    agent: {
+      async run(req) {
+        const result = await executors.agent.run(req);
+        if (result.kind === 'ended') void lines.endedElsewhere(cp, req.job.id);
+        return result;
+      },
+    },
+  };
+}
+
+/** The observer is per process (transitions are): one, whatever the number of workers started in it. */
+let observing: ReturnType<typeof jobLines> | undefined;
+function observeOnce(lines: ReturnType<typeof jobLines>): void {
+  if (observing) return;
+  observing = lines;
+  onTransition((t) => observing!.onTransition(t));
+}
+
+/** Ends this process logged lately, so an agent job's end seen both ways is one line. */
+const RECENT_ENDS = 10_000;
+
+export function jobLines(log: Logger) {
+  const recentEnds = new Set<string>();
+  const ended = (job: JobRow) => {
+    recentEnds.add(job.id);
+    if (recentEnds.size > RECENT_ENDS) recentEnds.delete(recentEnds.values().next().value!);
+    const hostKey = job.errorCode?.startsWith('host_key_') === true;
+    (hostKey ? log.warn.bind(log) : log.info.bind(log))(
+      {
+        ...ids(job),
+        status: job.status,
+        exitCode: job.exitCode,
+        ...(job.signal !== null && { signal: job.signal }),
+        ...(job.errorCode !== null && { errorCode: job.errorCode, error: job.errorMessage }),
+        durationMs: job.startedAt && job.finishedAt ? job.finishedAt.getTime() - job.startedAt.getTime() : null,
+        outputBytes: job.outputBytes,
+      },
+      hostKey ? 'job ended: the SSH host key was refused' : 'job ended',
+    );
+  };
+  return {
+    onTransition(t: JobTransition): void {
+      if (t.to === 'running' && t.from === 'queued') {
+        const waitedMs = t.job.startedAt ? t.job.startedAt.getTime() - (t.job.releasedAt ?? t.job.createdAt).getTime() : null;
+        log.info({ ...ids(t.job), attempt: t.job.attempt, queueWaitMs: waitedMs }, 'job started');
+      } else if (isTerminal(t.to)) ended(t.job);
+    },
+    /** An agent job whose end another process wrote (or this one, through the observer: then nothing). */
+    async endedElsewhere(cp: ControlPlane, jobId: string): Promise<void> {
+      if (recentEnds.has(jobId)) return;
+      const job = await getJob(cp.database.sql, jobId).catch(() => undefined);
+      if (job && isTerminal(job.status) && !recentEnds.has(jobId)) ended(job);
+    },
+  };
+}
+
+/** What a job line names it by: its id, its run, where it ran, and the worker that ran it. */
+function ids(job: JobRow): Record<string, unknown> {
+  return {
+    jobId: job.id,
+    ...(job.runId !== null && { runId: job.runId }),
+    target: job.target.type,
+    ...(job.agentId !== null && { agentId: job.agentId }),
+    ...(job.target.type === 'agent' && { agent: job.target.agent }),
+    ...(job.hostId !== null && { hostId: job.hostId }),
+    ...(job.target.type === 'ssh' && { host: job.target.host }),
+    ...(job.workerId !== null && { workerId: job.workerId }),
+  };
+}
