@@ -18,7 +18,8 @@ import { runCli } from './run-cli.ts';
 
 const hasUnshare = spawnSync('unshare', ['-m', 'true']).status === 0;
 
-describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', () => {
+// Generous: each `vmo` is a Node process loading TypeScript through tsx, slow on a loaded machine.
+describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { timeout: 300_000 }, () => {
   let system: TestSystem;
   let dir: string;
   let env: Record<string, string>;
@@ -119,14 +120,13 @@ describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', () 
     let output = '';
     agent.stdout!.on('data', (d: Buffer) => (output += d));
     agent.stderr!.on('data', (d: Buffer) => (output += d));
-    const online = await waitFor('web-1 online', async () => {
-      const ls = await runCli(['agents', 'ls', '--json'], { env });
-      const row = (JSON.parse(ls.stdout.toString()) as { name: string; status: string; labels: Record<string, string> }[]).find((a) => a.name === 'web-1');
-      return row?.status === 'online' ? row : undefined;
-    }, 30_000, 200).catch((err: Error) => {
+    await waitFor('web-1 online', async () => ((await system.client.vmo.agents.get('web-1')).status === 'online' ? true : undefined), 60_000, 100).catch((err: Error) => {
       throw new Error(`${err.message}\n${output}`);
     });
-    expect(online.labels).toEqual({ env: 'test', role: 'web' });
+    const ls = await runCli(['agents', 'ls', '--json'], { env });
+    const online = (JSON.parse(ls.stdout.toString()) as { name: string; status: string; labels: Record<string, string>; hostname: string }[]).find((a) => a.name === 'web-1')!;
+    expect(online).toMatchObject({ status: 'online', labels: { env: 'test', role: 'web' } });
+    expect(online.hostname).not.toBeNull();
     // It runs jobs, as the --run-as user.
     const job = await system.client.submit({ command: 'id -un', target: { type: 'agent', agent: 'web-1' } });
     const ended = await system.client.waitForEnd(job.id);

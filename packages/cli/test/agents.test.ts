@@ -1,0 +1,148 @@
+/**
+ * Issue 12: `vmo agents ls|add|rm` against the real stack, the real CLI as a child process: the
+ * listing as the API has it (--json one document, -o wide), colour only on a terminal without
+ * NO_COLOR, the token only in a new 0600 file, and GET /v1/agent/whoami (what the installer asks).
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestSystem } from '@vmo/testkit';
+import { runCli, startCliInPty } from './run-cli.ts';
+
+// Generous: each `vmo` is a Node process loading TypeScript through tsx, slow on a loaded machine.
+describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
+  let system: TestSystem;
+  let dir: string;
+  let env: Record<string, string>;
+  let online: { id: string; token: string };
+
+  beforeAll(async () => {
+    system = await TestSystem.start({ label: 'cli_agents', workers: 0 });
+    dir = mkdtempSync(join(tmpdir(), 'vmo-agents-'));
+    env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(dir, 'xdg') };
+    online = await system.startAgent('web-a', { labels: { env: 'prod', role: 'web' } });
+  });
+  afterAll(async () => {
+    await system?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const vmo = (args: string[], extra: Record<string, string> = {}) => runCli(args, { env: { ...env, ...extra }, cwd: dir });
+  /** Fields that move on their own (heartbeats) are left out of a comparison. */
+  const steady = ({ lastSeenAt: _l, ...rest }: Record<string, unknown>) => rest;
+
+  it('ls --json is one JSON document: the agents as GET /v1/agents has them', async () => {
+    await vmo(['agents', 'add', 'idle-1']);
+    const r = await vmo(['agents', 'ls', '--json']);
+    expect(r.code, r.stderr.toString()).toBe(0);
+    const listed = JSON.parse(r.stdout.toString()) as Record<string, unknown>[];
+    const api = (await system.client.vmo.agents.list()).items as unknown as Record<string, unknown>[];
+    expect(listed.map(steady)).toEqual(api.map(steady));
+    expect(listed.map((a) => a.name).sort()).toEqual(['idle-1', 'web-a']);
+    // -o json is the same document.
+    const o = await vmo(['agents', 'ls', '-o', 'json']);
+    expect((JSON.parse(o.stdout.toString()) as Record<string, unknown>[]).map(steady)).toEqual(listed.map(steady));
+  });
+
+  it('ls prints an aligned table (name, status, labels, version, last seen); -o wide adds id, hostname, os', async () => {
+    const r = await vmo(['agents', 'ls']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.toString().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME +STATUS +LABELS +VERSION +LAST SEEN$/);
+    const web = lines.find((l) => l.startsWith('web-a'))!;
+    expect(web).toMatch(/^web-a +online +env=prod,role=web +\d+\.\d+\.\d+ +now$/);
+    expect(lines.find((l) => l.startsWith('idle-1'))).toMatch(/^idle-1 +offline +- +- +-$/);
+    // Aligned: every column starts where its header does.
+    const at = lines[0]!.indexOf('STATUS');
+    for (const line of lines.slice(1)) expect(line.slice(at).startsWith('online') || line.slice(at).startsWith('offline')).toBe(true);
+    expect(r.stdout.toString()).not.toContain('\x1b['); // a pipe: no colour
+
+    const wide = await vmo(['agents', 'ls', '-o', 'wide']);
+    expect(wide.stdout.toString().split('\n')[0]).toMatch(/^NAME +STATUS +LABELS +VERSION +LAST SEEN +RUNNING +ID +HOSTNAME +OS$/);
+    expect(wide.stdout.toString()).toContain(online.id);
+    expect(wide.stdout.toString()).toMatch(new RegExp(`web-a .* ${online.id} +\\S+ +${process.platform}/${process.arch}`));
+
+    const both = await vmo(['agents', 'ls', '--json', '-o', 'wide']);
+    expect(both.code).toBe(2);
+    expect(both.stderr.toString()).toContain('--json and -o wide');
+  });
+
+  it('colours the status on a terminal, and not with NO_COLOR', async () => {
+    const tty = startCliInPty(['agents', 'ls'], { env });
+    const { code, output } = await tty.done;
+    expect(code).toBe(0);
+    expect(output).toContain('\x1b[32monline\x1b[39m');
+    const plain = await startCliInPty(['agents', 'ls'], { env: { ...env, NO_COLOR: '1' } }).done;
+    expect(plain.output).toContain('online');
+    expect(plain.output).not.toContain('\x1b[');
+  });
+
+  it('add writes the token to a new 0600 file, never prints it, and --json gives the install command', async () => {
+    const r = await vmo(['agents', 'add', 'db-7', '--labels', 'env=staging', '--token-file', join(dir, 'db-7.tok'), '--json']);
+    expect(r.code, r.stderr.toString()).toBe(0);
+    const token = readFileSync(join(dir, 'db-7.tok'), 'utf8').trim();
+    expect(token).toMatch(/^vmo_agt_/);
+    expect(statSync(join(dir, 'db-7.tok')).mode & 0o777).toBe(0o600);
+    expect(r.stdout.toString() + r.stderr.toString()).not.toContain(token);
+    const shown = JSON.parse(r.stdout.toString());
+    expect(shown).toMatchObject({ name: 'db-7', labels: { env: 'staging' }, status: 'offline', tokenFile: join(dir, 'db-7.tok') });
+    expect(shown).not.toHaveProperty('token');
+    expect(shown.installCommand).toBe(`curl -fsSL ${system.apiUrls[0]}/v1/agent/install.sh | sudo sh -s -- --server ${system.apiUrls[0]} --token-file db-7.tok`);
+    // The file holds the agent's token: the server knows it.
+    const whoami = await fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    expect(whoami.status).toBe(200);
+    expect(await whoami.json()).toEqual({ id: shown.id, name: 'db-7', labels: { env: 'staging' } });
+  });
+
+  it('add never overwrites a file (and then registers nothing); bad labels are a usage error', async () => {
+    writeFileSync(join(dir, 'keep.token'), 'something else\n');
+    const r = await vmo(['agents', 'add', 'keep', '--token-file', join(dir, 'keep.token')]);
+    expect(r.code).toBe(70);
+    expect(r.stderr.toString()).toContain('exists already');
+    expect(readFileSync(join(dir, 'keep.token'), 'utf8')).toBe('something else\n');
+    expect((await system.client.request('GET', '/v1/agents/keep')).status).toBe(404);
+
+    const bad = await vmo(['agents', 'add', 'x', '--labels', 'novalue']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.toString()).toContain('--labels: "novalue" is not k=v');
+    // A name the server refuses: its error code and message, and no token file left behind.
+    const refused = await vmo(['agents', 'add', 'bad name!']);
+    expect(refused.code).toBe(70);
+    expect(refused.stderr.toString()).toMatch(/^vmo: validation_failed: name/m);
+    expect(() => statSync(join(dir, 'bad name!.token'))).toThrow();
+  });
+
+  it('rm revokes: the token is refused from then on (whoami 401); an unknown agent is not_found', async () => {
+    await vmo(['agents', 'add', 'gone-1', '--token-file', join(dir, 'gone-1.token')]);
+    const token = readFileSync(join(dir, 'gone-1.token'), 'utf8').trim();
+    const whoami = () => fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await whoami()).status).toBe(200);
+    const r = await vmo(['agents', 'rm', 'gone-1']);
+    expect(r.code, r.stderr.toString()).toBe(0);
+    expect(r.stdout.toString()).toBe('gone-1: revoked\n');
+    const after = await whoami();
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    const again = await vmo(['agents', 'rm', 'gone-1']);
+    expect(again.code).toBe(70);
+    expect(again.stderr.toString()).toMatch(/^vmo: not_found: /);
+  });
+
+  it('whoami takes an agent token only: a user token is 403, none is 401', async () => {
+    const res = await fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers: { authorization: `Bearer ${online.token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: online.id, name: 'web-a', labels: { env: 'prod', role: 'web' } });
+    expect((await fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers: { authorization: `Bearer ${system.token}` } })).status).toBe(403);
+    expect((await fetch(`${system.apiUrls[0]}/v1/agent/whoami`)).status).toBe(401);
+  });
+
+  it('--help of each command has an example', async () => {
+    const commands = [['agents'], ['agents', 'ls'], ['agents', 'add'], ['agents', 'rm'], ['hosts'], ['hosts', 'ls'], ['hosts', 'add'], ['hosts', 'rm'], ['hosts', 'import'], ['targets']];
+    const answers = await Promise.all(commands.map((args) => vmo([...args, '--help'])));
+    answers.forEach((r, i) => {
+      expect(r.code, commands[i]!.join(' ')).toBe(0);
+      expect(r.stdout.toString(), commands[i]!.join(' ')).toMatch(/Examples:\n {2}vmo /);
+    });
+  });
+});
