@@ -20,6 +20,7 @@ import { openapiRoute } from './http/openapi-route.ts';
 import { OriginPolicy, requireAllowedOrigin } from './http/origin.ts';
 import { limitFailedAuth, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { requestId } from './http/request-id.ts';
+import { accessLog } from './http/access-log.ts';
 import { agentDownloadRoutes } from './routes/agent-download.ts';
 import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -60,6 +61,7 @@ export interface AppDeps {
 export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions, metricsToken }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.use('*', requestId());
+  app.use('*', accessLog(log)); // one line per request, with the request id answered as X-Request-Id
   app.onError(createErrorHandler(log));
   app.notFound((c) => c.json(errorBody(new AppError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)), 404));
 
