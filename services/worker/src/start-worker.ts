@@ -18,6 +18,7 @@ import { sshExecutor } from './executors/ssh.ts';
 import { withJobSecrets } from './executors/with-job-secrets.ts';
 import { createSshPool } from './ssh/create-ssh-pool.ts';
 import { createJobProcessor } from './process-job.ts';
+import { logJobLifecycle } from './job-log.ts';
 import { oneDeliveryPerJob } from './one-delivery-per-job.ts';
 import { StopRegistry } from './stop-registry.ts';
 import { reconcileQueuedJobs } from './reconciler.ts';
@@ -60,7 +61,8 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     cp,
     sink,
     registry,
-    executors: withJobSecrets(cp, { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) }),
+    // A line per job start and end (job-log.ts).
+    executors: withJobSecrets(cp, logJobLifecycle(cp, { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) })),
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });
