@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '@vmo/shared/logger';
 import type { AuthEnv } from '../auth/principal.ts';
 
-/** Load balancers and orchestrators ask these every few seconds: at debug level, not one info line each. */
-const PROBES = new Set(['/health', '/health/ready']);
+/** Load balancers, orchestrators and Prometheus ask these every few seconds: at debug level, not one info line each. */
+const PROBES = new Set(['/health', '/health/ready', '/metrics']);
 
 /**
  * One access line per REST request, at its end: method, path, status, duration, the request id
