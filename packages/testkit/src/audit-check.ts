@@ -21,6 +21,9 @@ const DENIED = new Set([401, 403, 429]);
  *   /openapi.json and /docs are not part of it and are never checked.
  * - A request that got no answer (refused connection, reset, abort, the API killed mid-request) is
  *   never recorded by the testkit, so never checked: the server may never have seen it.
+ * - A 429 `too_many_connections` is the server closing a connection that kept it waiting
+ *   (slowloris, http/unauthenticated-connections.ts), written on the socket before any request on
+ *   it was read: no request reached the API, so none is recorded. Not checked.
  * - A 503 `unavailable` (Postgres or Redis not answering) may have its row or not: when Postgres
  *   is the one down, the writer could not store the row and logged it instead (http/audit.ts).
  *   If it has one, it is one `failed` row with that status.
@@ -35,6 +38,8 @@ const DENIED = new Set([401, 403, 429]);
 export function auditExpectationOf(r: Pick<RecordedRequest, 'method' | 'path' | 'status' | 'kind' | 'errorCode'>): AuditExpectation | undefined {
   if (!r.path.startsWith('/v1/')) return undefined;
   if (r.status === 503 && r.errorCode === 'unavailable') return { need: 'optional', results: ['failed'] };
+  // Answered on the connection before any request on it was read (http/unauthenticated-connections.ts).
+  if (r.status === 429 && r.errorCode === 'too_many_connections') return undefined;
   if (r.kind === 'rest' && MUTATING.has(r.method)) {
     if (r.status < 400) return { need: 'required', results: ['allowed'] };
     if (DENIED.has(r.status)) return { need: 'required', results: ['denied'] };

@@ -11,7 +11,7 @@ export interface RecordedRequest {
   requestId: string;
   /** `upgrade` for a WebSocket upgrade the server refused (one it accepted is an allowed read: no row). */
   kind: 'rest' | 'upgrade';
-  /** The error body's code, read only for a 503 (is it a store outage?). */
+  /** The error body's code, read only for a 503 (a store outage?) and a 429 (a connection refused before its request was read?). */
   errorCode?: string;
   /** Where in the test it was made: the message of a missing row points there. */
   at: string;
@@ -58,7 +58,7 @@ export function recordingFetch(base: typeof fetch = globalThis.fetch.bind(global
     if (!headers.has(REQUEST_ID_HEADER)) headers.set(REQUEST_ID_HEADER, newRequestId());
     const sent = headers.get(REQUEST_ID_HEADER)!;
     const res = await base(input, { ...init, headers });
-    const errorCode = res.status === 503 ? await errorCodeOf(res.clone()) : undefined;
+    const errorCode = res.status === 503 || res.status === 429 ? await errorCodeOf(res.clone()) : undefined;
     recordRequest({
       origin: url.origin,
       method: (init?.method ?? 'GET').toUpperCase(),

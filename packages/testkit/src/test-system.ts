@@ -28,6 +28,14 @@ export interface SystemOptions {
 }
 
 /**
+ * How long a process may take to start listening. A start costs ~3 s of CPU (tsx compiling the
+ * service), which on two loaded cores (several suites at once) has been 30 s and more; a process
+ * that fails exits and is reported at once, so only a slow one waits this long. Below vitest's
+ * hookTimeout (90 s), so a beforeAll reports this, not its own timeout.
+ */
+const START_DEADLINE_MS = 75_000;
+
+/**
  * The real control plane for an end-to-end test: N API processes and M workers on a database
  * and Redis prefix of their own, talking to each other only through Redis and Postgres.
  */
@@ -103,7 +111,7 @@ export class TestSystem {
     const api = new ServiceProcess('api', { ...this.env, ...extraEnv });
     // Same index in `apis` and `apiUrls`, whichever of several starting at once listens first.
     const index = this.apis.push(api) - 1;
-    const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/);
+    const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/, START_DEADLINE_MS);
     this.apiUrls[index] = url!;
     this.origins.add(new URL(url!).origin);
     return api;
@@ -112,7 +120,7 @@ export class TestSystem {
   async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const worker = new ServiceProcess('worker', { ...this.env, ...extraEnv });
     this.workers.push(worker);
-    await worker.waitForOutput(/"msg":"worker started"/);
+    await worker.waitForOutput(/"msg":"worker started"/, START_DEADLINE_MS);
     return worker;
   }
 

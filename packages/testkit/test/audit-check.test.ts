@@ -39,6 +39,7 @@ describe('the audit check of TestSystem.stop()', () => {
     expect(rest('POST', 503, '/v1/jobs', 'unavailable')).toEqual({ need: 'optional', results: ['failed'] });
     expect(rest('GET', 401)).toEqual({ need: 'required', results: ['denied'] });
     expect(rest('GET', 429)).toEqual({ need: 'required', results: ['denied'] });
+    expect(rest('POST', 429, '/v1/jobs', 'too_many_connections')).toBeUndefined();
     expect(rest('GET', 404)).toEqual({ need: 'optional', results: ['denied'] });
     expect(rest('GET', 200)).toBeUndefined();
     expect(rest('GET', 400)).toBeUndefined();
