@@ -29,6 +29,8 @@ export interface EnrolOptions {
   servers: string[];
   enrolToken: string;
   name: string;
+  /** This machine's enrolment nonce (state-dir.ts enrolmentNonce), the same on every attempt. */
+  nonce: string;
   userAgent: string;
   log: Logger;
   /** Aborted when the agent is asked to stop while it is still enrolling. */
@@ -41,11 +43,13 @@ export interface EnrolOptions {
  * server that cannot be reached, or answers 429 or 5xx, is retried with backoff across the
  * --server URLs: a machine may boot before its control plane. Any other refusal (the token is
  * unknown, expired, used up or revoked; the name is taken or invalid) throws EnrolmentRefused.
+ * Every attempt sends the same nonce, so one whose answer was lost after the server enrolled us
+ * is answered again (200: the same agent, a new token) rather than refused 409 on our own name.
  */
 export async function enrol(opts: EnrolOptions): Promise<EnrolledAgent> {
   const backoff = opts.backoff ?? new Backoff();
-  // Set once a request may have reached the server: a 409 for our own name then most likely
-  // means an earlier attempt enrolled us and its answer was lost.
+  // Set once a request may have reached the server: a 409 for our own name may then be an
+  // earlier attempt that enrolled us, if the server could not answer it again (see the hint).
   let maybeSent = false;
   for (let attempt = 0; ; attempt++) {
     opts.signal.throwIfAborted();
@@ -56,7 +60,7 @@ export async function enrol(opts: EnrolOptions): Promise<EnrolledAgent> {
       res = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${opts.enrolToken}`, 'content-type': 'application/json', 'user-agent': opts.userAgent },
-        body: JSON.stringify({ name: opts.name }),
+        body: JSON.stringify({ name: opts.name, nonce: opts.nonce }),
         signal: AbortSignal.any([opts.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
         redirect: 'error',
       });
@@ -68,7 +72,8 @@ export async function enrol(opts: EnrolOptions): Promise<EnrolledAgent> {
       continue;
     }
     const text = await res.text().catch(() => '');
-    if (res.status === 201) {
+    // 201: enrolled; 200: enrolled by an earlier attempt whose answer was lost, answered again with a new token.
+    if (res.status === 201 || res.status === 200) {
       const parsed = EnrolledAgent.safeParse(safeJson(text));
       if (!parsed.success) throw new EnrolmentRefused(`the server's answer to the enrolment is not an enrolled agent (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
       return parsed.data;
@@ -81,7 +86,7 @@ export async function enrol(opts: EnrolOptions): Promise<EnrolledAgent> {
     const message = (safeJson(text) as { error?: { message?: unknown } } | undefined)?.error?.message;
     const said = typeof message === 'string' ? message : `HTTP ${res.status}`;
     if (res.status === 404) throw new EnrolmentRefused(`${url} answered 404: is the control plane older than agent enrolment? (${said})`);
-    const hint = res.status === 409 && maybeSent && attempt > 0 ? ' (an earlier attempt may have enrolled this machine before its answer was lost: revoke that agent and start again)' : '';
+    const hint = res.status === 409 && maybeSent && attempt > 0 ? ' (if an earlier attempt enrolled this machine, the server could not answer it again: that agent has connected since or the enrolment token was revoked; revoke that agent and start again)' : '';
     throw new EnrolmentRefused(`the server refused the enrolment (HTTP ${res.status}): ${said}${hint}`);
   }
 }

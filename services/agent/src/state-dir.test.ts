@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStateDir, StateDirError, stateToken, writeStateToken } from './state-dir.ts';
+import { enrolmentNonce, forgetEnrolmentNonce, openStateDir, StateDirError, stateToken, writeStateToken } from './state-dir.ts';
 import { tokenFile } from './token-source.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'vmo-state-dir-'));
@@ -63,4 +63,45 @@ describe('--state-dir (PROTOCOL.md §8)', () => {
     expect(JSON.stringify(read)).not.toContain('secret-admin-token');
     expect(tokenFile(join(root, 'missing')).read()).toEqual({ problem: `cannot read ${join(root, 'missing')} (ENOENT)` });
   });
+  it('the enrolment nonce: made once (256 random bits, 0600 whatever the umask), read back from its file on every later call; removed once enrolled', () => {
+    const dir = join(root, 'nonce');
+    openStateDir(dir);
+    const umask = process.umask(0o000);
+    let nonce: string;
+    try {
+      nonce = enrolmentNonce(dir);
+    } finally {
+      process.umask(umask);
+    }
+    expect(nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const path = join(dir, 'enrol.nonce');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path, 'utf8')).toBe(`${nonce}\n`);
+    expect(readdirSync(dir)).toEqual(['enrol.nonce']);
+    expect(enrolmentNonce(dir)).toBe(nonce);
+    expect(enrolmentNonce(openStateDir(join(root, 'nonce-other')).dir)).not.toBe(nonce);
+    forgetEnrolmentNonce(dir);
+    expect(readdirSync(dir)).toEqual([]);
+    forgetEnrolmentNonce(dir); // gone already: nothing to do
+  });
+
+  it('an enrolment nonce others may read, or that is no nonce, is refused naming the file, never quoting it', () => {
+    const dir = join(root, 'nonce-bad');
+    openStateDir(dir);
+    const path = join(dir, 'enrol.nonce');
+    writeFileSync(path, `${'k'.repeat(43)}\n`, { mode: 0o644 });
+    chmodSync(path, 0o644);
+    expect(() => enrolmentNonce(dir)).toThrow(StateDirError);
+    expect(() => enrolmentNonce(dir)).toThrow(`--state-dir: ${path} may be read or written by users other than its owner (mode 0644)`);
+    writeFileSync(path, 'vmo_enr_secret-looking text\n', { mode: 0o600 });
+    chmodSync(path, 0o600);
+    let message = '';
+    try {
+      enrolmentNonce(dir);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(`--state-dir: ${path} does not hold an enrolment nonce: remove it (a new one is made)`);
+  });
 });
+

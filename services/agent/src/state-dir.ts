@@ -1,9 +1,13 @@
-import { accessSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, existsSync, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tokenFile, type TokenSource } from './token-source.ts';
 
 /** The agent's credential inside --state-dir. */
 export const STATE_TOKEN_FILE = 'agent.token';
+/** The enrolment nonce inside --state-dir, from before the first attempt until agent.token is kept. */
+export const STATE_NONCE_FILE = 'enrol.nonce';
+const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
 export class StateDirError extends Error {
   override name = 'StateDirError';
@@ -52,22 +56,74 @@ export function assertWritable(dir: string): void {
  * half-written or world-readable file.
  */
 export function writeStateToken(tokenPath: string, token: string): void {
-  const tmp = `${tokenPath}.${process.pid}.tmp`;
+  writePrivateFile(tokenPath, token);
+}
+
+/** `line` and a newline into `path`, 0600, durably and atomically (writeStateToken). */
+function writePrivateFile(path: string, line: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
   rmSync(tmp, { force: true });
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     fchmodSync(fd, 0o600); // whatever the umask
-    writeSync(fd, `${token}\n`);
+    writeSync(fd, `${line}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, tokenPath);
-  const dirFd = openSync(join(tokenPath, '..'), 'r');
+  renameSync(tmp, path);
+  const dirFd = openSync(join(path, '..'), 'r');
   try {
     fsyncSync(dirFd);
   } finally {
     closeSync(dirFd);
+  }
+}
+
+/**
+ * The nonce this machine enrols with (PROTOCOL.md §8), made on first need and kept in
+ * DIR/enrol.nonce (0600, durably) BEFORE the first attempt: a retry, by this process or by the
+ * next one after a crash or a restart, sends the same, so an enrolment whose answer was lost is
+ * answered again (the same agent, a new token) instead of a 409 on the machine's own name.
+ * LOUD: written before anything is sent: a nonce that could be lost with the answer would save
+ * nothing. Secret like a token: with the enrolment token it gets a not yet connected agent a
+ * token, so a file others may read is refused, and its content is never quoted.
+ */
+export function enrolmentNonce(dir: string): string {
+  const path = join(dir, STATE_NONCE_FILE);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StateDirError(`--state-dir: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    const nonce = randomBytes(32).toString('base64url');
+    try {
+      writePrivateFile(path, nonce);
+    } catch (e) {
+      throw new StateDirError(`--state-dir: cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return nonce;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new StateDirError(`--state-dir: ${path} is not a regular file`);
+    if ((stat.mode & 0o077) !== 0) throw new StateDirError(`--state-dir: ${path} may be read or written by users other than its owner (mode ${octal(stat.mode)}): remove it, or chmod 600 ${path}`);
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const nonce = buf.subarray(0, n).toString('utf8').replace(/\r?\n$/, '');
+    if (!NONCE_PATTERN.test(nonce)) throw new StateDirError(`--state-dir: ${path} does not hold an enrolment nonce: remove it (a new one is made)`);
+    return nonce;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Once agent.token is kept the nonce has done its work; removing it is best effort (a leftover is ignored once enrolled). */
+export function forgetEnrolmentNonce(dir: string): void {
+  try {
+    rmSync(join(dir, STATE_NONCE_FILE), { force: true });
+  } catch {
+    // Harmless: an enrolled agent never reads it, and the server answers it only for an agent that never connected.
   }
 }
 

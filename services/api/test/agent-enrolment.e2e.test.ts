@@ -6,15 +6,70 @@
  * past maxUses or expiresAt, or revoked, is refused (the agent exits 2, nothing is created), and
  * an enrolment token never opens /v1/agent/connect. rotate-token: the old token is refused at
  * once, the live socket closes, and the agent comes back once the new token is installed, its job
- * having run on (PROTOCOL.md §8).
+ * having run on (PROTOCOL.md §8). An enrolment whose answer is lost (cut, or the agent killed while
+ * waiting for it) is retried with the nonce kept in DIR, and answered again for the same agent.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '@vmo/shared/tokens';
 import { openWebSocket, registerSecret, ServiceProcess, TestSystem, waitFor } from '@vmo/testkit';
+
+/**
+ * A loopback proxy in front of the API that loses the first enrolment answer (`HTTP/1.1 201`)
+ * after the server committed it: `cut` resets the connection, `hold` keeps it open and forwards
+ * nothing more (until the agent is killed). Everything else (later enrolments, the agent's
+ * WebSocket) goes through untouched.
+ */
+class LoseFirstEnrolAnswer {
+  private armed = true;
+  private readonly sockets = new Set<Socket>();
+  readonly lost: Promise<void>;
+  private onLost!: () => void;
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {
+    this.lost = new Promise((resolve) => (this.onLost = resolve));
+  }
+
+  static async start(target: string, mode: 'cut' | 'hold'): Promise<LoseFirstEnrolAnswer> {
+    const { hostname, port } = new URL(target);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new LoseFirstEnrolAnswer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    server.on('connection', (client) => {
+      const upstream = connect(Number(port), hostname);
+      for (const sock of [client, upstream]) {
+        proxy.sockets.add(sock);
+        sock.on('error', () => {});
+        sock.on('close', () => (proxy.sockets.delete(sock), client.destroy(), upstream.destroy()));
+      }
+      let held = false;
+      client.on('data', (d: Buffer) => upstream.write(d));
+      upstream.on('data', (d: Buffer) => {
+        if (held) return;
+        if (proxy.armed && d.subarray(0, 13).toString() === 'HTTP/1.1 201 ') {
+          proxy.armed = false;
+          proxy.onLost();
+          if (mode === 'cut') return void (client.resetAndDestroy(), upstream.resetAndDestroy());
+          held = true;
+          return;
+        }
+        client.write(d);
+      });
+    });
+    return proxy;
+  }
+
+  async close(): Promise<void> {
+    for (const sock of this.sockets) sock.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
 
 describe('agent enrolment (real API, worker and agents)', () => {
   let system: TestSystem;
@@ -141,6 +196,49 @@ describe('agent enrolment (real API, worker and agents)', () => {
     expect(existsSync(join(stateDir, 'agent.token'))).toBe(false);
     expect(await agentCount()).toBe(agentsBefore);
     expect(await uses(enr.id)).toBe(usesBefore);
+  });
+
+  it.each([
+    ['cut', 'the connection is cut after the server enrolled it: the same process retries'],
+    ['hold', 'the agent is killed while the answer is held: the next process, with the same state dir, retries'],
+  ] as const)('§8 a lost enrolment answer (%s): %s with the nonce kept in its state dir; the same agent, online, with the token it got; one use; nothing stuck on a 409', async (how, _what) => {
+    const enr = await enrolmentToken({ maxUses: 1, labels: { lost: how } });
+    const name = `lost-${how}`;
+    const stateDir = join(dir, `lost-${how}`);
+    const proxy = await LoseFirstEnrolAnswer.start(system.apiUrls[0]!, how);
+    try {
+      const args = ['--state-dir', stateDir, '--enrol-file', enr.file, '--name', name];
+      const first = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info' }, ['--server', proxy.url, ...args]);
+      system.agents.push(first);
+      await proxy.lost;
+      // The server committed: the agent exists, its one use spent, and the machine never saw its token.
+      const created = await waitFor('the agent row', () => agentNamed(name), 30_000, 100);
+      expect(await uses(enr.id)).toBe(1);
+      const nonce = readFileSync(join(stateDir, 'enrol.nonce'), 'utf8').trim();
+      registerSecret('an enrolment nonce', nonce);
+      expect(mode(join(stateDir, 'enrol.nonce'))).toBe(0o600);
+      expect(existsSync(join(stateDir, 'agent.token'))).toBe(false);
+      let running = first;
+      if (how === 'hold') {
+        await first.kill();
+        running = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info' }, ['--server', proxy.url, ...args]);
+        system.agents.push(running);
+      }
+      await system.waitForAgentStatus(created.id, 'online', 60_000);
+      const token = readFileSync(join(stateDir, 'agent.token'), 'utf8').trim();
+      registerSecret('an enrolled agent token', token);
+      expect((await sql`select token_hash from agents where id = ${created.id}`)[0]!.token_hash).toBe(hashToken(token));
+      expect(readdirSync(stateDir).sort()).toEqual(['agent.token']); // the nonce is forgotten once the token is kept
+      expect(await uses(enr.id)).toBe(1);
+      expect(Number((await sql`select count(*)::int as n from agents where name = ${name}`)[0]!.n)).toBe(1);
+      expect((await sql`select status from audit_events where action = 'agents.enrol' and resource_id = ${created.id} order by id`).map((r) => r.status)).toEqual([201, 200]);
+      expect(running.output).not.toContain('409');
+      const job = await system.client.submit({ command: 'echo after a lost answer', target: { type: 'agent', agent: name } });
+      expect(await system.client.waitForEnd(job.id)).toMatchObject({ status: 'succeeded' });
+      await running.stop();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('an enrolment token never opens /v1/agent/connect (403), valid or not', async () => {
