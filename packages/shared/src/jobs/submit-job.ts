@@ -11,6 +11,7 @@ import { jobView, type JobRow, type JobView } from './job-view.ts';
 import { requestHash, type Idempotency } from './idempotency.ts';
 import { insertJobOnce } from './insert-job-once.ts';
 import { insertJob } from './insert-job.ts';
+import { countJobsSubmitted } from '../metrics/index.ts';
 import { insertJobSecrets } from './secrets/job-secrets-store.ts';
 import { sealSecretEnv, secretEnvDigest } from './secrets/seal-secret-env.ts';
 
@@ -92,6 +93,7 @@ export async function submitJob(
     if (!inserted) throw unknownAgent();
     row = inserted;
   }
+  countJobsSubmitted(row.target.type);
   const enqueued = await enqueueJob(cp.queue, row.id, row.agentId);
   if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
   return jobView(row);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { publishJobOutput, type BusConnection } from '../bus/publish.ts';
 import type { OutputChunk } from '../bus/messages/job-output.ts';
 import { insertOutputBatch, type OutputRow } from './insert-output-batch.ts';
+import { countPostgresError, outputBytesStored } from '../metrics/index.ts';
 
 export interface LogSinkOptions {
   sql: Sql;
@@ -149,6 +150,7 @@ export class LogSink {
         // starts up (porsager/postgres#1193). Retrying is safe: the insert is idempotent.
         inserted = await withDeadline(insertOutputBatch(this.opts.sql, dedupe(batch.rows)), INSERT_DEADLINE_MS);
       } catch (err) {
+        countPostgresError(err);
         if (this.closed) {
           for (const w of batch.waiters) w.reject(err as Error);
           return;
@@ -165,6 +167,7 @@ export class LogSink {
     const byJob = new Map<string, OutputChunk[]>();
     for (const r of rows) {
       if (!inserted.delete(`${r.jobId}:${r.seq}`)) continue;
+      outputBytesStored.inc(r.data.length);
       let chunks = byJob.get(r.jobId);
       if (!chunks) byJob.set(r.jobId, (chunks = []));
       chunks.push({ seq: r.seq, stream: r.stream, data: r.data.toString('base64') });

@@ -9,9 +9,17 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
  */
 export const metricsRegistry = new Registry();
 
-// The default process metrics (CPU, memory, event-loop lag, GC, handles), under their standard
-// names (process_*, nodejs_*) so the usual dashboards work; read at scrape time.
-collectDefaultMetrics({ register: metricsRegistry });
+let defaultsOn = false;
+/**
+ * The default process metrics (CPU, memory, event-loop lag, GC, handles), under their standard
+ * names (process_*, nodejs_*) so the usual dashboards work; read at scrape time. Turned on at the
+ * first scrape: a process that only imports the counters (a CLI, a test) pays for no monitors.
+ */
+function collectProcessMetrics(): void {
+  if (defaultsOn) return;
+  defaultsOn = true;
+  collectDefaultMetrics({ register: metricsRegistry });
+}
 
 export interface MetricsPage {
   contentType: string;
@@ -20,5 +28,6 @@ export interface MetricsPage {
 
 /** The Prometheus text exposition of everything in the registry (scrape-time sources included). */
 export async function renderMetrics(): Promise<MetricsPage> {
+  collectProcessMetrics();
   return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() };
 }
