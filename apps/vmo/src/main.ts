@@ -19,7 +19,8 @@ import { startWorker, workerEnv } from '@vmo/worker';
 const BUILT_IN_AGENT = 'local';
 
 const apiConfig = parseEnv(apiEnv);
-const workerConfig = parseEnv(workerEnv);
+// One /metrics for the whole process, on the API's port: the worker serves none of its own here.
+const workerConfig = { ...parseEnv(workerEnv), VMO_METRICS_PORT: undefined };
 const log = createLogger('vmo', apiConfig.VMO_LOG_LEVEL);
 logUnhandledRejections(log);
 
