@@ -135,6 +135,20 @@ describe('open streams end when access ends (real system)', () => {
     expect(again.kind === 'refused' && again.status).toBe(401);
   });
 
+  it("a stream opened with the auth proxy's user header (no token): closed 4401 when that user is disabled, and a reconnect is 401", async () => {
+    expect((await admin.request('POST', '/v1/users', { name: 'sr-proxied', role: 'viewer' })).status).toBe(201);
+    const grant = await admin.request('POST', '/v1/policies', { name: 'sr-proxied-local', subjects: { users: ['sr-proxied'] }, actions: ['read'], local: true });
+    expect(grant.status, grant.text).toBe(201);
+    const url = `${system.apiUrls[0]}/v1/jobs/${jobId}/stream`;
+    const headers = { 'X-VM-User': 'sr-proxied', 'X-VM-Email': 'proxied@example.com' };
+    const stream = await openWebSocket(url, { headers });
+    expect(stream.kind === 'refused' ? `refused ${stream.status} ${stream.body}` : 'open').toBe('open');
+    expect((await admin.request('PATCH', '/v1/users/sr-proxied', { disabled: true })).status).toBe(200);
+    expect(await closedWithin(stream as Extract<UpgradeResult, { kind: 'open' }>)).toEqual({ code: 4401, reason: 'the token is not valid' });
+    const again = await openWebSocket(url, { headers });
+    expect(again.kind === 'refused' && again.status).toBe(401);
+  });
+
   it('a proxy user first seen on a WebSocket upgrade has its users.create row, as over REST, once', async () => {
     const url = `${system.apiUrls[0]}/v1/jobs/${jobId}/stream`;
     const headers = { 'X-VM-User': 'sr-ws-newcomer', 'X-Forwarded-For': '203.0.113.5', 'X-Request-Id': 'sr-ws-first' };

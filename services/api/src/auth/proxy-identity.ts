@@ -94,4 +94,16 @@ export class ProxyIdentity {
     if (!unchanged) changes.set(principal, known ? 'updated' : 'created');
     return principal;
   }
+
+  /**
+   * The user the proxy named for an open stream (streams/stream-access.ts), as that user is NOW,
+   * read only: a re-check must never create or change a user, as resolve() would for a name
+   * that no longer names one (renamed) or an email an admin changed since. 401 when the name
+   * names no user any more or the user is disabled; a reconnect then goes through resolve().
+   */
+  async current(name: string): Promise<Principal> {
+    const user = await findUser(this.cp, name);
+    if (!user || user.name !== name || user.disabled) throw unauthorized('the token is not valid');
+    return { kind: 'proxy', tokenId: null, userId: user.id, name: user.name, role: user.role, scopes: null };
+  }
 }

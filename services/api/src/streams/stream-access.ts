@@ -30,6 +30,8 @@ interface Watched {
   ws: WebSocket;
   /** The upgrade's credential as authenticate() saw it: the token, the peer, the headers. */
   auth: AuthRequest;
+  /** Who the upgrade authenticated: a proxy user is looked up again by name, never re-created (ProxyIdentity.current). */
+  principal: Principal;
   resource: StreamResource;
   expiry?: NodeJS.Timeout;
 }
@@ -42,8 +44,9 @@ type Verdict = 'allowed' | 'unauthorized' | 'hidden';
  *
  * An upgrade checks its credential and the caller's right to read the job or run once; the
  * stream then lives for as long as the job. So every open stream is registered here and checked
- * again, exactly as its upgrade was (authenticate() with the same token, peer and headers, then
- * the same visibility check), when:
+ * again, as its upgrade was (authenticate() with the same token; a proxy's user looked up again
+ * by name, ProxyIdentity.current, without creating or changing it; then the same visibility
+ * check), when:
  * - an `access_changed` control message arrives (a token revoked, a user disabled or its role
  *   changed, a policy deleted: BUS.md §6), on every API node;
  * - its token's `expiresAt` passes (a timer per stream, from Postgres' clock);
@@ -103,7 +106,7 @@ export class StreamAccess {
    */
   watch(ws: WebSocket, opts: { auth: AuthRequest; principal: Principal; resource: StreamResource; generation: number }): void {
     if (this.stopped) return;
-    const entry: Watched = { ws, auth: opts.auth, resource: opts.resource };
+    const entry: Watched = { ws, auth: opts.auth, principal: opts.principal, resource: opts.resource };
     this.watched.add(entry);
     ws.once('close', () => this.forget(entry));
     if (opts.principal.tokenId !== null) void this.closeAtExpiry(entry, opts.principal.tokenId);
@@ -193,10 +196,11 @@ export class StreamAccess {
 
   /** The upgrade's checks again (server.ts, run-stream-upgrade.ts): who, jobs:read, then may they see it. */
   private async verdictOf(entry: Watched, principals: Map<string, Promise<Principal>>, visibility: Map<string, Promise<void>>): Promise<Verdict> {
-    const credential = this.credentialKey(entry.auth);
+    const proxy = entry.principal.kind === 'proxy' ? this.deps.tokens.proxy : undefined;
+    const credential = proxy ? `proxy\0${entry.principal.name}` : `token\0${entry.auth.token ?? ''}`;
     let pending = principals.get(credential);
     if (!pending) {
-      pending = authenticate(this.deps.tokens, entry.auth);
+      pending = proxy ? proxy.current(entry.principal.name) : authenticate(this.deps.tokens, entry.auth);
       pending.catch(() => {}); // awaited below; also by any other stream of the same credential
       principals.set(credential, pending);
     }
@@ -228,12 +232,5 @@ export class StreamAccess {
   private async assertRunVisible(principal: Principal, runId: string): Promise<void> {
     const sql = this.deps.cp.database.sql;
     await runAccess(sql, await loadGrants(sql, principal), runId);
-  }
-
-  /** What authenticate() decides by: the token, and the proxy's headers when the proxy applies. Kept in memory only. */
-  private credentialKey(auth: AuthRequest): string {
-    const proxy = this.deps.tokens.proxy;
-    const proxied = proxy?.applies(auth) === true ? [...auth.header(proxy.settings.userHeader), '\0', ...auth.header(proxy.settings.emailHeader)].join('\n') : '';
-    return `${auth.token ?? ''}\0${proxied}`;
   }
 }
