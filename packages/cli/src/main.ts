@@ -13,6 +13,8 @@ const program = new Command('vmo')
   .option('--server <url>', 'the API (default: the current context, or VMO_SERVER)')
   .option('--token <token>', 'a token (default: the current context, or VMO_TOKEN); prefer a context: a token on a command line is visible to other users of the machine')
   .option('--context <name>', 'use this context instead of the current one')
+  // Every command's --help lists --server, --token and --context too (they parse anywhere on the line).
+  .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError('(vmo <command> --help shows its usage and an example)')
   .configureOutput({ outputError: (text, write) => write(text) })
   // Commander's errors are thrown (reportError gives them vmo's usage code, 2) instead of exiting with 1.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
-import { CLI_ROOT, runCli, startCli } from './run-cli.ts';
+import { CLI_BIN, CLI_ROOT, runCli, startCli, useBundle } from './run-cli.ts';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -18,9 +18,10 @@ describe('vmo run (real system)', () => {
   let system: TestSystem;
   let scratch: string;
   let env: Record<string, string>;
+  let bundle: string;
 
   beforeAll(async () => {
-    system = await TestSystem.start({ label: 'cli_run' });
+    [system, bundle] = await Promise.all([TestSystem.start({ label: 'cli_run' }), useBundle()]);
     await system.startAgent('local');
     scratch = mkdtempSync(join(tmpdir(), 'vmo-cli-run-'));
     // An empty config directory: the server and token come from the environment only.
@@ -29,11 +30,13 @@ describe('vmo run (real system)', () => {
   afterAll(async () => {
     await system?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
+    if (bundle) rmSync(join(bundle, '..'), { recursive: true, force: true });
   });
 
   it("prints the command's output and exits with its exit code, on the local target and on an agent", async () => {
     for (const on of ['local', 'agent:local']) {
-      const r = await runCli(['run', '--on', on, '--', 'sh', '-c', 'echo hi; exit 3'], { env });
+      // The repository's bin (`npx vmo`), as the issue's done-when runs it.
+      const r = await runCli(['run', '--on', on, '--', 'sh', '-c', 'echo hi; exit 3'], { env, script: CLI_BIN });
       expect({ on, code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() }).toEqual({ on, code: 3, stdout: 'hi\n', stderr: '' });
     }
     // One argument is a shell line as it is.
