@@ -22,6 +22,8 @@ export const ExitCode = {
   agentOffline: 73,
   /** The job failed without an exit code or signal of its own: its `error` says why (`spawn_failed`, `ssh_connection_lost`, `agent_revoked`, …). */
   jobError: 74,
+  /** vmo's stdout was closed by its reader (`vmo run … | head`): 128 + SIGPIPE, as a shell reports it. The job goes on. */
+  stdoutClosed: 141,
 } as const;
 
 /** The table `vmo run --help` prints. */
@@ -34,4 +36,5 @@ export const EXIT_CODE_HELP = `Exit status:
   72       the job timed out (--timeout)
   73       the agent was offline past the dispatch timeout
   74       the job failed without an exit code (its error is on stderr)
+  141      vmo's stdout was closed (| head); the job goes on
   2        bad usage`;

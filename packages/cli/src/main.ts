@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { reportError } from './errors.ts';
+import { ExitCode } from './exit-codes.ts';
 import { registerCommands } from './commands/index.ts';
 import { CLI_VERSION } from './version.ts';
 
@@ -18,7 +19,23 @@ const program = new Command('vmo')
   .showHelpAfterError('(vmo <command> --help shows its usage and an example)')
   .configureOutput({ outputError: (text, write) => write(text) })
   // Commander's errors are thrown (reportError gives them vmo's usage code, 2) instead of exiting with 1.
-  .exitOverride();
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  vmo login --server https://vmo.example.com          save a context (the token is asked for)
+  vmo run --on agent:web-1 -- sh -c 'echo hi; exit 3'  prints hi, exits 3
+  vmo run --selector env=prod --stream -- uptime       on every matching machine
+  vmo logs -f job_0123456789abcdefghij`,
+  );
+
+// `vmo run … | head`: the reader went away. Exit as a shell's pipeline would (128 + SIGPIPE), without
+// a stack trace; the job itself goes on (vmo logs, vmo cancel).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(ExitCode.stdoutClosed);
+  throw err;
+});
 
 registerCommands(program);
 
