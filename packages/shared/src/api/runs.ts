@@ -46,7 +46,7 @@ export const SubmitRunBody = RunInput.superRefine((input, ctx) => {
 }).meta({
   id: 'RunInput',
   description:
-    'A command for every target: `targets` a label selector (Kubernetes syntax, over agents and SSH hosts; `kinds` narrows it) and/or explicit `agents` (ids or names) and `hosts` (ids, names or name@environment), resolved once, now. `strategy`: `maxConcurrency` and `maxErrors` as a count or `"n%"` of the targets (SSM rounding: concurrency and canary shares round up and are at least 1, an error share rounds down), `canary` the first `count` targets alone, the rest `bakeMs` after they all succeeded. `offline`: what a child whose agent is offline does (`wait` up to `dispatchTimeoutMs`, `skip`, `fail`).',
+    'A command for every target, with `env` and `secretEnv` as a single job (secretEnv: every child gets it; never returned; `***` in every child\'s output; gone when the run ends): `targets` a label selector (Kubernetes syntax, over agents and SSH hosts; `kinds` narrows it) and/or explicit `agents` (ids or names) and `hosts` (ids, names or name@environment), resolved once, now. `strategy`: `maxConcurrency` and `maxErrors` as a count or `"n%"` of the targets (SSM rounding: concurrency and canary shares round up and are at least 1, an error share rounds down), `canary` the first `count` targets alone, the rest `bakeMs` after they all succeeded. `offline`: what a child whose agent is offline does (`wait` up to `dispatchTimeoutMs`, `skip`, `fail`).',
 });
 
 const CountOrPercentView = z.union([z.number().int(), z.string()]);
@@ -81,6 +81,7 @@ const RunFields = {
   status: RunStatus,
   command: z.string(),
   env: LabelMap,
+  secretEnvNames: z.array(z.string()).meta({ description: "The names of the run's secretEnv variables (never their values; each child job lists them too); empty when it has none" }),
   cwd: z.string().nullable(),
   timeoutMs: z.number().int(),
   targets: z
@@ -227,7 +228,7 @@ export const submitRun = defineRoute({
   tags: ['runs'],
   summary: 'Run a command on every target a selector or list names',
   description:
-    'The targets are resolved now and stored: one child job per target. The run and all its children are durable in Postgres when this answers 201; the run then starts children as its strategy allows. Unknown fields are refused. An operator may run only if a policy grants `run` on every resolved target: otherwise 403 `target_forbidden` naming the first few (details.total counts them) and nothing is created.',
+    'The targets are resolved now and stored: one child job per target. The run and all its children are durable in Postgres when this answers 201; the run then starts children as its strategy allows. Unknown fields are refused. An operator may run only if a policy grants `run` on every resolved target: otherwise 403 `target_forbidden` naming the first few (details.total counts them) and nothing is created. A machine the caller may not read is never a target: a selector does not match it, and a list naming it (by id, name or name@environment) is the same 422 `unknown_agent` / `unknown_host` as a machine that does not exist; a bare host name is resolved, and `ambiguous_host` judged, among the hosts the caller may read. `secretEnv`: every child gets it, as a single job does (sealed once for the run, never returned, `***` in every child\'s output and in the run stream, dropped when the run ends; 422 `secrets_disabled` without VMO_SECRET_KEY).',
   request: {
     headers: SubmitRunHeaders,
     body: { required: true, content: json(SubmitRunBody) },
@@ -245,7 +246,7 @@ export const submitRun = defineRoute({
       ...AUTHENTICATED,
       ...TARGET_FORBIDDEN,
       400: ['validation_failed', 'invalid_json'],
-      422: ['no_targets', 'too_many_targets', 'invalid_strategy', 'unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused'],
+      422: ['no_targets', 'too_many_targets', 'invalid_strategy', 'unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused', 'secrets_disabled'],
     }),
   },
 });

@@ -3,6 +3,7 @@ import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { newId } from '../domain/ids.ts';
 import { AppError } from '../errors/app-error.ts';
 import { IDEMPOTENCY_TTL_HOURS, type Idempotency } from '../jobs/idempotency.ts';
+import { insertRunSecrets } from '../jobs/secrets/job-secrets-store.ts';
 import type { RunTarget } from './resolve-run-targets.ts';
 import type { runs } from '../db/schema/runs.ts';
 import { rowToRun, type RunRow } from './run-row.ts';
@@ -15,7 +16,8 @@ const CHILDREN_PER_INSERT = 5000;
 /**
  * The run and one child per target in ONE transaction (the run is durable, whole, before the
  * 201, or not at all). Children are `queued` and held (`released_at` null): only the roll-up lets
- * them go. With an Idempotency-Key the key is claimed in the same transaction, as for a job
+ * them go. A run with secretEnv: its one sealed row (run_secrets) and every child's
+ * `secret_env_names` are written here too. With an Idempotency-Key the key is claimed in the same transaction, as for a job
  * (jobs/insert-job-once.ts): a concurrent twin waits on the key's row and then gets this run.
  */
 export async function insertRun(
@@ -23,6 +25,8 @@ export async function insertRun(
   v: NewRun,
   targets: readonly RunTarget[],
   idem?: { key: Idempotency; hash: string },
+  /** The run's secretEnv sealed once for every child (jobs/secrets sealRunSecretEnv); `v.secretEnvNames` lists its names. */
+  sealedSecretEnv?: Buffer,
 ): Promise<{ run: RunRow; replayed: boolean }> {
   return cp.database.sql.begin(async (tx) => {
     if (idem) {
@@ -30,11 +34,13 @@ export async function insertRun(
       if (existing) return { run: existing, replayed: true };
     }
     const [row] = await tx`
-      insert into runs (id, status, command, env, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total)
-      values (${v.id}, 'queued', ${v.command}, ${JSON.stringify(v.env ?? {})}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs},
+      insert into runs (id, status, command, env, secret_env_names, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total)
+      values (${v.id}, 'queued', ${v.command}, ${JSON.stringify(v.env ?? {})}::jsonb, ${secretNames(v)}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs},
               ${JSON.stringify(v.targets)}::jsonb, ${JSON.stringify(v.strategyInput ?? {})}::jsonb, ${JSON.stringify(v.strategy)}::jsonb,
               ${v.offline ?? 'wait'}, ${v.dispatchTimeoutMs ?? null}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null}, ${targets.length})
       returning *`;
+    // LOUD: in this transaction: no child exists without the secrets it was submitted with.
+    if (sealedSecretEnv) await insertRunSecrets(tx, v.id, sealedSecretEnv);
     for (let start = 0; start < targets.length; start += CHILDREN_PER_INSERT) {
       await insertChildren(tx, v, targets.slice(start, start + CHILDREN_PER_INSERT), start);
     }
@@ -52,18 +58,21 @@ async function insertChildren(tx: postgres.TransactionSql, v: NewRun, targets: r
   const ids = targets.map(() => newId('job'));
   const offline = v.offline === 'skip' || v.offline === 'fail' ? v.offline : null;
   await tx`
-    insert into jobs (id, status, command, target, agent_id, host_id, env, cwd, timeout_ms, labels, created_by, owner_id,
+    insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id,
                       run_id, run_index, target_name, target_kind, released_at, dispatch_timeout_ms, offline)
     select t.id, 'queued', ${v.command},
            case when t.kind = 'agent' then jsonb_build_object('type', 'agent', 'agent', t.target_id)
                 else jsonb_build_object('type', 'ssh', 'host', t.target_id) end,
            case when t.kind = 'agent' then t.target_id end,
            case when t.kind = 'ssh' then t.target_id end,
-           ${JSON.stringify(v.env ?? {})}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
+           ${JSON.stringify(v.env ?? {})}::jsonb, ${secretNames(v)}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
            ${v.id}, t.ord - 1 + ${firstIndex}, t.name, t.kind, null, ${v.dispatchTimeoutMs ?? null}, ${offline}
     from unnest(${ids}::text[], ${targets.map((t) => t.kind)}::text[], ${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.name)}::text[])
          with ordinality as t(id, kind, target_id, name, ord)`;
 }
+
+/** The secretEnv names as jsonb text, or null (no secrets: the children cost no secret read). */
+const secretNames = (v: NewRun): string | null => (v.secretEnvNames && v.secretEnvNames.length > 0 ? JSON.stringify(v.secretEnvNames) : null);
 
 /**
  * Claim the key for this run, or find the run it already names: that run (same body), or 422

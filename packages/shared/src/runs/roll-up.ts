@@ -5,6 +5,7 @@ import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
 import type { JobError } from '../jobs/lifecycle/job-change.ts';
 import { onTransition } from '../jobs/lifecycle/observers.ts';
 import { transitionRunChildren } from '../jobs/lifecycle/transition-run-children.ts';
+import { dropRunSecrets } from '../jobs/secrets/job-secrets-store.ts';
 import { childCounts, readChildGroups, type ChildCounts } from './child-counts.ts';
 import { decideRollUp, type RollUpDecision } from './decide-roll-up.ts';
 import { enqueueReleased } from './enqueue-released.ts';
@@ -98,6 +99,10 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
           error_message = coalesce(error_message, ${skip?.runMessage ?? null})
         where id = ${runId}`;
     }
+    // LOUD: the run's secretEnv goes in the transaction that makes it final (every child has
+    // ended: none will read it again), so nothing readable outlives the run. The worker's sweep
+    // (jobs/secrets) drops any that a crash left.
+    if (run.secretEnvNames && isTerminalRun(d.status)) await dropRunSecrets(tx, runId);
     const running = counts.total - counts.queued - counts.terminal;
     const stopRunning = run.cancelRequestedAt !== null && running > 0 ? { graceMs: run.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS } : null;
     return { status: d.status, released, skip, cancelQueued: d.cancelQueued, stopRunning, bakeRemainingMs: d.bakeRemainingMs };

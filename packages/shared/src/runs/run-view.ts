@@ -10,6 +10,7 @@ export function runListView(row: RunRecord) {
     status: row.status,
     command: row.command,
     env: row.env,
+    secretEnvNames: row.secretEnvNames ?? [],
     cwd: row.cwd,
     timeoutMs: row.timeoutMs,
     targets: row.targets,

@@ -4,6 +4,8 @@ import { newId } from '../domain/ids.ts';
 import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../domain/label-selector.ts';
 import { AppError, badRequest } from '../errors/app-error.ts';
 import { canonicalJson, IDEMPOTENCY_TTL_HOURS, type Idempotency } from '../jobs/idempotency.ts';
+import { sealRunSecretEnv, secretEnvDigest } from '../jobs/secrets/seal-secret-env.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
 import { insertRun, keyReused } from './insert-run.ts';
 import { resolveRunTargets, type RunTarget, type RunTargetsQuery } from './resolve-run-targets.ts';
 import { requestRollUp } from './roll-up.ts';
@@ -38,11 +40,14 @@ export interface SubmitRunOptions {
  * happen here happens in the worker's sweep). Do not reorder.
  *
  * Throws AppError 422: `no_targets`, `too_many_targets`, `invalid_strategy` (details.field),
- * `unknown_agent` / `unknown_host` / `ambiguous_host` (naming the entry), `idempotency_key_reused`;
+ * `unknown_agent` / `unknown_host` / `ambiguous_host` (naming the entry), `idempotency_key_reused`,
+ * `secrets_disabled` (secretEnv without VMO_SECRET_KEY); 400 for a secretEnv name also in env;
  * 400 `validation_failed` for a selector that does not parse (when the caller did not parse it).
  */
 export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitRunOptions): Promise<{ run: RunRow; replayed: boolean }> {
-  const hash = opts.idempotency ? runRequestHash(input) : undefined;
+  const secrets = secretEnvOf(cp, input);
+  // The hash of a body with secrets carries a keyed digest of them, never the values' own hash (as a job's).
+  const hash = opts.idempotency ? runRequestHash(secrets ? { ...input, secretEnv: { digest: secretEnvDigest(secrets.box, secrets.env) } } : input) : undefined;
   if (opts.idempotency) {
     // A replay answers the run it made, even if its targets have changed since (an agent revoked).
     const replayed = await findReplay(cp, opts.idempotency, hash!);
@@ -60,12 +65,18 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
   const strategy = resolveStrategy(input.strategy, targets.length);
   if ('field' in strategy) throw new AppError(422, 'invalid_strategy', strategy.message, { field: strategy.field });
 
+  const runId = newId('run');
+  // Sealed ONCE for the run, whatever its number of children: each child reads it through its
+  // run_id (jobs/secrets readSealedSecretEnv). 10,000 children are one seal and one row, not
+  // 10,000 of each (up to 64 KiB each) inside the transaction below.
+  const sealed = secrets ? sealRunSecretEnv(secrets.box, runId, secrets.env) : undefined;
   const outcome = await insertRun(
     cp,
     {
-      id: newId('run'),
+      id: runId,
       command: input.command,
       env: input.env,
+      secretEnvNames: secrets ? Object.keys(secrets.env).sort() : null,
       cwd: input.cwd ?? null,
       timeoutMs: input.timeoutMs,
       targets: t,
@@ -79,6 +90,7 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
     },
     targets,
     opts.idempotency ? { key: opts.idempotency, hash: hash! } : undefined,
+    sealed,
   );
   if (outcome.replayed) return outcome;
   await requestRollUp(cp, outcome.run.id);
@@ -86,8 +98,26 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
   return { run: now ? rowToRun(now) : outcome.run, replayed: false };
 }
 
+/**
+ * The run's secretEnv and the box to seal it with, or undefined when it has none. Refused before
+ * anything is read or written, as a job's (jobs/submit-job.ts): a name also in `env` (400,
+ * naming the field), or no VMO_SECRET_KEY (422 `secrets_disabled`). Neither message quotes a value.
+ */
+function secretEnvOf(cp: ControlPlane, input: RunInput): { env: Record<string, string>; box: SecretBox } | undefined {
+  const env = input.secretEnv;
+  if (!env || Object.keys(env).length === 0) return undefined;
+  const twice = Object.keys(env).find((name) => Object.hasOwn(input.env, name));
+  if (twice !== undefined) {
+    throw badRequest('validation_failed', `secretEnv.${twice}: is also in env; give each variable once (secret or not)`, { field: `secretEnv.${twice}` });
+  }
+  if (!cp.secretBox) {
+    throw new AppError(422, 'secrets_disabled', 'secretEnv: secrets are not enabled on this control plane; set VMO_SECRET_KEY (or VMO_SECRET_KEY_FILE) on the API and the workers, or submit without secretEnv');
+  }
+  return { env, box: cp.secretBox };
+}
+
 /** A run body's hash for its Idempotency-Key: `run:` first, so a job's body and a run's never match. */
-export function runRequestHash(input: RunInput): string {
+export function runRequestHash(input: RunInput | (Omit<RunInput, 'secretEnv'> & { secretEnv?: { digest: string } })): string {
   return createHash('sha256').update(`run:${canonicalJson(input)}`).digest('hex');
 }
 

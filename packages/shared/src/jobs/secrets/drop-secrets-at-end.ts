@@ -8,11 +8,12 @@ import { dropEndedJobSecrets, dropJobSecrets } from './job-secrets-store.ts';
 /**
  * A lifecycle observer: when this process ends a job that had secretEnv, its sealed secrets are
  * deleted at once. Jobs without secrets cost nothing (the row as written says so). A delete that
- * fails is left to the sweep.
+ * fails is left to the sweep, which also drops the secrets of runs that ended.
  */
 export function dropSecretsOnEnd(cp: Pick<ControlPlane, 'database' | 'log'>): TransitionObserver {
   return async ({ job, to }) => {
-    if (!isTerminal(to) || !job.secretEnvNames) return;
+    // A run's child has no row of its own: its run's secrets go when the run ends (runs/roll-up.ts).
+    if (!isTerminal(to) || !job.secretEnvNames || job.runId) return;
     await dropJobSecrets(cp.database.sql, job.id).catch((err: Error) =>
       cp.log.warn({ err: err.message, jobId: job.id }, "could not drop an ended job's secrets; the sweep will"),
     );
