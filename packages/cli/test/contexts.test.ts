@@ -24,7 +24,7 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
     direct = system.apiUrls[0]!;
     proxy = await TcpProxy.start(Number(new URL(direct).port));
     scratch = mkdtempSync(join(tmpdir(), 'vmo-cli-ctx-'));
-  });
+  }, 240_000); // a loaded machine starts processes slowly: a deadline, not a measure
   afterAll(async () => {
     await proxy?.close();
     await system?.stop();

@@ -95,3 +95,14 @@ export function startCliInPty(args: string[], opts: { env?: Record<string, strin
   });
   return { child, done, output: () => Buffer.concat(out).toString('utf8'), write: (text: string) => child.stdin!.write(text) };
 }
+
+/**
+ * An agent for a test system, like TestSystem.startAgent but with a deadline for coming online
+ * that a loaded machine meets (the agent process starts through tsx too).
+ */
+export async function startAgent(system: { client: { request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; text: string }> }; spawnAgent(token: string): unknown; waitForAgentStatus(id: string, status: 'online', timeoutMs?: number): Promise<unknown> }, name: string, labels?: Record<string, string>): Promise<void> {
+  const res = await system.client.request('POST', '/v1/agents', { name, ...(labels ? { labels } : {}) });
+  if (res.status !== 201) throw new Error(`agent registration failed: ${res.status} ${res.text}`);
+  system.spawnAgent(res.body.token as string);
+  await system.waitForAgentStatus(res.body.id as string, 'online', 90_000);
+}

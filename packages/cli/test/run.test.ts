@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
-import { CLI_BIN, CLI_ROOT, runCli, startCli, useBundle } from './run-cli.ts';
+import { CLI_BIN, CLI_ROOT, runCli, startCli, startAgent, useBundle } from './run-cli.ts';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -22,11 +22,11 @@ describe('vmo run (real system)', () => {
 
   beforeAll(async () => {
     [system, bundle] = await Promise.all([TestSystem.start({ label: 'cli_run' }), useBundle()]);
-    await system.startAgent('local');
+    await startAgent(system, 'local');
     scratch = mkdtempSync(join(tmpdir(), 'vmo-cli-run-'));
     // An empty config directory: the server and token come from the environment only.
     env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(scratch, 'config') };
-  });
+  }, 240_000); // a loaded machine starts processes slowly: a deadline, not a measure
   afterAll(async () => {
     await system?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
-import { CLI_BIN, runCli, startCliInPty, useBundle } from './run-cli.ts';
+import { CLI_BIN, runCli, startCliInPty, startAgent, useBundle } from './run-cli.ts';
 
 describe('vmo on a terminal (real system, two agents)', () => {
   let system: TestSystem;
@@ -19,11 +19,10 @@ describe('vmo on a terminal (real system, two agents)', () => {
 
   beforeAll(async () => {
     [system, bundle] = await Promise.all([TestSystem.start({ label: 'cli_tty' }), useBundle()]);
-    await system.startAgent('cli-a', { labels: { fleet: 'cli' } });
-    await system.startAgent('cli-b', { labels: { fleet: 'cli' } });
+    await Promise.all([startAgent(system, 'cli-a', { fleet: 'cli' }), startAgent(system, 'cli-b', { fleet: 'cli' })]);
     scratch = mkdtempSync(join(tmpdir(), 'vmo-cli-tty-'));
     env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(scratch, 'config') };
-  });
+  }, 240_000); // a loaded machine starts processes slowly: a deadline, not a measure
   afterAll(async () => {
     await system?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
