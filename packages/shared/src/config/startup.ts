@@ -28,7 +28,7 @@ export async function startOrExit<T>(ctx: StartContext, start: () => Promise<T>)
   } catch (err) {
     const failure = explainStartFailure(err, ctx.settings);
     if (failure) {
-      process.stderr.write(`vmo ${ctx.service}: cannot start: ${failure.message}\n`);
+      process.stderr.write(`${ctx.service === 'vmo' ? 'vmo' : `vmo ${ctx.service}`}: cannot start: ${failure.message}\n`);
       process.exit(failure.exitCode);
     }
     ctx.log.fatal({ err }, 'cannot start');
