@@ -12,12 +12,15 @@ import { parseEnv } from '@vmo/shared/config';
 import { migrateDatabase, openDatabase } from '@vmo/shared/db';
 import { createLogger } from '@vmo/shared/logger';
 import { onShutdownSignal } from '@vmo/shared/shutdown';
+import { printVersionIfAsked, startOrExit } from '@vmo/shared/startup';
+import pkg from '../package.json' with { type: 'json' };
 import { startAgent } from '@vmo/agent';
 import { apiEnv, printAdminToken, startApi } from '@vmo/api';
 import { startWorker, workerEnv } from '@vmo/worker';
 
 const BUILT_IN_AGENT = 'local';
 
+printVersionIfAsked('vmo', pkg.version);
 const apiConfig = parseEnv(apiEnv);
 // One /metrics for the whole process, on the API's port: the worker serves none of its own here.
 const workerConfig = { ...parseEnv(workerEnv), VMO_METRICS_PORT: undefined };
@@ -26,12 +29,13 @@ logUnhandledRejections(log);
 
 // The built-in agent is registered before the API listens: a job for "local" sent as soon as
 // /health/ready answers must find it (it waits queued until the agent has connected).
-await migrateDatabase(apiConfig.VMO_DATABASE_URL);
+// A start that cannot work says why in one line naming the setting (startOrExit).
+await startOrExit({ service: 'vmo', settings: apiConfig, log }, () => migrateDatabase(apiConfig.VMO_DATABASE_URL));
 const database = openDatabase(apiConfig.VMO_DATABASE_URL, { max: 1 });
 const { token } = await issueBuiltInAgentToken({ database }, BUILT_IN_AGENT);
 await database.close();
-const api = await startApi(apiConfig, log.child({ role: 'api' }));
-const worker = await startWorker(workerConfig, log.child({ role: 'worker' }));
+const api = await startOrExit({ service: 'vmo', settings: apiConfig, log, checkRedis: false }, () => startApi(apiConfig, log.child({ role: 'api' })));
+const worker = await startOrExit({ service: 'vmo', settings: workerConfig, log, checkRedis: false }, () => startWorker(workerConfig, log.child({ role: 'worker' })));
 const agent = startAgent({
   servers: [api.url],
   token,
