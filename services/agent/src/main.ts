@@ -11,6 +11,7 @@ import { createLogger } from './logger.ts';
  * 78 bad configuration.
  */
 async function main(): Promise<void> {
+  if (process.argv.includes('--version')) return void process.stdout.write(`vmo-agent ${AGENT_VERSION}\n`);
   let config: AgentConfig | 'help';
   try {
     config = loadAgentConfig(process.argv.slice(2), process.env);
