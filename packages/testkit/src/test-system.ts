@@ -133,7 +133,8 @@ export class TestSystem {
     if (res.status !== 201) throw new Error(`agent registration failed: ${res.status} ${res.text}`);
     const { id, token } = res.body as { id: string; token: string };
     const proc = this.spawnAgent(token, opts);
-    await this.waitForAgentStatus(id, 'online');
+    // The agent process starts first (START_DEADLINE_MS), then connects.
+    await this.waitForAgentStatus(id, 'online', START_DEADLINE_MS);
     return { id, token, process: proc };
   }
 
