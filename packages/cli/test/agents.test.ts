@@ -129,12 +129,20 @@ describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
     expect(again.stderr.toString()).toMatch(/^vmo: not_found: /);
   });
 
-  it('whoami takes an agent token only: a user token is 403, none is 401', async () => {
+  it('whoami takes an agent token only: a user token is 403, none is 401; each answer as its contract says', async () => {
+    const { agentWhoami, AgentIdentity, ErrorBody } = await import('@vmo/shared/api');
     const res = await fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers: { authorization: `Bearer ${online.token}` } });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: online.id, name: 'web-a', labels: { env: 'prod', role: 'web' } });
-    expect((await fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers: { authorization: `Bearer ${system.token}` } })).status).toBe(403);
-    expect((await fetch(`${system.apiUrls[0]}/v1/agent/whoami`)).status).toBe(401);
+    const body = await res.json();
+    expect(body).toEqual({ id: online.id, name: 'web-a', labels: { env: 'prod', role: 'web' } });
+    expect(AgentIdentity.safeParse(body).success).toBe(true);
+    for (const [headers, status, code] of [[{ authorization: `Bearer ${system.token}` }, 403, 'forbidden'], [{}, 401, 'unauthorized']] as const) {
+      const refused = await fetch(`${system.apiUrls[0]}/v1/agent/whoami`, { headers });
+      expect(refused.status).toBe(status);
+      expect(Object.keys(agentWhoami.responses)).toContain(String(status));
+      const error = ErrorBody.parse(await refused.json());
+      expect(error.error.code).toBe(code);
+    }
   });
 
   it('--help of each command has an example', async () => {

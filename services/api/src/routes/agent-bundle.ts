@@ -37,9 +37,10 @@ export class AgentBundle {
   }
 
   private async build(): Promise<BuiltAgent> {
-    const { build } = await import('esbuild');
+    const { build, stop } = await import('esbuild');
     // The same options as services/agent's `npm run build` (package.json): one ESM file for Node 20,
     // with a `require` for the CommonJS dependencies (ws) that esbuild inlines.
+    // Its service process is needed no more after this one build (per API process).
     const result = await build({
       entryPoints: [`${this.agentDir}src/main.ts`],
       absWorkingDir: this.agentDir,
@@ -51,7 +52,7 @@ export class AgentBundle {
       outfile: 'vmo-agent.mjs',
       logLevel: 'silent',
       banner: { js: "import { createRequire as __vmoCreateRequire } from 'node:module'; const require = __vmoCreateRequire(import.meta.url);" },
-    });
+    }).finally(() => stop());
     const code = result.outputFiles[0]!.contents;
     const { version } = JSON.parse(await readFile(`${this.agentDir}package.json`, 'utf8')) as { version: string };
     return { code, sha256: createHash('sha256').update(code).digest('hex'), version };
