@@ -28,7 +28,7 @@ describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const vmo = (args: string[], extra: Record<string, string> = {}) => runCli(args, { env: { ...env, ...extra }, cwd: dir });
+  const vmo = (args: string[], extra: Record<string, string> = {}) => runCli(args, { env: { ...env, ...extra }, cwd: dir, timeoutMs: 240_000 });
   /** Fields that move on their own (heartbeats) are left out of a comparison. */
   const steady = ({ lastSeenAt: _l, ...rest }: Record<string, unknown>) => rest;
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TcpProxy, TestSystem, waitFor } from '@vmo/testkit';
+import { freePort, TcpProxy, TestSystem, waitFor } from '@vmo/testkit';
 import { CLI_BIN, runCli, startCli, useBundle } from './run-cli.ts';
 
 describe('vmo login, contexts and a dropped connection (real system)', () => {
@@ -67,9 +67,10 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
     expect((await runCli(['--context', 'nope', 'run', '--', 'true'], { env })).code).toBe(70);
 
     // VMO_SERVER over the context; --server over VMO_SERVER.
-    const envWins = await runCli(['run', '--', 'true'], { env: { ...env, VMO_SERVER: 'http://127.0.0.1:1' } });
+    const nobody = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    const envWins = await runCli(['run', '--', 'true'], { env: { ...env, VMO_SERVER: nobody } });
     expect([envWins.code, envWins.stderr.toString()]).toEqual([70, expect.stringMatching(/^vmo: unreachable: cannot reach the server: ECONNREFUSED/)]);
-    const flagWins = await runCli(['--server', direct, 'run', '--', 'echo flag'], { env: { ...env, VMO_SERVER: 'http://127.0.0.1:1' } });
+    const flagWins = await runCli(['--server', direct, 'run', '--', 'echo flag'], { env: { ...env, VMO_SERVER: nobody } });
     expect([flagWins.code, flagWins.stdout.toString()]).toEqual([0, 'flag\n']);
     // LOUD: the current context's token is not sent to a server that is not the context's.
     const otherServer = await runCli(['--server', proxy.url, 'run', '--', 'true'], { env });

@@ -32,7 +32,7 @@ describe('vmo hosts and vmo targets (real stack)', { timeout: 300_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const vmo = (args: string[], input?: string) => runCli(args, { env, cwd: dir, ...(input === undefined ? {} : { input }) });
+  const vmo = (args: string[], input?: string) => runCli(args, { env, cwd: dir, timeoutMs: 240_000, ...(input === undefined ? {} : { input }) });
   /** `created  router@default  root@192.168.1.1:22` → ['created', 'router@default', 'root@…']. */
   const rowsOf = (text: string) => text.trimEnd().split('\n').filter(Boolean).map((l) => /^(\S+) +(\S+) +(.*)$/.exec(l)!.slice(1));
 

@@ -16,10 +16,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
 import { runCli } from './run-cli.ts';
 
+/** A `vmo` process's deadline: on a loaded machine (two cores, several suites) it can take a minute to start. */
+const SLOW = 240_000;
 const hasUnshare = spawnSync('unshare', ['-m', 'true']).status === 0;
 
 // Generous: each `vmo` is a Node process loading TypeScript through tsx, slow on a loaded machine.
-describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { timeout: 300_000 }, () => {
+describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { timeout: 600_000 }, () => {
   let system: TestSystem;
   let dir: string;
   let env: Record<string, string>;
@@ -88,7 +90,7 @@ describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { t
 
   it('agents add → 0600 token file → the printed command installs a service whose agent comes online; --uninstall leaves nothing', async () => {
     const vm = join(dir, 'vm');
-    const add = await runCli(['agents', 'add', 'web-1', '--labels', 'env=test,role=web'], { env, cwd: vm });
+    const add = await runCli(['agents', 'add', 'web-1', '--labels', 'env=test,role=web'], { env, cwd: vm, timeoutMs: SLOW });
     expect(add.code, add.stderr.toString()).toBe(0);
     const tokenFile = join(vm, 'web-1.token');
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
@@ -123,7 +125,8 @@ describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { t
     await waitFor('web-1 online', async () => ((await system.client.vmo.agents.get('web-1')).status === 'online' ? true : undefined), 60_000, 100).catch((err: Error) => {
       throw new Error(`${err.message}\n${output}`);
     });
-    const ls = await runCli(['agents', 'ls', '--json'], { env });
+    const ls = await runCli(['agents', 'ls', '--json'], { env, timeoutMs: SLOW });
+    expect(ls.code, ls.stderr.toString()).toBe(0);
     const online = (JSON.parse(ls.stdout.toString()) as { name: string; status: string; labels: Record<string, string>; hostname: string }[]).find((a) => a.name === 'web-1')!;
     expect(online).toMatchObject({ status: 'online', labels: { env: 'test', role: 'web' } });
     expect(online.hostname).not.toBeNull();
@@ -140,5 +143,25 @@ describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { t
     expect(systemctlCalls().slice(3)).toEqual(['disable --now vmo-agent.service', 'daemon-reload']);
     expect(existsSync(prefix)).toBe(false);
     expect(readdirSync(join(dir, 'units'))).toEqual([]);
+  });
+
+  it('--no-service --prefix installs only into the prefix (no root paths, no systemctl), and --uninstall removes it', () => {
+    const vm = join(dir, 'vm');
+    const prefix = join(dir, 'plain');
+    const calls = systemctlCalls().length;
+    const units = readdirSync(join(dir, 'units'));
+    // Outside any namespace: nothing of the machine's may be touched.
+    const run = (args: string) =>
+      spawnSync('sh', ['-c', `curl -fsSL '${system.apiUrls[0]}/v1/agent/install.sh' | sh -s -- ${args}`], { cwd: vm, env: { PATH: `${dir}/bin:${process.env.PATH}`, HOME: vm }, encoding: 'utf8', timeout: 120_000 });
+    const install = run(`--server '${system.apiUrls[0]}' --token-file web-1.token --no-service --prefix '${prefix}'`);
+    expect(install.status, install.stderr).toBe(0);
+    expect(install.stdout).toContain(`Start it with: ${prefix}/vmo-agent`);
+    expect(readdirSync(prefix).sort()).toEqual(['etc', 'vmo-agent', 'vmo-agent.mjs']);
+    expect(readFileSync(join(prefix, 'etc', 'agent.env'), 'utf8')).toBe(`VMO_SERVER=${system.apiUrls[0]}\nVMO_AGENT_TOKEN_FILE=${prefix}/etc/token\n`);
+    expect(systemctlCalls()).toHaveLength(calls);
+    expect(readdirSync(join(dir, 'units'))).toEqual(units);
+    const uninstall = run(`--uninstall --prefix '${prefix}'`);
+    expect(uninstall.status, uninstall.stderr).toBe(0);
+    expect(existsSync(prefix)).toBe(false);
   });
 });
