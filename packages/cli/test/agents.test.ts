@@ -22,7 +22,7 @@ describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'vmo-agents-'));
     env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(dir, 'xdg') };
     online = await system.startAgent('web-a', { labels: { env: 'prod', role: 'web' } });
-  });
+  }, 240_000);
   afterAll(async () => {
     await system?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -26,7 +26,7 @@ describe('vmo hosts and vmo targets (real stack)', { timeout: 300_000 }, () => {
     system = await TestSystem.start({ label: 'cli_hosts', workers: 0 });
     dir = mkdtempSync(join(tmpdir(), 'vmo-hosts-'));
     env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(dir, 'xdg'), HOME: dir };
-  });
+  }, 240_000);
   afterAll(async () => {
     await system?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,7 @@ describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { t
     // A systemctl that records what it is asked (one call per line) and succeeds.
     writeFileSync(join(dir, 'bin', 'systemctl'), `#!/bin/sh\necho "$*" >>'${dir}/systemctl.log'\n`, { mode: 0o755 });
     env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(dir, 'xdg') };
-  });
+  }, 240_000);
   afterAll(async () => {
     for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
     await system?.stop();
