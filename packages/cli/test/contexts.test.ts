@@ -32,24 +32,31 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
     if (bundle) rmSync(join(bundle, '..'), { recursive: true, force: true });
   });
 
-  it('login checks the token, writes a 0600 file and switches contexts; flags and VMO_* take precedence', async () => {
-    const xdg = join(scratch, 'xdg');
-    const env = { XDG_CONFIG_HOME: xdg };
-    const file = join(xdg, 'vmo', 'config.json');
+  // The three cases below share one config directory, in order: login, then switching, then precedence.
+  const xdg = () => join(scratch, 'xdg');
+  const file = () => join(xdg(), 'vmo', 'config.json');
+
+  it('login checks the token before it saves it, in a 0600 file in a 0700 directory', async () => {
+    const env = { XDG_CONFIG_HOME: xdg() };
+    const file_ = file();
 
     // The token on stdin, never on the command line.
     const first = await runCli(['login', '--server', direct, '--name', 'direct'], { env, input: `${system.token}\n`, script: CLI_BIN });
     expect([first.code, first.stderr.toString()]).toEqual([0, '']);
     expect(first.stdout.toString()).toMatch(/logged in to .* as .*context "direct" is current/);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(statSync(join(xdg, 'vmo')).mode & 0o777).toBe(0o700);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ current: 'direct', contexts: { direct: { server: direct, token: system.token } } });
+    expect(statSync(file_).mode & 0o777).toBe(0o600);
+    expect(statSync(join(xdg(), 'vmo')).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(readFileSync(file_, 'utf8'))).toMatchObject({ current: 'direct', contexts: { direct: { server: direct, token: system.token } } });
 
     // A token the API refuses is not saved.
     const wrong = await runCli(['login', '--server', direct, '--name', 'wrong', '--token', 'vmo_usr_nottoken'], { env });
     expect([wrong.code, wrong.stderr.toString()]).toEqual([70, expect.stringMatching(/^vmo: unauthorized: /)]);
-    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).contexts)).toEqual(['direct']);
+    expect(Object.keys(JSON.parse(readFileSync(file_, 'utf8')).contexts)).toEqual(['direct']);
+  }, 180_000);
 
+  it('contexts: ls (never a token), the current one, --context, use', async () => {
+    const env = { XDG_CONFIG_HOME: xdg() };
+    const file_ = file();
     const second = await runCli(['login', '--server', proxy.url, '--name', 'proxied', '--token', system.token], { env });
     expect(second.code).toBe(0);
     const ls = await runCli(['context', 'ls'], { env });
@@ -63,8 +70,13 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
     expect((await runCli(['--context', 'direct', 'run', '--', 'true'], { env })).code).toBe(0);
     expect(proxy.accepted).toBe(acceptedBefore); // it went to the direct URL
     expect((await runCli(['context', 'use', 'direct'], { env })).code).toBe(0);
-    expect(JSON.parse(readFileSync(file, 'utf8')).current).toBe('direct');
+    expect(JSON.parse(readFileSync(file_, 'utf8')).current).toBe('direct');
     expect((await runCli(['--context', 'nope', 'run', '--', 'true'], { env })).code).toBe(70);
+  }, 180_000);
+
+  it('flags over VMO_* over the context, and a context\'s token only to its own server; rm', async () => {
+    const env = { XDG_CONFIG_HOME: xdg() };
+    const file_ = file();
 
     // VMO_SERVER over the context; --server over VMO_SERVER.
     const nobody = `http://127.0.0.1:${await freePort()}`; // nothing listens there
@@ -80,10 +92,10 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
 
     const rm = await runCli(['context', 'rm', 'direct'], { env });
     expect(rm.code).toBe(0);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ contexts: { proxied: expect.objectContaining({ server: proxy.url }) } });
+    expect(JSON.parse(readFileSync(file_, 'utf8'))).toEqual({ contexts: { proxied: expect.objectContaining({ server: proxy.url }) } });
     const none = await runCli(['run', '--', 'true'], { env });
     expect([none.code, none.stderr.toString()]).toEqual([70, expect.stringMatching(/no server: run `vmo login/)]);
-  });
+  }, 180_000);
 
   it('a connection reset mid-stream resumes: the output arrives whole, no byte lost or repeated', async () => {
     const dir = mkdtempSync(join(scratch, 'resume-'));
@@ -101,5 +113,5 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
     expect([r.code, r.stderr.toString()]).toEqual([0, '']);
     expect(r.stdout.toString()).toBe(expected);
     expect(proxy.accepted).toBeGreaterThan(before); // it did reconnect
-  });
+  }, 120_000);
 });

@@ -14,7 +14,8 @@ import { CLI_BIN, CLI_ROOT, runCli, startCli, startAgent, useBundle } from './ru
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('vmo run (real system)', () => {
+// Each case runs vmo several times: deadlines for a loaded machine, not measures.
+describe('vmo run (real system)', { timeout: 180_000 }, () => {
   let system: TestSystem;
   let scratch: string;
   let env: Record<string, string>;

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
 import { CLI_BIN, runCli, startCliInPty, startAgent, useBundle } from './run-cli.ts';
 
-describe('vmo on a terminal (real system, two agents)', () => {
+// Each case runs vmo several times: deadlines for a loaded machine, not measures.
+describe('vmo on a terminal (real system, two agents)', { timeout: 180_000 }, () => {
   let system: TestSystem;
   let scratch: string;
   let env: Record<string, string>;
