@@ -149,6 +149,22 @@ describe('open streams end when access ends (real system)', () => {
     expect(again.kind === 'refused' && again.status).toBe(401);
   });
 
+  it("the agent gateway already does the same for agents: a revoked agent's socket is closed 4401, a rotated token's 4410, and the old token is refused", async () => {
+    const connect = (token: string) => openWebSocket(`${system.apiUrls[0]}/v1/agent/connect`, { token });
+    const revoked = await admin.request('POST', '/v1/agents', { name: 'sr-agent-revoked' });
+    const rotated = await admin.request('POST', '/v1/agents', { name: 'sr-agent-rotated' });
+    expect([revoked.status, rotated.status]).toEqual([201, 201]);
+    // No hello is sent: the gateway would close it 1008 after 10 s, long after what is tested here.
+    const [a, b] = [await connect(revoked.body.token), await connect(rotated.body.token)];
+    expect([a.kind, b.kind]).toEqual(['open', 'open']);
+    expect((await admin.request('DELETE', `/v1/agents/${revoked.body.id}`)).status).toBe(204);
+    expect((await admin.request('POST', `/v1/agents/${rotated.body.id}/rotate-token`)).status).toBe(200);
+    expect(await closedWithin(a as Extract<UpgradeResult, { kind: 'open' }>, 9_000)).toMatchObject({ code: 4401 });
+    expect(await closedWithin(b as Extract<UpgradeResult, { kind: 'open' }>, 9_000)).toMatchObject({ code: 4410 });
+    const [againA, againB] = [await connect(revoked.body.token), await connect(rotated.body.token)];
+    expect([againA.kind === 'refused' && againA.status, againB.kind === 'refused' && againB.status]).toEqual([401, 401]);
+  });
+
   it('a proxy user first seen on a WebSocket upgrade has its users.create row, as over REST, once', async () => {
     const url = `${system.apiUrls[0]}/v1/jobs/${jobId}/stream`;
     const headers = { 'X-VM-User': 'sr-ws-newcomer', 'X-Forwarded-For': '203.0.113.5', 'X-Request-Id': 'sr-ws-first' };
