@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { registerAgents } from './agents.ts';
 import { registerCancel } from './cancel.ts';
+import { registerCompletion } from './completion.ts';
 import { registerContext } from './context.ts';
 import { registerHosts } from './hosts.ts';
+import { registerJobs } from './jobs.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerRun } from './run.ts';
+import { registerRuns } from './runs.ts';
 import { registerTargets } from './targets.ts';
 
 /**
@@ -16,9 +19,12 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerLogs(program);
   registerCancel(program);
+  registerJobs(program);
+  registerRuns(program);
   registerAgents(program);
   registerHosts(program);
   registerTargets(program);
   registerLogin(program);
   registerContext(program);
+  registerCompletion(program);
 }
