@@ -25,8 +25,8 @@ describe('GET /metrics access (in-process)', () => {
     app = createApp({ cp: fixture.cp, tokens: new TokenStore(fixture.cp.database), log, audit: new AuditWriter({ sql: fixture.cp.database.sql, log }), metricsToken: METRICS_TOKEN });
     await createUser(fixture.cp, { name: 'watcher', role: 'viewer', email: null });
     await createUser(fixture.cp, { name: 'boss', role: 'admin', email: null });
-    viewerToken = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'watcher'))!, name: 'v', scopes: null, createdBy: 'test' })).token;
-    adminUserToken = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'boss'))!, name: 'a', scopes: null, createdBy: 'test' })).token;
+    viewerToken = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'watcher'))!, name: 'v', createdBy: 'test' })).token;
+    adminUserToken = (await createApiToken(fixture.cp, { user: (await findUser(fixture.cp, 'boss'))!, name: 'a', createdBy: 'test' })).token;
   });
   afterAll(() => fixture?.close());
 
