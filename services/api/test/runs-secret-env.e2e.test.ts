@@ -203,7 +203,7 @@ describe('secretEnv on runs (real API + worker + agents + sshd)', () => {
     const { VMO_SECRET_KEY: _key, ...withoutKey } = system.env;
     const api = new ServiceProcess('api', withoutKey);
     try {
-      const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/);
+      const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/, 90_000);
       const before = await counts();
       const res = await fetch(`${url}/v1/runs`, {
         method: 'POST',
@@ -219,7 +219,7 @@ describe('secretEnv on runs (real API + worker + agents + sshd)', () => {
     } finally {
       await api.stop();
     }
-  }, 120_000);
+  }, 180_000);
 
   it('no service logged the secret or the key', async () => {
     await system.stop();
