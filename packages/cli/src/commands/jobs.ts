@@ -54,13 +54,17 @@ export interface PagingOptions {
  * The rows a listing asked for, newest first, through the API's keyset cursor: at most `limit`
  * (default 20), or every page with `all`. `more`: the API has rows past the last one fetched.
  */
-export async function fetchRows<T>(opts: PagingOptions, page: (q: { limit: number; cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<{ rows: T[]; more: boolean }> {
+export async function fetchRows<T>(
+  opts: PagingOptions,
+  page: (q: { limit: number; cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>,
+  pageSize = PAGE_MAX,
+): Promise<{ rows: T[]; more: boolean }> {
   if (opts.all && opts.limit !== undefined) throw new CliError('--all and --limit ask for two sizes: give one', ExitCode.usage, 'usage');
   const cap = opts.all ? Infinity : (opts.limit ?? DEFAULT_LIMIT);
   const rows: T[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const p = await page({ limit: Math.min(PAGE_MAX, cap - rows.length), ...(cursor ? { cursor } : {}) });
+    const p = await page({ limit: Math.min(pageSize, cap - rows.length), ...(cursor ? { cursor } : {}) });
     rows.push(...p.items);
     if (p.nextCursor === null) return { rows, more: false };
     if (rows.length >= cap) return { rows, more: true };
