@@ -190,6 +190,12 @@ describe('secretEnv on runs (real API + worker + agents + sshd)', () => {
     expect(await runSecretRows(res.body.id)).toEqual([]);
   });
 
+  it('the OpenAPI document shows secretEnv on RunInput and secretEnvNames on Run', async () => {
+    const doc = (await (await fetch(`${system.apiUrls[0]}/v1/openapi.json`)).json()) as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    expect(Object.keys(doc.components.schemas.RunInput!.properties!)).toContain('secretEnv');
+    expect(Object.keys(doc.components.schemas.Run!.properties!)).toContain('secretEnvNames');
+  });
+
   it('a name in both env and secretEnv is a 400 naming it; nothing is created', async () => {
     const before = await counts();
     const res = await system.client.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'fleet=sec' }, env: { TOKEN: 'plain' }, secretEnv: { TOKEN: SECRET } });
