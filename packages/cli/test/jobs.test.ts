@@ -29,7 +29,7 @@ describe('vmo jobs (real stack)', { timeout: 300_000 }, () => {
     env = { VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token, XDG_CONFIG_HOME: join(dir, 'xdg') };
     const submit = (command: string) => system.client.vmo.jobs.submit({ command, target: { type: 'local' }, labels: { suite: 'cli-jobs' } });
     // Oldest first: the failing one is the newest.
-    const ids = [];
+    const ids: string[] = [];
     for (const command of ['echo one', 'echo two', 'echo three', 'echo ok', 'echo oops >&2; exit 3']) ids.push((await submit(command)).id);
     const ended = await waitFor(
       'the five jobs to end',

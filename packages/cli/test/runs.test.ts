@@ -32,7 +32,7 @@ describe('vmo runs (real stack)', { timeout: 300_000 }, () => {
     const first = await submit('echo hi');
     // One child at a time: the first to run makes the directory and fails, the other prints ok.
     const second = await submit(`mkdir '${join(dir, 'first')}' 2>/dev/null && { echo first; exit 3; } || echo ok`);
-    [passed, failed] = await waitFor(
+    const ended = await waitFor(
       'both runs to end',
       async () => {
         const runs = await Promise.all([first.id, second.id].map((id) => system.client.vmo.runs.get(id)));
@@ -41,6 +41,7 @@ describe('vmo runs (real stack)', { timeout: 300_000 }, () => {
       240_000,
       250,
     );
+    [passed, failed] = [ended[0]!, ended[1]!];
     expect([passed.status, failed.status]).toEqual(['succeeded', 'failed']);
     listed = (await system.client.vmo.runs.list()).items;
     expect(listed.map((r) => r.id)).toEqual([failed.id, passed.id]);
