@@ -178,7 +178,7 @@ export function registerJobs(program: Command): void {
 Examples:
   vmo jobs ls
   vmo jobs ls --status failed,timed_out --limit 100 -o wide
-  vmo jobs ls --run run_0123456789abcdefghij --all --json | jq -r '.[] | select(.exitCode != 0) | .targetName'`,
+  vmo jobs ls --run run_0123456789abcdefghij --all --json | jq -r '.[] | select(.status != "succeeded") | .targetName'`,
     )
     .action(async (opts: ListOptions & PagingOptions & { status?: string; run?: string; target?: string }, command: Command) => {
       const format = outputFormat(opts);
