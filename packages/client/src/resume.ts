@@ -16,9 +16,17 @@ export interface ReconnectReason {
   error?: Error;
 }
 
+/**
+ * Closes of a connection that broke rather than was ended by the server: 1006 (no close frame: a
+ * reset, a proxy or NAT that dropped it), 1001 (going away: a node shutting down), 1011 (the
+ * server's error). LOUD: resumed like 1012, from the follower's own position, so a dropped
+ * connection loses and repeats nothing; 4401 and 4404 (access ended) are never resumed.
+ */
+const BROKEN_CONNECTION_CODES: readonly number[] = [1001, 1006, 1011];
+
 export interface ResumePolicy<P> {
   signal?: AbortSignal | undefined;
-  /** Resumes after a 1012 or 4008 close, in all (default 100); past it, the close is an error. */
+  /** Resumes after a 1012 or 4008 close or a broken connection (1006, 1001, 1011), in all (default 100); past it, the close is an error. */
   maxResumes?: number;
   /** How long a stream that cannot be opened (503, 429, unreachable) is retried before the error is thrown (default 120 s). */
   retryForMs?: number;
@@ -31,7 +39,8 @@ export interface ResumePolicy<P> {
 /**
  * The resume loop shared by the job and run followers: open a connection (`connect`, which fills
  * in `Connection` from its frames and dedupes by its own position), and until an `end` frame came,
- * reconnect from `position()` after a resumable close (1012, 4008, a gap the follower closed on) or
+ * reconnect from `position()` after a resumable close (1012, 4008, a gap the follower closed on, a
+ * broken connection) or
  * an upgrade that could not be made (503, 429, unreachable), with jittered exponential backoff.
  * Throws VmoApiError for a refusal retrying cannot fix, VmoStreamClosedError for a close that is
  * not a resume or past `maxResumes`, and the signal's reason when aborted.
@@ -53,7 +62,7 @@ export async function resumeUntilEnd<E, P>(policy: ResumePolicy<P>, position: ()
       policy.onClose?.(close);
       if (c.end) return c.end;
       unreachableSince = undefined;
-      if (!c.gap && !RESUMABLE_CLOSE_CODES.includes(close.code)) throw new VmoStreamClosedError(close.code, close.reason);
+      if (!c.gap && !RESUMABLE_CLOSE_CODES.includes(close.code) && !BROKEN_CONNECTION_CODES.includes(close.code)) throw new VmoStreamClosedError(close.code, close.reason);
       if (++resumes > maxResumes) throw new VmoStreamClosedError(close.code, `${close.reason}; gave up after ${maxResumes} resumes`);
       reason = { closeCode: close.code };
     } catch (err) {

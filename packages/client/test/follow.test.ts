@@ -13,7 +13,9 @@ import { VmoApiError, VmoClient, VmoStreamClosedError, type OutputChunk, type Re
 
 type Step =
   | { refuse: number; code: string }
-  | { frames: object[]; close: number };
+  | { frames: object[]; close: number }
+  /** Send the frames, then end the TCP connection without a close frame (a proxy or node that went away: the client sees 1006). */
+  | { frames: object[]; terminate: true };
 
 interface Seen {
   url: string;
@@ -39,6 +41,11 @@ async function scriptedServer(steps: Step[]): Promise<{ url: string; seen: Seen[
       return void socket.end(`HTTP/1.1 ${step.refuse} Refused\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if ('terminate' in step) {
+        // Once the frames are written: FIN without a WebSocket close frame.
+        step.frames.forEach((f, i) => ws.send(JSON.stringify(f), i === step.frames.length - 1 ? () => socket.destroy() : undefined));
+        return;
+      }
       for (const f of step.frames) ws.send(JSON.stringify(f));
       ws.close(step.close, 'scripted');
     });
@@ -94,6 +101,21 @@ describe('follow() resumes as the README says', () => {
     expect(f.reconnects.map((r) => [r.closeCode, r.after])).toEqual([[1012, 1], [4008, 2]]);
   });
 
+  it.each([
+    ['in Node', undefined],
+    ['with a browser WebSocket', WebSocket],
+  ])('resumes after a broken connection (no close frame) %s, from the last chunk it has, none lost or repeated', async (_, WebSocketClass) => {
+    const f = await followScript([
+      { frames: [status(), output(0, 'a'), output(1, 'b')], terminate: true },
+      { frames: [status(), output(1, 'b'), output(2, 'c')], terminate: true },
+      { frames: [status(), output(3, 'd'), end()], close: 1000 },
+    ], WebSocketClass ? { WebSocket: WebSocketClass } : {});
+    await f.result;
+    expect(text(f.chunks)).toBe('abcd');
+    expect(afters(f.seen)).toEqual(['-1', '1', '2']);
+    expect(f.reconnects.map((r) => r.closeCode)).toEqual([1006, 1006]);
+  });
+
   it('retries a 503 upgrade with a growing delay, then resumes where it was', async () => {
     const f = await followScript([
       { frames: [status(), output(0, 'x')], close: 1012 },
@@ -140,8 +162,8 @@ describe('follow() resumes as the README says', () => {
     expect(f.seen).toHaveLength(1);
   });
 
-  it('throws a close that is not a resume (4404, 1008) as a VmoStreamClosedError', async () => {
-    for (const close of [4404, 1008]) {
+  it('throws a close that is not a resume (4401, 4404, 1008) as a VmoStreamClosedError', async () => {
+    for (const close of [4401, 4404, 1008]) {
       const f = await followScript([{ frames: [status()], close }]);
       await expect(f.result).rejects.toEqual(expect.objectContaining({ name: 'VmoStreamClosedError', closeCode: close }));
       await expect(f.result).rejects.toBeInstanceOf(VmoStreamClosedError);

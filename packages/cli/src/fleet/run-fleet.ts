@@ -1,7 +1,6 @@
 import type { VmoClient } from '@vmo/client';
 import { ExitCode } from '../exit-codes.ts';
 import { CtrlC } from '../job/interrupt.ts';
-import { resumeOnBreak } from '../job/resume-on-break.ts';
 import { colours } from '../output/colour.ts';
 import { LinePrefixer } from './line-prefixer.ts';
 import { formatSummary } from './print-summary.ts';
@@ -42,30 +41,19 @@ export async function runFleet(client: VmoClient, request: RunRequest, opts: { d
     bar?.update(progress);
     const prefixer = opts.stream ? new LinePrefixer(() => bar?.clear(), () => bar?.redraw()) : undefined;
 
-    let after: string | undefined;
-    let afterAtBreak: string | undefined;
-    const follow = () =>
-      client.runs.follow(run.id, {
-        after,
-        output: opts.stream,
-        onMessage: (msg) => (after = msg.cursor),
-        onOutput: (chunk) => prefixer?.write(chunk),
-        onStatus: (s) => {
-          if (FINAL.has(s.status)) prefixer?.flush(s.jobId);
-        },
-        onProgress: (p) => {
-          progress.done = p.done;
-          progress.total = p.total;
-          progress.running = p.counts.running;
-          progress.failed = p.counts.failed + p.counts.timed_out + p.counts.lost + p.counts.canceled + p.counts.skipped;
-          bar?.update(progress);
-        },
-      });
-    const end = await resumeOnBreak(follow, {
-      progressed: () => {
-        const moved = after !== afterAtBreak;
-        afterAtBreak = after;
-        return moved;
+    // followRun() resumes from its own cursor after a close or a broken connection.
+    const end = await client.runs.follow(run.id, {
+      output: opts.stream,
+      onOutput: (chunk) => prefixer?.write(chunk),
+      onStatus: (s) => {
+        if (FINAL.has(s.status)) prefixer?.flush(s.jobId);
+      },
+      onProgress: (p) => {
+        progress.done = p.done;
+        progress.total = p.total;
+        progress.running = p.counts.running;
+        progress.failed = p.counts.failed + p.counts.timed_out + p.counts.lost + p.counts.canceled + p.counts.skipped;
+        bar?.update(progress);
       },
     });
     prefixer?.flushAll();

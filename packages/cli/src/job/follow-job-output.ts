@@ -1,5 +1,4 @@
 import type { OutputChunk, StreamEnd, VmoClient } from '@vmo/client';
-import { resumeOnBreak } from './resume-on-break.ts';
 
 export interface FollowJobOptions {
   /** The last seq already written (-1: from the first chunk). */
@@ -14,29 +13,17 @@ export interface FollowJobOptions {
 
 /**
  * Follow a job's stream to its end, handing over every chunk exactly once and in order, resuming
- * from the last seq delivered whenever the connection closes or breaks (resume-on-break.ts), so
- * `vmo run` survives a dropped connection without losing or repeating a byte.
+ * from the last seq delivered whenever the connection closes or breaks (the client's follow()
+ * does), so `vmo run` survives a dropped connection without losing or repeating a byte.
  */
 export function followJobOutput(client: VmoClient, jobId: string, opts: FollowJobOptions): Promise<StreamEnd> {
-  let last = opts.after ?? -1;
-  let lastAtBreak = last;
-  const follow = () =>
-    client.follow(jobId, {
-      after: last,
-      signal: opts.signal,
-      onOutput: (chunk) => {
-        last = chunk.seq; // LOUD: advanced for every chunk, shown or filtered out, so a resume never repeats one
-        if (opts.stream === undefined || chunk.stream === opts.stream) opts.onOutput(chunk);
-      },
-      onReconnect: (r) => opts.onResume?.(r.after),
-    });
-  return resumeOnBreak(follow, {
+  return client.follow(jobId, {
+    after: opts.after ?? -1,
     signal: opts.signal,
-    progressed: () => {
-      const moved = last !== lastAtBreak;
-      lastAtBreak = last;
-      return moved;
+    onOutput: (chunk) => {
+      // LOUD: every chunk moves follow()'s position, shown or filtered out, so a resume never repeats one
+      if (opts.stream === undefined || chunk.stream === opts.stream) opts.onOutput(chunk);
     },
-    onBreak: () => opts.onResume?.(last),
+    onReconnect: (r) => opts.onResume?.(r.after),
   });
 }
