@@ -4,9 +4,9 @@ import { namesResource, type AuditEvent, type AuditWriter } from '@vmo/shared/au
 import { AppError } from '@vmo/shared/errors';
 import type { Logger } from '@vmo/shared/logger';
 import type { AuthEnv, Principal } from '../auth/principal.ts';
-import { proxyUserChangeOf } from '../auth/proxy-identity.ts';
+import { recordProxyUserChange } from '../auth/proxy-identity.ts';
 import { auditedRouteFor, resourceIdInPath } from './audit-action.ts';
-import { auditEventOf, auditResultOf, MUTATING_METHODS, proxyUserEvent } from './audit-event.ts';
+import { auditEventOf, auditResultOf, MUTATING_METHODS } from './audit-event.ts';
 import { auditSourceAddress, trustNoProxy } from './audit-source.ts';
 
 export interface AuditOptions {
@@ -40,8 +40,7 @@ export function auditRequests({ writer, log, isTrustedProxy = trustNoProxy }: Au
     const requestId = (c.var.requestId as string | undefined) ?? null;
     // A proxy identity seen for the first time was created by this request, whatever it is (a GET
     // too): that user's creation (or email change) is its own row, before the request's.
-    const userChange = proxyUserChangeOf(principal);
-    if (userChange) await storeOrLog(writer, log, proxyUserEvent(principal!, userChange, sourceIp(), requestId));
+    await recordProxyUserChange(principal, (event) => storeOrLog(writer, log, event), { sourceIp: sourceIp(), requestId });
     if (!MUTATING_METHODS.has(c.req.method) && auditResultOf(status, c.error) !== 'denied') return;
     const event = auditEventOf({
       method: c.req.method,
