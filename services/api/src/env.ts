@@ -70,8 +70,9 @@ export const apiEnv = z.object({
    */
   VMO_SUBMIT_RATE: rateVar('off'),
   /**
-   * Failed authentications (a presented token refused) per source address, then 429 for tokens
-   * from it until the window ends: `<count>/<window>`, or `off`. Behind a proxy every client
+   * Failed authentications (a presented token refused) per source address and per credential
+   * presented, then 429 for tokens from that address, and for that credential from anywhere,
+   * until the window ends: `<count>/<window>`, or `off`. Behind a proxy every client
    * shares the proxy's address: raise it, or turn it off and limit at the proxy.
    */
   VMO_AUTH_FAIL_RATE: rateVar('30/1m'),

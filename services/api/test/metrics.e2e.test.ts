@@ -197,7 +197,7 @@ describe('GET /metrics (real API, worker with VMO_METRICS_PORT, agent)', () => {
     }
     const audit = await system.client.request('GET', '/v1/audit?result=denied&limit=100');
     expect(audit.status).toBe(200);
-    const denied = audit.body.items.filter((e: { action: string; detail?: { attempted?: string } }) => e.action === 'auth.denied' && e.detail?.attempted === 'unknown.metrics');
+    const denied = audit.body.items.filter((e: { action: string; detail?: { attempted?: string } }) => e.action === 'auth.denied' && e.detail?.attempted === 'metrics.get');
     expect(denied.length, JSON.stringify(audit.body.items.slice(0, 3))).toBeGreaterThanOrEqual(2);
     expect(denied.every((e: { status: number }) => e.status === 401)).toBe(true);
   });

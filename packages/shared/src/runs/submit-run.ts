@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { countJobsSubmitted } from '../metrics/index.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { newId } from '../domain/ids.ts';
 import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../domain/label-selector.ts';
@@ -93,6 +94,10 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
     sealed,
   );
   if (outcome.replayed) return outcome;
+  // Each child is a job submitted, as POST /v1/jobs counts one (vmo_jobs_submitted_total).
+  const perKind = new Map<string, number>();
+  for (const target of targets) perKind.set(target.kind, (perKind.get(target.kind) ?? 0) + 1);
+  for (const [kind, n] of perKind) countJobsSubmitted(kind, n);
   await requestRollUp(cp, outcome.run.id);
   const [now] = await cp.database.sql`select * from runs where id = ${outcome.run.id}`.catch(() => []);
   return { run: now ? rowToRun(now) : outcome.run, replayed: false };

@@ -35,6 +35,7 @@ describe('audit actions come from the route table', () => {
     expect(auditActionOf({ path: '/v1/tokens', operationId: 'createToken' }).action).toBe('tokens.create');
     expect(auditActionOf({ path: '/v1/agents/{id}/rotate-token', operationId: 'rotateAgentToken' }).action).toBe('agents.rotate_token');
     expect(auditActionOf({ path: '/v1/agent/enrol', operationId: 'enrolAgent' }).action).toBe('agents.enrol');
+    expect(auditActionOf({ path: '/metrics', operationId: 'getMetrics' })).toEqual({ action: 'metrics.get', resourceType: 'metrics', hasId: false });
   });
 
   it('every mutating route of the API has an action of the form resource.verb', () => {

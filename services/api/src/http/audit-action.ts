@@ -17,10 +17,12 @@ const RESOURCE_ALIASES: Record<string, string> = { agent: 'agents' };
  * is the path's first segment after /v1 (`enrolment-tokens` → `enrolment_tokens`), the verb its
  * operationId without the resource's own words (`submitJob` → `submit`, `importHosts` →
  * `import`, `rotateAgentToken` → `rotate_token`, `jobLogs` → `logs`), in snake case.
- * `agentConnect` on /v1/agent/connect is `agents.connect`.
+ * `agentConnect` on /v1/agent/connect is `agents.connect`; `getMetrics` on /metrics is `metrics.get`.
  */
 export function auditActionOf(route: Pick<ApiRoute, 'path' | 'operationId'>): AuditedRoute {
-  const [, , first = 'unknown'] = route.path.split('/');
+  // `/v1/jobs/…` → jobs; a route outside /v1 (`/metrics`) is its own first segment.
+  const segments = route.path.split('/');
+  const first = (segments[1] === 'v1' ? segments[2] : segments[1]) || 'unknown';
   const resourceType = RESOURCE_ALIASES[first] ?? first.replace(/-/g, '_');
   const hasId = /^\/v1\/[^/]+\/\{[^}]+\}/.test(route.path);
   const resourceWords = new Set(first.split('-').flatMap((w) => [w, w.replace(/s$/, ''), w.replace(/ies$/, 'y')]));
