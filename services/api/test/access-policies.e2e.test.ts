@@ -1,7 +1,8 @@
 /**
  * Issue 11 §Authorization, "Must hold", on the real stack (API and worker processes, real agents,
  * Postgres, Redis): a viewer cannot run; an operator of team=a cannot run on team=b (403 naming
- * it, nothing created) and cannot see team b's jobs and runs (404 on GET, logs, stream, cancel,
+ * it when she may read it; the 422 of a machine that does not exist when she may not: no
+ * existence oracle; nothing created either way) and cannot see team b's jobs and runs (404 on GET, logs, stream, cancel,
  * the same 404 as for no job at all; absent from every list); the `local` target is admins'
  * only unless a policy with local=true grants it; the inventory is read per policy and written
  * by admins only; policies' bad input is a 4xx naming the field with nothing created, and a
@@ -75,16 +76,84 @@ describe('authorization by policy (real system)', () => {
       expect(await count('jobs')).toBe(before);
     });
 
-    it('an operator of team=a cannot run on team=b: 403 target_forbidden naming the agent or host, nothing created', async () => {
+    it("an operator of team=a naming team b's agent or host (which she may not read) gets the 422 of a machine that does not exist, byte for byte; nothing created", async () => {
       const before = await count('jobs');
-      const onAgent = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
-      expect(onAgent.status, onAgent.text).toBe(403);
-      expect(onAgent.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['b-1'], total: 1 } });
-      expect(onAgent.body.error.message).toContain('"b-1"');
-      const onHost = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host: 'hb' } });
-      expect(onHost.status, onHost.text).toBe(403);
-      expect(onHost.body.error.details).toMatchObject({ targets: ['hb@default'] });
+      const hbId = ((await admin.request('GET', '/v1/hosts/hb')).body as { id: string }).id;
+      const b1Id = ((await admin.request('GET', '/v1/agents/b-1')).body as { id: string }).id;
+      const none = { agent: 'zz-9', host: 'zz-9' };
+      for (const [type, ref, code] of [
+        ['agent', 'b-1', 'unknown_agent'],
+        ['agent', b1Id, 'unknown_agent'],
+        ['ssh', 'hb', 'unknown_host'],
+        ['ssh', 'hb@default', 'unknown_host'],
+        ['ssh', hbId, 'unknown_host'],
+      ] as const) {
+        const field = type === 'agent' ? 'agent' : 'host';
+        const hidden = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type, [field]: ref } });
+        const missing = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type, [field]: none[field] } });
+        expect([hidden.status, hidden.body.error?.code], `${ref}: ${hidden.text}`).toEqual([422, code]);
+        // The same bytes once the name she typed is set aside: nothing says the machine exists.
+        expect(hidden.text.replaceAll(JSON.stringify(JSON.stringify(ref)).slice(1, -1), '<ref>')).toBe(missing.text.replaceAll(JSON.stringify(JSON.stringify(none[field])).slice(1, -1), '<ref>'));
+        expect(hidden.headers.get('content-type')).toBe(missing.headers.get('content-type'));
+      }
+      // An admin naming a name nobody has gets those very bytes (submitJob's own 422).
+      const adminMissing = await admin.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'zz-9' } });
+      const aliceHidden = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
+      expect(aliceHidden.text.replace('\\"b-1\\"', '<ref>')).toBe(adminMissing.text.replace('\\"zz-9\\"', '<ref>'));
+      expect(aliceHidden.text).not.toMatch(/team|target_forbidden|hb@/);
       expect(await count('jobs')).toBe(before);
+    });
+
+    it('an operator of team=a who may read team b but not run there: 403 target_forbidden naming the agent or host, nothing created', async () => {
+      const readB = await policy({ name: 'alice-reads-b-jobs', subjects: { users: ['alice'] }, actions: ['read'], targets: 'team=b' });
+      expect(readB.status, readB.text).toBe(201);
+      try {
+        const before = await count('jobs');
+        const onAgent = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
+        expect(onAgent.status, onAgent.text).toBe(403);
+        expect(onAgent.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['b-1'], total: 1 } });
+        expect(onAgent.body.error.message).toContain('"b-1"');
+        for (const host of ['hb', 'hb@default']) {
+          const onHost = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host } });
+          expect(onHost.status, onHost.text).toBe(403);
+          expect(onHost.body.error).toMatchObject({ code: 'target_forbidden', details: { action: 'run', targets: ['hb@default'], total: 1 } });
+        }
+        expect(await count('jobs')).toBe(before);
+      } finally {
+        await admin.vmo.policies.delete('alice-reads-b-jobs');
+      }
+    });
+
+    it('a bare host name resolves among the hosts the caller may read: one hidden in `default` neither wins over nor makes ambiguous her own in another environment', async () => {
+      const added: string[] = [];
+      const host = async (name: string, environment: string, team: string) => {
+        const res = await admin.request('POST', '/v1/hosts', { name, environment, host: '127.0.0.1', port: 1, user: 'nobody', labels: { team } });
+        expect(res.status, res.text).toBe(201);
+        added.push(res.body.id as string);
+        return res.body.id as string;
+      };
+      try {
+        const hidden = await host('web', 'default', 'b');
+        const mine = await host('web', 'staging', 'a');
+        // Two hidden hosts of one name are nobody, not an ambiguity.
+        await host('hz', 'x', 'b');
+        await host('hz', 'y', 'b');
+        const res = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host: 'web' } });
+        expect(res.status, res.text).toBe(201);
+        expect(res.body.hostId).toBe(mine);
+        expect(res.body.target).toEqual({ type: 'ssh', host: 'web' });
+        // For an admin, who reads every host, the bare name is the one in `default`.
+        const byAdmin = await admin.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host: 'web' } });
+        expect(byAdmin.status, byAdmin.text).toBe(201);
+        expect(byAdmin.body.hostId).toBe(hidden);
+        const hz = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host: 'hz' } });
+        const zz = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'ssh', host: 'zz' } });
+        expect([hz.status, hz.body.error?.code], hz.text).toEqual([422, 'unknown_host']);
+        expect(hz.text.replace('hz', 'zz')).toBe(zz.text);
+        for (const id of [res.body.id, byAdmin.body.id]) await admin.waitForEnd(id); // port 1: refused at once
+      } finally {
+        for (const id of added) await admin.request('DELETE', `/v1/hosts/${id}`);
+      }
     });
 
     it("an operator of team=a runs on team=a, sees and cancels their job", async () => {
@@ -235,8 +304,9 @@ describe('authorization by policy (real system)', () => {
       expect((await lou.waitForEnd(res.body.id)).status).toBe('succeeded');
       expect((await lou.logs(res.body.id)).toString()).toBe('local-by-policy\n');
       expect((await alice.request('GET', `/v1/jobs/${res.body.id}`)).status).toBe(404);
-      // lou may run there, nowhere else.
-      expect((await lou.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'a-1' } })).status).toBe(403);
+      // lou may run there, nowhere else: a-1 is not hers to read, so it is nobody to her.
+      const elsewhere = await lou.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'a-1' } });
+      expect([elsewhere.status, elsewhere.body.error?.code], elsewhere.text).toEqual([422, 'unknown_agent']);
       expect((await admin.request('POST', '/v1/jobs', { command: 'true', target: { type: 'local' } })).status).toBe(201);
     });
   });
@@ -330,7 +400,9 @@ describe('authorization by policy (real system)', () => {
       expect(onB.status, onB.text).toBe(201);
       expect((await alice.request('GET', `/v1/jobs/${jobB}`)).status).toBe(200); // run implies read
       await admin.vmo.policies.delete('temp'); // by name
-      expect((await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } })).status).toBe(403);
+      // b-1 is hidden from her again: nobody, as an agent that does not exist.
+      const after = await alice.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } });
+      expect([after.status, after.body.error?.code], after.text).toEqual([422, 'unknown_agent']);
       expect((await alice.request('GET', `/v1/jobs/${jobB}`)).status).toBe(404);
       // Her own job on b-1 stays hers to see.
       expect((await alice.request('GET', `/v1/jobs/${onB.body.id}`)).status).toBe(200);
@@ -350,9 +422,11 @@ describe('authorization by policy (real system)', () => {
       expect((await bea.request('GET', '/v1/agents/spoof')).status).toBe(404);
       expect(((await bea.request('GET', '/v1/agents')).body.items as { name: string }[]).map((a) => a.name)).toEqual(['b-1']);
       expect(((await bea.request('GET', '/v1/targets')).body.items as { name: string }[]).map((a) => a.name).sort()).toEqual(['b-1', 'hb@default']);
+      // Not hers to read, so nobody to her: the 422 of an agent that does not exist.
       const run = await bea.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'spoof' } });
-      expect(run.status, run.text).toBe(403);
-      expect(run.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['spoof'] } });
+      const nobody = await bea.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'zz-9' } });
+      expect([run.status, run.body.error?.code], run.text).toEqual([422, 'unknown_agent']);
+      expect(run.text.replace('spoof', 'zz-9')).toBe(nobody.text);
       expect((await bea.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'b-1' } })).status).toBe(201);
       await admin.request('DELETE', `/v1/agents/${spoof.id}`);
     });
@@ -364,9 +438,13 @@ describe('authorization by policy (real system)', () => {
       expect(res.status, res.text).toBe(201);
       expect((await policy({ name: 'evan-everywhere', subjects: { users: ['evan'] }, actions: ['run'], targets: '' })).status).toBe(201);
       const evan = system.clientFor(0, await token('evan'));
+      // Not his to read (only `local` grants it), so nobody to him, as in a run's agent list; the
+      // `local` target itself stays the 403 naming it.
       const refused = await evan.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'local' } });
-      expect(refused.status, refused.text).toBe(403);
-      expect(refused.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['local'] } });
+      expect([refused.status, refused.body.error?.code], refused.text).toEqual([422, 'unknown_agent']);
+      const localTarget = await evan.request('POST', '/v1/jobs', { command: 'true', target: { type: 'local' } });
+      expect(localTarget.status, localTarget.text).toBe(403);
+      expect(localTarget.body.error).toMatchObject({ code: 'target_forbidden', details: { targets: ['local'] } });
       expect((await evan.request('GET', '/v1/agents/local')).status).toBe(404);
       expect(((await evan.request('GET', '/v1/agents')).body.items as { name: string }[]).map((a) => a.name)).not.toContain('local');
       expect((await evan.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'a-1' } })).status).toBe(201);
