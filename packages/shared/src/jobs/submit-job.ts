@@ -39,6 +39,8 @@ export async function submitJob(
   idempotency?: Idempotency,
   /** The submitting user's id (users.id), null for the bootstrap admin: who may see the job as its creator. */
   ownerId: string | null = null,
+  /** An ssh target's host as authorization judged it (access/may-run.ts assertMayRunJob): stored as is, the name not resolved again. */
+  judgedHostId?: string,
 ): Promise<JobView & { replayed?: boolean }> {
   const secrets = secretEnvOf(cp, input);
   const agentRef = input.target.type === 'agent' ? input.target.agent : undefined;
@@ -52,7 +54,7 @@ export async function submitJob(
   }
   let hostId: string | null = null;
   if (input.target.type === 'ssh') {
-    const host = await resolveHost(cp.database.db, input.target.host);
+    const host = judgedHostId !== undefined ? { id: judgedHostId } : await resolveHost(cp.database.db, input.target.host);
     if (!host) throw new AppError(422, 'unknown_host', `no host with id, name or name@environment ${JSON.stringify(input.target.host)}; see GET /v1/hosts`);
     hostId = host.id;
   }

@@ -39,8 +39,9 @@ export function jobRoutes(cp: ControlPlane) {
     const key = input.headers()['Idempotency-Key'];
     const principal = c.get('principal');
     const idempotency = key === undefined ? undefined : { principal: principalKey(principal), key };
-    await assertMayRunJob(cp, await grantsOf(c, cp), body.target); // before anything is written
-    const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency, principal.userId);
+    const judged = await assertMayRunJob(cp, await grantsOf(c, cp), body.target); // before anything is written
+    // The host judged (a bare name resolves among the caller's readable hosts), not the name again.
+    const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency, principal.userId, judged.hostId);
     c.header('Location', `/v1/jobs/${job.id}`);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(job, 201);
