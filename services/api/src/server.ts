@@ -19,7 +19,7 @@ import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './
 import { auditRefusedUpgrade, auditUpgradePrincipal } from './http/audit-upgrade.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
-import { upgradeTokenToLookUp, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
+import { failedAuthAddress, upgradeTokenToLookUp, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
@@ -91,13 +91,14 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     const isAgent = url.pathname === agentConnect.path;
     // Counted and held up by VMO_AUTH_FAIL_RATE, per address and per credential: an upgrade whose token will be looked up.
     const token = upgradeTokenToLookUp(req, isAgent, deps.tokens.proxy);
+    const address = failedAuthAddress(req, deps.tokens.proxy); // the client's: X-Forwarded-For only from a trusted proxy
     const route = (async () => {
       // Before anything is authenticated or read (http/origin.ts). Not on the agent endpoint: it
       // takes only an agent token in the Authorization header, which a web page can neither set
       // on a WebSocket nor have its browser (or an auth proxy) add for it.
       const hostileOrigin = isAgent ? undefined : deps.origins.refusal(req.headers.origin, req.headers.host);
       if (hostileOrigin) throw hostileOrigin;
-      const blocked = token ? deps.authFailures?.refusal(socket.remoteAddress, token) : undefined;
+      const blocked = token ? deps.authFailures?.refusal(address, token) : undefined;
       if (blocked) throw blocked;
       return isAgent
         ? deps.gateway.handleUpgrade(req, socket, head, accepted)
@@ -108,7 +109,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     route
       .catch(async (err: Error) => {
         // A refused token counts against its address and itself (http/rate-limit-auth.ts): past the limit, 429 instead of 401.
-        if (err instanceof AppError && err.status === 401 && token && deps.authFailures) err = (await deps.authFailures.failed(socket.remoteAddress, token)) ?? err;
+        if (err instanceof AppError && err.status === 401 && token && deps.authFailures) err = (await deps.authFailures.failed(address, token)) ?? err;
         if (err instanceof AppError && err.expected) {
           await auditRefusedUpgrade(deps, req, err);
           return rejectUpgrade(socket, err);

@@ -6,6 +6,7 @@ import type { Keys } from '@vmo/shared/redis';
 import { bearerToken, tokenKind } from '@vmo/shared/tokens';
 import type { AuthRequest, ProxyIdentity } from '../auth/proxy-identity.ts';
 import { restAuthRequest } from '../auth/require-user.ts';
+import { auditSourceAddress } from './audit-source.ts';
 import { upgradeAuthRequest } from './upgrade-auth.ts';
 import { rateLimited, type Rate, type RateLimiter, type Verdict } from './rate-limit.ts';
 import { addressKey } from './unauthenticated-connections.ts';
@@ -57,7 +58,23 @@ class Blocks {
 const NOT_COUNTED: Verdict = { allowed: true, resetMs: 0 };
 
 /**
- * VMO_AUTH_FAIL_RATE: failed authentications per source address (an IPv6 /64) and, apart, per
+ * The address a request's failed authentications count against: the client's, as its audit row
+ * names it (http/audit-source.ts). That is the socket's peer, unless the peer is a trusted proxy
+ * (VMO_TRUSTED_PROXIES), in which case the client it forwarded for (X-Forwarded-For): otherwise
+ * five wrong tokens from one client would lock every token user behind the proxy out for the
+ * window. LOUD: X-Forwarded-For is believed only from a trusted proxy, never from anyone else: a
+ * direct client must not pick the key it is counted under.
+ */
+export function failedAuthAddress(req: IncomingMessage | undefined, proxy: ProxyIdentity | undefined): string | undefined {
+  if (!req) return undefined;
+  const forwarded = req.headers['x-forwarded-for'];
+  const isTrustedProxy = (address: string) => proxy?.settings.trusted.has(address) ?? false;
+  return auditSourceAddress(req.socket.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, isTrustedProxy) ?? undefined;
+}
+
+/**
+ * VMO_AUTH_FAIL_RATE: failed authentications per source address (an IPv6 /64; the client a trusted
+ * proxy forwarded for, failedAuthAddress) and, apart, per
  * credential presented (credentialKey), so one token can be tried neither from one address
  * many times nor from many addresses (a botnet, a fleet replaying a revoked token). A failure is
  * a token that was looked up and refused (401: unknown, revoked, expired, of a disabled user; a
@@ -66,8 +83,8 @@ const NOT_COUNTED: Verdict = { allowed: true, resetMs: 0 };
  * request from that address, and every request presenting that credential, whose token would be
  * looked up is 429 `rate_limited` (with Retry-After) until the window ends, before the token is
  * looked at: a right guess must look exactly like a wrong one. Other requests are not held up, so
- * the users an auth proxy identifies by its header keep working though they share its address,
- * and another credential from a credential-blocked client's address is still answered.
+ * the users an auth proxy identifies by its header keep working whatever their address, and
+ * another credential from a credential-blocked client's address is still answered.
  *
  * Only a credential that failed is ever blocked: nobody can lock a working token out without
  * holding it, and a token that fails is of no use to anyone until its window ends (a user
@@ -162,7 +179,7 @@ export function limitFailedAuth(limiter: FailedAuthLimiter, proxy: ProxyIdentity
   return async function failedAuthLimit(c, next) {
     const auth = restAuthRequest(c);
     if (!looksUpToken(auth, proxy)) return next();
-    const address = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress;
+    const address = failedAuthAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming, proxy);
     const blocked = limiter.refusal(address, auth.token);
     if (blocked) throw withRetryAfter(c, blocked);
     await next();
