@@ -117,10 +117,14 @@ Examples:
     .summary('revoke an agent')
     .description('Revoke an agent: its token is refused from now on, its connection is closed and its running jobs end failed (agent_revoked). The installed agent stays on the VM: remove it there with the installer\'s --uninstall.')
     .argument('<agent>', 'a name or id (agt_…)')
-    .addHelpText('after', '\nExamples:\n  vmo agents rm web-1\n  vmo agents rm agt_0123456789abcdefghij')
-    .action(async (ref: string, _opts: unknown, command: Command) => {
+    .option('--json', 'print {"id", "name"} of the agent revoked, one JSON document')
+    .addHelpText('after', '\nExamples:\n  vmo agents rm web-1\n  vmo agents rm agt_0123456789abcdefghij\n  vmo agents rm --json web-1 | jq -r .id')
+    .action(async (ref: string, opts: { json?: boolean }, command: Command) => {
       const { client } = await connect(command);
-      await client.agents.revoke(ref);
+      // --json: the API answers a revoke with nothing, so the agent is looked up first and revoked by its id.
+      const agent = opts.json ? await client.agents.get(ref) : undefined;
+      await client.agents.revoke(agent?.id ?? ref);
+      if (agent) return printJson({ id: agent.id, name: agent.name });
       process.stdout.write(`${ref}: revoked\n`);
     });
 }
