@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem, waitFor } from '@vmo/testkit';
+import { recordingFetch, TestSystem, waitFor } from '@vmo/testkit';
 import { submitJob } from '@vmo/shared/api';
 import { VmoApiError, VmoClient, type OutputChunk, type Reconnect } from '../src/index.ts';
 
@@ -23,7 +23,7 @@ describe('@vmo/client (real system)', () => {
 
   beforeAll(async () => {
     system = await TestSystem.start({ label: 'client' });
-    client = new VmoClient({ baseUrl: system.apiUrls[0]!, token: system.token, validateResponses: true });
+    client = new VmoClient({ baseUrl: system.apiUrls[0]!, token: system.token, validateResponses: true, fetch: recordingFetch() });
     scratch = mkdtempSync(join(tmpdir(), 'vmo-client-'));
   });
   afterAll(async () => {
@@ -87,7 +87,7 @@ describe('@vmo/client (real system)', () => {
     expect(invalid).toBeInstanceOf(VmoApiError);
     expect(invalid).toMatchObject({ status: 400, code: 'validation_failed', details: { field: 'timeoutMs' } });
     expect((invalid as Error).message).toMatch(/^timeoutMs: /);
-    expect(await errorOf(new VmoClient({ baseUrl: system.apiUrls[0]!, token: 'vmo_adm_notatokennotatoken' }).jobs.list())).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(await errorOf(new VmoClient({ baseUrl: system.apiUrls[0]!, token: 'vmo_adm_notatokennotatoken', fetch: recordingFetch() }).jobs.list())).toMatchObject({ status: 401, code: 'unauthorized' });
     expect(await errorOf(client.agents.register({ name: 'client-dup' }).then(() => client.agents.register({ name: 'client-dup' })))).toMatchObject({ status: 409, code: 'name_taken' });
     // The stream's upgrade is refused the same way.
     expect(await errorOf(client.follow('job_0123456789abcdefghij'))).toMatchObject({ status: 404, code: 'not_found' });
