@@ -1,0 +1,22 @@
+// How the agent is bundled into one file, in ONE place: `npm run build` (build.mjs) and the API's
+// GET /v1/agent/download (services/api/src/routes/agent-bundle.ts, which reads this file from the
+// agent's directory as an asset: the API does not depend on the agent) both build with exactly
+// these options, so the file a VM gets from the server is byte for byte the one `npm run build`
+// writes from the same sources. Data only: it imports nothing (the caller brings esbuild).
+
+/**
+ * esbuild's options for the agent bundle, given the agent's directory (absolute, ending in /).
+ * One ES module for Node 20, every dependency inlined, with a `require` for the CommonJS ones
+ * (ws) that esbuild inlines. The caller adds where the output goes (outfile, write).
+ */
+export function agentBuildOptions(agentDir) {
+  return {
+    entryPoints: [`${agentDir}src/main.ts`],
+    absWorkingDir: agentDir,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    banner: { js: "import { createRequire as __vmoCreateRequire } from 'node:module'; const require = __vmoCreateRequire(import.meta.url);" },
+  };
+}
