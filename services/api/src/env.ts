@@ -72,8 +72,9 @@ export const apiEnv = z.object({
   /**
    * Failed authentications (a presented token refused) per source address and per credential
    * presented, then 429 for tokens from that address, and for that credential from anywhere,
-   * until the window ends: `<count>/<window>`, or `off`. Behind a proxy every client
-   * shares the proxy's address: raise it, or turn it off and limit at the proxy.
+   * until the window ends: `<count>/<window>`, or `off`. Behind a proxy listed in
+   * VMO_TRUSTED_PROXIES each client is counted on the address it forwards (X-Forwarded-For);
+   * behind one not listed, every client shares the proxy's address.
    */
   VMO_AUTH_FAIL_RATE: rateVar('30/1m'),
   /** A bearer token for GET /metrics (a Prometheus scraper's); admins may scrape without it. Secret (also VMO_METRICS_TOKEN_FILE). */

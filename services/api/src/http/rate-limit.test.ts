@@ -6,7 +6,10 @@ import { createTestPrefix, TcpProxy, TEST_REDIS_URL, waitFor } from '@vmo/testki
 import { hashToken } from '@vmo/shared/tokens';
 import { apiEnv } from '../env.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { credentialKey, FailedAuthLimiter } from './rate-limit-auth.ts';
+import type { IncomingMessage } from 'node:http';
+import { ProxyIdentity } from '../auth/proxy-identity.ts';
+import { parseCidrs, TrustedProxies, type Cidr } from '../auth/trusted-proxies.ts';
+import { credentialKey, failedAuthAddress, FailedAuthLimiter } from './rate-limit-auth.ts';
 
 describe('VMO_SUBMIT_RATE and VMO_AUTH_FAIL_RATE', () => {
   it('default to submissions unlimited and 30 failed authentications a minute per address', () => {
@@ -27,6 +30,29 @@ describe('VMO_SUBMIT_RATE and VMO_AUTH_FAIL_RATE', () => {
   it.each(['100', '100/', '0/1m', '-1/1m', '10/10', '10/10d', '10/50ms', '10/25h', 'ten/1m', '10 per minute', ''])('refuse %j with one line naming the variable', (value) => {
     expect(() => tryParseEnv(apiEnv, { VMO_SUBMIT_RATE: value })).toThrow(/^VMO_SUBMIT_RATE: must be <count>\/<window> such as 100\/10s or 20\/1m/);
     expect(() => tryParseEnv(apiEnv, { VMO_AUTH_FAIL_RATE: value })).toThrow(/^VMO_AUTH_FAIL_RATE: must be <count>\/<window>/);
+  });
+});
+
+describe('failedAuthAddress: the address failures count against', () => {
+  const proxy = new ProxyIdentity(undefined as never, { trusted: new TrustedProxies(parseCidrs('10.0.0.0/8') as Cidr[]), userHeader: 'X-VM-User', emailHeader: 'X-VM-Email', defaultRole: 'viewer' });
+  const request = (peer: string, forwardedFor?: string | string[]) =>
+    ({ headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor }, socket: { remoteAddress: peer } }) as unknown as IncomingMessage;
+
+  it("behind a trusted proxy, the client it forwarded for (the first entry from the right that is not a trusted proxy); two clients of one proxy count apart", () => {
+    expect(failedAuthAddress(request('10.0.0.5', '198.51.100.1'), proxy)).toBe('198.51.100.1');
+    expect(failedAuthAddress(request('::ffff:10.0.0.5', '198.51.100.2'), proxy)).toBe('198.51.100.2');
+    // A client's own (forged) entries are left of what the proxy appended: they prove nothing.
+    expect(failedAuthAddress(request('10.0.0.5', '203.0.113.77, 198.51.100.1, 10.0.0.6'), proxy)).toBe('198.51.100.1');
+    expect(failedAuthAddress(request('10.0.0.5', ['203.0.113.77', '198.51.100.1']), proxy)).toBe('198.51.100.1');
+    // Nothing forwarded: the proxy itself.
+    expect(failedAuthAddress(request('10.0.0.5'), proxy)).toBe('10.0.0.5');
+  });
+
+  it("any other peer is the address whatever X-Forwarded-For it sends, and with no trusted proxies configured nobody's header is read", () => {
+    expect(failedAuthAddress(request('203.0.113.9', '198.51.100.1'), proxy)).toBe('203.0.113.9');
+    expect(failedAuthAddress(request('::ffff:203.0.113.9', '10.0.0.5'), proxy)).toBe('203.0.113.9');
+    expect(failedAuthAddress(request('10.0.0.5', '198.51.100.1'), undefined)).toBe('10.0.0.5');
+    expect(failedAuthAddress(undefined, proxy)).toBeUndefined();
   });
 });
 
