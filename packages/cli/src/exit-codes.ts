@@ -10,8 +10,13 @@ export const ExitCode = {
   runFailed: 1,
   /** Bad usage: an unknown option, a missing argument (commander's own code). */
   usage: 2,
-  /** The job (or run) was canceled (by Ctrl-C or by someone else), or vmo was detached by a second Ctrl-C. */
+  /** The job (or run) was canceled (by Ctrl-C or by someone else). Also what a shell reports for a command killed by SIGINT (128 + 2). */
   canceled: 130,
+  /**
+   * A second Ctrl-C detached vmo: the job (or run) goes on. Its own code (EX_TEMPFAIL), not 130, so a
+   * script tells a job still running from one that was canceled.
+   */
+  detached: 75,
   /** vmo itself failed: the API answered an error, the server is unreachable, the config is bad. */
   cliError: 70,
   /** The job ended `lost`: its agent or worker vanished past the grace. */
@@ -30,7 +35,8 @@ export const ExitCode = {
 export const EXIT_CODE_HELP = `Exit status:
   0-125    the command's own exit code
   128+N    the command was killed by signal N (137: SIGKILL, 143: SIGTERM)
-  130      canceled (Ctrl-C, or vmo cancel), or detached by a second Ctrl-C
+  130      canceled (Ctrl-C, or vmo cancel)
+  75       detached by a second Ctrl-C: the job (or run) goes on
   70       vmo failed: the API refused or could not be reached (the error is on stderr)
   71       the job was lost (its agent or worker vanished)
   72       the job timed out (--timeout)

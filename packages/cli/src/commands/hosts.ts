@@ -6,7 +6,6 @@ import type { Host } from '@vmo/shared/api';
 import { connect } from '../connect.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { colours } from '../output/colour.ts';
 import { allPages, labelText, outputFormat, printJson, printList, withListOutput, type Column, type ListOptions } from '../output/list.ts';
 import { parseLabels } from './agents.ts';
 
@@ -19,6 +18,20 @@ const HOST_COLUMNS: Column<Host>[] = [
   { header: 'MAX JOBS', value: (h) => (h.maxConcurrentJobs === null ? '-' : String(h.maxConcurrentJobs)), wide: true },
   { header: 'ID', value: (h) => h.id, wide: true },
   { header: 'DESCRIPTION', value: (h) => h.description || '-', wide: true },
+];
+
+/** One line of `vmo hosts import`: a host created, updated or unchanged, an alias skipped, or a warning. */
+interface ImportRow {
+  result: 'created' | 'updated' | 'unchanged' | 'skipped' | 'warning';
+  /** The host (name@environment), the alias skipped, or the aliases a warning is about. */
+  name: string;
+  detail: string;
+}
+
+const IMPORT_COLUMNS: Column<ImportRow>[] = [
+  { header: 'RESULT', value: (r) => r.result, colour: (r, c) => (r.result === 'created' ? c.green : r.result === 'updated' || r.result === 'warning' ? c.yellow : r.result === 'skipped' ? c.dim : undefined) },
+  { header: 'HOST', value: (r) => r.name },
+  { header: 'DETAIL', value: (r) => r.detail },
 ];
 
 /** `user@host[:port]` (an IPv6 address in brackets: `user@[::1]:2222`). */
@@ -99,9 +112,17 @@ export function registerHosts(program: Command): void {
     .summary('remove a host')
     .description('Remove a host from the inventory. Its jobs keep its id; a queued one fails with unknown_host.')
     .argument('<host>', 'a name, name@environment, or id (host_…)')
-    .addHelpText('after', '\nExamples:\n  vmo hosts rm db-1\n  vmo hosts rm db-1@prod')
-    .action(async (ref: string, _opts: unknown, command: Command) => {
+    .option('--json', 'print {"id", "ref"} of the host removed, one JSON document')
+    .addHelpText('after', '\nExamples:\n  vmo hosts rm db-1\n  vmo hosts rm db-1@prod\n  vmo hosts rm --json db-1@prod | jq -r .id')
+    .action(async (ref: string, opts: { json?: boolean }, command: Command) => {
       const { client } = await connect(command);
+      if (opts.json) {
+        // The API answers a delete with nothing: the host is looked up first, and removed by its id, so
+        // the document names the very host removed.
+        const host = await client.hosts.get(ref);
+        await client.hosts.delete(host.id);
+        return printJson({ id: host.id, ref: host.ref });
+      }
       await client.hosts.delete(ref);
       process.stdout.write(`${ref}: removed\n`);
     });
@@ -130,18 +151,15 @@ export function registerHosts(program: Command): void {
       const { client } = await connect(command);
       const result = await client.hosts.import({ config, ...(opts.environment ? { environment: opts.environment } : {}) });
       if (opts.json) return printJson(result);
-      const c = colours(process.stdout);
-      const rows: [string, string, string][] = [
-        ...result.created.map((h): [string, string, string] => [c.green('created'), h.ref, `${h.user}@${h.host}:${h.port}`]),
-        ...result.updated.map((h): [string, string, string] => [c.yellow('updated'), h.ref, `${h.user}@${h.host}:${h.port}`]),
-        ...result.unchanged.map((h): [string, string, string] => ['unchanged', h.ref, `${h.user}@${h.host}:${h.port}`]),
-        ...result.skipped.map((s): [string, string, string] => [c.dim('skipped'), s.alias, `${s.line === undefined ? '' : `line ${s.line}: `}${s.reason}`]),
-        ...result.warnings.map((w): [string, string, string] => [c.yellow('warning'), w.aliases.join(','), `line ${w.line} ${w.directive}: ${w.message}`]),
+      const hostRow = (result: ImportRow['result']) => (h: Host): ImportRow => ({ result, name: h.ref, detail: `${h.user}@${h.host}:${h.port}` });
+      const rows: ImportRow[] = [
+        ...result.created.map(hostRow('created')),
+        ...result.updated.map(hostRow('updated')),
+        ...result.unchanged.map(hostRow('unchanged')),
+        ...result.skipped.map((s): ImportRow => ({ result: 'skipped', name: s.alias, detail: `${s.line === undefined ? '' : `line ${s.line}: `}${s.reason}` })),
+        ...result.warnings.map((w): ImportRow => ({ result: 'warning', name: w.aliases.join(','), detail: `line ${w.line} ${w.directive}: ${w.message}` })),
       ];
-      // Aligned on the plain words (the colour codes take no column).
-      const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
-      const widths = [0, 1].map((i) => Math.max(0, ...rows.map((r) => plain(r[i]!).length)));
-      for (const r of rows) process.stdout.write(`${r[0] + ' '.repeat(widths[0]! - plain(r[0]).length)}  ${r[1] + ' '.repeat(widths[1]! - plain(r[1]).length)}  ${r[2]}\n`);
+      printList(rows, IMPORT_COLUMNS, 'table', { empty: 'no Host entry to import' });
       process.stderr.write(`${path}: ${result.created.length} created, ${result.updated.length} updated, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped, ${result.warnings.length} warnings\n`);
     });
 }

@@ -50,6 +50,11 @@ export interface PagingOptions {
   all?: boolean;
 }
 
+/** `--all` with `--limit` is bad usage: checked before vmo looks for a server (exit 2 even with none). */
+export function checkPaging(opts: PagingOptions): void {
+  if (opts.all && opts.limit !== undefined) throw new CliError('--all and --limit ask for two sizes: give one', ExitCode.usage, 'usage');
+}
+
 /**
  * The rows a listing asked for, newest first, through the API's keyset cursor: at most `limit`
  * (default 20), or every page with `all`. `more`: the API has rows past the last one fetched.
@@ -59,7 +64,7 @@ export async function fetchRows<T>(
   page: (q: { limit: number; cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>,
   pageSize = PAGE_MAX,
 ): Promise<{ rows: T[]; more: boolean }> {
-  if (opts.all && opts.limit !== undefined) throw new CliError('--all and --limit ask for two sizes: give one', ExitCode.usage, 'usage');
+  checkPaging(opts);
   const cap = opts.all ? Infinity : (opts.limit ?? DEFAULT_LIMIT);
   const rows: T[] = [];
   let cursor: string | undefined;
@@ -182,6 +187,7 @@ Examples:
     )
     .action(async (opts: ListOptions & PagingOptions & { status?: string; run?: string; target?: string }, command: Command) => {
       const format = outputFormat(opts);
+      checkPaging(opts);
       const { client } = await connect(command);
       const filters = { ...(opts.status !== undefined && { status: opts.status as Job['status'] }), ...(opts.run !== undefined && { run: opts.run }), ...(opts.target !== undefined && { target: opts.target }) };
       const { rows, more } = await fetchRows(opts, (q) => client.jobs.list({ ...filters, ...q }));

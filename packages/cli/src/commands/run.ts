@@ -13,6 +13,7 @@ interface RunOptions {
   cwd?: string;
   timeout?: string;
   detach?: boolean;
+  json?: boolean;
   selector?: string;
   maxConcurrency?: string;
   maxErrors?: string;
@@ -29,7 +30,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .summary('run a command on a machine (or a fleet) and stream its output')
     .description(
-      'Run a command on one target and stream its output: stdout to stdout and stderr to stderr, byte for byte, live; vmo exits with the command\'s exit code. Ctrl-C cancels the job and waits for its end; a second Ctrl-C leaves it running and detaches.\n\nWith --selector, run it on every agent and SSH host the label selector matches (a fleet run): a progress bar on a terminal, a summary of the results at the end (on stdout; on stderr with --stream), exit 0 only if every target succeeded, else 1.',
+      'Run a command on one target and stream its output: stdout to stdout and stderr to stderr, byte for byte, live; vmo exits with the command\'s exit code. Ctrl-C cancels the job and waits for its end (exit 130); a second Ctrl-C leaves it running and detaches (exit 75).\n\nWith --selector, run it on every agent and SSH host the label selector matches (a fleet run): a progress bar on a terminal, a summary of the results at the end (on stdout; on stderr with --stream), exit 0 only if every target succeeded, else 1.',
     )
     .argument('<command...>', 'the command (after --)')
     .option('--on <target>', 'where: local, agent:NAME or host:NAME (an SSH host: name or name@environment)', 'local')
@@ -37,6 +38,7 @@ export function registerRun(program: Command): void {
     .option('--cwd <dir>', 'the working directory on the target')
     .option('--timeout <duration>', 'stop the command after this long (90s, 10m, 1h30m); the server default is 1h')
     .option('-d, --detach', 'print the job (or run) id and return at once')
+    .option('--json', 'with --detach: print the job (or run) as the API answered, one JSON document')
     .option('-l, --selector <selector>', 'a fleet run on every agent and host this label selector matches (env=prod,role in (web,api))')
     .option('--max-concurrency <n|n%>', 'fleet: at most this many targets at once (a count or a share: 10%)')
     .option('--max-errors <n|n%>', 'fleet: stop starting targets once more than this many failed')
@@ -54,6 +56,7 @@ Examples:
   vmo run --on agent:web-1 -- sh -c 'echo hi; exit 3'   prints hi, exits 3
   vmo run --on host:db-1@prod --timeout 10m -e PGUSER=app -- ./backup.sh
   vmo run --detach --on agent:web-1 -- ./long-job       prints the job id (vmo logs -f ID)
+  vmo run --detach --json -l env=prod -- ./deploy | jq -r .id
   vmo run --selector env=prod --max-concurrency 10% --max-errors 1 --canary 1 -- uptime
   vmo run -l 'role in (web)' --stream -- systemctl is-active nginx
 
@@ -61,23 +64,26 @@ ${EXIT_CODE_HELP}
   1        fleet: at least one target did not succeed`,
     )
     .action(async (argv: string[], opts: RunOptions, command: Command) => {
-      const { client } = await connect(command);
+      // Every flag is checked before vmo looks for a server: bad usage is 2 even with none configured.
       const command_ = commandLine(argv);
       const env = parseEnv(opts.env);
       const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, '--timeout');
       const common = { command: command_, env, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
-      let code: number;
+      const detach = opts.detach === true;
+      if (opts.json && !detach) throw new CliError('--json is for --detach (without it, stdout is the command\'s output)', ExitCode.usage, 'usage');
       if (opts.selector !== undefined) {
         if (command.getOptionValueSource('on') === 'cli') throw new CliError('--on and --selector: give one (--on is one target, --selector a fleet)', ExitCode.usage, 'usage');
         const request: RunRequest = { ...common, targets: { selector: opts.selector }, strategy: strategy(opts), ...(opts.offline ? { offline: parseOffline(opts.offline) } : {}) };
-        code = await runFleet(client, request, { detach: opts.detach === true, stream: opts.stream === true });
-      } else {
-        for (const fleetOnly of ['maxConcurrency', 'maxErrors', 'canary', 'canaryBake', 'offline', 'stream'] as const) {
-          if (opts[fleetOnly] !== undefined) throw new CliError(`--${fleetOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for a fleet run: give --selector too`, ExitCode.usage, 'usage');
-        }
-        code = await runJob(client, { ...common, target: parseTarget(opts.on ?? 'local') }, { detach: opts.detach === true });
+        const { client } = await connect(command);
+        process.exitCode = await runFleet(client, request, { detach, stream: opts.stream === true, json: opts.json === true });
+        return;
       }
-      process.exitCode = code;
+      for (const fleetOnly of ['maxConcurrency', 'maxErrors', 'canary', 'canaryBake', 'offline', 'stream'] as const) {
+        if (opts[fleetOnly] !== undefined) throw new CliError(`--${fleetOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for a fleet run: give --selector too`, ExitCode.usage, 'usage');
+      }
+      const target = parseTarget(opts.on ?? 'local');
+      const { client } = await connect(command);
+      process.exitCode = await runJob(client, { ...common, target }, { detach, json: opts.json === true });
     });
 }
 

@@ -5,7 +5,7 @@ import { connect } from '../connect.ts';
 import { formatSummary } from '../fleet/print-summary.ts';
 import { colours } from '../output/colour.ts';
 import { ago, labelText, outputFormat, printJson, printList, withListOutput, type Column, type ListOptions } from '../output/list.ts';
-import { DEFAULT_LIMIT, elapsedMs, fetchRows, formatDuration, parseLimit, printFields, statusColour, when, type PagingOptions } from './jobs.ts';
+import { checkPaging, DEFAULT_LIMIT, elapsedMs, fetchRows, formatDuration, parseLimit, printFields, statusColour, when, type PagingOptions } from './jobs.ts';
 
 /** What the run was asked to run on, as given: `selector env=prod`, `agents web-1,web-2`, `hosts db-1`. */
 export function runTargets(run: Pick<RunListItem, 'targets'>): string {
@@ -104,6 +104,7 @@ export function registerRuns(program: Command): void {
     .addHelpText('after', '\nExamples:\n  vmo runs ls\n  vmo runs ls --status failed --limit 5 -o wide\n  vmo runs ls --json | jq -r \'.[] | select(.status == "running") | .id\'')
     .action(async (opts: ListOptions & PagingOptions & { status?: string }, command: Command) => {
       const format = outputFormat(opts);
+      checkPaging(opts);
       const { client } = await connect(command);
       const { rows, more } = await fetchRows(opts, (q) => client.runs.list({ ...(opts.status !== undefined && { status: opts.status as RunListItem['status'] }), ...q }));
       printList(rows, format === 'wide' ? WIDE_RUN_COLUMNS : RUN_COLUMNS, format, { empty: 'no runs' });

@@ -22,7 +22,8 @@ export function formatSummary(summary: RunSummary, c: Colours): string {
     const exit = group.exitCode === null ? ''.padEnd(8) : `exit ${group.exitCode}`.padEnd(8);
     const shown = group.outputs.reduce((n, o) => n + o.targets.length, 0);
     const targets = group.outputs.flatMap((o) => o.targets);
-    const more = group.count > shown ? `, … (${group.count - shown} more: vmo runs show ${summary.runId})` : '';
+    // Every child of this group: `vmo jobs ls` filtered to it (`vmo runs show` prints this summary itself).
+    const more = group.count > shown ? `, … (${group.count - shown} more: vmo jobs ls --run ${summary.runId} --status ${group.status} --all)` : '';
     lines.push(`  ${statusText} ${exit} ${String(group.count).padStart(3)}  ${targets.join(', ')}${more}`);
     for (const output of group.outputs) {
       if (output.hash === null) continue;

@@ -1,7 +1,8 @@
-import type { VmoClient } from '@vmo/client';
+import { VmoApiError, type VmoClient } from '@vmo/client';
 import { ExitCode } from '../exit-codes.ts';
 import { CtrlC } from '../job/interrupt.ts';
 import { colours } from '../output/colour.ts';
+import { printJson } from '../output/list.ts';
 import { LinePrefixer } from './line-prefixer.ts';
 import { formatSummary } from './print-summary.ts';
 import { ProgressBar, type Progress } from './progress-bar.ts';
@@ -25,11 +26,14 @@ const FINAL = new Set(['succeeded', 'failed', 'canceled', 'timed_out', 'lost', '
  * bar on stderr; with `stream`, every child's output prefixed by its target; at the end the
  * summary's groups (on stdout, or on stderr with `stream`, where stdout is the children's output).
  * Exit 0 only if every child succeeded (skipped is not succeeded), 130 when Ctrl-C canceled it, else 1.
+ * A summary that cannot be made is left out ("summary unavailable: <code>" on stderr) and does not
+ * change the exit status.
  */
-export async function runFleet(client: VmoClient, request: RunRequest, opts: { detach: boolean; stream: boolean }): Promise<number> {
+export async function runFleet(client: VmoClient, request: RunRequest, opts: { detach: boolean; stream: boolean; json?: boolean }): Promise<number> {
   if (opts.detach) {
     const run = await client.runs.submit(request);
-    process.stdout.write(`${run.id}\n`);
+    if (opts.json) printJson(run);
+    else process.stdout.write(`${run.id}\n`);
     return ExitCode.ok;
   }
   const ctrlC = new CtrlC('run');
@@ -60,7 +64,14 @@ export async function runFleet(client: VmoClient, request: RunRequest, opts: { d
     bar?.finish();
 
     const out = opts.stream ? process.stderr : process.stdout;
-    out.write(formatSummary(await client.runs.summary(run.id), colours(out)));
+    try {
+      out.write(formatSummary(await client.runs.summary(run.id), colours(out)));
+    } catch (err) {
+      // The run has ended: its exit status is the run's, not vmo's 70. A summary that cannot be made
+      // (503 summary_timeout on gigabytes of output, a dropped connection) only leaves it out.
+      const code = err instanceof VmoApiError ? err.code : ((err as { cause?: { code?: string } }).cause?.code ?? 'error');
+      process.stderr.write(`${colours(process.stderr).yellow(`summary unavailable: ${code}`)} (vmo runs show ${run.id} tries again)\n`);
+    }
     if (end.status === 'canceled' && ctrlC.pressed) return ExitCode.canceled;
     // Every child succeeded: a run also `succeeded` with children skipped as offline (`--offline skip`), which is not that.
     const final = await client.runs.get(run.id);

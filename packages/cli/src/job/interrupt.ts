@@ -5,7 +5,8 @@ import { colours } from '../output/colour.ts';
 /**
  * Ctrl-C while `vmo run` waits for its job or run: the first
  * cancels it (default grace) and keeps following it to its end, so the exit status says how it
- * really ended; the second detaches: it leaves the job or run as it is, prints its id and exits 130.
+ * really ended; the second detaches: it leaves the job or run as it is, prints its id and exits 75
+ * (ExitCode.detached: the job goes on, unlike 130, canceled).
  */
 export class CtrlC {
   private count = 0;
@@ -43,9 +44,10 @@ export class CtrlC {
       process.stderr.write(`detached; the ${this.what} goes on: ${this.target.id}\n`);
       process.stderr.write(this.what === 'job' ? `  vmo logs -f ${this.target.id}\n` : `  vmo runs show ${this.target.id}\n`);
     } else {
-      process.stderr.write(`interrupted before the ${this.what} was accepted\n`);
+      // The submit may have reached the server all the same: not 130 (canceled), it may go on.
+      process.stderr.write(`interrupted before the ${this.what} was accepted (it may have been: vmo ${this.what === 'job' ? 'jobs' : 'runs'} ls)\n`);
     }
-    process.exit(ExitCode.canceled);
+    process.exit(ExitCode.detached);
   }
 
   private cancel(): void {

@@ -1,6 +1,7 @@
 import type { VmoClient } from '@vmo/client';
 import { ExitCode } from '../exit-codes.ts';
 import { colours } from '../output/colour.ts';
+import { printJson } from '../output/list.ts';
 import { followJobOutput } from './follow-job-output.ts';
 import { CtrlC } from './interrupt.ts';
 import { describeEnding, jobExitCode, type JobEnding } from './job-exit-code.ts';
@@ -18,12 +19,13 @@ export interface JobRequest {
 /**
  * `vmo run` on one target: submit, then write the job's output as it comes (stdout to stdout,
  * stderr to stderr, the bytes as they are) and return the exit status its ending means.
- * With `detach`, print the job id and return at once.
+ * With `detach`, print the job id (`json`: the job as the API answered) and return at once.
  */
-export async function runJob(client: VmoClient, request: JobRequest, opts: { detach: boolean }): Promise<number> {
+export async function runJob(client: VmoClient, request: JobRequest, opts: { detach: boolean; json?: boolean }): Promise<number> {
   if (opts.detach) {
     const job = await client.jobs.submit(request);
-    process.stdout.write(`${job.id}\n`);
+    if (opts.json) printJson(job);
+    else process.stdout.write(`${job.id}\n`);
     return ExitCode.ok;
   }
   const ctrlC = new CtrlC('job');
