@@ -1,4 +1,5 @@
 import type { Logger } from './logger.ts';
+import { countStoreError } from './metrics/store-errors.ts';
 
 /**
  * Work nobody waits for (a presence refresh, a publish, a cleanup on shutdown): its failure is
@@ -7,7 +8,10 @@ import type { Logger } from './logger.ts';
  * through here or carries a catch of its own.
  */
 export function inBackground(log: Logger, what: string, work: Promise<unknown>, level: 'debug' | 'warn' | 'error' = 'warn'): void {
-  work.catch((err: unknown) => log[level]({ err: messageOf(err) }, `${what} failed`));
+  work.catch((err: unknown) => {
+    countStoreError(err); // vmo_postgres_errors_total / vmo_redis_errors_total, when the error names its store
+    log[level]({ err: messageOf(err) }, `${what} failed`);
+  });
 }
 
 export interface BackgroundLoop {
@@ -36,7 +40,10 @@ export function repeatInBackground(
     timer = setTimeout(() => {
       const run = task().then(
         () => undefined,
-        (err: unknown) => log.warn({ err: messageOf(err) }, `${what} failed`),
+        (err: unknown) => {
+          countStoreError(err);
+          log.warn({ err: messageOf(err) }, `${what} failed`);
+        },
       );
       let stuck: NodeJS.Timeout | undefined;
       const gaveUp = new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import { isTerminal } from '@vmo/shared/domain';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { getJob, onTransition, type JobRow, type JobTransition } from '@vmo/shared/jobs';
+import { getJob, onTransitionOnce, type JobRow, type JobTransition } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
 import type { Executor } from './executors/executor.ts';
 
@@ -16,10 +16,11 @@ import type { Executor } from './executors/executor.ts';
  *
  * Never the command, its env or its output: what ran is in the API, by job id.
  */
-export function logJobLifecycle(cp: ControlPlane, executors: { local: Executor; agent: Executor; ssh: Executor }): { local: Executor; agent: Executor; ssh: Executor } {
+export function logJobLifecycle(cp: ControlPlane, executors: Executors): { executors: Executors; stop: () => void } {
   const lines = jobLines(cp.log);
-  observeOnce(lines);
-  return {
+  // Once per process (transitions are), whatever the number of workers started in it: a job's line is written once.
+  const stop = onTransitionOnce('job-log', (t) => lines.onTransition(t));
+  const logged: Executors = {
     ...executors,
     agent: {
       async run(req) {
@@ -29,15 +30,10 @@ export function logJobLifecycle(cp: ControlPlane, executors: { local: Executor; 
       },
     },
   };
+  return { executors: logged, stop };
 }
 
-/** The observer is per process (transitions are): one, whatever the number of workers started in it. */
-let observing: ReturnType<typeof jobLines> | undefined;
-function observeOnce(lines: ReturnType<typeof jobLines>): void {
-  if (observing) return;
-  observing = lines;
-  onTransition((t) => observing!.onTransition(t));
-}
+type Executors = { local: Executor; agent: Executor; ssh: Executor };
 
 /** Ends this process logged lately, so an agent job's end seen both ways is one line. */
 const RECENT_ENDS = 10_000;

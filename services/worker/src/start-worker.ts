@@ -56,13 +56,14 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   // Per-target concurrency: the end of a job on a limited agent or host wakes the next in line.
   const stopWakingWaiters = registerTargetGateWakeUp(cp);
   const shutdown = new AbortController();
+  // A line per job start and end (job-log.ts).
+  const jobLog = logJobLifecycle(cp, { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) });
   const processJob = createJobProcessor({
     shutdown: shutdown.signal,
     cp,
     sink,
     registry,
-    // A line per job start and end (job-log.ts).
-    executors: withJobSecrets(cp, logJobLifecycle(cp, { local: createLocalExecutor(config.VMO_RUN_AS), agent: agentExecutor(cp, bus), ssh: sshExecutor({ database: cp.database, pool: sshPool, log }) })),
+    executors: withJobSecrets(cp, jobLog.executors),
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
   });
@@ -80,6 +81,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     maxStalledCount: 1_000_000,
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'bullmq worker error'));
+  metrics.countBullErrors(worker); // vmo_redis_errors_total
   // A failed delivery leaves its job `queued` for the reconciler (or ended by whoever holds it): worth a line.
   worker.on('failed', (job, err) => log.warn({ jobId: job?.data.jobId, err: err.message }, 'job delivery failed'));
 
@@ -122,6 +124,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       await maintenanceStopped;
       stopRunRollUp();
       stopWakingWaiters();
+      jobLog.stop();
       await sink.close();
       await sshPool.close();
       await metrics.close();

@@ -29,24 +29,15 @@ export function recordJobTransition({ job, to }: ObservedTransition): void {
   if (job.startedAt) jobDuration.observe({ target, status: to }, seconds(job.startedAt, job.finishedAt ?? new Date()));
 }
 
-type OnTransition = (observer: (t: ObservedTransition) => void) => () => void;
-let registration: { users: number; remove: () => void } | undefined;
+/** jobs/lifecycle `onTransitionOnce`; structural, as this layer is below jobs. */
+type OnTransitionOnce = (key: string, observer: (t: ObservedTransition) => void) => () => void;
 
 /**
- * Observe every transition this process wins (pass jobs/lifecycle `onTransition`). LOUD: once per
- * process however many services ask (`npm start` runs the API and the worker in one): observed
- * twice, every job would count twice. Returns the stop; the observer goes when the last user stops.
+ * Observe every transition this process wins (pass jobs/lifecycle `onTransitionOnce`). LOUD: once
+ * per process however many services ask (`npm start` runs the API and the worker in one):
+ * observed twice, every job would count twice. Returns the stop; the observer goes when the last
+ * user stops.
  */
-export function countJobTransitions(onTransition: OnTransition): () => void {
-  registration ??= { users: 0, remove: onTransition(recordJobTransition) };
-  registration.users++;
-  let stopped = false;
-  return () => {
-    if (stopped || !registration) return;
-    stopped = true;
-    if (--registration.users === 0) {
-      registration.remove();
-      registration = undefined;
-    }
-  };
+export function countJobTransitions(onTransitionOnce: OnTransitionOnce): () => void {
+  return onTransitionOnce('metrics', recordJobTransition);
 }

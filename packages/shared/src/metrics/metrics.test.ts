@@ -1,11 +1,13 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { inBackground } from '../background.ts';
 import { countJobsSubmitted, countJobTransitions, recordJobTransition, type ObservedTransition } from './job-metrics.ts';
 import { LABEL_VALUES, QUEUE_STATE_LABELS } from './labels.ts';
 import { presentsMetricsToken } from './metrics-auth.ts';
 import { metricsRegistry, renderMetrics } from './registry.ts';
 import { provideScrapeSource, setScrapeSourceDeadline } from './scrape-sources.ts';
 import { countPostgresError, countRedisError, storeErrorKind, storeOf } from './store-errors.ts';
-import { outputBytesStored, scrapeSourceFailures, wsSubscribers, wsSubscribersCutSlow } from './vmo-metrics.ts';
+import { outputBytesStored, postgresErrors, scrapeSourceFailures, wsSubscribers, wsSubscribersCutSlow } from './vmo-metrics.ts';
 
 /** Labels no metric may have: each value would be a series of its own (a job, a machine, a person). */
 const UNBOUNDED_LABELS = /^(job|job_id|id|agent|agent_id|agent_name|host|host_id|hostname|user|user_id|run|run_id|token|path|url|command|name)$/;
@@ -119,20 +121,17 @@ describe('metrics: names and labels follow the Prometheus conventions', () => {
     }
   });
 
-  it('the transition observer is registered once however many services ask, and goes with the last', () => {
-    const observers = new Set<unknown>();
-    const onTransition = (o: unknown) => {
-      observers.add(o);
-      return () => void observers.delete(o);
-    };
-    const stopApi = countJobTransitions(onTransition);
-    const stopWorker = countJobTransitions(onTransition);
-    expect(observers.size).toBe(1);
-    stopApi();
-    stopApi();
-    expect(observers.size).toBe(1);
-    stopWorker();
-    expect(observers.size).toBe(0);
+  it('the transition counter registers under one key (jobs/lifecycle onTransitionOnce: once per process)', () => {
+    const keys: string[] = [];
+    let removed = 0;
+    const stop = countJobTransitions((key, observer) => {
+      keys.push(key);
+      expect(observer).toBe(recordJobTransition);
+      return () => void removed++;
+    });
+    expect(keys).toEqual(['metrics']);
+    stop();
+    expect(removed).toBe(1);
   });
 
   it('store errors: a bounded kind, and the store only when the error names it', () => {
@@ -144,6 +143,16 @@ describe('metrics: names and labels follow the Prometheus conventions', () => {
     expect(storeOf(Object.assign(new Error('x'), { code: 'CONNECTION_CLOSED' }))).toBe('postgres');
     expect(storeOf(new Error('Connection is closed.'))).toBe('redis');
     expect(storeOf(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBeUndefined();
+  });
+
+  it('work in the background that fails on a store is counted by its store and kind', async () => {
+    const queryErrors = async () => (await postgresErrors.get()).values.find((v) => v.labels.kind === 'query')?.value ?? 0;
+    const before = await queryErrors();
+    const failed = Promise.reject(Object.assign(new Error('relation does not exist'), { name: 'PostgresError', code: '42P01' }));
+    inBackground(pino({ level: 'silent' }), 'a test task', failed);
+    await failed.catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await queryErrors()).toBe(before + 1);
   });
 
   it('the metrics token: Bearer, exact, anything else refused', () => {

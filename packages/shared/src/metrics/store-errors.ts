@@ -45,9 +45,13 @@ export function countRedisError(err: unknown): void {
   redisErrors.inc({ kind: storeErrorKind(err) });
 }
 
-/** Count an error of a failed request or task by the store it came from; errors of no store are not counted. */
-export function countStoreError(err: unknown): void {
-  const store = storeOf(err);
+/**
+ * Count an error of a failed request or task by the store it came from; errors of no store are
+ * not counted, unless the caller knows which store its work talks to (`otherwise`: a bare
+ * ECONNREFUSED of a write that only Postgres answers is Postgres's).
+ */
+export function countStoreError(err: unknown, otherwise?: 'postgres' | 'redis'): void {
+  const store = storeOf(err) ?? otherwise;
   if (store === 'postgres') countPostgresError(err);
   else if (store === 'redis') countRedisError(err);
 }

@@ -4,7 +4,7 @@ import { getMetrics, METRICS_PATH } from '@vmo/shared/api';
 import type { AuditWriter } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { AppError } from '@vmo/shared/errors';
-import { onTransition } from '@vmo/shared/jobs';
+import { onTransitionOnce } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
 import { countJobTransitions, countRedisErrors, countStoreError, offerQueueDepth, presentsMetricsToken, provideScrapeSource, renderMetrics } from '@vmo/shared/metrics';
 import { authenticate } from '../auth/authenticate.ts';
@@ -72,7 +72,7 @@ export function countRequestStoreErrors(): MiddlewareHandler {
  */
 export function collectApiMetrics(cp: ControlPlane, gateway: { readonly connected: number }): () => void {
   const stops = [
-    countJobTransitions(onTransition),
+    countJobTransitions(onTransitionOnce),
     countRedisErrors(cp.redis),
     offerQueueDepth(cp.queue),
     provideScrapeSource('agents', () => gateway.connected),

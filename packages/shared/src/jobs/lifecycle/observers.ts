@@ -40,3 +40,35 @@ export async function notifyObservers(transition: JobTransition, log: Logger): P
     }
   }
 }
+
+/** The observers registered through onTransitionOnce, by key: the first still registered is the one told. */
+const onceByKey = new Map<string, { observers: TransitionObserver[]; remove: () => void }>();
+
+/**
+ * Observe every transition once per process under `key`, however many services register it
+ * (`npm start` runs the API and the worker in one process, and a test may start several workers):
+ * observed twice, every job would be counted or logged twice. LOUD: one observer per key is told,
+ * the earliest still registered (so a stopped worker's logger is not kept while another runs);
+ * the returned disposer (idempotent) unregisters this one, and the key's observer goes with the last.
+ */
+export function onTransitionOnce(key: string, observer: TransitionObserver): () => void {
+  let entry = onceByKey.get(key);
+  if (!entry) {
+    const observers: TransitionObserver[] = [];
+    entry = { observers, remove: onTransition((t) => observers[0]?.(t)) };
+    onceByKey.set(key, entry);
+  }
+  const own = entry;
+  // A wrapper of its own: the same function registered twice is two users.
+  const registration: TransitionObserver = (t) => observer(t);
+  own.observers.push(registration);
+  return () => {
+    const at = own.observers.indexOf(registration);
+    if (at === -1) return;
+    own.observers.splice(at, 1);
+    if (own.observers.length === 0 && onceByKey.get(key) === own) {
+      own.remove();
+      onceByKey.delete(key);
+    }
+  };
+}
