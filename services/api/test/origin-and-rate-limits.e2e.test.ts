@@ -4,7 +4,8 @@
  * limited per source address and per credential presented (VMO_AUTH_FAIL_RATE) and submissions
  * per credential (VMO_SUBMIT_RATE), with 429 `rate_limited` and Retry-After, across API nodes (the
  * counts are in Redis). Clients connect from several loopback addresses (127.0.0.x) to be several
- * sources; each case refuses a wrong token of its own, since a wrong token is counted too.
+ * sources; 127.0.0.8 is a trusted proxy, whose clients are counted by the address it forwards
+ * (X-Forwarded-For). Each case refuses a wrong token of its own, since a wrong token is counted too.
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -56,9 +57,9 @@ function send(baseUrl: string, method: string, path: string, opts: { token?: str
 type Upgrade = { kind: 'open'; ws: WebSocket; first: Promise<any> } | ({ kind: 'refused' } & Answer);
 
 /** A WebSocket upgrade as a browser or a CLI would send it; the refusal with its headers. */
-function upgrade(url: string, opts: { token?: string; protocols?: string[]; origin?: string; localAddress?: string } = {}): Promise<Upgrade> {
+function upgrade(url: string, opts: { token?: string; protocols?: string[]; origin?: string; headers?: Record<string, string>; localAddress?: string } = {}): Promise<Upgrade> {
   const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], {
-    headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+    headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers },
     ...(opts.origin ? { origin: opts.origin } : {}),
     localAddress: opts.localAddress ?? '127.0.0.1',
   });
@@ -244,17 +245,40 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: token2, localAddress: from }), 15);
   });
 
-  it("behind an auth proxy: refused tokens through it block tokens from its address, never the users it names by header (with or without its own bearer)", async () => {
-    const WRONG = wrongToken();
-    for (let i = 0; i < 5; i++) expect((await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: PROXY })).status).toBe(401);
-    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: WRONG, localAddress: PROXY }), 15);
-    // A CLI behind the proxy, with a vmo token: blocked like any token from that address.
-    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: system.token, headers: { 'x-vm-user': 'alice' }, localAddress: PROXY }), 15);
-    // Browser users the proxy names: served, whether or not it forwards its own (OIDC) bearer, on REST and streams.
+  it('behind a trusted proxy: each client is counted on the address the proxy forwards (X-Forwarded-For): one past the limit is 429, another behind the same proxy is served, and so are the users the proxy names by header', async () => {
+    const [first, second] = ['198.51.100.21', '198.51.100.22'];
+    const via = (client: string) => ({ 'x-forwarded-for': client });
+    const failKey = (address: string) => keysFor(system.env.VMO_REDIS_PREFIX!).rateLimit('auth-fail', address);
+    // Five refused tokens from one client (a fresh token each: only its address adds up): 401 each; the sixth is 429, for its address.
+    for (let i = 0; i < 5; i++) expect((await send(api, 'GET', '/v1/jobs', { token: wrongToken(), headers: via(first), localAddress: PROXY })).status).toBe(401);
+    const over = await send(api, 'GET', '/v1/jobs', { token: wrongToken(), headers: via(first), localAddress: PROXY });
+    expectRateLimited(over, 15);
+    expect(over.body.error.message).toMatch(/too many failed authentications from your address/);
+    // That client is now refused with the right token too, on REST and streams, also when it writes an entry of its own left of the one the proxy appended.
+    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: system.token, headers: via(`203.0.113.50, ${first}`), localAddress: PROXY }), 15);
+    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: system.token, headers: { ...via(first), 'x-vm-user': 'alice' }, localAddress: PROXY }), 15);
+    const firstStream = await upgrade(`${api}/v1/jobs/${jobId}/stream`, { token: system.token, headers: via(first), localAddress: PROXY });
+    expect(firstStream.kind).toBe('refused');
+    if (firstStream.kind === 'refused') expectRateLimited(firstStream, 15);
+
+    // Another client behind the same proxy: served on REST and streams, with a count of its own (a wrong token is a plain 401).
+    expect((await send(api, 'GET', '/v1/jobs', { token: system.token, headers: via(second), localAddress: PROXY })).status).toBe(200);
+    expect((await send(api, 'GET', '/v1/jobs', { token: wrongToken(), headers: via(second), localAddress: PROXY })).status).toBe(401);
+    const secondStream = await upgrade(`${api}/v1/jobs/${jobId}/stream`, { token: system.token, headers: via(second), localAddress: PROXY });
+    expect(secondStream.kind, secondStream.kind === 'refused' ? secondStream.text : '').toBe('open');
+    if (secondStream.kind === 'open') secondStream.ws.close(1000);
+    // The proxy's own request (nothing forwarded) is its own address, not blocked either.
+    expect((await send(api, 'GET', '/v1/jobs', { token: system.token, localAddress: PROXY })).status).toBe(200);
+    // The counts are the clients', none the proxy's.
+    expect(await redis.get(failKey(first))).toBe('6');
+    expect(await redis.get(failKey(second))).toBe('1');
+    expect(await redis.exists(failKey(PROXY))).toBe(0);
+
+    // Browser users the proxy names, from the blocked client: served, whether or not it forwards its own (OIDC) bearer, on REST and streams.
     const oidc = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
-    expect((await send(api, 'GET', '/v1/me', { headers: { 'x-vm-user': 'alice' }, localAddress: PROXY })).status).toBe(200);
-    expect((await send(api, 'GET', '/v1/me', { token: oidc, headers: { 'x-vm-user': 'alice' }, localAddress: PROXY })).status).toBe(200);
-    const ws = new WebSocket(`${api.replace(/^http/, 'ws')}/v1/jobs/${jobId}/stream`, { headers: { 'x-vm-user': 'alice', authorization: `Bearer ${oidc}` }, localAddress: PROXY });
+    expect((await send(api, 'GET', '/v1/me', { headers: { ...via(first), 'x-vm-user': 'alice' }, localAddress: PROXY })).status).toBe(200);
+    expect((await send(api, 'GET', '/v1/me', { token: oidc, headers: { ...via(first), 'x-vm-user': 'alice' }, localAddress: PROXY })).status).toBe(200);
+    const ws = new WebSocket(`${api.replace(/^http/, 'ws')}/v1/jobs/${jobId}/stream`, { headers: { ...via(first), 'x-vm-user': 'alice', authorization: `Bearer ${oidc}` }, localAddress: PROXY });
     const opened = await new Promise<number>((resolve) => {
       ws.once('open', () => resolve(101));
       ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -263,6 +287,25 @@ describe('hostile Origin and rate limits, on two API nodes', () => {
     ws.terminate();
     // Opened, or refused by what alice may see (404 for a job she may not read): never 429.
     expect([101, 404]).toContain(opened);
+  });
+
+  it("X-Forwarded-For from a peer that is not a trusted proxy is ignored: its failures count on its own address whatever client it names, and never on that client's", async () => {
+    const from = '127.0.0.9';
+    const failKey = (address: string) => keysFor(system.env.VMO_REDIS_PREFIX!).rateLimit('auth-fail', address);
+    const named = (i: number) => ({ 'x-forwarded-for': `198.51.100.${30 + i}` });
+    for (let i = 0; i < 5; i++) expect((await send(api, 'GET', '/v1/jobs', { token: wrongToken(), headers: named(i), localAddress: from })).status).toBe(401);
+    const over = await send(api, 'GET', '/v1/jobs', { token: wrongToken(), headers: named(5), localAddress: from });
+    expectRateLimited(over, 15);
+    expect(over.body.error.message).toMatch(/too many failed authentications from your address/);
+    // Naming yet another client does not get it out: the right token is 429 from it, on REST and streams.
+    expectRateLimited(await send(api, 'GET', '/v1/jobs', { token: system.token, headers: named(6), localAddress: from }), 15);
+    const stream = await upgrade(`${api}/v1/jobs/${jobId}/stream`, { token: system.token, headers: named(7), localAddress: from });
+    expect(stream.kind).toBe('refused');
+    if (stream.kind === 'refused') expectRateLimited(stream, 15);
+    expect(await redis.get(failKey(from))).toBe('6');
+    for (let i = 0; i <= 7; i++) expect(await redis.exists(failKey(`198.51.100.${30 + i}`))).toBe(0);
+    // And the client it named, behind the trusted proxy, is served: nobody spends another's count.
+    expect((await send(api, 'GET', '/v1/jobs', { token: system.token, headers: named(0), localAddress: PROXY })).status).toBe(200);
   });
 
   it("failed authentications per credential: one token refused from two addresses, on both nodes, is 429 with Retry-After from any address, before it is looked at; another credential is still 401; after the window the token works", async () => {
