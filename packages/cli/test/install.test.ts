@@ -5,23 +5,74 @@
  * installs it as a systemd service. Run in a scratch root: `unshare -m` with the unit directory
  * bound to a temp dir and a tmpfs on /run/systemd saying systemd runs, and a fake `systemctl` on
  * PATH recording its calls. The installed agent, started from the prefix, comes online; a bad
- * token installs nothing; --uninstall leaves nothing behind.
+ * token installs nothing; --uninstall leaves nothing behind. `unshare` is a test prerequisite
+ * (packages/testkit/src/prerequisites.ts): without it `npm test` stops at once, nothing is skipped.
+ * The installer refuses a plain-http server that is not this machine; run from the repository it
+ * builds the agent from the sources beside it (never an old dist/).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
 import { runCli } from './run-cli.ts';
 
 /** A `vmo` process's deadline: on a loaded machine (two cores, several suites) it can take a minute to start. */
 const SLOW = 240_000;
-const hasUnshare = spawnSync('unshare', ['-m', 'true']).status === 0;
+/** services/agent: the repository's copy of the installer is in deploy/, the sources beside it. */
+const AGENT_DIR = fileURLToPath(new URL('../../../services/agent/', import.meta.url));
+const INSTALL_SH = join(AGENT_DIR, 'deploy', 'install.sh');
+
+/**
+ * `file args…` without blocking this process (unlike spawnSync): the test's HTTP client must see
+ * the server close its idle connections meanwhile, or its next request goes to a closed socket.
+ */
+function run(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; timeout: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { ...opts, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      resolve({ status: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('the installer refuses plain http to another machine (no server needed: it stops before any network)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vmo-install-http-'));
+    writeFileSync(join(dir, 'agent.token'), 'vmo_agt_notcheckedbecauseitstopsbefore\n', { mode: 0o600 });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const install = (...args: string[]) =>
+    spawnSync('sh', [INSTALL_SH, '--token-file', join(dir, 'missing.token'), '--no-service', '--prefix', join(dir, 'opt'), ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+
+  it('refuses http:// to any host but this machine, in one line naming --insecure-http, and installs nothing', () => {
+    for (const server of ['http://vmo.example.com', 'http://10.1.2.3:3121', 'http://127.0.0.1.evil.example', 'http://evil.example?@127.0.0.1', 'http://127.0.0.1@evil.example', 'http://[::2]:3121']) {
+      const r = install('--server', server);
+      expect(r.status, server).toBe(1);
+      expect(r.stderr.trim().split('\n'), server).toEqual([
+        `install.sh: refusing --server ${server}: over plain http the agent token would cross the network in cleartext and the agent's code (and its sha256) could be swapped on the way; use https://, or pass --insecure-http if this network is trusted`,
+      ]);
+      expect(existsSync(join(dir, 'opt'))).toBe(false);
+    }
+  });
+
+  it('lets through https://, http:// to loopback (127.0.0.0/8, ::1, localhost), and http:// with --insecure-http', () => {
+    // Each gets past the check to the next one: the token file, which is missing.
+    for (const args of [['--server', 'https://vmo.example.com'], ['--server', 'http://127.0.0.1:3121'], ['--server', 'http://127.9.8.7'], ['--server', 'http://[::1]:3121/'], ['--server', 'http://LocalHost:3121'], ['--server', 'http://vmo.example.com', '--insecure-http']]) {
+      const r = install(...args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toBe(`install.sh: --token-file: cannot read ${join(dir, 'missing.token')}\n`);
+    }
+  });
+});
 
 // Generous: each `vmo` is a Node process loading TypeScript through tsx, slow on a loaded machine.
-describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { timeout: 600_000 }, () => {
+describe('the agent installer (real API, scratch root)', { timeout: 600_000 }, () => {
   let system: TestSystem;
   let dir: string;
   let env: Record<string, string>;
@@ -163,5 +214,47 @@ describe.skipIf(!hasUnshare)('the agent installer (real API, scratch root)', { t
     const uninstall = run(`--uninstall --prefix '${prefix}'`);
     expect(uninstall.status, uninstall.stderr).toBe(0);
     expect(existsSync(prefix)).toBe(false);
+  });
+
+  it('--uninstall after an enrolment removes the state the agent left (enrol.nonce) and the prefix with it', async () => {
+    const vm = join(dir, 'vm');
+    const prefix = join(dir, 'enrolled');
+    writeFileSync(join(vm, 'enrol-token'), 'vmo_enr_notusedbecausetheagentisnotstarted\n', { mode: 0o600 });
+    const served = (args: string) =>
+      run('sh', ['-c', `curl -fsSL '${system.apiUrls[0]}/v1/agent/install.sh' | sh -s -- ${args}`], { cwd: vm, env: { PATH: `${dir}/bin:${process.env.PATH}`, HOME: vm }, timeout: 120_000 });
+    const install = await served(`--server '${system.apiUrls[0]}' --enrol-file enrol-token --no-service --prefix '${prefix}'`);
+    expect(install.status, install.stderr).toBe(0);
+    // What the agent writes before its first enrolment attempt (services/agent/src/state-dir.ts).
+    writeFileSync(join(prefix, 'state', 'enrol.nonce'), 'a-nonce\n', { mode: 0o600 });
+    const uninstall = await served(`--uninstall --prefix '${prefix}'`);
+    expect(uninstall.status, uninstall.stderr).toBe(0);
+    expect(uninstall.stderr).not.toContain('leaving');
+    expect(existsSync(prefix)).toBe(false);
+  });
+
+  it("the repository's install.sh builds the agent from the sources beside it, not an old dist/vmo-agent.mjs, and says so", async () => {
+    // A copy of the repository's layout: deploy/ beside build.mjs (the real one: it builds the real
+    // sources) and a stale dist/ that the installer once preferred without a word.
+    const tree = join(dir, 'repo', 'agent');
+    mkdirSync(join(tree, 'deploy'), { recursive: true });
+    mkdirSync(join(tree, 'dist'));
+    for (const file of ['install.sh', 'vmo-agent.service']) copyFileSync(join(AGENT_DIR, 'deploy', file), join(tree, 'deploy', file));
+    symlinkSync(join(AGENT_DIR, 'build.mjs'), join(tree, 'build.mjs'));
+    writeFileSync(join(tree, 'dist', 'vmo-agent.mjs'), "console.log('an agent built long ago');\n");
+    const { token } = await system.client.vmo.agents.register({ name: 'from-repo' });
+    const vm = join(dir, 'vm');
+    writeFileSync(join(vm, 'from-repo.token'), `${token}\n`, { mode: 0o600 });
+    const prefix = join(dir, 'from-repo');
+    const r = await run('sh', [join(tree, 'deploy', 'install.sh'), '--server', system.apiUrls[0]!, '--token-file', 'from-repo.token', '--no-service', '--prefix', prefix], {
+      cwd: vm,
+      env: { PATH: process.env.PATH!, HOME: vm },
+      timeout: 180_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const installed = createHash('sha256').update(readFileSync(join(prefix, 'vmo-agent.mjs'))).digest('hex');
+    expect(r.stderr).toContain(`install.sh: installing the agent built now from ${tree} (sha256 ${installed})`);
+    // The sources' agent: the very bytes the server serves (one set of build options).
+    expect((await fetch(`${system.apiUrls[0]}/v1/agent/download`)).headers.get('x-vmo-agent-sha256')).toBe(installed);
+    rmSync(prefix, { recursive: true, force: true });
   });
 });

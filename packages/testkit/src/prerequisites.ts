@@ -26,6 +26,7 @@ export const TEST_PREREQUISITES: readonly Prerequisite[] = [
   { anyOf: ['redis-server'], debianPackage: 'redis-server', neededBy: 'tests that kill and restart a Redis of their own' },
   { anyOf: ['pgrep'], debianPackage: 'procps', neededBy: 'checks that a canceled job left no process behind' },
   { anyOf: ['setpriv'], debianPackage: 'util-linux', neededBy: 'jobs run as another user, VMO_RUN_AS' },
+  { anyOf: ['unshare'], debianPackage: 'util-linux', neededBy: 'the agent installer, run in a scratch root (packages/cli/test/install.test.ts)' },
   // { anyOf: ['chromium', 'chromium-browser'], debianPackage: 'chromium', neededBy: 'dashboard tests' },
 ];
 

@@ -6,7 +6,10 @@
 #   sudo sh install.sh --server https://vmo.example.com --enrol-file ./enrol-token [--name N] [--no-start]
 #   sudo sh install.sh --uninstall [--prefix DIR]
 #
-#   --server URL        the control plane (required to install)
+#   --server URL        the control plane (required to install): https://, or http:// to this
+#                       machine only (127.0.0.0/8, ::1, localhost)
+#   --insecure-http     accept an http:// server elsewhere anyway: the token then crosses the
+#                       network in cleartext, and the agent and its sha256 come unauthenticated
 #   --token-file FILE   this agent's token (vmo_agt_…; `vmo agents add NAME` writes one), or the
 #                       VMO_AGENT_TOKEN environment variable. Never on the command line: there
 #                       every user of the machine could read it (ps).
@@ -20,7 +23,8 @@
 #   --no-service        no systemd unit: start it yourself with DIR/vmo-agent (needed where
 #                       systemd does not run; then root is needed only for --run-as)
 #   --no-start          enable the service without starting it (machine images with --enrol-file)
-#   --bundle FILE       install this vmo-agent.mjs instead of downloading it from --server
+#   --bundle FILE       install this vmo-agent.mjs instead of downloading it from --server (this
+#                       copy, run from the repository, builds it from the sources beside it)
 #   --uninstall         stop and remove what an install put here (the agent stays registered on
 #                       the server: `vmo agents rm NAME` revokes it)
 #
@@ -46,7 +50,7 @@ usage() {
   if [ -n "$served" ]; then
     echo "Usage: curl -fsSL SERVER/v1/agent/install.sh | sudo sh -s -- --server SERVER --token-file FILE [options]"
   else
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
   fi
 }
 
@@ -64,6 +68,7 @@ bundle=''
 run_as=''
 prefix=''
 action=install
+insecure_http=no
 need() { [ "$2" -ge 2 ] || die "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -86,6 +91,7 @@ while [ $# -gt 0 ]; do
     --bundle=*) bundle=${1#*=}; shift ;;
     --no-service) service=no; shift ;;
     --no-start) start=no; shift ;;
+    --insecure-http) insecure_http=yes; shift ;;
     --uninstall) action=uninstall; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
@@ -130,7 +136,7 @@ uninstall() {
   elif [ -f "$SYSTEMD_UNIT_FILE" ]; then
     say "leaving $SYSTEMD_UNIT_FILE: it runs an agent from elsewhere (not $APP_DIR)"
   fi
-  rm -f "$APP_DIR/vmo-agent.mjs" "$LAUNCHER" "$ENV_FILE" "$TOKEN_FILE" "$ENROL_FILE" "$MANIFEST" "$STATE_DIR/agent.token"
+  rm -f "$APP_DIR/vmo-agent.mjs" "$LAUNCHER" "$ENV_FILE" "$TOKEN_FILE" "$ENROL_FILE" "$MANIFEST" "$STATE_DIR/agent.token" "$STATE_DIR/enrol.nonce"
   [ -n "$prefix" ] || rm -f "$OLD_ENV_FILE"
   for dir in "$STATE_DIR" "$CONF_DIR" "$APP_DIR"; do
     if [ -d "$dir" ]; then rmdir "$dir" 2>/dev/null || say "leaving $dir: it holds files the install did not put there"; fi
@@ -151,6 +157,30 @@ fi
 case $server in http://*|https://*) ;; *) die "--server must start with http:// or https://" ;; esac
 server=${server%/}
 case $server in *[[:space:]\'\"\\]*) die "--server must not contain spaces, quotes or backslashes" ;; esac
+# Whether an http:// URL names this machine: its host, after the scheme and any user@, before the
+# path, query or fragment and the :port.
+is_loopback() {
+  h=${1#http://}; h=${h%%[/?#]*}; h=${h##*@}
+  case $h in
+    \[*) h=${h#\[}; h=${h%%\]*} ;;
+    *) h=${h%:*} ;;
+  esac
+  h=$(printf '%s' "$h" | tr 'A-Z' 'a-z')
+  case $h in
+    localhost|localhost.|::1|0:0:0:0:0:0:0:1) return 0 ;;
+    127.*.*.*) case $h in *[!0-9.]*|*.*.*.*.*) return 1 ;; *) return 0 ;; esac ;;
+  esac
+  return 1
+}
+# LOUD: over plain http the token goes to /v1/agent/whoami (and the agent's connection) in
+# cleartext, and the agent we run is checked against a sha256 that came over the same
+# unauthenticated connection: anyone on the path could read the token or swap the code.
+case $server in
+  http://*)
+    if ! is_loopback "$server" && [ "$insecure_http" = no ]; then
+      die "refusing --server $server: over plain http the agent token would cross the network in cleartext and the agent's code (and its sha256) could be swapped on the way; use https://, or pass --insecure-http if this network is trusted"
+    fi ;;
+esac
 case $labels in *[\'\"\\]*) die "--labels must not contain quotes or backslashes" ;; esac
 enrol_token=''
 if [ -n "$enrol_file" ]; then
@@ -197,15 +227,19 @@ trap 'exit 130' INT TERM
 
 sha256_of() { "$node" -e 'const h=require("crypto").createHash("sha256");h.update(require("fs").readFileSync(process.argv[1]));console.log(h.digest("hex"))' "$1"; }
 
-# The agent: --bundle, or beside this script in the repository, or downloaded from the server.
-if [ -z "$bundle" ] && [ -z "$served" ]; then
-  for candidate in "$here/vmo-agent.mjs" "$here/../dist/vmo-agent.mjs"; do
-    if [ -f "$candidate" ]; then bundle=$candidate; break; fi
-  done
-fi
+# The agent: --bundle; or, for this script in the repository, a vmo-agent.mjs copied beside it, or
+# one built now from the sources beside it (never a dist/ of some earlier build: it could be stale);
+# or downloaded from the server. It says which.
+if [ -z "$bundle" ] && [ -z "$served" ] && [ -f "$here/vmo-agent.mjs" ]; then bundle=$here/vmo-agent.mjs; fi
 if [ -n "$bundle" ]; then
   [ -f "$bundle" ] || die "--bundle: no file $bundle"
   cp "$bundle" "$work/vmo-agent.mjs"
+  say "installing the agent $bundle (sha256 $(sha256_of "$work/vmo-agent.mjs"))"
+elif [ -z "$served" ] && [ -f "$here/../build.mjs" ]; then
+  src=$(CDPATH='' cd -- "$here/.." && pwd)
+  "$node" "$src/build.mjs" "$work/vmo-agent.mjs" >/dev/null ||
+    die "could not build the agent from the sources in $src (run npm ci in the repository first), or pass --bundle FILE, or install from the server: curl -fsSL $server/v1/agent/install.sh | sh -s -- …"
+  say "installing the agent built now from $src (sha256 $(sha256_of "$work/vmo-agent.mjs"))"
 else
   command -v curl >/dev/null 2>&1 || die "curl not found: it downloads the agent from $server"
   curl -fsS --retry 3 -D "$work/headers" -o "$work/vmo-agent.mjs" "$server/v1/agent/download" ||
@@ -217,6 +251,7 @@ else
   if [ -n "$served_sha256" ] && [ "$got" != "$served_sha256" ]; then
     die "the downloaded agent's sha256 is $got, this script expects $served_sha256 (the server was upgraded in between? fetch install.sh again)"
   fi
+  say "installing the agent from $server/v1/agent/download (sha256 $got)"
 fi
 "$node" "$work/vmo-agent.mjs" --help >/dev/null 2>&1 || die "the agent does not run with $node ($("$node" --version))"
 
