@@ -6,7 +6,7 @@ import { getJobState, readOutputPage, type JobState } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode, type SubscriberMessage } from '@vmo/shared/protocol';
 import { outputFrames } from './output-frames.ts';
-import { watchSubscriberSocket } from './socket-lifecycle.ts';
+import { countCutTooSlow, watchSubscriberSocket } from './socket-lifecycle.ts';
 
 export interface JobStreamDeps {
   cp: ControlPlane;
@@ -67,6 +67,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   const cutTooSlow = () => {
     if (done) return;
     log.info({ jobId, bufferedBytes: ws.bufferedAmount, lastSeq: last }, 'subscriber too slow: closed 4008');
+    countCutTooSlow();
     close(SubscriberCloseCode.tooSlow, 'subscriber too slow; reconnect with ?after=<last seq>');
   };
   const enqueue = (task: () => Promise<void>) => {

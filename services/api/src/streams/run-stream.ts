@@ -3,7 +3,7 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode } from '@vmo/shared/protocol';
 import { DEFAULT_RUN_STREAM_LIMITS, encodeRunCursor, readRunStream, RUN_STREAM_POLL_MS, type ChildMemory, type RunStreamCursor, type RunStreamLimits } from '@vmo/shared/runs';
-import { watchSubscriberSocket } from './socket-lifecycle.ts';
+import { countCutTooSlow, watchSubscriberSocket } from './socket-lifecycle.ts';
 
 export interface RunStreamDeps {
   cp: ControlPlane;
@@ -72,6 +72,7 @@ export async function serveRunStream(ws: WebSocket, start: RunStreamCursor, deps
     while (!done) {
       if (!(await drained())) {
         log.info({ runId, bufferedBytes: ws.bufferedAmount }, 'run stream subscriber stopped reading: closed 4008');
+        countCutTooSlow();
         return close(SubscriberCloseCode.tooSlow, `subscriber too slow; ${RESUME_HINT}`);
       }
       if (done) return;
