@@ -31,9 +31,15 @@ logUnhandledRejections(log);
 // /health/ready answers must find it (it waits queued until the agent has connected).
 // A start that cannot work says why in one line naming the setting (startOrExit).
 await startOrExit({ service: 'vmo', settings: apiConfig, log }, () => migrateDatabase(apiConfig.VMO_DATABASE_URL));
-const database = openDatabase(apiConfig.VMO_DATABASE_URL, { max: 1 });
-const { token } = await issueBuiltInAgentToken({ database }, BUILT_IN_AGENT);
-await database.close();
+// Inside the wrapper too: a Postgres that drops between the migration and this is the same one line.
+const { token } = await startOrExit({ service: 'vmo', settings: apiConfig, log, checkRedis: false }, async () => {
+  const database = openDatabase(apiConfig.VMO_DATABASE_URL, { max: 1 });
+  try {
+    return await issueBuiltInAgentToken({ database }, BUILT_IN_AGENT);
+  } finally {
+    await database.close().catch(() => {});
+  }
+});
 const api = await startOrExit({ service: 'vmo', settings: apiConfig, log, checkRedis: false }, () => startApi(apiConfig, log.child({ role: 'api' })));
 const worker = await startOrExit({ service: 'vmo', settings: workerConfig, log, checkRedis: false }, () => startWorker(workerConfig, log.child({ role: 'worker' })));
 const agent = startAgent({
