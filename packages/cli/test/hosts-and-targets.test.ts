@@ -33,8 +33,12 @@ describe('vmo hosts and vmo targets (real stack)', { timeout: 300_000 }, () => {
   });
 
   const vmo = (args: string[], input?: string) => runCli(args, { env, cwd: dir, timeoutMs: 240_000, ...(input === undefined ? {} : { input }) });
-  /** `created  router@default  root@192.168.1.1:22` → ['created', 'router@default', 'root@…']. */
-  const rowsOf = (text: string) => text.trimEnd().split('\n').filter(Boolean).map((l) => /^(\S+) +(\S+) +(.*)$/.exec(l)!.slice(1));
+  /** Under the RESULT HOST DETAIL header, `created  router@default  root@192.168.1.1:22` → ['created', 'router@default', 'root@…']. */
+  const rowsOf = (text: string) => {
+    const lines = text.trimEnd().split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/^RESULT +HOST +DETAIL$/);
+    return lines.slice(1).map((l) => /^(\S+) +(\S+) +(.*)$/.exec(l)!.slice(1));
+  };
 
   it('import prints what was created and skipped, with the reasons the API gives; a second import is unchanged; a changed host is updated', async () => {
     const first = await vmo(['hosts', 'import', LAPTOP]);
@@ -97,8 +101,9 @@ describe('vmo hosts and vmo targets (real stack)', { timeout: 300_000 }, () => {
     expect(wide.stdout.toString().split('\n')[0]).toMatch(/^NAME +ADDRESS +LABELS +PROXY JUMP +HOST KEY +MAX JOBS +ID +DESCRIPTION$/);
     expect(wide.stdout.toString()).toMatch(/db-1@prod .* accept-new +- +host_\w+ +-$/m);
 
-    const rm = await vmo(['hosts', 'rm', 'db-1@prod']);
+    const rm = await vmo(['hosts', 'rm', '--json', 'db-1@prod']);
     expect(rm.code, rm.stderr.toString()).toBe(0);
+    expect(JSON.parse(rm.stdout.toString())).toEqual({ id: listed.find((h: { ref: string }) => h.ref === 'db-1@prod').id, ref: 'db-1@prod' });
     expect((await system.client.request('GET', '/v1/hosts/db-1@prod')).status).toBe(404);
     const none = await vmo(['hosts', 'ls', '--environment', 'prod']);
     expect(none.stdout.toString()).toBe('NAME  ADDRESS  LABELS\n');
