@@ -1,7 +1,7 @@
 /**
  * `vmo login` and contexts, and a dropped connection, the real CLI against a real system: the
  * config file (0600 in a 0700 directory under XDG_CONFIG_HOME), the token checked before it is
- * saved and never printed, switching contexts, the precedence of flags, VMO_* and contexts (a
+ * saved and never printed (context ls, --json, -o wide), switching contexts, the precedence of flags, VMO_* and contexts (a
  * context's token only to its own server), and `vmo run` through a TCP proxy that resets the
  * stream's connection: the output arrives whole, no byte lost or repeated.
  */
@@ -62,6 +62,17 @@ describe('vmo login, contexts and a dropped connection (real system)', () => {
     const ls = await runCli(['context', 'ls'], { env });
     expect(ls.stdout.toString()).toMatch(/^CURRENT +NAME +SERVER +USER\n +direct +http:\S+ +admin.*\n\* +proxied +http:\S+ +admin/);
     expect(ls.stdout.toString()).not.toContain(system.token);
+    // --json and -o wide: whether a token is stored, never the token.
+    const json = await runCli(['context', 'ls', '--json'], { env });
+    expect(json.code, json.stderr.toString()).toBe(0);
+    expect(json.stdout.toString()).not.toContain(system.token);
+    expect(JSON.parse(json.stdout.toString())).toEqual([
+      { name: 'direct', current: false, server: direct, user: expect.stringMatching(/^admin/), tokenStored: true },
+      { name: 'proxied', current: true, server: proxy.url, user: expect.stringMatching(/^admin/), tokenStored: true },
+    ]);
+    const wide = await runCli(['context', 'ls', '-o', 'wide'], { env });
+    expect(wide.stdout.toString()).toMatch(/^CURRENT +NAME +SERVER +USER +TOKEN\n +direct +http:\S+ +admin.* +stored\n\* +proxied +http:\S+ +admin.* +stored\n$/);
+    expect(wide.stdout.toString()).not.toContain(system.token);
 
     // The current context is used; --context picks another; `use` switches.
     const viaCurrent = await runCli(['run', '--', 'echo via-context'], { env });

@@ -88,6 +88,12 @@ describe('vmo run (real system)', { timeout: 180_000 }, () => {
     expect([badToken.code, badToken.stderr.toString()]).toEqual([70, expect.stringMatching(/^vmo: unauthorized: /)]);
     const usage = await runCli(['run', '--on', 'moon', '--', 'true'], { env });
     expect(usage.code).toBe(2);
+    // Bad usage is 2 even with no server configured: the flags are checked before vmo looks for one.
+    const noServer = { XDG_CONFIG_HOME: join(scratch, 'no-config') };
+    const moon = await runCli(['run', '--on', 'moon', '--', 'true'], { env: noServer });
+    expect([moon.code, moon.stderr.toString()]).toEqual([2, expect.stringMatching(/^vmo: usage: --on: "moon" is not a target/)]);
+    const paging = await runCli(['jobs', 'ls', '--all', '--limit', '1'], { env: noServer });
+    expect([paging.code, paging.stderr.toString()]).toEqual([2, expect.stringMatching(/^vmo: usage: --all and --limit/)]);
   });
 
   it('--detach prints the job id; vmo logs -f follows it and exits with its code; vmo logs --stream picks one', async () => {
@@ -101,15 +107,21 @@ describe('vmo run (real system)', { timeout: 180_000 }, () => {
     expect([errOnly.code, errOnly.stdout.toString()]).toEqual([0, 'err\n']);
     const both = await runCli(['logs', jobId], { env });
     expect([both.stdout.toString(), both.stderr.toString()]).toEqual(['out\n', 'err\n']);
+    // --detach --json: the job as POST /v1/jobs answered it.
+    const asJson = await runCli(['run', '--detach', '--json', '--', 'true'], { env });
+    expect(asJson.code, asJson.stderr.toString()).toBe(0);
+    const submitted = JSON.parse(asJson.stdout.toString());
+    expect(submitted).toMatchObject({ id: expect.stringMatching(/^job_[0-9a-z]{20}$/), command: 'true', target: { type: 'local' } });
   });
 
   it('vmo cancel cancels a job (and the vmo run following it exits 130)', async () => {
     const running = startCli(['run', '--', 'sh', '-c', 'echo started; sleep 60'], { env });
     await waitFor('the job to start', () => running.stdout().toString().includes('started'), 30_000);
     const jobId = (await system.client.vmo.jobs.list({ limit: 1, status: 'running' })).items[0]!.id;
-    const cancel = await runCli(['cancel', jobId], { env });
-    expect(cancel.code).toBe(0);
-    expect(cancel.stdout.toString()).toContain(jobId);
+    // --json: the job as the API answered the cancel.
+    const cancel = await runCli(['cancel', '--json', jobId], { env });
+    expect(cancel.code, cancel.stderr.toString()).toBe(0);
+    expect(JSON.parse(cancel.stdout.toString())).toMatchObject({ id: jobId, status: expect.stringMatching(/^(running|canceled)$/) });
     const r = await running.done;
     expect(r.code).toBe(130);
     expect((await system.client.job(jobId)).status).toBe('canceled');
