@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['domain'],
   // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes,
   // the sealing of secrets at rest, the process's metrics (prom-client; fed by the layers above through plain calls).
-  ['errors', 'config', 'logger', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process', 'metrics'],
+  ['errors', 'config', 'logger', 'log-line', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process', 'metrics'],
   // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path.
   ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
   // 3: the open handles of the stores, handed to every service function.

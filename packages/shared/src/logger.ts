@@ -1,16 +1,17 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { formatPretty, logFormatOf, useColour, type LogFormat } from './logger/pretty.ts';
+import { CENSORED, censorSecrets, SECRET_KEYS } from './log-line/censor.ts';
+import { formatPretty, logFormatOf, useColour, type LogFormat } from './log-line/pretty.ts';
 
 export type { Logger };
 
 /**
  * One JSON line per event on stdout, of the one schema every vmo process writes
- * (`logger/log-line.ts`: `time` ISO, `level` pino's number, `service`, `msg`, the ids under their
- * names). `VMO_LOG_FORMAT=pretty` prints the same lines readable (`logger/pretty.ts`), in this
+ * (`log-line/log-line.ts`: `time` ISO, `level` pino's number, `service`, `msg`, the ids under their
+ * names). `VMO_LOG_FORMAT=pretty` prints the same lines readable (`log-line/pretty.ts`), in this
  * process: no worker-thread transport.
  *
  * No request body, env or secretEnv value or header value is ever logged:
- * objects under those names are censored wherever they appear, and errors are logged through
+ * values under those names (log-line/censor.ts) are censored at any depth, and errors are logged through
  * `safeError`, which keeps what an operator needs (type, message, stack, code) and drops what
  * carries data (a Postgres error's `where` and `detail` quote the rejected value, postgres.js
  * attaches the query's parameters, drizzle puts them in the message).
@@ -23,9 +24,12 @@ export const createLogger = (name: string, level = process.env.VMO_LOG_LEVEL ?? 
       level,
       base: { service: name },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: REDACTED, censor: '[redacted]' },
       serializers: { err: safeError, error: safeError },
-      formatters: { log: withoutQueryParams },
+      // The keys of log-line/censor.ts: at any depth in a line's fields (walked, copied only when
+      // something is censored). LOUD: pino gives a child's bindings to no formatter, so those
+      // (ids and roles, set by our code) are censored by `redact`, at the top and one level down.
+      formatters: { log: (fields) => withoutQueryParams(censorSecrets(fields)) },
+      redact: { paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`]), censor: CENSORED },
     },
     pretty ? prettyDestination(options.destination) : options.destination,
   );
@@ -39,9 +43,6 @@ function prettyDestination(to?: DestinationStream): DestinationStream {
   const write = to ? (text: string) => void to.write(text) : (text: string) => void process.stdout.write(text);
   return { write: (line: string) => write(formatPretty(JSON.parse(line) as Record<string, unknown>, colour)) };
 }
-
-const SECRET_KEYS = ['token', 'authorization', 'headers', 'env', 'secretEnv', 'sealedSecretEnv', 'body', 'password', 'passphrase', 'secret', 'cookie'];
-const REDACTED = SECRET_KEYS.flatMap((k) => [k, `*.${k}`]);
 
 /** Fields of an error that name or classify it without quoting any data. */
 const SAFE_ERROR_FIELDS = ['code', 'errno', 'syscall', 'address', 'port', 'severity', 'routine', 'table_name', 'column_name', 'constraint_name', 'status'];

@@ -22,6 +22,15 @@ describe("the agent's log lines: the services' schema, without pino (issue 12)",
     expect(out[0]).toMatch(/"msg":"connected".*"url":"http/);
   });
 
+  it('censors the one list of secret keys (@vmo/shared/log-line) at any depth: a nested token never reaches the output', () => {
+    const { log, out } = capture('info');
+    log.info('nested', { a: { b: { token: 'CANARY-agent-nested' } } });
+    log.child({ ctx: { secretEnv: { K: 'CANARY-agent-binding' } } }).info('binding', { list: [{ Password: 'CANARY-agent-list' }] });
+    expect(out).toHaveLength(2);
+    expect(out.join('')).not.toContain('CANARY');
+    expect(JSON.parse(out[0]!)).toMatchObject({ a: { b: { token: '[redacted]' } } });
+  });
+
   it('respects the level and censors tokens, env, headers at any depth', () => {
     const { log, out } = capture('info');
     log.debug('not written');

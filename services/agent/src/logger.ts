@@ -1,4 +1,4 @@
-import { formatPretty, LOG_LEVEL_NAMES, LOG_LEVEL_NUMBERS, logFormatOf, useColour, type LogFormat } from '@vmo/shared/log-line';
+import { CENSORED, formatPretty, isSecretKey, LOG_LEVEL_NAMES, LOG_LEVEL_NUMBERS, logFormatOf, useColour, type LogFormat } from '@vmo/shared/log-line';
 
 /**
  * The agent's log lines: the one schema of every vmo process (`@vmo/shared/log-line`: `time`
@@ -47,11 +47,8 @@ function pretty(sink: (text: string) => void, colour: boolean): (line: string) =
   return (line) => sink(formatPretty(JSON.parse(line) as Record<string, unknown>, colour));
 }
 
-/** Never logged, at any depth: a job's env and secretEnv, a token, a header (as in the control plane's logger). */
-const CENSORED = new Set(['token', 'authorization', 'headers', 'env', 'secretenv', 'sealedsecretenv', 'body', 'password', 'passphrase', 'secret', 'cookie']);
-
-/** Errors serialize to `{}` by default; keep their message. Censored keys print as `[redacted]`. */
+/** Errors serialize to `{}` by default; keep their message. The keys of @vmo/shared/log-line's censor.ts print as `[redacted]`, at any depth. */
 function errorsAsText(key: string, value: unknown): unknown {
-  if (CENSORED.has(key.toLowerCase()) && value !== undefined) return '[redacted]';
+  if (value !== undefined && isSecretKey(key)) return CENSORED;
   return value instanceof Error ? value.message : value;
 }
