@@ -192,7 +192,9 @@ describe('jobs', () => {
     expect(await visibleJobs(eve)).not.toContain('jb');
     expect(await visibleJobs(eve)).toContain('ja5');
     expect(await agentNamesReadable(eve)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
-    expect((await forbidden(assertMayRunJob(plane.cp, eve, { type: 'agent', agent: 'local' }))).details).toEqual({ action: 'run', targets: ['local'], total: 1 });
+    // The built-in agent is not hers to read (only `local` grants it): nobody to her, as in a run's agent list.
+    const builtin = await forbidden(assertMayRunJob(plane.cp, eve, { type: 'agent', agent: 'local' }));
+    expect([builtin.status, builtin.code, isDeniedByPolicy(builtin)]).toEqual([422, 'unknown_agent', true]);
     expect((await forbidden(assertMayRunOnTargets(sql, eve, [{ kind: 'agent', id: ids.a6!, name: 'local' }]))).details).toEqual({ action: 'run', targets: ['local'], total: 1 });
     await assertMayRunOnTargets(sql, eve, [{ kind: 'agent', id: ids.a5!, name: 'a5' }]);
     const lou = await grantsFor(actor('lou', 'operator')); // local=true
@@ -273,24 +275,45 @@ describe('running', () => {
   it('a job: run on its agent or host by policy; local only by a local policy', async () => {
     const alice = await grantsFor(actor('alice', 'operator'));
     await assertMayRunJob(plane.cp, alice, { type: 'agent', agent: 'a3' });
-    await assertMayRunJob(plane.cp, alice, { type: 'ssh', host: 'h1' });
-    expect((await forbidden(assertMayRunJob(plane.cp, alice, { type: 'agent', agent: ids.a2! }))).details).toEqual({ action: 'run', targets: ['a2'], total: 1 });
-    expect((await forbidden(assertMayRunJob(plane.cp, alice, { type: 'ssh', host: 'h2@prod' }))).details).toEqual({ action: 'run', targets: ['h2@prod'], total: 1 });
+    expect(await assertMayRunJob(plane.cp, alice, { type: 'ssh', host: 'h1' })).toEqual({ hostId: ids.h1 });
+    // A machine she may not read is nobody to her: the 422 of one that does not exist, same words (audited as a denial).
+    const hiddenAgent = await forbidden(assertMayRunJob(plane.cp, alice, { type: 'agent', agent: ids.a2! }));
+    const noAgent = await forbidden(assertMayRunJob(plane.cp, alice, { type: 'agent', agent: 'nobody' }));
+    expect([hiddenAgent.status, hiddenAgent.code, isDeniedByPolicy(hiddenAgent), isDeniedByPolicy(noAgent)]).toEqual([422, 'unknown_agent', true, false]);
+    expect(hiddenAgent.message.replace(ids.a2!, 'nobody')).toBe(noAgent.message);
+    for (const host of ['h2@prod', 'h2', ids.h2!]) {
+      const hidden = await forbidden(assertMayRunJob(plane.cp, alice, { type: 'ssh', host }));
+      const none = await forbidden(assertMayRunJob(plane.cp, alice, { type: 'ssh', host: 'nobody' }));
+      expect([hidden.status, hidden.code, isDeniedByPolicy(hidden)], host).toEqual([422, 'unknown_host', true]);
+      expect(hidden.message.replace(host, 'nobody')).toBe(none.message);
+    }
+    // One she may read but not run on is the 403 naming it.
+    const vera = await grantsFor(actor('vera', 'viewer'));
+    expect((await forbidden(assertMayRunJob(plane.cp, vera, { type: 'agent', agent: 'a2' }))).details).toEqual({ action: 'run', targets: ['a2'], total: 1 });
+    expect((await forbidden(assertMayRunJob(plane.cp, vera, { type: 'ssh', host: 'h2' }))).details).toEqual({ action: 'run', targets: ['h2@prod'], total: 1 });
     expect((await forbidden(assertMayRunJob(plane.cp, alice, { type: 'local' }))).details).toEqual({ action: 'run', targets: ['local'], total: 1 });
-    // Nobody: left to the submission's own 422.
-    await assertMayRunJob(plane.cp, alice, { type: 'agent', agent: 'nobody' });
     await assertMayRunJob(plane.cp, await grantsFor(actor('lou', 'operator')), { type: 'local' });
     await assertMayRunJob(plane.cp, { admin: true }, { type: 'local' });
   });
 
   it('a bare host name resolves among the hosts the caller may read; an ambiguity lists no environment they may not see', async () => {
-    await plane.addHost('dup', 'x', { team: 'a' });
+    const x = await plane.addHost('dup', 'x', { team: 'a' });
     await plane.addHost('dup', 'y', { team: 'b' });
-    await assertMayRunJob(plane.cp, await grantsFor(actor('alice', 'operator')), { type: 'ssh', host: 'dup' }); // dup@x, hers
-    const bob = await forbidden(assertMayRunJob(plane.cp, await grantsFor(actor('bob', 'operator')), { type: 'ssh', host: 'dup' }));
-    expect([bob.status, bob.code]).toEqual([422, 'ambiguous_host']);
-    expect(bob.message).not.toMatch(/\bx\b|\by\b/);
-    await plane.cp.database.sql`delete from hosts where name = 'dup'`; // the inventory tests count hosts
+    await plane.addHost('dup', 'default', { team: 'b' });
+    await plane.addHost('dup', 'z', { team: 'a' });
+    try {
+      // dup@default is hidden from alice: it neither wins (an admin gets it) nor hides dup@x and dup@z …
+      const alice = await forbidden(assertMayRunJob(plane.cp, await grantsFor(actor('alice', 'operator')), { type: 'ssh', host: 'dup' }));
+      expect([alice.status, alice.code]).toEqual([422, 'ambiguous_host']);
+      expect(alice.message).toContain('(x, z)'); // … and her ambiguity names her environments only
+      await plane.cp.database.sql`delete from hosts where name = 'dup' and environment = 'z'`;
+      expect(await assertMayRunJob(plane.cp, await grantsFor(actor('alice', 'operator')), { type: 'ssh', host: 'dup' })).toEqual({ hostId: x }); // dup@x, hers
+      // bob reads no host: several hidden hosts of one name are nobody, not an ambiguity.
+      const bob = await forbidden(assertMayRunJob(plane.cp, await grantsFor(actor('bob', 'operator')), { type: 'ssh', host: 'dup' }));
+      expect([bob.status, bob.code]).toEqual([422, 'unknown_host']);
+    } finally {
+      await plane.cp.database.sql`delete from hosts where name = 'dup'`; // the inventory tests count hosts
+    }
   });
 });
 

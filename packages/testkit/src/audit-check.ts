@@ -28,8 +28,9 @@ const DENIED = new Set([401, 403, 429]);
  *   is the one down, the writer could not store the row and logged it instead (http/audit.ts).
  *   If it has one, it is one `failed` row with that status.
  * - Mutating (POST, PUT, PATCH, DELETE), any other answer: exactly one row with the answer's status;
- *   `allowed` below 400, `denied` for 401, 403 and 429, `denied` or `failed` for a 404 (a policy's
- *   404 is a denial, a real one a failure: the answer is the same on purpose), `failed` otherwise.
+ *   `allowed` below 400, `denied` for 401, 403 and 429, `denied` or `failed` for a 404 or 422 (a
+ *   policy's 404, or the 422 `unknown_agent`/`unknown_host` for a target the caller may not read, is a
+ *   denial, a real one a failure: the answer is the same on purpose), `failed` otherwise.
  * - Any other method, and WebSocket upgrades (reads): 401, 403 and 429 are denials, exactly one
  *   `denied` row each. A 404 may be a policy hiding something (a denial, with its row) or a real
  *   404 (no row); the answer does not say which, so it may have one `denied` row or none. Any
@@ -43,7 +44,8 @@ export function auditExpectationOf(r: Pick<RecordedRequest, 'method' | 'path' | 
   if (r.kind === 'rest' && MUTATING.has(r.method)) {
     if (r.status < 400) return { need: 'required', results: ['allowed'] };
     if (DENIED.has(r.status)) return { need: 'required', results: ['denied'] };
-    if (r.status === 404) return { need: 'required', results: ['denied', 'failed'] };
+    // A 404 or 422 may be a policy hiding something (a hidden job is 404; a hidden agent or host named as a target is the 422 of one that does not exist).
+    if (r.status === 404 || r.status === 422) return { need: 'required', results: ['denied', 'failed'] };
     return { need: 'required', results: ['failed'] };
   }
   if (DENIED.has(r.status)) return { need: 'required', results: ['denied'] };

@@ -162,7 +162,7 @@ export const submitJob = defineRoute({
   tags: ['jobs'],
   summary: 'Submit a job',
   description:
-    'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object. An operator may run only where a policy grants `run` (403 `target_forbidden` naming the target); the `local` target is admins\' only unless a policy with `local: true` grants it.',
+    'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object. An operator may run only where a policy grants `run` (403 `target_forbidden` naming the target); an agent or host the caller may not read is the same 422 `unknown_agent` / `unknown_host` as one that does not exist, and a bare host name resolves, and `ambiguous_host` is judged, among the hosts the caller may read. The `local` target is admins\' only unless a policy with `local: true` grants it.',
   request: {
     headers: SubmitJobHeaders,
     body: { required: true, content: json(JobInput.meta({ id: 'JobInput' })) },

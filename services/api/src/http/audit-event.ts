@@ -10,12 +10,13 @@ export const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PA
 /**
  * allowed: answered below 400. denied: 401, 403, a 429 (a rate limit refused it: the failed
  * authentications' limiter or the submissions', on any method and on stream upgrades, so a brute
- * force past the limit stays on record), and a 404 that hides what a policy does not let the
- * caller see (the answer is a plain 404; the error carries the mark). failed: everything else
+ * force past the limit stays on record), and an answer that hides what a policy does not let the
+ * caller see (a plain 404 for a hidden job, the 422 of a machine that does not exist for a hidden
+ * target: the error carries the mark). failed: everything else
  * (bad input, a conflict, a real 404, a store outage).
  */
 export function auditResultOf(status: number, err: unknown): AuditResult {
-  if (status === 401 || status === 403 || status === 429 || (status === 404 && isDeniedByPolicy(err))) return 'denied';
+  if (status === 401 || status === 403 || status === 429 || isDeniedByPolicy(err)) return 'denied';
   return status < 400 ? 'allowed' : 'failed';
 }
 
