@@ -81,10 +81,13 @@ const shellQuote = (w: string) => `'${w.replaceAll("'", `'\\''`)}'`;
 /**
  * vmo inside a pseudo-terminal: `script -qfec "<cmd>" /dev/null` gives it a terminal for stdin,
  * stdout and stderr (all three the same pty, so `output` is both streams, with \r\n line ends);
- * writing to `write()` is typing (`\x03` is Ctrl-C). The exit status is vmo's (`-e`).
+ * writing to `write()` is typing (`\x03` is Ctrl-C). The exit status is vmo's (`-e`; vmo is exec'd, not
+ * a child of the shell).
  */
 export function startCliInPty(args: string[], opts: { env?: Record<string, string | undefined>; script?: string } = {}) {
-  const cmd = [process.execPath, opts.script ?? defaultScript, ...args].map(shellQuote).join(' ');
+  // LOUD: `exec`, so vmo replaces script's `sh -c`: else Ctrl-C kills that shell (dash dies of SIGINT
+  // at once) and script reports 130 whatever vmo's own exit status is.
+  const cmd = `exec ${[process.execPath, opts.script ?? defaultScript, ...args].map(shellQuote).join(' ')}`;
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: baseEnv({ TERM: 'xterm', ...opts.env }), cwd: CLI_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d));

@@ -2,13 +2,16 @@
  * vmo in a terminal and out of one, the real CLI against a real system with two agents: the fleet
  * run's progress bar and summary (a bar on a terminal only), `--stream`'s prefixed lines, colour
  * only on a terminal and never with NO_COLOR, and Ctrl-C typed into a pseudo-terminal: the first
- * cancels the job (canceled in the API, exit 130), the second detaches.
+ * cancels the job (canceled in the API, exit 130), the second detaches (exit 75: the job goes on).
+ * And a fleet run whose summary cannot be made exits with the run's status, not vmo's 70.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor } from '@vmo/testkit';
+import { VmoApiError, VmoClient } from '@vmo/client';
+import { runFleet } from '../src/fleet/run-fleet.ts';
 import { CLI_BIN, runCli, startCliInPty, startAgent, useBundle } from './run-cli.ts';
 
 // Each case runs vmo several times: deadlines for a loaded machine, not measures.
@@ -73,7 +76,7 @@ describe('vmo on a terminal (real system, two agents)', { timeout: 180_000 }, ()
     expect((await latestJob()).status).toBe('canceled');
   });
 
-  it('a second Ctrl-C detaches: prints the job id and exits 130, the job carries on to its cancel', async () => {
+  it('a second Ctrl-C detaches: prints the job id and exits 75 (not 130: the job was not canceled), the job carries on to its cancel', async () => {
     // TERM is ignored by the job's shell (one argument: the shell line itself, no outer shell to
     // die of it), so the cancel waits out its grace: time for the second Ctrl-C.
     const pty = startCliInPty(['run', '--', 'trap "" TERM; echo started; while :; do sleep 0.2; done'], { env });
@@ -83,10 +86,33 @@ describe('vmo on a terminal (real system, two agents)', { timeout: 180_000 }, ()
     await waitFor('the cancel', () => pty.output().includes('canceling…'), 30_000);
     pty.write('\x03');
     const r = await pty.done;
-    expect(r.code).toBe(130);
+    expect(r.code).toBe(75);
     expect(r.output).toContain(`detached; the job goes on: ${job.id}`);
     expect((await system.client.job(job.id)).status).toBe('running');
     await system.client.waitForStatus(job.id, 'canceled', 60_000);
+  });
+
+  it('a summary that fails after the run ended (503 summary_timeout) is left out: the exit status is the run\'s, not 70', async () => {
+    // In-process (runFleet, what `vmo run --selector` calls) against the real system; only the summary
+    // answer is stood in for: the server's 503 comes from a time limit a test cannot shorten.
+    const client = new VmoClient({ baseUrl: system.apiUrls[0]!, token: system.token });
+    client.runs.summary = async () => {
+      throw new VmoApiError(503, 'summary_timeout', "the run's summary was not ready within its time limit");
+    };
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+    const request = (command: string) => ({ command, targets: { selector: 'fleet=cli' }, env: {}, strategy: {} });
+    let ok: number;
+    let failed: number;
+    try {
+      ok = await runFleet(client, request('true'), { detach: false, stream: false });
+      failed = await runFleet(client, request('exit 3'), { detach: false, stream: false });
+    } finally {
+      process.stderr.write = write;
+    }
+    expect([ok, failed]).toEqual([0, 1]);
+    expect(written.join('')).toMatch(/^summary unavailable: summary_timeout \(vmo runs show run_\w+ tries again\)\n/);
   });
 
   it('colours errors on a terminal only, and never with NO_COLOR', async () => {
