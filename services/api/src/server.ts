@@ -16,11 +16,12 @@ import { allows, scopeDenied } from './auth/permissions.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import type { AgentGateway } from './gateway/agent-gateway.ts';
 import { deadlineServerOptions, slowAfterMs, type ConnectionDeadlines } from './http/connection-deadlines.ts';
+import { upgradeAccessLog, UPGRADE_UNANSWERED } from './http/access-log.ts';
 import { auditRefusedUpgrade, auditUpgradePrincipal } from './http/audit-upgrade.ts';
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
 import { failedAuthAddress, upgradeTokenToLookUp, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
-import { rejectUpgrade } from './http/reject-upgrade.ts';
+import { refusalStatusOf, rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
 import { serveJobStream } from './streams/job-stream.ts';
@@ -76,6 +77,9 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => {});
     if (isRefused(socket)) return void socket.destroy();
+    // One access line per upgrade (http/access-log.ts): 101, the refusal's status, or 499 if it went unanswered.
+    const logAccess = upgradeAccessLog(deps.log, req);
+    socket.once('close', () => logAccess(refusalStatusOf(socket) ?? UPGRADE_UNANSWERED));
     unauthenticated.serving(socket);
     // From the end of its headers, an upgrade has this long to authenticate and be answered 101;
     // a refused one this long to go away (it may never close its side). Then it is destroyed.
@@ -84,6 +88,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     let upgraded = false;
     const accepted = () => {
       upgraded = true;
+      logAccess(101);
       clearTimeout(deadline);
       markAuthenticated(socket);
     };
@@ -120,7 +125,12 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
         rejectUpgrade(socket, new AppError(503, 'unavailable', 'could not open the stream; retry'));
       })
       // Refused: waiting on the client again, until it goes (or the upgrade deadline).
-      .finally(() => !upgraded && unauthenticated.waiting(socket));
+      .finally(() => {
+        if (upgraded) return;
+        const refused = refusalStatusOf(socket);
+        if (refused !== undefined) logAccess(refused);
+        unauthenticated.waiting(socket);
+      });
   });
 
   async function upgradeStream(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { parseLogLines, type LogLine } from '@vmo/shared/log-line';
 import { CANARY_SECRET, generateKey, startSshd, TestSystem, waitFor, type ServiceProcess, type Sshd } from '@vmo/testkit';
 
@@ -59,6 +60,40 @@ describe('log lines of the API, the worker and the agent (one schema)', () => {
     expect(access.find((l) => l.requestId === generated)).toMatchObject({ status: 200, path: '/v1/jobs' });
     expect(api.output).not.toContain(CANARY_SECRET);
     expect(api.output).not.toContain(system.token);
+  });
+
+  it('an access line per WebSocket upgrade: 101 with the principal, a refusal with its status, the agent connect', async () => {
+    const job = await system.client.submit({ command: 'echo streamed', target: { type: 'local' } });
+    const streamUrl = `${system.apiUrls[0]!.replace(/^http/, 'ws')}/v1/jobs/${job.id}/stream`;
+    /** Open a job stream; resolves with the upgrade's answer: 101 once open, else the refusal's status. */
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(streamUrl, ['vmo.v1'], { headers });
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          res.resume();
+          ws.terminate();
+        });
+        ws.once('error', reject);
+      });
+    const [opened, refused] = [`ws-open-${Date.now()}`, `ws-refused-${Date.now()}`];
+    expect(await upgrade({ authorization: `Bearer ${system.token}`, 'x-request-id': opened })).toBe(101);
+    expect(await upgrade({ authorization: `Bearer vmo_pat_${CANARY_SECRET}`, 'x-request-id': refused })).toBe(401);
+
+    const api = system.apis[0]!;
+    await api.waitForOutput(new RegExp(`"requestId":"${refused}"[^\\n]*"msg":"request"`));
+    const access = linesOf(api).filter((l) => l.msg === 'request');
+    expect(access.filter((l) => l.requestId === opened)).toEqual([
+      expect.objectContaining({ level: 30, method: 'GET', path: `/v1/jobs/${job.id}/stream`, status: 101, durationMs: expect.any(Number), principal: expect.objectContaining({ kind: 'bootstrap' }) }),
+    ]);
+    expect(access.filter((l) => l.requestId === refused)).toEqual([expect.objectContaining({ path: `/v1/jobs/${job.id}/stream`, status: 401, durationMs: expect.any(Number) })]);
+    // The agent's connection is an upgrade too: its line, 101, on the agent endpoint.
+    expect(access.find((l) => l.path === '/v1/agent/connect')).toMatchObject({ status: 101, requestId: expect.any(String) });
+    expect(api.output).not.toContain(CANARY_SECRET);
   });
 
   it('the worker writes a line when a job starts and when it ends (local and agent jobs), at info', async () => {

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '@vmo/shared/logger';
-import type { AuthEnv } from '../auth/principal.ts';
+import type { AuthEnv, Principal } from '../auth/principal.ts';
+import { upgradePrincipalOf, upgradeRequestId } from './audit-upgrade.ts';
 
 /** Load balancers, orchestrators and Prometheus ask these every few seconds: at debug level, not one info line each. */
 const PROBES = new Set(['/health', '/health/ready', '/metrics']);
@@ -21,22 +23,59 @@ export function accessLog(log: Logger): MiddlewareHandler<AuthEnv> {
       await next();
     } finally {
       const principal = c.get('principal') as AuthEnv['Variables']['principal'] | undefined;
-      const query = queryNames(c.req.url);
-      const line = {
-        requestId: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        ...(query.length > 0 && { query }),
-        status: c.res.status,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-        ...(principal && { principal: { kind: principal.kind, name: principal.name }, ...(principal.userId !== null && { userId: principal.userId }) }),
-      };
-      if (PROBES.has(c.req.path) && c.res.status < 400) log.debug(line, 'request');
-      else log.info(line, 'request');
+      writeAccessLine(log, { requestId: c.get('requestId'), method: c.req.method, url: c.req.url, path: c.req.path, status: c.res.status, started, principal });
     }
   };
 }
 
+/** What an access line says; `started` is `performance.now()` when the request came. */
+export interface AccessFields {
+  requestId: string;
+  method: string;
+  /** The whole URL (only its query's parameter names are written) and its path. */
+  url: string;
+  path: string;
+  status: number;
+  started: number;
+  principal?: Pick<Principal, 'kind' | 'name' | 'userId'> | undefined;
+}
+
+/** THE access line (REST and WebSocket upgrades alike): `request`, at debug for a healthy probe. */
+export function writeAccessLine(log: Logger, f: AccessFields): void {
+  const query = queryNames(f.url);
+  const line = {
+    requestId: f.requestId,
+    method: f.method,
+    path: f.path,
+    ...(query.length > 0 && { query }),
+    status: f.status,
+    durationMs: Math.round((performance.now() - f.started) * 10) / 10,
+    ...(f.principal && { principal: { kind: f.principal.kind, name: f.principal.name }, ...(f.principal.userId !== null && { userId: f.principal.userId }) }),
+  };
+  if (PROBES.has(f.path) && f.status < 400) log.debug(line, 'request');
+  else log.info(line, 'request');
+}
+
+/** The status of an upgrade that ended with no answer: the client went, or its upgrade deadline passed (nginx's 499). */
+export const UPGRADE_UNANSWERED = 499;
+
+/**
+ * The access line of one WebSocket upgrade (job stream, run stream, agent connect), written once,
+ * when it is answered: 101, or the refusal's status. Its request id is the one its audit rows
+ * carry; its principal, once authenticated. Call at the start of the upgrade; the returned
+ * function writes the line the first time it is called and does nothing after.
+ */
+export function upgradeAccessLog(log: Logger, req: IncomingMessage): (status: number) => void {
+  const started = performance.now();
+  let written = false;
+  return (status) => {
+    if (written) return;
+    written = true;
+    const url = req.url ?? '/';
+    const path = new URL(url, 'http://localhost').pathname;
+    writeAccessLine(log, { requestId: upgradeRequestId(req), method: req.method ?? 'GET', url, path, status, started, principal: upgradePrincipalOf(req) });
+  };
+}
 /** `?after=12&limit=5` → `['after', 'limit']`: names, never values. */
 function queryNames(url: string): string[] {
   const at = url.indexOf('?');

@@ -36,10 +36,13 @@ export async function auditUpgradePrincipal(deps: UpgradeAuditDeps, req: Incomin
   return principal;
 }
 
+/** Who an upgrade authenticated as, once it has (for its access line: http/access-log.ts). */
+export const upgradePrincipalOf = (req: IncomingMessage): Principal | undefined => principals.get(req);
+
 const requestIds = new WeakMap<IncomingMessage, string>();
 
-/** The upgrade's request id: the caller's X-Request-Id when valid, else one made once per upgrade, so all its rows share it. */
-function upgradeRequestId(req: IncomingMessage): string {
+/** The upgrade's request id: the caller's X-Request-Id when valid, else one made once per upgrade, so all its rows (and its access line) share it. */
+export function upgradeRequestId(req: IncomingMessage): string {
   let id = requestIds.get(req);
   if (id === undefined) {
     const header = req.headers[REQUEST_ID_HEADER.toLowerCase()];
