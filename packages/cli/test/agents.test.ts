@@ -1,14 +1,17 @@
 /**
  * Issue 12: `vmo agents ls|add|rm` against the real stack, the real CLI as a child process: the
  * listing as the API has it (--json one document, -o wide), colour only on a terminal without
- * NO_COLOR, the token only in a new 0600 file, and GET /v1/agent/whoami (what the installer asks).
+ * NO_COLOR, the token only in a new 0600 file (the name checked before any path is built from it;
+ * an agent whose token could not be written is revoked again), a warning for a plain-http server,
+ * and GET /v1/agent/whoami (what the installer asks).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '@vmo/testkit';
-import { runCli, startCliInPty } from './run-cli.ts';
+import { baseEnv, CLI_BIN, runCli, startCliInPty, type CliResult } from './run-cli.ts';
 
 // Generous: each `vmo` is a Node process loading TypeScript through tsx, slow on a loaded machine.
 describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
@@ -85,6 +88,7 @@ describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
     expect(token).toMatch(/^vmo_agt_/);
     expect(statSync(join(dir, 'db-7.tok')).mode & 0o777).toBe(0o600);
     expect(r.stdout.toString() + r.stderr.toString()).not.toContain(token);
+    expect(r.stderr.toString()).not.toContain('warning'); // http, but to this machine
     const shown = JSON.parse(r.stdout.toString());
     expect(shown).toMatchObject({ name: 'db-7', labels: { env: 'staging' }, status: 'offline', tokenFile: join(dir, 'db-7.tok') });
     expect(shown).not.toHaveProperty('token');
@@ -106,11 +110,53 @@ describe('vmo agents (real stack)', { timeout: 300_000 }, () => {
     const bad = await vmo(['agents', 'add', 'x', '--labels', 'novalue']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.toString()).toContain('--labels: "novalue" is not k=v');
-    // A name the server refuses: its error code and message, and no token file left behind.
-    const refused = await vmo(['agents', 'add', 'bad name!']);
-    expect(refused.code).toBe(70);
-    expect(refused.stderr.toString()).toMatch(/^vmo: validation_failed: name/m);
-    expect(() => statSync(join(dir, 'bad name!.token'))).toThrow();
+    // A name the API would refuse is refused before anything is built from it (the default
+    // token file is ./NAME.token): the API's rule and words, a usage error, no file, no agent.
+    const before = readdirSync(dir).sort();
+    const rule = 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit';
+    for (const name of ['bad name!', '../escaped']) {
+      const refused = await vmo(['agents', 'add', name]);
+      expect(refused.code, name).toBe(2);
+      expect(refused.stderr.toString(), name).toBe(`vmo: usage: NAME: ${JSON.stringify(name)} ${rule}\n`);
+    }
+    // The same check in-process (a vmo process each would take seconds on a loaded machine).
+    const { checkAgentName } = await import('../src/commands/agents.ts');
+    for (const name of ['.hidden', 'a/b', '..', '', 'x'.repeat(64)]) expect(() => checkAgentName(name), name).toThrow(`NAME: ${JSON.stringify(name)} ${rule}`);
+    expect(checkAgentName('web-1.prod_2')).toBe('web-1.prod_2');
+    expect(existsSync(join(dir, '..', 'escaped.token'))).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect((await system.client.vmo.agents.list()).items.map((a) => a.name)).not.toContain('../escaped');
+  });
+
+  it('add revokes the agent again when its token cannot be written (the token is shown once: nothing is left that nobody can connect as)', async () => {
+    // A file-size limit of 0: the file is created, the write fails (EFBIG), after the agent is registered.
+    const child = spawn('sh', ['-c', 'ulimit -f 0; exec "$@"', 'sh', process.execPath, CLI_BIN, 'agents', 'add', 'lost-1'], { cwd: dir, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const r = await new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) })));
+    const stderr = r.stderr.toString();
+    expect(r.code, stderr).toBe(70);
+    expect(stderr).toMatch(/^vmo: cli_error: --token-file: could not write the token to \.\/lost-1\.token \(EFBIG\): agent lost-1 \(agt_\w+\) was registered, then revoked again \(its token, shown only once, is lost\); run the command again with a writable --token-file\n$/);
+    expect(existsSync(join(dir, 'lost-1.token'))).toBe(false);
+    expect((await system.client.request('GET', '/v1/agents/lost-1')).status).toBe(404);
+    expect((await system.client.vmo.agents.list()).items.map((a) => a.name)).not.toContain('lost-1');
+  });
+
+  it('add warns on stderr when the server is plain http on another machine (the installer would refuse it)', async () => {
+    // Nothing listens there: the warning comes first, then the connection error.
+    const r = await vmo(['agents', 'add', 'far-1'], { VMO_SERVER: 'http://vmo.invalid:3121' });
+    expect(r.code).toBe(70);
+    expect(r.stderr.toString()).toContain(
+      "vmo: warning: http://vmo.invalid:3121 is plain http: the agent's token would cross the network in cleartext and its code could be swapped on the way, so the installer refuses such a server unless given --insecure-http; use an https:// server\n",
+    );
+    expect(existsSync(join(dir, 'far-1.token'))).toBe(false);
+    const { isLoopbackUrl, plainHttpWarning } = await import('../src/commands/agents.ts');
+    for (const url of ['http://127.0.0.1:3121', 'http://127.3.2.1', 'http://localhost:80/', 'http://LOCALHOST', 'http://[::1]:3121']) expect(isLoopbackUrl(url), url).toBe(true);
+    for (const url of ['http://10.0.0.1', 'http://127.0.0.1.evil.example', 'http://evil.example?@127.0.0.1', 'http://[::2]', 'http://vmo.example.com']) expect(isLoopbackUrl(url), url).toBe(false);
+    expect(plainHttpWarning('https://vmo.example.com')).toBeUndefined();
+    expect(plainHttpWarning('http://127.0.0.1:3121')).toBeUndefined();
   });
 
   it('rm revokes: the token is refused from then on (whoami 401); an unknown agent is not_found', async () => {

@@ -1,7 +1,8 @@
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { Agent } from '@vmo/shared/api';
+import { registerAgent, type Agent } from '@vmo/shared/api';
 import { connect } from '../connect.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -35,6 +36,35 @@ const AGENT_COLUMNS: Column<Agent>[] = [
 export function installCommand(server: string, tokenFile: string): string {
   const base = server.replace(/\/+$/, '');
   return `curl -fsSL ${shellQuote(`${base}/v1/agent/install.sh`)} | sudo sh -s -- --server ${shellQuote(base)} --token-file ${shellQuote(tokenFile)}`;
+}
+
+/**
+ * An agent's name as the API checks it (the schema of POST /v1/agents, not a copy of its rule),
+ * or a usage error naming it. Checked before anything is built from the name: the default token
+ * file is `./NAME.token`, and `../x` would put it outside the directory.
+ */
+export function checkAgentName(name: string): string {
+  const checked = registerAgent.request.body.content['application/json'].schema.shape.name.safeParse(name);
+  if (!checked.success) throw new CliError(`NAME: ${JSON.stringify(name)} ${checked.error.issues[0]?.message ?? 'is not a valid agent name'}`, ExitCode.usage, 'usage');
+  return checked.data;
+}
+
+/** Whether a URL's host is this machine (127.0.0.0/8, ::1, localhost): the rule install.sh applies to http://. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  } catch {
+    return false;
+  }
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/** One warning line when the server is plain http on another machine: the VM's installer refuses it (without --insecure-http). */
+export function plainHttpWarning(server: string): string | undefined {
+  if (!/^http:/i.test(server) || isLoopbackUrl(server)) return undefined;
+  return `vmo: warning: ${server} is plain http: the agent's token would cross the network in cleartext and its code could be swapped on the way, so the installer refuses such a server unless given --insecure-http; use an https:// server\n`;
 }
 
 export function registerAgents(program: Command): void {
@@ -81,9 +111,12 @@ Examples:
   curl -fsSL https://vmo.example.com/v1/agent/install.sh | sudo sh -s -- --server https://vmo.example.com --token-file web-1.token`,
     )
     .action(async (name: string, opts: { labels?: string; tokenFile?: string; json?: boolean }, command: Command) => {
+      checkAgentName(name);
       const labels = opts.labels === undefined ? undefined : parseLabels(opts.labels);
       const path = opts.tokenFile ?? `./${name}.token`;
       const { client, server } = await connect(command);
+      const warning = plainHttpWarning(server);
+      if (warning) process.stderr.write(warning);
       // LOUD: the file is created (exclusively, 0600) BEFORE the agent: the token is answered only
       // once, so a file we could not write after registering would lose it for good.
       let fd: number;
@@ -96,13 +129,37 @@ Examples:
       let registered;
       try {
         registered = await client.agents.register({ name, ...(labels ? { labels } : {}) });
-        writeSync(fd, `${registered.token}\n`);
       } catch (err) {
         closeSync(fd);
         unlinkSync(path);
         throw err;
       }
-      closeSync(fd);
+      try {
+        writeFileSync(fd, `${registered.token}\n`);
+        fsyncSync(fd);
+        closeSync(fd);
+      } catch (err) {
+        // LOUD: the token was answered once and could not be kept: an agent nobody can ever
+        // connect as would be left registered. Revoke it, and say so.
+        const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed (the write succeeded, the close failed)
+        }
+        try {
+          unlinkSync(path);
+        } catch {
+          // gone already: nothing of the token is left
+        }
+        try {
+          await client.agents.revoke(registered.id);
+        } catch (revokeErr) {
+          const reason = revokeErr instanceof Error ? revokeErr.message : String(revokeErr);
+          throw new CliError(`--token-file: could not write the token to ${path} (${why}), and revoking agent ${name} (${registered.id}) failed too (${reason}): its token is lost; revoke it with: vmo agents rm ${registered.id}`);
+        }
+        throw new CliError(`--token-file: could not write the token to ${path} (${why}): agent ${name} (${registered.id}) was registered, then revoked again (its token, shown only once, is lost); run the command again with a writable --token-file`);
+      }
       const { token: _shownOnce, ...agent } = registered;
       // The file's name only: it is copied to the VM (scp), into the directory the command runs in.
       const install = installCommand(server, basename(path));
