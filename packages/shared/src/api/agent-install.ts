@@ -39,7 +39,7 @@ export const downloadAgent = defineRoute({
   responses: {
     200: { description: 'The bundled agent', headers: bundleHeaders, content: { 'text/javascript': { schema: z.string().meta({ description: 'An ES module' }) } } },
     304: { description: 'Not modified: If-None-Match named this bundle', headers: bundleHeaders },
-    ...errorResponses(SERVED),
+    ...errorResponses({ ...SERVED, 503: ['unavailable'] }),
   },
 });
 
@@ -57,7 +57,7 @@ export const agentInstallScript = defineRoute({
   security: [],
   responses: {
     200: { description: 'The installer', content: { 'text/x-shellscript': { schema: z.string().meta({ description: 'A POSIX sh script' }) } } },
-    ...errorResponses(SERVED),
+    ...errorResponses({ ...SERVED, 503: ['unavailable'] }),
   },
 });
 
