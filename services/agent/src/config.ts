@@ -100,7 +100,7 @@ const agentEnvSchema = z.object({
   VMO_AGENT_BUFFER_BYTES: intVar(8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024),
   VMO_AGENT_DRAIN_MS: intVar(30_000, 0, 24 * 3600_000),
   VMO_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  /** `json` (one object per line, logger/log-line.ts) or `pretty` (readable, for development); the logger reads it, this refuses a typo at start. */
+  /** `json` (one object per line, log-line/log-line.ts) or `pretty` (readable, for development); the logger reads it, this refuses a typo at start. */
   VMO_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   VMO_RUN_AS: runAsVar(),
 });

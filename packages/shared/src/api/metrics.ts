@@ -8,7 +8,7 @@ export const METRICS_PATH = '/metrics';
 export const getMetrics = defineRoute({
   method: 'get',
   path: METRICS_PATH,
-  operationId: 'metrics',
+  operationId: 'getMetrics',
   tags: ['meta'],
   summary: 'Prometheus metrics of this node',
   description:

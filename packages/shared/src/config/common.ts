@@ -37,7 +37,7 @@ export const commonEnv = {
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "-" or "."')
     .default('vmo'),
   VMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** `json` (one object per line, logger/log-line.ts) or `pretty` (readable, for development); the logger reads it, this refuses a typo at start. */
+  /** `json` (one object per line, log-line/log-line.ts) or `pretty` (readable, for development); the logger reads it, this refuses a typo at start. */
   VMO_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   /** Per-job output cap; past it the head and tail are kept with a marker between them. */
   VMO_MAX_OUTPUT_BYTES: intVar(64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
