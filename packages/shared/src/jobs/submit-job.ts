@@ -1,6 +1,6 @@
 import { and, eq, isNull, or } from 'drizzle-orm';
-import { AppError, badRequest } from '../errors/app-error.ts';
-import type { SecretBox } from '../secrets/secret-box.ts';
+import { secretEnvToSeal } from './secrets/secret-env-to-seal.ts';
+import { AppError } from '../errors/app-error.ts';
 import { agents } from '../db/schema/index.ts';
 import { newId } from '../domain/ids.ts';
 import { enqueueJob } from '../queue/job-queue.ts';
@@ -42,7 +42,7 @@ export async function submitJob(
   /** An ssh target's host as authorization judged it (access/may-run.ts assertMayRunJob): stored as is, the name not resolved again. */
   judgedHostId?: string,
 ): Promise<JobView & { replayed?: boolean }> {
-  const secrets = secretEnvOf(cp, input);
+  const secrets = secretEnvToSeal(cp, input);
   const agentRef = input.target.type === 'agent' ? input.target.agent : undefined;
   const unknownAgent = () => new AppError(422, 'unknown_agent', `no agent with id or name ${JSON.stringify(agentRef)}; see GET /v1/agents`);
   let agentId: string | null = null;
@@ -101,20 +101,3 @@ export async function submitJob(
   return jobView(row);
 }
 
-/**
- * The job's secretEnv and the box to seal it with, or undefined when it has none. Refused before
- * anything is written: a name also in `env` (400, naming the field), or no VMO_SECRET_KEY (422).
- * Neither message quotes a value.
- */
-function secretEnvOf(cp: ControlPlane, input: JobInput): { env: Record<string, string>; box: SecretBox } | undefined {
-  const env = input.secretEnv;
-  if (!env || Object.keys(env).length === 0) return undefined;
-  const twice = Object.keys(env).find((name) => Object.hasOwn(input.env, name));
-  if (twice !== undefined) {
-    throw badRequest('validation_failed', `secretEnv.${twice}: is also in env; give each variable once (secret or not)`, { field: `secretEnv.${twice}` });
-  }
-  if (!cp.secretBox) {
-    throw new AppError(422, 'secrets_disabled', 'secretEnv: secrets are not enabled on this control plane; set VMO_SECRET_KEY (or VMO_SECRET_KEY_FILE) on the API and the workers, or submit without secretEnv');
-  }
-  return { env, box: cp.secretBox };
-}

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { secretEnvToSeal } from '../jobs/secrets/secret-env-to-seal.ts';
 import { countJobsSubmitted } from '../metrics/index.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { newId } from '../domain/ids.ts';
@@ -6,7 +7,6 @@ import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../d
 import { AppError, badRequest } from '../errors/app-error.ts';
 import { canonicalJson, IDEMPOTENCY_TTL_HOURS, type Idempotency } from '../jobs/idempotency.ts';
 import { sealRunSecretEnv, secretEnvDigest } from '../jobs/secrets/seal-secret-env.ts';
-import type { SecretBox } from '../secrets/secret-box.ts';
 import { insertRun, keyReused } from './insert-run.ts';
 import { resolveRunTargets, type RunTarget, type RunTargetsQuery } from './resolve-run-targets.ts';
 import { requestRollUp } from './roll-up.ts';
@@ -46,7 +46,7 @@ export interface SubmitRunOptions {
  * 400 `validation_failed` for a selector that does not parse (when the caller did not parse it).
  */
 export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitRunOptions): Promise<{ run: RunRow; replayed: boolean }> {
-  const secrets = secretEnvOf(cp, input);
+  const secrets = secretEnvToSeal(cp, input);
   // The hash of a body with secrets carries a keyed digest of them, never the values' own hash (as a job's).
   const hash = opts.idempotency ? runRequestHash(secrets ? { ...input, secretEnv: { digest: secretEnvDigest(secrets.box, secrets.env) } } : input) : undefined;
   if (opts.idempotency) {
@@ -103,23 +103,6 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
   return { run: now ? rowToRun(now) : outcome.run, replayed: false };
 }
 
-/**
- * The run's secretEnv and the box to seal it with, or undefined when it has none. Refused before
- * anything is read or written, as a job's (jobs/submit-job.ts): a name also in `env` (400,
- * naming the field), or no VMO_SECRET_KEY (422 `secrets_disabled`). Neither message quotes a value.
- */
-function secretEnvOf(cp: ControlPlane, input: RunInput): { env: Record<string, string>; box: SecretBox } | undefined {
-  const env = input.secretEnv;
-  if (!env || Object.keys(env).length === 0) return undefined;
-  const twice = Object.keys(env).find((name) => Object.hasOwn(input.env, name));
-  if (twice !== undefined) {
-    throw badRequest('validation_failed', `secretEnv.${twice}: is also in env; give each variable once (secret or not)`, { field: `secretEnv.${twice}` });
-  }
-  if (!cp.secretBox) {
-    throw new AppError(422, 'secrets_disabled', 'secretEnv: secrets are not enabled on this control plane; set VMO_SECRET_KEY (or VMO_SECRET_KEY_FILE) on the API and the workers, or submit without secretEnv');
-  }
-  return { env, box: cp.secretBox };
-}
 
 /** A run body's hash for its Idempotency-Key: `run:` first, so a job's body and a run's never match. */
 export function runRequestHash(input: RunInput | (Omit<RunInput, 'secretEnv'> & { secretEnv?: { digest: string } })): string {
