@@ -80,6 +80,9 @@ describe('Postgres and Redis cut at random moments while jobs run (issue 8, find
     system = await TestSystem.start({
       label: 'store_chaos',
       databasePort: pgProxy.port,
+      // Postgres is cut for seconds at a time: an audit row the writer could not store within its
+      // retries is logged instead (README, Audit), so a request of this file may have no row.
+      skipAuditCheck: { reason: 'Postgres cut at random for seconds: an audit row may be logged instead of stored' },
       env: {
         VMO_REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
         VMO_WORKER_PRESENCE_TTL_MS: '1500',
