@@ -10,6 +10,7 @@ describe('commonEnv', () => {
       VMO_REDIS_URL: 'redis://127.0.0.1:6379',
       VMO_REDIS_PREFIX: 'vmo',
       VMO_LOG_LEVEL: 'info',
+      VMO_LOG_FORMAT: 'json',
       VMO_MAX_OUTPUT_BYTES: 64 * 1024 * 1024,
       VMO_OUTPUT_TAIL_BYTES: 1024 * 1024,
       VMO_HEARTBEAT_MS: 10_000,
