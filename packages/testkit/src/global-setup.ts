@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { mkdirSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { ensureDashboardBuilt } from '../../dashboard/ensure-built.ts';
 import { missingPrerequisites, missingPrerequisitesLine } from './prerequisites.ts';
 import { createRunLogDir, findSecretsInLogs, LOG_DIR_VAR } from './service-logs.ts';
 import { TEST_REDIS_URL } from './test-redis.ts';
@@ -12,7 +13,11 @@ import { TEST_REDIS_URL } from './test-redis.ts';
  * run a directory for service logs; the teardown it returns fails the run if any log holds a secret.
  */
 export default async function setup(project?: TestProject): Promise<() => void> {
-  if (project?.name !== 'unit') checkPrerequisites();
+  if (project?.name !== 'unit') {
+    checkPrerequisites();
+    // The API serves the dashboard's built files: build them once, before any file starts an API.
+    ensureDashboardBuilt();
+  }
   await checkServices();
   // Set before the test processes are forked, so every ServiceProcess in them writes here. Each
   // vitest project runs this setup (in the same process): the second one reuses the directory.

@@ -16,7 +16,7 @@ describe('test prerequisites (issue 12: npm test stops at once, saying what to i
   });
 
   it('finds bare names on PATH only, and reports each package once', () => {
-    const missing = missingPrerequisites(TEST_PREREQUISITES, { path: '/opt/bin', isExecutable: only('/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/ssh', '/opt/bin/redis-server', '/opt/bin/pgrep', '/opt/bin/setpriv', '/opt/bin/unshare') });
+    const missing = missingPrerequisites(TEST_PREREQUISITES, { path: '/opt/bin', isExecutable: only('/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/ssh', '/opt/bin/redis-server', '/opt/bin/pgrep', '/opt/bin/setpriv', '/opt/bin/unshare', '/usr/bin/chromium') });
     expect(missing.map((p) => p.anyOf[0])).toEqual(['ssh-keygen', 'ssh']);
     expect(missingPrerequisitesLine(missing)).toContain('install them (Debian/Ubuntu: apt-get install openssh-client) and run again');
   });

@@ -6,7 +6,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
  * checks by connecting). Without one, every file that needs it would time out one after the
  * other; `npm test` stops at once instead, with one line saying what to install.
  *
- * To add one (chromium once the dashboard has browser tests): a line here, with the names it may
+ * To add one: a line here, with the names it may
  * have (first found wins) and the Debian package that provides it.
  */
 export interface Prerequisite {
@@ -27,7 +27,8 @@ export const TEST_PREREQUISITES: readonly Prerequisite[] = [
   { anyOf: ['pgrep'], debianPackage: 'procps', neededBy: 'checks that a canceled job left no process behind' },
   { anyOf: ['setpriv'], debianPackage: 'util-linux', neededBy: 'jobs run as another user, VMO_RUN_AS' },
   { anyOf: ['unshare'], debianPackage: 'util-linux', neededBy: 'the agent installer, run in a scratch root (packages/cli/test/install.test.ts)' },
-  // { anyOf: ['chromium', 'chromium-browser'], debianPackage: 'chromium', neededBy: 'dashboard tests' },
+  // playwright-core drives this one (testkit/src/browser.ts): Debian's, not a downloaded build.
+  { anyOf: ['/usr/bin/chromium'], debianPackage: 'chromium', neededBy: 'the dashboard\'s browser tests (packages/dashboard/test)' },
 ];
 
 export interface Lookup {

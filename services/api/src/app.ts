@@ -8,7 +8,7 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import type { AuthEnv } from './auth/principal.ts';
-import { requireUser } from './auth/require-user.ts';
+import { requireUser, restAuthRequest } from './auth/require-user.ts';
 import type { TokenStore } from './auth/token-store.ts';
 import { MAX_BODY_BYTES } from './env.ts';
 import { AuditWriter } from '@vmo/shared/audit';
@@ -21,6 +21,7 @@ import { OriginPolicy, requireAllowedOrigin } from './http/origin.ts';
 import { limitFailedAuth, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
 import { requestId } from './http/request-id.ts';
 import { accessLog } from './http/access-log.ts';
+import { dashboardRoutes } from './http/dashboard.ts';
 import { agentDownloadRoutes } from './routes/agent-download.ts';
 import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -52,13 +53,15 @@ export interface AppDeps {
   limitSubmissions?: MiddlewareHandler<AuthEnv>;
   /** VMO_METRICS_TOKEN: may read GET /metrics (as admins may). */
   metricsToken?: string | undefined;
+  /** VMO_DASHBOARD_DIR: the web dashboard's built files, served at / (none: no dashboard routes). */
+  dashboardDir?: string | undefined;
 }
 
 /**
  * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
  * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
  */
-export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions, metricsToken }: AppDeps) {
+export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions, metricsToken, dashboardDir }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.use('*', requestId());
   app.use('*', accessLog(log)); // one line per request, with the request id answered as X-Request-Id
@@ -98,6 +101,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));
   app.route('/', auditRoutes(cp));
+  // Last: any GET no route above answered may be one of the dashboard's pages (http/dashboard.ts).
+  if (dashboardDir !== undefined) app.route('/', dashboardRoutes({ dir: dashboardDir, log, signedInByProxy: (c) => tokens.proxy?.applies(restAuthRequest(c)) ?? false }));
 
   for (const route of WEBSOCKET_ROUTES) app.openAPIRegistry.registerPath(route);
   // Not referenced by any route (its frames travel after the 101), so generated on its own and added as a component.

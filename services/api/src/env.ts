@@ -1,3 +1,4 @@
+import { DASHBOARD_DIR } from '@vmo/dashboard';
 import { z } from 'zod';
 import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
 import { USER_ROLES } from '@vmo/shared/domain';
@@ -79,6 +80,8 @@ export const apiEnv = z.object({
   VMO_AUTH_FAIL_RATE: rateVar('30/1m'),
   /** A bearer token for GET /metrics (a Prometheus scraper's); admins may scrape without it. Secret (also VMO_METRICS_TOKEN_FILE). */
   VMO_METRICS_TOKEN: metricsTokenVar,
+  /** The web dashboard's built files, served at / (default: packages/dashboard/dist, which `npm start` builds). */
+  VMO_DASHBOARD_DIR: z.string().min(1).default(DASHBOARD_DIR),
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',

@@ -43,6 +43,7 @@ export const HTTP_ERRORS = {
   rate_limited: { status: 429, meaning: 'too many submissions for this credential (VMO_SUBMIT_RATE), or too many failed authentications from this address (VMO_AUTH_FAIL_RATE); Retry-After (and details.retryAfterSeconds) says when to try again' },
   internal: { status: 500, meaning: 'a bug: see the server log' },
   unavailable: { status: 503, meaning: 'Postgres or Redis is not answering; retry shortly' },
+  dashboard_not_built: { status: 503, meaning: "the web dashboard's files are not built on this API node: `npm run build -w @vmo/dashboard` (npm start builds them)" },
   summary_timeout: { status: 503, meaning: "the run's summary was not ready within its time limit (its children's output is still being hashed, or Postgres is slow); retry: the hashes computed so far are kept" },
 } as const satisfies Record<string, { status: HttpErrorStatus; meaning: string }>;
 

@@ -1,0 +1,90 @@
+/**
+ * The dashboard's URLs: every page has its own (`/jobs/{id}`, `/runs?status=running`), kept in the
+ * History API so a reload, a shared link and the back button all land on the same page.
+ *
+ * Why not SvelteKit: its current major needs Node 22 (we run on 20), and eight client-side pages need
+ * only this: a pattern table (App.svelte), `navigate()`, and plain `<a href>` links that stay links
+ * (open in a new tab, copy the address) while a plain click is handled here without a reload.
+ */
+
+export interface Location {
+  path: string;
+  query: URLSearchParams;
+}
+
+function read(): Location {
+  return { path: window.location.pathname, query: new URLSearchParams(window.location.search) };
+}
+
+let current = $state<Location>(read());
+
+/** The page's address as the app renders it (reactive). */
+export const location = {
+  get path(): string {
+    return current.path;
+  },
+  get query(): URLSearchParams {
+    return current.query;
+  },
+};
+
+/** Go to `to` (a path with an optional query) without a reload; `replace` keeps the back button where it was (filters). */
+export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+  const url = new URL(to, window.location.origin);
+  if (url.origin !== window.location.origin) {
+    window.location.assign(url);
+    return;
+  }
+  const href = url.pathname + url.search + url.hash;
+  if (opts.replace) window.history.replaceState(null, '', href);
+  else window.history.pushState(null, '', href);
+  current = read();
+}
+
+/** The same page with `changes` applied to its query (a value of undefined or '' removes the key); replaces history. */
+export function setQuery(changes: Record<string, string | readonly string[] | undefined>): void {
+  const query = new URLSearchParams(current.query);
+  for (const [key, value] of Object.entries(changes)) {
+    query.delete(key);
+    if (typeof value === 'string' && value !== '') query.set(key, value);
+    else if (Array.isArray(value)) for (const v of value) if (v !== '') query.append(key, v);
+  }
+  const search = query.toString();
+  navigate(current.path + (search === '' ? '' : `?${search}`), { replace: true });
+}
+
+/** `/jobs/:id` against `/jobs/job_1`: `{id: 'job_1'}`, or undefined when it does not match. */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/').filter(Boolean);
+  const have = path.split('/').filter(Boolean);
+  if (want.length !== have.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const h = have[i]!;
+    if (w.startsWith(':')) {
+      try {
+        params[w.slice(1)] = decodeURIComponent(h);
+      } catch {
+        return undefined;
+      }
+    } else if (w !== h) return undefined;
+  }
+  return params;
+}
+
+/** Plain left clicks on same-origin links navigate here; anything else (new tab, download, another site) is the browser's. */
+function onClick(event: MouseEvent): void {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const a = (event.target as Element | null)?.closest?.('a');
+  if (!a || a.target !== '' || a.hasAttribute('download') || a.getAttribute('rel') === 'external') return;
+  const url = new URL(a.href, window.location.href);
+  if (url.origin !== window.location.origin) return;
+  event.preventDefault();
+  navigate(url.pathname + url.search + url.hash);
+}
+
+window.addEventListener('popstate', () => {
+  current = read();
+});
+document.addEventListener('click', onClick);

@@ -1,0 +1,32 @@
+import type { Component } from 'svelte';
+import Agents from './pages/Agents.svelte';
+import Hosts from './pages/Hosts.svelte';
+import Job from './pages/Job.svelte';
+import Jobs from './pages/Jobs.svelte';
+import NewJob from './pages/NewJob.svelte';
+import NewRun from './pages/NewRun.svelte';
+import Run from './pages/Run.svelte';
+import Runs from './pages/Runs.svelte';
+
+/**
+ * Every page and its URL, in match order (`/jobs/new` before `/jobs/:id`). A page receives the
+ * path's parameters as props; its filters live in the query (router.svelte.ts `setQuery`).
+ */
+export const ROUTES: readonly { pattern: string; page: Component<any>; title: string }[] = [
+  { pattern: '/jobs', page: Jobs, title: 'Jobs' },
+  { pattern: '/jobs/new', page: NewJob, title: 'New job' },
+  { pattern: '/jobs/:id', page: Job, title: 'Job' },
+  { pattern: '/runs', page: Runs, title: 'Runs' },
+  { pattern: '/runs/new', page: NewRun, title: 'New run' },
+  { pattern: '/runs/:id', page: Run, title: 'Run' },
+  { pattern: '/agents', page: Agents, title: 'Agents' },
+  { pattern: '/hosts', page: Hosts, title: 'Hosts' },
+];
+
+/** The navigation bar: section and the path prefix that marks it current. */
+export const SECTIONS = [
+  { href: '/jobs', label: 'Jobs' },
+  { href: '/runs', label: 'Runs' },
+  { href: '/agents', label: 'Agents' },
+  { href: '/hosts', label: 'Hosts' },
+] as const;
