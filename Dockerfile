@@ -7,6 +7,8 @@ COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/client/package.json packages/client/
+COPY packages/cli/package.json packages/cli/
+COPY packages/dashboard/package.json packages/dashboard/
 COPY services/api/package.json services/api/
 COPY services/worker/package.json services/worker/
 COPY services/agent/package.json services/agent/
@@ -17,6 +19,8 @@ COPY packages packages
 COPY services services
 COPY apps apps
 COPY scripts scripts
+# The dashboard's static files, which the API serves at / (npm run api would build them, but as root only).
+RUN npx tsx packages/dashboard/ensure-built.ts
 # VMO_RUN_AS switches users with setpriv (util-linux, part of the base image): fail the build, not a job.
 RUN command -v setpriv >/dev/null
 # Unprivileged by default (the API). The compose file runs the worker and the agent as root with
