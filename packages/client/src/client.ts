@@ -31,6 +31,8 @@ export interface JobListQuery {
   labels?: string;
   /** A run id: its children (newest first; `runs.jobs()` lists them in run order). */
   run?: string;
+  /** A user id or name: the jobs they submitted (unknown: 422 `unknown_user`). */
+  createdBy?: string;
   limit?: number;
   cursor?: string;
 }
@@ -87,7 +89,7 @@ export class VmoClient {
       this.body(api.submitJob, { body: job, headers: opts.idempotencyKey === undefined ? {} : { 'Idempotency-Key': opts.idempotencyKey }, ...(opts.signal ? { signal: opts.signal } : {}) }),
     /**
      * Filters combine: `status` one or several, `label` `k=v` strings (all must match), `labels` a
-     * selector (`env=prod,role in (web,api)`), `agent`/`target` a name or id.
+     * selector (`env=prod,role in (web,api)`), `agent`/`target` a name or id, `createdBy` a user's id or name.
      */
     list: (query: JobListQuery = {}) =>
       // Sent as the server reads it: statuses comma-separated, each label filter a repeated `label`.

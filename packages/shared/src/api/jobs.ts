@@ -126,6 +126,15 @@ export const ListJobsQuery = z
     // An array parameter: OpenAPI's default for a query (style form, explode) is the repeated `?label=…&label=…` the API reads.
     label: LabelEqualsList.optional().meta({ type: 'array', items: { type: 'string', example: 'team=ops' }, maxItems: 64, description: '`key=value`; repeat it for several, all must match' }),
     labels: labelSelectorParam('Jobs whose labels match this selector.').optional(),
+    createdBy: storableString()
+      .min(1)
+      .max(255)
+      .optional()
+      .meta({
+        description:
+          "Jobs this user submitted: a user id or name (a renamed user's jobs too: it matches who owns the job, not the name it was stored with). A user that does not exist is 422 `unknown_user`; so is, for a caller who is not an admin, a user other than themselves with no job they may see. The bootstrap admin token is no user: its jobs have no creator to filter on.",
+        example: 'alice',
+      }),
     run: z.string().regex(RUN_ID, 'must be a run id (run_…)').optional().meta({ description: "The children of this fleet run (newest first like every page here; GET /v1/runs/{id}/jobs lists them in the run's order); a run that does not exist is 422 `unknown_run`" }),
     limit: intParam(1, 500, 50),
     cursor: z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a nextCursor from a previous page').optional(),
@@ -191,7 +200,7 @@ export const listJobs = defineRoute({
   request: { query: ListJobsQuery },
   responses: {
     200: { description: 'A page of jobs', content: json(JobPage) },
-    ...errorResponses({ ...AUTHENTICATED, 422: ['unknown_agent', 'unknown_target', 'ambiguous_host', 'unknown_run'] }),
+    ...errorResponses({ ...AUTHENTICATED, 422: ['unknown_agent', 'unknown_target', 'ambiguous_host', 'unknown_run', 'unknown_user'] }),
   },
 });
 

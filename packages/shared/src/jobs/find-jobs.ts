@@ -22,14 +22,23 @@ export interface FindJobsFilters {
   labels?: LabelSelector;
   /** A run id: its children. */
   run?: string;
+  /** A user id or name: the jobs they submitted (owner_id, so a renamed user's older jobs too). */
+  createdBy?: string;
   limit: number;
   cursor?: string;
   /**
    * The caller's access (@vmo/shared/access): the jobs they may see, the runs (a run they may not
    * see is no run) and the agents and hosts, by their labels (one they may not read is nobody,
-   * as GET /v1/agents/{id} answers). All when absent.
+   * as GET /v1/agents/{id} answers). All when absent. `userId` is the caller's own (null: no
+   * user), who may always filter on themselves.
    */
-  visibleTo?: { jobs: RowFilter; runs: RowFilter; machine: (labels: Readonly<Record<string, string>>) => boolean; agent: (registeredLabels: Readonly<Record<string, string>>) => boolean };
+  visibleTo?: {
+    jobs: RowFilter;
+    runs: RowFilter;
+    machine: (labels: Readonly<Record<string, string>>) => boolean;
+    agent: (registeredLabels: Readonly<Record<string, string>>) => boolean;
+    userId?: string | null;
+  };
 }
 
 /**
@@ -54,6 +63,7 @@ export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ 
     const [run] = await sql`select r.id from runs r where r.id = ${f.run} ${f.visibleTo ? sql`and ${f.visibleTo.runs('r')}` : sql``}`;
     if (!run) throw new AppError(422, 'unknown_run', `run: no run with id ${JSON.stringify(f.run)}; see GET /v1/runs`);
   }
+  const ownerId = f.createdBy === undefined ? undefined : ((await creatorIdFor(cp, f.createdBy, f.visibleTo)) ?? throwUnknownUser(f.createdBy));
   const labels: LabelSelector = [...(f.label ?? []).map(({ key, value }) => ({ key, operator: '=' as const, values: [value] })), ...(f.labels ?? [])];
   return listJobs(cp, {
     ...(f.status ? { status: f.status } : {}),
@@ -61,6 +71,7 @@ export async function findJobs(cp: ControlPlane, f: FindJobsFilters): Promise<{ 
     ...(target ? { target } : {}),
     ...(labels.length > 0 ? { labels } : {}),
     ...(f.run !== undefined ? { runId: f.run } : {}),
+    ...(ownerId !== undefined ? { ownerId } : {}),
     limit: f.limit,
     ...(f.cursor ? { cursor: f.cursor } : {}),
     ...(f.visibleTo ? { visibleTo: f.visibleTo.jobs } : {}),
@@ -77,6 +88,26 @@ async function agentIdFor(cp: ControlPlane, ref: string, readable?: (labels: Rea
   // Registered labels only: what an agent reports about itself decides no access (@vmo/shared/access).
   if (row && readable && !readable(row.labels)) return undefined;
   return row?.id;
+}
+
+/**
+ * A user by id or name. Users are listed to admins only (GET /v1/users), so to anyone else a user
+ * is somebody only when it is themselves or has submitted a job they may see (whose name the list
+ * shows them anyway): any other answer would tell them which names exist. The check is one seek on
+ * jobs_owner_created_idx, stopping at the first visible job.
+ */
+async function creatorIdFor(cp: ControlPlane, ref: string, visibleTo: FindJobsFilters['visibleTo']): Promise<string | undefined> {
+  const sql = cp.database.sql;
+  const [row] = await sql`
+    select u.id from users u
+    where (u.id = ${ref} or u.name = ${ref})
+      ${visibleTo ? sql`and (coalesce(u.id = ${visibleTo.userId ?? null}, false) or exists (select 1 from jobs j where j.owner_id = u.id and ${visibleTo.jobs('j')}))` : sql``}
+    limit 1`;
+  return row?.id as string | undefined;
+}
+
+function throwUnknownUser(ref: string): never {
+  throw new AppError(422, 'unknown_user', `createdBy: no user with id or name ${JSON.stringify(ref)}; see GET /v1/users`, { field: 'createdBy' });
 }
 
 function throwUnknownAgent(ref: string): never {

@@ -51,7 +51,7 @@ export function jobRoutes(cp: ControlPlane) {
     const grants = await grantsOf(c, cp);
     const visibleTo = grants.admin
       ? undefined
-      : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants), machine: (labels: Readonly<Record<string, string>>) => mayReadMachine(grants, labels), agent: (labels: Readonly<Record<string, string>>) => mayReadAgent(grants, labels) };
+      : { jobs: jobsReadableBy(sql, grants), runs: runsReadableBy(sql, grants), machine: (labels: Readonly<Record<string, string>>) => mayReadMachine(grants, labels), agent: (labels: Readonly<Record<string, string>>) => mayReadAgent(grants, labels), userId: grants.userId };
     return c.json(await findJobs(cp, { ...input.query(), ...(visibleTo ? { visibleTo } : {}) }), 200);
   }, { scope: 'jobs:read' });
 

@@ -18,6 +18,8 @@ export interface ListJobsQuery {
   labels?: LabelSelector;
   /** The children of this run. */
   runId?: string;
+  /** Jobs this user submitted (`?createdBy=`, resolved to the user's id). */
+  ownerId?: string;
   limit: number;
   /** Id of the last job of the previous page. */
   cursor?: string;
@@ -35,7 +37,8 @@ export interface ListJobsQuery {
  *
  * Indexes (db/schema/jobs.ts): status → jobs_status_created_idx, agent → jobs_agent_created_idx,
  * host → jobs_host_created_idx, labels `=`/`in`/exists → jobs_labels_gin_idx (`@>`, `?`), run →
- * jobs_run_idx (a run's children, at most VMO_MAX_RUN_TARGETS, sorted for the page); with no
+ * jobs_run_idx (a run's children, at most VMO_MAX_RUN_TARGETS, sorted for the page), creator →
+ * jobs_owner_created_idx (partial on `owner_id is not null`, which `owner_id = $1` implies); with no
  * filter, or one no index serves (`!=`, `notin`, `!`), the newest-first walk of jobs_created_idx
  * stops after `limit + 1` matches.
  *
@@ -63,6 +66,7 @@ export function listJobsStatement(sql: postgres.Sql, q: ListJobsQuery) {
       ${target ? sql`and (agent_id in ${sql(orNone(target.agentIds))} or host_id in ${sql(orNone(target.hostIds))})` : sql``}
       ${q.labels && q.labels.length > 0 ? sql`and ${labelSelectorSql(sql, sql`labels`, q.labels)}` : sql``}
       ${q.runId ? sql`and run_id = ${q.runId}` : sql``}
+      ${q.ownerId ? sql`and owner_id = ${q.ownerId}` : sql``}
       ${q.visibleTo ? sql`and ${q.visibleTo('jobs')}` : sql``}
       ${q.cursor ? sql`and (created_at, id) < (select created_at, id from jobs where id = ${q.cursor})` : sql``}
     order by created_at desc nulls last, id desc nulls last
