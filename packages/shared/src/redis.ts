@@ -30,5 +30,7 @@ export const keys = (prefix: string) => ({
   rateLimit: (scope: string, subject: string) => `${prefix}:rl:${scope}:${subject}`,
   /** Broadcast to every worker: stops of the jobs they run (bus/BUS.md §6). */
   controlChannel: `${prefix}:control`,
+  /** Broadcast to every API node: what changed, for dashboards (bus/BUS.md §10). */
+  changesChannel: `${prefix}:changes`,
 });
 export type Keys = ReturnType<typeof keys>;

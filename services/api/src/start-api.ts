@@ -5,6 +5,7 @@ import { openControlPlane } from '@vmo/shared/control-plane';
 import { LogSink } from '@vmo/shared/logsink';
 import { AuditWriter } from '@vmo/shared/audit';
 import { registerRunRollUp } from '@vmo/shared/runs';
+import { markChangesOnTransition } from '@vmo/shared/jobs';
 import { createApp } from './app.ts';
 import { ensureAdminToken } from './auth/admin-token.ts';
 import { TokenStore } from './auth/token-store.ts';
@@ -45,6 +46,8 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   // of a queued child): each rolls its run up, releasing the next children without waiting for
   // the worker's sweep.
   const stopRunRollUp = registerRunRollUp(cp);
+  // Dashboards hear of the transitions this node writes (BUS.md §10).
+  const stopMarkingChanges = markChangesOnTransition(cp);
   // One per process: REST requests and refused upgrades share its statements.
   const audit = new AuditWriter({ sql: cp.database.sql, log });
   const origins = new OriginPolicy(config.VMO_ALLOWED_ORIGINS);
@@ -104,6 +107,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
       await sink.close();
       await audit.close();
       stopRunRollUp();
+      stopMarkingChanges();
       stopMetrics();
       bus.close();
       await cp.close();

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '@vmo/shared/logger';
 import { BusSubscriber } from '@vmo/shared/bus';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { stalledCheckMs, workerPresenceRefreshMs } from '@vmo/shared/domain';
-import { keepJobSecretsUntilJobsEnd, registerTargetGateWakeUp, stopJob } from '@vmo/shared/jobs';
+import { keepJobSecretsUntilJobsEnd, markChangesOnTransition, registerTargetGateWakeUp, stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
 import { createRedis } from '@vmo/shared/redis';
@@ -52,6 +52,8 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   // Roll up a run whenever one of its children starts or ends in this worker (releases the next
   // children of the run): before the BullMQ worker takes its first job.
   const stopRunRollUp = registerRunRollUp(cp);
+  // Dashboards hear of the transitions this worker writes (BUS.md §10).
+  const stopMarkingChanges = markChangesOnTransition(cp);
 
   // Per-target concurrency: the end of a job on a limited agent or host wakes the next in line.
   const stopWakingWaiters = registerTargetGateWakeUp(cp);
@@ -123,6 +125,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       clearTimeout(timer);
       await maintenanceStopped;
       stopRunRollUp();
+      stopMarkingChanges();
       stopWakingWaiters();
       jobLog.stop();
       await sink.close();

@@ -7,6 +7,7 @@ import { generateToken, hashToken } from '../tokens.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { endRevokedAgentJobs } from '../jobs/end-revoked-agent-jobs.ts';
 import { publishAgentCommand } from '../bus/publish.ts';
+import { markChanged } from '../bus/change-notifier.ts';
 import { runningJobCounts } from '../jobs/queries/agent-jobs.ts';
 import { agentsPresence } from '../presence/agent-presence.ts';
 import { forgetAgentPresence } from '../presence/presence-writer.ts';
@@ -42,6 +43,7 @@ export async function registerAgent(cp: ControlPlane, input: Omit<AgentInput, 'm
       .insert(agents)
       .values({ id: newId('agt'), name: input.name, labels: input.labels, maxConcurrentJobs: input.maxConcurrentJobs ?? null, tokenHash: hashToken(token) })
       .returning();
+    markChanged(cp, 'agents'); // dashboards (BUS.md §10)
     return { ...agentView(row!, false, 0), token };
   } catch (err) {
     if (pgErrorCode(err) === UNIQUE_VIOLATION) throw new AppError(409, 'name_taken', `an agent named ${JSON.stringify(input.name)} already exists`);
@@ -96,6 +98,7 @@ export async function updateAgent(cp: ControlPlane, ref: string, patch: AgentPat
     .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
     .returning();
   if (!row) throw notFound('agent', ref);
+  markChanged(cp, 'agents'); // dashboards (BUS.md §10)
   if (patch.maxConcurrentJobs !== undefined) {
     // Best effort: a waiter not woken here finds the new limit at its own next look.
     await wakeTargetWaiters(cp, { kind: 'agent', id: row.id }).catch((err: unknown) =>
@@ -118,6 +121,7 @@ export async function revokeAgent(cp: ControlPlane, ref: string): Promise<void> 
     .where(and(isNull(agents.revokedAt), or(eq(agents.id, ref), eq(agents.name, ref))))
     .returning({ id: agents.id });
   if (!row) throw notFound('agent', ref);
+  markChanged(cp, 'agents'); // dashboards (BUS.md §10): it has left every listing
   // Presence first: a worker's dispatch then sees the agent offline and starts none of its jobs
   // while they are being ended (the ones that slipped through are ended from `running` below).
   await forgetAgentPresence(cp, row.id);

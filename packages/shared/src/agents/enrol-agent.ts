@@ -5,6 +5,7 @@ import { generateToken, hashToken } from '../tokens.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import type { EnrolInput } from './enrol-input.ts';
 import { enrolmentRefusal, enrolmentTokenFromSql, type EnrolmentTokenSqlRow } from './enrolment-tokens.ts';
+import { markChanged } from '../bus/change-notifier.ts';
 
 export interface EnrolledAgent {
   agentId: string;
@@ -45,7 +46,7 @@ export async function enrolAgent(cp: ControlPlane, enrolmentToken: string, input
   const token = generateToken('agent');
   const nonceHash = input.nonce === undefined ? null : hashToken(input.nonce);
   try {
-    return await cp.database.sql.begin(async (tx) => {
+    const enrolled = await cp.database.sql.begin(async (tx): Promise<EnrolledAgent> => {
       const [locked] = await tx<{ id: string; live: boolean }[]>`
         select id, (revoked_at is null and expires_at > now()) as live from enrolment_tokens where token_hash = ${hash} for update`;
       if (locked?.live && nonceHash !== null) {
@@ -73,6 +74,8 @@ export async function enrolAgent(cp: ControlPlane, enrolmentToken: string, input
         returning id`;
       return { agentId: agent!.id, name: input.name, labels: used.labels, token, again: false };
     });
+    markChanged(cp, 'agents'); // dashboards (BUS.md §10), after the commit
+    return enrolled;
   } catch (err) {
     if (pgErrorCode(err) === UNIQUE_VIOLATION) {
       throw new AppError(

@@ -62,6 +62,11 @@ export class BusSubscriber {
     return this.listen('control', '', handler);
   }
 
+  /** §10. */
+  changes(handler: Handler<MessageOf<'changes'>>): Promise<Unlisten> {
+    return this.listen('changes', '', handler);
+  }
+
   close(): void {
     this.connection.disconnect();
   }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Keys } from '../redis.ts';
 import { AgentCommand } from './messages/agent-commands.ts';
+import { ChangesMessage } from './messages/changes.ts';
 import { ControlMessage } from './messages/control.ts';
 import { JobEvent } from './messages/job-events.ts';
 import { JobOutput } from './messages/job-output.ts';
@@ -18,6 +19,7 @@ export const FAMILIES = {
   jobOutput: { channel: (k: Keys, jobId: string) => k.jobOutputChannel(jobId), schema: JobOutput },
   agentCommands: { channel: (k: Keys, agentId: string) => k.agentChannel(agentId), schema: AgentCommand },
   control: { channel: (k: Keys, _id: string) => k.controlChannel, schema: ControlMessage },
+  changes: { channel: (k: Keys, _id: string) => k.changesChannel, schema: ChangesMessage },
 } as const;
 
 export type Family = keyof typeof FAMILIES;

@@ -6,3 +6,6 @@ export * from './messages/job-events.ts';
 export * from './messages/job-output.ts';
 export * from './messages/agent-commands.ts';
 export * from './messages/control.ts';
+export * from './messages/changes.ts';
+export * from './topic-coalescer.ts';
+export * from './change-notifier.ts';

@@ -80,3 +80,19 @@ describe('§6 control', () => {
     expect(decode('control', JSON.stringify({ v: 1, type: 'revoke' }))).toBeUndefined();
   });
 });
+
+describe('§10 changes', () => {
+  it('puts the channel under the prefix, apart from control', () => expect(FAMILIES.changes.channel(k, '')).toBe('vmo:changes'));
+
+  it('accepts a changed message, keeping a topic it does not know (a newer publisher) for the receiver to skip', () => {
+    expect(decode('changes', JSON.stringify({ v: 1, type: 'changed', topics: ['jobs', 'runs'] }))).toEqual({ v: 1, type: 'changed', topics: ['jobs', 'runs'] });
+    expect(decode('changes', JSON.stringify({ v: 1, type: 'changed', topics: ['jobs', 'schedules'] }))?.topics).toEqual(['jobs', 'schedules']);
+  });
+
+  it.each([
+    ['no topics', { v: 1, type: 'changed', topics: [] }],
+    ['a topic that is not a string', { v: 1, type: 'changed', topics: [1] }],
+    ['another version', { v: 2, type: 'changed', topics: ['jobs'] }],
+    ['a control message', { v: 1, type: 'access_changed' }],
+  ])('refuses %s', (_what, msg) => expect(decode('changes', JSON.stringify(msg))).toBeUndefined());
+});

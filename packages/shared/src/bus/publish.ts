@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../redis.ts';
 import { BUS_VERSION, FAMILIES, type Unversioned, type Family, type MessageOf } from './families.ts';
 import type { AgentCommand } from './messages/agent-commands.ts';
+import type { ChangeTopic } from './messages/changes.ts';
 import type { ControlMessage } from './messages/control.ts';
 import type { JobEvent } from './messages/job-events.ts';
 import type { OutputChunk } from './messages/job-output.ts';
@@ -40,3 +41,6 @@ export const publishAgentCommand = (bus: BusConnection, agentId: string, command
 
 /** §6: a broadcast to every worker (a stop) and every API node (access_changed). */
 export const publishControl = (bus: BusConnection, message: Unversioned<ControlMessage>) => publish(bus, 'control', '', message);
+
+/** §10: what changed, for dashboards. Publish through a ChangeNotifier (markChanged), which coalesces. */
+export const publishChanges = (bus: BusConnection, topics: ChangeTopic[]) => publish(bus, 'changes', '', { type: 'changed', topics });

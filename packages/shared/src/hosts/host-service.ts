@@ -8,6 +8,7 @@ import type { HostInput, HostPatch } from './host-input.ts';
 import { hostView, type HostView } from './host-view.ts';
 import { resolveHost } from './resolve-host.ts';
 import { wakeTargetWaiters } from '../jobs/target-gate/wake-waiters.ts';
+import { markChanged } from '../bus/change-notifier.ts';
 
 const isUniqueViolation = (err: unknown) => pgErrorCode(err) === UNIQUE_VIOLATION;
 
@@ -21,6 +22,7 @@ export async function createHost(cp: ControlPlane, input: Omit<HostInput, 'maxCo
       .insert(hosts)
       .values({ id: newId('host'), ...input })
       .returning();
+    markChanged(cp, 'hosts'); // dashboards (BUS.md §10)
     return hostView(row!);
   } catch (err) {
     if (isUniqueViolation(err)) throw nameTaken(input.name, input.environment);
@@ -47,6 +49,7 @@ export async function updateHost(cp: ControlPlane, ref: string, patch: HostPatch
       .where(eq(hosts.id, current.id))
       .returning();
     if (!row) throw notFound('host', ref); // deleted meanwhile
+    markChanged(cp, 'hosts'); // dashboards (BUS.md §10)
     if (patch.maxConcurrentJobs !== undefined) {
       // A new limit applies to jobs that start after it; waiters a higher one lets through start
       // now (best effort: one not woken here finds the new limit at its own next look).
@@ -69,6 +72,7 @@ export async function deleteHost(cp: ControlPlane, ref: string): Promise<void> {
   const current = await resolveHost(cp.database.db, ref);
   if (!current) throw notFound('host', ref);
   await cp.database.db.delete(hosts).where(eq(hosts.id, current.id));
+  markChanged(cp, 'hosts'); // dashboards (BUS.md §10)
 }
 
 export interface ListHostsQuery {

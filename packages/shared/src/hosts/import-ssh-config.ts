@@ -4,6 +4,7 @@ import { computeSshConfigCooperatively, type SkippedAlias, type SshConfigWarning
 import { HostInput, type HostImportInput } from './host-input.ts';
 import { hostView, type HostView } from './host-view.ts';
 import { rowToHost } from './row-to-host.ts';
+import { markChanged } from '../bus/change-notifier.ts';
 
 export interface ImportResult {
   created: HostView[];
@@ -68,5 +69,7 @@ export async function importSshConfig(cp: ControlPlane, input: HostImportInput):
       }
     }
   });
+  // Dashboards (BUS.md §10), after the commit; an import that changed nothing says nothing.
+  if (result.created.length > 0 || result.updated.length > 0) markChanged(cp, 'hosts');
   return result;
 }

@@ -12,6 +12,7 @@ import { requestHash, type Idempotency } from './idempotency.ts';
 import { insertJobOnce } from './insert-job-once.ts';
 import { insertJob } from './insert-job.ts';
 import { countJobsSubmitted } from '../metrics/index.ts';
+import { markChanged } from '../bus/change-notifier.ts';
 import { insertJobSecrets } from './secrets/job-secrets-store.ts';
 import { sealSecretEnv, secretEnvDigest } from './secrets/seal-secret-env.ts';
 
@@ -96,6 +97,7 @@ export async function submitJob(
     row = inserted;
   }
   countJobsSubmitted(row.target.type);
+  markChanged(cp, 'jobs'); // dashboards (BUS.md §10): the row is committed, the publish comes later, coalesced
   const enqueued = await enqueueJob(cp.queue, row.id, row.agentId);
   if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
   return jobView(row);

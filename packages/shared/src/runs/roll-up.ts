@@ -1,3 +1,4 @@
+import { markChanged } from '../bus/change-notifier.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { isTerminal } from '../domain/job-status.ts';
 import { isTerminalRun, type RunStatus } from '../domain/run-status.ts';
@@ -34,6 +35,8 @@ interface Step {
   /** The run is canceled and children still run: stop those no stop has reached (a cancel cut short), with this grace. */
   stopRunning: { graceMs: number } | null;
   bakeRemainingMs: number | null;
+  /** The run's row was written or children were released: a dashboard showing it should read it again. */
+  changed: boolean;
 }
 
 /**
@@ -55,6 +58,8 @@ export async function rollUpRun(cp: RollUpDeps, runId: string): Promise<RollUpOu
   for (let round = 0; ; round++) {
     const step = await rollUpOnce(cp, runId);
     if (!step) return undefined;
+    // After the commit (BUS.md §10): a dashboard that refetches at once sees it.
+    if (step.changed) markChanged(cp, 'runs');
     released += step.released.length;
     if (step.released.length > 0 && !(await enqueueReleased(cp, step.released))) {
       cp.log.warn({ runId, released: step.released.length }, 'run children released but not enqueued (Redis unavailable); the reconciler will enqueue them');
@@ -80,14 +85,15 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
     const [row] = await tx`select * from runs where id = ${runId} for update`;
     if (!row) return undefined;
     const run = rowToRun(row);
-    if (isTerminalRun(run.status)) return { status: run.status, released: [], skip: null, cancelQueued: false, stopRunning: null, bakeRemainingMs: null };
+    if (isTerminalRun(run.status)) return { status: run.status, released: [], skip: null, cancelQueued: false, stopRunning: null, bakeRemainingMs: null, changed: false };
     // LOUD: its own statement, after the lock: it sees what the roll-up before this one committed.
     const read = await readChildGroups(tx, runId);
     const counts = childCounts(read!.groups, read!.now);
     const d = decideRollUp(run, counts);
     const skip = d.stop ? await stopError(tx, run, counts, d.stop) : null;
     const released = await releaseChildren(tx, runId, d.release.count, d.release.beforeIndex);
-    if (changes(run, d, skip)) {
+    const written = changes(run, d, skip);
+    if (written) {
       const iso = (t: Date | null) => t?.toISOString() ?? null;
       await tx`
         update runs set
@@ -105,7 +111,7 @@ async function rollUpOnce(cp: RollUpDeps, runId: string): Promise<Step | undefin
     if (run.secretEnvNames && isTerminalRun(d.status)) await dropRunSecrets(tx, runId);
     const running = counts.total - counts.queued - counts.terminal;
     const stopRunning = run.cancelRequestedAt !== null && running > 0 ? { graceMs: run.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS } : null;
-    return { status: d.status, released, skip, cancelQueued: d.cancelQueued, stopRunning, bakeRemainingMs: d.bakeRemainingMs };
+    return { status: d.status, released, skip, cancelQueued: d.cancelQueued, stopRunning, bakeRemainingMs: d.bakeRemainingMs, changed: written || released.length > 0 };
   });
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { secretEnvToSeal } from '../jobs/secrets/secret-env-to-seal.ts';
 import { countJobsSubmitted } from '../metrics/index.ts';
+import { markChanged } from '../bus/change-notifier.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { newId } from '../domain/ids.ts';
 import { LabelSelectorError, parseLabelSelector, type LabelSelector } from '../domain/label-selector.ts';
@@ -98,6 +99,9 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
   const perKind = new Map<string, number>();
   for (const target of targets) perKind.set(target.kind, (perKind.get(target.kind) ?? 0) + 1);
   for (const [kind, n] of perKind) countJobsSubmitted(kind, n);
+  // Dashboards (BUS.md §10): the run and its children are committed.
+  markChanged(cp, 'runs');
+  markChanged(cp, 'jobs');
   await requestRollUp(cp, outcome.run.id);
   const [now] = await cp.database.sql`select * from runs where id = ${outcome.run.id}`.catch(() => []);
   return { run: now ? rowToRun(now) : outcome.run, replayed: false };

@@ -1,5 +1,5 @@
 import type { WebSocket, RawData } from 'ws';
-import { publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
+import { markChanged, publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, isTerminal } from '@vmo/shared/domain';
 import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, runningAttemptOn, stopsRequestedOn, transition } from '@vmo/shared/jobs';
@@ -94,7 +94,9 @@ export class AgentSession {
     this.closed = true;
     clearTimeout(this.helloTimer);
     this.unlisten?.();
-    void this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
+    const cleared = this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
+    // Dashboards (BUS.md §10): offline once its presence is gone, if it was ever welcomed (online).
+    if (this.ready) void cleared.then(() => markChanged(this.deps.cp, 'agents'));
     this.onClosed(this);
   }
 
@@ -168,6 +170,7 @@ export class AgentSession {
     }
     this.ready = true;
     this.send({ type: 'welcome', v: PROTOCOL_VERSION, agentId: this.agentId, heartbeatMs: cp.limits.heartbeatMs, resume, abandon });
+    markChanged(cp, 'agents'); // dashboards (BUS.md §10): online, with what its hello reported
     const early = this.early ?? [];
     this.early = undefined;
     for (const msg of early) this.onCommand(msg);

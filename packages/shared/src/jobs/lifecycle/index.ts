@@ -4,3 +4,4 @@ export * from './job-change.ts';
 export * from './observers.ts';
 export * from './transition.ts';
 export * from './transition-run-children.ts';
+export * from './mark-changes.ts';
