@@ -1,0 +1,102 @@
+import type { JobStatus, OutputChunk, StreamEnd, VmoClient } from '@vmo/client';
+import type { FrameWriter } from './frame-writer.ts';
+import { OutputSplicer } from './output-splicer.ts';
+
+/** What the console says about its connection. */
+export type FeedState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
+
+export interface FeedHandlers {
+  onState(state: FeedState): void;
+  onStatus?(status: JobStatus): void;
+  onEnd?(end: StreamEnd): void;
+  onError(err: unknown): void;
+}
+
+/** What a test (or a curious reader) can see of a console's feed. */
+export interface FeedStats {
+  lastSeq: number;
+  chunks: number;
+  receivedBytes: number;
+  /** Times the feed stopped reading because the terminal was behind, and resumed later. */
+  pauses: number;
+  reconnects: number;
+}
+
+/** Behind by this much (waiting to be parsed): stop reading the stream… */
+const PAUSE_AT_BYTES = 8 * 1024 * 1024;
+/** …and follow again, after the last seq received, once down to this. */
+const RESUME_AT_BYTES = 1024 * 1024;
+
+/**
+ * Feeds a job's output into a console: the client's follow() (stored output replayed, then live,
+ * resumed by seq after a dropped connection: each chunk once, in order), through the splicer
+ * (stderr marked, streams cut only where they can be switched) into the frame writer.
+ *
+ * Backpressure: a browser WebSocket cannot be told to slow down, so when the terminal falls
+ * PAUSE_AT_BYTES behind, the feed closes the stream and follows again from its last seq once the
+ * terminal has caught up. Output that came meanwhile is read from the store then, at the page's
+ * pace: memory stays bounded however fast the job writes, and nothing is lost or repeated.
+ */
+export function startFeed(client: VmoClient, jobId: string, writer: FrameWriter, handlers: FeedHandlers): { stop(): void; stats: FeedStats } {
+  const stats: FeedStats = { lastSeq: -1, chunks: 0, receivedBytes: 0, pauses: 0, reconnects: 0 };
+  const splicer = new OutputSplicer();
+  let stopped = false;
+  let controller = new AbortController();
+  let pausing = false;
+
+  const onOutput = (chunk: OutputChunk): void => {
+    stats.lastSeq = chunk.seq;
+    stats.chunks++;
+    stats.receivedBytes += chunk.data.length;
+    writer.push(splicer.push(chunk.stream, chunk.data));
+    if (writer.backlog > PAUSE_AT_BYTES && !pausing) {
+      pausing = true;
+      stats.pauses++;
+      controller.abort(new DOMException('the console is catching up', 'AbortError'));
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    handlers.onState('connecting');
+    while (!stopped) {
+      controller = new AbortController();
+      pausing = false;
+      try {
+        const end = await client.jobs.follow(jobId, {
+          after: stats.lastSeq,
+          signal: controller.signal,
+          onOutput,
+          onMessage: () => handlers.onState('live'),
+          onStatus: (status) => handlers.onStatus?.(status),
+          onReconnect: () => {
+            stats.reconnects++;
+            handlers.onState('reconnecting');
+          },
+        });
+        if (stopped) return;
+        writer.push(splicer.flush());
+        handlers.onState('ended');
+        handlers.onEnd?.(end);
+        return;
+      } catch (err) {
+        if (stopped) return;
+        if (pausing) {
+          await writer.drained(RESUME_AT_BYTES);
+          continue;
+        }
+        handlers.onState('failed');
+        handlers.onError(err);
+        return;
+      }
+    }
+  };
+  void run();
+
+  return {
+    stats,
+    stop() {
+      stopped = true;
+      controller.abort(new DOMException('the console was closed', 'AbortError'));
+    },
+  };
+}
