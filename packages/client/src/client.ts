@@ -3,6 +3,7 @@ import type { ApiRoute } from '@vmo/shared/api';
 import { VmoResponseError } from './errors.ts';
 import { follow, type FollowOptions, type StreamEnd } from './follow.ts';
 import { followRun, type FollowRunOptions, type RunStreamEnd } from './follow-run.ts';
+import { events, type EventsOptions } from './events.ts';
 import { call, send, type HttpOptions, type RouteOutput, type RouteRequest, type RouteResult } from './http.ts';
 import { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOnceOptions } from './stream.ts';
 
@@ -214,6 +215,14 @@ export class VmoClient {
   /** See followRun() in follow-run.ts: a run's progress, statuses and output to its end, resuming with the cursor. */
   followRun(runId: string, opts?: FollowRunOptions): Promise<RunStreamEnd> {
     return followRun(this.streamTarget, runId, opts);
+  }
+
+  /**
+   * GET /v1/events, "something changed" (jobs, runs, agents, hosts), for pages that stay live:
+   * reconnects with a backoff until `signal` aborts (see events() in events.ts).
+   */
+  events(opts: EventsOptions): Promise<void> {
+    return events(this.streamTarget, opts);
   }
 
   /** One connection to the job's stream, without resuming: resolves with its close. */

@@ -5,3 +5,4 @@ export { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOn
 export { routeUrl, type RouteOutput, type RouteRequest, type RouteResult } from './http.ts';
 export type { Agent, Host, Job, JobStatus, LogChunk, Run, RunChild, RunListItem, RunStatus, RunSummary, StreamMessage } from '@vmo/shared/api';
 export { followRun, streamRunOnce, type FollowRunOptions, type RunOutputChunk, type RunReconnect, type RunStreamEnd, type RunStreamOnceOptions, type RunStreamProgress, type RunStreamStatus } from './follow-run.ts';
+export { events, type ChangeTopic, type EventsDown, type EventsOptions } from './events.ts';

@@ -2,7 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { Scalar } from '@scalar/hono-api-reference';
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { docsPage, OPENAPI_PATH, openapiDocument, RunStreamMessage, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
+import { docsPage, EventsMessage, OPENAPI_PATH, openapiDocument, RunStreamMessage, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
 import { AppError, errorBody } from '@vmo/shared/errors';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
@@ -110,6 +110,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.openAPIRegistry.registerComponent('schemas', 'StreamMessage', streamMessage!);
   const { RunStreamMessage: runStreamMessage } = new OpenApiGeneratorV31([{ type: 'schema', schema: RunStreamMessage }]).generateComponents().components!.schemas!;
   app.openAPIRegistry.registerComponent('schemas', 'RunStreamMessage', runStreamMessage!);
+  const { EventsMessage: eventsMessage } = new OpenApiGeneratorV31([{ type: 'schema', schema: EventsMessage }]).generateComponents().components!.schemas!;
+  app.openAPIRegistry.registerComponent('schemas', 'EventsMessage', eventsMessage!);
   app.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer', description: "A user's API token (`vmo_usr_…`, POST /v1/tokens), or the bootstrap admin token (`vmo_adm_…`) printed at first start or set by VMO_ADMIN_TOKEN. Behind a trusted auth proxy (VMO_TRUSTED_PROXIES) the proxy's user header stands in for a token. A route's scopes (listed on it) must be in the caller's role and, for a scoped token, among its scopes." });
   app.openAPIRegistry.registerComponent('securitySchemes', 'agentToken', { type: 'http', scheme: 'bearer', description: 'An agent token (`vmo_agt_…`), answered once by POST /v1/agents; only on /v1/agent/connect' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'enrolmentToken', { type: 'http', scheme: 'bearer', description: 'An enrolment token (`vmo_enr_…`), answered once by POST /v1/enrolment-tokens; only on POST /v1/agent/enrol' });

@@ -26,6 +26,8 @@ import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
 import { serveJobStream } from './streams/job-stream.ts';
 import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.ts';
+import { EventsFeed } from './streams/events-feed.ts';
+import { EVENTS_PATH, upgradeEventsStream } from './streams/events-upgrade.ts';
 import { StreamAccess } from './streams/stream-access.ts';
 import { assertJobVisible, parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
@@ -73,6 +75,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
   const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
   void access.listen(deps.bus);
+  // GET /v1/events: what changed, for live pages (BUS.md §10).
+  const events = new EventsFeed({ bus: deps.bus, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => {});
@@ -109,7 +113,9 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
         ? deps.gateway.handleUpgrade(req, socket, head, accepted)
         : RUN_STREAM_PATH.test(url.pathname)
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
-          : upgradeStream(req, socket, head, url, accepted);
+          : url.pathname === EVENTS_PATH
+            ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
+            : upgradeStream(req, socket, head, url, accepted);
     })();
     route
       .catch(async (err: Error) => {
@@ -156,6 +162,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     server,
     closeSubscribers() {
       access.stop();
+      events.stop();
       for (const ws of subscribers.clients) ws.close(SubscriberCloseCode.restart, 'server restarting');
       subscribers.close();
     },

@@ -7,6 +7,7 @@ import * as agents from './agents.ts';
 import * as agentInstall from './agent-install.ts';
 import * as audit from './audit.ts';
 import * as document from './document.ts';
+import * as events from './events.ts';
 import * as enrolment from './enrolment-tokens.ts';
 import * as health from './health.ts';
 import * as hosts from './hosts.ts';
@@ -32,6 +33,7 @@ export * from './streams.ts';
 export * from './targets.ts';
 export * from './label-selector-param.ts';
 export * from './run-stream.ts';
+export * from './events.ts';
 export * from './runs.ts';
 export * from './policies.ts';
 export * from './audit.ts';
@@ -94,4 +96,4 @@ export const REST_ROUTES = [
 ] as const;
 
 /** The WebSocket endpoints, served by the HTTP server beside the app. */
-export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, streams.agentConnect] as const;
+export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, events.streamEvents, streams.agentConnect] as const;

@@ -22,7 +22,9 @@ export const STREAM_ACCESS_RECHECK_MS = 15_000;
 const CONCURRENT_CHECKS = 4;
 
 export interface StreamResource {
-  kind: 'job' | 'run';
+  /** `events`: the events feed (events-upgrade.ts), which names nothing: only its credential is checked again. */
+  kind: 'job' | 'run' | 'events';
+  /** The job's or run's id; '' for the events feed. */
   id: string;
 }
 
@@ -211,6 +213,8 @@ export class StreamAccess {
       if (err instanceof AppError && (err.status === 401 || err.status === 403)) return 'unauthorized';
       throw err;
     }
+    // The events feed carries no ids or data: a credential that still authenticates may keep it.
+    if (entry.resource.kind === 'events') return 'allowed';
     if (!allows(principal, 'jobs:read')) return 'hidden';
     const { kind, id } = entry.resource;
     const key = `${principal.kind}\n${principalKey(principal)}\n${principal.role}\n${kind}\n${id}`;
