@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '@vmo/testkit';
 import { DashboardTab, launchChromium } from '@vmo/testkit/browser';
-import { cellLook, consoleLines, waitForConsoleText } from './console-probe.ts';
+import { cellLook, consoleLines, consoleStats, waitForConsoleText } from './console-probe.ts';
 
 const AGENT = 'console-agent';
 
@@ -35,9 +35,13 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
   };
 
   beforeAll(async () => {
-    [system, browser] = await Promise.all([TestSystem.start({ label: 'dash_console' }), launchChromium()]);
+    [system, browser] = await Promise.all([
+      // A secret key, so a job can carry secretEnv (the page shows its names only).
+      TestSystem.start({ label: 'dash_console', env: { VMO_SECRET_KEY: randomBytes(32).toString('hex') } }),
+      launchChromium(),
+    ]);
     base = system.apiUrls[0]!;
-    await system.startAgent(AGENT);
+    await system.startAgent(AGENT, { labels: { team: 'console' } });
   }, 180_000);
   afterAll(async () => {
     for (const g of gates) if (!existsSync(g)) writeFileSync(g, ''); // no job shell left waiting
@@ -88,6 +92,125 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       await tab.page.locator('[data-fact="exit-code"]', { hasText: '0' }).waitFor();
       expect(await consoleLines(tab.page)).toEqual(['red plain', 'oops', 'café € end', 'progress 5/5', 'after the gate']);
       tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('a reload in the middle of a job replays what was stored, then goes on live, with no line twice', async () => {
+    const g = newGate();
+    const job = await submit(`for i in $(seq 1 40); do echo "line $i"; done; ${g.wait}; for i in $(seq 41 80); do echo "line $i"; sleep 0.01; done`);
+    const numbered = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`);
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      await tab.goto(`/jobs/${job.id}`);
+      await waitForConsoleText(tab.page, 'line 40');
+      await tab.page.reload();
+      await waitForConsoleText(tab.page, 'line 40');
+      expect(await consoleLines(tab.page)).toEqual(numbered(1, 40));
+      g.open();
+      await waitForConsoleText(tab.page, 'line 80');
+      await tab.page.locator('[data-fact="status"] [data-status="succeeded"]').waitFor();
+      expect(await consoleLines(tab.page)).toEqual(numbered(1, 80));
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('cancels a running job after asking, and the status turns canceled on screen; a viewer sees no Cancel', async () => {
+    const job = await submit('echo started; sleep 600');
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      await tab.goto(`/jobs/${job.id}`);
+      await waitForConsoleText(tab.page, 'started');
+      await tab.page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      const dialog = tab.page.getByRole('alertdialog');
+      await dialog.getByText('Cancel this job?').waitFor();
+      await dialog.getByRole('button', { name: 'Cancel job' }).click();
+      await tab.page.locator('[data-fact="status"] [data-status="canceled"]').waitFor();
+      await tab.page.locator('.head [data-status="canceled"]').waitFor();
+      await tab.page.locator('.job-console .state[data-state="ended"]').waitFor();
+      expect(await tab.page.getByRole('button', { name: 'Cancel', exact: true }).count()).toBe(0);
+      expect(await tab.page.locator('[data-fact="signal"]').textContent()).toBe('SIGTERM');
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+
+    // A viewer who may read the agent's jobs sees the job, but neither Cancel nor Run again.
+    await system.client.vmo.users.create({ name: 'vic', role: 'viewer' });
+    await system.client.vmo.policies.create({ name: 'vic-reads-console', subjects: { users: ['vic'] }, actions: ['read'], targets: 'team=console' });
+    const { token } = await system.client.vmo.tokens.create({ name: 'vic-dash', user: 'vic' });
+    const running = await submit('echo still going; sleep 600');
+    const viewer = await DashboardTab.open(browser, base, { token });
+    try {
+      await viewer.goto(`/jobs/${running.id}`);
+      await waitForConsoleText(viewer.page, 'still going');
+      await viewer.page.getByRole('button', { name: 'Download raw output' }).waitFor();
+      expect(await viewer.page.getByRole('button', { name: 'Cancel', exact: true }).count()).toBe(0);
+      expect(await viewer.page.getByRole('link', { name: 'Run again' }).count()).toBe(0);
+      viewer.expectNoConsoleErrors();
+    } finally {
+      await viewer.close();
+      await system.client.vmo.jobs.cancel(running.id);
+    }
+  });
+
+  it('downloads exactly the stored bytes; shows env (secrets by name only), labels and a Run again link', async () => {
+    const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
+    const job = await system.client.vmo.jobs.submit({
+      command: String.raw`printf 'bytes \303\251 \000\001\377\n'; seq 1 30000; sleep 0.3; echo to-stderr >&2`,
+      target: { type: 'agent', agent: AGENT },
+      env: { GREETING: 'hello world' },
+      secretEnv: { DEPLOY_TOKEN: secret },
+      labels: { team: 'console', purpose: 'download' },
+    });
+    await system.client.waitForEnd(job.id);
+    const expected = Buffer.concat([
+      Buffer.from('bytes \xc3\xa9 \x00\x01\xff\n', 'latin1'),
+      Buffer.from(Array.from({ length: 30000 }, (_, i) => `${i + 1}\n`).join('')),
+      Buffer.from('to-stderr\n'),
+    ]);
+    expect((await system.client.logs(job.id)).equals(expected)).toBe(true);
+
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      await tab.goto(`/jobs/${job.id}`);
+      await waitForConsoleText(tab.page, 'to-stderr');
+      const [download] = await Promise.all([tab.page.waitForEvent('download'), tab.page.getByRole('button', { name: 'Download raw output' }).click()]);
+      expect(download.suggestedFilename()).toBe(`${job.id}.log`);
+      expect(readFileSync((await download.path())!).equals(expected)).toBe(true);
+
+      await tab.page.getByRole('cell', { name: 'GREETING' }).waitFor();
+      await tab.page.getByRole('cell', { name: 'hello world' }).waitFor();
+      await tab.page.locator('[data-secret="DEPLOY_TOKEN"]', { hasText: 'value never shown' }).waitFor();
+      expect(await tab.page.content()).not.toContain(secret);
+      await tab.page.getByText('purpose=download').waitFor();
+      const again = await tab.page.getByRole('link', { name: 'Run again' }).getAttribute('href');
+      const url = new URL(again!, base);
+      expect(url.pathname).toBe('/jobs/new');
+      expect(url.searchParams.get('command')).toBe(job.command);
+      expect(url.searchParams.get('target')).toBe(`agent:${AGENT}`);
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it("an unknown job id shows the API's 404 message", async () => {
+    const missing = 'job_00000000000000000000';
+    const answer = await system.client.request('GET', `/v1/jobs/${missing}`);
+    expect(answer.status).toBe(404);
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      await tab.goto(`/jobs/${missing}`);
+      const alert = tab.page.getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain(answer.body.error.message);
+      expect(await tab.page.locator('.job-console').count()).toBe(0);
+      // Chromium logs the 404 answer itself; nothing else may be logged.
+      expect(tab.consoleErrors.every((e) => e.includes('404'))).toBe(true);
     } finally {
       await tab.close();
     }
