@@ -50,6 +50,7 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       await sql.end();
     }
     await system.startAgent('web-1', { labels: { role: 'web' } });
+    expect((await system.client.request('POST', '/v1/hosts', { name: 'db-1', environment: 'prod', host: '127.0.0.1', port: 2222, user: 'deploy' })).status).toBe(201);
     // Registered, never started: offline, so listed after the online one.
     expect((await system.client.request('POST', '/v1/agents', { name: 'web-2' })).status).toBe(201);
 
@@ -89,6 +90,12 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       expect(await alert.textContent()).toMatch(/no agent.*"nope".*\(unknown_agent\)/s);
       expect(await tab.page.getByLabel('Command').inputValue()).toBe('echo hello-from-the-form; echo "$GREETING"');
       tab.consoleErrors.length = 0; // Chromium logs the refused request itself
+
+      // SSH hosts are listed the same way, by name@environment.
+      await tab.page.getByRole('radio', { name: 'SSH host' }).check();
+      await tab.page.getByLabel('Host name').fill('db');
+      await expect.poll(() => tab.page.getByRole('list', { name: 'Matching hosts' }).getByRole('button').allTextContents()).toEqual([expect.stringMatching(/^db-1@prod\s*deploy@127\.0\.0\.1:2222/)]);
+      await tab.page.getByRole('radio', { name: 'Agent' }).check();
 
       // Typing narrows the agents, online first; a click picks one.
       await tab.page.getByLabel('Agent name').fill('web');
