@@ -6,7 +6,8 @@
  * the download is exactly the stored bytes; an unknown id shows the API's 404 message.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '@vmo/testkit';
@@ -14,6 +15,14 @@ import { DashboardTab, launchChromium } from '@vmo/testkit/browser';
 import { cellLook, consoleLines, consoleStats, waitForConsoleText } from './console-probe.ts';
 
 const AGENT = 'console-agent';
+/** test-output/ at the repository's root (ignored by git): the load check's numbers. */
+const REPORT_DIR = fileURLToPath(new URL('../../../test-output', import.meta.url));
+/**
+ * The load check: a job writing 10 MB/s for this long. 5 s in the suite (50 MB); the issue's 30 s
+ * (300 MB, past the default output cap, which is raised for it) is the same test run on its own:
+ * `VMO_CONSOLE_PERF_SECONDS=30 npx vitest run --project integration packages/dashboard/test/job-console.e2e.test.ts -t 'keeps up'`.
+ */
+const PERF_SECONDS = Number(process.env.VMO_CONSOLE_PERF_SECONDS ?? 5);
 
 /** A file the job waits for (`while [ ! -e … ]`): the test decides when the job goes on. */
 function gate(): { path: string; wait: string; open(): void } {
@@ -37,7 +46,10 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
   beforeAll(async () => {
     [system, browser] = await Promise.all([
       // A secret key, so a job can carry secretEnv (the page shows its names only).
-      TestSystem.start({ label: 'dash_console', env: { VMO_SECRET_KEY: randomBytes(32).toString('hex') } }),
+      TestSystem.start({
+        label: 'dash_console',
+        env: { VMO_SECRET_KEY: randomBytes(32).toString('hex'), ...(PERF_SECONDS * 10 * 2 ** 20 > 64 * 2 ** 20 ? { VMO_MAX_OUTPUT_BYTES: String(PERF_SECONDS * 11 * 2 ** 20) } : {}) },
+      }),
       launchChromium(),
     ]);
     base = system.apiUrls[0]!;
@@ -213,6 +225,157 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       expect(tab.consoleErrors.every((e) => e.includes('404'))).toBe(true);
     } finally {
       await tab.close();
+    }
+  });
+
+  it(`keeps up with a job writing 10 MB/s for ${PERF_SECONDS} s, and with its replay: clicks answered within 200 ms, heap bounded, every byte shown once`, { timeout: 180_000 + PERF_SECONDS * 10_000 }, async () => {
+    // 1 MiB of coloured log lines, written ten times a second.
+    const fixture = `/tmp/vmo-console-perf-${randomBytes(6).toString('hex')}.txt`;
+    let text = '';
+    for (let n = 0; text.length < 2 ** 20; n++) text += `2026-05-01T12:00:${String(n % 60).padStart(2, '0')}Z \x1b[32mINFO\x1b[0m worker-${n % 8} handled request #${n} in ${n % 97} ms path=/api/things/${n}\n`;
+    const block = Buffer.from(text).subarray(0, 2 ** 20);
+    const lastNewline = block.lastIndexOf(0x0a);
+    writeFileSync(fixture, block.subarray(0, lastNewline + 1));
+    const lastLine = block.subarray(block.lastIndexOf(0x0a, lastNewline - 1) + 1, lastNewline).toString().replace(/\x1b\[[0-9;]*m/g, '');
+
+    const g = newGate();
+    const job = await submit(`${g.wait}; i=0; while [ $i -lt ${PERF_SECONDS * 10} ]; do cat '${fixture}'; sleep 0.1; i=$((i+1)); done`);
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    const cdp = await tab.context.newCDPSession(tab.page);
+    await cdp.send('Performance.enable');
+    const heapMb = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'JSHeapUsedSize')!.value / 2 ** 20;
+
+    /** Clicks Follow every half second until `done`: each click's time from input to the frame showing the button changed, and the heap. */
+    const measureUntil = async (done: () => Promise<boolean>) => {
+      // From the first screenful on: before it there is nothing to scroll, and Follow cannot pause.
+      await tab.page.waitForFunction(() => ((document.querySelector('.job-console .screen') as unknown as { vmoConsole?: { terminal: { buffer: { active: { baseY: number } } } } } | null)?.vmoConsole?.terminal.buffer.active.baseY ?? 0) > 0, undefined, { timeout: 60_000 });
+      await tab.page.evaluate(() => {
+        const w = window as unknown as { clicks: { latency: number; changed: boolean }[] };
+        w.clicks = [];
+        const button = document.querySelector('.job-console .follow')!;
+        button.addEventListener('click', (e) => {
+          const before = button.getAttribute('aria-pressed');
+          requestAnimationFrame(() => w.clicks.push({ latency: performance.now() - e.timeStamp, changed: button.getAttribute('aria-pressed') !== before }));
+        });
+      });
+      const heap: number[] = [await heapMb()];
+      const started = Date.now();
+      while (!(await done())) {
+        await tab.page.locator('.job-console .follow').click();
+        heap.push(await heapMb());
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const clicks = await tab.page.evaluate(() => (window as unknown as { clicks: { latency: number; changed: boolean }[] }).clicks);
+      // Following again, whatever the last click left.
+      if ((await tab.page.locator('.job-console .follow').getAttribute('aria-pressed')) === 'false') await tab.page.locator('.job-console .follow').click();
+      return { ms: Date.now() - started, clicks, heap };
+    };
+    /** Everything shown, once: every byte received, the last chunk the last stored, nothing waiting to be parsed. */
+    const caughtUp = (total: number) =>
+      tab.page.waitForFunction(
+        (bytes) => {
+          const screen = document.querySelector('.job-console .screen') as HTMLElement & { vmoConsole: { stats: { receivedBytes: number }; writer: { backlog: number } } };
+          return screen.vmoConsole.stats.receivedBytes === bytes && screen.vmoConsole.writer.backlog === 0;
+        },
+        total,
+        { timeout: 120_000, polling: 200 },
+      );
+    const summary = (m: { clicks: { latency: number; changed: boolean }[]; heap: number[] }) => {
+      const latencies = m.clicks.map((c) => Math.round(c.latency)).sort((a, b) => a - b);
+      return { clicks: latencies.length, clickMaxMs: latencies.at(-1) ?? 0, clickMedianMs: latencies[Math.floor(latencies.length / 2)] ?? 0, heapMBMax: +Math.max(...m.heap).toFixed(1) };
+    };
+    try {
+      // Live: the job writes while the page follows.
+      await tab.goto(`/jobs/${job.id}`);
+      g.open();
+      const live = await measureUntil(async () => (await system.client.vmo.jobs.get(job.id)).status !== 'running');
+      const final = await system.client.waitForEnd(job.id);
+      expect(final.status).toBe('succeeded');
+      const t0 = Date.now();
+      await caughtUp(final.outputBytes);
+      const liveLagMs = Date.now() - t0;
+      const liveStats = await consoleStats(tab.page);
+      expect(await system.client.vmo.jobs.logChunks(job.id, { after: liveStats.lastSeq })).toEqual([]);
+      expect((await consoleLines(tab.page)).at(-1)).toBe(lastLine);
+
+      // Replay: after a reload the whole stored output comes as fast as the page takes it, the
+      // hardest case for the page (the live job was held to the pace of the store).
+      await tab.page.reload();
+      let replayed = false;
+      const replay = await measureUntil(async () => {
+        replayed ||= await tab.page.evaluate((total) => (document.querySelector('.job-console .screen') as unknown as { vmoConsole: { stats: { receivedBytes: number }; writer: { backlog: number } } }).vmoConsole.stats.receivedBytes >= total, final.outputBytes);
+        return replayed;
+      });
+      await caughtUp(final.outputBytes);
+      const replayStats = await consoleStats(tab.page);
+      expect(replayStats.receivedBytes).toBe(final.outputBytes);
+      const lines = await consoleLines(tab.page);
+      expect(lines.at(-1)).toBe(lastLine);
+      expect(lines.length).toBeLessThanOrEqual(10_000 + 100); // the scrollback, and one screen
+
+      // The page's own ceiling: the same 1 MiB ten times a second straight into the console's
+      // writer for PERF_SECONDS (this machine's stack delivers less than 10 MB/s, see above).
+      const syntheticT0 = Date.now();
+      const syntheticStarted = await tab.page.evaluate(
+        ({ bytes, seconds }) => {
+          const screen = document.querySelector('.job-console .screen') as unknown as { vmoConsole: { writer: { push(parts: Uint8Array[]): void; parsed: number } } };
+          const data = new TextEncoder().encode(bytes);
+          const w = window as unknown as { synthetic: { done: boolean; parsedAtStart: number; ms: number } };
+          w.synthetic = { done: false, parsedAtStart: screen.vmoConsole.writer.parsed, ms: 0 };
+          const t0 = performance.now();
+          let sent = 0;
+          const timer = setInterval(() => {
+            screen.vmoConsole.writer.push([data.slice()]);
+            if (++sent === seconds * 10) {
+              clearInterval(timer);
+              w.synthetic.ms = performance.now() - t0;
+              w.synthetic.done = true;
+            }
+          }, 100);
+          return data.length;
+        },
+        { bytes: block.subarray(0, lastNewline + 1).toString(), seconds: PERF_SECONDS },
+      );
+      const synthetic = await measureUntil(() => tab.page.evaluate(() => (window as unknown as { synthetic: { done: boolean } }).synthetic.done));
+      const syntheticTotal = syntheticStarted * PERF_SECONDS * 10;
+      await tab.page.waitForFunction(
+        (total) => {
+          const screen = document.querySelector('.job-console .screen') as unknown as { vmoConsole: { writer: { parsed: number; backlog: number } } };
+          const w = window as unknown as { synthetic: { parsedAtStart: number } };
+          return screen.vmoConsole.writer.backlog === 0 && screen.vmoConsole.writer.parsed - w.synthetic.parsedAtStart === total;
+        },
+        syntheticTotal,
+        { timeout: 120_000, polling: 100 },
+      );
+      const syntheticParsedMs = Date.now() - syntheticT0;
+      expect((await consoleLines(tab.page)).at(-1)).toBe(lastLine);
+
+      const seconds = (Date.parse(final.finishedAt!) - Date.parse(final.startedAt!)) / 1000;
+      const report = {
+        seconds: PERF_SECONDS,
+        outputMB: +(final.outputBytes / 1e6).toFixed(1),
+        live: { jobRanS: +seconds.toFixed(1), jobWroteMBps: +(final.outputBytes / 1e6 / seconds).toFixed(2), consoleDoneAfterJobEndMs: liveLagMs, ...summary(live), streamPauses: liveStats.pauses },
+        replay: { s: +(replay.ms / 1000).toFixed(1), MBps: +(final.outputBytes / 1e6 / (replay.ms / 1000)).toFixed(2), ...summary(replay), streamPauses: replayStats.pauses, reconnects: replayStats.reconnects },
+        // Written over `s` seconds; all of it parsed and drawn after `shownAfterS`.
+        straightIntoConsole: { MB: +(syntheticTotal / 1e6).toFixed(1), s: PERF_SECONDS, shownAfterS: +(syntheticParsedMs / 1000).toFixed(1), ...summary(synthetic) },
+        heapMBAtEnd: +(await heapMb()).toFixed(1),
+        consoleLines: lines.length,
+      };
+      console.log(`job console under load: ${JSON.stringify(report)}`);
+      mkdirSync(REPORT_DIR, { recursive: true });
+      writeFileSync(`${REPORT_DIR}/job-console-load-${PERF_SECONDS}s.json`, `${JSON.stringify(report, null, 2)}\n`);
+
+      for (const m of [live, replay, synthetic]) {
+        expect(m.clicks.length).toBeGreaterThanOrEqual(1);
+        expect(m.clicks.every((c) => c.changed)).toBe(true);
+      }
+      expect(Math.max(report.live.clickMaxMs, report.replay.clickMaxMs, report.straightIntoConsole.clickMaxMs)).toBeLessThan(200);
+      expect(Math.max(report.live.heapMBMax, report.replay.heapMBMax, report.straightIntoConsole.heapMBMax)).toBeLessThan(150);
+      tab.expectNoConsoleErrors();
+    } finally {
+      await cdp.detach().catch(() => {});
+      await tab.close();
+      rmSync(fixture, { force: true });
     }
   });
 });
