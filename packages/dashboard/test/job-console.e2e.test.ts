@@ -210,6 +210,47 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
     }
   });
 
+  it('reads well at 1280 and 390 px wide, light and dark (screenshots; the README shows job-console)', async () => {
+    const job = await system.client.vmo.jobs.submit({
+      command: [
+        String.raw`printf '\033[1m==> Deploying web-frontend v2.14.0 to prod\033[0m\n'`,
+        String.raw`for step in 'Fetching artifacts' 'Verifying checksums' 'Stopping the old release'; do printf '\033[36m-->\033[0m %s\n' "$step"; sleep 0.05; done`,
+        String.raw`bar=''; for i in $(seq 1 25); do bar="$bar#"; printf '\r    uploading  [%-25s] %3d%%' "$bar" $((i*4)); sleep 0.02; done; printf '\n'`,
+        `echo 'warning: config key "cache.ttl" is deprecated, use "cache.maxAge"' >&2`,
+        'sleep 0.3',
+        String.raw`printf '\033[32m✔\033[0m health check passed (3/3 instances)\n'`,
+        String.raw`printf '\033[33m!\033[0m 1 warning   \033[31m✘\033[0m 0 errors\n'`,
+        String.raw`printf 'Done in \033[1m4.2s\033[0m\n'`,
+      ].join('\n'),
+      target: { type: 'agent', agent: AGENT },
+      env: { RELEASE: 'v2.14.0', REGION: 'eu-west-1' },
+      secretEnv: { DEPLOY_TOKEN: 'not-shown' },
+      labels: { app: 'web-frontend', env: 'prod' },
+    });
+    await system.client.waitForEnd(job.id);
+    for (const [name, opts] of [
+      ['job-console', { viewport: { width: 1280, height: 860 } }],
+      ['job-console-390', { viewport: { width: 390, height: 844 } }],
+      ['job-console-dark', { viewport: { width: 1280, height: 860 }, colorScheme: 'dark' as const }],
+    ] as const) {
+      const tab = await DashboardTab.open(browser, base, { token: system.token, ...opts });
+      try {
+        await tab.goto(`/jobs/${job.id}`);
+        await waitForConsoleText(tab.page, 'Done in 4.2s');
+        await tab.page.locator('[data-fact="exit-code"]', { hasText: '0' }).waitFor();
+        if (name === 'job-console-390') {
+          // Nothing wider than the phone: no sideways scrolling of the page.
+          expect(await tab.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+          expect((await consoleLines(tab.page)).join('\n')).toContain('uploading');
+        }
+        await tab.screenshot(name);
+        tab.expectNoConsoleErrors();
+      } finally {
+        await tab.close();
+      }
+    }
+  });
+
   it("an unknown job id shows the API's 404 message", async () => {
     const missing = 'job_00000000000000000000';
     const answer = await system.client.request('GET', `/v1/jobs/${missing}`);

@@ -1,5 +1,8 @@
 import type { ITerminalOptions } from '@xterm/xterm';
 
+/** The narrowest the terminal gets, however narrow the screen (JobConsole's refit says why). */
+export const MIN_COLUMNS = 80;
+
 /** Lines kept above the screen: beyond them the oldest go, so a console's memory stays bounded. */
 export const SCROLLBACK_LINES = 10_000;
 
