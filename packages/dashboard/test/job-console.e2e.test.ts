@@ -2,8 +2,10 @@
  * Issue 13, the Job page and its live console in a real Chromium against the real stack (API,
  * worker, a real agent): output appears while the job runs; ANSI colours, "\r" progress bars and
  * UTF-8 split across chunks render as in a terminal (checked on the rendered cells, not the text);
- * stderr is marked; a reload replays then goes live without a duplicate; cancel shows `canceled`;
- * the download is exactly the stored bytes; an unknown id shows the API's 404 message.
+ * stderr is marked; a reload replays then goes live without a duplicate; the console scrolls by
+ * keyboard; cancel shows `canceled`; the download is exactly the stored bytes; an unknown id shows
+ * the API's 404 message; screenshots at 1280 and 390 px; and the load check (clicks answered within
+ * 200 ms and a bounded heap while 10 MB/s go through the console).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,6 +126,18 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       await waitForConsoleText(tab.page, 'line 80');
       await tab.page.locator('[data-fact="status"] [data-status="succeeded"]').waitFor();
       expect(await consoleLines(tab.page)).toEqual(numbered(1, 80));
+
+      // By keyboard: in the console, Page Up scrolls back (and pauses following), End returns.
+      const follow = tab.page.locator('.job-console .follow');
+      expect(await follow.getAttribute('aria-pressed')).toBe('true');
+      await tab.page.locator('.job-console .xterm-helper-textarea').focus();
+      await tab.page.keyboard.press('PageUp');
+      await tab.page.locator('.job-console .follow[aria-pressed="false"]').waitFor();
+      await tab.page.keyboard.press('End');
+      await tab.page.locator('.job-console .follow[aria-pressed="true"]').waitFor();
+      // Tab leaves the console (it takes no input, so it traps no key).
+      await tab.page.keyboard.press('Tab');
+      expect(await tab.page.evaluate(() => document.activeElement?.classList.contains('xterm-helper-textarea'))).toBe(false);
       tab.expectNoConsoleErrors();
     } finally {
       await tab.close();
