@@ -134,6 +134,26 @@ export class VmoClient {
     follow: (id: string, opts?: FollowRunOptions): Promise<RunStreamEnd> => this.followRun(id, opts),
   };
 
+  readonly schedules = {
+    /**
+     * POST /v1/schedules: `job` (a POST /v1/jobs body) or `run` (a POST /v1/runs body) on a cron
+     * expression (`cron`, five fields or six with seconds) in `timezone` (IANA, default UTC); it
+     * fires as you. `overlap`: skip (default), queue, cancel_previous; `catchUp`: none (default), latest.
+     */
+    create: (schedule: Body<typeof api.createSchedule>) => this.body(api.createSchedule, { body: schedule }),
+    /** Yours (admins: all), newest first, each with its next ticks and last fire. */
+    list: (query: Query<typeof api.listSchedules> = {}) => this.body(api.listSchedules, { query }),
+    /** The schedule with its next five ticks and its last fires (each with its job's or run's status). */
+    get: (id: string) => this.body(api.getSchedule, { params: { id } }),
+    /** Any field; `{ paused: true }` pauses, `{ paused: false }` resumes from the next tick. */
+    update: (id: string, patch: Body<typeof api.updateSchedule>) => this.body(api.updateSchedule, { params: { id }, body: patch }),
+    pause: (id: string) => this.body(api.updateSchedule, { params: { id }, body: { paused: true } }),
+    resume: (id: string) => this.body(api.updateSchedule, { params: { id }, body: { paused: false } }),
+    delete: async (id: string): Promise<void> => void (await send(this.http, api.deleteSchedule, { params: { id } })),
+    /** Fire it now (not a tick: the next tick still comes): the fire, with its `jobId` or `runId`. */
+    trigger: (id: string) => this.body(api.triggerSchedule, { params: { id } }),
+  };
+
   readonly agents = {
     /** The answer carries the agent's token: shown once. */
     register: (agent: Body<typeof api.registerAgent>) => this.body(api.registerAgent, { body: agent }),

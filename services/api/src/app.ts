@@ -33,6 +33,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import { countRequestStoreErrors, metricsRoutes } from './routes/metrics.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { runRoutes } from './routes/runs.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { targetRoutes } from './routes/targets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
@@ -97,6 +98,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', hostRoutes(cp));
   app.route('/', targetRoutes(cp));
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
+  app.route('/', scheduleRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', policyRoutes(cp));
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));

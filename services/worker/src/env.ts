@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
 import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_SSH_IDLE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
 import { metricsHostVar, metricsPortVar, metricsTokenVar } from '@vmo/shared/metrics';
+import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import { parseAllowedTargets } from './ssh/allowed-targets.ts';
 import { parseKeyDirs } from './ssh/key-dirs.ts';
 
@@ -40,6 +41,8 @@ export const workerEnv = z.object({
    * lock).
    */
   VMO_WORKER_LOCK_MS: intVar(DEFAULT_WORKER_LOCK_MS, 1_000, 3600_000),
+  /** As on the API: a scheduled fleet run (issue 14) matching more targets than this fails its tick with `too_many_targets`. */
+  VMO_MAX_RUN_TARGETS: intVar(DEFAULT_MAX_RUN_TARGETS, 1, 100_000),
   /** Trusted host keys for ssh jobs (OpenSSH format, hashed entries included); `~` is this process's home. */
   VMO_SSH_KNOWN_HOSTS: z.string().min(1, 'must be a path').default('~/.ssh/known_hosts'),
   /** Passphrase of encrypted identity files (never logged). */

@@ -20,6 +20,7 @@ import * as runs from './runs.ts';
 import * as tokens from './tokens.ts';
 import * as users from './users.ts';
 import * as policies from './policies.ts';
+import * as schedules from './schedules.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -41,6 +42,7 @@ export * from './enrolment-tokens.ts';
 export * from './users.ts';
 export * from './tokens.ts';
 export * from './metrics.ts';
+export * from './schedules.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -76,6 +78,12 @@ export const REST_ROUTES = [
   runs.listRunJobs,
   runs.cancelRun,
   runs.runSummary,
+  schedules.createSchedule,
+  schedules.listSchedules,
+  schedules.getSchedule,
+  schedules.updateSchedule,
+  schedules.deleteSchedule,
+  schedules.triggerSchedule,
   policies.createPolicy,
   policies.listPolicies,
   policies.deletePolicy,

@@ -11,3 +11,4 @@ export * from './label-selector.ts';
 export * from './target-kind.ts';
 export * from './run-status.ts';
 export * from './access.ts';
+export * from './schedule.ts';

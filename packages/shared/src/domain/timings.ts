@@ -38,6 +38,12 @@
  *
  * SSH
  *   VMO_SSH_IDLE_MS: a connection with no session open is closed after this long.
+ *
+ * Schedules
+ *   every worker looks for due ticks every SCHEDULER_LOOP_MS (1 s); a tick first seen more than
+ *   scheduleMissedAfterMs (5 loops) after its time was missed (no worker was looking): `catchUp`
+ *   decides what happens to it. Five loops, not two: on a loaded machine every worker's loop can
+ *   be a few seconds late at once, and a late tick must still fire, not count as missed.
  */
 
 // ── Configurable (the default of each variable) ─────────────────────────────────────────────────
@@ -56,6 +62,8 @@ export const DEFAULT_CANCEL_GRACE_MS = 10_000;
 export const STOP_REPEAT_SLACK_MS = 10_000;
 /** How often a job stream looks at Postgres when nothing arrives (lost pub/sub messages). */
 export const SUBSCRIBER_CATCH_UP_MS = 5_000;
+/** How often each worker's scheduler loop looks for due schedule ticks. */
+export const SCHEDULER_LOOP_MS = 1_000;
 
 // ── Derived ─────────────────────────────────────────────────────────────────────────────────────
 /** An agent's presence key lives two heartbeats: one late heartbeat does not make it offline. */
@@ -72,6 +80,8 @@ export const workerLostAfterMs = (ttlMs: number): number => 2 * ttlMs;
 export const stalledCheckMs = (lockMs: number): number => Math.floor(lockMs / 2);
 /** A queued agent job whose agent is offline is looked at again after this long (at most 2 s). */
 export const dispatchLookAgainMs = (dispatchTimeoutMs: number): number => Math.min(2_000, dispatchTimeoutMs);
+/** A schedule tick first seen this long after its time was missed (no scheduler was running): its schedule's `catchUp` decides. */
+export const scheduleMissedAfterMs = (loopMs: number): number => 5 * loopMs;
 /** A stop an agent has not acted on after this long is sent again (janitor). */
 export const stopRepeatAfterMs = (graceMs: number | null | undefined): number => (graceMs ?? DEFAULT_CANCEL_GRACE_MS) + STOP_REPEAT_SLACK_MS;
 

@@ -11,3 +11,4 @@ export * from './users.ts';
 export * from './policies.ts';
 export * from './audit-events.ts';
 export * from './enrolment-tokens.ts';
+export * from './schedules.ts';
