@@ -67,6 +67,18 @@ export const jobs = pgTable(
      * only ever enqueues released jobs.
      */
     releasedAt: timestamp('released_at', { withTimezone: true }).default(sql`clock_timestamp()`),
+    /**
+     * Not before this time (issue 14 `runAt`; a run's child carries its run's, for display). A single
+     * job with a future `run_at` is inserted held (`released_at` null) and released by the workers'
+     * release loop when it comes (jobs/run-at/release-due-jobs.ts); a run's child is released by its
+     * run's roll-up, which releases nothing before the run's `run_at`. Null: as soon as possible.
+     */
+    runAt: timestamp('run_at', { withTimezone: true }),
+    /**
+     * 1 (lowest) to 10 (highest): the order of starts among waiting jobs, in BullMQ (domain
+     * bullPriority) and in a limited target's line (jobs/target-gate/line.ts). A run's children have their run's.
+     */
+    priority: integer('priority').notNull().default(5),
     /** Overrides the worker's VMO_DISPATCH_TIMEOUT_MS for this job (a run's dispatchTimeoutMs). */
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
     /** A run child's offline policy: `skip` or `fail` at once when its agent is offline; null waits (`wait`). */
@@ -98,10 +110,14 @@ export const jobs = pgTable(
     // Reconciler and janitor: the few non-terminal jobs.
     index('jobs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
     // The per-target gate (jobs/target-gate/line.ts): one target's running jobs and its line (released
-    // `queued` jobs in (created_at, id) order), neither its history (jobs_agent_created_idx) nor every
-    // active job (jobs_active_idx). Agents and hosts apart: the gate filters on the target's own column.
-    index('jobs_agent_line_idx').on(t.agentId, t.status, t.createdAt, t.id).where(sql`status in ('queued', 'running') and agent_id is not null`),
-    index('jobs_host_line_idx').on(t.hostId, t.status, t.createdAt, t.id).where(sql`status in ('queued', 'running') and host_id is not null`),
+    // `queued` jobs in line order: priority highest first, then (released_at, id)), neither its history
+    // (jobs_agent_created_idx) nor every active job (jobs_active_idx). Agents and hosts apart: the gate
+    // filters on the target's own column. `-priority` (an expression) so that the whole line order is
+    // ascending and "ahead of this job" is one row comparison, a range of the index (line.ts inLineSql).
+    index('jobs_agent_line_idx').on(t.agentId, t.status, sql`(-${t.priority})`, t.releasedAt, t.id).where(sql`status in ('queued', 'running') and agent_id is not null`),
+    index('jobs_host_line_idx').on(t.hostId, t.status, sql`(-${t.priority})`, t.releasedAt, t.id).where(sql`status in ('queued', 'running') and host_id is not null`),
+    // The release loop (jobs/run-at/release-due-jobs.ts): single jobs held until their `run_at`, soonest first.
+    index('jobs_run_at_idx').on(t.runAt, t.id).where(sql`status = 'queued' and released_at is null and run_id is null`),
     // The reconciler's walk over the released `queued` jobs, page after page (jobs/queries/sweeps.ts
     // queuedJobsOlderThan): each page a seek, not a sort of the whole backlog.
     index('jobs_released_idx').on(t.releasedAt, t.id).where(sql`status = 'queued' and released_at is not null`),

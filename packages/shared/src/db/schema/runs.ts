@@ -32,6 +32,10 @@ export const runs = pgTable(
     strategy: jsonb('strategy').$type<ResolvedStrategy>().notNull(),
     offline: text('offline').$type<OfflinePolicy>().notNull().default('wait'),
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
+    /** Not before this time (issue 14): the roll-up releases no child before it (runs/decide-roll-up.ts); null: at once. */
+    runAt: timestamp('run_at', { withTimezone: true }),
+    /** 1 (lowest) to 10 (highest); every child has it (jobs.priority). */
+    priority: integer('priority').notNull().default(5),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     /** The names of the run's `secretEnv` variables, sorted; null when it has none. The values are sealed in run_secrets until the run ends. */
     secretEnvNames: jsonb('secret_env_names').$type<string[]>(),
