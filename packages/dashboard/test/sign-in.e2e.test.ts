@@ -99,4 +99,20 @@ describe('dashboard: sign-in and pages with their own URLs', { timeout: 120_000 
       await tab.close();
     }
   });
+
+  it('never leaves the site after sign-in, whatever `next` says', async () => {
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      for (const next of ['%2F%09%2Fevil.example', '%2F%5Cevil.example', '%2F%2Fevil.example', 'https%3A%2F%2Fevil.example%2Fjobs', 'javascript%3Aalert(1)', '%2F%0A%2Fevil.example']) {
+        await tab.goto(`/sign-in?next=${next}`);
+        await tab.page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+        expect(new URL(tab.page.url()).origin, next).toBe(base);
+      }
+      await tab.goto('/sign-in?next=%2Fhosts%3Fselector%3Denv%253Dprod');
+      await tab.page.waitForURL('**/hosts?selector=env%3Dprod');
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+  });
 });

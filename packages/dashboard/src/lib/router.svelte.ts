@@ -31,10 +31,8 @@ export const location = {
 /** Go to `to` (a path with an optional query) without a reload; `replace` keeps the back button where it was (filters). */
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   const url = new URL(to, window.location.origin);
-  if (url.origin !== window.location.origin) {
-    window.location.assign(url);
-    return;
-  }
+  // Never leaves the site: every caller means a page of the dashboard (sign-in's `next` included).
+  if (url.origin !== window.location.origin) throw new Error(`navigate() only goes to this site's pages, not ${url.origin}`);
   const href = url.pathname + url.search + url.hash;
   if (opts.replace) window.history.replaceState(null, '', href);
   else window.history.pushState(null, '', href);
