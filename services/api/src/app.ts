@@ -91,7 +91,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   // The same: the agent and its installer need no credential, whoami takes an agent token.
   app.route('/', agentDownloadRoutes(cp));
   app.use('/v1/*', requireUser(tokens));
-  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs'], limitSubmissions);
+  // A schedule's trigger is a submission too; its ticks are not (they come from the workers, not from a request).
+  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs', '/v1/schedules/:id/trigger'], limitSubmissions);
   app.route('/', jobRoutes(cp));
   app.route('/', agentRoutes(cp));
   app.route('/', enrolmentTokenRoutes(cp));
