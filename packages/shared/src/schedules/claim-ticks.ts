@@ -44,7 +44,7 @@ interface DueRow {
 export async function claimDueTicks(cp: ControlPlane, opts: { missedAfterMs: number; limit?: number }): Promise<FireKey[]> {
   return cp.database.sql.begin(async (tx) => {
     const now = toDate((await tx<{ now: string }[]>`select clock_timestamp() as now`)[0]!.now);
-    const due = await tx<(DueRow & { next_tick_at: string })[]>`
+    const due = await tx<(Omit<DueRow, 'next_tick_at'> & { next_tick_at: string })[]>`
       select id, cron, timezone, overlap, catch_up, next_tick_at from schedules
       where not paused and next_tick_at <= ${ts(now)}::timestamptz
       order by next_tick_at
