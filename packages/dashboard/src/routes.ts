@@ -7,6 +7,9 @@ import NewJob from './pages/NewJob.svelte';
 import NewRun from './pages/NewRun.svelte';
 import Run from './pages/Run.svelte';
 import Runs from './pages/Runs.svelte';
+import Schedule from './pages/Schedule.svelte';
+import Schedules from './pages/Schedules.svelte';
+import NewSchedule from './pages/NewSchedule.svelte';
 
 /**
  * Every page and its URL, in match order (`/jobs/new` before `/jobs/:id`). A page receives the
@@ -19,6 +22,9 @@ export const ROUTES: readonly { pattern: string; page: Component<any>; title: st
   { pattern: '/runs', page: Runs, title: 'Runs' },
   { pattern: '/runs/new', page: NewRun, title: 'New run' },
   { pattern: '/runs/:id', page: Run, title: 'Run' },
+  { pattern: '/schedules', page: Schedules, title: 'Schedules' },
+  { pattern: '/schedules/new', page: NewSchedule, title: 'New schedule' },
+  { pattern: '/schedules/:id', page: Schedule, title: 'Schedule' },
   { pattern: '/agents', page: Agents, title: 'Agents' },
   { pattern: '/hosts', page: Hosts, title: 'Hosts' },
 ];
@@ -27,6 +33,7 @@ export const ROUTES: readonly { pattern: string; page: Component<any>; title: st
 export const SECTIONS = [
   { href: '/jobs', label: 'Jobs' },
   { href: '/runs', label: 'Runs' },
+  { href: '/schedules', label: 'Schedules' },
   { href: '/agents', label: 'Agents' },
   { href: '/hosts', label: 'Hosts' },
 ] as const;
