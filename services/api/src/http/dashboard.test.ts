@@ -52,7 +52,7 @@ describe('the dashboard at /', () => {
     const app = dashboardRoutes({ dir, log });
     const before = await app.request('/jobs');
     expect(before.status).toBe(503);
-    expect((await before.json()).error.code).toBe('dashboard_not_built');
+    expect(((await before.json()) as { error: { code: string } }).error.code).toBe('dashboard_not_built');
     writeFileSync(join(dir, 'index.html'), '<!doctype html><div id="app"></div>');
     await expect.poll(async () => (await app.request('/jobs')).status, { timeout: 5000, interval: 200 }).toBe(200);
   });
