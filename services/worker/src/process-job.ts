@@ -59,8 +59,9 @@ export function createJobProcessor(deps: ProcessJobDeps) {
     let look = await lookAtGate(cp.database.sql, jobId);
     if (!look || isTerminal(look.job.status)) return;
     const current = look.job;
-    // A run's child its run has not released (a stray queue entry): not ours to start or judge.
-    // Its run's roll-up enqueues it again when it releases it (start-job.ts refuses it meanwhile).
+    // A held job (a stray queue entry): a run's child its run has not released, or a job whose
+    // runAt has not come. Not ours to start or judge: whoever releases it (its run's roll-up, the
+    // release loop: jobs/run-at) enqueues it again then (start-job.ts refuses it meanwhile).
     if (current.status === 'queued' && current.releasedAt === null) return;
     if (current.status !== 'queued') {
       // `running` but delivered to us: the worker that held it may have died (BullMQ stalled-job

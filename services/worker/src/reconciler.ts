@@ -13,9 +13,10 @@ const places = new WeakMap<object, ReleasedPlace>();
 /**
  * Redis is transport only: if it lost a queued job (restart without persistence, a failed add
  * while it was down), Postgres still has the row. Re-add every released `queued` job BullMQ does
- * not know, under the same id, so it runs at most once. Jobs released less than `minAgeMs` ago
- * are skipped: the API (or a run's roll-up) may still be adding them. A run's held children are
- * never enqueued here: only their run's roll-up releases them (queuedJobsOlderThan).
+ * not know, under the same id (and with its priority), so it runs at most once. Jobs released
+ * less than `minAgeMs` ago are skipped: the API (or a run's roll-up, or the release loop) may
+ * still be adding them. Held jobs are never enqueued here: a run's children only when their run's
+ * roll-up releases them, a job with a runAt only when the release loop does (queuedJobsOlderThan).
  *
  * LOUD: the walk goes on from where the last pass stopped (keyset on (released_at, id)) and starts
  * over once it reaches the end. Reading "the oldest 1,000" every pass instead, a backlog of 1,000
@@ -53,7 +54,7 @@ export async function reconcileQueuedJobs(
  * the add of its id). One pipeline for the page: per job, its hash and its place in the completed
  * and failed sets (what Queue.getJob, isCompleted and isFailed each asked in a round trip).
  */
-async function reAddUnknown(cp: ControlPlane, rows: readonly { id: string; agentId: string | null }[]): Promise<number> {
+async function reAddUnknown(cp: ControlPlane, rows: readonly { id: string; agentId: string | null; priority: number }[]): Promise<number> {
   if (rows.length === 0) return 0;
   const queue = cp.queue;
   // The control plane's own connection (the queue's server; BullMQ's client type declares no EXISTS nor ZSCORE in a pipeline).
@@ -61,7 +62,7 @@ async function reAddUnknown(cp: ControlPlane, rows: readonly { id: string; agent
   for (const { id } of rows) pipeline.exists(queue.toKey(id)).zscore(queue.keys.completed!, id).zscore(queue.keys.failed!, id);
   const answers = (await pipeline.exec()) ?? [];
   let added = 0;
-  for (const [i, { id, agentId }] of rows.entries()) {
+  for (const [i, { id, agentId, priority }] of rows.entries()) {
     const [exists, completed, failed] = answers.slice(3 * i, 3 * i + 3);
     // A job whose answer is missing or an error is left for the next pass: never removed on a guess.
     if (!exists || !completed || !failed || exists[0] || completed[0] || failed[0]) continue;
@@ -69,7 +70,7 @@ async function reAddUnknown(cp: ControlPlane, rows: readonly { id: string; agent
     const finished = completed[1] !== null || failed[1] !== null;
     if (known && !finished) continue;
     if (known) await queue.remove(id).catch(() => {});
-    if (await enqueueJob(queue, id, agentId)) added++;
+    if (await enqueueJob(queue, id, agentId, priority)) added++;
   }
   return added;
 }

@@ -26,6 +26,7 @@ import { sweepRunningAgentJobs } from './janitor.ts';
 import { LostWorkerSweep } from './lost-worker-sweep.ts';
 import { expireIdempotencyKeys } from './expire-idempotency-keys.ts';
 import { startSchedulerLoop } from './schedules-loop.ts';
+import { startReleaseDueLoop } from './release-due.ts';
 import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
 import { startWorkerMetrics } from './metrics.ts';
 
@@ -107,6 +108,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     repeatInBackground(log, 'run roll-up sweep', everyMs, () => sweepActiveRuns(cp)),
     keepJobSecretsUntilJobsEnd(cp, log, everyMs), // drops an ended job's secretEnv: an observer, and a sweep for the ends it missed
     startSchedulerLoop(cp, { maxTargets: config.VMO_MAX_RUN_TARGETS }), // cron schedules: every worker, each tick fired once (issue 14)
+    startReleaseDueLoop(cp), // jobs and runs whose runAt has come (issue 14)
   ];
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { openDatabase, type Database } from '@vmo/shared/db';
 import { newId } from '@vmo/shared/ids';
-import { createJobQueue } from '@vmo/shared/queue';
+import { createJobQueue, jobQueueEntry } from '@vmo/shared/queue';
 import { createRedis, keys, type Redis } from '@vmo/shared/redis';
 import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
 import { reconcileQueuedJobs } from '../src/reconciler.ts';
@@ -69,7 +69,8 @@ beforeAll(async () => {
   const queue = createJobQueue(redis, k.bullPrefix);
   cp = { database, redis, queue, keys: k, log, limits: { maxOutputBytes: 1 << 20, tailBytes: 1 << 16, agentGraceMs: 60_000, heartbeatMs: 1000 } };
 
-  // 1,100 local jobs released an hour ago, one per millisecond, all known to BullMQ (waiting: no worker here).
+  // 1,100 local jobs released an hour ago, one per millisecond, all known to BullMQ (waiting, in
+  // BullMQ's prioritized set as every entry with a priority is: no worker here).
   backlog = Array.from({ length: BACKLOG }, () => newId('job'));
   await database.sql`
     insert into jobs (id, status, command, target, timeout_ms, created_at, released_at)
@@ -77,7 +78,7 @@ beforeAll(async () => {
            clock_timestamp() - interval '1 hour' + n * interval '1 millisecond',
            clock_timestamp() - interval '1 hour' + n * interval '1 millisecond'
     from unnest(${backlog}::text[]) with ordinality as t(id, n)`;
-  await queue.addBulk(backlog.map((jobId) => ({ name: 'run', data: { jobId }, opts: { jobId } })));
+  await queue.addBulk(backlog.map((jobId) => jobQueueEntry(jobId, null)));
   // Released a minute ago, after all of them: the one Redis lost.
   lost = newId('job');
   // A run's child still held by its run (released_at null), older than everything: never the reconciler's to add.
@@ -113,7 +114,7 @@ describe('the reconciler', () => {
     // chunks), and the add of the lost job; one round trip per job was over 1,100.
     expect(writes).toBeLessThan(50);
     // Nothing else was touched: the backlog is still there once each, the lost job now with it.
-    expect(await cp.queue.getJobCountByTypes('waiting')).toBe(BACKLOG + 1);
+    expect(await cp.queue.getJobCountByTypes('prioritized')).toBe(BACKLOG + 1);
   });
 
   it('walks on from pass to pass and starts over at the end, so a job lost anywhere is re-added within one round of passes', async () => {
@@ -148,13 +149,13 @@ describe('the reconciler', () => {
   it('re-adds a job whose BullMQ entry failed (kept a day, it would block the add of its id), and leaves waiting ones alone', async () => {
     const id = backlog[10]!;
     // The entry as a failed delivery leaves it: out of the wait list, in the failed set.
-    await redis.lrem(cp.queue.keys.wait!, 0, id);
+    await redis.zrem(cp.queue.keys.prioritized!, id);
     await redis.zadd(cp.queue.keys.failed!, Date.now(), id);
     expect(await cp.queue.getJobState(id)).toBe('failed');
 
     expect(await reconcileQueuedJobs({ ...cp }, 5000)).toBe(1);
-    expect(await cp.queue.getJobState(id)).toBe('waiting');
-    expect(await cp.queue.getJobCountByTypes('waiting')).toBe(BACKLOG + 1);
+    expect(await cp.queue.getJobState(id)).toBe('prioritized');
+    expect(await cp.queue.getJobCountByTypes('prioritized')).toBe(BACKLOG + 1);
     expect(await cp.queue.getJobCountByTypes('failed')).toBe(0);
   });
 });

@@ -57,13 +57,15 @@ export const Job = z
     targetName: z.string().nullable().meta({ description: "A run child's target as the run resolved it: the agent's name, or the host's `name@environment`; null for a single job" }),
     targetKind: z.enum(TARGET_KINDS).nullable().meta({ description: "A run child's target kind; null for a single job" }),
     attempt: z.number().int(),
+    priority: z.number().int().meta({ description: '1 (lowest) to 10 (highest): waiting jobs start highest first, first in first out within one priority (a run\'s child has its run\'s)', example: 5 }),
+    runAt: when("Not before this time (as submitted; a run's child shows its run's). While it is ahead the job is `queued`, holds no worker slot and no place in its target's line, and may be canceled").nullable(),
     queuePosition: z
       .number()
       .int()
       .nullable()
       .meta({
         description:
-          "While the job waits `queued` for its agent's or host's `maxConcurrentJobs`: how many of that target's waiting jobs are ahead of it, first in first out (0: it starts at the target's next free slot). Null when it is not waiting on a limited target (running, ended, held by its run, or no limit). Given by GET /v1/jobs/{id} and GET /v1/jobs; null in other answers.",
+          "While the job waits `queued` for its agent's or host's `maxConcurrentJobs`: how many of that target's waiting jobs are ahead of it: higher `priority` first, then first in first out (0: it starts at the target's next free slot). Null when it is not waiting on a limited target (running, ended, held by its run or until its `runAt`, or no limit). Given by GET /v1/jobs/{id} and GET /v1/jobs; null in other answers.",
         example: 0,
       }),
     createdAt: when('When the job was accepted'),

@@ -90,6 +90,8 @@ const RunFields = {
   strategy: RunStrategy,
   offline: z.enum(OFFLINE_POLICIES),
   dispatchTimeoutMs: z.number().int().nullable().meta({ description: "How long a child waits for its offline agent; null: the worker's VMO_DISPATCH_TIMEOUT_MS" }),
+  priority: z.number().int().meta({ description: '1 (lowest) to 10 (highest); every child has it', example: 5 }),
+  runAt: when('Not before this time: no child is released before it (the strategy starts then); null: at once').nullable(),
   labels: LabelMap,
   createdBy: z.string().nullable(),
   total: z.number().int().meta({ description: 'Number of children (targets), fixed at submission' }),

@@ -12,3 +12,4 @@ export * from './target-kind.ts';
 export * from './run-status.ts';
 export * from './access.ts';
 export * from './schedule.ts';
+export * from './run-at-and-priority.ts';

@@ -13,3 +13,4 @@ export * from './lifecycle/index.ts';
 export * from './queries/index.ts';
 export * from './target-gate/index.ts';
 export * from './secrets/index.ts';
+export * from './run-at/index.ts';

@@ -34,7 +34,12 @@ export async function insertJobOnce(
       .onConflictDoNothing()
       .returning({ jobId: idempotencyKeys.jobId });
     if (claimed.length === 1) {
-      const [job] = await tx.insert(jobs).values(values).returning();
+      // Held until its runAt when that is ahead, as insertJob does (the same expression).
+      const runAt = values.runAt ? values.runAt.toISOString() : null;
+      const [job] = await tx
+        .insert(jobs)
+        .values({ ...values, releasedAt: runAt === null ? dsql`clock_timestamp()` : dsql`case when ${runAt}::timestamptz > clock_timestamp() then null else clock_timestamp() end` })
+        .returning();
       if (sealedSecretEnv) await tx.insert(jobSecrets).values({ jobId: values.id, sealed: sealedSecretEnv });
       return { job: job!, replayed: false };
     }

@@ -2,6 +2,15 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { jobs } from '../db/schema/jobs.ts';
 import type { JobRow } from './job-view.ts';
 import { rowToJob } from './row-to-job.ts';
+import { DEFAULT_PRIORITY } from '../domain/run-at-and-priority.ts';
+
+/**
+ * `released_at` of a single job as it is inserted: now (it goes to the queue at once), or null
+ * while its `runAt` is still ahead by Postgres' clock (held; the workers' release loop lets it go
+ * when it comes: jobs/run-at). Postgres' clock, not this process's: the release loop judges by it too.
+ */
+export const releasedAtSql = (sql: Sql | TransactionSql, runAtIso: string | null) =>
+  runAtIso === null ? sql`clock_timestamp()` : sql`case when ${runAtIso}::timestamptz > clock_timestamp() then null else clock_timestamp() end`;
 
 /**
  * The job insert of POST /v1/jobs, written out: it is the hottest statement of submission and
@@ -16,17 +25,21 @@ export async function insertJob(sql: Sql | TransactionSql, v: typeof jobs.$infer
   const secretNames = v.secretEnvNames ? JSON.stringify(v.secretEnvNames) : null;
   const env = JSON.stringify(v.env ?? {});
   const labels = JSON.stringify(v.labels ?? {});
+  const runAt = v.runAt ? v.runAt.toISOString() : null;
+  const released = releasedAtSql(sql, runAt);
   const [row] =
     agentRef === undefined
       ? await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at)
           values (${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
-                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null})
+                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
+                  ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released})
           returning *`
       : await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at)
           select ${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, a.id, ${v.hostId ?? null},
-                 ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null}
+                 ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
+                 ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}
           from agents a where a.revoked_at is null and (a.id = ${agentRef} or a.name = ${agentRef})
           limit 1
           returning *`;

@@ -10,14 +10,54 @@ function check(body: unknown): string {
 
 describe('JobInput', () => {
   it('fills the defaults', () => {
-    expect(JobInput.parse({ command: 'echo hi' })).toEqual({ command: 'echo hi', target: { type: 'local' }, env: {}, timeoutMs: DEFAULT_TIMEOUT_MS, labels: {} });
+    expect(JobInput.parse({ command: 'echo hi' })).toEqual({ command: 'echo hi', target: { type: 'local' }, env: {}, timeoutMs: DEFAULT_TIMEOUT_MS, labels: {}, priority: 5 });
   });
 
   it('accepts every field', () => {
-    const body = { command: 'make test', target: { type: 'agent', agent: 'vm-1' }, env: { CI: '1', _X9: '' }, cwd: '/srv/app', timeoutMs: 1, labels: { team: 'infra', 'k8s.io/zone': 'eu' } };
+    const body = {
+      command: 'make test',
+      target: { type: 'agent', agent: 'vm-1' },
+      env: { CI: '1', _X9: '' },
+      cwd: '/srv/app',
+      timeoutMs: 1,
+      labels: { team: 'infra', 'k8s.io/zone': 'eu' },
+      runAt: '2020-01-31T23:00:00+01:00',
+      priority: 10,
+    };
     expect(JobInput.parse(body)).toEqual(body);
     expect(check({ command: 'x', target: { type: 'ssh', host: 'web-1@prod' } })).toBe('ok');
     expect(check({ command: 'x', timeoutMs: MAX_TIMEOUT_MS })).toBe('ok');
+  });
+
+  describe('runAt and priority (issue 14)', () => {
+    const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
+    it.each([
+      ['UTC', '2030-01-31T22:00:00Z'],
+      ['an offset', '2030-01-31T23:00:00+01:00'],
+      ['fractions of a second', '2030-01-31T22:00:00.123456Z'],
+      ['no seconds', '2030-01-31T22:00Z'],
+      ['the past (runs now)', '2001-01-01T00:00:00Z'],
+    ])('accepts a runAt in %s', (_what, runAt) => expect(check({ command: 'x', runAt: runAt.startsWith('2030') ? inDays(30) : runAt })).toBe('ok'));
+
+    it.each([
+      ['without an offset', '2030-01-31T22:00:00', /^runAt: must be an ISO 8601 time with a UTC offset/],
+      ['a date alone', '2030-01-31', /^runAt: must be an ISO 8601 time with a UTC offset/],
+      ['not a time', 'tomorrow', /^runAt: must be an ISO 8601 time with a UTC offset/],
+      ['a day that does not exist', '2030-02-30T00:00:00Z', /^runAt: must be an ISO 8601 time/],
+      ['a number', 1893456000000, /^runAt: must be an ISO 8601 time/],
+      ['before 1970', '1969-12-31T23:59:59Z', /^runAt: must not be before 1970/],
+      ['more than a year ahead', inDays(367), /^runAt: must be at most a year ahead/],
+    ])('refuses a runAt %s', (_what, runAt, message) => expect(check({ command: 'x', runAt })).toMatch(message));
+
+    it.each([1, 5, 10])('accepts priority %s', (priority) => expect(JobInput.parse({ command: 'x', priority }).priority).toBe(priority));
+
+    it.each([
+      ['0', 0, /^priority: must be at least 1/],
+      ['11', 11, /^priority: must be at most 10/],
+      ['a fraction', 2.5, /^priority: must be a whole number from 1 to 10/],
+      ['a string', '7', /^priority: must be a whole number from 1 to 10/],
+      ['null', null, /^priority: must be a whole number from 1 to 10/],
+    ])('refuses priority %s', (_what, priority, message) => expect(check({ command: 'x', priority })).toMatch(message));
   });
 
   describe('command', () => {

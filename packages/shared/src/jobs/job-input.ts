@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { storableText } from '../errors/storable-text.ts';
+import { DEFAULT_PRIORITY, MAX_PRIORITY, MAX_RUN_AT_AHEAD_MS, MIN_PRIORITY } from '../domain/run-at-and-priority.ts';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
 export const DEFAULT_TIMEOUT_MS = 3_600_000;
@@ -61,6 +62,43 @@ export const SecretEnvInput = z
     example: { DEPLOY_TOKEN: '…' },
   });
 
+const RUN_AT_FORMAT = 'must be an ISO 8601 time with a UTC offset, such as 2030-01-31T22:00:00Z or 2030-01-31T23:00:00+01:00';
+const isoWithOffset = [z.iso.datetime({ offset: true }), z.iso.datetime({ offset: true, precision: -1 })];
+
+/**
+ * `runAt`: not before this time. Until then the job (a run: every child) stays `queued`, shows
+ * `runAt`, may be canceled, and holds no worker slot and no place in its target's line: it is not
+ * in the queue at all (jobs/run-at). A time in the past runs now. Kept as given (the Idempotency-Key
+ * hash is of the body as sent); Postgres reads the offset.
+ */
+export const RunAtInput = z
+  .string({ error: RUN_AT_FORMAT })
+  .refine((s) => isoWithOffset.some((f) => f.safeParse(s).success), RUN_AT_FORMAT)
+  .refine((s) => !(Date.parse(s) < 0), 'must not be before 1970-01-01 (a time in the past runs now: give the current time, or leave runAt out)')
+  .refine((s) => !(Date.parse(s) > Date.now() + MAX_RUN_AT_AHEAD_MS), 'must be at most a year ahead')
+  .meta({
+    description:
+      'Run it no earlier than this (ISO 8601 with a UTC offset). Until then it is `queued` with `runAt` shown, cancellable, and holds no worker slot nor a place in its target\'s line; a time in the past runs now. At most a year ahead. On a run: the whole run waits, and its strategy (maxConcurrency, canary) starts then.',
+    example: '2030-01-31T22:00:00Z',
+  });
+
+/**
+ * `priority`: 1 (lowest) to 10 (highest), 5 when absent. Only the order of starts changes: among
+ * the jobs waiting for a free worker, or for a free slot on the same limited agent or host
+ * (`maxConcurrentJobs`), a higher priority starts first, and equal priorities start first in,
+ * first out. A running job is never preempted.
+ */
+export const PriorityInput = z
+  .number({ error: `must be a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}` })
+  .int(`must be a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}`)
+  .min(MIN_PRIORITY, `must be at least ${MIN_PRIORITY}`)
+  .max(MAX_PRIORITY, `must be at most ${MAX_PRIORITY}`)
+  .default(DEFAULT_PRIORITY)
+  .meta({
+    description: `${MIN_PRIORITY} (lowest) to ${MAX_PRIORITY} (highest), ${DEFAULT_PRIORITY} when absent. When workers (or the target's maxConcurrentJobs) are saturated, waiting jobs start by priority, highest first, and first in first out within one priority. A running job is never preempted. A run's children inherit it.`,
+    example: 8,
+  });
+
 /** Body of POST /v1/jobs. Strict: a misspelt field (`timeout` for `timeoutMs`) is an error, not ignored. */
 export const JobInput = z
   .object({
@@ -85,6 +123,8 @@ export const JobInput = z
       .max(MAX_TIMEOUT_MS, `must be at most ${MAX_TIMEOUT_MS} (7 days)`)
       .default(DEFAULT_TIMEOUT_MS),
     labels: LabelsInput.default({}),
+    runAt: RunAtInput.optional(),
+    priority: PriorityInput,
   })
   .strict();
 export type JobInput = z.infer<typeof JobInput>;

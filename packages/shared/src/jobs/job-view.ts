@@ -32,6 +32,8 @@ export function jobView(row: JobRow, queuePosition: number | null = null) {
     targetName: row.targetName,
     targetKind: row.targetKind,
     attempt: row.attempt,
+    priority: row.priority,
+    runAt: row.runAt?.toISOString() ?? null,
     queuePosition,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

@@ -74,6 +74,8 @@ export async function submitJob(
     labels: input.labels,
     createdBy,
     ownerId,
+    runAt: input.runAt === undefined ? null : new Date(input.runAt),
+    priority: input.priority,
   };
   // LOUD: a job with secrets is inserted with them in one transaction: a job row without its
   // secrets would run without them.
@@ -98,7 +100,10 @@ export async function submitJob(
   }
   countJobsSubmitted(row.target.type);
   markChanged(cp, 'jobs'); // dashboards (BUS.md §10): the row is committed, the publish comes later, coalesced
-  const enqueued = await enqueueJob(cp.queue, row.id, row.agentId);
+  // A job whose runAt is ahead was inserted held (released_at null): not in the queue until the
+  // workers' release loop lets it go (jobs/run-at/release-due-jobs.ts says why it waits there).
+  if (row.releasedAt === null) return jobView(row);
+  const enqueued = await enqueueJob(cp.queue, row.id, row.agentId, row.priority);
   if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
   return jobView(row);
 }

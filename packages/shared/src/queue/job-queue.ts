@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import { bullPriority, DEFAULT_PRIORITY } from '../domain/run-at-and-priority.ts';
 
 export const JOB_QUEUE = 'jobs';
 
@@ -20,16 +21,19 @@ export function createJobQueue(connection: ConnectionOptions, bullPrefix: string
  * How every job is added to BullMQ, whoever adds it (a submission, a run's release, the
  * reconciler): under the same id as its Postgres row, so a second add of an id BullMQ still holds
  * is a no-op and the job runs at most once (the `queued → running` transition in Postgres guards
- * the rest); gone once done; one attempt (a retry is Postgres' decision, never BullMQ's).
+ * the rest); gone once done; one attempt (a retry is Postgres' decision, never BullMQ's); with the
+ * job's priority (jobs.priority, 1–10; the default only for callers that have no row at hand).
  *
  * LOUD: the ONE place these options are written. An add elsewhere with other options (another
  * id, attempts > 1) could run a job twice or keep a stale entry that blocks a later re-add.
  */
-export function jobQueueEntry(jobId: string, agentId: string | null) {
+export function jobQueueEntry(jobId: string, agentId: string | null, priority: number = DEFAULT_PRIORITY) {
   return {
     name: 'run',
     data: (agentId ? { jobId, agentId } : { jobId }) satisfies QueuedJobData,
-    opts: { jobId, removeOnComplete: true, removeOnFail: { age: 24 * 3600 }, attempts: 1 },
+    // The job's priority, always (domain bullPriority: BullMQ serves an entry without one first).
+    // BullMQ keeps it across the worker's moves to the delayed set (a busy target, an offline agent).
+    opts: { jobId, removeOnComplete: true, removeOnFail: { age: 24 * 3600 }, attempts: 1, priority: bullPriority(priority) },
   };
 }
 
@@ -37,8 +41,8 @@ export function jobQueueEntry(jobId: string, agentId: string | null) {
  * Add one job (jobQueueEntry). False when Redis did not take it within `timeoutMs`: the job is
  * durable in Postgres and the reconciler enqueues it later.
  */
-export async function enqueueJob(queue: Queue<QueuedJobData>, jobId: string, agentId: string | null, timeoutMs = 2000): Promise<boolean> {
-  const { name, data, opts } = jobQueueEntry(jobId, agentId);
+export async function enqueueJob(queue: Queue<QueuedJobData>, jobId: string, agentId: string | null, priority: number = DEFAULT_PRIORITY, timeoutMs = 2000): Promise<boolean> {
+  const { name, data, opts } = jobQueueEntry(jobId, agentId, priority);
   return doneWithin(queue.add(name, data, opts), timeoutMs);
 }
 

@@ -31,6 +31,13 @@ describe('decideRollUp', () => {
     expect(decideRollUp(run({ maxConcurrency: 5 }), counts({ held: 2, active: 0 })).release.count).toBe(2);
   });
 
+  it('releases nothing before the run\'s runAt (issue 14), stays queued, and may still be canceled; at runAt the strategy starts', () => {
+    const ahead = run({ maxConcurrency: 3 }, { runAt: new Date(NOW.getTime() + 1) });
+    expect(decideRollUp(ahead, counts({}))).toMatchObject({ status: 'queued', release: { count: 0 }, stop: null, cancelQueued: false });
+    expect(decideRollUp({ ...ahead, cancelRequestedAt: NOW }, counts({}))).toMatchObject({ release: { count: 0 }, cancelQueued: true });
+    expect(decideRollUp(run({ maxConcurrency: 3 }, { runAt: NOW }), counts({})).release).toEqual({ count: 3, beforeIndex: null });
+  });
+
   it('canaries alone, then the bake, then the rest', () => {
     const canary = { canary: { count: 2, bakeMs: 5000 } };
     expect(decideRollUp(run(canary), counts({})).release).toEqual({ count: 10, beforeIndex: 2 });

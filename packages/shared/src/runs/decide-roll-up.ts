@@ -25,6 +25,7 @@ export interface RollUpDecision {
  * The roll-up's rules (SSM's rate control), pure so they read on one screen:
  *
  * - A canceled run releases nothing and ends its queued children `canceled`.
+ * - A run whose `runAt` is ahead releases nothing (and stays `queued`) until it comes.
  * - A canary (run_index < canary.count) that ended other than `succeeded` stops the run
  *   (`canary_failed`); failures (`failed | timed_out | lost`) over maxErrors stop it too
  *   (`max_errors_exceeded`). Stopped: every child still `queued` ends `skipped` with that code,
@@ -46,8 +47,11 @@ export function decideRollUp(run: RunRow, c: ChildCounts): RollUpDecision {
   let release = { count: 0, beforeIndex: null as number | null };
   let bakeRemainingMs: number | null = null;
   const canceling = run.cancelRequestedAt !== null;
+  // Its runAt is ahead: nothing is released yet, so its rate control (and a canary's) starts then.
+  // The workers' release loop rolls it up when it comes (runs/release-due-runs.ts), the sweep too.
+  const waiting = run.runAt != null && now.getTime() < run.runAt.getTime();
 
-  if (!canceling) {
+  if (!canceling && !waiting) {
     if (canaryCount > 0 && c.canaryBad > 0) stop = 'canary_failed';
     else if (s.maxErrors !== null && c.failures > s.maxErrors) stop = 'max_errors_exceeded';
     else {

@@ -10,3 +10,4 @@ export * from './stop-run-children.ts';
 export * from './roll-up.ts';
 export * from './decide-roll-up.ts';
 export * from './stream/index.ts';
+export * from './release-due-runs.ts';

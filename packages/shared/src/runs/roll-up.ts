@@ -29,7 +29,7 @@ export interface RollUpOutcome {
 
 interface Step {
   status: RunStatus;
-  released: { id: string; agentId: string | null }[];
+  released: { id: string; agentId: string | null; priority: number }[];
   skip: StopError | null;
   cancelQueued: boolean;
   /** The run is canceled and children still run: stop those no stop has reached (a cancel cut short), with this grace. */

@@ -16,9 +16,9 @@ const TERMINAL = TERMINAL_STATUSES as readonly string[] as string[];
  * alone): they may now be dispatched. Not a status change (they stay `queued`); the caller
  * enqueues them after its transaction commits, and the reconciler does if that enqueue is lost.
  */
-export async function releaseChildren(sql: Sql, runId: string, count: number, beforeIndex: number | null): Promise<{ id: string; agentId: string | null }[]> {
+export async function releaseChildren(sql: Sql, runId: string, count: number, beforeIndex: number | null): Promise<{ id: string; agentId: string | null; priority: number }[]> {
   if (count <= 0) return [];
-  const rows = await sql<{ id: string; agent_id: string | null }[]>`
+  const rows = await sql<{ id: string; agent_id: string | null; priority: number }[]>`
     update jobs set released_at = clock_timestamp()
     where id in (
       select id from jobs
@@ -26,8 +26,8 @@ export async function releaseChildren(sql: Sql, runId: string, count: number, be
         ${beforeIndex === null ? sql`` : sql`and run_index < ${beforeIndex}`}
       order by run_index
       limit ${count})
-    returning id, agent_id`;
-  return rows.map((r) => ({ id: r.id, agentId: r.agent_id }));
+    returning id, agent_id, priority`;
+  return rows.map((r) => ({ id: r.id, agentId: r.agent_id, priority: r.priority }));
 }
 
 /** The first canary that ended other than `succeeded`: what the run's error names. */

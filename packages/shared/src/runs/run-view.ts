@@ -17,6 +17,8 @@ export function runListView(row: RunRecord) {
     strategy: { given: row.strategyInput, resolved: row.strategy },
     offline: row.offline,
     dispatchTimeoutMs: row.dispatchTimeoutMs,
+    priority: row.priority,
+    runAt: row.runAt?.toISOString() ?? null,
     labels: row.labels,
     createdBy: row.createdBy,
     total: row.total,

@@ -89,6 +89,8 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
       labels: input.labels,
       createdBy: opts.createdBy,
       ownerId: opts.ownerId ?? null,
+      runAt: input.runAt === undefined ? null : new Date(input.runAt),
+      priority: input.priority,
     },
     targets,
     opts.idempotency ? { key: opts.idempotency, hash: hash! } : undefined,

@@ -68,13 +68,13 @@ export async function queuedJobsOlderThan(
   sql: Sql,
   minAgeMs: number,
   page: { after?: ReleasedPlace; limit: number },
-): Promise<{ id: string; agentId: string | null; place: ReleasedPlace }[]> {
+): Promise<{ id: string; agentId: string | null; priority: number; place: ReleasedPlace }[]> {
   const after = page.after;
-  const rows = await sql<{ id: string; agent_id: string | null; released_key: string }[]>`
-    select id, agent_id, released_at::text as released_key from jobs
+  const rows = await sql<{ id: string; agent_id: string | null; priority: number; released_key: string }[]>`
+    select id, agent_id, priority, released_at::text as released_key from jobs
     where status = 'queued' and released_at is not null and released_at < clock_timestamp() - ${minAgeMs} * interval '1 millisecond'
       ${after ? sql`and (released_at, id) > (${after.releasedAt}::timestamptz, ${after.id})` : sql``}
     order by released_at, id
     limit ${page.limit}`;
-  return rows.map((r) => ({ id: r.id, agentId: r.agent_id, place: { releasedAt: r.released_key, id: r.id } }));
+  return rows.map((r) => ({ id: r.id, agentId: r.agent_id, priority: r.priority, place: { releasedAt: r.released_key, id: r.id } }));
 }

@@ -18,28 +18,45 @@ type Expr = string | postgres.Fragment;
 /** A pool or a transaction: the fragments are built by whichever runs the statement. */
 type SqlLike = postgres.Sql | postgres.TransactionSql;
 
-/** `(created_at, id)` of a job: values, or a row's columns (`rowKey(sql, 'j')`). */
+/*
+ * LINE ORDER (issue 14): priority, highest first; then `released_at` (when the job joined the
+ * line: a single job as it is submitted, a job with a runAt when that came, a run's child when its
+ * run released it), then id. Equal priorities are first in, first out: the same order BullMQ
+ * serves the jobs of an unlimited target in (queue/job-queue.ts adds each with its priority as it
+ * is released). As SQL it is the ascending tuple (-priority, released_at, id), the order of
+ * jobs_agent_line_idx / jobs_host_line_idx, so "ahead of" is one row comparison: a range of the
+ * index, not a filter over the whole line. Write it only through these helpers (`-priority`
+ * spelled as the index spells it).
+ */
+
+/** `(priority, released_at, id)` of a job: a row's columns (`rowPlace(sql, 'j')`). */
 export interface LinePlace {
-  createdAt: Date | postgres.Fragment;
+  priority: postgres.Fragment;
+  releasedAt: postgres.Fragment;
   id: Expr;
 }
 
-/** The (created_at, id) of the row under `alias`, for `before`. */
+/** The (priority, released_at, id) of the row under `alias`, for `before`. */
 export const rowPlace = (sql: SqlLike, alias: string): LinePlace => ({
-  createdAt: sql`${sql(alias)}.created_at`,
+  priority: sql`${sql(alias)}.priority`,
+  releasedAt: sql`${sql(alias)}.released_at`,
   id: sql`${sql(alias)}.id`,
 });
 
+/** The line order of the jobs under alias `w`, for an ORDER BY (the indexes' own order: no sort). */
+export const lineOrderSql = (sql: SqlLike, w: string): postgres.Fragment => sql`-${sql(w)}.priority, ${sql(w)}.released_at, ${sql(w)}.id`;
+
 /**
  * `w` (a jobs alias) is in the target's line: a released `queued` job whose `column` is `target`
- * (an id, or a fragment such as `j.agent_id`), and, with `before`, ahead of that place in
- * (created_at, id) order: first in, first out. A run's held child (`released_at` null) is not in
- * line: it is not waiting for the target but for its run.
+ * (an id, or a fragment such as `j.agent_id`), and, with `before`, ahead of that place in line
+ * order (above: higher priority first, then first in, first out). A held job (`released_at` null:
+ * a run's child waiting for its run, a job waiting for its runAt) is not in line: it is not
+ * waiting for the target.
  */
 export function inLineSql(sql: SqlLike, w: string, column: GateColumn, target: Expr, before?: LinePlace): postgres.Fragment {
   const a = sql(w);
   return sql`${a}.${sql(column)} = ${target} and ${a}.status = 'queued' and ${a}.released_at is not null${
-    before ? sql` and (${a}.created_at, ${a}.id) < (${before.createdAt}, ${before.id})` : sql``
+    before ? sql` and (-${a}.priority, ${a}.released_at, ${a}.id) < (-${before.priority}, ${before.releasedAt}, ${before.id})` : sql``
   }`;
 }
 

@@ -52,7 +52,7 @@ const mayWaitInLine = (j: Pick<JobRow, 'status' | 'releasedAt' | 'agentId' | 'ho
 
 /**
  * `queuePosition` of the row under alias `j` (joined with targetJoinsSql): how many released
- * `queued` jobs of its target are ahead of it in (created_at, id) order, 0 for the next to start;
+ * `queued` jobs of its target are ahead of it in line order (line.ts), 0 for the next to start;
  * null when it is not waiting so (running, ended, held by its run, on a target without a limit,
  * local). Counted only for a job waiting on a limited target.
  */

@@ -5,7 +5,7 @@ import { isTerminal } from '../../domain/job-status.ts';
 import { onTransition } from '../lifecycle/observers.ts';
 import { gateColumns, gateTargetOf, type GateTarget } from './gate-target.ts';
 import { forgetLimitedTarget, isKnownLimited } from './limited-targets.ts';
-import { inLineSql, runningOnSql } from './line.ts';
+import { inLineSql, lineOrderSql, runningOnSql } from './line.ts';
 
 type WakeDeps = Pick<ControlPlane, 'database' | 'queue' | 'log'>;
 
@@ -14,18 +14,18 @@ const WAKE_ALL_AT_MOST = 1000;
 
 /**
  * The first waiters of a target that the gate would let through now: its released `queued` jobs
- * in (created_at, id) order, as many as it has free slots (all, up to WAKE_ALL_AT_MOST, once it
- * has no limit). `limited` is whether it still has a limit.
+ * in line order (line.ts: priority, then first in first out), as many as it has free slots (all,
+ * up to WAKE_ALL_AT_MOST, once it has no limit). `limited` is whether it still has a limit.
  */
 async function nextWaiters(sql: Sql, target: GateTarget): Promise<{ limited: boolean; ids: string[] }> {
   const { column, table } = gateColumns(target);
   const [row] = await sql<{ n: number | null; ids: string[] }[]>`
     with target_limit as (select max_concurrent_jobs as n from ${sql(table)} where id = ${target.id})
     select (select n from target_limit) as n, coalesce((
-      select array_agg(id order by created_at, id) from (
-        select w.id, w.created_at from jobs w
+      select array_agg(id order by ${lineOrderSql(sql, 'first_waiters')}) from (
+        select w.id, w.priority, w.released_at from jobs w
         where ${inLineSql(sql, 'w', column, target.id)}
-        order by w.created_at, w.id
+        order by ${lineOrderSql(sql, 'w')}
         limit (select case when (select n from target_limit) is null then ${WAKE_ALL_AT_MOST}
                       else greatest((select n from target_limit) - (select count(*) from jobs r where ${runningOnSql(sql, 'r', column, target.id)}), 0) end)
       ) first_waiters

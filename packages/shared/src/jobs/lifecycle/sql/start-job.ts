@@ -17,19 +17,22 @@ import { noteLimitedTarget } from '../../target-gate/limited-targets.ts';
  * - **A limit** (jobs/target-gate): the fast statement matched nothing, so the job is read with
  *   its target's limit, and if it is still `queued` and limited, started in a short transaction
  *   holding the target's advisory lock, only if the target's running jobs plus its released
- *   `queued` jobs ahead of this one in (created_at, id) order are fewer than the limit: first in,
- *   first out. Turned away, the job stays `queued` and nothing is returned (the worker puts it
- *   back in BullMQ's delayed set; the end of a job on the target wakes it).
+ *   `queued` jobs ahead of this one in line order (target-gate/line.ts: priority, then first in,
+ *   first out) are fewer than the limit. Turned away, the job stays `queued` and nothing is
+ *   returned (the worker puts it back in BullMQ's delayed set; the end of a job on the target
+ *   wakes it).
  *
  * LOUD: only a released job starts (`released_at is not null`): a run's child is held until its
- * run's rate control lets it go (runs/roll-up). A queue entry for a held child (one left over in
- * Redis, a stray re-add) must never start it, or maxConcurrency and the canary mean nothing.
+ * run's rate control lets it go (runs/roll-up), a job with a runAt until that comes (jobs/run-at).
+ * A queue entry for a held job (one left over in Redis, a stray re-add) must never start it, or
+ * maxConcurrency, the canary and runAt mean nothing.
  *
  * LOUD: the lock is what makes the limit hold under concurrent workers. A READ COMMITTED
  * statement does not see a start another worker has not committed yet. Among jobs released in
  * line order that is harmless (the later job counts the earlier one, queued or running), but a
- * run's child is released long after it was created, ahead of jobs already in line: its start and
- * a later job's, side by side, would each count nothing of the other and both go (test:
+ * job can join the line ahead of jobs already in it (a higher priority; a run's child released
+ * while an earlier-created job waits): its start and a later job's, side by side, would each
+ * count nothing of the other and both go (test:
  * packages/shared/test/target-gate.test.ts, "released out of order"). So the count and the UPDATE
  * run after the lock is taken, each gated start of a target in turn (a statement's snapshot is
  * taken at its start, so the lock is its own statement before them). Jobs that leave `running` do
