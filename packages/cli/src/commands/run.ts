@@ -5,6 +5,7 @@ import { EXIT_CODE_HELP, ExitCode } from '../exit-codes.ts';
 import { runFleet, type RunRequest } from '../fleet/run-fleet.ts';
 import { COMMAND_LINE_HELP, commandLine } from '../job/command-line.ts';
 import { parseDuration } from '../job/duration.ts';
+import { parseAt, parsePriority } from '../job/run-at.ts';
 import { runJob, type JobTarget } from '../job/run-job.ts';
 
 interface RunOptions {
@@ -21,6 +22,8 @@ interface RunOptions {
   canaryBake?: string;
   offline?: 'wait' | 'skip' | 'fail';
   stream?: boolean;
+  at?: string;
+  priority?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -37,6 +40,8 @@ export function registerRun(program: Command): void {
     .option('-e, --env <K=V>', 'an environment variable for the command (repeat for several)', collect, [])
     .option('--cwd <dir>', 'the working directory on the target')
     .option('--timeout <duration>', 'stop the command after this long (90s, 10m, 1h30m); the server default is 1h')
+    .option('--at <time>', 'start no earlier than this: 2030-01-31T22:00:00Z, 2030-01-31 22:00 (local time) or +10m; until then the job waits queued, holding no worker')
+    .option('--priority <1-10>', 'when workers or the target are busy, higher starts first (default 5)')
     .option('-d, --detach', 'print the job (or run) id and return at once')
     .option('--json', 'with --detach: print the job (or run) as the API answered, one JSON document')
     .option('-l, --selector <selector>', 'a fleet run on every agent and host this label selector matches (env=prod,role in (web,api))')
@@ -56,6 +61,8 @@ Examples:
   vmo run --on agent:web-1 -- sh -c 'echo hi; exit 3'   prints hi, exits 3
   vmo run --on host:db-1@prod --timeout 10m -e PGUSER=app -- ./backup.sh
   vmo run --detach --on agent:web-1 -- ./long-job       prints the job id (vmo logs -f ID)
+  vmo run --detach --at '2030-01-31 02:00' -- ./nightly   waits queued until then (vmo cancel ID to drop it)
+  vmo run --priority 9 --on host:db-1@prod -- ./hotfix  ahead of the jobs of priority 1-8 waiting there
   vmo run --detach --json -l env=prod -- ./deploy | jq -r .id
   vmo run --selector env=prod --max-concurrency 10% --max-errors 1 --canary 1 -- uptime
   vmo run -l 'role in (web)' --stream -- systemctl is-active nginx
@@ -68,7 +75,16 @@ ${EXIT_CODE_HELP}
       const command_ = commandLine(argv);
       const env = parseEnv(opts.env);
       const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, '--timeout');
-      const common = { command: command_, env, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
+      const runAt = opts.at === undefined ? undefined : parseAt(opts.at);
+      const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
+      const common = {
+        command: command_,
+        env,
+        ...(opts.cwd ? { cwd: opts.cwd } : {}),
+        ...(timeoutMs ? { timeoutMs } : {}),
+        ...(runAt !== undefined ? { runAt } : {}),
+        ...(priority !== undefined ? { priority } : {}),
+      };
       const detach = opts.detach === true;
       if (opts.json && !detach) throw new CliError('--json is for --detach (without it, stdout is the command\'s output)', ExitCode.usage, 'usage');
       if (opts.selector !== undefined) {

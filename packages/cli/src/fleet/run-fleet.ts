@@ -17,6 +17,10 @@ export interface RunRequest {
   timeoutMs?: number | undefined;
   strategy: { maxConcurrency?: CountOrPercent; maxErrors?: CountOrPercent; canary?: { count: CountOrPercent; bakeMs?: number } };
   offline?: 'wait' | 'skip' | 'fail' | undefined;
+  /** Not before this time (ISO 8601 with an offset): the whole run waits. */
+  runAt?: string | undefined;
+  /** 1 (lowest) to 10 (highest); every child has it. */
+  priority?: number | undefined;
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped']);

@@ -14,6 +14,10 @@ export interface JobRequest {
   env: Record<string, string>;
   cwd?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Not before this time (ISO 8601 with an offset). */
+  runAt?: string | undefined;
+  /** 1 (lowest) to 10 (highest). */
+  priority?: number | undefined;
 }
 
 /**
@@ -32,6 +36,10 @@ export async function runJob(client: VmoClient, request: JobRequest, opts: { det
   try {
     const job = await client.jobs.submit(request);
     ctrlC.attach(job.id, () => client.jobs.cancel(job.id));
+    // Said once, on a terminal: the output that follows may be a long time coming.
+    if (job.runAt !== null && job.startedAt === null && Date.parse(job.runAt) > Date.now() && process.stderr.isTTY) {
+      process.stderr.write(`${colours(process.stderr).dim(`vmo: job ${job.id} waits until ${job.runAt} (Ctrl-C cancels it)`)}\n`);
+    }
     return await followToExit(client, job.id);
   } finally {
     ctrlC.dispose();
