@@ -80,10 +80,22 @@ describe('runAt on a job', () => {
     const pastEnd = await client.waitForEnd(past.id, 60_000);
     expect(pastEnd).toMatchObject({ status: 'succeeded', runAt: shown(pastAt) });
 
-    // Listed with both fields; the far one is still waiting, and a cancel ends it for good.
+    // With an Idempotency-Key (the insert that claims the key): held the same way, and a replay is that job.
+    const keyed = { command: 'true', runAt: inMs(3_600_000), priority: 2 };
+    const first = await client.request('POST', '/v1/jobs', keyed, { 'Idempotency-Key': 'run-at-keyed' });
+    const again = await client.request('POST', '/v1/jobs', keyed, { 'Idempotency-Key': 'run-at-keyed' });
+    expect(first.status, first.text).toBe(201);
+    expect(again.body).toMatchObject({ id: first.body.id, status: 'queued', runAt: shown(keyed.runAt), priority: 2 });
+    const [keyedRow] = await sql<{ released_at: Date | null }[]>`select released_at from jobs where id = ${first.body.id}`;
+    expect(keyedRow!.released_at).toBeNull();
+
+    // Listed with both fields; the far ones are still waiting, and a cancel ends them for good.
     const listed = await client.request('GET', `/v1/jobs?status=queued`);
-    expect(listed.body.items).toEqual([expect.objectContaining({ id: far.id, runAt: far.runAt, priority: 5 })]);
-    expect((await client.request('POST', `/v1/jobs/${far.id}/cancel`, {})).body.status).toBe('canceled');
+    expect(listed.body.items).toEqual([
+      expect.objectContaining({ id: first.body.id, runAt: shown(keyed.runAt), priority: 2 }),
+      expect.objectContaining({ id: far.id, runAt: far.runAt, priority: 5 }),
+    ]);
+    for (const id of [far.id, first.body.id]) expect((await client.request('POST', `/v1/jobs/${id}/cancel`, {})).body.status).toBe('canceled');
     expect(existsSync(marker('far.ran'))).toBe(false);
   }, 120_000);
 });
