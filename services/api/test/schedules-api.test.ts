@@ -204,6 +204,8 @@ describe('the schedules API (real system)', () => {
       ['job without command', { ...base, job: {} }, 400, 'validation_failed', 'job.command'],
       ['job with an unknown field', { ...base, job: { command: 'true', timeout: 5 } }, 400, 'validation_failed', 'job'],
       ['job with secretEnv', { ...base, job: { command: 'true', secretEnv: { TOKEN: 'abcdefgh' } } }, 400, 'validation_failed', 'job.secretEnv'],
+      ['job with runAt', { ...base, job: { command: 'true', runAt: '2030-01-01T00:00:00Z' } }, 400, 'validation_failed', 'job.runAt'],
+      ['run with runAt', { ...base, job: undefined, run: { command: 'true', targets: { selector: 'role=web' }, runAt: '2030-01-01T00:00:00Z' } }, 400, 'validation_failed', 'run.runAt'],
       ['job on an unknown agent', { ...base, job: { command: 'true', target: { type: 'agent', agent: 'nobody' } } }, 422, 'unknown_agent', 'job.target'],
       ['job on an unknown host', { ...base, job: { command: 'true', target: { type: 'ssh', host: 'nowhere' } } }, 422, 'unknown_host', 'job.target'],
       ['run whose selector does not parse', { ...base, job: undefined, run: { command: 'true', targets: { selector: 'role in (web' } } }, 400, 'validation_failed', 'run.targets.selector'],

@@ -31,16 +31,18 @@ export const CronExpression = z
 export const TimezoneName = z.string({ error: 'must be an IANA timezone name such as "Europe/Berlin"' }).min(1, 'must not be empty').max(64, 'must be at most 64 characters');
 
 /**
- * A scheduled job: POST /v1/jobs' body, less `secretEnv` (not yet: a schedule would have to keep
+ * A scheduled job: POST /v1/jobs' body, less `runAt` (the tick is the time) and `secretEnv` (not yet: a schedule would have to keep
  * the values sealed for its whole life; a tick's job gets its secrets from where it runs instead).
  */
 export const ScheduledJobInput = JobInput.superRefine((job, ctx) => {
   if (job.secretEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'is not supported on a schedule yet; read secrets on the target instead (a file, a vault agent)' });
+  if (job.runAt !== undefined) ctx.addIssue({ code: 'custom', path: ['runAt'], message: 'has no meaning on a schedule: each tick is the time its job runs' });
 });
 
 /** A scheduled fleet run: POST /v1/runs' body (its selector parsed here, as there), less `secretEnv`. */
 export const ScheduledRunInput = RunInput.superRefine((run, ctx) => {
   if (run.secretEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'is not supported on a schedule yet; read secrets on the targets instead (a file, a vault agent)' });
+  if (run.runAt !== undefined) ctx.addIssue({ code: 'custom', path: ['runAt'], message: 'has no meaning on a schedule: each tick is the time its run starts' });
   const selector = run.targets.selector;
   if (selector === undefined) return;
   try {
