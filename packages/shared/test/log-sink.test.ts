@@ -62,7 +62,7 @@ async function outputBytes(jobId: string): Promise<number> {
   return Number(row!.output_bytes);
 }
 
-const chunk = (jobId: string, seq: number, data: Buffer | string, stream: 1 | 2 = 1): OutputRow => ({ jobId, seq, stream, data: Buffer.isBuffer(data) ? data : Buffer.from(data) });
+const chunk = (jobId: string, seq: number, data: Buffer | string, stream: 1 | 2 = 1): OutputRow => ({ jobId, attempt: 1, seq, stream, data: Buffer.isBuffer(data) ? data : Buffer.from(data) });
 
 /** Subscribe through a bus subscriber of its own and collect every output chunk published for `jobId` (BUS.md §4). */
 async function listenToJob(jobId: string) {

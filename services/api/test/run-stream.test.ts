@@ -106,7 +106,7 @@ describe('run stream: replay, live, resume (output and statuses written by the t
   const start = async (c: Child) => expect(await transition(cp, c.id, { kind: 'start', workerId: 'run-stream-test', checkedAgentId: c.agentId })).toBeDefined();
   const exit = async (c: Child, exitCode: number) => expect(await transition(cp, c.id, { kind: 'exit', attempt: 1, exit: { exitCode, signal: null, truncated: false } })).toBeDefined();
   /** Through the log sink, durable when this resolves. */
-  const write = (c: Child, data: Buffer, stream: 1 | 2 = 1) => sink.append([{ jobId: c.id, seq: c.nextSeq++, stream, data }]);
+  const write = (c: Child, data: Buffer, stream: 1 | 2 = 1) => sink.append([{ jobId: c.id, attempt: 1, seq: c.nextSeq++, stream, data }]);
   /** The roll-up's part: the run's status (the trigger stamps status_xid). */
   const setRunStatus = (runId: string, status: string) => sql`update runs set status = ${status}, finished_at = clock_timestamp() where id = ${runId}`;
   const stored = async (c: Child) => {

@@ -56,7 +56,7 @@ describe('the run summary at scale', () => {
     await sql`
       insert into jobs (id, status, command, target, timeout_ms, run_id, run_index, target_name, target_kind, exit_code)
       values (${id}, ${status}, 'x', '{"type":"agent","agent":"agt_x"}'::jsonb, 60000, ${runId}, ${index}, ${`vm-${index}`}, 'agent', ${exitCode})`;
-    if (chunks.length > 0) await insertOutputBatch(sql, chunks.map((data, seq) => ({ jobId: id, seq, stream: 1 as const, data })));
+    if (chunks.length > 0) await insertOutputBatch(sql, chunks.map((data, seq) => ({ jobId: id, attempt: 1, seq, stream: 1 as const, data })));
     return id;
   }
 
@@ -101,7 +101,7 @@ describe('the run summary at scale', () => {
     expect((await getSummary(RUN)).body.groups[0].outputs[0].hash).toBe(sha('one\n'));
 
     // A chunk stored through the log sink (say a late retransmit) makes the kept hash stale: it is cleared, and recomputed.
-    await insertOutputBatch(sql, [{ jobId: id, seq: 1, stream: 2, data: Buffer.from('three\n') }]);
+    await insertOutputBatch(sql, [{ jobId: id, attempt: 1, seq: 1, stream: 2, data: Buffer.from('three\n') }]);
     expect(await storedHash(id)).toBeNull();
     const again = (await getSummary(RUN)).body.groups[0].outputs[0];
     expect([again.hash, again.bytes]).toEqual([sha('two\nthree\n'), 10]);

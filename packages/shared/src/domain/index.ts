@@ -13,3 +13,4 @@ export * from './run-status.ts';
 export * from './access.ts';
 export * from './schedule.ts';
 export * from './run-at-and-priority.ts';
+export * from './retry-policy.ts';

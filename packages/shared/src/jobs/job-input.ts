@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { storableText } from '../errors/storable-text.ts';
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MAX_RUN_AT_AHEAD_MS, MIN_PRIORITY } from '../domain/run-at-and-priority.ts';
+import { RetryInput } from './retry-input.ts';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
 export const DEFAULT_TIMEOUT_MS = 3_600_000;
@@ -125,6 +126,7 @@ export const JobInput = z
     labels: LabelsInput.default({}),
     runAt: RunAtInput.optional(),
     priority: PriorityInput,
+    retry: RetryInput.optional(),
   })
   .strict();
 export type JobInput = z.infer<typeof JobInput>;

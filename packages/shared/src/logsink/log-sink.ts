@@ -2,7 +2,7 @@ import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import { publishJobOutput, type BusConnection } from '../bus/publish.ts';
 import type { OutputChunk } from '../bus/messages/job-output.ts';
-import { insertOutputBatch, type OutputRow } from './insert-output-batch.ts';
+import { insertOutputBatch, outputRowKey, type OutputRow } from './insert-output-batch.ts';
 import { countPostgresError, outputBytesStored } from '../metrics/index.ts';
 
 export interface LogSinkOptions {
@@ -166,11 +166,11 @@ export class LogSink {
   private publish(rows: OutputRow[], inserted: Set<string>): void {
     const byJob = new Map<string, OutputChunk[]>();
     for (const r of rows) {
-      if (!inserted.delete(`${r.jobId}:${r.seq}`)) continue;
+      if (!inserted.delete(outputRowKey(r))) continue;
       outputBytesStored.inc(r.data.length);
       let chunks = byJob.get(r.jobId);
       if (!chunks) byJob.set(r.jobId, (chunks = []));
-      chunks.push({ seq: r.seq, stream: r.stream, data: r.data.toString('base64') });
+      chunks.push({ attempt: r.attempt, seq: r.seq, stream: r.stream, data: r.data.toString('base64') });
     }
     // Best effort (not awaited): subscribers fill any gap from Postgres, so a lost publish loses nothing.
     for (const [jobId, chunks] of byJob) void publishJobOutput(this.opts.bus, jobId, chunks);
@@ -187,11 +187,11 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** A batch may hold the same (job, seq) twice (a retransmit racing the original): keep the first. */
+/** A batch may hold the same (job, attempt, seq) twice (a retransmit racing the original): keep the first. */
 function dedupe(rows: OutputRow[]): OutputRow[] {
   const seen = new Set<string>();
   return rows.filter((r) => {
-    const k = `${r.jobId}:${r.seq}`;
+    const k = outputRowKey(r);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

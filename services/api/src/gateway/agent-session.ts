@@ -2,7 +2,7 @@ import type { WebSocket, RawData } from 'ws';
 import { markChanged, publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, isTerminal } from '@vmo/shared/domain';
-import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, runningAttemptOn, stopsRequestedOn, transition } from '@vmo/shared/jobs';
+import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, stopsRequestedOn, transition } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
 import type { AgentPresenceWriter } from '@vmo/shared/presence';
@@ -28,6 +28,18 @@ export interface SessionDeps {
   log: Logger;
 }
 
+/**
+ * A job the agent holds, as this socket knows it.
+ *
+ * LOUD: `attempt` is the attempt THE AGENT says it holds (its hello, its `started`), never the
+ * attempt of a `run` we forwarded nor the job row's. Output frames carry no attempt (§3): each is
+ * the output of the attempt the agent holds for that job, and the agent sends `started` for an
+ * attempt before any of its output, on this same ordered socket. So a chunk is stored under the
+ * attempt of the last hello/`started` seen for its job, and a job with no entry (never confirmed
+ * here, or abandoned) has its frames refused. Taking the attempt from anywhere else could file
+ * output of a retried job's stale attempt (a partitioned agent still running attempt 1) under
+ * attempt 2 (issue 14); the sink's fence then refuses what is stale (insert-output-batch.ts).
+ */
 interface HeldJob {
   attempt: number;
   acks: AckTracker;
@@ -152,11 +164,13 @@ export class AgentSession {
     const abandon: string[] = [];
     for (const j of hello.jobs) {
       const row = byId.get(j.jobId);
-      if (!row || row.agentId !== this.agentId || isTerminal(row.status) || row.attempt !== j.attempt) {
-        abandon.push(j.jobId); // §6 fencing: the server already ended it (or never gave it to this agent)
+      // §6 fencing: the server already ended it, moved past this attempt (a retry: the job is
+      // `queued` again, or runs a later attempt), or never gave it to this agent.
+      if (!row || row.agentId !== this.agentId || isTerminal(row.status) || row.status !== 'running' || row.attempt !== j.attempt) {
+        abandon.push(j.jobId);
         continue;
       }
-      const nextSeq = await storedPrefixLength(sql, j.jobId);
+      const nextSeq = await storedPrefixLength(sql, j.jobId, j.attempt);
       this.jobs.set(j.jobId, { attempt: j.attempt, acks: new AckTracker(nextSeq), pending: new Set(), ackScheduled: false });
       resume.push({ jobId: j.jobId, nextSeq });
     }
@@ -202,7 +216,7 @@ export class AgentSession {
           if ('error' in opened) return void this.refuseRun(msg.jobId, msg.attempt, opened.error);
           secretEnv = opened.secretEnv;
         }
-        if (!this.jobs.has(msg.jobId)) this.jobs.set(msg.jobId, { attempt: msg.attempt, acks: new AckTracker(0), pending: new Set(), ackScheduled: false });
+        // No HeldJob from a `run`: the agent's `started` says which attempt it holds (see HeldJob).
         return this.send({ type: 'run', v: PROTOCOL_VERSION, ...run, ...(secretEnv && { secretEnv }) });
       }
       case 'cancel':
@@ -255,8 +269,17 @@ export class AgentSession {
     const { cp } = this.deps;
     const accepted = await markJobAccepted(cp.database.sql, jobId, attempt, this.agentId);
     if (!accepted) {
+      // Not this job's running attempt on this agent (ended, or a stale attempt the agent still
+      // holds while a retry wants the next one): it kills it; the worker's next `run` starts the
+      // current attempt once the agent has let go of the old one.
       this.jobs.delete(jobId);
       return this.send({ type: 'abandon', v: PROTOCOL_VERSION, jobId });
+    }
+    const held = this.jobs.get(jobId);
+    if (!held || held.attempt !== attempt) {
+      // First word of this attempt on this socket: acknowledge from what is stored of it (nothing, for a fresh one).
+      const stored = await storedPrefixLength(cp.database.sql, jobId, attempt);
+      this.jobs.set(jobId, { attempt, acks: new AckTracker(stored), pending: new Set(), ackScheduled: false });
     }
     await publishJobEvent(cp, jobId, { type: 'started', attempt });
     if (accepted.stopReason) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: accepted.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
@@ -266,7 +289,7 @@ export class AgentSession {
   private async onOutput(frame: OutputFrame): Promise<void> {
     const job = await this.heldJob(frame.jobId);
     if (!job) return; // not a running job of this agent: late output of an ended job is refused
-    const append = this.deps.sink.append([{ jobId: frame.jobId, seq: frame.seq, stream: frame.stream, data: frame.data }]);
+    const append = this.deps.sink.append([{ jobId: frame.jobId, attempt: job.attempt, seq: frame.seq, stream: frame.stream, data: frame.data }]);
     const tracked: Promise<void> = append.then(
       () => {
         job.pending.delete(tracked);
@@ -308,14 +331,12 @@ export class AgentSession {
     this.send({ type: 'exit_ack', v: PROTOCOL_VERSION, jobId: exit.jobId });
   }
 
-  /** The job if it is running on this agent; looked up once for jobs not seen on this socket yet. */
+  /**
+   * The job if the agent has confirmed on this socket (hello or `started`) the attempt it holds.
+   * LOUD: never looked up in Postgres for a job with no entry: the row's running attempt may be a
+   * later one than the agent's (a retry), and frames of the agent's would be filed under it.
+   */
   private async heldJob(jobId: string): Promise<HeldJob | undefined> {
-    const known = this.jobs.get(jobId);
-    if (known) return known;
-    const attempt = await runningAttemptOn(this.deps.cp.database.sql, this.agentId, jobId);
-    if (attempt === undefined) return undefined;
-    const job: HeldJob = { attempt, acks: new AckTracker(await storedPrefixLength(this.deps.cp.database.sql, jobId)), pending: new Set(), ackScheduled: false };
-    this.jobs.set(jobId, job);
-    return job;
+    return this.jobs.get(jobId);
   }
 }

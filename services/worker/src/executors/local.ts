@@ -6,7 +6,7 @@ import { OutputPump } from './output-pump.ts';
 export function createLocalExecutor(runAs?: RunAsUser): Executor {
   return {
     async run({ job, stop, sink, limits, secretEnv }: ExecutionRequest): Promise<ExecutionResult> {
-      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes }, { secrets: Object.values(secretEnv ?? {}) });
+      const pump = new OutputPump(job, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes }, { secrets: Object.values(secretEnv ?? {}) });
       const env = secretEnv ? { ...job.env, ...secretEnv } : job.env;
       const proc = spawnJobProcess({ jobId: job.id, command: job.command, env, cwd: job.cwd, runAs }, (s, d) => pump.write(s, d));
       pump.attach(proc);

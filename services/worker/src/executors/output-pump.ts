@@ -36,8 +36,12 @@ export class OutputPump {
    */
   private readonly masked: MaskedOutput | undefined;
 
+  /**
+   * `job`: the job and the attempt this worker started (the `start` row's): every chunk is stored
+   * under that attempt, never under what the job row says later (logsink/insert-output-batch.ts).
+   */
   constructor(
-    private readonly jobId: string,
+    private readonly job: { id: string; attempt: number },
     private readonly sink: LogSink,
     limits: OutputLimits,
     { highWater = 4 * 1024 * 1024, secrets = [] }: OutputPumpOptions = {},
@@ -47,7 +51,7 @@ export class OutputPump {
     // cap the recorder keeps only the tail, and bytes it drops never come back to lower the count.
     // Counting them paused the pipes for good once a job passed the cap: the job hung.
     this.recorder = new OutputRecorder(limits, (c) => {
-      this.batch.push({ jobId: this.jobId, ...c });
+      this.batch.push({ jobId: this.job.id, attempt: this.job.attempt, ...c });
       this.inflightBytes += c.data.length;
     });
     this.masked = secrets.length > 0 ? new MaskedOutput(secrets, (stream, data) => this.recorder.write(stream, data)) : undefined;

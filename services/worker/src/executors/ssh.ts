@@ -47,7 +47,7 @@ export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor 
         if (err instanceof SshError) return failed({ code: err.code, message: err.message });
         throw err;
       }
-      const pump = new OutputPump(job.id, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes }, { secrets: Object.values(secretEnv ?? {}) });
+      const pump = new OutputPump(job, sink, { maxBytes: limits.maxOutputBytes, tailBytes: limits.tailBytes }, { secrets: Object.values(secretEnv ?? {}) });
       // The variables travel in the script on the session's stdin (ssh/remote-script.ts), inside the encrypted channel.
       const env = secretEnv ? { ...job.env, ...secretEnv } : job.env;
       try {

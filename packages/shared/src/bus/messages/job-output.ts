@@ -1,7 +1,12 @@
 import { z } from 'zod';
 
-/** One stored chunk: `stream` 1 stdout, 2 stderr; `data` base64 (the bytes exactly as stored). */
-export const OutputChunk = z.object({ seq: z.number().int(), stream: z.union([z.literal(1), z.literal(2)]), data: z.string() });
+/**
+ * One stored chunk: `stream` 1 stdout, 2 stderr; `data` base64 (the bytes exactly as stored);
+ * `attempt` the job's attempt it belongs to (issue 14: seqs start at 0 again in each attempt).
+ * Absent from a publisher that predates retries: a consumer then takes the chunk from Postgres
+ * rather than guess its attempt.
+ */
+export const OutputChunk = z.object({ attempt: z.number().int().optional(), seq: z.number().int(), stream: z.union([z.literal(1), z.literal(2)]), data: z.string() });
 export type OutputChunk = z.infer<typeof OutputChunk>;
 
 /**

@@ -12,3 +12,4 @@ export * from './policies.ts';
 export * from './audit-events.ts';
 export * from './enrolment-tokens.ts';
 export * from './schedules.ts';
+export * from './job-attempts.ts';

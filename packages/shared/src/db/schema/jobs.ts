@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import type { JobStatus } from '../../domain/job-status.ts';
 import type { JobTarget } from '../../domain/job-target.ts';
+import type { RetryPolicy } from '../../domain/retry-policy.ts';
 import type { TargetKind } from '../../domain/target-kind.ts';
 import { bytea } from './bytea.ts';
 import { xid8 } from './xid8.ts';
@@ -79,6 +80,18 @@ export const jobs = pgTable(
      * bullPriority) and in a limited target's line (jobs/target-gate/line.ts). A run's children have their run's.
      */
     priority: integer('priority').notNull().default(5),
+    /**
+     * The retry policy, resolved (domain/retry-policy.ts; null: never retried). Read by the
+     * lifecycle's one writer when an attempt ends (jobs/lifecycle/retry.ts), never changed after insert.
+     */
+    retry: jsonb('retry').$type<RetryPolicy>(),
+    /**
+     * While the job waits for its next attempt (`queued`, held: `released_at` null): when that
+     * attempt may start. Written by the `retry` transition; the workers' release loop releases the
+     * job once it has come (jobs/retry/release-due-retries.ts). Kept after the release, shown only
+     * while the job is `queued`.
+     */
+    retryAt: timestamp('retry_at', { withTimezone: true }),
     /** Overrides the worker's VMO_DISPATCH_TIMEOUT_MS for this job (a run's dispatchTimeoutMs). */
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
     /** A run child's offline policy: `skip` or `fail` at once when its agent is offline; null waits (`wait`). */
@@ -118,6 +131,8 @@ export const jobs = pgTable(
     index('jobs_host_line_idx').on(t.hostId, t.status, sql`(-${t.priority})`, t.releasedAt, t.id).where(sql`status in ('queued', 'running') and host_id is not null`),
     // The release loop (jobs/run-at/release-due-jobs.ts): single jobs held until their `run_at`, soonest first.
     index('jobs_run_at_idx').on(t.runAt, t.id).where(sql`status = 'queued' and released_at is null and run_id is null`),
+    // The retry release (jobs/retry/release-due-retries.ts): jobs held until their next attempt, soonest first.
+    index('jobs_retry_due_idx').on(t.retryAt, t.id).where(sql`status = 'queued' and released_at is null and retry_at is not null`),
     // The reconciler's walk over the released `queued` jobs, page after page (jobs/queries/sweeps.ts
     // queuedJobsOlderThan): each page a seek, not a sort of the whole backlog.
     index('jobs_released_idx').on(t.releasedAt, t.id).where(sql`status = 'queued' and released_at is not null`),

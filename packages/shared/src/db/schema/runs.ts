@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import type { RetryPolicy } from '../../domain/retry-policy.ts';
 import type { OfflinePolicy, ResolvedStrategy, RunStatus } from '../../domain/run-status.ts';
 import { xid8 } from './xid8.ts';
 
@@ -36,6 +37,8 @@ export const runs = pgTable(
     runAt: timestamp('run_at', { withTimezone: true }),
     /** 1 (lowest) to 10 (highest); every child has it (jobs.priority). */
     priority: integer('priority').notNull().default(5),
+    /** Every child's retry policy, resolved (jobs.retry; shown on the run). Null: children are never retried. */
+    retry: jsonb('retry').$type<RetryPolicy>(),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     /** The names of the run's `secretEnv` variables, sorted; null when it has none. The values are sealed in run_secrets until the run ends. */
     secretEnvNames: jsonb('secret_env_names').$type<string[]>(),
