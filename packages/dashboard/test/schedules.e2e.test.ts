@@ -4,7 +4,7 @@
  * made from the form with a bad cron shows the API's message and marks the field; fixed (every 2 s
  * on web-1), its page shows the next fires, a tick's succeeded job appears in "Last fires" linked,
  * Trigger now makes a job and links it, Pause stops the ticks, the list shows it with its last
- * fire, and Delete asks first and removes it. A user demoted to viewer sees their schedule with no
+ * fire, and Delete asks first and removes it; the list pages by a keyset cursor in the URL. A user demoted to viewer sees their schedule with no
  * write control. Screenshots at 1280 and 390 px; no console errors.
  */
 import type { Browser, Page } from 'playwright-core';
@@ -162,6 +162,31 @@ describe('dashboard: schedules', { timeout: 150_000 }, () => {
     } finally {
       await phone.close();
       await system.client.vmo.schedules.delete(created.id);
+    }
+  });
+
+  it('pages with a keyset cursor in the URL: 25 newest, then Older, and Back', async () => {
+    const admin = system.client.vmo;
+    const made: string[] = [];
+    for (let i = 0; i < 27; i++) made.push((await admin.schedules.create({ name: `page-${String(i).padStart(2, '0')}`, cron: '0 5 * * *', paused: true, job: { command: 'true' } })).id);
+    const newestFirst = (await admin.schedules.list({ limit: 100 })).items.map((s) => s.id);
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    const ids = () => tab.page.locator('table.schedules tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-schedule-id')));
+    try {
+      await tab.goto('/schedules');
+      await expect.poll(ids).toEqual(newestFirst.slice(0, 25));
+      await tab.page.getByRole('link', { name: 'Older' }).click();
+      await tab.page.waitForURL(/\/schedules\?cursor=sch_/);
+      await expect.poll(ids).toEqual(newestFirst.slice(25));
+      expect(await tab.page.getByRole('link', { name: 'Older' }).count()).toBe(0);
+      await tab.page.reload();
+      await expect.poll(ids).toEqual(newestFirst.slice(25));
+      await tab.page.goBack();
+      await expect.poll(ids).toEqual(newestFirst.slice(0, 25));
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+      for (const id of made) await admin.schedules.delete(id);
     }
   });
 
