@@ -9,6 +9,7 @@ import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerRun } from './run.ts';
 import { registerRuns } from './runs.ts';
+import { registerSchedules } from './schedules.ts';
 import { registerTargets } from './targets.ts';
 
 /**
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerCancel(program);
   registerJobs(program);
   registerRuns(program);
+  registerSchedules(program);
   registerAgents(program);
   registerHosts(program);
   registerTargets(program);
