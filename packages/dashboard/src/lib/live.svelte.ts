@@ -1,5 +1,6 @@
 import type { ChangeTopic, VmoClient } from '@vmo/client';
-import { session } from './session.svelte.ts';
+import { endsSession } from './session-end.ts';
+import { expireSession, session } from './session.svelte.ts';
 
 /**
  * "Something you are looking at changed": the pages' one way to stay live without a reload.
@@ -79,8 +80,12 @@ function ensureFeed(): void {
       onChange: (topics) => notify(topics),
       onDown: () => startPolling(own),
     })
-    // Final (4401: the credential ended, and the next REST call signs out; or a refusal): the poll goes on.
-    .catch(() => startPolling(own));
+    // Final. 4401: the credential ended, so the tab signs out (as a REST call would, at the
+    // poll's next tick); any other refusal: the poll goes on.
+    .catch((err: unknown) => {
+      if (endsSession(err) && feed === own) expireSession();
+      else startPolling(own);
+    });
 }
 
 function closeFeed(): void {

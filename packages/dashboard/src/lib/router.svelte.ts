@@ -28,6 +28,11 @@ export const location = {
   },
 };
 
+/** This page's path and query (`/jobs?status=failed`): where sign-in returns to. */
+export function currentHref(): string {
+  return current.path + (current.query.size > 0 ? `?${current.query}` : '');
+}
+
 /** Go to `to` (a path with an optional query) without a reload; `replace` keeps the back button where it was (filters). */
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   const url = new URL(to, window.location.origin);

@@ -1,5 +1,6 @@
 import { VmoApiError, VmoClient } from '@vmo/client';
-import { navigate, location } from './router.svelte.ts';
+import { ROLE_SCOPES, USER_ROLES, type TokenScope, type UserRole } from '@vmo/shared/domain';
+import { currentHref, navigate, location } from './router.svelte.ts';
 
 /**
  * Who is signed in, and the one VmoClient every page uses.
@@ -13,10 +14,12 @@ import { navigate, location } from './router.svelte.ts';
 const TOKEN_KEY = 'vmo.token';
 
 export interface Me {
-  id: string;
+  id: string | null;
   name: string;
   role: string;
   email?: string | null | undefined;
+  /** What this caller may do now (the role's scopes narrowed by the token's); null or absent: all of the role's. */
+  scopes?: readonly TokenScope[] | null | undefined;
 }
 
 interface SessionState {
@@ -49,7 +52,7 @@ function writeToken(token: string | undefined): void {
 /** A fetch that turns any 401 into a sign-out: every page's calls go through it. */
 const fetchSigningOut: typeof fetch = async (input, init) => {
   const res = await window.fetch(input, init);
-  if (res.status === 401 && state.me) expire('Your session has ended (the token expired or was revoked): sign in again.');
+  if (res.status === 401) expireSession();
   return res;
 };
 
@@ -70,14 +73,24 @@ export const session = {
   get client(): VmoClient {
     return current;
   },
-  get isAdmin(): boolean {
-    return state.me?.role === 'admin';
-  },
-  /** May submit and cancel (operators and admins; a viewer only reads). */
-  get canOperate(): boolean {
-    return state.me?.role === 'admin' || state.me?.role === 'operator';
+  /**
+   * Whether the signed-in caller may do what `scope` allows (`jobs:run` submits jobs, runs and
+   * schedules; `jobs:cancel`; `agents:write`; `hosts:write`…): the one question every page asks
+   * before showing a control, so nobody is offered a button the API would answer with 403. GET
+   * /v1/me's `scopes` is the role narrowed by the token (an operator's `jobs:read`-only token runs
+   * nothing); without it, the role's. Policies may still refuse a given target: the API says so.
+   */
+  can(scope: TokenScope): boolean {
+    const me = state.me;
+    if (!me) return false;
+    const scopes = me.scopes ?? (isRole(me.role) ? ROLE_SCOPES[me.role] : []);
+    return scopes.includes(scope);
   },
 };
+
+function isRole(role: string): role is UserRole {
+  return (USER_ROLES as readonly string[]).includes(role);
+}
 
 /** At start: who the stored token (or the login proxy) says we are. */
 export async function restoreSession(): Promise<void> {
@@ -86,7 +99,7 @@ export async function restoreSession(): Promise<void> {
     return;
   }
   try {
-    state.me = (await current.users.me()) as Me;
+    state.me = await current.users.me();
   } catch (err) {
     if (state.token !== undefined && err instanceof VmoApiError && err.status === 401) state.reason = 'Your stored token is no longer valid: sign in again.';
     state.me = null;
@@ -105,7 +118,7 @@ async function signedInByProxy(): Promise<boolean> {
 /** Check the token with GET /v1/me, then keep it. Throws the API's error (its message is shown). */
 export async function signIn(token: string): Promise<void> {
   const candidate = makeClient(token);
-  const me = (await candidate.users.me()) as Me;
+  const me = await candidate.users.me();
   writeToken(token);
   state.token = token;
   current = candidate;
@@ -123,7 +136,15 @@ export function signOut(reason?: string, next?: string): void {
   navigate(next === undefined ? '/sign-in' : `/sign-in?next=${encodeURIComponent(next)}`, { replace: next !== undefined });
 }
 
-function expire(reason: string): void {
-  const here = location.path + (location.query.size > 0 ? `?${location.query}` : '');
-  signOut(reason, location.path === '/sign-in' ? undefined : here);
+const SESSION_ENDED = 'Your session has ended (the token expired or was revoked): sign in again.';
+
+/**
+ * The credential stopped working while signed in: sign out, back to sign-in saying why, and back
+ * to this page after. Any 401 of the REST calls ends up here, and so does a stream closed 4401
+ * (session-end.ts `endsSession`): a job console following to the end makes no REST call to notice.
+ */
+export function expireSession(reason = SESSION_ENDED): void {
+  if (!state.me) return; // signed out already (or never in): nothing to end
+  signOut(reason, location.path === '/sign-in' ? undefined : currentHref());
 }
+

@@ -43,7 +43,7 @@ describe('startFeed', () => {
     };
     const states: FeedState[] = [];
     const ended = new Promise<unknown>((resolve, reject) => {
-      const feed = startFeed(client as never, 'job_x', writer as unknown as FrameWriter, { onState: (s) => states.push(s), onEnd: resolve, onError: reject });
+      const feed = startFeed(client as never, 'job_x', writer as unknown as FrameWriter, { onState: (s) => states.push(s), onEnd: resolve, onError: reject, onSessionEnd: () => reject(new Error('signed out')) });
       void feed;
     });
     expect(await ended).toMatchObject({ status: 'succeeded' });

@@ -1,4 +1,5 @@
 import type { JobStatus, OutputChunk, StreamEnd, VmoClient } from '@vmo/client';
+import { endsSession } from '../../lib/session-end.ts';
 import type { FrameWriter } from './frame-writer.ts';
 import { OutputSplicer } from './output-splicer.ts';
 
@@ -10,6 +11,11 @@ export interface FeedHandlers {
   onStatus?(status: JobStatus): void;
   onEnd?(end: StreamEnd): void;
   onError(err: unknown): void;
+  /**
+   * The credential ended (the stream closed 4401, or its upgrade was refused 401): the session's
+   * `expireSession`, which signs the tab out. Instead of onError: there is nothing to show here.
+   */
+  onSessionEnd(): void;
 }
 
 /** What a test (or a curious reader) can see of a console's feed. */
@@ -85,7 +91,8 @@ export function startFeed(client: VmoClient, jobId: string, writer: FrameWriter,
           continue;
         }
         handlers.onState('failed');
-        handlers.onError(err);
+        if (endsSession(err)) handlers.onSessionEnd();
+        else handlers.onError(err);
         return;
       }
     }

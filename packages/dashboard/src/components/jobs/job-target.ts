@@ -9,6 +9,9 @@ export interface TargetChoice {
 }
 
 /**
+ * The one home of a job's target as the dashboard writes and reads it: in one word for a URL
+ * (`?target=agent:web-1`), as the form's choice, as the API's body, and as the pages show it.
+ *
  * `local`, `agent:web-1`, `ssh:db-1@prod`: a target in one word, as `vmo run --on` takes it and
  * as `/jobs/new?target=` pre-fills the form ("run again" from a job page).
  */
@@ -25,6 +28,13 @@ export function formatTargetParam(t: TargetChoice): string {
   return t.kind === 'local' ? 'local' : `${t.kind}:${t.name}`;
 }
 
+/** A job's target as the form's choice (the agent or host as it was given: an id or a name). */
+export function targetChoice(target: Job['target']): TargetChoice {
+  if (target.type === 'agent') return { kind: 'agent', name: target.agent };
+  if (target.type === 'ssh') return { kind: 'ssh', name: target.host };
+  return { kind: 'local', name: '' };
+}
+
 /** The body's `target` for POST /v1/jobs. */
 export function targetInput(t: TargetChoice): { type: 'local' } | { type: 'agent'; agent: string } | { type: 'ssh'; host: string } {
   if (t.kind === 'agent') return { type: 'agent', agent: t.name.trim() };
@@ -32,7 +42,7 @@ export function targetInput(t: TargetChoice): { type: 'local' } | { type: 'agent
   return { type: 'local' };
 }
 
-/** Where a job runs, as the list shows it: a run child's resolved name, else the target as given. */
+/** Where a job runs, as the pages show it (after `jobTargetKind`): a run child's resolved name, else the target as given. */
 export function jobTargetText(job: Pick<Job, 'target' | 'targetName'>): string {
   const t = job.target;
   if (t.type === 'local') return 'local';

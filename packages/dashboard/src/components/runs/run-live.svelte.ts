@@ -1,4 +1,6 @@
 import type { JobStatus, Run, RunStreamProgress, RunStreamStatus, VmoClient } from '@vmo/client';
+import { endsSession } from '../../lib/session-end.ts';
+import { expireSession } from '../../lib/session.svelte.ts';
 
 /** One child as the run stream last described it. */
 export interface ChildView {
@@ -92,8 +94,10 @@ export class RunLive {
     } catch (err) {
       if (abort.signal.aborted) return;
       this.flush();
-      this.streamError = err;
       this.connection = 'failed';
+      // The token was revoked or expired while the page followed: sign out, as a REST 401 does.
+      if (endsSession(err)) return expireSession();
+      this.streamError = err;
     }
   }
 

@@ -1,21 +1,9 @@
 import type { VmoClient } from '@vmo/client';
 import type { Schedule, ScheduleFire } from '@vmo/shared/api';
-import { session } from '../../lib/session.svelte.ts';
 
 /** A schedule as the list shows it (GET /v1/schedules' items: the last fire only). */
 export type ScheduleListItem = Awaited<ReturnType<VmoClient['schedules']['list']>>['items'][number];
 export type { Schedule, ScheduleFire };
-
-/**
- * Whether the signed-in caller may create, change, trigger and delete schedules: the API asks for
- * the `jobs:run` scope. GET /v1/me's `scopes` says what this caller may do now (a token may be
- * narrower than its role); without it, the role.
- */
-export function canSchedule(): boolean {
-  const scopes = (session.me as { scopes?: unknown } | null | undefined)?.scopes;
-  if (Array.isArray(scopes)) return scopes.includes('jobs:run');
-  return session.canOperate;
-}
 
 /** What each fire submits, in two parts: the command, and where (`agent web-1`, `selector env=prod`). */
 export function whatItRuns(s: Pick<Schedule, 'job' | 'run'>): { kind: 'job' | 'run'; command: string; where: string } {
