@@ -32,8 +32,10 @@ export function dashboardIsStale(): boolean {
     join(here, 'index.html'),
     join(here, 'vite.config.ts'),
     join(here, 'package.json'),
+    // All of them, not only shared/src/api: the pages bundle domain/ (statuses, scopes) and
+    // whatever the contracts import, and a change there must rebuild.
     join(here, '..', 'client', 'src'),
-    join(here, '..', 'shared', 'src', 'api'),
+    join(here, '..', 'shared', 'src'),
   ]);
   return sources > statSync(built).mtimeMs;
 }
