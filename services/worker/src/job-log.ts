@@ -62,6 +62,9 @@ export function jobLines(log: Logger) {
       if (t.to === 'running' && t.from === 'queued') {
         const waitedMs = t.job.startedAt ? t.job.startedAt.getTime() - (t.job.releasedAt ?? t.job.createdAt).getTime() : null;
         log.info({ ...ids(t.job), attempt: t.job.attempt, queueWaitMs: waitedMs }, 'job started');
+      } else if (t.kind === 'retry') {
+        // Issue 14: the attempt is over and the job waits for the next one (its end is on record in job_attempts).
+        log.info({ ...ids(t.job), attempt: t.job.attempt, retryAt: t.job.retryAt?.toISOString() ?? null }, 'job attempt failed; retrying');
       } else if (isTerminal(t.to)) ended(t.job);
     },
     /** An agent job whose end another process wrote (or this one, through the observer: then nothing). */

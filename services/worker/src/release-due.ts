@@ -1,7 +1,7 @@
 import { repeatInBackground, type BackgroundLoop } from '@vmo/shared/background';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { RELEASE_DUE_EVERY_MS } from '@vmo/shared/domain';
-import { releaseDueJobs } from '@vmo/shared/jobs';
+import { releaseDueJobs, releaseDueRetries } from '@vmo/shared/jobs';
 import { releaseDueRuns } from '@vmo/shared/runs';
 
 /**
@@ -13,5 +13,7 @@ export function startReleaseDueLoop(cp: ControlPlane): BackgroundLoop {
   return repeatInBackground(cp.log, 'run-at release', RELEASE_DUE_EVERY_MS, async () => {
     await releaseDueJobs(cp);
     await releaseDueRuns(cp);
+    // Jobs waiting for their next attempt (issue 14), held the same way: jobs/retry/release-due-retries.ts.
+    await releaseDueRetries(cp);
   });
 }

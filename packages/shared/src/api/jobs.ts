@@ -3,6 +3,7 @@ import { IdempotencyKey } from '../domain/idempotency-key.ts';
 import { storableString, unstorableReason } from '../errors/storable-text.ts';
 import { JobInput } from '../jobs/job-input.ts';
 import { JOB_STATUSES } from '../domain/job-status.ts';
+import { RETRY_BACKOFF_TYPES } from '../domain/retry-policy.ts';
 import { TARGET_KINDS } from '../domain/target-kind.ts';
 import { DEFAULT_CANCEL_GRACE_MS } from '../domain/timings.ts';
 import { JOB_ERROR_CODES } from '../errors/error-codes.ts';
@@ -26,6 +27,15 @@ export const JobTargetView = z
     z.object({ type: z.literal('ssh'), host: z.string().meta({ description: 'as given: a host id, name or name@environment' }) }),
   ])
   .meta({ id: 'JobTarget' });
+
+/** A job's (or run's) retry policy as stored: domain/retry-policy.ts RetryPolicy, every default filled in. */
+export const RetryPolicyView = z
+  .object({
+    max: z.number().int(),
+    backoff: z.object({ type: z.enum(RETRY_BACKOFF_TYPES), delayMs: z.number().int(), maxDelayMs: z.number().int().nullable(), jitter: z.number() }),
+    on: z.object({ exitCodes: z.union([z.literal('nonzero'), z.array(z.number().int())]).nullable(), lost: z.boolean(), agentOffline: z.boolean(), timedOut: z.boolean() }),
+  })
+  .meta({ id: 'RetryPolicy' });
 
 export const Job = z
   .object({
@@ -59,6 +69,8 @@ export const Job = z
     attempt: z.number().int(),
     priority: z.number().int().meta({ description: '1 (lowest) to 10 (highest): waiting jobs start highest first, first in first out within one priority (a run\'s child has its run\'s)', example: 5 }),
     runAt: when("Not before this time (as submitted; a run's child shows its run's). While it is ahead the job is `queued`, holds no worker slot and no place in its target's line, and may be canceled").nullable(),
+    retry: RetryPolicyView.nullable().meta({ description: 'The retry policy, with its defaults filled in (null: never retried)' }),
+    retryAt: when('While the job waits `queued` for its next attempt: when that attempt may start. Null otherwise').nullable(),
     queuePosition: z
       .number()
       .int()

@@ -17,7 +17,7 @@ import {
 } from '../runs/summary-limits.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { IdempotencyKey } from '../domain/idempotency-key.ts';
-import { JobStatus, RUN_ID } from './jobs.ts';
+import { JobStatus, RetryPolicyView, RUN_ID } from './jobs.ts';
 import { defineRoute, intParam, json } from './route.ts';
 
 const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
@@ -92,6 +92,7 @@ const RunFields = {
   dispatchTimeoutMs: z.number().int().nullable().meta({ description: "How long a child waits for its offline agent; null: the worker's VMO_DISPATCH_TIMEOUT_MS" }),
   priority: z.number().int().meta({ description: '1 (lowest) to 10 (highest); every child has it', example: 5 }),
   runAt: when('Not before this time: no child is released before it (the strategy starts then); null: at once').nullable(),
+  retry: RetryPolicyView.nullable().meta({ description: "Every child's retry policy (null: none): a child is retried before it counts against maxErrors" }),
   labels: LabelMap,
   createdBy: z.string().nullable(),
   total: z.number().int().meta({ description: 'Number of children (targets), fixed at submission' }),

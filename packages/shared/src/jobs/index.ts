@@ -14,3 +14,5 @@ export * from './queries/index.ts';
 export * from './target-gate/index.ts';
 export * from './secrets/index.ts';
 export * from './run-at/index.ts';
+export * from './retry/index.ts';
+export * from './retry-input.ts';

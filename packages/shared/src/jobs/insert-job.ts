@@ -27,19 +27,20 @@ export async function insertJob(sql: Sql | TransactionSql, v: typeof jobs.$infer
   const labels = JSON.stringify(v.labels ?? {});
   const runAt = v.runAt ? v.runAt.toISOString() : null;
   const released = releasedAtSql(sql, runAt);
+  const retry = v.retry ? JSON.stringify(v.retry) : null;
   const [row] =
     agentRef === undefined
       ? await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at, retry)
           values (${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
                   ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
-                  ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released})
+                  ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}, ${retry}::jsonb)
           returning *`
       : await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at, retry)
           select ${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, a.id, ${v.hostId ?? null},
                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
-                 ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}
+                 ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}, ${retry}::jsonb
           from agents a where a.revoked_at is null and (a.id = ${agentRef} or a.name = ${agentRef})
           limit 1
           returning *`;

@@ -34,6 +34,9 @@ export function jobView(row: JobRow, queuePosition: number | null = null) {
     attempt: row.attempt,
     priority: row.priority,
     runAt: row.runAt?.toISOString() ?? null,
+    retry: row.retry,
+    // Issue 14: shown while the job waits `queued` for its next attempt (kept in the row after it is released).
+    retryAt: row.status === 'queued' ? (row.retryAt?.toISOString() ?? null) : null,
     queuePosition,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

@@ -1,3 +1,4 @@
+import { resolveRetryPolicy } from '../domain/retry-policy.ts';
 import { and, eq, isNull, or } from 'drizzle-orm';
 import { secretEnvToSeal } from './secrets/secret-env-to-seal.ts';
 import { AppError } from '../errors/app-error.ts';
@@ -76,6 +77,7 @@ export async function submitJob(
     ownerId,
     runAt: input.runAt === undefined ? null : new Date(input.runAt),
     priority: input.priority,
+    retry: input.retry ? resolveRetryPolicy(input.retry) : null,
   };
   // LOUD: a job with secrets is inserted with them in one transaction: a job row without its
   // secrets would run without them.

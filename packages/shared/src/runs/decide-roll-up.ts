@@ -72,7 +72,8 @@ export function decideRollUp(run: RunRow, c: ChildCounts): RollUpDecision {
 
   let status: RunStatus;
   if (c.total > 0 && c.terminal === c.total) status = canceling ? 'canceled' : c.ok === c.total ? 'succeeded' : 'failed';
-  else if (c.total - c.queued > 0) status = 'running';
+  // A run that has started stays `running` while a child waits `queued` for its next attempt (issue 14).
+  else if (c.total - c.queued > 0 || run.startedAt !== null) status = 'running';
   else status = 'queued';
   const final = status === 'succeeded' || status === 'failed' || status === 'canceled';
 

@@ -35,11 +35,11 @@ export async function insertRun(
       if (existing) return { run: existing, replayed: true };
     }
     const [row] = await tx`
-      insert into runs (id, status, command, env, secret_env_names, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total, run_at, priority)
+      insert into runs (id, status, command, env, secret_env_names, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total, run_at, priority, retry)
       values (${v.id}, 'queued', ${v.command}, ${JSON.stringify(v.env ?? {})}::jsonb, ${secretNames(v)}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs},
               ${JSON.stringify(v.targets)}::jsonb, ${JSON.stringify(v.strategyInput ?? {})}::jsonb, ${JSON.stringify(v.strategy)}::jsonb,
               ${v.offline ?? 'wait'}, ${v.dispatchTimeoutMs ?? null}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null}, ${targets.length},
-              ${runAtOf(v)}::timestamptz, ${priorityOf(v)})
+              ${runAtOf(v)}::timestamptz, ${priorityOf(v)}, ${retryOf(v)}::jsonb)
       returning *`;
     // LOUD: in this transaction: no child exists without the secrets it was submitted with.
     if (sealedSecretEnv) await insertRunSecrets(tx, v.id, sealedSecretEnv);
@@ -62,14 +62,14 @@ async function insertChildren(tx: postgres.TransactionSql, v: NewRun, targets: r
   const offline = v.offline === 'skip' || v.offline === 'fail' ? v.offline : null;
   await tx`
     insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id,
-                      run_id, run_index, target_name, target_kind, released_at, dispatch_timeout_ms, offline, run_at, priority)
+                      run_id, run_index, target_name, target_kind, released_at, dispatch_timeout_ms, offline, run_at, priority, retry)
     select t.id, 'queued', ${v.command},
            case when t.kind = 'agent' then jsonb_build_object('type', 'agent', 'agent', t.target_id)
                 else jsonb_build_object('type', 'ssh', 'host', t.target_id) end,
            case when t.kind = 'agent' then t.target_id end,
            case when t.kind = 'ssh' then t.target_id end,
            ${JSON.stringify(v.env ?? {})}::jsonb, ${secretNames(v)}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
-           ${v.id}, t.ord - 1 + ${firstIndex}, t.name, t.kind, null, ${v.dispatchTimeoutMs ?? null}, ${offline}, ${runAtOf(v)}::timestamptz, ${priorityOf(v)}
+           ${v.id}, t.ord - 1 + ${firstIndex}, t.name, t.kind, null, ${v.dispatchTimeoutMs ?? null}, ${offline}, ${runAtOf(v)}::timestamptz, ${priorityOf(v)}, ${retryOf(v)}::jsonb
     from unnest(${ids}::text[], ${targets.map((t) => t.kind)}::text[], ${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.name)}::text[])
          with ordinality as t(id, kind, target_id, name, ord)`;
 }
@@ -78,6 +78,8 @@ async function insertChildren(tx: postgres.TransactionSql, v: NewRun, targets: r
 const runAtOf = (v: NewRun): string | null => (v.runAt ? v.runAt.toISOString() : null);
 /** The run's priority: its children's (a child is queued, and lined up on its target, by it). */
 const priorityOf = (v: NewRun): number => v.priority ?? DEFAULT_PRIORITY;
+/** The run's retry policy (resolved), as text for Postgres: every child's (issue 14), or null. */
+const retryOf = (v: NewRun): string | null => (v.retry ? JSON.stringify(v.retry) : null);
 
 /** The secretEnv names as jsonb text, or null (no secrets: the children cost no secret read). */
 const secretNames = (v: NewRun): string | null => (v.secretEnvNames && v.secretEnvNames.length > 0 ? JSON.stringify(v.secretEnvNames) : null);

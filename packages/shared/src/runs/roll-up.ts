@@ -235,9 +235,10 @@ function scheduleBakeEnd(cp: RollUpDeps, runId: string, inMs: number): void {
  */
 export function registerRunRollUp(cp: RollUpDeps): () => void {
   registered.push(cp);
-  stopObserving ??= onTransition(({ job, to }) => {
+  stopObserving ??= onTransition(({ job, to, kind }) => {
     const rollUpCp = registered[0];
-    if (!job.runId || !rollUpCp || (to !== 'running' && !isTerminal(to))) return;
+    // A retry (issue 14) too: the child left its slot (running → queued, held), so another may go.
+    if (!job.runId || !rollUpCp || (to !== 'running' && !isTerminal(to) && kind !== 'retry')) return;
     // LOUD: never awaited. The roll-up itself ends children through the lifecycle, which tells
     // this observer, which would then wait for the very roll-up that is waiting for it.
     void requestRollUp(rollUpCp, job.runId);

@@ -23,6 +23,8 @@ export async function releaseChildren(sql: Sql, runId: string, count: number, be
     where id in (
       select id from jobs
       where run_id = ${runId} and status = 'queued' and released_at is null
+        -- A child waiting for its next attempt (issue 14) only once its retry_at has come.
+        and (retry_at is null or retry_at <= clock_timestamp())
         ${beforeIndex === null ? sql`` : sql`and run_index < ${beforeIndex}`}
       order by run_index
       limit ${count})

@@ -19,6 +19,7 @@ export function runListView(row: RunRecord) {
     dispatchTimeoutMs: row.dispatchTimeoutMs,
     priority: row.priority,
     runAt: row.runAt?.toISOString() ?? null,
+    retry: row.retry,
     labels: row.labels,
     createdBy: row.createdBy,
     total: row.total,

@@ -1,3 +1,4 @@
+import { resolveRetryPolicy } from '../domain/retry-policy.ts';
 import { createHash } from 'node:crypto';
 import { secretEnvToSeal } from '../jobs/secrets/secret-env-to-seal.ts';
 import { countJobsSubmitted } from '../metrics/index.ts';
@@ -91,6 +92,7 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
       ownerId: opts.ownerId ?? null,
       runAt: input.runAt === undefined ? null : new Date(input.runAt),
       priority: input.priority,
+      retry: input.retry ? resolveRetryPolicy(input.retry) : null,
     },
     targets,
     opts.idempotency ? { key: opts.idempotency, hash: hash! } : undefined,

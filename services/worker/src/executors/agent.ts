@@ -68,7 +68,10 @@ export function agentExecutor(cp: ControlPlane, bus: Pick<BusSubscriber, 'jobEve
               continue;
             }
           }
-          if (!row || isTerminal(row.status) || row.attempt !== job.attempt) return { kind: 'ended' };
+          // LOUD: not `running` any more is ended for this attempt, `queued` included: a retry (issue
+          // 14) put the job back to wait for its next attempt, and this loop must never dispatch
+          // the old attempt again (the agent forgot it after its exit, and would start it anew).
+          if (!row || isTerminal(row.status) || row.status !== 'running' || row.attempt !== job.attempt) return { kind: 'ended' };
 
           // Presence `unknown` (Redis did not answer) counts as present: no verdict of `lost` on
           // a presence nobody could read (presence/agent-presence.ts).

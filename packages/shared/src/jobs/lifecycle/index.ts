@@ -5,3 +5,4 @@ export * from './observers.ts';
 export * from './transition.ts';
 export * from './transition-run-children.ts';
 export * from './mark-changes.ts';
+export * from './retry.ts';

@@ -54,7 +54,29 @@ export type JobChange =
    * `running → canceled | timed_out` (the recorded reason): an agent job stopped before its agent
    * confirmed the start; it is never dispatched again. Fenced by attempt.
    */
-  | { kind: 'end_unaccepted'; attempt: number };
+  | { kind: 'end_unaccepted'; attempt: number }
+  /**
+   * `running → queued` or `queued → queued` (issue 14): an attempt that would have ended as
+   * `outcome` goes on record and the job waits `delayMs` for attempt number `attempt + 1`.
+   * Made by transition() itself from an `exit` or `end` that meets the job's retry policy
+   * (retry.ts); fenced by status, the job's attempt (`fence`) and the stop reason read with
+   * the policy, so a cancel recorded meanwhile makes it lose (and the end is written instead).
+   */
+  | RetryChange;
+
+/** See JobChange `retry`. */
+export interface RetryChange {
+  kind: 'retry';
+  from: 'running' | 'queued';
+  /** jobs.attempt as read: the row must still have it. */
+  fence: number;
+  /** jobs.cancel_reason as read (`timed_out`, or null): the row must still have it. */
+  cancelReason: string | null;
+  /** The number of the attempt that is over (fence for `running`, fence + 1 for an attempt that never started). */
+  attempt: number;
+  outcome: { status: 'failed' | 'timed_out' | 'lost'; exitCode: number | null; signal: string | null; error: JobError | null; truncated: boolean };
+  delayMs: number;
+}
 
 export type JobChangeKind = JobChange['kind'];
 
@@ -93,5 +115,7 @@ export function edgesOf(change: JobChange): { from: JobStatus; to: readonly JobS
       return { from: 'running', to: ['succeeded', 'failed', 'canceled', 'timed_out'] };
     case 'end_unaccepted':
       return { from: 'running', to: ['canceled', 'timed_out'] };
+    case 'retry':
+      return { from: change.from, to: ['queued'] };
   }
 }

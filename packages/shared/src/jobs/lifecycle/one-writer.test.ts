@@ -37,7 +37,7 @@ describe('one writer of jobs.status', () => {
   it('every write of the status is a statement of the lifecycle module (jobs/lifecycle/sql)', () => {
     const writes = statusWrites();
     // The scan must see the lifecycle's own statements, or it is not looking in the right places.
-    expect(new Set(writes.filter((w) => w.file.startsWith(LIFECYCLE_SQL)).map((w) => w.file)).size).toBe(6);
+    expect(new Set(writes.filter((w) => w.file.startsWith(LIFECYCLE_SQL)).map((w) => w.file)).size).toBe(7);
     expect(writes.filter((w) => !w.file.startsWith(LIFECYCLE_SQL)).map((w) => `${w.file}: ${w.text}`)).toEqual([]);
   });
 });
@@ -61,6 +61,9 @@ describe('the transition table', () => {
       ...(['succeeded', 'failed', 'canceled', 'timed_out', 'lost'] as const).map((status): JobChange => ({ kind: 'end', from: 'running', attempt: 1, status })),
       { kind: 'exit', attempt: 1, exit: { exitCode: 0, signal: null, truncated: false } },
       { kind: 'end_unaccepted', attempt: 1 },
+      ...(['running', 'queued'] as const).map(
+        (from): JobChange => ({ kind: 'retry', from, fence: 1, cancelReason: null, attempt: 1, outcome: { status: 'failed', exitCode: 1, signal: null, error: null, truncated: false }, delayMs: 0 }),
+      ),
     ];
     for (const change of changes) {
       const { from, to } = edgesOf(change);
@@ -73,7 +76,8 @@ describe('the transition table', () => {
     }
   });
 
-  it('has no way back from running to queued yet (retries will add it here)', () => {
-    expect(isAllowed('running', 'queued')).toBe(false);
+  it('goes back from running to queued only by a retry (issue 14), and from no terminal status', () => {
+    expect(isAllowed('running', 'queued')).toBe(true);
+    for (const s of TERMINAL_STATUSES) expect(isAllowed(s, 'queued')).toBe(false);
   });
 });

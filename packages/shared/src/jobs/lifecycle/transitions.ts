@@ -13,15 +13,23 @@ import type { JobStatus } from '../../domain/job-status.ts';
  *   (`skip_queued`, one statement for all of them), or a worker finds its agent offline under
  *   `offline: "skip"`.
  * - `running → succeeded | failed | canceled | timed_out | lost`: it ended, once, fenced by attempt.
- * - a terminal status → nothing, ever.
+ * - `running → queued` (`retry`, issue 14): the attempt would have ended `failed`, `timed_out` or
+ *   `lost` and the job's retry policy wants another: the attempt goes on record (job_attempts),
+ *   the job waits `queued` (held, with `retry_at`) for the next one, which the start numbers
+ *   attempt + 1. Taken by the one writer itself when an `exit` or `end` meets the policy
+ *   (lifecycle/retry.ts), never asked for by a caller; never for a job whose cancel is recorded.
+ * - `queued → queued` (`retry`): the same for an attempt that never started because its agent
+ *   stayed offline past the dispatch timeout (`on.agentOffline`); the attempt is used up (the
+ *   job's attempt is bumped), so the next start is a later one.
+ * - a terminal status → nothing, ever. A retry is decided before the end is written, so a job
+ *   that shows a terminal status stays there.
  *
- * Not here (yet): `running → queued`. No code hands a job back to the queue today (a worker that
- * shuts down leaves an agent job `running` for another worker to re-attach). Retries will add it,
- * as a transition that bumps the attempt, and only here.
+ * A worker that shuts down still leaves an agent job `running` for another worker to re-attach:
+ * the only way back to `queued` is a retry.
  */
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  queued: ['running', 'canceled', 'timed_out', 'failed', 'skipped'],
-  running: ['succeeded', 'failed', 'canceled', 'timed_out', 'lost'],
+  queued: ['running', 'canceled', 'timed_out', 'failed', 'skipped', 'queued'],
+  running: ['succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'queued'],
   succeeded: [],
   failed: [],
   canceled: [],

@@ -98,8 +98,9 @@ export function registerTargetGateWakeUp(cp: WakeDeps): () => void {
       }
     })();
   };
-  const off = onTransition(({ job, to }) => {
-    if (isTerminal(to)) jobEndedOnTarget(job);
+  const off = onTransition(({ job, from, to }) => {
+    // A retry (issue 14) leaves the slot too: the job waits, held, for its next attempt.
+    if (isTerminal(to) || (from === 'running' && to === 'queued')) jobEndedOnTarget(job);
   });
   const me = {
     wake,

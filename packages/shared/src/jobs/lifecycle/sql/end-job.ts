@@ -10,7 +10,16 @@ import type { EndDetails } from '../job-change.ts';
  * LOUD: callers must have made every output chunk durable before calling this; subscribers
  * treat `end` as "the log in Postgres is complete".
  */
-export async function endJob(sql: Sql, jobId: string, from: 'queued' | 'running', status: TerminalStatus, end: EndDetails, attempt: number | undefined): Promise<Row | undefined> {
+export async function endJob(
+  sql: Sql,
+  jobId: string,
+  from: 'queued' | 'running',
+  status: TerminalStatus,
+  end: EndDetails,
+  attempt: number | undefined,
+  /** Match only a job without a retry policy (the lifecycle judges the others first: lifecycle/retry.ts). */
+  withoutRetryPolicy = false,
+): Promise<Row | undefined> {
   const [row] = await sql`
     update jobs set
       status = ${status},
@@ -22,6 +31,7 @@ export async function endJob(sql: Sql, jobId: string, from: 'queued' | 'running'
       finished_at = clock_timestamp()
     where id = ${jobId} and status = ${from}
       ${attempt === undefined ? sql`` : sql`and attempt = ${attempt}`}
+      ${withoutRetryPolicy ? sql`and retry is null` : sql``}
     returning *`;
   return row;
 }

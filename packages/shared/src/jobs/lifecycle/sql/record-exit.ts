@@ -14,7 +14,14 @@ import type { ProcessExit } from '../job-change.ts';
  * LOUD: fenced like endJob (only a `running` row of this attempt), and callers must have made
  * every output chunk durable first.
  */
-export async function recordExit(sql: Sql, jobId: string, exit: ProcessExit, attempt: number): Promise<Row | undefined> {
+export async function recordExit(
+  sql: Sql,
+  jobId: string,
+  exit: ProcessExit,
+  attempt: number,
+  /** Match only a job without a retry policy (the lifecycle judges the others first: lifecycle/retry.ts). */
+  withoutRetryPolicy = false,
+): Promise<Row | undefined> {
   const byExit = Boolean(exit.error) || exit.exitCode !== 0 ? 'failed' : 'succeeded';
   const [row] = await sql`
     update jobs set
@@ -26,6 +33,7 @@ export async function recordExit(sql: Sql, jobId: string, exit: ProcessExit, att
       output_truncated = output_truncated or ${exit.truncated},
       finished_at = clock_timestamp()
     where id = ${jobId} and attempt = ${attempt} and status = 'running'
+      ${withoutRetryPolicy ? sql`and retry is null` : sql``}
     returning *`;
   return row;
 }
