@@ -10,10 +10,12 @@
 export interface Location {
   path: string;
   query: URLSearchParams;
+  /** What the page put in this history entry (`navigate`'s `state`): kept by Back, Forward and a reload. */
+  state: unknown;
 }
 
 function read(): Location {
-  return { path: window.location.pathname, query: new URLSearchParams(window.location.search) };
+  return { path: window.location.pathname, query: new URLSearchParams(window.location.search), state: window.history.state as unknown };
 }
 
 let current = $state<Location>(read());
@@ -26,6 +28,9 @@ export const location = {
   get query(): URLSearchParams {
     return current.query;
   },
+  get state(): unknown {
+    return current.state;
+  },
 };
 
 /** This page's path and query (`/jobs?status=failed`): where sign-in returns to. */
@@ -33,19 +38,24 @@ export function currentHref(): string {
   return current.path + (current.query.size > 0 ? `?${current.query}` : '');
 }
 
-/** Go to `to` (a path with an optional query) without a reload; `replace` keeps the back button where it was (filters). */
-export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+/**
+ * Go to `to` (a path with an optional query) without a reload; `replace` keeps the back button
+ * where it was (filters). `state` is kept with the history entry (location.state), structured-cloneable.
+ */
+export function navigate(to: string, opts: { replace?: boolean; state?: unknown } = {}): void {
   const url = new URL(to, window.location.origin);
   // Never leaves the site: every caller means a page of the dashboard (sign-in's `next` included).
   if (url.origin !== window.location.origin) throw new Error(`navigate() only goes to this site's pages, not ${url.origin}`);
   const href = url.pathname + url.search + url.hash;
-  if (opts.replace) window.history.replaceState(null, '', href);
-  else window.history.pushState(null, '', href);
+  if (opts.replace) window.history.replaceState(opts.state ?? null, '', href);
+  else window.history.pushState(opts.state ?? null, '', href);
   current = read();
 }
 
-/** The same page with `changes` applied to its query (a value of undefined or '' removes the key); replaces history. */
-export function setQuery(changes: Record<string, string | readonly string[] | undefined>): void {
+type QueryChanges = Record<string, string | readonly string[] | undefined>;
+
+/** This page's address with `changes` applied to its query (a value of undefined or '' removes the key). */
+export function hrefWithQuery(changes: QueryChanges): string {
   const query = new URLSearchParams(current.query);
   for (const [key, value] of Object.entries(changes)) {
     query.delete(key);
@@ -53,7 +63,12 @@ export function setQuery(changes: Record<string, string | readonly string[] | un
     else if (Array.isArray(value)) for (const v of value) if (v !== '') query.append(key, v);
   }
   const search = query.toString();
-  navigate(current.path + (search === '' ? '' : `?${search}`), { replace: true });
+  return current.path + (search === '' ? '' : `?${search}`);
+}
+
+/** The same page with `changes` applied to its query; replaces history (a filter is no place to go back to). */
+export function setQuery(changes: QueryChanges): void {
+  navigate(hrefWithQuery(changes), { replace: true });
 }
 
 /** `/jobs/:id` against `/jobs/job_1`: `{id: 'job_1'}`, or undefined when it does not match. */
