@@ -97,6 +97,8 @@ export class VmoClient {
       this.body(api.listJobs, { query: { ...query, status: statuses(query.status), label: typeof query.label === 'string' ? [query.label] : query.label } as never }),
     get: (id: string) => this.body(api.getJob, { params: { id } }),
     cancel: (id: string, body?: Body<typeof api.cancelJob>) => this.body(api.cancelJob, { params: { id }, ...(body ? { body } : {}) }),
+    /** Every attempt of a retried job, oldest first (the last is the current one): status, exit code, error, times, output size. */
+    attempts: (id: string) => this.body(api.jobAttempts, { params: { id } }),
     /** The stored output as the answer's bytes: by default (`format: 'raw'`) exactly what the command wrote, one stream or both as written. */
     logs: async (id: string, query: Query<typeof api.jobLogs> = {}): Promise<Uint8Array> => {
       const res = await send(this.http, api.jobLogs, { params: { id }, query });

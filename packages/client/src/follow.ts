@@ -5,6 +5,8 @@ import { streamOnce, type StreamClose, type StreamSocket, type StreamTarget } fr
 export type StreamEnd = Extract<StreamMessage, { type: 'end' }>;
 
 export interface OutputChunk {
+  /** The attempt it belongs to (issue 14: a retried job's attempts each have their own output, seqs from 0). */
+  attempt: number;
   seq: number;
   stream: 'stdout' | 'stderr';
   /** The bytes exactly as the command wrote them. */
@@ -24,8 +26,12 @@ export interface Reconnect {
 export interface FollowOptions {
   /** Start after this seq (the last one you have); -1 or absent: from the first chunk. */
   after?: number | undefined;
+  /** A retried job: start at this attempt (`after` is a seq of it); absent: the latest. */
+  attempt?: number | undefined;
   onOutput?(chunk: OutputChunk): void;
   onStatus?(status: JobStatus): void;
+  /** A retried job moved on to attempt `attempt`: its output follows, seqs from 0. */
+  onAttempt?(attempt: number, retryAt: string | null): void;
   /** Every frame delivered, in order (a duplicate after a resume is never delivered), with its socket. */
   onMessage?(msg: StreamMessage, socket: StreamSocket): void;
   onReconnect?(reconnect: Reconnect): void;
@@ -54,10 +60,19 @@ export interface FollowOptions {
  */
 export async function follow(target: StreamTarget, jobId: string, opts: FollowOptions = {}): Promise<StreamEnd> {
   let last = opts.after ?? -1;
+  /** The attempt being delivered (issue 14); undefined until the server says otherwise: the latest. */
+  let attempt = opts.attempt;
   return resumeUntilEnd<StreamEnd, number>(opts, () => last, (c) => {
     const onMessage = (msg: StreamMessage, socket: StreamSocket) => {
       if (c.gap) return;
-      if (msg.type === 'output') {
+      if (msg.type === 'status' && msg.attempt !== undefined) {
+        attempt ??= msg.attempt; // the first frame: where the stream starts (the latest, when none was asked for)
+      } else if (msg.type === 'attempt') {
+        // A resume names its attempt, so a marker for one already delivered is never repeated.
+        if (attempt !== undefined && msg.attempt <= attempt) return;
+        attempt = msg.attempt;
+        last = -1;
+      } else if (msg.type === 'output') {
         if (msg.seq <= last) return; // delivered before this connection: never twice
         if (msg.seq !== last + 1) {
           c.gap = true; // never skip: start again from the last seq delivered
@@ -70,10 +85,12 @@ export async function follow(target: StreamTarget, jobId: string, opts: FollowOp
       }
       c.delivered = true;
       opts.onMessage?.(msg, socket);
-      if (msg.type === 'output') opts.onOutput?.({ seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
+      if (msg.type === 'output') opts.onOutput?.({ attempt: attempt ?? 1, seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
       else if (msg.type === 'status') opts.onStatus?.(msg.status);
+      else if (msg.type === 'attempt') opts.onAttempt?.(msg.attempt, msg.retryAt);
     };
-    return streamOnce(target, jobId, { after: last, onMessage, signal: opts.signal });
+    // Resumed at the attempt it had reached (absent: the latest, which is where a first connection starts).
+    return streamOnce(target, jobId, { after: last, attempt, onMessage, signal: opts.signal });
   });
 }
 

@@ -35,6 +35,8 @@ export interface StreamSocketOptions<M> {
 
 export interface StreamOnceOptions extends StreamSocketOptions<StreamMessage> {
   after?: number | undefined;
+  /** The attempt of a retried job to start at (absent: the latest); `after` is a seq of it. */
+  attempt?: number | undefined;
 }
 
 export interface StreamClose {
@@ -49,7 +51,7 @@ export interface StreamClose {
  * socket's error. For reconnecting as the README says, use follow().
  */
 export function streamOnce(target: StreamTarget, jobId: string, opts: StreamOnceOptions): Promise<StreamClose> {
-  const url = routeUrl(target.baseUrl.replace(/^http/, 'ws'), streamJob, { id: jobId }, { after: opts.after });
+  const url = routeUrl(target.baseUrl.replace(/^http/, 'ws'), streamJob, { id: jobId }, { after: opts.after, attempt: opts.attempt });
   return openStream(target, url, opts);
 }
 

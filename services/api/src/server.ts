@@ -148,13 +148,13 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
     const auth = upgradeAuthRequest(req);
     const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, auth, STREAM_CREDENTIAL_REQUIRED));
     if (!allows(principal, 'jobs:read')) throw scopeDenied(principal, 'jobs:read');
-    const { jobId, after } = parseStreamRequest(match[1]!, url);
+    const { jobId, after, attempt } = parseStreamRequest(match[1]!, url);
     if (!isId('job', jobId)) return rejectUpgrade(socket, notFound('job', jobId));
     await assertJobVisible(deps.cp, principal, jobId); // 404 for a job the caller may not see, as for none
     subscribers.handleUpgrade(req, socket, head, (ws) => {
       accepted();
       access.watch(ws, { auth, principal, resource: { kind: 'job', id: jobId }, generation });
-      void serveJobStream(ws, jobId, after, { cp: deps.cp, bus: deps.bus, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
+      void serveJobStream(ws, jobId, { after, attempt }, { cp: deps.cp, bus: deps.bus, log: deps.log, maxBufferedBytes: deps.maxSubscriberBufferBytes });
     });
   }
 

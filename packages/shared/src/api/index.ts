@@ -51,6 +51,7 @@ export const REST_ROUTES = [
   jobs.getJob,
   jobs.cancelJob,
   jobs.jobLogs,
+  jobs.jobAttempts,
   agents.registerAgent,
   agents.listAgents,
   agents.getAgent,

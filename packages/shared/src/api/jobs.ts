@@ -89,6 +89,24 @@ export type Job = z.infer<typeof Job>;
 
 export const JobPage = z.object({ items: z.array(Job), nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last' }) }).meta({ id: 'JobPage' });
 
+/** One attempt of a job (issue 14): GET /v1/jobs/{id}/attempts. */
+export const JobAttempt = z
+  .object({
+    attempt: z.number().int().meta({ description: '1 for the first', example: 1 }),
+    status: JobStatus.meta({ description: "How the attempt ended (`failed`, `timed_out` or `lost` for one that was retried); the current attempt's is the job's status" }),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    outputBytes: z.number().int().meta({ description: "Bytes of this attempt's output (GET /v1/jobs/{id}/logs?attempt=N)" }),
+    outputTruncated: z.boolean(),
+    startedAt: when('When it started; null for one that never did (its agent stayed offline, or it is still to come)').nullable(),
+    finishedAt: when('When it ended').nullable(),
+    retryAt: when('When the next attempt was (or, while the job waits for it, is) due: this end plus the backoff drawn. Null for an attempt that was not retried').nullable(),
+  })
+  .meta({ id: 'JobAttempt' });
+export type JobAttempt = z.infer<typeof JobAttempt>;
+export const JobAttemptList = z.object({ items: z.array(JobAttempt).meta({ description: 'Oldest first; the last is the current attempt' }) }).meta({ id: 'JobAttemptList' });
+
 /** One line of `GET /v1/jobs/{id}/logs?format=ndjson`. */
 export const LogChunk = z
   .object({
@@ -155,8 +173,20 @@ export const ListJobsQuery = z
   })
   .strict();
 
+const ATTEMPT = 'must be an attempt number: a whole number from 1 (the first attempt)';
+/** `?attempt=N` (issue 14): one attempt of a retried job; absent: the latest. */
+export const attemptParam = (description: string) =>
+  z.coerce
+    .number({ error: ATTEMPT })
+    .int(ATTEMPT)
+    .min(1, ATTEMPT)
+    .max(1_000_000, ATTEMPT)
+    .optional()
+    .meta({ type: 'integer', minimum: 1, description });
+
 export const JobLogsQuery = z
   .object({
+    attempt: attemptParam("Which attempt's output (each attempt of a retried job has its own; seqs start at 0 in each): 1 for the first. Absent: the latest. An attempt the job has not reached is 404"),
     stream: z.enum(['stdout', 'stderr']).optional().meta({ description: 'One stream only; both when absent' }),
     after: intParam(-1, 2 ** 31 - 1, -1).meta({ description: 'Only chunks with a higher seq (the last seq you have)' }),
     format: z.enum(['raw', 'ndjson']).default('raw').meta({ description: '`raw`: the bytes as written; `ndjson`: one LogChunk per line' }),
@@ -244,6 +274,21 @@ export const cancelJob = defineRoute({
   },
 });
 
+export const jobAttempts = defineRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/attempts',
+  operationId: 'jobAttempts',
+  tags: ['jobs'],
+  summary: "A job's attempts",
+  description:
+    'Every attempt of the job, oldest first: a job with a `retry` policy is run again after a failure, and each attempt keeps its own status, exit code, error, times and output (`GET /v1/jobs/{id}/logs?attempt=N`). The last entry is the current attempt (the job\'s own status; `queued` with `retryAt` while it waits for the next one). A job never retried has one.',
+  request: { params: JobIdParams },
+  responses: {
+    200: { description: 'The attempts', content: json(JobAttemptList) },
+    ...errorResponses(JOB_NOT_FOUND),
+  },
+});
+
 export const jobLogs = defineRoute({
   method: 'get',
   path: '/v1/jobs/{id}/logs',
@@ -255,7 +300,10 @@ export const jobLogs = defineRoute({
   responses: {
     200: {
       description: 'The output',
-      headers: z.object({ 'X-Job-Status': z.enum(JOB_STATUSES).meta({ description: "The job's status when the answer began" }) }),
+      headers: z.object({
+        'X-Job-Status': z.enum(JOB_STATUSES).meta({ description: "The job's status when the answer began" }),
+        'X-Job-Attempt': z.string().meta({ description: 'The attempt whose output this is' }),
+      }),
       content: {
         'application/octet-stream': { schema: z.string().meta({ format: 'binary', description: 'format=raw: the bytes as the command wrote them' }) },
         'application/x-ndjson': { schema: LogChunk },

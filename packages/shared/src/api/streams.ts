@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { JOB_STATUSES } from '../domain/job-status.ts';
 import { SubscriberCloseCode, type SubscriberMessage } from '../protocol/subscriber-messages.ts';
 import { errorResponses } from './errors.ts';
-import { JobIdParams } from './jobs.ts';
+import { attemptParam, JobIdParams } from './jobs.ts';
 import { defineRoute, intParam } from './route.ts';
 
 /**
@@ -18,22 +18,38 @@ export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 const AFTER = 'must be a whole number ≥ -1 (the last seq you have)';
 /** Unknown parameters are ignored here (unlike REST queries), as they always were. */
 export const StreamQuery = z.object({
-  after: intParam(-1, 2 ** 31 - 1, -1, AFTER).meta({ description: 'Send only chunks with a higher seq: the last seq you have, to resume' }),
+  attempt: attemptParam(
+    'Start at this attempt of a retried job (1 for the first; absent: the latest), then follow the job through its later attempts to its end: an `attempt` frame marks where the next attempt\'s output begins. With `after`, resume where you were: the attempt and the last seq you have of it',
+  ),
+  after: intParam(-1, 2 ** 31 - 1, -1, AFTER).meta({ description: 'Send only chunks with a higher seq (of the attempt the stream starts at): the last seq you have, to resume' }),
 });
 
 /** Server → subscriber, one JSON text frame each. */
 export const StreamMessage = z
   .discriminatedUnion('type', [
-    z.object({ type: z.literal('status'), status: z.enum(JOB_STATUSES) }),
+    z.object({
+      type: z.literal('status'),
+      status: z.enum(JOB_STATUSES),
+      attempt: z.number().int().optional().meta({ description: 'On the first frame: the attempt whose output the stream starts with (a retried job has several)' }),
+    }),
     z.object({
       type: z.literal('output'),
       seq: z.number().int(),
       stream: z.enum(['stdout', 'stderr']),
       data: z.string().meta({ description: 'The bytes, base64' }),
     }),
+    z.object({
+      type: z.literal('attempt'),
+      attempt: z.number().int().meta({ description: 'The attempt whose output follows (its seqs start at 0 again)' }),
+      retryAt: z.string().nullable().meta({ description: 'When it is due, while the job waits for it; null once it has started' }),
+    }),
     z.object({ type: z.literal('end'), status: z.enum(JOB_STATUSES), exitCode: z.number().int().nullable(), signal: z.string().nullable() }),
   ])
-  .meta({ id: 'StreamMessage', description: 'A frame of GET /v1/jobs/{id}/stream: `status` first, then `output` (every chunk once, in seq order), last `end`.' });
+  .meta({
+    id: 'StreamMessage',
+    description:
+      'A frame of GET /v1/jobs/{id}/stream: `status` first, then `output` (every chunk once, in seq order), last `end`. A retried job (issue 14): `attempt` before each later attempt\'s output, whose seqs start at 0 again; `end` once the job has ended for good.',
+  });
 export type StreamMessage = z.infer<typeof StreamMessage>;
 // The schema and the server's message type must not drift apart: this line stops compiling if they do.
 const sameMessages: [StreamMessage, SubscriberMessage] extends [SubscriberMessage, StreamMessage] ? true : never = true;

@@ -5,7 +5,13 @@ import type { OutputStream } from '../domain/output-stream.ts';
 /** Server → WebSocket subscriber of `/v1/jobs/{id}/stream`. */
 export type SubscriberMessage =
   | { type: 'output'; seq: number; stream: OutputStream; data: string /* base64 */ }
-  | { type: 'status'; status: JobStatus }
+  /** `attempt` on the first frame only: the attempt the stream starts at (issue 14). */
+  | { type: 'status'; status: JobStatus; attempt?: number }
+  /**
+   * Issue 14: the attempt served so far is over and was retried; what follows is attempt
+   * `attempt`'s output, its seqs from 0 again. `retryAt`: when it is due, while the job waits for it.
+   */
+  | { type: 'attempt'; attempt: number; retryAt: string | null }
   | { type: 'end'; status: JobStatus; exitCode: number | null; signal: string | null };
 
 /** Subscriber → server: only a keep-alive is accepted; anything else closes with 1008. */

@@ -2,13 +2,13 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
 import { assertAllowed, assertMayRunJob, jobAccess, jobsReadableBy, mayReadAgent, mayReadMachine, runsReadableBy } from '@vmo/shared/access';
-import { cancelJob, getJob, jobLogs, listJobs, submitJob } from '@vmo/shared/api';
+import { cancelJob, getJob, jobAttempts, jobLogs, listJobs, submitJob } from '@vmo/shared/api';
 import { deniedByPolicy } from '@vmo/shared/audit';
-import { notFound } from '@vmo/shared/errors';
+import { AppError, notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
-import { findJobs, getJob as readJob, getJobWithPosition, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
+import { currentAttempt, findJobs, getJob as readJob, getJobWithPosition, jobAttempts as readJobAttempts, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
 import { grantsOf } from '../access/request-grants.ts';
 import { type AuthEnv, principalKey } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
@@ -73,15 +73,27 @@ export function jobRoutes(cp: ControlPlane) {
     return c.json(await stopJob(cp, id, 'canceled', body.graceMs), 202);
   }, { scope: 'jobs:cancel' });
 
+  openapiRoute(app, jobAttempts, async (c, input) => {
+    const { row: job } = await loadJob(c, input.params().id);
+    return c.json({ items: await readJobAttempts(sql, job) }, 200);
+  }, { scope: 'jobs:read' });
+
   openapiRoute(app, jobLogs, async (c, input) => {
     const { row: job } = await loadJob(c, input.params().id);
     const q = input.query();
     const streamCode = q.stream ? STREAM_CODE[q.stream] : undefined;
     const ndjson = q.format === 'ndjson';
+    // Issue 14: one attempt's output (seqs from 0 in each); absent, the latest that may have any.
+    const latest = Math.max(1, job.attempt);
+    if (q.attempt !== undefined && q.attempt > Math.max(latest, currentAttempt(job))) {
+      throw new AppError(404, 'not_found', `job ${JSON.stringify(job.id)} has no attempt ${q.attempt} (its latest is ${currentAttempt(job)})`);
+    }
+    const attempt = q.attempt ?? latest;
     c.header('Content-Type', ndjson ? 'application/x-ndjson' : 'application/octet-stream');
     c.header('X-Job-Status', job.status);
+    c.header('X-Job-Attempt', String(attempt));
     return stream(c, async (out) => {
-      for await (const page of readOutput(sql, job.id, { afterSeq: q.after, stream: streamCode })) {
+      for await (const page of readOutput(sql, job.id, { attempt, afterSeq: q.after, stream: streamCode })) {
         if (ndjson) {
           const lines = page.map((ch) => JSON.stringify({ seq: ch.seq, stream: STREAM_NAME[ch.stream], data: ch.data.toString('base64'), ts: ch.createdAt.toISOString() }) + '\n');
           await out.write(lines.join(''));

@@ -41,15 +41,23 @@ type CatchUpMode = 'paced' | 'live';
  * Serve `/v1/jobs/{id}/stream`: every stored byte after `after`, exactly once and in order, then
  * live output, then `end` once the job is over.
  *
+ * A retried job (issue 14): each attempt has its own output, seqs from 0. The stream starts at
+ * `attempt` (absent: the job's latest) and, when the attempt it serves is over and the job moved
+ * on to another, sends the rest of it from Postgres, then `{type:'attempt'}` and the next
+ * attempt's output, until the job ends for good. Live chunks are relayed only when they carry the
+ * attempt being served; any other is taken from Postgres after looking at the job again.
+ *
  * LOUD: order matters. (1) subscribe to the job's channels (events and output, BUS.md §3, §4),
  * (2) replay from Postgres, (3) relay
  * live chunks whose seq follows the last one sent, filling any gap from Postgres. Subscribing
  * after the replay would lose whatever was published in between. All work runs on one serial
  * chain, so replay, live messages and gap fills never interleave.
  */
-export async function serveJobStream(ws: WebSocket, jobId: string, after: number, deps: JobStreamDeps): Promise<void> {
+export async function serveJobStream(ws: WebSocket, jobId: string, from: { after: number; attempt: number | undefined }, deps: JobStreamDeps): Promise<void> {
   const { cp, bus, log } = deps;
-  let last = after;
+  let last = from.after;
+  /** The attempt being served; the job's latest when the subscriber named none (set once the row is read). */
+  let attempt = from.attempt ?? 0;
   let done = false;
   let chain: Promise<void>;
 
@@ -93,7 +101,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   const sendStored = async (mode: CatchUpMode, until?: number) => {
     for (;;) {
       if (done) return;
-      const page = await readOutputPage(cp.database.sql, jobId, { afterSeq: last, beforeSeq: until === undefined ? undefined : until + 1, limit: PAGE });
+      const page = await readOutputPage(cp.database.sql, jobId, { attempt, afterSeq: last, beforeSeq: until === undefined ? undefined : until + 1, limit: PAGE });
       for (const ch of page) {
         if (ch.seq !== last + 1) {
           // A hole in Postgres means the producer has not stored it yet; wait for it rather than skip bytes.
@@ -120,10 +128,29 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
     }
   };
   const readState = () => getJobState(cp.database.sql, jobId);
+  /** The attempt served is over and the job has moved past it: started a later one, or waits `queued` for the next. */
+  const attemptOver = (row: JobState) => attempt < row.attempt || (attempt === row.attempt && row.status === 'queued' && row.retryAt !== null);
+  /**
+   * Past every attempt that is over: the rest of its output from Postgres (LOUD: a retry, like an
+   * end, is written only after all of the attempt's output is durable, so this is complete), then
+   * the marker of the next attempt, whose seqs start at 0.
+   */
+  const advance = async (row: JobState) => {
+    while (!done && attemptOver(row)) {
+      await catchUp('paced');
+      if (done) return;
+      attempt += 1;
+      last = -1;
+      const waiting = row.status === 'queued' && row.retryAt !== null && attempt === row.attempt + 1;
+      send({ type: 'attempt', attempt, retryAt: waiting ? row.retryAt!.toISOString() : null });
+    }
+  };
   /** `known`: the job's row, read after subscribing (saves reading it again). */
   const finishIfEnded = async (known?: JobState) => {
     const row = known ?? (await readState());
-    if (!row || !isTerminal(row.status)) return false;
+    if (!row) return false;
+    await advance(row);
+    if (done || !isTerminal(row.status)) return false;
     await catchUp('paced'); // LOUD: the end is written only after all output is durable, so this is complete.
     if (done) return true;
     send({ type: 'end', status: row.status, exitCode: row.exitCode, signal: row.signal });
@@ -133,7 +160,13 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   const onMessage = async (msg: JobEvent | JobOutput) => {
     if (msg.type === 'output') {
       const frames = outputFrames(msg);
+      let elsewhere = false;
       for (let i = 0; i < msg.chunks.length; i++) {
+        // Another attempt's (or one that does not say): never relayed as this one's. Looked up below.
+        if (msg.chunks[i]!.attempt !== attempt) {
+          elsewhere = true;
+          continue;
+        }
         const seq = msg.chunks[i]!.seq;
         if (seq <= last) continue; // already sent (replay or duplicate)
         if (seq > last + 1) await catchUp('live', seq - 1); // gap: fill from Postgres
@@ -142,8 +175,12 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
         last = seq;
       }
       if (tooSlow()) cutTooSlow();
+      // The job may have moved to a later attempt before its status event came: look, then Postgres.
+      if (elsewhere && !(await finishIfEnded())) await catchUp('live');
     } else if (msg.type === 'status') {
       send({ type: 'status', status: msg.status });
+      // A retry (`queued`) or the next attempt's start: move on if the attempt served is over.
+      await finishIfEnded();
     } else if (msg.type === 'end') {
       await finishIfEnded();
     }
@@ -200,7 +237,10 @@ export async function serveJobStream(ws: WebSocket, jobId: string, after: number
   enqueue(async () => {
     const row = await readState();
     if (!row) return close(SubscriberCloseCode.notFound, 'no such job');
-    send({ type: 'status', status: row.status });
+    if (from.attempt === undefined) attempt = Math.max(1, row.attempt);
+    // Past the attempt to come (the job's attempt + 1): there is no such attempt.
+    else if (from.attempt > row.attempt + 1) return close(SubscriberCloseCode.notFound, `the job has no attempt ${from.attempt}`);
+    send({ type: 'status', status: row.status, attempt });
     if (!(await finishIfEnded(row))) await catchUp('paced');
   });
 }

@@ -15,13 +15,13 @@ export const STREAM_PATH = new RegExp(`^${streamJob.path.replace(/\{[^}]+\}/g, '
  * (not job-shaped or unknown: the caller's 404). Unknown query parameters are ignored, as they
  * always were on the stream; a repeated `after` counts once (the first).
  */
-export function parseStreamRequest(encodedId: string, url: URL): { jobId: string; after: number } {
+export function parseStreamRequest(encodedId: string, url: URL): { jobId: string; after: number; attempt: number | undefined } {
   const jobId = checkedPathValue(decodePathSegment(encodedId), 'id');
   const params = streamJob.request.params.safeParse({ id: jobId });
   if (!params.success) throw validationError(params.error, 'path');
-  const query = StreamQuery.safeParse({ after: url.searchParams.get('after') ?? undefined });
+  const query = StreamQuery.safeParse({ after: url.searchParams.get('after') ?? undefined, attempt: url.searchParams.get('attempt') ?? undefined });
   if (!query.success) throw validationError(query.error, 'query');
-  return { jobId: params.data.id, after: query.data.after };
+  return { jobId: params.data.id, after: query.data.after, attempt: query.data.attempt };
 }
 
 /**

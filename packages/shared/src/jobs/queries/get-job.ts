@@ -37,13 +37,17 @@ export interface JobState {
   status: JobStatus;
   exitCode: number | null;
   signal: string | null;
+  /** The fencing attempt (jobs.attempt): the one running or last run (issue 14: a retried job has several). */
+  attempt: number;
+  /** Set while the job waits `queued` for its next attempt (kept after its release). */
+  retryAt: Date | null;
 }
 
-/** What a job stream tells its subscriber: the status and, once ended, how. */
+/** What a job stream tells its subscriber: the status and, once ended, how; which attempt it is at. */
 export async function getJobState(sql: Sql, jobId: string): Promise<JobState | undefined> {
-  const [row] = await sql<{ status: JobStatus; exit_code: number | null; signal: string | null }[]>`
-    select status, exit_code, signal from jobs where id = ${jobId}`;
-  return row ? { status: row.status, exitCode: row.exit_code, signal: row.signal } : undefined;
+  const [row] = await sql<{ status: JobStatus; exit_code: number | null; signal: string | null; attempt: number; retry_at: Date | string | null }[]>`
+    select status, exit_code, signal, attempt, retry_at from jobs where id = ${jobId}`;
+  return row ? { status: row.status, exitCode: row.exit_code, signal: row.signal, attempt: row.attempt, retryAt: row.retry_at === null ? null : new Date(row.retry_at) } : undefined;
 }
 
 export interface StopRequest {

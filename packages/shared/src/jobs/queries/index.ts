@@ -3,3 +3,4 @@ export * from './get-job.ts';
 export * from './list-jobs.ts';
 export * from './agent-jobs.ts';
 export * from './sweeps.ts';
+export * from './job-attempts.ts';
