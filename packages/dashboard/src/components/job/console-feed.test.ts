@@ -19,7 +19,9 @@ describe('startFeed', () => {
           afters.push(opts.after ?? -1);
           for (let seq = (opts.after ?? -1) + 1; seq < 10; seq++) {
             if (opts.signal?.aborted) throw opts.signal.reason;
-            opts.onOutput?.({ seq, stream: 'stdout', data: new Uint8Array(3 * MiB).fill(0x30 + seq) });
+            // Not a literal: with or without the retried job's `attempt` in OutputChunk (issue 14), it fits.
+            const chunk = { seq, attempt: 0, stream: 'stdout' as const, data: new Uint8Array(3 * MiB).fill(0x30 + seq) };
+            opts.onOutput?.(chunk);
             await Promise.resolve();
           }
           if (opts.signal?.aborted) throw opts.signal.reason;

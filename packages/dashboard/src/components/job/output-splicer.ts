@@ -20,7 +20,7 @@ const latin1 = new TextDecoder('latin1');
 
 /**
  * stderr's look: light salmon on a dark red band (24-bit, so no program's palette colour is
- * mistaken for it: red text is red text, stderr is the band). The legend (ConsoleToolbar) uses the same.
+ * mistaken for it: red text is red text, stderr is the band). The legend in JobConsole.svelte's toolbar uses the same.
  */
 export const STDERR_FG = [255, 180, 161] as const;
 export const STDERR_BG = [58, 29, 29] as const;
