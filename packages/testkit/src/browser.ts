@@ -43,9 +43,15 @@ export interface DashboardOptions {
 /**
  * One browser tab on the dashboard of `baseUrl`, recording every console error and uncaught page
  * error: `expectNoConsoleErrors()` fails a test whose page logged any (the dashboard must log none).
+ *
+ * Chromium itself logs each refused request ("Failed to load resource: the server responded with
+ * a status of 422", "WebSocket connection to … failed"): when a test provokes one on purpose, it
+ * says so with `allowConsoleErrors(pattern)` before the provoking step (or `allow` at the end).
+ * The record is never wiped: whatever no pattern names still fails the test.
  */
 export class DashboardTab {
-  readonly consoleErrors: string[] = [];
+  private readonly errors: string[] = [];
+  private readonly allowed: RegExp[] = [];
 
   private constructor(
     readonly context: BrowserContext,
@@ -53,9 +59,14 @@ export class DashboardTab {
     readonly baseUrl: string,
   ) {
     page.on('console', (msg) => {
-      if (msg.type() === 'error') this.consoleErrors.push(`${msg.text()} (${msg.location().url})`);
+      if (msg.type() === 'error') this.errors.push(`${msg.text()} (${msg.location().url})`);
     });
-    page.on('pageerror', (err) => this.consoleErrors.push(`uncaught: ${err.stack ?? err.message}`));
+    page.on('pageerror', (err) => this.errors.push(`uncaught: ${err.stack ?? err.message}`));
+  }
+
+  /** Every console error and uncaught error the page logged so far, allowed or not. */
+  get consoleErrors(): readonly string[] {
+    return this.errors;
   }
 
   static async open(browser: Browser, baseUrl: string, opts: DashboardOptions = {}): Promise<DashboardTab> {
@@ -88,9 +99,20 @@ export class DashboardTab {
     return path;
   }
 
-  /** Throws listing what the page logged as errors (a test calls it at its end). */
-  expectNoConsoleErrors(): void {
-    if (this.consoleErrors.length > 0) throw new Error(`the page logged ${this.consoleErrors.length} error(s):\n  ${this.consoleErrors.join('\n  ')}`);
+  /**
+   * Console errors matching `patterns` are the test's doing (a refusal it provokes, a connection it
+   * cuts): expectNoConsoleErrors lets them through from now on. Match the status and the path, as
+   * narrowly as the step allows (`/status of 422 .*\/v1\/jobs/`); no `g` flag (test() would keep state).
+   */
+  allowConsoleErrors(...patterns: RegExp[]): void {
+    this.allowed.push(...patterns);
+  }
+
+  /** Throws listing what the page logged as errors, but those `allow` or allowConsoleErrors() names (every test calls it at its end). */
+  expectNoConsoleErrors(opts: { allow?: readonly RegExp[] } = {}): void {
+    const allowed = [...this.allowed, ...(opts.allow ?? [])];
+    const unexpected = this.errors.filter((line) => !allowed.some((pattern) => pattern.test(line)));
+    if (unexpected.length > 0) throw new Error(`the page logged ${unexpected.length} error(s):\n  ${unexpected.join('\n  ')}`);
   }
 
   async close(): Promise<void> {
