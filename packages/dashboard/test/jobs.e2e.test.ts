@@ -69,12 +69,18 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
   it('pre-fills the form from the query, shows the API\'s refusal keeping what was typed, and a submitted job opens its page', async () => {
     const tab = await DashboardTab.open(browser, base, { token: system.token });
     try {
-      // "Run again" from a job page: the command and the target come in the query.
-      await tab.goto(`/jobs/new?command=${encodeURIComponent('echo again')}&target=agent:web-1`);
+      // "Run again" from a job page: the command, target, cwd, timeout, env and labels come in the query.
+      const again = new URLSearchParams([['command', 'echo again'], ['target', 'agent:web-1'], ['cwd', '/srv'], ['timeoutMs', String(2 * 3_600_000)], ['env', 'MODE=a=b'], ['label', 'origin=again']]);
+      await tab.goto(`/jobs/new?${again}`);
       await tab.page.getByRole('heading', { name: 'New job', level: 1 }).waitFor();
       expect(await tab.page.getByLabel('Command').inputValue()).toBe('echo again');
       expect(await tab.page.getByLabel('Agent name').inputValue()).toBe('web-1');
       expect(await tab.page.getByRole('radio', { name: 'Agent' }).isChecked()).toBe(true);
+      expect(await tab.page.getByLabel('Working directory').inputValue()).toBe('/srv');
+      expect(await tab.page.getByLabel('Timeout', { exact: true }).inputValue()).toBe('2');
+      expect(await tab.page.getByLabel('Timeout unit').inputValue()).toBe('h');
+      expect([await tab.page.getByLabel('Variable 1 name').inputValue(), await tab.page.getByLabel('Variable 1 value').inputValue()]).toEqual(['MODE', 'a=b']);
+      expect([await tab.page.getByLabel('Label 1 name').inputValue(), await tab.page.getByLabel('Label 1 value').inputValue()]).toEqual(['origin', 'again']);
 
       await tab.goto('/jobs');
       await tab.page.getByRole('link', { name: 'New job' }).click();
@@ -82,6 +88,7 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       await tab.page.getByLabel('Command').fill('echo hello-from-the-form; echo "$GREETING"');
 
       // A name that is nobody: the API's 422, the form as it was.
+      tab.allowConsoleErrors(/status of 422 .*\/v1\/jobs\b/); // Chromium logs the refused request itself
       await tab.page.getByLabel('Agent name').fill('nope');
       await tab.page.getByText('No agent in the list matches "nope"').waitFor();
       await tab.page.getByRole('button', { name: 'Run job' }).click();
@@ -89,7 +96,6 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       await alert.waitFor();
       expect(await alert.textContent()).toMatch(/no agent.*"nope".*\(unknown_agent\)/s);
       expect(await tab.page.getByLabel('Command').inputValue()).toBe('echo hello-from-the-form; echo "$GREETING"');
-      tab.consoleErrors.length = 0; // Chromium logs the refused request itself
 
       // SSH hosts are listed the same way, by name@environment.
       await tab.page.getByRole('radio', { name: 'SSH host' }).check();
@@ -237,11 +243,11 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       expect(hers.items.map((j) => j.id).slice(0, 2)).toEqual([ok.id, failed.id]);
 
       // A creator that is nobody: the API's message, and no rows that would look like an answer.
+      tab.allowConsoleErrors(/status of 422 .*\/v1\/jobs\?.*createdBy=nobody-here/); // the 422, logged by Chromium
       await tab.page.getByLabel('Created by').fill('nobody-here');
       await tab.page.getByLabel('Created by').press('Enter');
       await tab.page.getByRole('alert').getByText(/createdBy: no user with id or name "nobody-here"/).waitFor();
       expect(await tab.page.locator('table.jobs').count()).toBe(0);
-      tab.consoleErrors.length = 0; // the 422, logged by Chromium
 
       await tab.page.getByRole('button', { name: 'Clear filters' }).click();
       await tab.page.waitForURL((url) => url.pathname === '/jobs' && url.search === '');
@@ -253,7 +259,7 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
     }
   });
 
-  it('pages to older jobs and back by keyset, the page in the URL', async () => {
+  it('pages to older jobs and back by keyset, the page in the URL and each page a history entry', async () => {
     const tab = await DashboardTab.open(browser, base, { token: system.token });
     try {
       await tab.goto('/jobs');
@@ -267,17 +273,32 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       const second = await system.client.vmo.jobs.list({ limit: PAGE_SIZE, cursor: firstPage.nextCursor! });
       await expect.poll(() => rowIds(tab.page)).toEqual(second.items.map((j) => j.id));
       await tab.page.getByRole('button', { name: 'Older →' }).click();
+      await tab.page.waitForURL(`**/jobs?cursor=${second.nextCursor}`);
       const third = await system.client.vmo.jobs.list({ limit: PAGE_SIZE, cursor: second.nextCursor! });
       await expect.poll(() => rowIds(tab.page)).toEqual(third.items.map((j) => j.id));
       // By now the seeded jobs of the day before.
       expect(await tab.page.locator('table.jobs tbody td.command').last().textContent()).toMatch(/^echo seeded \d+$/);
 
-      // The page survives a reload; the way back is then "Newest".
+      // Back from page 3 is page 2, then page 1 (never out of the list); Forward returns.
+      await tab.page.goBack();
+      await tab.page.waitForURL(`**/jobs?cursor=${firstPage.nextCursor}`);
+      await expect.poll(() => rowIds(tab.page)).toEqual(second.items.map((j) => j.id));
+      await tab.page.goBack();
+      await tab.page.waitForURL((url) => url.pathname === '/jobs' && url.search === '');
+      await expect.poll(() => rowIds(tab.page)).toEqual(first);
+      expect(await tab.page.getByRole('button', { name: '← Newer' }).isDisabled()).toBe(true);
+      await tab.page.goForward();
+      await tab.page.goForward();
+      await tab.page.waitForURL(`**/jobs?cursor=${second.nextCursor}`);
+      await expect.poll(() => rowIds(tab.page)).toEqual(third.items.map((j) => j.id));
+
+      // The page survives a reload, and so does its way back: the history entry keeps the newer pages.
       await tab.page.reload();
       await expect.poll(() => rowIds(tab.page)).toEqual(third.items.map((j) => j.id));
-      expect(await tab.page.getByRole('button', { name: '← Newer' }).isDisabled()).toBe(true);
-      await tab.page.getByRole('button', { name: 'Older →' }).click();
       await tab.page.getByRole('button', { name: '← Newer' }).click();
+      await tab.page.waitForURL(`**/jobs?cursor=${firstPage.nextCursor}`);
+      await expect.poll(() => rowIds(tab.page)).toEqual(second.items.map((j) => j.id));
+      await tab.page.getByRole('button', { name: 'Older →' }).click();
       await expect.poll(() => rowIds(tab.page)).toEqual(third.items.map((j) => j.id));
       await tab.page.getByRole('button', { name: 'Newest' }).click();
       await tab.page.waitForURL((url) => url.pathname === '/jobs' && url.search === '');
@@ -304,7 +325,31 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
     }
   });
 
-  it('a token revoked while the list is open: the next refresh returns the tab to sign-in, saying why', async () => {
+  it('an operator signed in with a jobs:read-only token sees the jobs but no New job, Cancel or Run again', async () => {
+    const running = await olga.submit({ command: 'echo reading only; sleep 600', target: { type: 'agent', agent: 'web-1' } });
+    const { token } = await system.client.vmo.tokens.create({ name: 'olga-read-only', user: 'olga', scopes: ['jobs:read'] });
+    const tab = await DashboardTab.open(browser, base, { token });
+    try {
+      await tab.goto('/jobs');
+      await tab.page.locator(`tr[data-job-id="${running.id}"]`).waitFor();
+      expect(await tab.page.getByRole('link', { name: 'New job' }).count()).toBe(0);
+      // Her own job, running: the role could cancel it and run it again, the token cannot.
+      await tab.goto(`/jobs/${running.id}`);
+      await tab.page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      await tab.page.getByRole('button', { name: 'Download raw output' }).waitFor();
+      expect(await tab.page.getByRole('button', { name: 'Cancel', exact: true }).count()).toBe(0);
+      expect(await tab.page.getByRole('link', { name: 'Run again' }).count()).toBe(0);
+      await tab.goto('/jobs/new');
+      await tab.page.getByText(/may look at jobs but not run them/).waitFor();
+      expect(await tab.page.getByRole('button', { name: 'Run job' }).count()).toBe(0);
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+      await olga.vmo.jobs.cancel(running.id);
+    }
+  });
+
+  it('a token revoked while the list is open: the tab returns to sign-in, saying why', async () => {
     await system.client.vmo.users.create({ name: 'dora', role: 'operator' });
     const { token, id } = await system.client.vmo.tokens.create({ name: 'dora-dash', user: 'dora' });
     const tab = await DashboardTab.open(browser, base, { token });
@@ -312,10 +357,11 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       await tab.goto('/jobs');
       await tab.page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
       await tab.page.getByRole('link', { name: 'New job' }).waitFor();
+      tab.allowConsoleErrors(/status of 401 .*\/v1\/jobs\b/); // the refused refetch, logged by Chromium
       await system.client.vmo.tokens.revoke(id);
       await tab.page.waitForURL('**/sign-in?next=%2Fjobs', { timeout: 30_000 });
       await tab.page.getByText(/session has ended/).waitFor();
-      tab.consoleErrors.length = 0; // the refused request, logged by Chromium
+      tab.expectNoConsoleErrors();
     } finally {
       await tab.close();
     }
