@@ -12,9 +12,19 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '@vmo/testkit';
+import { TcpProxy, TestSystem, waitFor } from '@vmo/testkit';
 import { DashboardTab, launchChromium } from '@vmo/testkit/browser';
-import { cellLook, consoleLines, consoleStats, waitForConsoleText } from './console-probe.ts';
+import {
+  cellLook,
+  consoleLines,
+  consoleStats,
+  startSyntheticWrite,
+  syntheticDone,
+  waitForCaughtUp,
+  waitForConsoleText,
+  waitForScrollback,
+  waitForSyntheticParsed,
+} from './console-probe.ts';
 
 const AGENT = 'console-agent';
 /** test-output/ at the repository's root (ignored by git): the load check's numbers. */
@@ -183,7 +193,7 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
     }
   });
 
-  it('downloads exactly the stored bytes; shows env (secrets by name only), labels and a Run again link', async () => {
+  it('downloads exactly the stored bytes; shows env (secrets by name only), labels and a Run again link that carries all but the secrets', async () => {
     const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
     const job = await system.client.vmo.jobs.submit({
       command: String.raw`printf 'bytes \303\251 \000\001\377\n'; seq 1 30000; sleep 0.3; echo to-stderr >&2`,
@@ -191,6 +201,8 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       env: { GREETING: 'hello world' },
       secretEnv: { DEPLOY_TOKEN: secret },
       labels: { team: 'console', purpose: 'download' },
+      cwd: '/tmp',
+      timeoutMs: 90_000,
     });
     await system.client.waitForEnd(job.id);
     const expected = Buffer.concat([
@@ -218,6 +230,19 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       expect(url.pathname).toBe('/jobs/new');
       expect(url.searchParams.get('command')).toBe(job.command);
       expect(url.searchParams.get('target')).toBe(`agent:${AGENT}`);
+      expect(again).not.toContain('DEPLOY_TOKEN');
+
+      // The form it opens: everything the job had but its secret env (asked for again, never in a URL).
+      await tab.page.getByRole('link', { name: 'Run again' }).click();
+      await tab.page.getByRole('heading', { name: 'New job', level: 1 }).waitFor();
+      expect(await tab.page.getByLabel('Command').inputValue()).toBe(job.command);
+      expect(await tab.page.getByLabel('Agent name').inputValue()).toBe(AGENT);
+      expect(await tab.page.getByLabel('Working directory').inputValue()).toBe('/tmp');
+      expect([await tab.page.getByLabel('Timeout', { exact: true }).inputValue(), await tab.page.getByLabel('Timeout unit').inputValue()]).toEqual(['90', 's']);
+      expect([await tab.page.getByLabel('Variable 1 name').inputValue(), await tab.page.getByLabel('Variable 1 value').inputValue()]).toEqual(['GREETING', 'hello world']);
+      expect(await tab.page.getByLabel('Variable 2 name').count()).toBe(0);
+      const labels = await Promise.all([1, 2].map(async (n) => `${await tab.page.getByLabel(`Label ${n} name`).inputValue()}=${await tab.page.getByLabel(`Label ${n} value`).inputValue()}`));
+      expect(labels.sort()).toEqual(['purpose=download', 'team=console']);
       tab.expectNoConsoleErrors();
     } finally {
       await tab.close();
@@ -270,14 +295,116 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
     const answer = await system.client.request('GET', `/v1/jobs/${missing}`);
     expect(answer.status).toBe(404);
     const tab = await DashboardTab.open(browser, base, { token: system.token });
+    tab.allowConsoleErrors(new RegExp(`status of 404 .*/v1/jobs/${missing}\\)$`)); // Chromium logs the 404 answer itself
     try {
       await tab.goto(`/jobs/${missing}`);
       const alert = tab.page.getByRole('alert');
       await alert.waitFor();
       expect(await alert.textContent()).toContain(answer.body.error.message);
       expect(await tab.page.locator('.job-console').count()).toBe(0);
-      // Chromium logs the 404 answer itself; nothing else may be logged.
-      expect(tab.consoleErrors.every((e) => e.includes('404'))).toBe(true);
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('a stream dropped in the middle of the output resumes where it was: every line once, and the console counts the reconnect', async () => {
+    // The tab reaches the API through a proxy the test can cut (the page's origin is the proxy's:
+    // the API takes it as its own, as Host and Origin agree).
+    const proxy = await TcpProxy.start(Number(new URL(base).port));
+    const g = newGate();
+    const job = await submit(`i=0; while [ ! -e '${g.path}' ]; do i=$((i+1)); echo "line $i"; sleep 0.02; done; echo "last $i"`);
+    const tab = await DashboardTab.open(browser, proxy.url, { token: system.token });
+    // Chromium logs the reconnects the cut refuses: the test's doing.
+    tab.allowConsoleErrors(/WebSocket connection to '.*\/v1\/jobs\/job_\w+\/stream.*' failed/);
+    try {
+      await tab.goto(`/jobs/${job.id}`);
+      await waitForConsoleText(tab.page, 'line 20');
+      await tab.page.locator('.job-console .state[data-state="live"]').waitFor();
+      proxy.cut();
+      await tab.page.locator('.job-console .state[data-state="reconnecting"]').waitFor();
+      // The job goes on writing while the page cannot hear it: stored output the console has not had.
+      const had = (await consoleStats(tab.page)).lastSeq;
+      await waitFor('three chunks stored while the tab was cut off', async () => (await system.client.vmo.jobs.logChunks(job.id, { after: had })).length >= 3, 30_000);
+      proxy.restore();
+      await tab.page.locator('.job-console .state[data-state="live"]').waitFor();
+      g.open();
+      await waitForConsoleText(tab.page, 'last ');
+      await tab.page.locator('[data-fact="status"] [data-status="succeeded"]').waitFor();
+
+      const lines = await consoleLines(tab.page);
+      const n = Number(lines.at(-1)!.replace('last ', ''));
+      expect(n).toBeGreaterThan(20);
+      expect(lines).toEqual([...Array.from({ length: n }, (_, i) => `line ${i + 1}`), `last ${n}`]);
+      expect(`${lines.join('\n')}\n`).toBe((await system.client.logs(job.id)).toString());
+      expect((await consoleStats(tab.page)).reconnects).toBeGreaterThanOrEqual(1);
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+      await proxy.close();
+    }
+  });
+
+  it("a token revoked while a running job's page is open: the tab goes to sign-in, saying why, to come back to the job", async () => {
+    await system.client.vmo.users.create({ name: 'rita', role: 'operator' });
+    await system.client.vmo.policies.create({ name: 'rita-reads-console', subjects: { users: ['rita'] }, actions: ['read'], targets: 'team=console' });
+    const { token, id } = await system.client.vmo.tokens.create({ name: 'rita-dash', user: 'rita' });
+    const running = await submit('echo watched; sleep 600');
+    const tab = await DashboardTab.open(browser, base, { token });
+    try {
+      await tab.goto(`/jobs/${running.id}`);
+      await waitForConsoleText(tab.page, 'watched');
+      await tab.page.locator('.job-console .state[data-state="live"]').waitFor();
+      // The page makes no REST call meanwhile: it is the stream's 4401 that ends the session.
+      await system.client.vmo.tokens.revoke(id);
+      await tab.page.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === `/jobs/${running.id}`);
+      await tab.page.getByText(/session has ended/).waitFor();
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+      await system.client.vmo.jobs.cancel(running.id);
+    }
+  });
+
+  it('opens an OSC 8 link of the output in a new tab with no opener or referrer, its URL shown on hover; a javascript: link is none', async () => {
+    const docs = `${base}/health`;
+    const job = await submit(String.raw`printf 'click \033]8;;javascript:alert(1)\033\\this\033]8;;\033\\ or \033]8;;` + docs + String.raw`\033\\the docs\033]8;;\033\\ now\n'`);
+    await system.client.waitForEnd(job.id);
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      await tab.goto(`/jobs/${job.id}`);
+      await waitForConsoleText(tab.page, 'click this or the docs now');
+      await tab.page.locator('[data-fact="status"] [data-status="succeeded"]').waitFor();
+      /** The middle of `text` as the console draws it (the DOM renderer's text node). */
+      const pointAt = (text: string) =>
+        tab.page.evaluate((wanted) => {
+          const walker = document.createTreeWalker(document.querySelector('.job-console .xterm-rows')!, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const at = node.textContent!.indexOf(wanted);
+            if (at < 0) continue;
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + wanted.length);
+            const box = range.getBoundingClientRect();
+            return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+          }
+          throw new Error(`"${wanted}" is not drawn`);
+        }, text);
+
+      // The javascript: link is no link: clicking it opens nothing (the next page opened is the docs').
+      const notALink = await pointAt('this');
+      await tab.page.mouse.click(notALink.x, notALink.y);
+      const link = await pointAt('docs');
+      await tab.page.mouse.move(link.x, link.y);
+      await tab.page.locator(`.job-console [title="${docs}"]`).waitFor();
+      const [opened] = await Promise.all([tab.context.waitForEvent('page'), tab.page.mouse.click(link.x, link.y)]);
+      await opened.waitForURL(docs);
+      expect(tab.context.pages()).toHaveLength(2);
+      expect(await opened.evaluate(() => [window.opener === null, document.referrer])).toEqual([true, '']);
+      await opened.close();
+      await tab.page.mouse.move(0, 0);
+      await tab.page.locator(`.job-console [title="${docs}"]`).waitFor({ state: 'detached' });
+      tab.expectNoConsoleErrors();
     } finally {
       await tab.close();
     }
@@ -303,7 +430,7 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
     /** Clicks Follow every half second until `done`: each click's time from input to the frame showing the button changed, and the heap. */
     const measureUntil = async (done: () => Promise<boolean>) => {
       // From the first screenful on: before it there is nothing to scroll, and Follow cannot pause.
-      await tab.page.waitForFunction(() => ((document.querySelector('.job-console .screen') as unknown as { vmoConsole?: { terminal: { buffer: { active: { baseY: number } } } } } | null)?.vmoConsole?.terminal.buffer.active.baseY ?? 0) > 0, undefined, { timeout: 60_000 });
+      await waitForScrollback(tab.page);
       await tab.page.evaluate(() => {
         const w = window as unknown as { clicks: { latency: number; changed: boolean }[] };
         w.clicks = [];
@@ -318,6 +445,8 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       while (!(await done())) {
         await tab.page.locator('.job-console .follow').click();
         heap.push(await heapMb());
+        // A sampling interval, not a wait for something: clicks spaced as a person's would be, over
+        // the whole load. What is measured is each click's own latency (in the page), not this pause.
         await new Promise((r) => setTimeout(r, 500));
       }
       const clicks = await tab.page.evaluate(() => (window as unknown as { clicks: { latency: number; changed: boolean }[] }).clicks);
@@ -325,16 +454,6 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       if ((await tab.page.locator('.job-console .follow').getAttribute('aria-pressed')) === 'false') await tab.page.locator('.job-console .follow').click();
       return { ms: Date.now() - started, clicks, heap };
     };
-    /** Everything shown, once: every byte received, the last chunk the last stored, nothing waiting to be parsed. */
-    const caughtUp = (total: number) =>
-      tab.page.waitForFunction(
-        (bytes) => {
-          const screen = document.querySelector('.job-console .screen') as HTMLElement & { vmoConsole: { stats: { receivedBytes: number }; writer: { backlog: number } } };
-          return screen.vmoConsole.stats.receivedBytes === bytes && screen.vmoConsole.writer.backlog === 0;
-        },
-        total,
-        { timeout: 120_000, polling: 200 },
-      );
     const summary = (m: { clicks: { latency: number; changed: boolean }[]; heap: number[] }) => {
       const latencies = m.clicks.map((c) => Math.round(c.latency)).sort((a, b) => a - b);
       return { clicks: latencies.length, clickMaxMs: latencies.at(-1) ?? 0, clickMedianMs: latencies[Math.floor(latencies.length / 2)] ?? 0, heapMBMax: +Math.max(...m.heap).toFixed(1) };
@@ -347,7 +466,8 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       const final = await system.client.waitForEnd(job.id);
       expect(final.status).toBe('succeeded');
       const t0 = Date.now();
-      await caughtUp(final.outputBytes);
+      // Everything shown, once: every byte received, nothing waiting to be parsed.
+      await waitForCaughtUp(tab.page, final.outputBytes);
       const liveLagMs = Date.now() - t0;
       const liveStats = await consoleStats(tab.page);
       expect(await system.client.vmo.jobs.logChunks(job.id, { after: liveStats.lastSeq })).toEqual([]);
@@ -358,10 +478,10 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       await tab.page.reload();
       let replayed = false;
       const replay = await measureUntil(async () => {
-        replayed ||= await tab.page.evaluate((total) => (document.querySelector('.job-console .screen') as unknown as { vmoConsole: { stats: { receivedBytes: number }; writer: { backlog: number } } }).vmoConsole.stats.receivedBytes >= total, final.outputBytes);
+        replayed ||= (await consoleStats(tab.page)).receivedBytes >= final.outputBytes;
         return replayed;
       });
-      await caughtUp(final.outputBytes);
+      await waitForCaughtUp(tab.page, final.outputBytes);
       const replayStats = await consoleStats(tab.page);
       expect(replayStats.receivedBytes).toBe(final.outputBytes);
       const lines = await consoleLines(tab.page);
@@ -371,37 +491,10 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
       // The page's own ceiling: the same 1 MiB ten times a second straight into the console's
       // writer for PERF_SECONDS (this machine's stack delivers less than 10 MB/s, see above).
       const syntheticT0 = Date.now();
-      const syntheticStarted = await tab.page.evaluate(
-        ({ bytes, seconds }) => {
-          const screen = document.querySelector('.job-console .screen') as unknown as { vmoConsole: { writer: { push(parts: Uint8Array[]): void; parsed: number } } };
-          const data = new TextEncoder().encode(bytes);
-          const w = window as unknown as { synthetic: { done: boolean; parsedAtStart: number; ms: number } };
-          w.synthetic = { done: false, parsedAtStart: screen.vmoConsole.writer.parsed, ms: 0 };
-          const t0 = performance.now();
-          let sent = 0;
-          const timer = setInterval(() => {
-            screen.vmoConsole.writer.push([data.slice()]);
-            if (++sent === seconds * 10) {
-              clearInterval(timer);
-              w.synthetic.ms = performance.now() - t0;
-              w.synthetic.done = true;
-            }
-          }, 100);
-          return data.length;
-        },
-        { bytes: block.subarray(0, lastNewline + 1).toString(), seconds: PERF_SECONDS },
-      );
-      const synthetic = await measureUntil(() => tab.page.evaluate(() => (window as unknown as { synthetic: { done: boolean } }).synthetic.done));
+      const syntheticStarted = await startSyntheticWrite(tab.page, block.subarray(0, lastNewline + 1).toString(), PERF_SECONDS);
+      const synthetic = await measureUntil(() => syntheticDone(tab.page));
       const syntheticTotal = syntheticStarted * PERF_SECONDS * 10;
-      await tab.page.waitForFunction(
-        (total) => {
-          const screen = document.querySelector('.job-console .screen') as unknown as { vmoConsole: { writer: { parsed: number; backlog: number } } };
-          const w = window as unknown as { synthetic: { parsedAtStart: number } };
-          return screen.vmoConsole.writer.backlog === 0 && screen.vmoConsole.writer.parsed - w.synthetic.parsedAtStart === total;
-        },
-        syntheticTotal,
-        { timeout: 120_000, polling: 100 },
-      );
+      await waitForSyntheticParsed(tab.page, syntheticTotal);
       const syntheticParsedMs = Date.now() - syntheticT0;
       expect((await consoleLines(tab.page)).at(-1)).toBe(lastLine);
 
