@@ -226,6 +226,43 @@ describe('agent jobs', () => {
   }, 60_000);
 });
 
+describe('runs', () => {
+  it("retries a child before it counts against maxErrors: every child fails once, the run (one at a time, maxErrors 0) still succeeds", async () => {
+    onTestFailed(() => console.log(system.logs()));
+    const { client } = system;
+    await Promise.all([system.startAgent('retry-run-1'), system.startAgent('retry-run-2')]);
+    // A counter per child (its job id): each fails its first attempt and succeeds its second.
+    const command = `f='${dir}'/"$VMO_JOB_ID"; n=$(cat "$f" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$f"; echo "child run $n"; [ $n -ge 2 ]`;
+    const retry = { max: 1, backoff: { type: 'fixed', delayMs: 100 } } as const;
+    const run = await client.vmo.runs.submit({ command, targets: { agents: ['retry-run-1', 'retry-run-2'] }, strategy: { maxConcurrency: 1, maxErrors: 0 }, retry });
+    expect(run.retry).toEqual(resolveRetryPolicy(retry));
+    const ended = await waitFor('the run to end', async () => {
+      const r = await client.vmo.runs.get(run.id);
+      return ['succeeded', 'failed', 'canceled'].includes(r.status) ? r : undefined;
+    }, 60_000, 100);
+    expect(ended.status).toBe('succeeded');
+    const children = await Promise.all((await client.vmo.runs.jobs(run.id)).items.map((c) => client.job(c.id)));
+    expect(children.map((c) => [c.status, c.attempt, c.retry?.max])).toEqual([
+      ['succeeded', 2, 1],
+      ['succeeded', 2, 1],
+    ]);
+    for (const c of children) {
+      expect((await client.vmo.jobs.attempts(c.id)).items.map((a) => a.status)).toEqual(['failed', 'succeeded']);
+      expect((await client.logs(c.id, '?attempt=1')).toString()).toBe('child run 1\n');
+    }
+
+    // Retries used up: the child fails for good, counts, and the next is skipped.
+    const failing = await client.vmo.runs.submit({ command: 'echo no; exit 1', targets: { agents: ['retry-run-1', 'retry-run-2'] }, strategy: { maxConcurrency: 1, maxErrors: 0 }, retry });
+    const stopped = await waitFor('the failing run to end', async () => {
+      const r = await client.vmo.runs.get(failing.id);
+      return ['succeeded', 'failed', 'canceled'].includes(r.status) ? r : undefined;
+    }, 60_000, 100);
+    expect(stopped.status).toBe('failed');
+    const [first, second] = await Promise.all((await client.vmo.runs.jobs(failing.id)).items.map((c) => client.job(c.id)));
+    expect([first!.status, first!.attempt, second!.status, second!.error?.code]).toEqual(['failed', 2, 'skipped', 'max_errors_exceeded']);
+  }, 60_000);
+});
+
 describe('bad input', () => {
   const fixed = { type: 'fixed', delayMs: 10 };
   it.each<[string, unknown, RegExp]>([

@@ -512,7 +512,7 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
     });
   const expectIndexedPage = (p: string) => {
     expect(p).toContain('"Index Name":"jobs_run_idx"');
-    expect(p).toContain('"Index Name":"job_output_job_id_seq_pk"');
+    expect(p).toContain('"Index Name":"job_output_job_id_attempt_seq_pk"');
     expect(p).not.toContain('Seq Scan');
     expect(p).not.toContain('Bitmap');
     // Ordered by child from the index, then by seq within each: no sort of everything.
@@ -526,7 +526,7 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
     // Only the 100 children that may still write were looked into (not the done or the held ones).
     expect(p).toMatch(/"Node Type":"Index Scan"[^{}]*"Index Name":"jobs_run_idx"[^{}]*"Actual Rows":100,/);
     // Each from its last seq: no chunk it was sent is read again.
-    const probe = /"Index Name":"job_output_job_id_seq_pk"((?:(?!"Node Type").)*)/.exec(p)?.[1] ?? '';
+    const probe = /"Index Name":"job_output_job_id_attempt_seq_pk"((?:(?!"Node Type").)*)/.exec(p)?.[1] ?? '';
     expect(probe).toContain('"Actual Rows":0,');
     expect(probe).toContain('"Rows Removed by Filter":0');
   });
@@ -560,7 +560,7 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
     // The changed children: none, found without reading any; the running ones: the 100, each one step back in its output.
     expect(plan).toMatch(/"Index Name":"jobs_run_status_idx"[^{}]*"Actual Rows":0,/);
     expect(plan).toMatch(/"Index Name":"jobs_run_status_idx"[^{}]*"Actual Rows":100,/);
-    expect(plan).toMatch(/"Scan Direction":"Backward","Index Name":"job_output_job_id_seq_pk"[^{}]*"Actual Rows":1,"Actual Loops":100/);
+    expect(plan).toMatch(/"Scan Direction":"Backward","Index Name":"job_output_job_id_attempt_seq_pk"[^{}]*"Actual Rows":1,"Actual Loops":100/);
 
     // A child changed (in a transaction rolled back): not quiet, and the running children's output is not looked into.
     const changed = await sql
@@ -572,7 +572,7 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
       })
       .catch((err: { plan?: string }) => err.plan ?? '');
     expect(changed).toMatch(/"Index Name":"jobs_run_status_idx"[^{}]*"Actual Rows":1,/);
-    expect(changed).toMatch(/"Scan Direction":"Backward","Index Name":"job_output_job_id_seq_pk"[^{}]*"Actual Loops":0/);
+    expect(changed).toMatch(/"Scan Direction":"Backward","Index Name":"job_output_job_id_attempt_seq_pk"[^{}]*"Actual Loops":0/);
   });
 
   it('an idle poll skips the read only when the window would send nothing: a status, a chunk, the run changing or final each wake it', async () => {

@@ -63,7 +63,8 @@ export async function hashChildOutputs(sql: Sql, runId: string, deadline: Summar
         select i.id, o.seq, o.data
         from unnest(${active.map((c) => c.id)}::text[], ${active.map((c) => c.after)}::int[]) as i(id, after)
         cross join lateral (
-          select seq, data from job_output where job_id = i.id and seq > i.after order by seq limit ${perChild}
+          -- The child's current attempt (issue 14): the output its output_bytes counts.
+          select seq, data from job_output where job_id = i.id and attempt = (select greatest(j.attempt, 1) from jobs j where j.id = i.id) and seq > i.after order by seq limit ${perChild}
         ) o`);
       const byChild = new Map<string, { seq: number; data: Buffer }[]>();
       for (const r of rows) {

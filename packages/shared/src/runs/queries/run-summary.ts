@@ -163,7 +163,8 @@ async function readSamples(sql: ControlPlane['database']['sql'], deadline: Summa
            -- Every chunk has at least one byte: the first N chunks, each cut to N bytes, hold the first N bytes.
            (select coalesce(substring(string_agg(s.d, ''::bytea order by s.seq) from 1 for ${SUMMARY_SAMPLE_BYTES}), ''::bytea)
             from (select seq, substring(data from 1 for ${SUMMARY_SAMPLE_BYTES}) as d
-                  from job_output where job_id = i.id order by seq limit ${SUMMARY_SAMPLE_BYTES}) s) as sample
+                  -- The child's current attempt (issue 14): the one its status is of.
+                  from job_output where job_id = i.id and attempt = (select greatest(j.attempt, 1) from jobs j where j.id = i.id) order by seq limit ${SUMMARY_SAMPLE_BYTES}) s) as sample
     from unnest(${jobIds}::text[]) as i(id)`);
   return new Map(rows.map((r) => [r.id, r.sample]));
 }

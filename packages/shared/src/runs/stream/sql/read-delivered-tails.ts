@@ -11,7 +11,7 @@ export async function readDeliveredTails(sql: Sql | TransactionSql, upper: strin
   const rows = await sql<{ id: string; last: number | null }[]>`
     select k.id, (
       select o.seq from job_output o
-      where o.job_id = k.id and o.seq < k.below and pg_visible_in_snapshot(o.xid, ${upper}::pg_snapshot)
+      where o.job_id = k.id and o.attempt = (select greatest(j.attempt, 1) from jobs j where j.id = k.id) and o.seq < k.below and pg_visible_in_snapshot(o.xid, ${upper}::pg_snapshot)
       order by o.seq desc limit 1
     ) as last
     from unnest(${probes.map((p) => p.jobId)}::text[], ${probes.map((p) => p.below)}::int[]) as k(id, below)`;

@@ -11,6 +11,7 @@ export async function readOutputData(sql: Sql | TransactionSql, keys: { jobId: s
   const rows = await sql<{ id: string; seq: number; stream: 1 | 2; data: Buffer }[]>`
     select o.job_id as id, o.seq, o.stream, o.data
     from unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.seq)}::int[]) as k(id, seq)
-    join job_output o on o.job_id = k.id and o.seq = k.seq`;
+    join jobs j on j.id = k.id
+    join job_output o on o.job_id = k.id and o.attempt = greatest(j.attempt, 1) and o.seq = k.seq`;
   return new Map(rows.map((r) => [`${r.id}:${r.seq}`, { stream: r.stream, data: r.data }]));
 }

@@ -58,7 +58,9 @@ export function outputKeysStatement(sql: Sql | TransactionSql, q: OutputKeysQuer
     cross join lateral (
       select o.seq, octet_length(o.data) as n
       from job_output o
-      where o.job_id = j.id
+      -- The child's current attempt (issue 14). A run stream that delivered part of a retried
+      -- child's earlier attempt goes on from the seq it had reached in the next one.
+      where o.job_id = j.id and o.attempt = greatest(j.attempt, 1)
         and o.seq >= greatest(coalesce(k.lo, 0), case when j.run_index = ${q.fromIndex} then ${q.fromSeq}::int else 0 end)
         and pg_visible_in_snapshot(o.xid, ${q.upper}::pg_snapshot)
         and (not pg_visible_in_snapshot(o.xid, ${q.snapshot}::pg_snapshot) or o.seq >= k.held)

@@ -52,7 +52,7 @@ export function runQuietStatement(sql: Sql | TransactionSql, q: RunQuietQuery) {
       )
       and not (${q.output}::boolean and exists (
         select 1 from jobs j
-        cross join lateral (select o.xid from job_output o where o.job_id = j.id order by o.seq desc limit 1) o
+        cross join lateral (select o.xid from job_output o where o.job_id = j.id and o.attempt = greatest(j.attempt, 1) order by o.seq desc limit 1) o
         where j.run_id = ${q.runId} and j.status = 'running' and not pg_visible_in_snapshot(o.xid, ${snapshot}::pg_snapshot)
       )) as quiet`;
 }
