@@ -342,6 +342,7 @@ describe('dashboard: the jobs list and the new-job form', { timeout: 180_000 }, 
       await tab.goto('/jobs/new');
       await tab.page.getByText(/may look at jobs but not run them/).waitFor();
       expect(await tab.page.getByRole('button', { name: 'Run job' }).count()).toBe(0);
+      await tab.screenshot('new-job-read-only-token');
       tab.expectNoConsoleErrors();
     } finally {
       await tab.close();
