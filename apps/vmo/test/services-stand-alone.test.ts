@@ -56,10 +56,12 @@ describe('services stand alone', () => {
   });
 
   it('npm start runs this app, and each service has its own script', () => {
+    // Built JavaScript, and `exec`: npm's child is node itself, which gets the signal npm forwards
+    // (apps/vmo/test/sigterm.e2e.test.ts says why).
     const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
-    expect(scripts.start).toBe('tsx apps/vmo/src/main.ts');
-    expect(scripts.api).toBe('tsx services/api/src/main.ts');
-    expect(scripts.worker).toBe('tsx services/worker/src/main.ts');
-    expect(scripts.agent).toBe('tsx services/agent/src/main.ts');
+    expect(scripts.start).toBe('exec node apps/vmo/dist/main.mjs');
+    expect(scripts.api).toBe('exec node services/api/dist/main.mjs');
+    expect(scripts.worker).toBe('exec node services/worker/dist/main.mjs');
+    expect(scripts.agent).toBe('exec node services/agent/dist/vmo-agent.mjs');
   });
 });
