@@ -308,6 +308,39 @@ describe('dashboard: the Job page and its live console', { timeout: 180_000 }, (
     }
   });
 
+  it("a retried job's attempts follow each other in the console, the next after a line naming it, and the status ends succeeded", async () => {
+    const first = newGate();
+    const second = newGate();
+    const counter = `${first.path}.count`;
+    gates.push(counter);
+    // Attempt 1 prints, waits for the first gate and fails; attempt 2 prints, waits for the second and succeeds.
+    const job = await system.client.vmo.jobs.submit({
+      command: `n=$(cat '${counter}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '${counter}'; echo "try $n"; if [ $n -lt 2 ]; then ${first.wait}; exit 4; fi; ${second.wait}; echo second-done`,
+      target: { type: 'agent', agent: AGENT },
+      retry: { max: 2, backoff: { type: 'fixed', delayMs: 200 } },
+    } as never);
+    const tab = await DashboardTab.open(browser, base, { token: system.token });
+    try {
+      await tab.goto(`/jobs/${job.id}`);
+      await waitForConsoleText(tab.page, 'try 1');
+      first.open();
+      await waitForConsoleText(tab.page, 'try 2');
+      second.open();
+      await waitForConsoleText(tab.page, 'second-done');
+      await tab.page.locator('[data-status="succeeded"]').first().waitFor();
+      const lines = await consoleLines(tab.page);
+      const at = (text: string) => lines.findIndex((l) => l.includes(text));
+      expect(at('try 1')).toBeGreaterThanOrEqual(0);
+      expect(at('── attempt 2')).toBeGreaterThan(at('try 1'));
+      expect(at('try 2')).toBeGreaterThan(at('── attempt 2'));
+      expect(at('second-done')).toBeGreaterThan(at('try 2'));
+      for (const text of ['try 1', 'try 2', 'second-done', '── attempt 2']) expect(lines.filter((l) => l.includes(text)), text).toHaveLength(1);
+      tab.expectNoConsoleErrors();
+    } finally {
+      await tab.close();
+    }
+  });
+
   it('a stream dropped in the middle of the output resumes where it was: every line once, and the console counts the reconnect', async () => {
     // The tab reaches the API through a proxy the test can cut (the page's origin is the proxy's:
     // the API takes it as its own, as Host and Origin agree).

@@ -20,6 +20,8 @@ export interface FeedHandlers {
 
 /** What a test (or a curious reader) can see of a console's feed. */
 export interface FeedStats {
+  /** The attempt the output so far belongs to (a retried job's attempts each number their seqs from 0); undefined: none yet. */
+  attempt: number | undefined;
   lastSeq: number;
   chunks: number;
   receivedBytes: number;
@@ -44,13 +46,16 @@ const RESUME_AT_BYTES = 1024 * 1024;
  * pace: memory stays bounded however fast the job writes, and nothing is lost or repeated.
  */
 export function startFeed(client: VmoClient, jobId: string, writer: FrameWriter, handlers: FeedHandlers): { stop(): void; stats: FeedStats } {
-  const stats: FeedStats = { lastSeq: -1, chunks: 0, receivedBytes: 0, pauses: 0, reconnects: 0 };
+  const stats: FeedStats = { attempt: undefined, lastSeq: -1, chunks: 0, receivedBytes: 0, pauses: 0, reconnects: 0 };
   const splicer = new OutputSplicer();
   let stopped = false;
   let controller = new AbortController();
   let pausing = false;
 
+  // LOUD: a resume names the attempt its seq belongs to: `after` alone would be read as a seq of the
+  // latest attempt, and skip the start of an attempt that began while the console was paused.
   const onOutput = (chunk: OutputChunk): void => {
+    stats.attempt = chunk.attempt;
     stats.lastSeq = chunk.seq;
     stats.chunks++;
     stats.receivedBytes += chunk.data.length;
@@ -70,8 +75,16 @@ export function startFeed(client: VmoClient, jobId: string, writer: FrameWriter,
       try {
         const end = await client.jobs.follow(jobId, {
           after: stats.lastSeq,
+          attempt: stats.attempt,
           signal: controller.signal,
           onOutput,
+          // A retried job's next attempt: a line of its own between the attempts' output.
+          onAttempt: (attempt, retryAt) => {
+            stats.attempt = attempt;
+            stats.lastSeq = -1;
+            writer.push(splicer.flush());
+            writer.push([new TextEncoder().encode(`\r\n\x1b[2m── attempt ${attempt}${retryAt ? ` (retried at ${new Date(retryAt).toLocaleTimeString()})` : ''} ──\x1b[0m\r\n`)]);
+          },
           onMessage: () => handlers.onState('live'),
           onStatus: (status) => handlers.onStatus?.(status),
           onReconnect: () => {
