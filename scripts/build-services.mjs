@@ -5,16 +5,18 @@
 //   node scripts/build-services.mjs [--if-stale] [app|api|worker|agent ...]   (none: all four)
 //
 // app, api and worker: our workspaces' code (TypeScript) bundled into one ES module per entry;
-// every package from node_modules stays an import, loaded at run time exactly as the tests load it
-// under tsx. Bundling those too was tried and is worse here: bullmq reads its package.json and
-// its sandbox files by __dirname and loads msgpackr-extract (native) the same way, ssh2 needs its
+// the packages from node_modules stay imports, loaded at run time as the tests load them under
+// tsx. Bundling those too was tried and is worse here: bullmq reads its package.json and its
+// sandbox files by __dirname and loads msgpackr-extract (native) the same way, ssh2 needs its
 // optional native binding, pino resolves worker files beside itself, and esbuild (the API's agent
-// download) is a binary. The production image installs node_modules anyway (`npm ci --omit=dev`).
+// download) is a binary; nor did it lower the memory a process holds. The production image
+// installs node_modules anyway (`npm ci --omit=dev`). An import stays an import only where the
+// bundle finds the very package its source would (see nodeModulesExternal).
 //
 // The agent is built with its own options (services/agent/build-options.mjs: every dependency
 // inlined, one file a VM can run with Node alone), the same bytes GET /v1/agent/download serves.
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { agentBuildOptions } from '../services/agent/build-options.mjs';
@@ -43,16 +45,69 @@ async function esbuildOf(dir) {
 // ws and commander-style CommonJS code inside the ESM bundle calls require(): give it one.
 const REQUIRE_BANNER = "import { createRequire as __vmoCreateRequire } from 'node:module'; const require = __vmoCreateRequire(import.meta.url);";
 
-/** Bare imports other than our own workspaces (@vmo/…) and Node's built-ins stay imports. */
-const nodeModulesExternal = {
-  name: 'node-modules-external',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('@vmo/')) return undefined;
-      return { path: args.path, external: true };
-    });
-  },
-};
+/**
+ * Which imports stay imports, and how they are written. Our workspaces (@vmo/…) are inlined;
+ * Node's built-ins stay. Every other package stays an import of the very copy the importing source
+ * uses: by its name when Node, resolving that name from the bundle's folder, finds that same copy;
+ * otherwise by its path relative to the bundle. `npm ci` lays node_modules out as the lockfile says
+ * (the production install is that layout less the dev packages), and some copies are nested: from
+ * services/api/dist, `nanoid` would be the root's nanoid 3 (a dev tool's) instead of shared's
+ * nanoid 5 under packages/shared/node_modules, and `esbuild` tsx's 0.28 instead of the API's 0.25.
+ * A package our source imports must also be in its workspace's `dependencies`, or a production
+ * install would not have it: the build stops saying so.
+ */
+const RESOLVING = Symbol('resolving');
+
+function nodeModulesExternal(outfile) {
+  const outDir = dirname(resolve(ROOT, outfile));
+  return {
+    name: 'node-modules-external',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.kind === 'entry-point' || args.pluginData === RESOLVING) return undefined;
+        const spec = args.path;
+        if (spec.startsWith('node:') || builtinModules.includes(spec)) return { path: spec, external: true };
+        const pkg = packageNameOf(spec);
+        if (pkg.startsWith('@vmo/')) return undefined;
+        if (!args.importer.split(sep).includes('node_modules')) {
+          const manifest = nearestManifest(args.resolveDir);
+          if (!(pkg in (JSON.parse(readFileSync(manifest, 'utf8')).dependencies ?? {}))) {
+            return { errors: [{ text: `${relative(ROOT, args.importer)} imports ${pkg}, which ${relative(ROOT, manifest)} does not list in "dependencies": a production install (npm ci --omit=dev) would not have it` }] };
+          }
+        }
+        const forSource = packageDirFrom(pkg, args.resolveDir);
+        if (forSource !== undefined && forSource === packageDirFrom(pkg, outDir)) return { path: spec, external: true };
+        // The copy the source uses, as a path from the bundle: the file esbuild itself resolves.
+        const found = await b.resolve(spec, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: RESOLVING });
+        if (found.errors.length > 0) return { errors: found.errors };
+        const path = relative(outDir, found.path).split(sep).join('/');
+        return { path: path.startsWith('.') ? path : `./${path}`, external: true };
+      });
+    },
+  };
+}
+
+/** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
+function packageNameOf(spec) {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/** The folder of `pkg` as Node finds it from `fromDir` (node_modules up the tree), links resolved. */
+function packageDirFrom(pkg, fromDir) {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', pkg);
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function nearestManifest(fromDir) {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'package.json');
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${fromDir}`);
+  }
+}
 
 /**
  * `import.meta.url` in our sources means the source file's own place: migrate.ts finds
@@ -89,7 +144,7 @@ function optionsFor(name) {
     target: 'node20',
     format: 'esm',
     banner: { js: REQUIRE_BANNER },
-    plugins: [nodeModulesExternal, sourceFileUrls(outfile)],
+    plugins: [nodeModulesExternal(outfile), sourceFileUrls(outfile)],
   };
 }
 
