@@ -61,6 +61,8 @@ describe('simulated agents speak the real protocol', () => {
     const res = await system.client.request('POST', `/v1/jobs/${job.id}/cancel`, { graceMs: 100 });
     expect(res.status).toBe(202);
     expect(await system.client.waitForEnd(job.id)).toMatchObject({ status: 'canceled' });
+    // The exit's ack travels to the agent after the end is stored: it may still be on its way when the status reads canceled.
+    await waitFor('the agent to have its exit acknowledged', () => sim.jobRecord(job.id)?.exitAcked === true, 30_000);
     expect(sim.jobRecord(job.id)).toMatchObject({ canceled: true, exitAcked: true, starts: 1 });
     expect((await system.client.logs(job.id)).toString()).toBe('before\n');
   });

@@ -42,6 +42,8 @@ const notifiers = new WeakMap<Redis, Map<string, ChangeNotifier>>();
  * mark of this process.
  */
 export function markChanged(bus: BusConnection, topic: ChangeTopic): void {
+  // A caller holding a control plane without Redis (a test wiring only Postgres): nobody to tell.
+  if (typeof bus.redis !== 'object' || bus.redis === null) return;
   let byChannel = notifiers.get(bus.redis);
   if (!byChannel) {
     byChannel = new Map();
