@@ -13,3 +13,4 @@ export * from './audit-events.ts';
 export * from './enrolment-tokens.ts';
 export * from './schedules.ts';
 export * from './job-attempts.ts';
+export * from './commands.ts';

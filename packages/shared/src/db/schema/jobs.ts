@@ -92,6 +92,12 @@ export const jobs = pgTable(
      * while the job is `queued`.
      */
     retryAt: timestamp('retry_at', { withTimezone: true }),
+    /**
+     * The saved command (issue 15) this job ran, by name and version (command_versions): the
+     * exact script and parameter declarations, whatever changed since. Null: not from a command.
+     */
+    commandName: text('command_name'),
+    commandVersion: integer('command_version'),
     /** Overrides the worker's VMO_DISPATCH_TIMEOUT_MS for this job (a run's dispatchTimeoutMs). */
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
     /** A run child's offline policy: `skip` or `fail` at once when its agent is offline; null waits (`wait`). */

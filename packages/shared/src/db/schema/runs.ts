@@ -42,6 +42,9 @@ export const runs = pgTable(
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     /** The names of the run's `secretEnv` variables, sorted; null when it has none. The values are sealed in run_secrets until the run ends. */
     secretEnvNames: jsonb('secret_env_names').$type<string[]>(),
+    /** The saved command (issue 15) the run ran, by name and version; every child records it too. Null: not from a command. */
+    commandName: text('command_name'),
+    commandVersion: integer('command_version'),
     createdBy: text('created_by'),
     /** The user who submitted it (null: the bootstrap admin token); visibility keys on it. */
     ownerId: text('owner_id'),
