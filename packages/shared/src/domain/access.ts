@@ -10,7 +10,7 @@ export type PolicyAction = (typeof POLICY_ACTIONS)[number];
  * Token scopes: each narrows what the token's user may do, never widens it (an operator's token
  * with `agents:write` still cannot write agents). A token without scopes has all of its user's.
  */
-export const TOKEN_SCOPES = ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'agents:write', 'hosts:read', 'hosts:write', 'users:read', 'users:write', 'policies:write', 'audit:read'] as const;
+export const TOKEN_SCOPES = ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'agents:write', 'hosts:read', 'hosts:write', 'users:read', 'users:write', 'policies:write', 'audit:read', 'commands:read', 'commands:write'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 /**
@@ -20,8 +20,8 @@ export type TokenScope = (typeof TOKEN_SCOPES)[number];
  */
 export const ROLE_SCOPES: Readonly<Record<UserRole, readonly TokenScope[]>> = {
   admin: TOKEN_SCOPES,
-  operator: ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'hosts:read', 'users:read'],
-  viewer: ['jobs:read', 'agents:read', 'hosts:read'],
+  operator: ['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'hosts:read', 'users:read', 'commands:read', 'commands:write'],
+  viewer: ['jobs:read', 'agents:read', 'hosts:read', 'commands:read'],
 };
 
 export const AUDIT_RESULTS = ['allowed', 'denied', 'failed'] as const;

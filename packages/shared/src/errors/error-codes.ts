@@ -12,6 +12,7 @@ export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 50
 
 export const HTTP_ERRORS = {
   validation_failed: { status: 400, meaning: 'a field of the body, the query, a header or the path is invalid; the message starts with the field and details.field names it' },
+  invalid_param: { status: 400, meaning: "a saved command's run names a parameter it does not declare, leaves out a required one, or gives one a value its declaration refuses (type, pattern, enum values, range, length); details.param names the parameter and details.field is `params.<name>`" },
   invalid_json: { status: 400, meaning: 'the body is not a JSON object (or not JSON at all)' },
   bad_request: { status: 400, meaning: 'the request could not be read as HTTP the API understands' },
   protocol_required: { status: 400, meaning: 'a job-stream upgrade offered "bearer.<token>" without the "vmo.v1" subprotocol' },
@@ -27,6 +28,7 @@ export const HTTP_ERRORS = {
   policy_exists: { status: 409, meaning: 'a policy of that name exists' },
   user_exists: { status: 409, meaning: 'a user of that name exists' },
   schedule_exists: { status: 409, meaning: 'the caller already has a schedule of that name' },
+  command_exists: { status: 409, meaning: 'a saved command of that name exists: change it with PUT /v1/commands/{name}' },
   payload_too_large: { status: 413, meaning: 'the body is over 1 MiB' },
   ssh_config_too_large: { status: 413, meaning: 'the imported config is over the import limits (lines, hosts, evaluation work)' },
   unknown_agent: { status: 422, meaning: 'the job targets an agent that does not exist or was revoked' },
