@@ -14,3 +14,4 @@ export * from './enrolment-tokens.ts';
 export * from './schedules.ts';
 export * from './job-attempts.ts';
 export * from './commands.ts';
+export * from './projects.ts';
