@@ -16,7 +16,7 @@ export interface ApiResponse {
  * (`/v1/jobs/{id}`). Nothing here imports server code, so a browser bundle may use it.
  */
 export interface ApiRoute {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: `/${string}`;
   operationId: string;
   summary: string;
