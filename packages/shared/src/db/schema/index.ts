@@ -15,3 +15,4 @@ export * from './schedules.ts';
 export * from './job-attempts.ts';
 export * from './commands.ts';
 export * from './projects.ts';
+export * from './shell-sessions.ts';
