@@ -37,6 +37,11 @@ export const RetryPolicyView = z
   })
   .meta({ id: 'RetryPolicy' });
 
+/** Issue 15: the saved command (POST /v1/commands/{name}/run) a job or run ran, by name and version. */
+export const SavedCommandRef = z
+  .object({ name: z.string().meta({ example: 'docker-ps' }), version: z.number().int().meta({ example: 3 }) })
+  .meta({ id: 'SavedCommandRef', description: 'The saved command and the version it ran (GET /v1/commands/{name}/versions shows that exact script); null: not started from a saved command' });
+
 export const Job = z
   .object({
     id: z.string().meta({ example: 'job_0123456789abcdefghij' }),
@@ -71,6 +76,7 @@ export const Job = z
     runAt: when("Not before this time (as submitted; a run's child shows its run's). While it is ahead the job is `queued`, holds no worker slot and no place in its target's line, and may be canceled").nullable(),
     retry: RetryPolicyView.nullable().meta({ description: 'The retry policy, with its defaults filled in (null: never retried)' }),
     retryAt: when('While the job waits `queued` for its next attempt: when that attempt may start. Null otherwise').nullable(),
+    savedCommand: SavedCommandRef.nullable(),
     queuePosition: z
       .number()
       .int()

@@ -17,7 +17,7 @@ import {
 } from '../runs/summary-limits.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { IdempotencyKey } from '../domain/idempotency-key.ts';
-import { JobStatus, RetryPolicyView, RUN_ID } from './jobs.ts';
+import { JobStatus, RetryPolicyView, RUN_ID, SavedCommandRef } from './jobs.ts';
 import { defineRoute, intParam, json } from './route.ts';
 
 const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
@@ -94,6 +94,7 @@ const RunFields = {
   runAt: when('Not before this time: no child is released before it (the strategy starts then); null: at once').nullable(),
   retry: RetryPolicyView.nullable().meta({ description: "Every child's retry policy (null: none): a child is retried before it counts against maxErrors" }),
   labels: LabelMap,
+  savedCommand: SavedCommandRef.nullable(),
   createdBy: z.string().nullable(),
   total: z.number().int().meta({ description: 'Number of children (targets), fixed at submission' }),
   error: ErrorView.nullable().meta({ description: 'Why the run stopped starting children: `max_errors_exceeded` or `canary_failed`' }),

@@ -35,6 +35,8 @@ export function jobView(row: JobRow, queuePosition: number | null = null) {
     priority: row.priority,
     runAt: row.runAt?.toISOString() ?? null,
     retry: row.retry,
+    // Issue 15: the saved command and version it ran (null: not from a command).
+    savedCommand: row.commandName === null || row.commandVersion === null ? null : { name: row.commandName, version: row.commandVersion },
     // Issue 14: shown while the job waits `queued` for its next attempt (kept in the row after it is released).
     retryAt: row.status === 'queued' ? (row.retryAt?.toISOString() ?? null) : null,
     queuePosition,

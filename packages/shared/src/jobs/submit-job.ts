@@ -17,6 +17,12 @@ import { markChanged } from '../bus/change-notifier.ts';
 import { insertJobSecrets } from './secrets/job-secrets-store.ts';
 import { sealSecretEnv, secretEnvDigest } from './secrets/seal-secret-env.ts';
 
+/** A saved command's name and version, as a job or run started from it records them. */
+export interface SavedCommandRef {
+  name: string;
+  version: number;
+}
+
 /** Resolve an agent by id or by name among live (not revoked) agents. */
 export async function resolveAgent(cp: ControlPlane, ref: string) {
   const [agent] = await cp.database.db
@@ -43,6 +49,8 @@ export async function submitJob(
   ownerId: string | null = null,
   /** An ssh target's host as authorization judged it (access/may-run.ts assertMayRunJob): stored as is, the name not resolved again. */
   judgedHostId?: string,
+  /** The saved command (issue 15) this job runs, by name and version: recorded on the job. */
+  savedCommand?: SavedCommandRef,
 ): Promise<JobView & { replayed?: boolean }> {
   const secrets = secretEnvToSeal(cp, input);
   const agentRef = input.target.type === 'agent' ? input.target.agent : undefined;
@@ -78,6 +86,8 @@ export async function submitJob(
     runAt: input.runAt === undefined ? null : new Date(input.runAt),
     priority: input.priority,
     retry: input.retry ? resolveRetryPolicy(input.retry) : null,
+    commandName: savedCommand?.name ?? null,
+    commandVersion: savedCommand?.version ?? null,
   };
   // LOUD: a job with secrets is inserted with them in one transaction: a job row without its
   // secrets would run without them.

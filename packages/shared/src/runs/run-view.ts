@@ -21,6 +21,8 @@ export function runListView(row: RunRecord) {
     runAt: row.runAt?.toISOString() ?? null,
     retry: row.retry,
     labels: row.labels,
+    // Issue 15: the saved command and version it ran (null: not from a command); each child records it too.
+    savedCommand: row.commandName === null || row.commandVersion === null ? null : { name: row.commandName, version: row.commandVersion },
     createdBy: row.createdBy,
     total: row.total,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,

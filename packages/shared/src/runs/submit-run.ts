@@ -31,6 +31,8 @@ export interface SubmitRunOptions {
   authorize?: (targets: readonly RunTarget[]) => Promise<void>;
   /** The machines the caller may read: a selector resolves only among them (resolve-run-targets.ts); all when absent (an admin). */
   visibleTo?: RunTargetsQuery['visibleTo'];
+  /** The saved command (issue 15) the run runs, by name and version: recorded on the run and every child. */
+  savedCommand?: { name: string; version: number };
 }
 
 /**
@@ -93,6 +95,8 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
       runAt: input.runAt === undefined ? null : new Date(input.runAt),
       priority: input.priority,
       retry: input.retry ? resolveRetryPolicy(input.retry) : null,
+      commandName: opts.savedCommand?.name ?? null,
+      commandVersion: opts.savedCommand?.version ?? null,
     },
     targets,
     opts.idempotency ? { key: opts.idempotency, hash: hash! } : undefined,
