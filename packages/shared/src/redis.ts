@@ -23,6 +23,8 @@ export const keys = (prefix: string) => ({
   jobEventChannel: (jobId: string) => `${prefix}:job:${jobId}:ev`,
   jobOutputChannel: (jobId: string) => `${prefix}:job:${jobId}:out`,
   agentChannel: (agentId: string) => `${prefix}:agent:${agentId}`,
+  /** BUS.md §11: what an agent said about one shell session (SHELL.md §S5). */
+  shellChannel: (sessionId: string) => `${prefix}:shell:${sessionId}`,
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
   /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
   workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,

@@ -67,6 +67,11 @@ export class BusSubscriber {
     return this.listen('changes', '', handler);
   }
 
+  /** §11. */
+  shell(sessionId: string, handler: Handler<MessageOf<'shell'>>): Promise<Unlisten> {
+    return this.listen('shell', sessionId, handler);
+  }
+
   close(): void {
     this.connection.disconnect();
   }

@@ -5,6 +5,7 @@ import { ChangesMessage } from './messages/changes.ts';
 import { ControlMessage } from './messages/control.ts';
 import { JobEvent } from './messages/job-events.ts';
 import { JobOutput } from './messages/job-output.ts';
+import { ShellEvent } from './messages/shell.ts';
 
 /** The version every message on the bus carries today (BUS.md §2). */
 export const BUS_VERSION = 1;
@@ -20,6 +21,7 @@ export const FAMILIES = {
   agentCommands: { channel: (k: Keys, agentId: string) => k.agentChannel(agentId), schema: AgentCommand },
   control: { channel: (k: Keys, _id: string) => k.controlChannel, schema: ControlMessage },
   changes: { channel: (k: Keys, _id: string) => k.changesChannel, schema: ChangesMessage },
+  shell: { channel: (k: Keys, sessionId: string) => k.shellChannel(sessionId), schema: ShellEvent },
 } as const;
 
 export type Family = keyof typeof FAMILIES;

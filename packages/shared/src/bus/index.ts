@@ -9,3 +9,4 @@ export * from './messages/control.ts';
 export * from './messages/changes.ts';
 export * from './topic-coalescer.ts';
 export * from './change-notifier.ts';
+export * from './messages/shell.ts';

@@ -6,6 +6,7 @@ import type { ChangeTopic } from './messages/changes.ts';
 import type { ControlMessage } from './messages/control.ts';
 import type { JobEvent } from './messages/job-events.ts';
 import type { OutputChunk } from './messages/job-output.ts';
+import type { ShellEvent } from './messages/shell.ts';
 
 /** What a publisher needs: a connection for commands (never one in subscriber mode) and the names. */
 export interface BusConnection {
@@ -44,3 +45,6 @@ export const publishControl = (bus: BusConnection, message: Unversioned<ControlM
 
 /** §10: what changed, for dashboards. Publish through a ChangeNotifier (markChanged), which coalesces. */
 export const publishChanges = (bus: BusConnection, topics: ChangeTopic[]) => publish(bus, 'changes', '', { type: 'changed', topics });
+
+/** §11: what the agent said about a shell session, for every node with a client attached (SHELL.md §S5). */
+export const publishShellEvent = (bus: BusConnection, sessionId: string, event: Unversioned<ShellEvent>) => publish(bus, 'shell', sessionId, event);

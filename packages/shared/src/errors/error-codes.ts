@@ -28,6 +28,7 @@ export const HTTP_ERRORS = {
   policy_exists: { status: 409, meaning: 'a policy of that name exists' },
   user_exists: { status: 409, meaning: 'a user of that name exists' },
   schedule_exists: { status: 409, meaning: 'the caller already has a schedule of that name' },
+  agent_not_connected: { status: 409, meaning: 'a shell needs its agent connected now (GET /v1/agents/{id}/shell): it is offline' },
   command_exists: { status: 409, meaning: 'a saved command of that name exists: change it with PUT /v1/commands/{name}' },
   payload_too_large: { status: 413, meaning: 'the body is over 1 MiB' },
   ssh_config_too_large: { status: 413, meaning: 'the imported config is over the import limits (lines, hosts, evaluation work)' },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { storableString } from '../errors/storable-text.ts';
 import { LabelsInput } from '../domain/labels.ts';
+import { AgentShellAttached, AgentShellError, AgentShellExit, ServerShellAck, ServerShellDetach, ServerShellInput, ServerShellOpen, ServerShellResize } from './shell-messages.ts';
 
 /**
  * Agent ⇄ gateway messages (PROTOCOL.md beside this file). Control messages are JSON text
@@ -80,7 +81,8 @@ export type AgentExit = z.infer<typeof AgentExit>;
 export const AgentHeartbeat = z.object({ type: z.literal('heartbeat'), v, running: z.number().int().min(0) });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeat>;
 
-export const AgentToServer = z.discriminatedUnion('type', [AgentHello, AgentStarted, AgentExit, AgentHeartbeat]);
+// SHELL.md §S5: shell frames share the agent's socket.
+export const AgentToServer = z.discriminatedUnion('type', [AgentHello, AgentStarted, AgentExit, AgentHeartbeat, AgentShellAttached, AgentShellExit, AgentShellError]);
 export type AgentToServer = z.infer<typeof AgentToServer>;
 
 // ── server → agent ──────────────────────────────────────────────────────────────────────
@@ -136,7 +138,11 @@ export type ServerCancel = z.infer<typeof ServerCancel>;
 export const ServerAbandon = z.object({ type: z.literal('abandon'), v, jobId });
 export type ServerAbandon = z.infer<typeof ServerAbandon>;
 
-export const ServerToAgent = z.discriminatedUnion('type', [ServerWelcome, ServerRun, ServerAck, ServerExitAck, ServerCancel, ServerAbandon]);
+export const ServerToAgent = z.discriminatedUnion('type', [
+  ServerWelcome, ServerRun, ServerAck, ServerExitAck, ServerCancel, ServerAbandon,
+  // SHELL.md §S5
+  ServerShellOpen, ServerShellInput, ServerShellResize, ServerShellAck, ServerShellDetach,
+]);
 export type ServerToAgent = z.infer<typeof ServerToAgent>;
 
 /** Close codes used on the agent socket (4xxx are ours). */

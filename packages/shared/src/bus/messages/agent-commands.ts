@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ShellAgentCommands } from './shell.ts';
 
 /**
  * BUS.md §5, on `agent:{id}`: to whichever API node holds that agent's socket (PROTOCOL.md says
@@ -39,5 +40,7 @@ export const AgentCommand = z.discriminatedUnion('type', [
    * node that predates it drops it, and its sweep does not compare tokens (BUS.md §5).
    */
   z.object({ v: z.literal(1), type: z.literal('token_rotated') }),
+  /** SHELL.md §S5: for the agent's PTY sessions, forwarded as the same frames (BUS.md §11). */
+  ...ShellAgentCommands,
 ]);
 export type AgentCommand = z.infer<typeof AgentCommand>;
