@@ -98,6 +98,18 @@ export const jobs = pgTable(
      */
     commandName: text('command_name'),
     commandVersion: integer('command_version'),
+    /**
+     * Retention (issue 14): days the job and its output are kept once it has ended, instead of
+     * VMO_RETENTION_DAYS and VMO_OUTPUT_RETENTION_DAYS. Null: those defaults. A run's children have
+     * their run's. Read only by the retention pass (retention/).
+     */
+    retainDays: integer('retain_days'),
+    /**
+     * When retention deleted the job's output (job_output rows, every attempt): the job stays,
+     * shown with `outputExpired`, and its logs answer 410 `output_expired`. One writer: the
+     * retention pass (retention/expire-output.ts). Null: the output is (or is still being) kept.
+     */
+    outputExpiredAt: timestamp('output_expired_at', { withTimezone: true }),
     /** Overrides the worker's VMO_DISPATCH_TIMEOUT_MS for this job (a run's dispatchTimeoutMs). */
     dispatchTimeoutMs: integer('dispatch_timeout_ms'),
     /** A run child's offline policy: `skip` or `fail` at once when its agent is offline; null waits (`wait`). */
@@ -142,5 +154,11 @@ export const jobs = pgTable(
     // The reconciler's walk over the released `queued` jobs, page after page (jobs/queries/sweeps.ts
     // queuedJobsOlderThan): each page a seek, not a sort of the whole backlog.
     index('jobs_released_idx').on(t.releasedAt, t.id).where(sql`status = 'queued' and released_at is not null`),
+    // Retention (retention/due-jobs.ts): ended jobs oldest first, a seek to the cutoff, never a scan
+    // of what is kept. Jobs on the defaults apart from those with their own retainDays (walked one
+    // retain_days value at a time); the output expiry's own index holds only jobs whose output is still kept.
+    index('jobs_retention_idx').on(t.finishedAt, t.id).where(sql`retain_days is null and status in ('succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped')`),
+    index('jobs_retention_own_idx').on(t.retainDays, t.finishedAt, t.id).where(sql`retain_days is not null and status in ('succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped')`),
+    index('jobs_output_retention_idx').on(t.finishedAt, t.id).where(sql`retain_days is null and output_expired_at is null and status in ('succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped')`),
   ],
 );

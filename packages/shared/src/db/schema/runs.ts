@@ -39,6 +39,8 @@ export const runs = pgTable(
     priority: integer('priority').notNull().default(5),
     /** Every child's retry policy, resolved (jobs.retry; shown on the run). Null: children are never retried. */
     retry: jsonb('retry').$type<RetryPolicy>(),
+    /** Retention (issue 14): days the run and its children are kept once ended (every child has it too); null: VMO_RETENTION_DAYS. */
+    retainDays: integer('retain_days'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     /** The names of the run's `secretEnv` variables, sorted; null when it has none. The values are sealed in run_secrets until the run ends. */
     secretEnvNames: jsonb('secret_env_names').$type<string[]>(),
@@ -69,5 +71,8 @@ export const runs = pgTable(
     index('runs_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     // The roll-up sweep: the few runs not yet final.
     index('runs_active_idx').on(t.status).where(sql`status in ('queued', 'running')`),
+    // Retention (retention/delete-runs.ts): ended runs oldest first, on the default or their own retainDays.
+    index('runs_retention_idx').on(t.finishedAt, t.id).where(sql`retain_days is null and status in ('succeeded', 'failed', 'canceled')`),
+    index('runs_retention_own_idx').on(t.retainDays, t.finishedAt, t.id).where(sql`retain_days is not null and status in ('succeeded', 'failed', 'canceled')`),
   ],
 );

@@ -85,5 +85,7 @@ export const scheduleFires = pgTable(
     index('schedule_fires_open_idx').on(t.scheduleId).where(sql`not ${t.settled}`),
     // The repair sweep: fires a worker claimed and did not finish.
     index('schedule_fires_pending_idx').on(t.claimedAt).where(sql`${t.outcome} = 'pending'`),
+    // Retention (retention/prune-schedule-fires.ts): settled fires oldest first.
+    index('schedule_fires_settled_at_idx').on(t.at).where(sql`${t.settled}`),
   ],
 );
