@@ -13,6 +13,8 @@ export interface RunOutputChunk {
   jobId: string;
   index: number;
   target: string;
+  /** The child's attempt that wrote it (a retried child's attempts follow each other, seqs from 0 in each). */
+  attempt: number;
   seq: number;
   stream: 'stdout' | 'stderr';
   /** The bytes exactly as the command wrote them. */
@@ -107,7 +109,7 @@ export async function followRun(target: StreamTarget, runId: string, opts: Follo
       after = msg.cursor;
       c.delivered = true;
       opts.onMessage?.(msg, socket);
-      if (msg.type === 'output') opts.onOutput?.({ jobId: msg.jobId, index: msg.index, target: msg.target, seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
+      if (msg.type === 'output') opts.onOutput?.({ jobId: msg.jobId, index: msg.index, target: msg.target, attempt: msg.attempt, seq: msg.seq, stream: msg.stream, data: decodeBase64(msg.data) });
       else if (msg.type === 'status') opts.onStatus?.(msg);
       else if (msg.type === 'progress') opts.onProgress?.(msg);
     };

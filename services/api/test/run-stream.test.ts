@@ -23,9 +23,10 @@ import type { RunStreamMessage } from '@vmo/shared/api';
 import { commonSchema } from '@vmo/shared/config';
 import { openControlPlane, type ControlPlane } from '@vmo/shared/control-plane';
 import { newId } from '@vmo/shared/ids';
-import { transition } from '@vmo/shared/jobs';
+import { resolveRetryPolicy } from '@vmo/shared/domain';
+import { releaseDueRetries, transition } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
-import { beginRunStreamRead, decodeRunCursor, encodeRunCursor, outputKeysStatement, readRunStream, runQuietStatement, startCursor, type OutputKeysQuery, type RunStreamCursor } from '@vmo/shared/runs';
+import { beginRunStreamRead, chunkPosition, decodeRunCursor, encodeRunCursor, outputKeysStatement, readRunStream, runQuietStatement, startCursor, type OutputKeysQuery, type RunStreamCursor } from '@vmo/shared/runs';
 import { createTestDatabase, openWebSocket, peakRssBytes, seededRandom, TEST_REDIS_URL, TestSystem, waitFor, type TestDatabase } from '@vmo/testkit';
 
 interface Child {
@@ -288,7 +289,7 @@ describe('run stream: replay, live, resume (output and statuses written by the t
     });
     expect(early.messages.filter((m) => m.type === 'output').map((m) => (m as { seq: number }).seq)).toEqual([0]);
     const cursor = early.messages[early.messages.length - 1]!.cursor;
-    expect(decodeRunCursor(cursor, { runId, output: true }).position).toMatchObject({ phase: 'between', holds: [[0, 1]] });
+    expect(decodeRunCursor(cursor, { runId, output: true }).position).toMatchObject({ phase: 'between', holds: [[0, chunkPosition(1, 1)]] });
 
     // One more subscriber stays on through the commit; the first resumes after it.
     const live: RunStreamMessage[] = [];
@@ -307,6 +308,43 @@ describe('run stream: replay, live, resume (output and statuses written by the t
     expect(stayed.closeCode).toBe(1000);
     await expectExact(children, stayed.messages);
     expect(Buffer.concat(stayed.messages.flatMap((m) => (m.type === 'output' ? [Buffer.from(m.data, 'base64')] : []))).toString()).toBe('zero\none\ntwo\nthree\n');
+  });
+
+  it("follows a retried child through its attempts: the next attempt's seqs start at 0 again and none of them is taken for a chunk already sent", async () => {
+    const { runId, children } = await createRun(['flaky']);
+    const [c] = children as [Child];
+    const policy = resolveRetryPolicy({ max: 2, backoff: { type: 'fixed', delayMs: 0 }, on: { exitCodes: 'nonzero' } });
+    await sql`update jobs set retry = ${JSON.stringify(policy)}::jsonb where id = ${c.id}`;
+    await start(c);
+    // One subscriber stays on throughout (its connection remembers where the child is: the case
+    // that once skipped attempt 2's seqs 0..2); another has all of attempt 1 and resumes later.
+    const live: RunStreamMessage[] = [];
+    const liveDone = session(runId, { onMessage: (m) => live.push(m) });
+    for (const line of ['a1-0\n', 'a1-1\n', 'a1-2\n']) await write(c, Buffer.from(line));
+    await waitFor('attempt 1 seen live', () => live.filter((m) => m.type === 'output').length === 3);
+    const early = await session(runId, { onMessage: (msg, ws) => msg.type === 'progress' && ws.close(1000) });
+    const cursor = early.messages[early.messages.length - 1]!.cursor;
+    // Attempt 1 fails and is retried; attempt 2 writes seqs 0..4 (past where attempt 1 stopped) and succeeds.
+    expect(await transition(cp, c.id, { kind: 'exit', attempt: 1, exit: { exitCode: 1, signal: null, truncated: false } })).toBeDefined();
+    await waitFor('the retry released', async () => (await releaseDueRetries(cp)) > 0 || (await sql`select 1 from jobs where id = ${c.id} and released_at is not null`).length > 0);
+    await start(c);
+    const second = ['a2-0\n', 'a2-1\n', 'a2-2\n', 'a2-3\n', 'a2-4\n'];
+    for (const [seq, line] of second.entries()) await sink.append([{ jobId: c.id, attempt: 2, seq, stream: 1, data: Buffer.from(line) }]);
+    expect(await transition(cp, c.id, { kind: 'exit', attempt: 2, exit: { exitCode: 0, signal: null, truncated: false } })).toBeDefined();
+    await setRunStatus(runId, 'succeeded');
+    const resumed = await session(runId, { after: cursor });
+    const stayed = await liveDone;
+    expect(resumed.closeCode).toBe(1000);
+    expect(stayed.closeCode).toBe(1000);
+    const outputs = (msgs: RunStreamMessage[]) => msgs.flatMap((m) => (m.type === 'output' ? [[m.attempt, m.seq, Buffer.from(m.data, 'base64').toString()]] : []));
+    const first = [[1, 0, 'a1-0\n'], [1, 1, 'a1-1\n'], [1, 2, 'a1-2\n']];
+    expect(outputs(early.messages)).toEqual(first);
+    expect(outputs(resumed.messages)).toEqual(second.map((line, seq) => [2, seq, line]));
+    expect(outputs(stayed.messages)).toEqual([...first, ...second.map((line, seq) => [2, seq, line])]);
+    // A subscriber from the start gets both attempts, in the order they ran, each chunk once.
+    const whole = await session(runId);
+    expect(outputs(whole.messages).map((o) => o[2]).join('')).toBe('a1-0\na1-1\na1-2\n' + second.join(''));
+    expect(whole.messages.filter((m) => m.type === 'status' && m.status === 'succeeded')).toHaveLength(1);
   });
 
   it('paces a subscriber that stops reading: the API reads no further than its buffer (memory does not grow with the replay), then it catches up exactly', async () => {
@@ -521,7 +559,7 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
 
   it('a live poll: jobs_run_idx, the job_output primary key from where each child is, no sequential scan', async () => {
     // The previous window's snapshot is now; 100 running children known to be at their last seq.
-    const p = await plan((s) => ({ snapshot: s, upper: s, children: Array.from({ length: 100 }, (_, i) => ({ index: 300 + i, from: CHUNKS, held: null })), fromIndex: -1, fromSeq: 0 }));
+    const p = await plan((s) => ({ snapshot: s, upper: s, children: Array.from({ length: 100 }, (_, i) => ({ index: 300 + i, from: chunkPosition(1, CHUNKS), held: null })), fromIndex: -1, fromPosition: 0 }));
     expectIndexedPage(p);
     // Only the 100 children that may still write were looked into (not the done or the held ones).
     expect(p).toMatch(/"Node Type":"Index Scan"[^{}]*"Index Name":"jobs_run_idx"[^{}]*"Actual Rows":100,/);
@@ -533,13 +571,13 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
 
   it("a connection that knows where 40,000 children are reads the list once per poll, also under a generic plan (postgres.js prepares statements)", async () => {
     // Inline, the list's cast ran once per child under a generic plan: ~9 s for this read, against well under 100 ms.
-    const children = Array.from({ length: 40_000 }, (_, i) => ({ index: i, from: CHUNKS, held: null }));
+    const children = Array.from({ length: 40_000 }, (_, i) => ({ index: i, from: chunkPosition(1, CHUNKS), held: null }));
     for (const mode of ['force_custom_plan', 'force_generic_plan']) {
       const ms = await sql.begin('isolation level repeatable read read only', async (tx) => {
         const s = await beginRunStreamRead(tx);
         await tx`select set_config('plan_cache_mode', ${mode}, true)`;
         const t = performance.now();
-        expect(await outputKeysStatement(tx, { runId: RUN, snapshot: s, upper: s, children, fromIndex: -1, fromSeq: 0, limit: 2001 })).toEqual([]);
+        expect(await outputKeysStatement(tx, { runId: RUN, snapshot: s, upper: s, children, fromIndex: -1, fromPosition: 0, limit: 2001 })).toEqual([]);
         return performance.now() - t;
       });
       expect(ms, mode).toBeLessThan(1000);
@@ -630,7 +668,7 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
   });
 
   it('a replay page: stops once the page is full instead of reading every chunk of the run', async () => {
-    const p = await plan((s) => ({ snapshot: '1:1:', upper: s, children: [], fromIndex: -1, fromSeq: 0 }));
+    const p = await plan((s) => ({ snapshot: '1:1:', upper: s, children: [], fromIndex: -1, fromPosition: 0 }));
     expectIndexedPage(p);
     expect(p).toContain('"Node Type":"Incremental Sort"');
     const loop = /"Node Type":"Nested Loop"[^{}]*"Actual Rows":(\d+)/.exec(p);

@@ -11,10 +11,20 @@ const NEWLINE = 0x0a;
 export class LinePrefixer {
   /** Per child and stream: the start of a line whose newline has not come yet. */
   private readonly partial = new Map<string, { prefix: Buffer; out: NodeJS.WritableStream; held: Buffer }>();
+  /** Per child: the attempt whose output came last (retries: the next attempt's output follows). */
+  private readonly attempts = new Map<string, number>();
 
   constructor(private readonly before?: () => void, private readonly after?: () => void) {}
 
-  write(chunk: { jobId: string; target: string; stream: 'stdout' | 'stderr'; data: Uint8Array }): void {
+  write(chunk: { jobId: string; target: string; attempt?: number; stream: 'stdout' | 'stderr'; data: Uint8Array }): void {
+    const attempt = chunk.attempt ?? 1;
+    const last = this.attempts.get(chunk.jobId);
+    if (last !== undefined && attempt > last) {
+      // A retried child: end what the last attempt left mid-line, and say where the next one starts.
+      this.flush(chunk.jobId);
+      this.emit(process.stderr, Buffer.from(`[${chunk.target}] ── attempt ${attempt}\n`));
+    }
+    this.attempts.set(chunk.jobId, Math.max(attempt, last ?? 0));
     const key = `${chunk.jobId}:${chunk.stream}`;
     let entry = this.partial.get(key);
     if (!entry) {

@@ -45,7 +45,8 @@ export const RunStreamMessage = z
     z.object({
       type: z.literal('output'),
       ...child,
-      seq: z.number().int().meta({ description: "Dense per child; each child's chunks come in seq order, exactly once" }),
+      attempt: z.number().int().meta({ description: "The child's attempt that wrote it (retries, issue 14): a retried child's attempts come one after the other" }),
+      seq: z.number().int().meta({ description: "Dense per attempt of a child, from 0 in each; each child's chunks come in (attempt, seq) order, exactly once" }),
       stream: z.enum(['stdout', 'stderr']),
       data: z.string().meta({ description: 'The bytes, base64' }),
       cursor,
@@ -72,7 +73,7 @@ export const RunStreamMessage = z
   ])
   .meta({
     id: 'RunStreamMessage',
-    description: 'A frame of GET /v1/runs/{id}/stream. Per window of changes: `output` frames (by child index, then seq), then `status` of each child that changed, then `progress`; last `end`.',
+    description: 'A frame of GET /v1/runs/{id}/stream. Per window of changes: `output` frames (by child index, then attempt and seq), then `status` of each child that changed, then `progress`; last `end`.',
   });
 export type RunStreamMessage = z.infer<typeof RunStreamMessage>;
 // The schema and the reader's event type must not drift apart: this line stops compiling if they do.

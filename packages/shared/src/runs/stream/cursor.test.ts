@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_RUN_STREAM_AFTER_CHARS } from '../../api/run-stream.ts';
-import { checkCursorFitsRun, decodeRunCursor, encodeRunCursor, MAX_CURSOR_CHARS, PAST_LAST, startCursor, type RunStreamCursor } from './cursor.ts';
+import { checkCursorFitsRun, decodeRunCursor, encodeRunCursor, MAX_CURSOR_CHARS, MAX_INDEX, startCursor, type RunStreamCursor } from './cursor.ts';
+import { chunkPosition, PAST_LAST_POSITION } from './chunk-position.ts';
 import { EMPTY_SNAPSHOT, isSnapshot, MAX_SNAPSHOT_XIP, parseSnapshot } from './pg-snapshot.ts';
 
 const RUN = 'run_0123456789abcdefghij';
@@ -40,7 +41,7 @@ describe('run stream cursor', () => {
     startCursor(RUN, true),
     startCursor(RUN, false),
     { runId: RUN, output: true, position: { phase: 'between', snapshot: '100:105:101,103', holds: [[0, 7], [12, 0]] } },
-    { runId: RUN, output: true, position: { phase: 'output', snapshot: '100:100:', holds: [[3, 2]], upper: '104:110:106', at: [2, 41], nextHolds: [[1, 9]] } },
+    { runId: RUN, output: true, position: { phase: 'output', snapshot: '100:100:', holds: [[3, 2]], upper: '104:110:106', at: [2, chunkPosition(3, 41)], nextHolds: [[1, 9]] } },
     { runId: RUN, output: true, position: { phase: 'status', snapshot: '100:100:', upper: '104:110:106', nextHolds: [], afterIndex: 17 } },
     { runId: RUN, output: false, position: { phase: 'status', snapshot: EMPTY_SNAPSHOT, upper: '5:5:', nextHolds: [], afterIndex: -1 } },
   ];
@@ -51,6 +52,12 @@ describe('run stream cursor', () => {
       expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
       expect(decode(text, c.output)).toEqual(c);
     }
+  });
+
+  it('reads a version-1 cursor (bare seqs, before retries) as the same place in attempt 1', () => {
+    const v1 = b64({ v: 1, r: RUN, o: 1, s: '10:12:', h: [[0, 7]], u: '11:12:', p: [2, 2 ** 31 - 1], g: [[1, 3]] });
+    expect(decode(v1).position).toEqual({ phase: 'output', snapshot: '10:12:', holds: [[0, chunkPosition(1, 7)]], upper: '11:12:', at: [2, PAST_LAST_POSITION], nextHolds: [[1, chunkPosition(1, 3)]] });
+    expect(decode(b64({ v: 1, r: RUN, o: 1, s: '10:12:', u: '11:12:', p: [-1, -1] })).position).toMatchObject({ phase: 'output', at: [-1, -1] });
   });
 
   it('is small: a cursor between windows is under 160 characters', () => {
@@ -67,7 +74,10 @@ describe('run stream cursor', () => {
       ['a non-canonical spelling of the same bytes', `${b64({ v: 1 }).slice(0, -1)}z`],
       ['not JSON', Buffer.from('not json').toString('base64url')],
       ['JSON but not an object', b64([1, 2])],
-      ['another version', b64({ v: 2, r: RUN, o: 1, s: EMPTY_SNAPSHOT })],
+      ['another version', b64({ v: 3, r: RUN, o: 1, s: EMPTY_SNAPSHOT })],
+      ['a version-1 seq past 31 bits', b64({ v: 1, r: RUN, o: 1, s: '10:12:', h: [[0, 2 ** 31]] })],
+      ['a position past exact integers', b64({ v: 2, r: RUN, o: 1, s: '10:12:', h: [[0, 2 ** 53]] })],
+      ['a fractional position', b64({ v: 2, r: RUN, o: 1, s: '10:12:', h: [[0, 1.5]] })],
       ['an unknown field', b64({ v: 1, r: RUN, o: 1, s: EMPTY_SNAPSHOT, x: 1 })],
       ['a bad snapshot', b64({ v: 1, r: RUN, o: 1, s: '10:5:' })],
       ['a bad upper snapshot', b64({ v: 1, r: RUN, o: 1, s: '1:1:', u: 'x', p: [0, 0] })],
@@ -107,12 +117,12 @@ describe('run stream cursor', () => {
       [{ phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [] }, 1],
       [{ phase: 'between', snapshot: '10:12:', holds: [[0, 3], [2, 0]] }, 3],
       [{ phase: 'output', snapshot: '10:12:', holds: [[2, 0]], upper: '11:12:', at: [-1, -1], nextHolds: [] }, 3],
-      [{ phase: 'output', snapshot: '10:12:', holds: [], upper: '11:12:', at: [2, PAST_LAST], nextHolds: [[1, PAST_LAST]] }, 3],
+      [{ phase: 'output', snapshot: '10:12:', holds: [], upper: '11:12:', at: [2, PAST_LAST_POSITION], nextHolds: [[1, PAST_LAST_POSITION]] }, 3],
       [{ phase: 'status', snapshot: '10:12:', upper: '11:12:', nextHolds: [[2, 0]], afterIndex: 2 }, 3],
       [{ phase: 'status', snapshot: '10:12:', upper: '11:12:', nextHolds: [], afterIndex: -1 }, 1],
     ];
     for (const [position, total] of ok) expect(fits(position, total).position).toEqual(position);
-    const near = PAST_LAST - 1;
+    const near = MAX_INDEX - 1;
     const refused: [string, RunStreamCursor['position'], number][] = [
       ['a hold on child 2^31 - 2', { phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [[near, 0]] }, 3],
       ['a hold on the child after the last', { phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [[0, 0], [3, 0]] }, 3],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { badRequest, type AppError } from '../../errors/app-error.ts';
+import { chunkPosition, PAST_LAST_POSITION } from './chunk-position.ts';
 import { EMPTY_SNAPSHOT, parseSnapshot } from './pg-snapshot.ts';
 
 /**
@@ -8,7 +9,8 @@ import { EMPTY_SNAPSHOT, parseSnapshot } from './pg-snapshot.ts';
  * to resume): base64url of a small versioned JSON, validated strictly on the way back.
  *
  * Delivered = every row the `snapshot` sees (job_output by `xid`, children and the run by
- * `status_xid`), less the rows of `holds`. A hold `[index, seq]`: child `index`'s output from `seq`
+ * `status_xid`), less the rows of `holds`. A hold `[index, position]` (a chunk position,
+ * chunk-position.ts: attempt and seq in one number): child `index`'s output from `position`
  * on is not delivered yet, even where the snapshot sees it — its transaction committed before an
  * earlier chunk of the same child did, and chunks go out in seq order (read-run-stream.ts).
  *
@@ -18,11 +20,11 @@ import { EMPTY_SNAPSHOT, parseSnapshot } from './pg-snapshot.ts';
  *   and `nextHolds` are the holds found so far for the children before `at`;
  * - `status`: the output is all sent; the status changes of children up to `afterIndex` too.
  */
-export type Hold = readonly [index: number, seq: number];
+export type Hold = readonly [index: number, position: number];
 
 export type RunStreamPosition =
   | { phase: 'between'; snapshot: string; holds: readonly Hold[] }
-  | { phase: 'output'; snapshot: string; holds: readonly Hold[]; upper: string; at: readonly [index: number, seq: number]; nextHolds: readonly Hold[] }
+  | { phase: 'output'; snapshot: string; holds: readonly Hold[]; upper: string; at: readonly [index: number, position: number]; nextHolds: readonly Hold[] }
   | { phase: 'status'; snapshot: string; upper: string; nextHolds: readonly Hold[]; afterIndex: number };
 
 export interface RunStreamCursor {
@@ -37,23 +39,27 @@ export function startCursor(runId: string, output: boolean): RunStreamCursor {
   return { runId, output, position: { phase: 'between', snapshot: EMPTY_SNAPSHOT, holds: [] } };
 }
 
-/** A seq or index "past the last one": a position after every chunk of a child. */
-export const PAST_LAST = 2 ** 31 - 1;
+/** The largest child index a cursor may name (run indexes are Postgres ints). */
+export const MAX_INDEX = 2 ** 31 - 1;
+/** Version 1 wrote bare seqs (before retries), its "past the last chunk" this one. */
+const V1_PAST_LAST = 2 ** 31 - 1;
 /** More than any URL carries (a hold takes ~12 characters): a longer `after` is refused unread. */
 export const MAX_CURSOR_CHARS = 16_384;
 
-const int = (min: number) => z.number().int().min(min).max(PAST_LAST);
-const holdList = z.array(z.tuple([int(0), int(0)])).max(100_000);
+const int = (min: number) => z.number().int().min(min).max(MAX_INDEX);
+/** A chunk position (chunk-position.ts): exact integers only. */
+const position = (min: number) => z.number().int().min(min).max(PAST_LAST_POSITION);
+const holdList = z.array(z.tuple([int(0), position(0)])).max(100_000);
 /** The wire form; short keys, since every message carries one. */
 const Wire = z
   .object({
-    v: z.literal(1),
+    v: z.union([z.literal(1), z.literal(2)]),
     r: z.string().regex(/^run_[0-9a-z]{20}$/),
     o: z.union([z.literal(0), z.literal(1)]),
     s: z.string().max(MAX_CURSOR_CHARS),
     h: holdList.optional(),
     u: z.string().max(MAX_CURSOR_CHARS).optional(),
-    p: z.tuple([int(-1), int(-1)]).optional(),
+    p: z.tuple([int(-1), position(-1)]).optional(),
     g: holdList.optional(),
     q: int(-1).optional(),
   })
@@ -62,7 +68,7 @@ type Wire = z.infer<typeof Wire>;
 
 export function encodeRunCursor(cursor: RunStreamCursor): string {
   const p = cursor.position;
-  const wire: Wire = { v: 1, r: cursor.runId, o: cursor.output ? 1 : 0, s: p.snapshot };
+  const wire: Wire = { v: 2, r: cursor.runId, o: cursor.output ? 1 : 0, s: p.snapshot };
   if (p.phase !== 'status' && p.holds.length > 0) wire.h = p.holds.map((h) => [h[0], h[1]]);
   if (p.phase !== 'between') {
     wire.u = p.upper;
@@ -94,7 +100,7 @@ export function decodeRunCursor(text: string, expect: { runId: string; output: b
   }
   const parsed = Wire.safeParse(json);
   if (!parsed.success) throw garbled();
-  const w = parsed.data;
+  const w = v1AsV2(parsed.data, garbled);
   if (w.r !== expect.runId) throw fail(`is a cursor of another run (${w.r})`);
   if ((w.o === 1) !== expect.output) throw fail(w.o === 1 ? 'is a cursor of a stream with output: resume it without ?output=false' : 'is a cursor of a stream opened with ?output=false: resume it with ?output=false');
 
@@ -124,7 +130,7 @@ export function decodeRunCursor(text: string, expect: { runId: string; output: b
  * LOUD: the reader sizes work by these numbers (a hold is a child to look into, a position where
  * to start), and a cursor is the client's to forge. Checked at the upgrade, before anything is
  * read for it: a hold on child 2^31 − 2 once had the API allocate arrays of 2^31 elements and die.
- * Seqs need no run-side bound: they are 32-bit (the wire form's), compared, never counted out.
+ * Positions need no run-side bound: exact integers (the wire form's), compared, never counted out.
  */
 export function checkCursorFitsRun(cursor: RunStreamCursor, total: number): RunStreamCursor {
   const p = cursor.position;
@@ -140,6 +146,20 @@ export function checkCursorFitsRun(cursor: RunStreamCursor, total: number): RunS
   if (p.phase === 'output') names(p.at[0], 'is in the output of');
   if (p.phase === 'status') names(p.afterIndex, 'sent the statuses up to');
   return cursor;
+}
+
+/**
+ * A version-1 cursor (before retries, issue 14) counted in bare seqs of the child's one attempt:
+ * the same place in attempt 1. A seq past 32 bits was never written by a server: garbled.
+ */
+function v1AsV2(w: Wire, garbled: () => AppError): Wire {
+  if (w.v === 2) return w;
+  const at = (seq: number): number => {
+    if (seq > V1_PAST_LAST) throw garbled();
+    return seq === V1_PAST_LAST ? PAST_LAST_POSITION : seq < 0 ? seq : chunkPosition(1, seq);
+  };
+  const holds = (list: [number, number][] | undefined) => list?.map(([index, seq]) => [index, at(seq)] as [number, number]);
+  return { ...w, v: 2, h: holds(w.h), g: holds(w.g), p: w.p && [w.p[0], at(w.p[1])] };
 }
 
 function checkedSnapshot(text: string, garbled: () => AppError): string {

@@ -2,6 +2,7 @@
 // handler is services/api/src/streams/run-stream.ts.
 export * from './pg-snapshot.ts';
 export * from './cursor.ts';
+export * from './chunk-position.ts';
 export * from './run-stream-events.ts';
 export * from './read-run-stream.ts';
 export { readRunTotal as runStreamRunTotal } from './sql/read-run-progress.ts';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { PAST_LAST } from './cursor.ts';
+import { chunkPosition, PAST_LAST_POSITION } from './chunk-position.ts';
 import { planOutputPage, type PagePlanInput } from './plan-output-page.ts';
 import type { OutputKey } from './sql/read-output-keys.ts';
 
-const key = (index: number, seq: number, bytes = 10, endedByUpper = false): OutputKey => ({ index, jobId: `job_${index}`, target: `t${index}`, seq, bytes, endedByUpper });
+// Attempt 0 in the tests of one attempt: its positions are its seqs, so expectations read as seqs.
+const key = (index: number, seq: number, bytes = 10, endedByUpper = false, attempt = 0): OutputKey => ({ index, jobId: `job_${index}`, target: `t${index}`, attempt, seq, position: chunkPosition(attempt, seq), bytes, endedByUpper });
 const plan = (keys: OutputKey[], over: Partial<PagePlanInput> = {}) =>
   planOutputPage({ keys, limit: 100, budgetBytes: 1_000_000, at: [-1, -1], nextHolds: [], expected: new Map(keys.map((k) => [k.index, 0])), ...over });
 const sent = (p: ReturnType<typeof planOutputPage>) => p.send.map((s) => [s.key.index, s.key.seq]);
@@ -30,7 +31,7 @@ describe('planOutputPage', () => {
     const p = plan([key(4, 8), key(4, 9)], { expected: new Map([[4, 6]]) });
     expect(sent(p)).toEqual([]);
     expect(p.nextHolds).toEqual([[4, 6]]);
-    expect(p.at).toEqual([4, PAST_LAST]);
+    expect(p.at).toEqual([4, PAST_LAST_POSITION]);
     expect(p.complete).toBe(true);
   });
 
@@ -62,5 +63,36 @@ describe('planOutputPage', () => {
     expect(sent(p)).toEqual([[3, 5], [3, 6]]);
     expect(p.nextHolds).toEqual([[1, 2]]);
     expect(p.send.map((s) => s.holds)).toEqual([1, 1]);
+  });
+
+  describe('a retried child (issue 14: seqs start at 0 again in each attempt)', () => {
+    const at = (attempt: number, seq: number) => chunkPosition(attempt, seq);
+    const attemptKey = (attempt: number, seq: number, endedByUpper = false) => key(0, seq, 10, endedByUpper, attempt);
+
+    it('sends the next attempt from its seq 0 to a subscriber that had the previous attempt up to a later seq', () => {
+      // Attempt 1 went to seq 5: the subscriber expects (1, 6). Attempt 2's seqs 0..6 are new bytes, not repeats.
+      const p = plan([0, 1, 2, 3, 4, 5, 6].map((s) => attemptKey(2, s)), { expected: new Map([[0, at(1, 6)]]) });
+      expect(p.send.map((s) => [s.key.attempt, s.key.seq])).toEqual([0, 1, 2, 3, 4, 5, 6].map((s) => [2, s]));
+      expect(p.nextHolds).toEqual([]);
+      expect(p.learned.get(0)).toBe(at(2, 7));
+    });
+
+    it('goes from one attempt to the next within a page, in order', () => {
+      const p = plan([attemptKey(1, 0), attemptKey(1, 1), attemptKey(2, 0), attemptKey(3, 0)], { expected: new Map([[0, 0]]) });
+      expect(p.send.map((s) => [s.key.attempt, s.key.seq])).toEqual([[1, 0], [1, 1], [2, 0], [3, 0]]);
+    });
+
+    it("holds when the next attempt's seq 0 is not visible yet but its seq 1 is, and never skips into an attempt's middle", () => {
+      const p = plan([attemptKey(2, 1)], { expected: new Map([[0, at(1, 3)]]) });
+      expect(sent(p)).toEqual([]);
+      expect(p.nextHolds).toEqual([[0, at(1, 3)]]);
+      const next = plan([attemptKey(2, 0), attemptKey(2, 1)], { expected: new Map([[0, at(1, 3)]]) });
+      expect(next.send.map((s) => [s.key.attempt, s.key.seq])).toEqual([[2, 0], [2, 1]]);
+    });
+
+    it('never sends a chunk of an attempt the subscriber is past', () => {
+      const p = plan([attemptKey(1, 7), attemptKey(2, 0)], { expected: new Map([[0, at(2, 0)]]) });
+      expect(p.send.map((s) => [s.key.attempt, s.key.seq])).toEqual([[2, 0]]);
+    });
   });
 });

@@ -1,8 +1,9 @@
-import { PAST_LAST, type Hold } from './cursor.ts';
+import { continues, PAST_LAST_POSITION } from './chunk-position.ts';
+import type { Hold } from './cursor.ts';
 import type { OutputKey } from './sql/read-output-keys.ts';
 
 export interface PagePlanInput {
-  /** The window's next chunks in (index, seq) order, as read with `limit + 1`. */
+  /** The window's next chunks in (index, position) order, as read with `limit + 1`. */
   keys: readonly OutputKey[];
   limit: number;
   /** Stop before a chunk that would take the page past this many bytes (a page has at least one chunk). */
@@ -10,7 +11,7 @@ export interface PagePlanInput {
   /** Where the window stands: everything up to `at` examined, and the holds found so far. */
   at: readonly [number, number];
   nextHolds: readonly Hold[];
-  /** The seq each child's first chunk here must have to continue what the subscriber has. */
+  /** The position (chunk-position.ts) each child's first chunk here must have to continue what the subscriber has. */
   expected: ReadonlyMap<number, number>;
 }
 
@@ -21,13 +22,14 @@ export interface PagePlan {
   nextHolds: Hold[];
   /** Every chunk of the window has been examined. */
   complete: boolean;
-  /** What each child examined expects next (its exact next seq), for the caller to remember. */
+  /** What each child examined expects next (its exact next position), for the caller to remember. */
   learned: Map<number, number>;
 }
 
 /**
- * Which of a window's chunks go out now. Each child's chunks go out in seq order with no hole and
- * no repeat: the first must be the seq the subscriber expects next, and each next one follows.
+ * Which of a window's chunks go out now. Each child's chunks go out in order (attempt, then seq)
+ * with no hole and no repeat: the first must be the one the subscriber expects next (or the first
+ * chunk of a later attempt, chunk-position.ts), and each next one follows.
  *
  * LOUD: a child's chunks may commit out of order (the log sink has two batches in flight, and the
  * second can commit first), so a window can see seq 7 of a child whose seq 6 is still being
@@ -55,12 +57,12 @@ export function planOutputPage(input: PagePlanInput): PagePlan {
       held = false;
       expect = input.expected.get(child) ?? 0;
     }
-    if (held || key.seq < expect) continue; // held: the rest of the child waits; below: sent already
-    if (key.seq > expect && !key.endedByUpper) {
+    if (held || key.position < expect) continue; // held: the rest of the child waits; below: sent already
+    if (!continues(key.position, expect) && !key.endedByUpper) {
       held = true;
       nextHolds.push([child, expect]);
       learned.set(child, expect);
-      at = [child, PAST_LAST];
+      at = [child, PAST_LAST_POSITION];
       continue;
     }
     if (send.length > 0 && bytes + key.bytes > input.budgetBytes) {
@@ -69,9 +71,9 @@ export function planOutputPage(input: PagePlanInput): PagePlan {
     }
     send.push({ key, holds: nextHolds.length });
     bytes += key.bytes;
-    expect = key.seq + 1;
+    expect = key.position + 1;
     learned.set(child, expect);
-    at = [child, key.seq];
+    at = [child, key.position];
   }
   return { send, at, nextHolds, complete, learned };
 }

@@ -2,7 +2,8 @@ import type { Sql, TransactionSql } from 'postgres';
 import { isTerminal, JOB_STATUSES } from '../../domain/job-status.ts';
 import { isTerminalRun } from '../../domain/run-status.ts';
 import { countsOf, readChildGroups } from '../child-counts.ts';
-import { encodeRunCursor, PAST_LAST, type Hold, type RunStreamCursor, type RunStreamPosition } from './cursor.ts';
+import { encodeRunCursor, type Hold, type RunStreamCursor, type RunStreamPosition } from './cursor.ts';
+import { PAST_LAST_POSITION, seqAt } from './chunk-position.ts';
 import { planOutputPage } from './plan-output-page.ts';
 import { beginRunStreamRead } from './sql/begin-read.ts';
 import type { RunStreamEvent } from './run-stream-events.ts';
@@ -41,7 +42,7 @@ export interface RunStreamStep {
 }
 
 /**
- * Per connection: the next seq each child is known to expect. Only a shortcut (where a range
+ * Per connection: the next chunk position (chunk-position.ts) each child is known to expect. Only a shortcut (where a range
  * scan of a child's output starts, whether a window's first chunk continues what was sent); a
  * stream resumed on another connection starts without it and works it out once from Postgres.
  */
@@ -131,38 +132,39 @@ async function readOutputPage(
   limits: RunStreamLimits,
 ): Promise<{ events: { event: OutputEvent; position: OutputPosition }[]; position: OutputPosition; complete: boolean }> {
   const holds = new Map(at.holds);
-  const [fromIndex, fromSeq] = at.at[1] === PAST_LAST ? [at.at[0] + 1, 0] : [at.at[0], at.at[1] + 1];
+  const [fromIndex, fromPosition] = at.at[1] === PAST_LAST_POSITION ? [at.at[0] + 1, 0] : [at.at[0], at.at[1] + 1];
   // Where each child's undelivered output starts, as far as the cursor and this connection know.
   const lows = new Map(memory);
-  for (const [index, seq] of holds) lows.set(index, seq);
+  for (const [index, position] of holds) lows.set(index, position);
   const children = [...lows].filter(([index]) => index >= fromIndex).map(([index, from]) => ({ index, from, held: holds.get(index) ?? null }));
-  const keys = await readOutputKeys(tx, { runId, snapshot: at.snapshot, upper: at.upper, children, fromIndex, fromSeq, limit: limits.pageChunks + 1 });
+  const keys = await readOutputKeys(tx, { runId, snapshot: at.snapshot, upper: at.upper, children, fromIndex, fromPosition, limit: limits.pageChunks + 1 });
 
-  // The seq each child's first chunk here must have: known, or found from what Postgres holds.
+  // The position each child's first chunk here must have: known, or found from what Postgres holds
+  // (the first chunk of an attempt starts a child afresh: see continues() in chunk-position.ts).
   const expected = new Map<number, number>();
   const probes: { index: number; jobId: string; below: number }[] = [];
   for (const key of keys) {
     if (expected.has(key.index) || probes.some((p) => p.index === key.index)) continue;
-    const known = key.index === fromIndex && at.at[0] === fromIndex ? fromSeq : (holds.get(key.index) ?? memory.get(key.index) ?? (key.seq === 0 ? 0 : undefined));
+    const known = key.index === fromIndex && at.at[0] === fromIndex ? fromPosition : (holds.get(key.index) ?? memory.get(key.index) ?? (seqAt(key.position) === 0 ? key.position : undefined));
     if (known !== undefined) expected.set(key.index, known);
-    else probes.push({ index: key.index, jobId: key.jobId, below: key.seq });
+    else probes.push({ index: key.index, jobId: key.jobId, below: key.position });
   }
   const tails = await readDeliveredTails(tx, at.upper, probes);
   for (const p of probes) expected.set(p.index, tails.get(p.jobId)! + 1);
 
   const plan = planOutputPage({ keys, limit: limits.pageChunks, budgetBytes: limits.pageBytes, at: at.at, nextHolds: at.nextHolds, expected });
-  for (const [index, seq] of plan.learned) memory.set(index, seq);
+  for (const [index, position] of plan.learned) memory.set(index, position);
   const data = await readOutputData(tx, plan.send.map((s) => s.key));
   const events = plan.send.map(({ key, holds: known }) => {
-    const stored = data.get(`${key.jobId}:${key.seq}`)!;
+    const stored = data.get(`${key.jobId}:${key.attempt}:${key.seq}`)!;
     const position: OutputPosition = {
       ...at,
       // Holds of children before this one are spent; only those still ahead are needed to resume.
       holds: at.holds.filter(([index]) => index >= key.index),
-      at: [key.index, key.seq],
+      at: [key.index, key.position],
       nextHolds: plan.nextHolds.slice(0, known),
     };
-    const event: OutputEvent = { type: 'output', jobId: key.jobId, index: key.index, target: key.target, seq: key.seq, stream: stored.stream === 2 ? 'stderr' : 'stdout', data: stored.data.toString('base64') };
+    const event: OutputEvent = { type: 'output', jobId: key.jobId, index: key.index, target: key.target, attempt: key.attempt, seq: key.seq, stream: stored.stream === 2 ? 'stderr' : 'stdout', data: stored.data.toString('base64') };
     return { event, position };
   });
   const position: OutputPosition = { ...at, holds: at.holds.filter(([index]) => index >= plan.at[0]), at: plan.at, nextHolds: plan.nextHolds };

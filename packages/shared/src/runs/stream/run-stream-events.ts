@@ -13,7 +13,7 @@ interface ErrorView {
  * that followed it.
  */
 export type RunStreamEvent =
-  | { type: 'output'; jobId: string; index: number; target: string; seq: number; stream: 'stdout' | 'stderr'; data: string; cursor: string }
+  | { type: 'output'; jobId: string; index: number; target: string; attempt: number; seq: number; stream: 'stdout' | 'stderr'; data: string; cursor: string }
   | { type: 'status'; jobId: string; index: number; target: string; status: JobStatus; exitCode: number | null; signal: string | null; error: ErrorView | null; cursor: string }
   | { type: 'progress'; status: RunStatus; counts: Record<JobStatus, number>; done: number; total: number; error: ErrorView | null; cursor: string }
   | { type: 'end'; status: TerminalRunStatus; error: ErrorView | null; cursor: string };

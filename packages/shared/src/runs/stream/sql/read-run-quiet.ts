@@ -24,7 +24,7 @@ export interface RunQuietQuery {
  *   run's unchanged children; a status missing from JOB_STATUSES would go unseen here).
  * - output: only a `running` child can have output the snapshot does not see whose status it
  *   does see (a queued child has none; a final one wrote all of it before its end). For each, the
- *   last chunk this transaction sees suffices: with no holds in the cursor, a chunk the snapshot
+ *   last chunk this transaction sees (of its latest attempt) suffices: with no holds in the cursor, a chunk the snapshot
  *   does not see and a later one it does would have left a hold (plan-output-page.ts), so if the
  *   last is seen, all are. One backward step of the job_output primary key per running child.
  */
@@ -52,7 +52,7 @@ export function runQuietStatement(sql: Sql | TransactionSql, q: RunQuietQuery) {
       )
       and not (${q.output}::boolean and exists (
         select 1 from jobs j
-        cross join lateral (select o.xid from job_output o where o.job_id = j.id and o.attempt = greatest(j.attempt, 1) order by o.seq desc limit 1) o
+        cross join lateral (select o.xid from job_output o where o.job_id = j.id order by o.attempt desc, o.seq desc limit 1) o
         where j.run_id = ${q.runId} and j.status = 'running' and not pg_visible_in_snapshot(o.xid, ${snapshot}::pg_snapshot)
       )) as quiet`;
 }
