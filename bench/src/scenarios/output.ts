@@ -38,6 +38,7 @@ export const outputScenario: Scenario = {
     let measured: FollowResult;
     let stored: number;
     let usage;
+    let floor: { bytes: number; stored: number; rows: number; ms: number };
     try {
       const { system } = bs;
       measured = await new LoadProcess(
@@ -53,9 +54,12 @@ export const outputScenario: Scenario = {
       } finally {
         await sql.end({ timeout: 2 });
       }
+      // The storage floor on the same Postgres, with the services idle (issue 16).
+      floor = await new LoadProcess('baseline/copy-floor', { command, databaseUrl: system.env.VMO_DATABASE_URL, deadlineMs }, { timeoutMs: deadlineMs + 10_000 }).result();
     } finally {
       await bs.stop();
     }
+    if (floor.bytes !== total || floor.stored !== total) throw new Error(`output: the COPY floor stored ${floor.stored} of ${floor.bytes} bytes, expected ${total}`);
     if (measured.totalBytes !== total || stored !== total) {
       throw new Error(`output: subscriber saw ${measured.totalBytes} bytes, Postgres holds ${stored}, expected ${total} (statuses ${measured.statuses})`);
     }
@@ -73,6 +77,14 @@ export const outputScenario: Scenario = {
         goal: atLeastRatio(0.5),
         notes: `${total / MiB} MiB in ${seconds.toFixed(1)} s; status ${measured.statuses.join(',')}; subscriber reconnects ${measured.reconnects}; RSS peaks must stay flat as the size grows`,
         usage: { ...usage, ...sampler.stop() },
+      }),
+      makeRow({
+        scenario: 'output vs the COPY floor',
+        measured: total / MiB / seconds,
+        baseline: floor.bytes / MiB / (floor.ms / 1000),
+        unit: 'MiB/s',
+        goal: atLeastRatio(0.7),
+        notes: `baseline: the same bytes in ${floor.rows} chunks by one bare COPY … FROM STDIN (FORMAT binary) into a table of job_output's shape, same Postgres`,
       }),
     ];
   },
