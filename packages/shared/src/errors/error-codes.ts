@@ -8,7 +8,7 @@
  * is listed in JOB_ERRORS.
  */
 
-export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503;
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 500 | 503;
 
 export const HTTP_ERRORS = {
   validation_failed: { status: 400, meaning: 'a field of the body, the query, a header or the path is invalid; the message starts with the field and details.field names it' },
@@ -17,6 +17,7 @@ export const HTTP_ERRORS = {
   bad_request: { status: 400, meaning: 'the request could not be read as HTTP the API understands' },
   protocol_required: { status: 400, meaning: 'a job-stream upgrade offered "bearer.<token>" without the "vmo.v1" subprotocol' },
   invalid_ssh_config: { status: 400, meaning: 'the imported OpenSSH config is one ssh itself would refuse; details.line names the line' },
+  invalid_inventory: { status: 400, meaning: 'an imported Ansible inventory or vm-config file is one Ansible (or the vm-config format) would refuse: bad syntax, a structure of the wrong type, an undefined group, a group loop, an unknown YAML tag; details.field names the field (`inventory`, `files.<path>`) and details.line the line' },
   unauthorized: { status: 401, meaning: 'no token, a malformed one, or one that is unknown, revoked or expired, or whose user is disabled (the answer does not say which); a user header from an address that is not a trusted proxy counts for nothing' },
   forbidden: { status: 403, meaning: 'the caller may not do this: the role or the token\'s scopes lack the scope the message names (details.scope), or the token is of the wrong kind for this endpoint (an agent token on the user API, or the reverse), or the request comes from a web page whose Origin is not allowed (VMO_ALLOWED_ORIGINS)' },
   target_forbidden: { status: 403, meaning: 'no policy grants the caller the action (details.action: run or cancel) on the targets named in details.targets (the first few; details.total counts them all); an admin grants it with POST /v1/policies' },
@@ -30,8 +31,10 @@ export const HTTP_ERRORS = {
   schedule_exists: { status: 409, meaning: 'the caller already has a schedule of that name' },
   agent_not_connected: { status: 409, meaning: 'a shell needs its agent connected now (GET /v1/agents/{id}/shell): it is offline' },
   command_exists: { status: 409, meaning: 'a saved command of that name exists: change it with PUT /v1/commands/{name}' },
+  output_expired: { status: 410, meaning: "the job's output was deleted by retention (VMO_OUTPUT_RETENTION_DAYS, or the job's retainDays); the job itself is kept, shown with outputExpired: true" },
   payload_too_large: { status: 413, meaning: 'the body is over 1 MiB' },
   ssh_config_too_large: { status: 413, meaning: 'the imported config is over the import limits (lines, hosts, evaluation work)' },
+  inventory_too_large: { status: 413, meaning: 'the imported inventory is over the import limits (bytes, files, YAML nesting or alias expansion, hosts after range expansion, group memberships)' },
   unknown_agent: { status: 422, meaning: 'the job targets an agent that does not exist or was revoked' },
   unknown_host: { status: 422, meaning: 'the job targets a host that is not in the inventory' },
   unknown_target: { status: 422, meaning: 'a job filter names a target that is neither an agent (revoked ones included only by id) nor an inventory host' },
