@@ -19,6 +19,7 @@ const REASON: Record<HttpErrorStatus, string> = {
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Too large',
   422: 'Refused',
   429: 'Too many requests',

@@ -77,6 +77,8 @@ export const Job = z
     retry: RetryPolicyView.nullable().meta({ description: 'The retry policy, with its defaults filled in (null: never retried)' }),
     retryAt: when('While the job waits `queued` for its next attempt: when that attempt may start. Null otherwise').nullable(),
     savedCommand: SavedCommandRef.nullable(),
+    retainDays: z.number().int().nullable().meta({ description: "Days the job and its output are kept once ended (its own `retainDays`, or its run's); null: the workers' VMO_RETENTION_DAYS and VMO_OUTPUT_RETENTION_DAYS" }),
+    outputExpired: z.boolean().meta({ description: 'True once retention deleted the output (VMO_OUTPUT_RETENTION_DAYS): the job is kept, its logs answer 410 `output_expired` and its stream sends no output' }),
     queuePosition: z
       .number()
       .int()
@@ -301,7 +303,7 @@ export const jobLogs = defineRoute({
   operationId: 'jobLogs',
   tags: ['jobs'],
   summary: "A job's stored output",
-  description: 'Everything stored so far: the exact bytes (`format=raw`) or one JSON line per chunk (`format=ndjson`). To follow a running job, use the WebSocket stream.',
+  description: 'Everything stored so far: the exact bytes (`format=raw`) or one JSON line per chunk (`format=ndjson`). To follow a running job, use the WebSocket stream. Once retention has deleted the output (the job shows `outputExpired: true`): 410 `output_expired`.',
   request: { params: JobIdParams, query: JobLogsQuery },
   responses: {
     200: {
@@ -315,6 +317,6 @@ export const jobLogs = defineRoute({
         'application/x-ndjson': { schema: LogChunk },
       },
     },
-    ...errorResponses(JOB_NOT_FOUND),
+    ...errorResponses({ ...JOB_NOT_FOUND, 410: ['output_expired'] }),
   },
 });

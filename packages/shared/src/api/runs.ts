@@ -93,6 +93,7 @@ const RunFields = {
   priority: z.number().int().meta({ description: '1 (lowest) to 10 (highest); every child has it', example: 5 }),
   runAt: when('Not before this time: no child is released before it (the strategy starts then); null: at once').nullable(),
   retry: RetryPolicyView.nullable().meta({ description: "Every child's retry policy (null: none): a child is retried before it counts against maxErrors" }),
+  retainDays: z.number().int().nullable().meta({ description: "Days the run and its children are kept once ended; null: the workers' VMO_RETENTION_DAYS" }),
   labels: LabelMap,
   savedCommand: SavedCommandRef.nullable(),
   createdBy: z.string().nullable(),

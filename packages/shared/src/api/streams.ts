@@ -31,6 +31,7 @@ export const StreamMessage = z
       type: z.literal('status'),
       status: z.enum(JOB_STATUSES),
       attempt: z.number().int().optional().meta({ description: 'On the first frame: the attempt whose output the stream starts with (a retried job has several)' }),
+      outputExpired: z.literal(true).optional().meta({ description: 'On the first frame, when retention has deleted the output (VMO_OUTPUT_RETENTION_DAYS): no output follows, only `end`' }),
     }),
     z.object({
       type: z.literal('output'),

@@ -14,4 +14,5 @@ export * from './access.ts';
 export * from './schedule.ts';
 export * from './run-at-and-priority.ts';
 export * from './retry-policy.ts';
+export * from './retention.ts';
 export * from './make-target.ts';

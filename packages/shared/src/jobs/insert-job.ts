@@ -31,16 +31,16 @@ export async function insertJob(sql: Sql | TransactionSql, v: typeof jobs.$infer
   const [row] =
     agentRef === undefined
       ? await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at, retry, command_name, command_version)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at, retry, command_name, command_version, retain_days)
           values (${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, ${v.agentId ?? null}, ${v.hostId ?? null},
                   ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
-                  ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}, ${retry}::jsonb, ${v.commandName ?? null}, ${v.commandVersion ?? null})
+                  ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}, ${retry}::jsonb, ${v.commandName ?? null}, ${v.commandVersion ?? null}, ${v.retainDays ?? null}::int)
           returning *`
       : await sql`
-          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at, retry, command_name, command_version)
+          insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id, run_at, priority, released_at, retry, command_name, command_version, retain_days)
           select ${v.id}, ${v.status}, ${v.command}, ${target}::jsonb, a.id, ${v.hostId ?? null},
                  ${env}::jsonb, ${secretNames}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${labels}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
-                 ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}, ${retry}::jsonb, ${v.commandName ?? null}::text, ${v.commandVersion ?? null}::int
+                 ${runAt}::timestamptz, ${v.priority ?? DEFAULT_PRIORITY}, ${released}, ${retry}::jsonb, ${v.commandName ?? null}::text, ${v.commandVersion ?? null}::int, ${v.retainDays ?? null}::int
           from agents a where a.revoked_at is null and (a.id = ${agentRef} or a.name = ${agentRef})
           limit 1
           returning *`;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { storableText } from '../errors/storable-text.ts';
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MAX_RUN_AT_AHEAD_MS, MIN_PRIORITY } from '../domain/run-at-and-priority.ts';
+import { MAX_RETAIN_DAYS, MIN_RETAIN_DAYS } from '../domain/retention.ts';
 import { RetryInput } from './retry-input.ts';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -100,6 +101,21 @@ export const PriorityInput = z
     example: 8,
   });
 
+/**
+ * `retainDays` (issue 14, retention): how many days the job and its output are kept once it has
+ * ended, instead of the workers' VMO_RETENTION_DAYS and VMO_OUTPUT_RETENTION_DAYS. Longer or
+ * shorter than those; a run's children are kept as long as their run.
+ */
+export const RetainDaysInput = z
+  .number({ error: `must be a whole number of days from ${MIN_RETAIN_DAYS} to ${MAX_RETAIN_DAYS}` })
+  .int(`must be a whole number of days from ${MIN_RETAIN_DAYS} to ${MAX_RETAIN_DAYS}`)
+  .min(MIN_RETAIN_DAYS, `must be at least ${MIN_RETAIN_DAYS}`)
+  .max(MAX_RETAIN_DAYS, `must be at most ${MAX_RETAIN_DAYS} (ten years)`)
+  .meta({
+    description: `Days (${MIN_RETAIN_DAYS}–${MAX_RETAIN_DAYS}) the job and its output are kept once it has ended, instead of the workers' VMO_RETENTION_DAYS (and VMO_OUTPUT_RETENTION_DAYS: the output is kept as long as the job). On a run: the run and every child.`,
+    example: 90,
+  });
+
 /** Body of POST /v1/jobs. Strict: a misspelt field (`timeout` for `timeoutMs`) is an error, not ignored. */
 export const JobInput = z
   .object({
@@ -127,6 +143,7 @@ export const JobInput = z
     runAt: RunAtInput.optional(),
     priority: PriorityInput,
     retry: RetryInput.optional(),
+    retainDays: RetainDaysInput.optional(),
   })
   .strict();
 export type JobInput = z.infer<typeof JobInput>;

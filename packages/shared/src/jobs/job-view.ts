@@ -39,6 +39,9 @@ export function jobView(row: JobRow, queuePosition: number | null = null) {
     savedCommand: row.commandName === null || row.commandVersion === null ? null : { name: row.commandName, version: row.commandVersion },
     // Issue 14: shown while the job waits `queued` for its next attempt (kept in the row after it is released).
     retryAt: row.status === 'queued' ? (row.retryAt?.toISOString() ?? null) : null,
+    // Retention (issue 14): the job's own, and whether its output was deleted (its logs answer 410).
+    retainDays: row.retainDays,
+    outputExpired: row.outputExpiredAt !== null,
     queuePosition,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

@@ -86,6 +86,7 @@ export async function submitJob(
     runAt: input.runAt === undefined ? null : new Date(input.runAt),
     priority: input.priority,
     retry: input.retry ? resolveRetryPolicy(input.retry) : null,
+    retainDays: input.retainDays ?? null,
     commandName: savedCommand?.name ?? null,
     commandVersion: savedCommand?.version ?? null,
   };

@@ -43,7 +43,9 @@ export async function insertOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Se
       select v.job_id, v.attempt::int, v.seq::int, v.stream::smallint, v.data::bytea
       from v left join jobs j on j.id = v.job_id
       where j.id is null
-         or not (j.attempt > v.attempt::int or (j.attempt = v.attempt::int and j.status = 'queued' and j.retry_at is not null))
+         or (not (j.attempt > v.attempt::int or (j.attempt = v.attempt::int and j.status = 'queued' and j.retry_at is not null))
+             -- Retention deleted this job's output (retention/): a resend arriving after that stores nothing again.
+             and j.output_expired_at is null)
       on conflict (job_id, attempt, seq) do nothing
       returning job_id, attempt, seq, octet_length(data) as n
     ), counted as (

@@ -5,8 +5,11 @@ import type { OutputStream } from '../domain/output-stream.ts';
 /** Server → WebSocket subscriber of `/v1/jobs/{id}/stream`. */
 export type SubscriberMessage =
   | { type: 'output'; seq: number; stream: OutputStream; data: string /* base64 */ }
-  /** `attempt` on the first frame only: the attempt the stream starts at (issue 14). */
-  | { type: 'status'; status: JobStatus; attempt?: number }
+  /**
+   * `attempt` on the first frame only: the attempt the stream starts at (issue 14). `outputExpired`
+   * (first frame only, when true): retention deleted the job's output; no output follows, only `end`.
+   */
+  | { type: 'status'; status: JobStatus; attempt?: number; outputExpired?: true }
   /**
    * Issue 14: the attempt served so far is over and was retried; what follows is attempt
    * `attempt`'s output, its seqs from 0 again. `retryAt`: when it is due, while the job waits for it.

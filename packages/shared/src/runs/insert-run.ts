@@ -35,11 +35,11 @@ export async function insertRun(
       if (existing) return { run: existing, replayed: true };
     }
     const [row] = await tx`
-      insert into runs (id, status, command, env, secret_env_names, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total, run_at, priority, retry, command_name, command_version)
+      insert into runs (id, status, command, env, secret_env_names, cwd, timeout_ms, targets, strategy_input, strategy, offline, dispatch_timeout_ms, labels, created_by, owner_id, total, run_at, priority, retry, command_name, command_version, retain_days)
       values (${v.id}, 'queued', ${v.command}, ${JSON.stringify(v.env ?? {})}::jsonb, ${secretNames(v)}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs},
               ${JSON.stringify(v.targets)}::jsonb, ${JSON.stringify(v.strategyInput ?? {})}::jsonb, ${JSON.stringify(v.strategy)}::jsonb,
               ${v.offline ?? 'wait'}, ${v.dispatchTimeoutMs ?? null}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null}, ${targets.length},
-              ${runAtOf(v)}::timestamptz, ${priorityOf(v)}, ${retryOf(v)}::jsonb, ${v.commandName ?? null}, ${v.commandVersion ?? null})
+              ${runAtOf(v)}::timestamptz, ${priorityOf(v)}, ${retryOf(v)}::jsonb, ${v.commandName ?? null}, ${v.commandVersion ?? null}, ${v.retainDays ?? null}::int)
       returning *`;
     // LOUD: in this transaction: no child exists without the secrets it was submitted with.
     if (sealedSecretEnv) await insertRunSecrets(tx, v.id, sealedSecretEnv);
@@ -62,7 +62,7 @@ async function insertChildren(tx: postgres.TransactionSql, v: NewRun, targets: r
   const offline = v.offline === 'skip' || v.offline === 'fail' ? v.offline : null;
   await tx`
     insert into jobs (id, status, command, target, agent_id, host_id, env, secret_env_names, cwd, timeout_ms, labels, created_by, owner_id,
-                      run_id, run_index, target_name, target_kind, released_at, dispatch_timeout_ms, offline, run_at, priority, retry, command_name, command_version)
+                      run_id, run_index, target_name, target_kind, released_at, dispatch_timeout_ms, offline, run_at, priority, retry, command_name, command_version, retain_days)
     select t.id, 'queued', ${v.command},
            case when t.kind = 'agent' then jsonb_build_object('type', 'agent', 'agent', t.target_id)
                 else jsonb_build_object('type', 'ssh', 'host', t.target_id) end,
@@ -70,7 +70,7 @@ async function insertChildren(tx: postgres.TransactionSql, v: NewRun, targets: r
            case when t.kind = 'ssh' then t.target_id end,
            ${JSON.stringify(v.env ?? {})}::jsonb, ${secretNames(v)}::jsonb, ${v.cwd ?? null}, ${v.timeoutMs}, ${JSON.stringify(v.labels ?? {})}::jsonb, ${v.createdBy ?? null}, ${v.ownerId ?? null},
            ${v.id}, t.ord - 1 + ${firstIndex}, t.name, t.kind, null, ${v.dispatchTimeoutMs ?? null}, ${offline}, ${runAtOf(v)}::timestamptz, ${priorityOf(v)}, ${retryOf(v)}::jsonb,
-           ${v.commandName ?? null}::text, ${v.commandVersion ?? null}::int
+           ${v.commandName ?? null}::text, ${v.commandVersion ?? null}::int, ${v.retainDays ?? null}::int
     from unnest(${ids}::text[], ${targets.map((t) => t.kind)}::text[], ${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.name)}::text[])
          with ordinality as t(id, kind, target_id, name, ord)`;
 }

@@ -71,7 +71,7 @@ export type StrategyInput = z.infer<typeof StrategyInput>;
  * Body of POST /v1/runs: a job's fields (`secretEnv` included: every child gets it, as a single
  * job does), less its single target, plus the run's own. Strict.
  */
-export const RunInput = JobInput.pick({ command: true, env: true, secretEnv: true, cwd: true, timeoutMs: true, labels: true, runAt: true, priority: true, retry: true })
+export const RunInput = JobInput.pick({ command: true, env: true, secretEnv: true, cwd: true, timeoutMs: true, labels: true, runAt: true, priority: true, retry: true, retainDays: true })
   .extend({
     targets: RunTargetsInput,
     strategy: StrategyInput.default({}),

@@ -20,6 +20,7 @@ export function runListView(row: RunRecord) {
     priority: row.priority,
     runAt: row.runAt?.toISOString() ?? null,
     retry: row.retry,
+    retainDays: row.retainDays,
     labels: row.labels,
     // Issue 15: the saved command and version it ran (null: not from a command); each child records it too.
     savedCommand: row.commandName === null || row.commandVersion === null ? null : { name: row.commandName, version: row.commandVersion },

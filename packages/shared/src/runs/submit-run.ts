@@ -95,6 +95,7 @@ export async function submitRun(cp: ControlPlane, input: RunInput, opts: SubmitR
       runAt: input.runAt === undefined ? null : new Date(input.runAt),
       priority: input.priority,
       retry: input.retry ? resolveRetryPolicy(input.retry) : null,
+      retainDays: input.retainDays ?? null,
       commandName: opts.savedCommand?.name ?? null,
       commandVersion: opts.savedCommand?.version ?? null,
     },

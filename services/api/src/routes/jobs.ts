@@ -80,6 +80,10 @@ export function jobRoutes(cp: ControlPlane) {
 
   openapiRoute(app, jobLogs, async (c, input) => {
     const { row: job } = await loadJob(c, input.params().id);
+    // Retention (issue 14) deleted it: say so, rather than answer an empty log as if the command printed nothing.
+    if (job.outputExpiredAt) {
+      throw new AppError(410, 'output_expired', `job ${JSON.stringify(job.id)}: its output was deleted by retention on ${job.outputExpiredAt.toISOString()} (VMO_OUTPUT_RETENTION_DAYS, or the job's retainDays); the job itself is kept`);
+    }
     const q = input.query();
     const streamCode = q.stream ? STREAM_CODE[q.stream] : undefined;
     const ndjson = q.format === 'ndjson';

@@ -240,7 +240,8 @@ export async function serveJobStream(ws: WebSocket, jobId: string, from: { after
     if (from.attempt === undefined) attempt = Math.max(1, row.attempt);
     // Past the attempt to come (the job's attempt + 1): there is no such attempt.
     else if (from.attempt > row.attempt + 1) return close(SubscriberCloseCode.notFound, `the job has no attempt ${from.attempt}`);
-    send({ type: 'status', status: row.status, attempt });
+    // Retention deleted the output (only ever of an ended job): the flag, then `end` with nothing before it.
+    send({ type: 'status', status: row.status, attempt, ...(row.outputExpired ? { outputExpired: true as const } : {}) });
     if (!(await finishIfEnded(row))) await catchUp('paced');
   });
 }

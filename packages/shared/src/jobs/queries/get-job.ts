@@ -41,13 +41,17 @@ export interface JobState {
   attempt: number;
   /** Set while the job waits `queued` for its next attempt (kept after its release). */
   retryAt: Date | null;
+  /** Retention (issue 14) deleted its output: a stream sends none. */
+  outputExpired: boolean;
 }
 
 /** What a job stream tells its subscriber: the status and, once ended, how; which attempt it is at. */
 export async function getJobState(sql: Sql, jobId: string): Promise<JobState | undefined> {
-  const [row] = await sql<{ status: JobStatus; exit_code: number | null; signal: string | null; attempt: number; retry_at: Date | string | null }[]>`
-    select status, exit_code, signal, attempt, retry_at from jobs where id = ${jobId}`;
-  return row ? { status: row.status, exitCode: row.exit_code, signal: row.signal, attempt: row.attempt, retryAt: row.retry_at === null ? null : new Date(row.retry_at) } : undefined;
+  const [row] = await sql<{ status: JobStatus; exit_code: number | null; signal: string | null; attempt: number; retry_at: Date | string | null; output_expired: boolean }[]>`
+    select status, exit_code, signal, attempt, retry_at, output_expired_at is not null as output_expired from jobs where id = ${jobId}`;
+  return row
+    ? { status: row.status, exitCode: row.exit_code, signal: row.signal, attempt: row.attempt, retryAt: row.retry_at === null ? null : new Date(row.retry_at), outputExpired: row.output_expired }
+    : undefined;
 }
 
 export interface StopRequest {
