@@ -156,6 +156,26 @@ export class VmoClient {
     trigger: (id: string) => this.body(api.triggerSchedule, { params: { id } }),
   };
 
+  readonly commands = {
+    /** POST /v1/commands: a named script with typed parameters (each reaches it as $VMO_PARAM_<NAME>), version 1. */
+    create: (command: Body<typeof api.createCommand>) => this.body(api.createCommand, { body: command }),
+    /** By name, each at its latest version. */
+    list: (query: Query<typeof api.listCommands> = {}) => this.body(api.listCommands, { query }),
+    get: (name: string) => this.body(api.getCommand, { params: { name } }),
+    /** PUT: the whole next version (its owner or an admin). */
+    update: (name: string, command: Body<typeof api.updateCommand>) => this.body(api.updateCommand, { params: { name }, body: command }),
+    /** Not listed nor run any more; its versions stay readable. */
+    delete: async (name: string): Promise<void> => void (await send(this.http, api.deleteCommand, { params: { name } })),
+    /** Every version, newest first (a deleted command's too). */
+    versions: (name: string, query: Query<typeof api.listCommandVersions> = {}) => this.body(api.listCommandVersions, { params: { name }, query }),
+    /** Run it: `{kind: 'job', job}` (one target) or `{kind: 'run', run}` (targets, or a selector default). */
+    run: (name: string, body: Body<typeof api.runCommand> = {}) => this.body(api.runCommand, { params: { name }, body }),
+    /** The commands whose defaultTarget is this agent (by id or name). */
+    forAgent: (id: string) => this.body(api.listAgentCommands, { params: { id } }),
+    /** The commands whose defaultTarget is this host (by id, name or name@environment). */
+    forHost: (id: string) => this.body(api.listHostCommands, { params: { id } }),
+  };
+
   readonly agents = {
     /** The answer carries the agent's token: shown once. */
     register: (agent: Body<typeof api.registerAgent>) => this.body(api.registerAgent, { body: agent }),

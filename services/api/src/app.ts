@@ -34,6 +34,7 @@ import { countRequestStoreErrors, metricsRoutes } from './routes/metrics.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { runRoutes } from './routes/runs.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { commandRoutes } from './routes/commands.ts';
 import { targetRoutes } from './routes/targets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
@@ -91,8 +92,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   // The same: the agent and its installer need no credential, whoami takes an agent token.
   app.route('/', agentDownloadRoutes(cp));
   app.use('/v1/*', requireUser(tokens));
-  // A schedule's trigger is a submission too; its ticks are not (they come from the workers, not from a request).
-  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs', '/v1/schedules/:id/trigger'], limitSubmissions);
+  // A schedule's trigger and a saved command's run are submissions too; ticks are not (they come from the workers, not from a request).
+  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs', '/v1/schedules/:id/trigger', '/v1/commands/:name/run'], limitSubmissions);
   app.route('/', jobRoutes(cp));
   app.route('/', agentRoutes(cp));
   app.route('/', enrolmentTokenRoutes(cp));
@@ -100,6 +101,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', targetRoutes(cp));
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', scheduleRoutes(cp, { maxTargets: maxRunTargets }));
+  app.route('/', commandRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', policyRoutes(cp));
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));

@@ -21,6 +21,7 @@ import * as tokens from './tokens.ts';
 import * as users from './users.ts';
 import * as policies from './policies.ts';
 import * as schedules from './schedules.ts';
+import * as commands from './commands.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -43,6 +44,7 @@ export * from './users.ts';
 export * from './tokens.ts';
 export * from './metrics.ts';
 export * from './schedules.ts';
+export * from './commands.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -85,6 +87,15 @@ export const REST_ROUTES = [
   schedules.updateSchedule,
   schedules.deleteSchedule,
   schedules.triggerSchedule,
+  commands.createCommand,
+  commands.listCommands,
+  commands.getCommand,
+  commands.updateCommand,
+  commands.deleteCommand,
+  commands.listCommandVersions,
+  commands.runCommand,
+  commands.listAgentCommands,
+  commands.listHostCommands,
   policies.createPolicy,
   policies.listPolicies,
   policies.deletePolicy,

@@ -129,6 +129,8 @@ function factsFromAnswer(resourceType: string, answer: unknown): Facts {
       return { id: id ?? str(answer.agentId), ...targetsFacts([str(answer.name)]) };
     case 'hosts':
       return { id, ...hostFacts(answer) };
+    case 'commands':
+      return commandFacts(answer);
     default:
       return { id, targets: null, detail: {} };
   }
@@ -151,6 +153,19 @@ function runFacts(run: Record<string, unknown>): Omit<Facts, 'id'> {
   if (typeof asked.selector === 'string') facts.detail.selector = asked.selector;
   if (typeof run.total === 'number') facts.detail.targetCount = run.total;
   return facts;
+}
+
+/**
+ * A saved command (issue 15) is named, not numbered: the row's resource is its name and the
+ * version written. A run of it: the version run and the job or run it made, with its targets.
+ * Never its parameters (a secret one is a value the caller sent).
+ */
+function commandFacts(answer: Record<string, unknown>): Facts {
+  const ran = isObject(answer.command) ? answer.command : undefined;
+  if (!ran) return { id: str(answer.name), targets: null, detail: typeof answer.version === 'number' ? { version: answer.version } : {} };
+  const facts = isObject(answer.job) ? targetsFacts([jobTarget(answer.job)]) : isObject(answer.run) ? runFacts(answer.run) : { targets: null, detail: {} };
+  const made = isObject(answer.job) ? { jobId: str(answer.job.id) } : isObject(answer.run) ? { runId: str(answer.run.id) } : {};
+  return { id: str(ran.name), targets: facts.targets, detail: { ...facts.detail, version: ran.version, ...made } };
 }
 
 /** One host (create, update), or what an import created and updated, with its counts. */
