@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,5 +65,26 @@ describe('remoteScript', () => {
     }
     // The variable still reached the command, through the setsid path.
     expect(stdout).toBe(SECRET);
+  });
+
+  it('finds its process group without starting ps or tr where /proc is there, and reports it in the marker', async () => {
+    // ps and tr on PATH that leave a trace if the script ever runs them.
+    const bin = join(dir, 'bin');
+    const trace = join(dir, 'ran');
+    execFileSync('mkdir', ['-p', bin]);
+    for (const tool of ['ps', 'tr']) writeFileSync(join(bin, tool), `#!/bin/sh\necho ${tool} >> ${trace}\n`, { mode: 0o755 });
+    // Detached: the shell leads its own group, as under OpenSSH's sshd (setsid per session).
+    const child = spawn('/bin/sh', ['-c', LAUNCHER], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stdin!.end(remoteScript({ nonce: 'vmo-nonce', jobId: 'job_test', command: 'echo "$# $1 [$vmo_pg$vmo_stat]"', env: {}, cwd: null }));
+    expect(await exited).toBe(0);
+    expect(stderr).toBe(`vmo-nonce pgid ${child.pid}\nvmo-nonce run\n`);
+    // Nothing of the launcher leaks into the command: no positional parameters, no variables.
+    expect(stdout).toBe('0  []\n');
+    expect(existsSync(trace)).toBe(false);
   });
 });

@@ -33,7 +33,12 @@ export function remoteScript(spec: RemoteScriptSpec): string {
   return [
     // Not a group leader (a server that does not setsid): become one if setsid(1) exists; setsid
     // does not fork for a non-leader, so $$ stays. VMO_SETSID guards against a second round.
-    `vmo_pg=$( (ps -o pgid= -p $$) 2>/dev/null | tr -d ' ')`,
+    // The group id from /proc without a process (issue 16: ps and tr were two of the five small
+    // processes each job started): field 5 of /proc/PID/stat, read by the shell's own `read` and
+    // split by `set --` (the comm field is the shell's name, no spaces). Elsewhere, ps.
+    `vmo_pg=`,
+    `if [ -r /proc/$$/stat ] && IFS= read -r vmo_stat < /proc/$$/stat; then set -- $vmo_stat; vmo_pg=$5; set --; unset vmo_stat; fi`,
+    `[ -n "$vmo_pg" ] || vmo_pg=$( (ps -o pgid= -p $$) 2>/dev/null | tr -d ' ')`,
     `if [ -n "$vmo_pg" ] && [ "$vmo_pg" != "$$" ] && [ -z "$VMO_SETSID" ] && command -v setsid >/dev/null 2>&1; then`,
     // The script goes on in the environment, not in argv: argv is world-readable (ps, /proc/*/cmdline)
     // on the host, and the script holds the job's env, secretEnv included.
