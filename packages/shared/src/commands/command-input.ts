@@ -90,7 +90,7 @@ export type ParamType = (typeof PARAM_TYPES)[number];
 
 /** One parameter's declaration. `pattern` and `secret` are a string's; `min`/`max` an int's; `values` an enum's. */
 export const CommandParam = z
-  .discriminatedUnion('type', [StringParam, IntParam, BoolParam, EnumParam], { error: 'type: must be "string", "int", "bool" or "enum"' })
+  .discriminatedUnion('type', [StringParam, IntParam, BoolParam, EnumParam], { error: 'must be "string", "int", "bool" or "enum"' })
   .superRefine((p, ctx) => {
     if (p.type === 'string' && p.secret && p.default !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['default'], message: 'a secret parameter takes no default (it would be stored in the clear); give the value at each run' });
