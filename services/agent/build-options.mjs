@@ -17,6 +17,9 @@ export function agentBuildOptions(agentDir) {
     platform: 'node',
     target: 'node20',
     format: 'esm',
+    // A native module (SHELL.md §S5): loaded from node_modules where it is installed; an agent
+    // without it offers no shells (src/shell/shell-host.ts).
+    external: ['node-pty'],
     banner: { js: "import { createRequire as __vmoCreateRequire } from 'node:module'; const require = __vmoCreateRequire(import.meta.url);" },
   };
 }

@@ -114,6 +114,11 @@ export class AgentConnection {
     this.dial();
   }
 
+  /** Bytes queued on the socket and not yet written (SHELL.md §S6): 0 when not connected. */
+  get bufferedAmount(): number {
+    return this.current?.ws.bufferedAmount ?? 0;
+  }
+
   /** Sends only on a ready connection; otherwise false (the caller keeps what it must resend). */
   sendJson(msg: AgentToServer): boolean {
     if (!this.ready || !this.current) return false;

@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import type { RunAsUser } from '@vmo/shared/process';
-import { FEATURE_SECRET_ENV, PROTOCOL_VERSION, type AgentHello } from '@vmo/shared/protocol';
+import { FEATURE_SECRET_ENV, FEATURE_SHELL, PROTOCOL_VERSION, type AgentHello } from '@vmo/shared/protocol';
 import pkg from '../package.json' with { type: 'json' };
 import { AgentConnection, type ConnectionState } from './connection.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { JobRunner } from './job-runner.ts';
 import { createLogger, type LogLevel } from './logger.ts';
+import { loadPtySpawn, ShellHost } from './shell/shell-host.ts';
 import { fixedToken, type TokenSource } from './token-source.ts';
 
 export type { ConnectionState } from './connection.ts';
@@ -70,7 +71,8 @@ export function startAgent(opts: AgentOptions): AgentHandle {
         arch: process.arch,
         ...(opts.labels && { labels: opts.labels }),
         // §1: what this agent does beyond the first version 1 (§2 run.secretEnv, masked).
-        features: [FEATURE_SECRET_ENV],
+        // SHELL.md §S5: `shell` only where node-pty loads.
+        features: shells ? [FEATURE_SECRET_ENV, FEATURE_SHELL] : [FEATURE_SECRET_ENV],
         jobs: runner.heldJobs(),
       }),
       welcome: (welcome) => {
@@ -90,6 +92,12 @@ export function startAgent(opts: AgentOptions): AgentHandle {
             return runner.cancel(msg);
           case 'abandon':
             return runner.abandon(msg.jobId);
+          case 'shell_open':
+          case 'shell_input':
+          case 'shell_resize':
+          case 'shell_ack':
+          case 'shell_detach':
+            return shells?.handle(msg);
         }
       },
       down: () => {
@@ -99,11 +107,14 @@ export function startAgent(opts: AgentOptions): AgentHandle {
       fatal: (reason) => {
         // Nobody will ever take this output: leave no orphaned process groups behind.
         runner.killAll();
+        shells?.killAll();
         opts.onFatal?.(reason);
       },
     },
   });
   const runner = new JobRunner(opts.bufferBytes ?? 8 * 1024 * 1024, connection, log, opts.runAs);
+  const spawnPty = loadPtySpawn(log);
+  const shells = spawnPty ? new ShellHost(spawnPty, connection, log, opts.runAs) : undefined;
   connection.start();
 
   async function drainAndClose(): Promise<void> {
@@ -118,6 +129,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
       log.warn('stopping with output or exits the server has not acknowledged', { held: runner.heldCount, bytes: runner.bufferedBytes });
     }
     runner.killAll();
+    shells?.killAll();
     heartbeat?.stop();
     await connection.close();
     log.info('stopped');

@@ -82,6 +82,8 @@ export const apiEnv = z.object({
   VMO_METRICS_TOKEN: metricsTokenVar,
   /** The web dashboard's built files, served at / (default: packages/dashboard/dist, which `npm start` builds). */
   VMO_DASHBOARD_DIR: z.string().min(1).default(DASHBOARD_DIR),
+  /** How long a detached shell session keeps its PTY before it is killed (protocol/SHELL.md §S4), ms. */
+  VMO_SHELL_GRACE_MS: intVar(300_000, 100, 86_400_000),
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',

@@ -29,6 +29,7 @@ import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.
 import { EventsFeed } from './streams/events-feed.ts';
 import { EVENTS_PATH, upgradeEventsStream } from './streams/events-upgrade.ts';
 import { StreamAccess } from './streams/stream-access.ts';
+import { AGENT_SHELL_PATH, upgradeAgentShell } from './shells/shell-upgrade.ts';
 import { assertJobVisible, parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
 export interface ServerDeps {
@@ -48,6 +49,8 @@ export interface ServerDeps {
   origins: OriginPolicy;
   /** VMO_AUTH_FAIL_RATE; absent = off. */
   authFailures?: FailedAuthLimiter | undefined;
+  /** VMO_SHELL_GRACE_MS: how long a detached shell session lives (protocol/SHELL.md §S4). */
+  shellGraceMs: number;
 }
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
@@ -72,6 +75,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   server.on('connection', unauthenticated.admit);
   // Subscribers only ever send tiny pings; agents' frames are bounded in the gateway.
   const subscribers = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: chooseProtocol });
+  // Shell clients send keystrokes and pastes (SHELL.md §S2: ≤ 64 KiB of input per frame).
+  const shells = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: chooseProtocol });
   // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
   const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
   void access.listen(deps.bus);
@@ -113,6 +118,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
         ? deps.gateway.handleUpgrade(req, socket, head, accepted)
         : RUN_STREAM_PATH.test(url.pathname)
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
+          : AGENT_SHELL_PATH.test(url.pathname)
+            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs })
           : url.pathname === EVENTS_PATH
             ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
             : upgradeStream(req, socket, head, url, accepted);
@@ -165,6 +172,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
       events.stop();
       for (const ws of subscribers.clients) ws.close(SubscriberCloseCode.restart, 'server restarting');
       subscribers.close();
+      for (const ws of shells.clients) ws.close(1012, 'server restarting; reconnect with session and offset');
+      shells.close();
     },
   };
 }

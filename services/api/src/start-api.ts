@@ -73,6 +73,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     bus,
     log,
     maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
+    shellGraceMs: config.VMO_SHELL_GRACE_MS,
     deadlines: {
       headersMs: config.VMO_HEADERS_TIMEOUT_MS,
       requestMs: config.VMO_REQUEST_TIMEOUT_MS,

@@ -1,5 +1,6 @@
 import type { WebSocket, RawData } from 'ws';
 import { markChanged, publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
+import { ShellRelayHolder } from './shell-relay-holder.ts';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, isTerminal } from '@vmo/shared/domain';
 import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, stopsRequestedOn, transition } from '@vmo/shared/jobs';
@@ -10,6 +11,7 @@ import {
   AgentCloseCode,
   AgentToServer,
   decodeOutputFrame,
+  SHELL_OUTPUT_FRAME_KIND,
   FEATURE_SECRET_ENV,
   PROTOCOL_VERSION,
   type AgentExit,
@@ -67,6 +69,8 @@ export class AgentSession {
   private chain: Promise<void> = Promise.resolve();
   /** §1 What the agent announced in its hello (`secret_env`: it takes run.secretEnv). */
   private features = new Set<string>();
+  /** SHELL.md §S5: this agent's shell frames to the bus and the recording. */
+  private shells: ShellRelayHolder | undefined;
 
   constructor(
     readonly agentId: string,
@@ -112,6 +116,11 @@ export class AgentSession {
     this.onClosed(this);
   }
 
+  private shellHolder(): ShellRelayHolder {
+    this.shells ??= new ShellRelayHolder(this.agentId, this.features, this.deps);
+    return this.shells;
+  }
+
   private send(msg: ServerToAgent): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
   }
@@ -122,6 +131,10 @@ export class AgentSession {
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (isBinary) {
       if (!this.ready) return this.close(AgentCloseCode.policy, 'output before hello');
+      if (buf[0] === SHELL_OUTPUT_FRAME_KIND) {
+        const why = this.shellHolder().output(buf);
+        return why === undefined ? undefined : this.close(AgentCloseCode.policy, `bad shell frame: ${why}`);
+      }
       const frame = decodeOutputFrame(buf);
       if (typeof frame === 'string') return this.close(AgentCloseCode.policy, `bad output frame: ${frame}`);
       return this.onOutput(frame);
@@ -143,6 +156,10 @@ export class AgentSession {
         return this.onStarted(parsed.jobId, parsed.attempt);
       case 'exit':
         return this.onExit(parsed);
+      case 'shell_attached':
+      case 'shell_exit':
+      case 'shell_error':
+        return this.shellHolder().fromAgent(parsed);
     }
   }
 
@@ -233,6 +250,15 @@ export class AgentSession {
         return this.close(AgentCloseCode.revoked, 'agent revoked');
       case 'token_rotated':
         return this.close(AgentCloseCode.tokenRotated, 'agent token rotated; reconnect with the new one');
+      case 'shell_open':
+      case 'shell_input':
+      case 'shell_resize':
+      case 'shell_ack':
+      case 'shell_detach': {
+        const frame = this.shellHolder().toAgent(msg);
+        if (frame) this.send(frame);
+        return;
+      }
     }
   }
 

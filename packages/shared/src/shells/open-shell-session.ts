@@ -1,0 +1,32 @@
+import type postgres from 'postgres';
+import type { ShellSessionRow } from './shell-session-row.ts';
+
+export interface NewShellSession {
+  id: string;
+  agent: { id: string; name: string };
+  user: { id: string | null; name: string };
+  command: string | null;
+  cols: number;
+  rows: number;
+}
+
+/** SHELL.md §S1/§S7: the row of a new session, written before the upgrade is answered. */
+export async function insertShellSession(sql: postgres.Sql, s: NewShellSession): Promise<void> {
+  await sql`insert into shell_sessions (id, target_kind, target_id, target_name, user_id, user_name, command, cols, rows)
+    values (${s.id}, 'agent', ${s.agent.id}, ${s.agent.name}, ${s.user.id}, ${s.user.name}, ${s.command}, ${s.cols}, ${s.rows})`;
+}
+
+export async function getShellSession(sql: postgres.Sql, id: string): Promise<ShellSessionRow | undefined> {
+  const [row] = await sql<ShellSessionRow[]>`select * from shell_sessions where id = ${id}`;
+  return row;
+}
+
+/**
+ * The end, once (the node holding the agent, on `shell_exit`): true for the writer that recorded
+ * it, so only one `shell.close` audit row is written however many times the agent repeats it.
+ */
+export async function endShellSession(sql: postgres.Sql, id: string, code: number | null, signal: string | null): Promise<ShellSessionRow | undefined> {
+  const [row] = await sql<ShellSessionRow[]>`update shell_sessions set ended_at = clock_timestamp(), exit_code = ${code}, signal = ${signal}
+    where id = ${id} and ended_at is null returning *`;
+  return row;
+}

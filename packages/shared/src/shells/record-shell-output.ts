@@ -1,0 +1,26 @@
+import type postgres from 'postgres';
+
+/** 1: what the PTY wrote; 0: what was typed (VMO_SHELL_RECORD_INPUT=true only). */
+export type ShellRecordStream = 0 | 1;
+
+/**
+ * SHELL.md §S7: store one chunk at its byte offset, under the cap (the first `capBytes` of the
+ * session are kept, as a job keeps its head). A replayed chunk is the same key: nothing twice.
+ * Returns the bytes newly stored.
+ */
+export async function recordShellChunk(sql: postgres.Sql, sessionId: string, stream: ShellRecordStream, offset: number, data: Buffer, capBytes: number): Promise<number> {
+  if (offset >= capBytes) return 0;
+  const kept = offset + data.length > capBytes ? data.subarray(0, capBytes - offset) : data;
+  const inserted = await sql`insert into shell_output (session_id, stream, "offset", data) values (${sessionId}, ${stream}, ${offset}, ${kept})
+    on conflict do nothing returning 1`;
+  if (inserted.length === 0 || stream !== 1) return 0;
+  await sql`update shell_sessions set recorded_bytes = recorded_bytes + ${kept.length} where id = ${sessionId}`;
+  return kept.length;
+}
+
+/** GET /v1/sessions/{id}/logs: the recorded output in offset order (a page of chunks after `after`). */
+export async function readShellOutput(sql: postgres.Sql, sessionId: string, after = -1, limit = 1000): Promise<{ offset: number; data: Buffer }[]> {
+  const rows = await sql<{ offset: string; data: Buffer }[]>`select "offset", data from shell_output
+    where session_id = ${sessionId} and stream = 1 and "offset" > ${after} order by "offset" limit ${limit}`;
+  return rows.map((r) => ({ offset: Number(r.offset), data: r.data }));
+}

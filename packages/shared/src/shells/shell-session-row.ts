@@ -1,0 +1,47 @@
+/** A shell session as the API answers it (GET /v1/sessions). */
+export interface ShellSessionView {
+  id: string;
+  target: { kind: string; id: string; name: string };
+  user: { id: string | null; name: string };
+  command: string | null;
+  cols: number;
+  rows: number;
+  openedAt: string;
+  endedAt: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  recordedBytes: number;
+}
+
+export interface ShellSessionRow {
+  id: string;
+  target_kind: string;
+  target_id: string;
+  target_name: string;
+  user_id: string | null;
+  user_name: string;
+  command: string | null;
+  cols: number;
+  rows: number;
+  opened_at: Date;
+  ended_at: Date | null;
+  exit_code: number | null;
+  signal: string | null;
+  recorded_bytes: string | number;
+}
+
+export function shellSessionView(r: ShellSessionRow): ShellSessionView {
+  return {
+    id: r.id,
+    target: { kind: r.target_kind, id: r.target_id, name: r.target_name },
+    user: { id: r.user_id, name: r.user_name },
+    command: r.command,
+    cols: r.cols,
+    rows: r.rows,
+    openedAt: r.opened_at.toISOString(),
+    endedAt: r.ended_at?.toISOString() ?? null,
+    exitCode: r.exit_code,
+    signal: r.signal,
+    recordedBytes: Number(r.recorded_bytes),
+  };
+}

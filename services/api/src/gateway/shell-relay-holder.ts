@@ -1,0 +1,96 @@
+import { publishShellEvent, type AgentCommand } from '@vmo/shared/bus';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { insertAuditEvents } from '@vmo/shared/audit';
+import type { Logger } from '@vmo/shared/logger';
+import { decodeShellOutputFrame, FEATURE_SHELL, type AgentShellAttached, type AgentShellError, type AgentShellExit, type ServerToAgent } from '@vmo/shared/protocol';
+import { endShellSession, recordShellChunk } from '@vmo/shared/shells';
+
+type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
+
+/**
+ * The node holding an agent's socket, for its shells (SHELL.md §S5, §S7): commands from the bus
+ * to the agent, what the agent says to `shell:{session}` for every node with a client attached,
+ * and the recording of the output in Postgres.
+ */
+export class ShellRelayHolder {
+  /** Per session, the recording's chain: chunks stored in order, the end after the last of them. */
+  private readonly records = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly agentId: string,
+    private readonly features: ReadonlySet<string>,
+    private readonly deps: { cp: ControlPlane; log: Logger },
+  ) {}
+
+  /** A bus command as the frame for the agent; an agent that cannot open shells gets none, and the client is told. */
+  toAgent(msg: ShellCommand): ServerToAgent | undefined {
+    if (!this.features.has(FEATURE_SHELL)) {
+      if (msg.type === 'shell_open') {
+        void publishShellEvent(this.deps.cp, msg.session, { type: 'error', attach: msg.attach, code: 'shell_unsupported', message: `agent ${this.agentId} offers no shells (an older agent, or node-pty is not installed on its machine)` });
+      }
+      return undefined;
+    }
+    return { ...msg, v: 1 } as ServerToAgent;
+  }
+
+  /** A binary shell output frame: relay (in order: one Redis connection), record. A string says why it is malformed. */
+  output(buf: Buffer): string | undefined {
+    const frame = decodeShellOutputFrame(buf);
+    if (typeof frame === 'string') return frame;
+    void publishShellEvent(this.deps.cp, frame.session, { type: 'output', offset: frame.offset, data: frame.data.toString('base64') });
+    const cap = this.deps.cp.limits.maxOutputBytes;
+    if (frame.offset < cap) {
+      this.chain(frame.session, () => recordShellChunk(this.deps.cp.database.sql, frame.session, 1, frame.offset, frame.data, cap).then(() => undefined));
+    }
+    return undefined;
+  }
+
+  fromAgent(msg: AgentShellAttached | AgentShellExit | AgentShellError): void {
+    const { cp } = this.deps;
+    switch (msg.type) {
+      case 'shell_attached':
+        void publishShellEvent(cp, msg.session, { type: 'attached', attach: msg.attach, offset: msg.offset, reset: msg.reset });
+        return;
+      case 'shell_error':
+        void publishShellEvent(cp, msg.session, { type: 'error', attach: msg.attach, code: msg.code, message: msg.message });
+        return;
+      case 'shell_exit':
+        // LOUD: the end is written after every chunk before it is stored, so a session marked ended has its whole recording.
+        this.chain(msg.session, async () => {
+          const ended = await endShellSession(cp.database.sql, msg.session, msg.code, msg.signal);
+          if (ended) {
+            await insertAuditEvents(cp.database.sql, [
+              {
+                actorKind: 'agent',
+                actorId: this.agentId,
+                actorName: ended.target_name,
+                tokenId: null,
+                action: 'shell.close',
+                resourceType: 'shell_session',
+                resourceId: msg.session,
+                targets: [ended.target_name],
+                sourceIp: null,
+                requestId: null,
+                result: 'allowed',
+                status: null,
+                detail: { exitCode: msg.code, signal: msg.signal, recordedBytes: Number(ended.recorded_bytes) },
+              },
+            ]);
+          }
+          // Published after the row, so a client told `exit` finds the session ended (and recorded).
+          void publishShellEvent(cp, msg.session, { type: 'exit', code: msg.code, signal: msg.signal });
+        });
+        return;
+    }
+  }
+
+  private chain(session: string, step: () => Promise<void>): void {
+    const next = (this.records.get(session) ?? Promise.resolve()).then(step).catch((err: Error) => {
+      this.deps.log.warn({ err: err.message, session }, 'shell recording failed for a chunk');
+    });
+    this.records.set(session, next);
+    void next.then(() => {
+      if (this.records.get(session) === next) this.records.delete(session);
+    });
+  }
+}

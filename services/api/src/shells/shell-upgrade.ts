@@ -1,0 +1,117 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocketServer } from 'ws';
+import { grantCoversAgent, loadGrants, mayReadAgent, targetForbidden } from '@vmo/shared/access';
+import { deniedByPolicy, type AuditWriter } from '@vmo/shared/audit';
+import type { BusSubscriber } from '@vmo/shared/bus';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import { AppError, notFound, validationError } from '@vmo/shared/errors';
+import { newId } from '@vmo/shared/ids';
+import type { Logger } from '@vmo/shared/logger';
+import { agentPresence } from '@vmo/shared/presence';
+import { ShellQuery } from '@vmo/shared/protocol';
+import { getShellSession, insertShellSession } from '@vmo/shared/shells';
+import { authenticate } from '../auth/authenticate.ts';
+import { allows, scopeDenied } from '../auth/permissions.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { TokenStore } from '../auth/token-store.ts';
+import { storeOrLog } from '../http/audit.ts';
+import { auditUpgradePrincipal, upgradeRequestId } from '../http/audit-upgrade.ts';
+import { checkedPathValue } from '../http/path-param.ts';
+import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
+import { ShellAttachment } from './shell-attachment.ts';
+
+/** `GET /v1/agents/{id}/shell` (SHELL.md §S1). */
+export const AGENT_SHELL_PATH = /^\/v1\/agents\/([^/]+)\/shell$/;
+
+export interface ShellUpgradeDeps {
+  cp: ControlPlane;
+  tokens: TokenStore;
+  bus: BusSubscriber;
+  log: Logger;
+  audit: AuditWriter;
+  subscribers: WebSocketServer;
+  /** VMO_SHELL_GRACE_MS: how long a detached session lives (§S4). */
+  graceMs: number;
+}
+
+/**
+ * SHELL.md §S1: every refusal before the upgrade, in this order: the credential (401), the
+ * `jobs:run` scope (a viewer: 403), the query (400 naming the field), the agent (404 when it does not
+ * exist or the caller may not read it: another team's machine), the `run` grant on it (403
+ * target_forbidden), the session for a reattach (404), the agent's connection (409). A new session's
+ * row and its `shell.open` audit row are written before the 101.
+ */
+export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps): Promise<void> {
+  const match = AGENT_SHELL_PATH.exec(url.pathname)!;
+  const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED));
+  // An upgrade is a GET, but a shell runs commands: the run scope, never a read one (KEP-4006).
+  if (!allows(principal, 'jobs:run')) throw scopeDenied(principal, 'jobs:run');
+  const ref = checkedPathValue(decodeSegment(match[1]!), 'id');
+  const query = ShellQuery.safeParse(Object.fromEntries(['session', 'offset', 'cols', 'rows', 'command'].flatMap((k) => (url.searchParams.has(k) ? [[k, url.searchParams.get(k)]] : []))));
+  if (!query.success) throw validationError(query.error, 'query');
+  const q = query.data;
+
+  const sql = deps.cp.database.sql;
+  const [agent] = await sql<{ id: string; name: string; labels: Record<string, string> }[]>`
+    select id, name, labels from agents where revoked_at is null and (id = ${ref} or name = ${ref}) limit 1`;
+  if (!agent) throw notFound('agent', ref);
+  const grants = await loadGrants(sql, principal);
+  if (!grants.admin) {
+    // Another team's machine is nobody to the caller: the same 404, marked for the audit as a policy's.
+    if (!mayReadAgent(grants, agent.labels)) throw deniedByPolicy(notFound('agent', ref));
+    if (!grantCoversAgent(grants.run, agent.labels)) throw targetForbidden('run', [agent.name]);
+  }
+
+  let sessionId = q.session;
+  if (sessionId !== undefined) {
+    const row = await getShellSession(sql, sessionId);
+    // Ended, another agent's, or another user's (admins excepted): no such session for this caller.
+    if (!row || row.ended_at !== null || row.target_id !== agent.id || (!grants.admin && row.user_id !== principal.userId)) throw notFound('shell session', sessionId);
+  }
+  if ((await agentPresence(deps.cp, agent.id)) === 'offline') {
+    throw new AppError(409, 'agent_not_connected', `agent ${JSON.stringify(agent.name)} is not connected: a shell needs it online`);
+  }
+
+  const create = sessionId === undefined;
+  if (sessionId === undefined) {
+    sessionId = newId('shs');
+    await insertShellSession(sql, { id: sessionId, agent: { id: agent.id, name: agent.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows });
+  }
+  await auditShell(deps, req, principal, create ? 'shell.open' : 'shell.attach', sessionId, agent.name, { offset: q.offset, cols: q.cols, rows: q.rows, command: q.command !== undefined });
+
+  const spec = { agentId: agent.id, session: sessionId, attach: newId('att'), create, offset: create ? 0 : q.offset, cols: q.cols, rows: q.rows, command: q.command ?? null, graceMs: deps.graceMs };
+  deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
+    accepted();
+    void new ShellAttachment(ws, spec, deps).start().catch((err: Error) => {
+      deps.log.warn({ err: err.message, session: spec.session }, 'shell attachment could not listen on the bus');
+      ws.close(1011, 'could not reach the agent; retry');
+    });
+  });
+}
+
+async function auditShell(deps: ShellUpgradeDeps, req: IncomingMessage, p: Principal, action: string, sessionId: string, agentName: string, detail: Record<string, unknown>): Promise<void> {
+  await storeOrLog(deps.audit, deps.log, {
+    actorKind: p.kind === 'proxy' ? 'proxy' : 'user',
+    actorId: p.userId,
+    actorName: p.name,
+    tokenId: p.tokenId,
+    action,
+    resourceType: 'shell_session',
+    resourceId: sessionId,
+    targets: [agentName],
+    sourceIp: req.socket.remoteAddress ?? null,
+    requestId: upgradeRequestId(req),
+    result: 'allowed',
+    status: 101,
+    detail,
+  });
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
