@@ -71,6 +71,8 @@ export const ServerShellOpen = z.object({
   v,
   session: sessionId,
   attach: attachId,
+  /** True only for the open that creates the session: a reattach to a session the agent lost is `session_not_found`, never a new shell under the old id. */
+  create: z.boolean(),
   offset,
   cols: dimension,
   rows: dimension,

@@ -19,6 +19,7 @@ export const ShellAgentCommands = [
     type: z.literal('shell_open'),
     session,
     attach,
+    create: z.boolean(),
     offset,
     cols: dimension,
     rows: dimension,
