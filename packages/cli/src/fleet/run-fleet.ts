@@ -34,15 +34,26 @@ const FINAL = new Set(['succeeded', 'failed', 'canceled', 'timed_out', 'lost', '
  * change the exit status.
  */
 export async function runFleet(client: VmoClient, request: RunRequest, opts: { detach: boolean; stream: boolean; json?: boolean }): Promise<number> {
+  return followNewRun(client, () => client.runs.submit(request), opts);
+}
+
+type SubmittedRun = Awaited<ReturnType<VmoClient['runs']['submit']>>;
+
+/**
+ * Submit a run with `submit` (POST /v1/runs, or a saved command's run on several targets: `vmo
+ * commands run`) and follow it as `vmo run --selector` does. `json` (with `detach`): `jsonOf` of
+ * what `submit` answered.
+ */
+export async function followNewRun(client: VmoClient, submit: () => Promise<SubmittedRun>, opts: { detach: boolean; stream: boolean; json?: boolean; jsonOf?: () => unknown }): Promise<number> {
   if (opts.detach) {
-    const run = await client.runs.submit(request);
-    if (opts.json) printJson(run);
+    const run = await submit();
+    if (opts.json) printJson(opts.jsonOf?.() ?? run);
     else process.stdout.write(`${run.id}\n`);
     return ExitCode.ok;
   }
   const ctrlC = new CtrlC('run');
   try {
-    const run = await client.runs.submit(request);
+    const run = await submit();
     ctrlC.attach(run.id, () => client.runs.cancel(run.id));
     const bar = process.stderr.isTTY ? new ProgressBar(process.stderr, colours(process.stderr)) : undefined;
     const progress: Progress = { done: 0, total: run.total, failed: 0, running: 0 };

@@ -26,15 +26,26 @@ export interface JobRequest {
  * With `detach`, print the job id (`json`: the job as the API answered) and return at once.
  */
 export async function runJob(client: VmoClient, request: JobRequest, opts: { detach: boolean; json?: boolean }): Promise<number> {
+  return followNewJob(client, () => client.jobs.submit(request), opts);
+}
+
+type SubmittedJob = Awaited<ReturnType<VmoClient['jobs']['submit']>>;
+
+/**
+ * Submit a job with `submit` (POST /v1/jobs, or a saved command's run: `vmo commands run`) and
+ * follow it as `vmo run` does: its output byte for byte, Ctrl-C cancels then detaches, and the
+ * exit status its ending means. `json` (with `detach`): `jsonOf` of what `submit` answered.
+ */
+export async function followNewJob(client: VmoClient, submit: () => Promise<SubmittedJob>, opts: { detach: boolean; json?: boolean; jsonOf?: () => unknown }): Promise<number> {
   if (opts.detach) {
-    const job = await client.jobs.submit(request);
-    if (opts.json) printJson(job);
+    const job = await submit();
+    if (opts.json) printJson(opts.jsonOf?.() ?? job);
     else process.stdout.write(`${job.id}\n`);
     return ExitCode.ok;
   }
   const ctrlC = new CtrlC('job');
   try {
-    const job = await client.jobs.submit(request);
+    const job = await submit();
     ctrlC.attach(job.id, () => client.jobs.cancel(job.id));
     // Said once, on a terminal: the output that follows may be a long time coming.
     if (job.runAt !== null && job.startedAt === null && Date.parse(job.runAt) > Date.now() && process.stderr.isTTY) {
