@@ -14,14 +14,15 @@ const LAYERS: readonly (readonly string[])[] = [
   // 0: plain types and rules (statuses, targets, output streams, labels, ids, timings); nothing of ours.
   ['domain'],
   // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes,
-  // the sealing of secrets at rest, the process's metrics (prom-client; fed by the layers above through plain calls).
-  ['errors', 'config', 'logger', 'log-line', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process', 'metrics'],
-  // 2: the stores and the wire: Postgres, Redis, BullMQ, the messages on them, the output path.
-  ['db', 'redis', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
+  // the sealing of secrets at rest, the process's metrics (prom-client; fed by the layers above through plain calls),
+  // the one Redis connection factory (redis.ts: the start-up check in config/ opens its connections too).
+  ['errors', 'config', 'logger', 'log-line', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process', 'metrics', 'redis'],
+  // 2: the stores and the wire: Postgres, Redis keys in use, BullMQ, the messages on them, the output path.
+  ['db', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
   // 3: the open handles of the stores, handed to every service function.
   ['control-plane'],
   // 4: the services, peers of each other; `access` (authorization by policy) and `audit` (it resolves names to ids as the services do) among them.
-  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access', 'users', 'audit', 'schedules', 'commands', 'shells', 'projects'],
+  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access', 'users', 'audit', 'schedules', 'commands', 'shells', 'projects', 'retention'],
   // 5: the HTTP contracts (schemas of every route), built from the services' inputs.
   ['api'],
   // 6: the root barrel.
