@@ -26,6 +26,7 @@ import { agentDownloadRoutes } from './routes/agent-download.ts';
 import { agentEnrolRoutes } from './routes/agent-enrol.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import { enrolmentTokenRoutes } from './routes/enrolment-tokens.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -106,6 +107,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));
   app.route('/', auditRoutes(cp));
+  app.route('/', sessionRoutes(cp));
   // Last: any GET no route above answered may be one of the dashboard's pages (http/dashboard.ts).
   if (dashboardDir !== undefined) app.route('/', dashboardRoutes({ dir: dashboardDir, log, signedInByProxy: (c) => tokens.proxy?.applies(restAuthRequest(c)) ?? false }));
 

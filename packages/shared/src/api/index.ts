@@ -6,6 +6,7 @@
 import * as agents from './agents.ts';
 import * as agentInstall from './agent-install.ts';
 import * as audit from './audit.ts';
+import * as sessions from './sessions.ts';
 import * as document from './document.ts';
 import * as events from './events.ts';
 import * as enrolment from './enrolment-tokens.ts';
@@ -39,6 +40,7 @@ export * from './events.ts';
 export * from './runs.ts';
 export * from './policies.ts';
 export * from './audit.ts';
+export * from './sessions.ts';
 export * from './enrolment-tokens.ts';
 export * from './users.ts';
 export * from './tokens.ts';
@@ -100,6 +102,8 @@ export const REST_ROUTES = [
   policies.listPolicies,
   policies.deletePolicy,
   audit.listAudit,
+  sessions.listSessions,
+  sessions.sessionLogs,
   users.createUser,
   users.listUsers,
   users.getUser,

@@ -6,8 +6,8 @@ export interface ShellSessionFilter {
   target?: string | undefined;
   /** A user id or name. */
   user?: string | undefined;
-  /** Keyset: sessions opened before this one (its opened_at, id). */
-  before?: { openedAt: Date; id: string } | undefined;
+  /** Keyset: sessions opened before this one (by its opened_at, id). */
+  beforeId?: string | undefined;
   /** Only these users' sessions (a non-admin sees their own); undefined: all. */
   onlyUserId?: string | null | undefined;
   limit: number;
@@ -19,6 +19,6 @@ export async function listShellSessions(sql: postgres.Sql, f: ShellSessionFilter
     ${f.target ? sql`and (target_id = ${f.target} or target_name = ${f.target})` : sql``}
     ${f.user ? sql`and (user_id = ${f.user} or user_name = ${f.user})` : sql``}
     ${f.onlyUserId !== undefined ? (f.onlyUserId === null ? sql`and user_id is null` : sql`and user_id = ${f.onlyUserId}`) : sql``}
-    ${f.before ? sql`and (opened_at, id) < (${f.before.openedAt}, ${f.before.id})` : sql``}
+    ${f.beforeId ? sql`and (opened_at, id) < (select opened_at, id from shell_sessions where id = ${f.beforeId})` : sql``}
     order by opened_at desc, id desc limit ${f.limit}`;
 }

@@ -23,8 +23,8 @@ export interface ShellSessionRow {
   command: string | null;
   cols: number;
   rows: number;
-  opened_at: Date;
-  ended_at: Date | null;
+  opened_at: Date | string;
+  ended_at: Date | string | null;
   exit_code: number | null;
   signal: string | null;
   recorded_bytes: string | number;
@@ -38,8 +38,8 @@ export function shellSessionView(r: ShellSessionRow): ShellSessionView {
     command: r.command,
     cols: r.cols,
     rows: r.rows,
-    openedAt: r.opened_at.toISOString(),
-    endedAt: r.ended_at?.toISOString() ?? null,
+    openedAt: new Date(r.opened_at).toISOString(),
+    endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
     exitCode: r.exit_code,
     signal: r.signal,
     recordedBytes: Number(r.recorded_bytes),

@@ -79,6 +79,15 @@ describe('shell on an agent (SHELL.md)', () => {
     expect(c.text()).toContain('recorded-two');
     const audit = await sql`select action from audit_events where resource_id = ${c.hello.session} order by id`;
     expect(audit.map((a) => a['action'])).toEqual(['shell.open', 'shell.close']);
+    // §S7 the REST view of the recording.
+    const logs = await fetch(`${url}/v1/sessions/${c.hello.session}/logs`, { headers: { authorization: `Bearer ${token()}` } });
+    expect(logs.status).toBe(200);
+    expect(Buffer.from(await logs.arrayBuffer()).equals(c.bytes())).toBe(true);
+    const list = await admin.request('GET', '/v1/sessions?target=box&limit=500');
+    expect(list.status, list.text).toBe(200);
+    expect(list.body.items.find((s: { id: string }) => s.id === c.hello.session)).toMatchObject({ exitCode: 7, target: { kind: 'agent', name: 'box' } });
+    expect((await admin.request('GET', '/v1/sessions?cols=1')).status).toBe(400);
+    expect((await admin.request('GET', '/v1/sessions/shs_00000000000000000000/logs')).status).toBe(404);
   });
 
   it('§S3 a socket killed mid-output and reopened with session + offset receives the missed output exactly once', async () => {
