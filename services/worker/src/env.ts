@@ -5,6 +5,7 @@ import { metricsHostVar, metricsPortVar, metricsTokenVar } from '@vmo/shared/met
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import { parseAllowedTargets } from './ssh/allowed-targets.ts';
 import { parseKeyDirs } from './ssh/key-dirs.ts';
+import { checkRetentionRelations, retentionEnv } from './retention-env.ts';
 
 /** A string variable turned into a value by `parse`, whose thrown message names the expected form. */
 const parsedVar = <T>(parse: (v: string) => T) =>
@@ -63,5 +64,7 @@ export const workerEnv = z.object({
   VMO_METRICS_HOST: metricsHostVar,
   /** When set, a scrape of the worker's /metrics must present it as a bearer token. Secret (also VMO_METRICS_TOKEN_FILE). */
   VMO_METRICS_TOKEN: metricsTokenVar,
-}).superRefine(checkTimingRelations);
+  // Retention (issue 14): VMO_RETENTION_DAYS, VMO_OUTPUT_RETENTION_DAYS, VMO_AUDIT_RETENTION_DAYS, VMO_RETENTION_EVERY_MS.
+  ...retentionEnv,
+}).superRefine(checkTimingRelations).superRefine(checkRetentionRelations);
 export type WorkerConfig = z.infer<typeof workerEnv>;

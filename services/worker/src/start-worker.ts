@@ -27,6 +27,8 @@ import { LostWorkerSweep } from './lost-worker-sweep.ts';
 import { expireIdempotencyKeys } from './expire-idempotency-keys.ts';
 import { startSchedulerLoop } from './schedules-loop.ts';
 import { startReleaseDueLoop } from './release-due.ts';
+import { startRetentionLoop } from './retention-loop.ts';
+import { retentionPolicyOf } from './retention-env.ts';
 import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
 import { startWorkerMetrics } from './metrics.ts';
 
@@ -109,6 +111,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     keepJobSecretsUntilJobsEnd(cp, log, everyMs), // drops an ended job's secretEnv: an observer, and a sweep for the ends it missed
     startSchedulerLoop(cp, { maxTargets: config.VMO_MAX_RUN_TARGETS }), // cron schedules: every worker, each tick fired once (issue 14)
     startReleaseDueLoop(cp), // jobs and runs whose runAt has come (issue 14)
+    startRetentionLoop(cp, retentionPolicyOf(config), config.VMO_RETENTION_EVERY_MS), // ended jobs, output, fires and audit past their retention (issue 14)
   ];
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 

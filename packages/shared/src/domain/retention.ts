@@ -15,6 +15,13 @@ export const MAX_RETAIN_DAYS = 3650;
 
 export const DAY_MS = 24 * 3600_000;
 
+/** VMO_RETENTION_EVERY_MS by default: how often each worker's retention loop looks for what is due. */
+export const DEFAULT_RETENTION_EVERY_MS = 60_000;
+/** A pass stops after this long with work left (a first pass on a long history) and the next starts at once. */
+export const RETENTION_PASS_BUDGET_MS = 20_000;
+/** Between two statements of a pass: the log sink's inserts and VACUUM get the disk (bench/src/retention-measure.ts). */
+export const RETENTION_PAUSE_MS = 10;
+
 /**
  * The retention a worker applies, resolved from its variables. `null` means kept forever.
  * - `jobDays`: an ended job (its output, attempts, secrets) and an ended run whose children are gone.
