@@ -39,10 +39,17 @@ export const HostImportResult = z
     created: z.array(Host),
     updated: z.array(Host),
     unchanged: z.array(Host).meta({ description: 'Aliases whose host already had exactly these settings' }),
-    skipped: z.array(z.object({ alias: z.string(), reason: z.string(), line: z.number().int().optional() })),
+    skipped: z.array(
+      z.object({
+        alias: z.string().meta({ description: 'The alias, inventory host, VM name or directive not imported (or the file, when a whole vm-config file brings nothing)' }),
+        reason: z.string(),
+        line: z.number().int().optional(),
+        file: z.string().optional().meta({ description: 'vm-config: the file (`<env>/config.yml`) the entry is in' }),
+      }),
+    ),
     warnings: z
-      .array(z.object({ line: z.number().int(), directive: z.string(), aliases: z.array(z.string()), message: z.string() }))
-      .meta({ description: 'Lines imported with another meaning than ssh gives them (e.g. StrictHostKeyChecking no)' }),
+      .array(z.object({ line: z.number().int(), directive: z.string(), aliases: z.array(z.string()), message: z.string(), file: z.string().optional() }))
+      .meta({ description: 'SSH config: lines imported with another meaning than ssh gives them (e.g. StrictHostKeyChecking no). Ansible: keys Ansible itself only warns about and skips' }),
   })
   .meta({ id: 'HostImportResult' });
 
@@ -87,12 +94,18 @@ export const importHosts = defineRoute({
   path: '/v1/hosts/import',
   operationId: 'importHosts',
   tags: ['hosts'],
-  summary: 'Import an OpenSSH client config',
-  description: 'One host per concrete alias, with OpenSSH precedence; never follows Include, never runs Match exec. All or nothing. A host created here has no maxConcurrentJobs, and an import leaves an existing host\'s alone (an ssh config has no such setting: PATCH it).',
+  summary: 'Import hosts from an OpenSSH client config, an Ansible inventory or vm-config files',
+  description: [
+    'All or nothing: a refused import (400, 413) writes nothing. A host created here has no maxConcurrentJobs and hostKeyPolicy strict, and an import leaves an existing host\'s description, identity file, ProxyJump, host key policy, pinned keys and job limit alone.',
+    '`{config, environment?}` (or `format: "ssh-config"`): one host per concrete alias, with OpenSSH precedence; never follows Include, never runs Match exec.',
+    '`{format: "ansible", inventory, syntax?, environment?}`: an INI or YAML inventory as `ansible-inventory --list` reads it (ranges, children, group vars); address, user and port from ansible_host, ansible_user and ansible_port (or their ansible_ssh_ forms); each group a label `group.<name>=true` (children included); a host with no ansible_user, another ansible_connection or a Jinja2 template in those values is skipped with the reason.',
+    '`{format: "vm-config", files: {"<env>/config.yml": text}}`: each file\'s `vms: {name: {host, ansible_user, port?}}` becomes host `name@<env>` labelled `env=<env>`.',
+    'Labels the import owns (`group.*` for Ansible, `env` for vm-config) are replaced on each import; other labels of an existing host stay.',
+  ].join('\n\n'),
   request: { body: { required: true, content: json(HostImportInput.meta({ id: 'HostImport' })) } },
   responses: {
     200: { description: 'What was created, updated, left alone and skipped', content: json(HostImportResult) },
-    ...errorResponses({ ...AUTHENTICATED, 400: ['validation_failed', 'invalid_json', 'invalid_ssh_config'], 413: ['payload_too_large', 'ssh_config_too_large'] }),
+    ...errorResponses({ ...AUTHENTICATED, 400: ['validation_failed', 'invalid_json', 'invalid_ssh_config', 'invalid_inventory'], 413: ['payload_too_large', 'ssh_config_too_large', 'inventory_too_large'] }),
   },
 });
 

@@ -73,9 +73,10 @@ export const HostPatch = z
   .strict();
 export type HostPatch = z.infer<typeof HostPatch>;
 
-/** Body of POST /v1/hosts/import. */
-export const HostImportInput = z
+/** Body of POST /v1/hosts/import for an OpenSSH client config (`format` absent or "ssh-config"). */
+export const SshConfigImportInput = z
   .object({
+    format: z.literal('ssh-config').optional(),
     // Its size is limited by the import itself (SSH_CONFIG_LIMITS: a 413 that says so), not here,
     // where a schema-wide message called an oversized config "required".
     config: storableText(
@@ -84,6 +85,40 @@ export const HostImportInput = z
     environment: nameField().default(DEFAULT_ENVIRONMENT),
   })
   .strict();
+export type SshConfigImportInput = z.infer<typeof SshConfigImportInput>;
+
+/** An Ansible inventory, INI or YAML (sizes limited by the import: INVENTORY_LIMITS, 413). */
+export const AnsibleImportInput = z
+  .object({
+    format: z.literal('ansible'),
+    inventory: storableText(
+      z.string({ error: (issue) => (issue.input === undefined ? 'is required: the text of an Ansible inventory (INI or YAML)' : 'must be a string: the text of an Ansible inventory (INI or YAML)') }),
+    ),
+    syntax: z.enum(['ini', 'yaml'], { error: 'must be "ini" or "yaml" (leave it out to try YAML, then INI, as Ansible does)' }).optional(),
+    environment: nameField().default(DEFAULT_ENVIRONMENT),
+  })
+  .strict();
+export type AnsibleImportInput = z.infer<typeof AnsibleImportInput>;
+
+/** Per-environment config files: `{"<env>/config.yml": "<its text>"}`. */
+export const VmConfigImportInput = z
+  .object({
+    format: z.literal('vm-config'),
+    files: z
+      .record(
+        storableText(z.string()),
+        storableText(z.string({ error: 'must be a string: the text of the file' })),
+        { error: (issue) => (issue.input === undefined ? 'is required: {"<env>/config.yml": "<its text>", …}' : 'must be an object {"<env>/config.yml": "<its text>", …}') },
+      )
+      .refine((f) => Object.keys(f).length > 0, 'must name at least one <env>/config.yml'),
+  })
+  .strict();
+export type VmConfigImportInput = z.infer<typeof VmConfigImportInput>;
+
+/** Body of POST /v1/hosts/import: by `format`; without one, an OpenSSH config (as before formats). */
+export const HostImportInput = z.discriminatedUnion('format', [SshConfigImportInput, AnsibleImportInput, VmConfigImportInput], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'must be "ssh-config" (the default), "ansible" or "vm-config"' : undefined),
+});
 export type HostImportInput = z.infer<typeof HostImportInput>;
 
 export const isHostName = (s: string) => NAME.test(s);

@@ -1,7 +1,7 @@
 import { newId } from '../domain/ids.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { computeSshConfigCooperatively, type SkippedAlias, type SshConfigWarning } from './compute-ssh-config.ts';
-import { HostInput, type HostImportInput } from './host-input.ts';
+import { HostInput, type SshConfigImportInput } from './host-input.ts';
 import { hostView, type HostView } from './host-view.ts';
 import { rowToHost } from './row-to-host.ts';
 import { markChanged } from '../bus/change-notifier.ts';
@@ -27,7 +27,7 @@ const BATCH = 1000;
  * All or nothing: one transaction. The config is evaluated in slices between which the event loop
  * runs, so a large import does not hold up other requests.
  */
-export async function importSshConfig(cp: ControlPlane, input: HostImportInput): Promise<ImportResult> {
+export async function importSshConfig(cp: ControlPlane, input: SshConfigImportInput): Promise<ImportResult> {
   const { hosts: computed, skipped, warnings } = await computeSshConfigCooperatively(input.config);
   const result: ImportResult = { created: [], updated: [], unchanged: [], skipped, warnings };
   const rows: HostInput[] = [];

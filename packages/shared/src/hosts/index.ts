@@ -8,3 +8,8 @@ export * from './pin-host-key.ts';
 export * from './row-to-host.ts';
 export { SSH_CONFIG_LIMITS } from './ssh-config/work-meter.ts';
 export { matchPattern, type MatchOptions } from './ssh-config/match-pattern.ts';
+export * from './import-inventory.ts';
+export { INVENTORY_LIMITS } from './inventory/inventory-limits.ts';
+export { readAnsibleInventory, type AnsibleInventory, type InventorySyntax } from './inventory/read-ansible-inventory.ts';
+export { ansibleCandidates, groupLabel } from './inventory/ansible-candidates.ts';
+export { vmConfigCandidates } from './inventory/vm-config-candidates.ts';

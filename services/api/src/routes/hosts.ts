@@ -26,7 +26,11 @@ export function hostRoutes(cp: ControlPlane) {
     const visibleTo = hostsReadableWhere(await grantsOf(c, cp));
     return c.json(await hosts.listHosts(cp, { ...input.query(), ...(visibleTo ? { visibleTo } : {}) }), 200);
   }, { scope: 'hosts:read' });
-  openapiRoute(app, importHosts, async (c, input) => c.json(await hosts.importSshConfig(cp, await input.body()), 200), { scope: 'hosts:write' });
+  openapiRoute(app, importHosts, async (c, input) => {
+    const body = await input.body();
+    const result = body.format === 'ansible' || body.format === 'vm-config' ? await hosts.importInventory(cp, body) : await hosts.importSshConfig(cp, body);
+    return c.json(result, 200);
+  }, { scope: 'hosts:write' });
   openapiRoute(app, getHost, async (c, input) => {
     const { id } = input.params();
     const host = await hosts.getHost(cp, id);
