@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerAgents } from './agents.ts';
 import { registerCancel } from './cancel.ts';
+import { registerSavedCommands } from './commands.ts';
 import { registerCompletion } from './completion.ts';
 import { registerContext } from './context.ts';
 import { registerHosts } from './hosts.ts';
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerJobs(program);
   registerRuns(program);
   registerSchedules(program);
+  registerSavedCommands(program);
   registerAgents(program);
   registerHosts(program);
   registerTargets(program);
