@@ -54,7 +54,9 @@ describe('the job error registry', () => {
 describe('the HTTP error registry', () => {
   it('gives each code one status and lists the codes of a status', () => {
     expect(HTTP_ERRORS.validation_failed.status).toBe(400);
-    expect(httpErrorCodesFor(409).sort()).toEqual(['host_exists', 'job_ended', 'name_taken', 'policy_exists', 'run_ended', 'schedule_exists', 'user_exists']);
+    // Among others (each resource adds its own): only 409s, and these among them.
+    expect(httpErrorCodesFor(409)).toEqual(expect.arrayContaining(['host_exists', 'job_ended', 'name_taken', 'policy_exists', 'run_ended', 'schedule_exists', 'user_exists', 'command_exists']));
+    expect(httpErrorCodesFor(409).every((code) => HTTP_ERRORS[code].status === 409)).toBe(true);
     expect(httpErrorCodesFor(404)).toEqual(['not_found']);
     // POST /v1/runs' refusals (runs/submit-run.ts) are all 422, with what a single job's are.
     expect(httpErrorCodesFor(422)).toEqual(expect.arrayContaining(['no_targets', 'too_many_targets', 'invalid_strategy', 'unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused']));
