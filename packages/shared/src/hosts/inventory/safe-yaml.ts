@@ -42,6 +42,7 @@ export function readYaml(text: string): YNode | null {
   const lines = new LineCounter();
   const lineAt = (offset: number) => lines.linePos(offset).line;
   const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0); // parse() would say where the first line starts; next() does not
   const tokens = [];
   for (const lexeme of new Lexer().lex(text, false)) {
     for (const token of parser.next(lexeme)) tokens.push(token);
