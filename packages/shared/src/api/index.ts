@@ -7,6 +7,7 @@ import * as agents from './agents.ts';
 import * as agentInstall from './agent-install.ts';
 import * as audit from './audit.ts';
 import * as sessions from './sessions.ts';
+import * as shell from './shell.ts';
 import * as document from './document.ts';
 import * as events from './events.ts';
 import * as enrolment from './enrolment-tokens.ts';
@@ -22,6 +23,7 @@ import * as tokens from './tokens.ts';
 import * as users from './users.ts';
 import * as policies from './policies.ts';
 import * as schedules from './schedules.ts';
+import * as projects from './projects.ts';
 import * as commands from './commands.ts';
 
 export * from './route.ts';
@@ -41,11 +43,13 @@ export * from './runs.ts';
 export * from './policies.ts';
 export * from './audit.ts';
 export * from './sessions.ts';
+export * from './shell.ts';
 export * from './enrolment-tokens.ts';
 export * from './users.ts';
 export * from './tokens.ts';
 export * from './metrics.ts';
 export * from './schedules.ts';
+export * from './projects.ts';
 export * from './commands.ts';
 
 /** The REST routes, served by the Hono app. */
@@ -89,6 +93,14 @@ export const REST_ROUTES = [
   schedules.updateSchedule,
   schedules.deleteSchedule,
   schedules.triggerSchedule,
+  projects.createProject,
+  projects.listProjects,
+  projects.importProjects,
+  projects.getProject,
+  projects.updateProject,
+  projects.deleteProject,
+  projects.listProjectTargets,
+  projects.runProjectTarget,
   commands.createCommand,
   commands.listCommands,
   commands.getCommand,
@@ -120,4 +132,4 @@ export const REST_ROUTES = [
 ] as const;
 
 /** The WebSocket endpoints, served by the HTTP server beside the app. */
-export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, events.streamEvents, streams.agentConnect] as const;
+export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, events.streamEvents, streams.agentConnect, shell.agentShell] as const;

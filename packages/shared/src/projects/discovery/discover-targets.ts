@@ -14,9 +14,7 @@ import { readDiscoveryOutput, type ScriptError } from './discovery-output.ts';
 import { parseTargetList } from './list-command-output.ts';
 import { waitForDiscoveryJob } from './wait-for-discovery-job.ts';
 
-/** Default bound on a discovery (GET …/targets waits for it); `?timeoutMs=` changes it. */
-export const DEFAULT_DISCOVERY_TIMEOUT_MS = 30_000;
-export const MAX_DISCOVERY_TIMEOUT_MS = 300_000;
+export { DEFAULT_DISCOVERY_TIMEOUT_MS, MAX_DISCOVERY_TIMEOUT_MS } from './discovery-limits.ts';
 /** A discovery's stdout read back at most (make's database of a large project is a few MiB). */
 export const MAX_DISCOVERY_OUTPUT_BYTES = 32 * 1024 * 1024;
 
