@@ -33,6 +33,7 @@ import { hostRoutes } from './routes/hosts.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { countRequestStoreErrors, metricsRoutes } from './routes/metrics.ts';
 import { policyRoutes } from './routes/policies.ts';
+import { projectRoutes } from './routes/projects.ts';
 import { runRoutes } from './routes/runs.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { commandRoutes } from './routes/commands.ts';
@@ -103,6 +104,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', scheduleRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', commandRoutes(cp, { maxTargets: maxRunTargets }));
+  app.route('/', projectRoutes(cp, { audit, log, isTrustedProxy: trustedProxyOf(tokens) }));
   app.route('/', policyRoutes(cp));
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));
