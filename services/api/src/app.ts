@@ -95,7 +95,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', agentDownloadRoutes(cp));
   app.use('/v1/*', requireUser(tokens));
   // A schedule's trigger and a saved command's run are submissions too; ticks are not (they come from the workers, not from a request).
-  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs', '/v1/schedules/:id/trigger', '/v1/commands/:name/run'], limitSubmissions);
+  if (limitSubmissions) app.on('POST', ['/v1/jobs', '/v1/runs', '/v1/schedules/:id/trigger', '/v1/commands/:name/run', '/v1/projects/:alias/targets/:target/run'], limitSubmissions);
   app.route('/', jobRoutes(cp));
   app.route('/', agentRoutes(cp));
   app.route('/', enrolmentTokenRoutes(cp));
