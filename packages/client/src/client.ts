@@ -6,6 +6,7 @@ import { followRun, type FollowRunOptions, type RunStreamEnd } from './follow-ru
 import { events, type EventsOptions } from './events.ts';
 import { call, send, type HttpOptions, type RouteOutput, type RouteRequest, type RouteResult } from './http.ts';
 import { streamOnce, type BrowserWebSocketClass, type StreamClose, type StreamOnceOptions } from './stream.ts';
+import { openShell, type ShellConnection, type ShellOptions } from './shell.ts';
 
 export interface VmoClientOptions {
   /** `http://127.0.0.1:3121`: the API node (or the load balancer in front of several). */
@@ -209,6 +210,30 @@ export class VmoClient {
     import: (input: Body<typeof api.importHosts>) => this.body(api.importHosts, { body: input }),
   };
 
+  readonly projects = {
+    /** A directory with a Makefile on a machine (`target`: a job target), named by `alias`. */
+    create: (project: Body<typeof api.createProject>) => this.body(api.createProject, { body: project }),
+    list: (query: Query<typeof api.listProjects> = {}) => this.body(api.listProjects, { query }),
+    get: (alias: string) => this.body(api.getProject, { params: { alias } }),
+    /** Its `dir` or `listCommand`; either forgets the targets found. */
+    update: (alias: string, patch: Body<typeof api.updateProject>) => this.body(api.updateProject, { params: { alias }, body: patch }),
+    delete: async (alias: string): Promise<void> => void (await send(this.http, api.deleteProject, { params: { alias } })),
+    /** An mkcli-style registry (`alias=directory` lines) for one machine. */
+    import: (input: Body<typeof api.importProjects>) => this.body(api.importProjects, { body: input }),
+    /** The cached targets, or a discovery job now (`refresh: true` forces one), waited for within `timeoutMs`. */
+    targets: (alias: string, query: { refresh?: boolean; timeoutMs?: number } = {}) =>
+      this.body(api.listProjectTargets, { params: { alias }, query: { ...(query.refresh !== undefined ? { refresh: String(query.refresh) } : {}), ...(query.timeoutMs !== undefined ? { timeoutMs: query.timeoutMs } : {}) } as never }),
+    /** `make <target> NAME=value …` there, as a job (follow it with `follow(job.id)`). */
+    run: (alias: string, target: string, body: Body<typeof api.runProjectTarget> = {}) => this.body(api.runProjectTarget, { params: { alias, target }, body }),
+  };
+
+  readonly sessions = {
+    /** GET /v1/sessions: shell sessions, newest first (admins: everyone's; others: their own); `target` an agent's id or name, `user` a user's. */
+    list: (query: Query<typeof api.listSessions> = {}) => this.body(api.listSessions, { query }),
+    /** The recorded output bytes of a shell session, in order (what its clients rendered). */
+    logs: async (id: string): Promise<Uint8Array> => new Uint8Array(await (await send(this.http, api.sessionLogs, { params: { id } })).arrayBuffer()),
+  };
+
   readonly users = {
     /** Admins: a local user (`{ name, role, email? }`). */
     create: (user: Body<typeof api.createUser>) => this.body(api.createUser, { body: user }),
@@ -270,6 +295,14 @@ export class VmoClient {
   /** One connection to the job's stream, without resuming: resolves with its close. */
   streamOnce(jobId: string, opts: StreamOnceOptions): Promise<StreamClose> {
     return streamOnce(this.streamTarget, jobId, opts);
+  }
+
+  /**
+   * An interactive shell on an agent (GET /v1/agents/{id}/shell): terminal bytes both ways,
+   * reconnecting by session and offset after a dropped connection (see openShell() in shell.ts).
+   */
+  shell(opts: ShellOptions): ShellConnection {
+    return openShell(this.streamTarget, opts);
   }
 
   /** Send anything (a malformed body, an unknown path): the answer as it is, never thrown. */
