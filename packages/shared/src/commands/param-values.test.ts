@@ -75,7 +75,7 @@ describe('resolveParamValues: values judged against their declarations, as VMO_P
 
 describe('declarations', () => {
   it('refuses, at creation, patterns RE2 does not accept and defaults that do not match their pattern', () => {
-    for (const pattern of ['(a', '(?=a)b', '(a)\\1', 'a{5000}']) {
+    for (const pattern of ['(a', '(?=a)b', '(a)\\1', 'a{5000}', '[\\s\\S]{0,500}x{500}']) {
       expect(refusal(() => checkDeclarations(declare({ name: 'x', type: 'string', pattern })))).toMatchObject({ code: 'validation_failed', param: 'params.0.pattern' });
     }
     expect(refusal(() => checkDeclarations(declare({ name: 'x', type: 'string', pattern: '[0-9]+', default: 'abc' })))).toMatchObject({ code: 'validation_failed', param: 'params.0.default' });
