@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -129,37 +129,75 @@ export function registerHosts(program: Command): void {
 
   hosts
     .command('import')
-    .summary('import hosts from an OpenSSH client config')
+    .summary('import hosts from an OpenSSH client config, an Ansible inventory or vm-config files')
     .description(
       [
-        'Import an OpenSSH client config: one host per concrete alias, with the settings ssh would use (HostName, User, Port, IdentityFile, ProxyJump, …). All or nothing. Never follows Include nor runs Match exec.',
-        'Prints each alias created, updated, unchanged or skipped, with the reason it was skipped, and the lines imported with another meaning than ssh gives them.',
+        'Import hosts. All or nothing: a file the API refuses writes nothing.',
+        '--format ssh-config (the default): an OpenSSH client config, one host per concrete alias, with the settings ssh would use (HostName, User, Port, IdentityFile, ProxyJump, …). Never follows Include nor runs Match exec.',
+        '--format ansible: an Ansible inventory, INI or YAML, read as ansible-inventory reads it (ranges, children, group vars); address, user and port from ansible_host, ansible_user and ansible_port; each group a label group.<name>=true.',
+        '--format vm-config: a directory of environments (default ./environments), each <env>/config.yml listing vms: {name: {host, ansible_user, port?}}; each VM becomes host name@<env> labelled env=<env>.',
+        'Prints each host created, updated or unchanged, and each entry skipped with the reason (and file and line), and what was imported with another meaning.',
       ].join('\n'),
     )
-    .argument('[file]', 'the config (default: ~/.ssh/config; - reads stdin)')
-    .option('--environment <name>', 'the environment of the hosts it creates (default: default)')
+    .argument('[path]', 'the file (default: ~/.ssh/config; - reads stdin), or for vm-config the environments directory (default: ./environments)')
+    .addOption(new Option('--format <format>', 'what the file is').choices(['ssh-config', 'ansible', 'vm-config']).default('ssh-config'))
+    .addOption(new Option('--syntax <syntax>', 'ansible: the inventory is INI or YAML (default: YAML, then INI, as Ansible tries them)').choices(['ini', 'yaml']))
+    .option('--environment <name>', 'ssh-config and ansible: the environment of the hosts it creates (default: default)')
     .option('--json', "the API's answer as one JSON document")
-    .addHelpText('after', '\nExamples:\n  vmo hosts import\n  vmo hosts import ./ssh_config --environment staging\n  cat config | vmo hosts import -')
-    .action(async (file: string | undefined, opts: { environment?: string; json?: boolean }, command: Command) => {
-      const path = file ?? DEFAULT_SSH_CONFIG();
-      let config: string;
-      try {
-        config = readFileSync(path === '-' ? 0 : path, 'utf8');
-      } catch (err) {
-        throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vmo hosts import\n  vmo hosts import ./ssh_config --environment staging\n  cat config | vmo hosts import -\n  vmo hosts import --format ansible inventory/production.ini --environment prod\n  vmo hosts import --format vm-config ./environments',
+    )
+    .action(async (file: string | undefined, opts: { format: 'ssh-config' | 'ansible' | 'vm-config'; syntax?: 'ini' | 'yaml'; environment?: string; json?: boolean }, command: Command) => {
+      if (opts.syntax && opts.format !== 'ansible') throw new CliError('--syntax: only with --format ansible', ExitCode.usage, 'usage');
+      if (opts.environment && opts.format === 'vm-config') throw new CliError('--environment: a vm-config tree names its environments (<env>/config.yml)', ExitCode.usage, 'usage');
+      const path = file ?? (opts.format === 'vm-config' ? 'environments' : opts.format === 'ssh-config' ? DEFAULT_SSH_CONFIG() : undefined);
+      if (path === undefined) throw new CliError('path: the inventory file (or - for stdin) is required with --format ansible', ExitCode.usage, 'usage');
+      const environment = opts.environment ? { environment: opts.environment } : {};
+      let body: Parameters<Awaited<ReturnType<typeof connect>>['client']['hosts']['import']>[0];
+      if (opts.format === 'vm-config') body = { format: 'vm-config', files: readVmConfigTree(path) };
+      else {
+        const text = readText(path);
+        body = opts.format === 'ansible' ? { format: 'ansible', inventory: text, ...(opts.syntax ? { syntax: opts.syntax } : {}), ...environment } : { config: text, ...environment };
       }
       const { client } = await connect(command);
-      const result = await client.hosts.import({ config, ...(opts.environment ? { environment: opts.environment } : {}) });
+      const result = await client.hosts.import(body);
       if (opts.json) return printJson(result);
       const hostRow = (result: ImportRow['result']) => (h: Host): ImportRow => ({ result, name: h.ref, detail: `${h.user}@${h.host}:${h.port}` });
+      const where = (s: { file?: string | undefined; line?: number | undefined }) => `${s.file ? `${s.file}${s.line === undefined ? ': ' : ' '}` : ''}${s.line === undefined ? '' : `line ${s.line}: `}`;
       const rows: ImportRow[] = [
         ...result.created.map(hostRow('created')),
         ...result.updated.map(hostRow('updated')),
         ...result.unchanged.map(hostRow('unchanged')),
-        ...result.skipped.map((s): ImportRow => ({ result: 'skipped', name: s.alias, detail: `${s.line === undefined ? '' : `line ${s.line}: `}${s.reason}` })),
-        ...result.warnings.map((w): ImportRow => ({ result: 'warning', name: w.aliases.join(','), detail: `line ${w.line} ${w.directive}: ${w.message}` })),
+        ...result.skipped.map((s): ImportRow => ({ result: 'skipped', name: s.alias, detail: `${where(s)}${s.reason}` })),
+        ...result.warnings.map((w): ImportRow => ({ result: 'warning', name: w.aliases.join(',') || '-', detail: `line ${w.line} ${w.directive}: ${w.message}` })),
       ];
-      printList(rows, IMPORT_COLUMNS, 'table', { empty: 'no Host entry to import' });
+      printList(rows, IMPORT_COLUMNS, 'table', { empty: opts.format === 'ssh-config' ? 'no Host entry to import' : 'no host to import' });
       process.stderr.write(`${path}: ${result.created.length} created, ${result.updated.length} updated, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped, ${result.warnings.length} warnings\n`);
     });
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    throw new CliError(`${path}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** `<dir>/<env>/config.yml` (or .yaml) of every environment directory, keyed `<env>/config.yml` as the API takes them. */
+function readVmConfigTree(dir: string): Record<string, string> {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new CliError(`${dir}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+  }
+  const files: Record<string, string> = {};
+  for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const name = ['config.yml', 'config.yaml'].find((f) => existsSync(join(dir, entry.name, f)));
+    if (name) files[`${entry.name}/${name}`] = readText(join(dir, entry.name, name));
+  }
+  if (Object.keys(files).length === 0) throw new CliError(`${dir}: no <env>/config.yml in it (a vm-config tree is environments/<env>/config.yml)`);
+  return files;
 }
