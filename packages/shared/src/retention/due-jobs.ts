@@ -17,7 +17,7 @@ export async function dueJobIds(sql: Sql, q: { now: Date; defaultDays: number | 
     const cutoff = daysBefore(q.now, q.defaultDays);
     const rows = await sql<{ id: string }[]>`
       select id from jobs
-      where retain_days is null and ${jobEnded(sql)} and finished_at < ${cutoff}
+      where retain_days is null and ${jobEnded(sql)} and finished_at < ${cutoff.toISOString()}::timestamptz
       order by finished_at, id
       limit ${q.limit}`;
     ids.push(...rows.map((r) => r.id));
@@ -32,7 +32,7 @@ export async function dueJobIds(sql: Sql, q: { now: Date; defaultDays: number | 
       )
       select j.id from d cross join lateral (
         select id, finished_at from jobs
-        where retain_days = d.days and ${jobEnded(sql)} and finished_at < ${q.now}::timestamptz - d.days * interval '24 hours'
+        where retain_days = d.days and ${jobEnded(sql)} and finished_at < ${q.now.toISOString()}::timestamptz - d.days * interval '24 hours'
         order by finished_at, id
         limit ${q.limit - ids.length}
       ) j
@@ -54,7 +54,7 @@ export async function dueRunIds(sql: Sql, q: { now: Date; defaultDays: number | 
     const cutoff = daysBefore(q.now, q.defaultDays);
     const rows = await sql<{ id: string }[]>`
       select r.id from runs r
-      where r.retain_days is null and ${runEnded(sql)} and r.finished_at < ${cutoff} and ${childless}
+      where r.retain_days is null and ${runEnded(sql)} and r.finished_at < ${cutoff.toISOString()}::timestamptz and ${childless}
       order by r.finished_at, r.id
       limit ${q.limit}`;
     ids.push(...rows.map((r) => r.id));
@@ -69,7 +69,7 @@ export async function dueRunIds(sql: Sql, q: { now: Date; defaultDays: number | 
       )
       select r.id from d cross join lateral (
         select r.id, r.finished_at from runs r
-        where r.retain_days = d.days and ${runEnded(sql)} and r.finished_at < ${q.now}::timestamptz - d.days * interval '24 hours' and ${childless}
+        where r.retain_days = d.days and ${runEnded(sql)} and r.finished_at < ${q.now.toISOString()}::timestamptz - d.days * interval '24 hours' and ${childless}
         order by r.finished_at, r.id
         limit ${q.limit - ids.length}
       ) r

@@ -14,10 +14,10 @@ import { jobEnded } from './ended.ts';
  */
 export async function claimOutputExpiry(sql: Sql, q: { now: Date; cutoff: Date; limit: number }): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
-    update jobs set output_expired_at = ${q.now}
+    update jobs set output_expired_at = ${q.now.toISOString()}::timestamptz
     where id in (
       select id from jobs
-      where retain_days is null and output_expired_at is null and ${jobEnded(sql)} and finished_at < ${q.cutoff}
+      where retain_days is null and output_expired_at is null and ${jobEnded(sql)} and finished_at < ${q.cutoff.toISOString()}::timestamptz
       order by finished_at, id
       limit ${q.limit}
       for update skip locked)
@@ -27,5 +27,5 @@ export async function claimOutputExpiry(sql: Sql, q: { now: Date; cutoff: Date; 
 
 /** Jobs about to be deleted whole: flagged first too (same reason), those not flagged yet. */
 export async function flagOutputExpired(sql: Sql, jobIds: readonly string[], now: Date): Promise<void> {
-  await sql`update jobs set output_expired_at = ${now} where id = any(${jobIds as string[]}::text[]) and output_expired_at is null`;
+  await sql`update jobs set output_expired_at = ${now.toISOString()}::timestamptz where id = any(${jobIds as string[]}::text[]) and output_expired_at is null`;
 }

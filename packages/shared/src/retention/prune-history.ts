@@ -8,7 +8,7 @@ import type { Sql } from 'postgres';
 export async function pruneScheduleFires(sql: Sql, cutoff: Date, limit: number): Promise<number> {
   const result = await sql`
     delete from schedule_fires
-    where ctid = any(array(select ctid from schedule_fires where settled and at < ${cutoff} order by at limit ${limit}))`;
+    where ctid = any(array(select ctid from schedule_fires where settled and at < ${cutoff.toISOString()}::timestamptz order by at limit ${limit}))`;
   return result.count;
 }
 
@@ -23,7 +23,7 @@ export async function pruneAuditEvents(sql: Sql, cutoff: Date, limit: number): P
     await tx`select set_config('vmo.audit_retention', 'on', true)`;
     const result = await tx`
       delete from audit_events
-      where id = any(array(select id from audit_events where at < ${cutoff} order by at limit ${limit}))`;
+      where id = any(array(select id from audit_events where at < ${cutoff.toISOString()}::timestamptz order by at limit ${limit}))`;
     return result.count;
   });
 }
