@@ -1,18 +1,59 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from './config/redis-mode.ts';
 
-export { Redis };
+export { Cluster, Redis };
+export type { RedisTarget };
+
+/** A connection in any mode: one node or Sentinel (`Redis`), or Cluster (`Cluster`). Same commands. */
+export type RedisClient = Redis | Cluster;
+
+/** Capped backoff, forever: a Redis restart or failover must not end a process. */
+const reconnectDelay = (times: number) => Math.min(times * 100, 2000);
 
 /**
- * A Redis connection fit for BullMQ (which requires `maxRetriesPerRequest: null`) and for our
- * own commands. Reconnects forever with a capped backoff: a Redis restart must not end a process.
+ * THE factory of every Redis connection a control-plane process opens (commands, the bus
+ * subscriber, BullMQ's connections, the start-up check): the mode (one node, Sentinel, Cluster;
+ * config/redis-mode.ts) is decided here and nowhere else. Fit for BullMQ (`maxRetriesPerRequest:
+ * null`) and for our own commands; `options` are the per-connection ones (`enableOfflineQueue`,
+ * `connectionName`, `retryStrategy`, `lazyConnect`…), applied to each node's connection.
+ *
+ * A plain URL string is one node (tests, tools).
  */
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: null,
+export function createRedis(target: string, options?: RedisOptions): Redis;
+export function createRedis(target: RedisTarget, options?: RedisOptions): RedisClient;
+export function createRedis(target: string | RedisTarget, options: RedisOptions = {}): RedisClient {
+  const base: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectDelay };
+  if (typeof target === 'string' || target.mode === 'single') return new Redis(typeof target === 'string' ? target : target.url, { ...base, ...options });
+  if (target.mode === 'sentinel') {
+    return new Redis({
+      ...base,
+      sentinels: target.sentinels,
+      name: target.name,
+      ...(target.password !== undefined ? { password: target.password } : {}),
+      ...(target.sentinelPassword !== undefined ? { sentinelPassword: target.sentinelPassword } : {}),
+      // A master that hangs instead of dropping its connections is noticed too: ioredis listens
+      // for the sentinels' +switch-master and reconnects to the new master at once.
+      failoverDetector: true,
+      // A master demoted under us answers writes with READONLY: reconnect (asking the sentinels
+      // again) and resend, instead of failing every write until the connection happens to drop.
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+      sentinelRetryStrategy: (times) => (options.retryStrategy ? options.retryStrategy(times) : Math.min(times * 100, 1000)),
+      ...options,
+    });
+  }
+  const { enableOfflineQueue, lazyConnect, retryStrategy, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    redisOptions: { ...base, ...nodeOptions, ...(target.password !== undefined ? { password: target.password } : {}) },
+    clusterRetryStrategy: retryStrategy ? (times) => retryStrategy(times) : reconnectDelay,
     enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
-    ...options,
-  });
+    // A failover or a reshard answers MOVED/ASK and CLUSTERDOWN for a moment: follow and retry.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 200,
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
+  };
+  return new Cluster(target.nodes, clusterOptions);
 }
 
 /** Key and channel names, all under the installation's prefix so installs and tests can share one Redis. */

@@ -11,6 +11,7 @@ export * from './redis-via-proxy.ts';
 export * from './processes.ts';
 export * from './upgrade.ts';
 export * from './redis-server.ts';
+export * from './redis-ha.ts';
 export * from './sshd.ts';
 export * from './seeded-random.ts';
 export * from './service-logs.ts';

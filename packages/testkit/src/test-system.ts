@@ -91,6 +91,8 @@ export class TestSystem {
       VMO_DRAIN_MS: '5000',
       ...opts.env,
     };
+    // Redis Sentinel or Cluster given (redis-ha.ts): exactly one Redis mode (issue 19).
+    if (this.env.VMO_REDIS_SENTINELS !== undefined || this.env.VMO_REDIS_CLUSTER_NODES !== undefined) delete this.env.VMO_REDIS_URL;
     const started = await Promise.allSettled([
       ...Array.from({ length: opts.apis ?? 1 }, () => this.startApi()),
       ...Array.from({ length: opts.workers ?? 1 }, () => this.startWorker()),

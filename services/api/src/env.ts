@@ -1,6 +1,6 @@
 import { DASHBOARD_DIR } from '@vmo/dashboard';
 import { z } from 'zod';
-import { adminTokenVar, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
+import { adminTokenVar, checkRedisMode, checkTimingRelations, commonEnv, intVar } from '@vmo/shared/config';
 import { USER_ROLES } from '@vmo/shared/domain';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import { metricsTokenVar } from '@vmo/shared/metrics';
@@ -87,7 +87,7 @@ export const apiEnv = z.object({
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',
-}).superRefine(checkTimingRelations);
+}).superRefine(checkTimingRelations).superRefine(checkRedisMode);
 export type ApiConfig = z.infer<typeof apiEnv>;
 
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { BusSubscriber } from '@vmo/shared/bus';
+import { redisTargetOf } from '@vmo/shared/config';
 import { createLogger, type Logger } from '@vmo/shared/logger';
 import { openControlPlane } from '@vmo/shared/control-plane';
 import { LogSink } from '@vmo/shared/logsink';
@@ -32,7 +33,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
   const cp = await openControlPlane(config, log);
   const generatedAdminToken = await ensureAdminToken(cp.database, config.VMO_ADMIN_TOKEN);
   // The one subscriber connection of this API (BUS.md §8): job streams and agent sessions share it.
-  const bus = BusSubscriber.open(config.VMO_REDIS_URL, cp.keys, log);
+  const bus = BusSubscriber.open(redisTargetOf(config), cp.keys, log);
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
   const trusted = new TrustedProxies(config.VMO_TRUSTED_PROXIES);
   const proxy = trusted.enabled

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
+import { checkRedisMode, checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
 import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_SSH_IDLE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
 import { metricsHostVar, metricsPortVar, metricsTokenVar } from '@vmo/shared/metrics';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
@@ -66,5 +66,5 @@ export const workerEnv = z.object({
   VMO_METRICS_TOKEN: metricsTokenVar,
   // Retention (issue 14): VMO_RETENTION_DAYS, VMO_OUTPUT_RETENTION_DAYS, VMO_AUDIT_RETENTION_DAYS, VMO_RETENTION_EVERY_MS.
   ...retentionEnv,
-}).superRefine(checkTimingRelations).superRefine(checkRetentionRelations);
+}).superRefine(checkTimingRelations).superRefine(checkRetentionRelations).superRefine(checkRedisMode);
 export type WorkerConfig = z.infer<typeof workerEnv>;

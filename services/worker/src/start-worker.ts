@@ -8,6 +8,7 @@ import { stalledCheckMs, workerPresenceRefreshMs } from '@vmo/shared/domain';
 import { keepJobSecretsUntilJobsEnd, markChangesOnTransition, registerTargetGateWakeUp, stopJob } from '@vmo/shared/jobs';
 import { LogSink } from '@vmo/shared/logsink';
 import { JOB_QUEUE, type QueuedJobData } from '@vmo/shared/queue';
+import { redisTargetOf } from '@vmo/shared/config';
 import { createRedis } from '@vmo/shared/redis';
 import { registerRunRollUp, sweepActiveRuns } from '@vmo/shared/runs';
 import { newId } from '@vmo/shared/ids';
@@ -46,7 +47,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   const cp = await openControlPlane(config, log);
   // The one subscriber connection of this worker (BUS.md §8): stops, and the events of the agent
   // jobs it waits on.
-  const bus = BusSubscriber.open(config.VMO_REDIS_URL, cp.keys, log);
+  const bus = BusSubscriber.open(redisTargetOf(config), cp.keys, log);
   const registry = new StopRegistry();
   await bus.control((msg) => registry.onControl(msg));
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
@@ -75,7 +76,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   });
   // Ours to close: BullMQ leaves a connection it was given open, and takes its own 'error'
   // listener off it when it closes (ioredis then prints every later error as unhandled).
-  const bullConnection = createRedis(config.VMO_REDIS_URL);
+  const bullConnection = createRedis(redisTargetOf(config));
   bullConnection.on('error', () => {}); // reported as 'bullmq worker error' while the worker runs
   const worker = new Worker<QueuedJobData>(JOB_QUEUE, oneDeliveryPerJob(processJob), {
     connection: bullConnection,

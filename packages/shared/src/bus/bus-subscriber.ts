@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createRedis, type Keys } from '../redis.ts';
+import { createRedis, type Keys, type RedisClient, type RedisTarget } from '../redis.ts';
 import { decode, FAMILIES, type Family, type MessageOf } from './families.ts';
 
 /** `size`: the message's length as received (what a consumer that bounds its backlog counts). */
@@ -28,7 +27,7 @@ export class BusSubscriber {
   dropped = 0;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly keys: Keys,
     private readonly log?: Logger,
   ) {
@@ -36,8 +35,8 @@ export class BusSubscriber {
   }
 
   /** A subscriber on a connection of its own (its errors are the command connection's to report). */
-  static open(url: string, keys: Keys, log?: Logger): BusSubscriber {
-    const connection = createRedis(url);
+  static open(target: RedisTarget | string, keys: Keys, log?: Logger): BusSubscriber {
+    const connection = createRedis(target as RedisTarget);
     connection.on('error', () => {});
     return new BusSubscriber(connection, keys, log);
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { ChangeTopic } from './messages/changes.ts';
 import { publishChanges, type BusConnection } from './publish.ts';
 import { TopicCoalescer } from './topic-coalescer.ts';
@@ -33,7 +33,7 @@ export class ChangeNotifier {
 }
 
 /** One notifier per command connection and channel: every service function of a process shares it. */
-const notifiers = new WeakMap<Redis, Map<string, ChangeNotifier>>();
+const notifiers = new WeakMap<RedisClient, Map<string, ChangeNotifier>>();
 
 /**
  * Tell dashboards that `topic` changed (BUS.md §10), from anything that holds a control plane

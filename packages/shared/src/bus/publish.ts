@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { BUS_VERSION, FAMILIES, type Unversioned, type Family, type MessageOf } from './families.ts';
 import type { AgentCommand } from './messages/agent-commands.ts';
 import type { ChangeTopic } from './messages/changes.ts';
@@ -10,7 +9,7 @@ import type { ShellEvent } from './messages/shell.ts';
 
 /** What a publisher needs: a connection for commands (never one in subscriber mode) and the names. */
 export interface BusConnection {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
 }
 

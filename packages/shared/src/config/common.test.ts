@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { commonEnv, commonSchema, intVar } from './common.ts';
+import { redisTargetOf } from './redis-mode.ts';
 import { tryParseEnv } from './parse-env.ts';
 
 describe('commonEnv', () => {
   it('serves a single machine with local services by default', () => {
     expect(tryParseEnv(commonSchema, {})).toEqual({
       VMO_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/vmo',
-      VMO_REDIS_URL: 'redis://127.0.0.1:6379',
       VMO_REDIS_PREFIX: 'vmo',
       VMO_LOG_LEVEL: 'info',
       VMO_LOG_FORMAT: 'json',
@@ -16,6 +16,8 @@ describe('commonEnv', () => {
       VMO_HEARTBEAT_MS: 10_000,
       VMO_AGENT_GRACE_MS: 120_000,
     });
+    // No Redis mode set: one node on the local default.
+    expect(redisTargetOf(tryParseEnv(commonSchema, {}))).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379' });
   });
 
   it('reads given values, numbers as numbers', () => {
@@ -83,6 +85,61 @@ describe('commonEnv', () => {
       }
       expect(error).toMatch(message);
       expect(error).not.toContain(value);
+    });
+  });
+
+  describe('Redis modes (issue 19)', () => {
+    it('one node by VMO_REDIS_URL', () => {
+      expect(redisTargetOf(tryParseEnv(commonSchema, { VMO_REDIS_URL: 'redis://:pw@cache:6380/2' }))).toEqual({ mode: 'single', url: 'redis://:pw@cache:6380/2' });
+    });
+
+    it('Sentinel by VMO_REDIS_SENTINELS and VMO_REDIS_SENTINEL_NAME, with the passwords apart', () => {
+      const config = tryParseEnv(commonSchema, {
+        VMO_REDIS_SENTINELS: 's1:26379, s2:26380,[::1]:26381',
+        VMO_REDIS_SENTINEL_NAME: 'vmo-main',
+        VMO_REDIS_PASSWORD: 'data-pw',
+        VMO_REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+      });
+      expect(redisTargetOf(config)).toEqual({
+        mode: 'sentinel',
+        sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }, { host: '::1', port: 26381 }],
+        name: 'vmo-main',
+        password: 'data-pw',
+        sentinelPassword: 'sentinel-pw',
+      });
+    });
+
+    it('Cluster by VMO_REDIS_CLUSTER_NODES; the prefix stays a plain name (the code adds the hash tag)', () => {
+      const config = tryParseEnv(commonSchema, { VMO_REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7000', VMO_REDIS_PREFIX: 'prod' });
+      expect(redisTargetOf(config)).toEqual({ mode: 'cluster', nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }] });
+      expect(() => tryParseEnv(commonSchema, { VMO_REDIS_CLUSTER_NODES: 'a:1', VMO_REDIS_PREFIX: '{prod}' })).toThrow(/^VMO_REDIS_PREFIX: /);
+    });
+
+    it.each([
+      [{ VMO_REDIS_URL: 'redis://a', VMO_REDIS_SENTINELS: 's:26379', VMO_REDIS_SENTINEL_NAME: 'm' }, /^VMO_REDIS_SENTINELS: set only one of VMO_REDIS_URL, VMO_REDIS_SENTINELS, VMO_REDIS_CLUSTER_NODES \(VMO_REDIS_URL and VMO_REDIS_SENTINELS are both set\)/],
+      [{ VMO_REDIS_SENTINELS: 's:26379', VMO_REDIS_SENTINEL_NAME: 'm', VMO_REDIS_CLUSTER_NODES: 'c:7000' }, /^VMO_REDIS_CLUSTER_NODES: set only one of /],
+      [{ VMO_REDIS_URL: 'redis://a', VMO_REDIS_CLUSTER_NODES: 'c:7000' }, /^VMO_REDIS_CLUSTER_NODES: set only one of /],
+      [{ VMO_REDIS_SENTINELS: 's:26379' }, /^VMO_REDIS_SENTINEL_NAME: is required with VMO_REDIS_SENTINELS/],
+      [{ VMO_REDIS_SENTINEL_NAME: 'm' }, /^VMO_REDIS_SENTINEL_NAME: is only read with VMO_REDIS_SENTINELS\b/],
+      [{ VMO_REDIS_CLUSTER_NODES: 'c:7000', VMO_REDIS_SENTINEL_PASSWORD: 'x' }, /^VMO_REDIS_SENTINEL_PASSWORD: is only read with VMO_REDIS_SENTINELS\b/],
+      [{ VMO_REDIS_PASSWORD: 'x' }, /^VMO_REDIS_PASSWORD: is only read with VMO_REDIS_SENTINELS or VMO_REDIS_CLUSTER_NODES/],
+      [{ VMO_REDIS_SENTINELS: 's', VMO_REDIS_SENTINEL_NAME: 'm' }, /^VMO_REDIS_SENTINELS: must be a comma-separated list of host:port/],
+      [{ VMO_REDIS_CLUSTER_NODES: 'c:7000,c:99999' }, /^VMO_REDIS_CLUSTER_NODES: must be a comma-separated list of host:port/],
+      [{ VMO_REDIS_CLUSTER_NODES: 'redis://c:7000' }, /^VMO_REDIS_CLUSTER_NODES: must be a comma-separated list of host:port/],
+      [{ VMO_REDIS_SENTINELS: 's:1', VMO_REDIS_SENTINEL_NAME: 'has space' }, /^VMO_REDIS_SENTINEL_NAME: must be a sentinel master name/],
+    ])('refuses %j with one line naming the variable', (env, message) => {
+      expect(() => tryParseEnv(commonSchema, env)).toThrow(message);
+    });
+
+    it('never echoes a Redis password, even a refused one', () => {
+      let error = '';
+      try {
+        tryParseEnv(commonSchema, { VMO_REDIS_URL: 'redis://a', VMO_REDIS_PASSWORD: 'CANARY-pw-123' });
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      expect(error).toMatch(/^VMO_REDIS_PASSWORD: /);
+      expect(error).not.toContain('CANARY-pw-123');
     });
   });
 

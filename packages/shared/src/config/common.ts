@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_AGENT_GRACE_MS, DEFAULT_HEARTBEAT_MS } from '../domain/timings.ts';
+import { checkRedisMode, redisEnv } from './redis-mode.ts';
 import { secretVar } from './secret-var.ts';
 import { secretKeyVar } from './strong-secret.ts';
 import { checkTimingRelations } from './timing-relations.ts';
@@ -28,10 +29,12 @@ const url = (protocols: string[], def: string) =>
 /**
  * Variables every control-plane process (API, worker) reads. The URLs are secret (secretVar):
  * they may carry a password, so they may come from `VMO_DATABASE_URL_FILE` / `VMO_REDIS_URL_FILE`.
+ * Redis is one node, Sentinel or Cluster (redis-mode.ts): a schema that spreads `commonEnv` also
+ * takes `.superRefine(checkRedisMode)`.
  */
 export const commonEnv = {
   VMO_DATABASE_URL: secretVar(url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/vmo')),
-  VMO_REDIS_URL: secretVar(url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379')),
+  ...redisEnv,
   VMO_REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "-" or "."')
@@ -50,5 +53,5 @@ export const commonEnv = {
   VMO_SECRET_KEY: secretKeyVar,
 };
 
-export const commonSchema = z.object(commonEnv).superRefine(checkTimingRelations);
+export const commonSchema = z.object(commonEnv).superRefine(checkTimingRelations).superRefine(checkRedisMode);
 export type CommonConfig = z.infer<typeof commonSchema>;

@@ -1,5 +1,6 @@
 export * from './parse-env.ts';
 export * from './common.ts';
+export * from './redis-mode.ts';
 export * from './secret-var.ts';
 export * from './secret-files.ts';
 export * from './strong-secret.ts';

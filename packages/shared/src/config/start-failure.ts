@@ -54,7 +54,8 @@ export function explainStartFailure(err: unknown, settings: Settings): StartFail
   if (e.syscall === 'listen') return listenFailure(code, e.port, settings);
 
   const pg = whereOf(settings.VMO_DATABASE_URL, 5432);
-  const redis = whereOf(settings.VMO_REDIS_URL, 6379);
+  const oneNode = settings.VMO_REDIS_SENTINELS === undefined && settings.VMO_REDIS_CLUSTER_NODES === undefined;
+  const redis = oneNode ? whereOf(settings.VMO_REDIS_URL ?? 'redis://127.0.0.1:6379', 6379) : undefined;
   if (UNREACHABLE.has(code)) {
     // Only Postgres stops a start (Redis is checked first, startup.ts); a port names which anyway.
     const isRedis = redis !== undefined && e.port === redis.port && pg?.port !== redis.port;

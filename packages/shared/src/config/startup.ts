@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { checkRedis } from './check-redis.ts';
+import { redisTargetOf, type RedisSettings } from './redis-mode.ts';
 import { explainStartFailure } from './start-failure.ts';
 
 export { checkRedis } from './check-redis.ts';
@@ -11,7 +12,7 @@ export interface StartContext {
   /** The parsed configuration: the failure names its variables (VMO_DATABASE_URL, VMO_PORT, …). */
   settings: Readonly<Record<string, unknown>>;
   log: Logger;
-  /** Ask Redis first (default: when the settings have VMO_REDIS_URL). */
+  /** Ask Redis first (default: when the settings are a control-plane process's, i.e. have VMO_REDIS_PREFIX). */
   checkRedis?: boolean;
 }
 
@@ -23,7 +24,7 @@ export interface StartContext {
  */
 export async function startOrExit<T>(ctx: StartContext, start: () => Promise<T>): Promise<T> {
   try {
-    if (ctx.checkRedis !== false && typeof ctx.settings.VMO_REDIS_URL === 'string') await checkRedis(ctx.settings.VMO_REDIS_URL);
+    if (ctx.checkRedis !== false && typeof ctx.settings.VMO_REDIS_PREFIX === 'string') await checkRedis(redisTargetOf(ctx.settings as RedisSettings));
     return await start();
   } catch (err) {
     const failure = explainStartFailure(err, ctx.settings);

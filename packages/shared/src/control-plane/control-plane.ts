@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import type { QueuedJobData } from '../queue/job-queue.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
@@ -10,7 +9,7 @@ import type { SecretBox } from '../secrets/secret-box.ts';
 export interface ControlPlane {
   database: Database;
   /** Commands and PUBLISH (never put in subscriber mode). */
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue<QueuedJobData>;
   keys: Keys;
   log: Logger;

@@ -3,7 +3,8 @@ import type { CommonConfig } from '../config/common.ts';
 import { openDatabase } from '../db/client.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { createJobQueue } from '../queue/job-queue.ts';
-import { createRedis, keys } from '../redis.ts';
+import { redisTargetOf } from '../config/redis-mode.ts';
+import { createRedis, keys, type RedisClient } from '../redis.ts';
 import { SecretBox } from '../secrets/secret-box.ts';
 import type { ControlPlane } from './control-plane.ts';
 
@@ -14,7 +15,7 @@ export async function openControlPlane(config: CommonConfig, log: Logger, option
   // No offline queue: while Redis is away, commands fail at once instead of piling up in memory
   // (every output publish would otherwise wait there until the process ran out of it) and callers
   // answer 503 or carry on; pub/sub is best effort and Postgres holds the truth.
-  const redis = createRedis(config.VMO_REDIS_URL, { enableOfflineQueue: false });
+  const redis = createRedis(redisTargetOf(config), { enableOfflineQueue: false });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   await readyWithin(redis, 30_000).catch(() => log.warn('redis is not reachable yet; starting anyway'));
   const k = keys(config.VMO_REDIS_PREFIX);
@@ -41,7 +42,7 @@ export async function openControlPlane(config: CommonConfig, log: Logger, option
   };
 }
 
-function readyWithin(redis: ReturnType<typeof createRedis>, ms: number): Promise<void> {
+function readyWithin(redis: RedisClient, ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 
 /**
  * Is this agent connected to some API node? One key per agent in Redis, written by the node that
@@ -31,7 +30,7 @@ export type Presence = 'online' | 'offline' | 'unknown';
 export const PRESENCE_ANSWER_MS = 2000;
 
 export interface PresenceDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
 }
 
@@ -44,12 +43,22 @@ export async function agentPresence(cp: PresenceDeps, agentId: string): Promise<
   }
 }
 
-/** Several agents' presence in one MGET, in the order given. */
+/**
+ * Several agents' presence, in the order given: one EXISTS per agent, all sent at once.
+ *
+ * Not one MGET: the keys hash to different slots, and a Cluster refuses a multi-key command across
+ * slots (CROSSSLOT); nor one pipeline, which ioredis' Cluster refuses unless every key lives on one
+ * node. Separate commands are routed to each key's node by the client and written without waiting
+ * for each other, so the cost stays about one round trip (per node) for a page of agents. The
+ * alternative, hash-tagging every presence key into `{prefix}`, would put every agent's heartbeat
+ * on the node that already carries the whole queue, and rename the keys under a rolling upgrade
+ * (old writers, new readers: every agent `offline`).
+ */
 export async function agentsPresence(cp: PresenceDeps, agentIds: string[]): Promise<Presence[]> {
   if (agentIds.length === 0) return [];
   try {
-    const values = await answerWithin(cp.redis.mget(...agentIds.map((id) => cp.keys.agentPresence(id))));
-    return values.map((v) => (v === null ? 'offline' : 'online'));
+    const found = await answerWithin(Promise.all(agentIds.map((id) => cp.redis.exists(cp.keys.agentPresence(id)))));
+    return found.map((n) => (n === 1 ? 'online' : 'offline'));
   } catch {
     return agentIds.map(() => 'unknown');
   }

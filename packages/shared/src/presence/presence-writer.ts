@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 
 /**
  * The writer of agent presence: the gateway of the API node holding the agent's socket. The key
@@ -9,7 +8,7 @@ import type { Keys } from '../redis.ts';
  */
 export class AgentPresenceWriter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly ttlMs: number,
   ) {}
@@ -30,6 +29,6 @@ export class AgentPresenceWriter {
 }
 
 /** A revoked agent is offline at once, whichever connection held it (best effort: its key expires anyway). */
-export async function forgetAgentPresence(cp: { redis: Redis; keys: Keys }, agentId: string): Promise<void> {
+export async function forgetAgentPresence(cp: { redis: RedisClient; keys: Keys }, agentId: string): Promise<void> {
   await cp.redis.del(cp.keys.agentPresence(agentId)).catch(() => {});
 }

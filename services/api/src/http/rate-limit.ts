@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@vmo/shared/redis';
 import { z } from 'zod';
 import { AppError } from '@vmo/shared/errors';
 import type { Logger } from '@vmo/shared/logger';
@@ -37,7 +37,7 @@ export class RateLimiter {
   private failingOpen = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly log: Logger,
   ) {
     redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: HIT });
