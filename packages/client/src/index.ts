@@ -6,3 +6,5 @@ export { routeUrl, type RouteOutput, type RouteRequest, type RouteResult } from 
 export type { Agent, Host, Job, JobStatus, LogChunk, Run, RunChild, RunListItem, RunStatus, RunSummary, StreamMessage } from '@vmo/shared/api';
 export { followRun, streamRunOnce, type FollowRunOptions, type RunOutputChunk, type RunReconnect, type RunStreamEnd, type RunStreamOnceOptions, type RunStreamProgress, type RunStreamStatus } from './follow-run.ts';
 export { events, type ChangeTopic, type EventsDown, type EventsOptions } from './events.ts';
+export { openShell, type ShellConnection, type ShellDown, type ShellEnd, type ShellHello, type ShellOptions } from './shell.ts';
+export { isTerminalAnswer } from './terminal-answers.ts';

@@ -419,6 +419,25 @@ describe('bad input over REST (in-process)', () => {
     });
 
     it.each([
+      ['?limit=0', /^limit: /],
+      ['?limit=501', /^limit: /],
+      ['?cursor=nope', /^cursor: must be a session id/],
+      ['?target=', /^target: /],
+      ['?user=a%00b', /^user: /],
+      ['?cols=80', /cols/],
+    ])('GET /v1/sessions%s is 400 validation_failed naming the parameter', async (query, message) => {
+      await refused('GET', `/v1/sessions${query}`, {}, 400, 'validation_failed', message);
+    });
+
+    it.each([
+      ['nope', 400, 'validation_failed', /^id: must be a session id/],
+      ['shs_0123456789ABCDEFGHIJ', 400, 'validation_failed', /^id: /],
+      ['shs_0123456789abcdefghij', 404, 'not_found', /shs_0123456789abcdefghij/],
+    ])('GET /v1/sessions/%s/logs is %i %s', async (id, status, code, message) => {
+      await refused('GET', `/v1/sessions/${id}/logs`, {}, status, code, message);
+    });
+
+    it.each([
       ['?selector=env%3Dprod%2Crole%20in%20web', /^selector: at position 17: expected "\(", found "web"$/],
       ['?selector=env%3Dprod%2C', /^selector: at position 9: expected a label key, found the end$/],
       ['?selector=!', /^selector: at position 1: expected a label key/],
@@ -674,16 +693,39 @@ describe('bad input on real sockets (API process)', () => {
       // Issue 8 #10: the agent endpoint takes its token only in the Authorization header.
       ['an agent token in a subprotocol on the agent endpoint', '/v1/agent/connect', () => undefined, 401, 'unauthorized', () => ['vmo.v1', `bearer.${agentToken}`]],
       // A bearer subprotocol needs vmo.v1 beside it, or the server would have only the token to select.
+      // Issue 17: the shell upgrade refuses bad input before the 101, naming the field.
+      ['a bad ?cols on a shell', '/v1/agents/vm-frames/shell?cols=0', () => system.token, 400, 'validation_failed', undefined, /^cols: /],
+      ['a bad ?rows on a shell', '/v1/agents/vm-frames/shell?rows=1001', () => system.token, 400, 'validation_failed', undefined, /^rows: /],
+      ['a bad ?offset on a shell', '/v1/agents/vm-frames/shell?offset=-1', () => system.token, 400, 'validation_failed', undefined, /^offset: /],
+      ['a bad ?session on a shell', '/v1/agents/vm-frames/shell?session=nope', () => system.token, 400, 'validation_failed', undefined, /^session: /],
+      ['an empty ?command on a shell', '/v1/agents/vm-frames/shell?command=', () => system.token, 400, 'validation_failed', undefined, /^command: /],
+      ['a NUL in a shell ?command', '/v1/agents/vm-frames/shell?command=a%00b', () => system.token, 400, 'validation_failed', undefined, /^command: /],
+      ['an unknown agent on a shell', '/v1/agents/no-such-agent/shell', () => system.token, 404, 'not_found'],
+      ['an unknown session on a shell', '/v1/agents/vm-frames/shell?session=shs_0123456789abcdefghij', () => system.token, 404, 'not_found'],
+      ['an agent token on a shell', '/v1/agents/vm-frames/shell', () => agentToken, 403, 'forbidden'],
+      ['no token on a shell', '/v1/agents/vm-frames/shell', () => undefined, 401, 'unauthorized'],
       ['a bearer subprotocol without vmo.v1 on a stream', `/v1/jobs/${jobShapedId}/stream`, () => undefined, 400, 'protocol_required', () => [`bearer.${system.token}`]],
-    ])('refuses %s', async (_what, path, token, status, code, protocols?: () => string[]) => {
+    ])('refuses %s', async (_what, path, token, status, code, protocols?: () => string[], message?: RegExp) => {
       const before = await snapshot(sql);
       const res = await openWebSocket(apiUrl + path, { token: token(), protocols: protocols?.() });
       expect(res.kind).toBe('refused');
       if (res.kind !== 'refused') return;
-      expectError({ status: res.status, body: JSON.parse(res.body), text: res.body }, status, code);
+      expectError({ status: res.status, body: JSON.parse(res.body), text: res.body }, status, code, message);
       expect(res.body).not.toContain(agentToken);
       expect(res.body).not.toContain(system.token);
       expect(await snapshot(sql)).toEqual(before);
+      await expectServerHealthy();
+    });
+
+    it('refuses a shell on an agent that is not connected: 409 agent_not_connected, no session recorded', async () => {
+      expect((await system.client.request('POST', '/v1/agents', { name: 'vm-never-connected' })).status).toBe(201);
+      const sessions = async () => Number((await sql`select count(*)::int as n from shell_sessions`)[0]!['n']);
+      const before = await sessions();
+      const res = await openWebSocket(`${apiUrl}/v1/agents/vm-never-connected/shell`, { token: system.token });
+      expect(res.kind).toBe('refused');
+      if (res.kind !== 'refused') return;
+      expectError({ status: res.status, body: JSON.parse(res.body), text: res.body }, 409, 'agent_not_connected', /vm-never-connected/);
+      expect(await sessions()).toBe(before);
       await expectServerHealthy();
     });
 

@@ -8,7 +8,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { agentConnect, REST_ROUTES, streamJob, WEBSOCKET_ROUTES, type ApiRoute } from '@vmo/shared/api';
+import { agentConnect, agentShell, REST_ROUTES, streamJob, WEBSOCKET_ROUTES, type ApiRoute } from '@vmo/shared/api';
+import { AGENT_SHELL_PATH } from '../src/shells/shell-upgrade.ts';
 import { STREAM_PATH } from '../src/streams/stream-upgrade.ts';
 import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
@@ -61,6 +62,15 @@ describe('the OpenAPI document (in-process)', () => {
     expect(Object.keys(agent.responses)).toContain('101');
     expect(agent.security).toEqual([{ agentToken: [] }]);
     for (const code of ['`1012`', '`4401`', '`4409`']) expect(agent.description).toContain(code);
+  });
+
+  it('documents the shell upgrade (issue 17) where the server answers it: query, 101, its refusals', () => {
+    expect(agentShell.path).toBe('/v1/agents/{id}/shell');
+    expect(AGENT_SHELL_PATH.exec('/v1/agents/web-1/shell')?.[1]).toBe('web-1');
+    const shell = doc.paths['/v1/agents/{id}/shell']!.get! as { description: string; responses: Record<string, unknown>; parameters: { name: string; in: string }[] };
+    expect(Object.keys(shell.responses).sort()).toEqual(['101', '400', '401', '403', '404', '409', '429', '503']);
+    expect(shell.parameters.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['path:id', 'query:cols', 'query:command', 'query:offset', 'query:rows', 'query:session']);
+    for (const text of ['hello', 'resize', '`4404`', 'offset', 'reset']) expect(shell.description).toContain(text);
   });
 
   it('enumerates every registered error code in the shared error schema', async () => {
@@ -137,6 +147,13 @@ describe('the OpenAPI document (in-process)', () => {
     await conforms(byId.deleteHost!, `/v1/hosts/${host.body.id}`);
     expect((await conforms(byId.previewTargets!, '/v1/targets?selector=role%3Dweb&kinds=agent,ssh')).status).toBe(200);
     expect((await conforms(byId.previewTargets!, '/v1/targets?selector=role%20in%20web')).status).toBe(400);
+
+    // Issue 17: recorded shell sessions (the e2e in test/shell/ fills them; here the shapes and refusals).
+    expect((await conforms(byId.listSessions!, '/v1/sessions?limit=5')).status).toBe(200);
+    expect((await conforms(byId.listSessions!, '/v1/sessions?cursor=nope')).status).toBe(400);
+    expect((await conforms(byId.listSessions!, '/v1/sessions', { token: null })).status).toBe(401);
+    expect((await conforms(byId.sessionLogs!, '/v1/sessions/shs_0123456789abcdefghij/logs')).status).toBe(404);
+    expect((await conforms(byId.sessionLogs!, '/v1/sessions/nope/logs')).status).toBe(400);
 
     await conforms(byId.health!, '/health', { token: null });
     await conforms(byId.ready!, '/health/ready', { token: null });

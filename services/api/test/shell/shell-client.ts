@@ -19,7 +19,7 @@ export interface ShellClient {
 }
 
 export async function openShell(baseUrl: string, agent: string, token: string, query: Record<string, string | number> = {}): Promise<ShellClient | { refused: number; body: string }> {
-  const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+  const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
   const res = await openWebSocket(`${baseUrl}/v1/agents/${encodeURIComponent(agent)}/shell${qs ? `?${qs}` : ''}`, { token });
   if (res.kind === 'refused') return { refused: res.status, body: res.body };
   const ws = res.ws;
