@@ -17,6 +17,7 @@ import { waitForDiscoveryJob } from './wait-for-discovery-job.ts';
 export { DEFAULT_DISCOVERY_TIMEOUT_MS, MAX_DISCOVERY_TIMEOUT_MS } from './discovery-limits.ts';
 /** A discovery's stdout read back at most (make's database of a large project is a few MiB). */
 export const MAX_DISCOVERY_OUTPUT_BYTES = 32 * 1024 * 1024;
+const JOB_TIMEOUT_MARGIN_MS = 10_000;
 
 export type DiscoveryCause = ScriptError | 'make_failed' | 'list_command_failed' | 'agent_offline' | 'timeout' | 'job_failed' | 'output_incomplete';
 
@@ -57,7 +58,8 @@ export async function discoverTargets(cp: ControlPlane, row: ProjectRow, actor: 
   const input = JobInput.parse({
     command: discoveryScript({ dir: row.dir, marker, listCommand: row.list_command }),
     target: projectJobTarget(row),
-    timeoutMs: opts.timeoutMs,
+    // The API cancels it at the bound; its own timeout, a little later, ends it should that API node die meanwhile.
+    timeoutMs: opts.timeoutMs + JOB_TIMEOUT_MARGIN_MS,
     labels: { 'vmo.project': row.alias, 'vmo.action': 'discover' },
   });
   const job = await submitJob(cp, input, actor.name, undefined, actor.userId, opts.hostId);
@@ -90,12 +92,12 @@ export async function discoverTargets(cp: ControlPlane, row: ProjectRow, actor: 
   }
 
   // Stored only if the project still is what was discovered (a PATCH meanwhile forgets it).
-  const [stored] = await cp.database.sql<{ discovered_at: Date }[]>`
-    update projects set targets = ${cp.database.sql.json(found.targets as never)}, default_goal = ${found.defaultGoal}, discovery_source = ${found.source},
+  const [stored] = await cp.database.sql<{ discovered_at: Date | string }[]>`
+    update projects set targets = ${JSON.stringify(found.targets)}::jsonb, default_goal = ${found.defaultGoal}, discovery_source = ${found.source},
            discovered_at = now(), discovery_job_id = ${job.id}
     where id = ${row.id} and dir = ${row.dir} and list_command is not distinct from ${row.list_command}
     returning discovered_at`;
-  return { alias: row.alias, ...found, discoveredAt: (stored?.discovered_at ?? new Date()).toISOString(), jobId: job.id, cached: false };
+  return { alias: row.alias, ...found, discoveredAt: new Date(stored?.discovered_at ?? Date.now()).toISOString(), jobId: job.id, cached: false };
 }
 
 /** Output missing: say how the job ended, when that is the reason (killed, lost, an SSH failure). */
