@@ -13,31 +13,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { followJob, generateKey, knownHostsLine, startSshd, TestSystem, type ApiClient, type Sshd } from '@vmo/testkit';
-
-/** A small project: an include, descriptions, a phony set, a pattern rule, a target with a slash. */
-export const PROJECT_MAKEFILE = [
-  'include mk/common.mk',
-  'NAME := web',
-  '.PHONY: build show fail',
-  'build: ## Build it',
-  '\t@echo built $(NAME) > build.out; echo built $(NAME)',
-  'show: ## Print MSG',
-  '\t@printf \'%s\' "$$MSG" > value.txt; printf \'MSG=[%s]\\n\' "$$MSG"',
-  'fail: ## Exit 3',
-  '\t@echo failing >&2; exit 3',
-  'docs/html:',
-  '\t@mkdir -p docs && echo html > docs/html',
-  '%.o: %.c',
-  '\tcc -c $<',
-  '',
-].join('\n');
-export const COMMON_MK = ['lint: ## Run the linters', '\t@echo linted', ''].join('\n');
-
-export async function writeProject(dir: string): Promise<void> {
-  await mkdir(join(dir, 'mk'), { recursive: true });
-  await writeFile(join(dir, 'Makefile'), PROJECT_MAKEFILE);
-  await writeFile(join(dir, 'mk', 'common.mk'), COMMON_MK);
-}
+import { writeProject } from './projects-fixture.ts';
 
 /** Values that try to create `pwned` in the project's directory, one way or another. */
 const HOSTILE = ["'; touch pwned; '", '$(touch pwned)', '`touch pwned`', '$(shell touch pwned)', '"; touch pwned; "', 'x; touch pwned #'];

@@ -1,0 +1,28 @@
+/** The Makefile project the projects e2e tests discover and run (projects*.e2e.test.ts). */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A small project: an include, descriptions, a phony set, a pattern rule, a target with a slash. */
+export const PROJECT_MAKEFILE = [
+  'include mk/common.mk',
+  'NAME := web',
+  '.PHONY: build show fail',
+  'build: ## Build it',
+  '\t@echo built $(NAME) > build.out; echo built $(NAME)',
+  'show: ## Print MSG',
+  '\t@printf \'%s\' "$$MSG" > value.txt; printf \'MSG=[%s]\\n\' "$$MSG"',
+  'fail: ## Exit 3',
+  '\t@echo failing >&2; exit 3',
+  'docs/html:',
+  '\t@mkdir -p docs && echo html > docs/html',
+  '%.o: %.c',
+  '\tcc -c $<',
+  '',
+].join('\n');
+export const COMMON_MK = ['lint: ## Run the linters', '\t@echo linted', ''].join('\n');
+
+export async function writeProject(dir: string): Promise<void> {
+  await mkdir(join(dir, 'mk'), { recursive: true });
+  await writeFile(join(dir, 'Makefile'), PROJECT_MAKEFILE);
+  await writeFile(join(dir, 'mk', 'common.mk'), COMMON_MK);
+}
