@@ -414,6 +414,7 @@ ${EXIT_CODE_HELP}
       const { client } = await connect(command);
       // A job or a fleet run? The flags say; else the command's default target (the server decides the same way).
       const fleet = opts.selector !== undefined || (!onGiven && (await isFleetDefault(client, name)));
+      if (!fleet && opts.stream) throw usage(`--stream is for a fleet run: ${onGiven ? '--on names one target' : `${name}'s default target is one machine (give --selector)`}`);
       let answer: CommandRun | undefined;
       const jsonOf = () => answer;
       if (fleet) {
