@@ -64,8 +64,9 @@ describe('POST /v1/hosts/import: Ansible inventories and vm-config files (real s
     expect(first.status, first.text).toBe(200);
     const byRef = Object.fromEntries(first.answer.created.map((h) => [h.ref, h]));
     expect(Object.keys(byRef).sort()).toEqual(['db1@eu', 'lb1@eu', 'lb5@eu', 'lb9@eu', 'web-a.example.com@eu', 'web-b.example.com@eu', 'web-c.example.com@eu']);
-    // ansible_ssh_host wins over ansible_host, as in Ansible's ssh plugin; the user from [prod:vars].
-    expect(byRef['web-b.example.com@eu']).toMatchObject({ host: '10.9.0.1', user: 'produser', port: 22, labels: { 'group.web': 'true', 'group.prod': 'true', 'group.europe': 'true' } });
+    // ansible_ssh_host wins over ansible_host, as in Ansible's ssh plugin; the user from [prod:vars], the
+    // port from [web:vars] (a child group's var wins over its parent's).
+    expect(byRef['web-b.example.com@eu']).toMatchObject({ host: '10.9.0.1', user: 'produser', port: 8022, labels: { 'group.web': 'true', 'group.prod': 'true', 'group.europe': 'true' } });
     expect(byRef['db1@eu']).toMatchObject({ host: '10.0.1.1', user: 'produser', port: 5432, labels: { 'group.db': 'true', 'group.prod': 'true', 'group.europe': 'true' } });
     expect(byRef['lb5@eu']).toMatchObject({ host: '10.0.2.1', user: 'stage', port: 22, labels: { 'group.lb': 'true', 'group.staging': 'true', 'group.europe': 'true' } });
     const reasons = Object.fromEntries(first.answer.skipped.map((s) => [s.alias, s]));
@@ -74,8 +75,8 @@ describe('POST /v1/hosts/import: Ansible inventories and vm-config files (real s
     expect(reasons['web01.example.com']!.reason).toMatch(/^host \(ansible_host, line 12\): must be a DNS name or an IP address/);
     expect(reasons.local!.reason).toMatch(/^ansible_connection "local" is not SSH/);
     expect(reasons.templ!.reason).toMatch(/Jinja2 template/);
-    expect(reasons.badport).toMatchObject({ reason: expect.stringMatching(/^ansible_port "ssh" is not a port number/), line: 35 });
-    expect(reasons.quoted!.reason).toMatch(/^user \(ansible_user, line 36\): must not contain spaces/);
+    expect(reasons.badport).toMatchObject({ reason: expect.stringMatching(/^ansible_port "ssh" is not a port number/), line: 37 });
+    expect(reasons.quoted!.reason).toMatch(/^user \(ansible_user, line 38\): must not contain spaces/);
     // The hosts really are there, as answered.
     const listed = await hostsIn('eu');
     expect(listed.map((h) => h.ref).sort()).toEqual(Object.keys(byRef).sort());
@@ -105,7 +106,8 @@ describe('POST /v1/hosts/import: Ansible inventories and vm-config files (real s
     const yaml = await call({ format: 'ansible', inventory: fixture('own-multi-group.yaml'), environment: 'east' });
     expect(yaml.status, yaml.text).toBe(200);
     expect(yaml.answer.created.map((h) => [h.ref, h.host, h.user, h.port, h.labels])).toEqual([
-      ['app-01@east', '192.0.2.11', 'www', 2022, { 'group.webservers': 'true', 'group.monitoring': 'true', 'group.datacenter_east': 'true', 'group.everything': 'true' }],
+      // monitoring and webservers are equally deep: monitoring's ansible_group_priority 5 wins
+      ['app-01@east', '192.0.2.11', 'mon', 2022, { 'group.webservers': 'true', 'group.monitoring': 'true', 'group.datacenter_east': 'true', 'group.everything': 'true' }],
       ['app-02@east', '192.0.2.12', 'www', 2022, { 'group.webservers': 'true', 'group.datacenter_east': 'true', 'group.everything': 'true' }],
       ['mon-01@east', '192.0.2.20', 'prom', 2200, { 'group.monitoring': 'true', 'group.datacenter_east': 'true', 'group.everything': 'true' }],
     ]);
