@@ -11,6 +11,7 @@ import { registerLogs } from './logs.ts';
 import { registerRun } from './run.ts';
 import { registerRuns } from './runs.ts';
 import { registerSchedules } from './schedules.ts';
+import { registerShell } from './shell.ts';
 import { registerTargets } from './targets.ts';
 
 /**
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerLogs(program);
   registerCancel(program);
+  registerShell(program);
   registerJobs(program);
   registerRuns(program);
   registerSchedules(program);
