@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { storableString } from '../errors/storable-text.ts';
 import { DISCOVERY_SOURCES } from '../domain/make-target.ts';
-import { DEFAULT_DISCOVERY_TIMEOUT_MS, MAX_DISCOVERY_TIMEOUT_MS } from '../projects/discovery/discovery-limits.ts';
-import { ProjectInput, ProjectPatch, RegistryImportInput, RunTargetInput } from '../projects/project-input.ts';
+import { DEFAULT_DISCOVERY_TIMEOUT_MS, MAX_DISCOVERY_TIMEOUT_MS, ProjectInput, ProjectPatch, RegistryImportInput, RunTargetInput } from '../projects/project-input.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { Job, JobTargetView } from './jobs.ts';
 import { defineRoute, intParam, json } from './route.ts';

@@ -94,6 +94,10 @@ export const RunTargetInput = z
   .strict();
 export type RunTargetInput = z.infer<typeof RunTargetInput>;
 
+/** Default bound on a discovery (GET …/targets waits for it); `?timeoutMs=` changes it. Here: the contracts load it. */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 30_000;
+export const MAX_DISCOVERY_TIMEOUT_MS = 300_000;
+
 export const MAX_REGISTRY_BYTES = 256 * 1024;
 export const RegistryImportInput = z
   .object({

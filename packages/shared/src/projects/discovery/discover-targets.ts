@@ -14,7 +14,6 @@ import { readDiscoveryOutput, type ScriptError } from './discovery-output.ts';
 import { parseTargetList } from './list-command-output.ts';
 import { waitForDiscoveryJob } from './wait-for-discovery-job.ts';
 
-export { DEFAULT_DISCOVERY_TIMEOUT_MS, MAX_DISCOVERY_TIMEOUT_MS } from './discovery-limits.ts';
 /** A discovery's stdout read back at most (make's database of a large project is a few MiB). */
 export const MAX_DISCOVERY_OUTPUT_BYTES = 32 * 1024 * 1024;
 const JOB_TIMEOUT_MARGIN_MS = 10_000;
