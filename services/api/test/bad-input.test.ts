@@ -318,6 +318,33 @@ describe('bad input over REST (in-process)', () => {
       expect(res.body.error.details?.field).toBe('config');
     });
 
+    const project = { alias: 'p-bad', dir: '/srv/app', target: { type: 'local' } };
+    it.each([
+      ['an alias with a NUL byte', { ...project, alias: NUL }, 'alias', /^alias: must be 1-63/],
+      ['a dir with a NUL byte', { ...project, dir: `/srv/${NUL}` }, 'dir', /^dir: must be an absolute path/],
+      ['a relative dir', { ...project, dir: 'srv/app' }, 'dir', /^dir: must be an absolute path/],
+      ['a list command with an unpaired surrogate', { ...project, listCommand: `ls ${LONE}` }, 'listCommand', loneMsg],
+      ['an ssh target with a NUL byte', { ...project, target: { type: 'ssh', host: NUL } }, 'target.host', nulMsg],
+    ])('POST /v1/projects: refuses %s with 400 naming the field', async (_what, body, field, message) => {
+      const res = await refused('POST', '/v1/projects', { body: JSON.stringify(body) }, 400, 'validation_failed', message);
+      expect(res.body.error.details?.field).toBe(field);
+    });
+
+    it('POST /v1/projects/import: refuses a registry with an unpaired surrogate', async () => {
+      const res = await refused('POST', '/v1/projects/import', { body: JSON.stringify({ target: { type: 'local' }, registry: `a=/x/${LONE}\n` }) }, 400, 'validation_failed', loneMsg);
+      expect(res.body.error.details?.field).toBe('registry');
+    });
+
+    it.each([
+      ['GET', '/v1/projects/a%00b', 'alias'],
+      ['DELETE', '/v1/projects/a%00b', 'alias'],
+      ['GET', '/v1/projects/a%00b/targets', 'alias'],
+      ['POST', '/v1/projects/web/targets/a%00b/run', 'target'],
+    ])('%s %s (NUL in the path) is 400 naming the parameter', async (method, path, field) => {
+      const res = await refused(method, path, {}, 400, 'validation_failed', new RegExp(`^${field}: must not contain NUL bytes`));
+      expect(res.body.error.details?.field).toBe(field);
+    });
+
     it.each([
       ['GET', '/v1/agents/a%00b'],
       ['DELETE', '/v1/agents/a%00b'],
