@@ -9,6 +9,7 @@ import { registerJobs } from './jobs.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerRun } from './run.ts';
+import { registerProjects } from './projects.ts';
 import { registerRuns } from './runs.ts';
 import { registerSchedules } from './schedules.ts';
 import { registerShell } from './shell.ts';
@@ -29,6 +30,7 @@ export function registerCommands(program: Command): void {
   registerSavedCommands(program);
   registerAgents(program);
   registerHosts(program);
+  registerProjects(program);
   registerTargets(program);
   registerLogin(program);
   registerContext(program);
