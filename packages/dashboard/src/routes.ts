@@ -1,5 +1,6 @@
 import type { Component } from 'svelte';
 import Agents from './pages/Agents.svelte';
+import AgentShell from './pages/AgentShell.svelte';
 import Hosts from './pages/Hosts.svelte';
 import Job from './pages/Job.svelte';
 import Jobs from './pages/Jobs.svelte';
@@ -9,6 +10,8 @@ import Run from './pages/Run.svelte';
 import Runs from './pages/Runs.svelte';
 import Schedule from './pages/Schedule.svelte';
 import Schedules from './pages/Schedules.svelte';
+import Session from './pages/Session.svelte';
+import Sessions from './pages/Sessions.svelte';
 import NewSchedule from './pages/NewSchedule.svelte';
 
 /**
@@ -26,6 +29,9 @@ export const ROUTES: readonly { pattern: string; page: Component<any>; title: st
   { pattern: '/schedules/new', page: NewSchedule, title: 'New schedule' },
   { pattern: '/schedules/:id', page: Schedule, title: 'Schedule' },
   { pattern: '/agents', page: Agents, title: 'Agents' },
+  { pattern: '/agents/:name/shell', page: AgentShell, title: 'Shell' },
+  { pattern: '/sessions', page: Sessions, title: 'Sessions' },
+  { pattern: '/sessions/:id', page: Session, title: 'Session' },
   { pattern: '/hosts', page: Hosts, title: 'Hosts' },
 ];
 
@@ -36,4 +42,5 @@ export const SECTIONS = [
   { href: '/schedules', label: 'Schedules' },
   { href: '/agents', label: 'Agents' },
   { href: '/hosts', label: 'Hosts' },
+  { href: '/sessions', label: 'Sessions' },
 ] as const;

@@ -19,6 +19,7 @@ export const ShellSessionView = z
     recordedBytes: z.number().int().meta({ description: 'Output bytes stored (up to VMO_MAX_OUTPUT_BYTES): GET /v1/sessions/{id}/logs' }),
   })
   .meta({ id: 'ShellSession' });
+export type ShellSession = z.infer<typeof ShellSessionView>;
 
 const sessionId = z.string().regex(/^shs_[0-9a-z]{20}$/, 'must be a session id (shs_…)');
 
