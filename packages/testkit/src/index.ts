@@ -12,6 +12,7 @@ export * from './processes.ts';
 export * from './upgrade.ts';
 export * from './redis-server.ts';
 export * from './redis-ha.ts';
+export * from './postgres-ha.ts';
 export * from './sshd.ts';
 export * from './seeded-random.ts';
 export * from './service-logs.ts';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { commonEnv, commonSchema, intVar } from './common.ts';
+import { parsePostgresUrl } from './postgres-url.ts';
 import { redisTargetOf } from './redis-mode.ts';
 import { tryParseEnv } from './parse-env.ts';
 
@@ -140,6 +141,26 @@ describe('commonEnv', () => {
       }
       expect(error).toMatch(/^VMO_REDIS_PASSWORD: /);
       expect(error).not.toContain('CANARY-pw-123');
+    });
+  });
+
+  describe('VMO_DATABASE_URL with several hosts (issue 19)', () => {
+    it('accepts a host list, read-write by default or said so', () => {
+      for (const url of ['postgres://u:p@db1:5432,db2:5433/vmo', 'postgres://u@db1,db2/vmo?target_session_attrs=read-write', 'postgresql://u@[::1]:5432,db2/vmo?target_session_attrs=primary']) {
+        expect(tryParseEnv(commonSchema, { VMO_DATABASE_URL: url }).VMO_DATABASE_URL).toBe(url);
+      }
+      expect(parsePostgresUrl('postgres://u:p%40@db1:5432,db2:5433/vmo?target_session_attrs=read-write')).toMatchObject({
+        hosts: [{ host: 'db1', port: 5432 }, { host: 'db2', port: 5433 }], database: 'vmo', user: 'u',
+      });
+      expect(parsePostgresUrl('postgres://u:p@db1:5432,db2:5433/vmo?sslmode=require')!.withDatabase('postgres')).toBe('postgres://u:p@db1:5432,db2:5433/postgres?sslmode=require');
+    });
+
+    it.each([
+      ['postgres://u@db1,db2/vmo?target_session_attrs=read-only', /^VMO_DATABASE_URL: with several hosts, target_session_attrs must be read-write/],
+      ['postgres://u@db1:5432,db2:99999/vmo', /^VMO_DATABASE_URL: must be a URL starting with postgres:\/\//],
+      ['postgres://u@db1:5432,,db2/vmo', /^VMO_DATABASE_URL: must be a URL/],
+    ])('refuses %s', (url, message) => {
+      expect(() => tryParseEnv(commonSchema, { VMO_DATABASE_URL: url })).toThrow(message);
     });
   });
 

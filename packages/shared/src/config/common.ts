@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_AGENT_GRACE_MS, DEFAULT_HEARTBEAT_MS } from '../domain/timings.ts';
+import { parsePostgresUrl } from './postgres-url.ts';
 import { checkRedisMode, redisEnv } from './redis-mode.ts';
 import { secretVar } from './secret-var.ts';
 import { secretKeyVar } from './strong-secret.ts';
@@ -14,17 +15,20 @@ export const intVar = (def: number, min: number, max: number) =>
     .max(max, `must be ≤ ${max}`)
     .default(def);
 
-const url = (protocols: string[], def: string) =>
-  z
-    .string()
-    .default(def)
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+/**
+ * One Postgres, or several hosts (`postgres://u@db1:5432,db2:5432/vmo?target_session_attrs=read-write`,
+ * postgres-url.ts): with several, writes must find the primary, so `target_session_attrs` is
+ * `read-write` (the default then) or `primary`.
+ */
+const databaseUrl = z
+  .string()
+  .default('postgres://postgres@127.0.0.1:5432/vmo')
+  .refine((v) => parsePostgresUrl(v) !== undefined, 'must be a URL starting with postgres:// or postgresql:// (several hosts: postgres://u@db1:5432,db2:5432/vmo)')
+  .refine((v) => {
+    const u = parsePostgresUrl(v);
+    const attrs = u?.params.get('target_session_attrs');
+    return !u || u.hosts.length === 1 || attrs === null || attrs === 'read-write' || attrs === 'primary';
+  }, 'with several hosts, target_session_attrs must be read-write (the default) or primary: writes must reach the primary');
 
 /**
  * Variables every control-plane process (API, worker) reads. The URLs are secret (secretVar):
@@ -33,7 +37,7 @@ const url = (protocols: string[], def: string) =>
  * takes `.superRefine(checkRedisMode)`.
  */
 export const commonEnv = {
-  VMO_DATABASE_URL: secretVar(url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/vmo')),
+  VMO_DATABASE_URL: secretVar(databaseUrl),
   ...redisEnv,
   VMO_REDIS_PREFIX: z
     .string()

@@ -1,6 +1,7 @@
 export * from './parse-env.ts';
 export * from './common.ts';
 export * from './redis-mode.ts';
+export * from './postgres-url.ts';
 export * from './secret-var.ts';
 export * from './secret-files.ts';
 export * from './strong-secret.ts';

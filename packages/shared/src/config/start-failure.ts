@@ -1,3 +1,5 @@
+import { parsePostgresUrl } from './postgres-url.ts';
+
 /**
  * Why a start cannot work, in one line an operator can act on: the cause and the setting to
  * change (issue 12, Start-up and errors). `explainStartFailure` recognises what a start meets
@@ -33,6 +35,11 @@ interface Where {
 /** Host, port, user and database of a store's URL; never its password. */
 export function whereOf(url: unknown, defaultPort: number): Where | undefined {
   if (typeof url !== 'string') return undefined;
+  if (/^postgres(ql)?:/.test(url)) {
+    // Several hosts (postgres-url.ts): the first one stands for them.
+    const u = parsePostgresUrl(url);
+    return u && { host: u.hosts[0]!.host, port: u.hosts[0]!.port, user: u.user, database: u.database };
+  }
   try {
     const u = new URL(url);
     return { host: u.hostname || '127.0.0.1', port: Number(u.port) || defaultPort, user: decodeURIComponent(u.username), database: decodeURIComponent(u.pathname.slice(1)) };

@@ -4,6 +4,7 @@ import type { Sql } from 'postgres';
 import postgres from '../../vendor/postgres/src/index.js';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import * as schema from './schema/index.ts';
+import { parsePostgresUrl } from '../config/postgres-url.ts';
 
 export type { Sql };
 /** The patched driver, for the few places that open a connection of their own (migrations). */
@@ -28,7 +29,17 @@ function reconnectDelayS(failures: number): number {
 }
 
 /**
- * One pool per process. `bigint` counts come back as numbers (output sizes stay far below 2^53);
+ * With several hosts in the URL and no `target_session_attrs`, ask for the primary: a pool or a
+ * migration that landed on a standby would fail every write. One host: as given.
+ */
+export function primaryOnly(url: string): { target_session_attrs?: 'read-write' } {
+  const u = parsePostgresUrl(url);
+  return u && u.hosts.length > 1 && u.params.get('target_session_attrs') === null ? { target_session_attrs: 'read-write' } : {};
+}
+
+/**
+ * One pool per process. A connection whose server turned read-only (SQLSTATE 25006: a demoted
+ * primary) is closed once idle and replaced (vendor patch 5), so the pool finds the new primary. `bigint` counts come back as numbers (output sizes stay far below 2^53);
  * bytea comes back as Buffer. Notices are silenced: `ON CONFLICT DO NOTHING` is not news.
  */
 export function openDatabase(url: string, options: { max?: number; connectTimeoutS?: number } = {}): Database {
@@ -40,6 +51,7 @@ export function openDatabase(url: string, options: { max?: number; connectTimeou
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },
+    ...primaryOnly(url),
   });
   const db = drizzle(sql, { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };

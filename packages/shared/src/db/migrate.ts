@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { postgres } from './client.ts';
+import { parsePostgresUrl } from '../config/postgres-url.ts';
+import { postgres, primaryOnly } from './client.ts';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 
@@ -9,12 +10,11 @@ const MIGRATION_LOCK = 0x766d6f; // "vmo"
 
 /** Create the database named in `url` if it does not exist (several processes may race: fine). */
 export async function ensureDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  if (!name) return;
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  const target = parsePostgresUrl(url);
+  const name = target?.database ?? '';
+  if (!target || !name) return;
+  // On the primary, as the migrations (several hosts: the one that takes writes).
+  const sql = postgres(target.withDatabase('postgres'), { max: 1, onnotice: () => {}, connect_timeout: 5, ...primaryOnly(url) });
   try {
     const [row] = await sql`select 1 as ok from pg_database where datname = ${name}`;
     if (!row) {
@@ -33,7 +33,9 @@ export async function ensureDatabase(url: string): Promise<void> {
  */
 export async function migrateDatabase(url: string): Promise<void> {
   await ensureDatabase(url);
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  // LOUD: on the primary only. A standby would refuse the DDL (25006); with several hosts and no
+  // target_session_attrs the first host that answers might be one.
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5, ...primaryOnly(url) });
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`;
     await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS });

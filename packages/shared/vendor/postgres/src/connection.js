@@ -96,6 +96,8 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     , serverSignature = null
     , nextWriteTimer = null
     , terminated = false
+    , readOnlyServer = false // vmo patch 5
+    , startupRefusals = 0 // vmo patch 7
     , incomings = null
     , results = null
     , initial = null
@@ -349,6 +351,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
   async function connect() {
     terminated = false
+    readOnlyServer = false
     backendParameters = {}
     socket || (socket = await createSocket())
 
@@ -579,6 +582,12 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
       errored(errorResponse)
     }
 
+    // vmo patch 5: a server that refused a write as read-only (SQLSTATE 25006: a demoted primary,
+    // or one set read-only) will refuse every later write on this connection too. Discard the
+    // connection once it is idle again (after the rollback of a transaction): the pool opens a new
+    // one, which target_session_attrs sends to the primary. Kept, it failed every write forever.
+    errorResponse && errorResponse.code === '25006' && (readOnlyServer = true)
+
     query = results = errorResponse = null
     result = new Result()
     connectTimer.cancel()
@@ -601,6 +610,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
       initial && !initial.reserve && execute(initial)
       options.shared.retries = retries = 0
+      startupRefusals = 0
       initial = null
       return
     }
@@ -613,13 +623,24 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
     connection.reserved
       ? !connection.reserved.release && x[5] === 73 // I
-        ? ending
-          ? terminate()
-          : (connection.reserved = null, onopen(connection))
+        ? readOnlyServer
+          ? (connection.reserved = null, discard())
+          : ending
+            ? terminate()
+            : (connection.reserved = null, onopen(connection))
         : connection.reserved()
-      : ending
-        ? terminate()
-        : onopen(connection)
+      : readOnlyServer
+        ? discard()
+        : ending
+          ? terminate()
+          : onopen(connection)
+  }
+
+  // vmo patch 5: out of the pool first (no query is handed to it meanwhile), then closed; the pool
+  // reconnects it (trying the hosts again) when there is work.
+  function discard() {
+    onend(connection)
+    terminate()
   }
 
   function CommandComplete(x) {
@@ -823,9 +844,12 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function tryNext(x, xs) {
+    // vmo patch 6: as libpq, a hot standby is read-only whatever its default_transaction_read_only
+    // (which is `off` on a standby unless set): `read-write` went to the first standby listed,
+    // where every write (the migrations' CREATE DATABASE first) failed with 25006.
     return (
-      (x === 'read-write' && xs.default_transaction_read_only === 'on') ||
-      (x === 'read-only' && xs.default_transaction_read_only === 'off') ||
+      (x === 'read-write' && (xs.default_transaction_read_only === 'on' || xs.in_hot_standby === 'on')) ||
+      (x === 'read-only' && xs.default_transaction_read_only === 'off' && xs.in_hot_standby === 'off') ||
       (x === 'primary' && xs.in_hot_standby === 'on') ||
       (x === 'standby' && xs.in_hot_standby === 'off') ||
       (x === 'prefer-standby' && xs.in_hot_standby === 'off' && options.host[retries])
@@ -848,7 +872,13 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     if (query) {
       (query.cursorFn || query.describeFirst) && write(Sync)
       errorResponse = Errors.postgres(parseError(x))
+    } else if (initial && connection.queue === queues.connecting && ++startupRefusals < options.host.length) {
+      // vmo patch 7: as libpq, a host that refuses the startup (FATAL: a standby that has not yet
+      // replayed the database's creation, one starting up) sends us to the next host, once per
+      // host; only when every host refused does the query fail with the last refusal.
+      terminate()
     } else {
+      startupRefusals = 0
       errored(Errors.postgres(parseError(x)))
     }
   }
