@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLogLines } from '@vmo/shared/log-line';
-import { createTestPrefix, freePort, ServiceProcess, TEST_REDIS_URL, unusedTestDatabase, type Role } from '@vmo/testkit';
+import { Redis } from 'ioredis';
+import { createTestPrefix, freePort, RedisServer, ServiceProcess, TEST_REDIS_URL, unusedTestDatabase, type Role } from '@vmo/testkit';
 
 const PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEADLINE = 180_000; // real processes on a machine that may be loaded: a deadline, not a measure
@@ -48,6 +49,17 @@ describe.concurrent('a start that cannot work: one line naming the setting, no s
     const { code, line } = await failedStart('api', { VMO_DATABASE_URL: PG, VMO_REDIS_URL: `redis://127.0.0.1:${port}` });
     expect(code).toBe(69);
     expect(line).toMatch(new RegExp(`^vmo api: cannot start: Redis refused the connection at 127\\.0\\.0\\.1:${port} .*VMO_REDIS_URL$`));
+  }, DEADLINE);
+
+  it('a Redis that evicts keys (issue 19): refused in one line naming the policy and VMO_REDIS_URL, exit 78 (worker)', async () => {
+    const redis = await RedisServer.start();
+    cleanups.push(() => redis.stop());
+    const direct = new Redis(redis.url);
+    await direct.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    direct.disconnect();
+    const { code, line } = await failedStart('worker', { VMO_DATABASE_URL: PG, VMO_REDIS_URL: redis.url });
+    expect(code).toBe(78);
+    expect(line).toBe('vmo worker: cannot start: Redis has maxmemory-policy allkeys-lru: it may evict queue keys and lose or repeat jobs; set maxmemory-policy noeviction on it (VMO_REDIS_URL)');
   }, DEADLINE);
 
   it('the port is in use (npm start): names the port and VMO_PORT, exit 69', async () => {
