@@ -20,3 +20,4 @@ export * from './test-user.ts';
 export * from './sim-agents.ts';
 export * from './request-ledger.ts';
 export * from './audit-check.ts';
+export * from './make-project.ts';

@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem, type ApiClient, type ApiResponse } from '@vmo/testkit';
-import { writeProject } from './projects-fixture.ts';
+import { type ApiClient, type ApiResponse, TestSystem, writeMakeProject } from '@vmo/testkit';
 
 describe('projects: access by policy (real system)', () => {
   let system: TestSystem;
@@ -38,7 +37,7 @@ describe('projects: access by policy (real system)', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'vmo-projects-access-'));
-    await writeProject(root);
+    await writeMakeProject(root);
     system = await TestSystem.start({ label: 'projects_access' });
     sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
     admin = system.client;

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { followJob, generateKey, knownHostsLine, startSshd, TestSystem, type ApiClient, type Sshd } from '@vmo/testkit';
-import { writeProject } from './projects-fixture.ts';
+import { type ApiClient, followJob, generateKey, knownHostsLine, type Sshd, startSshd, TestSystem, writeMakeProject } from '@vmo/testkit';
 
 /** Values that try to create `pwned` in the project's directory, one way or another. */
 const HOSTILE = ["'; touch pwned; '", '$(touch pwned)', '`touch pwned`', '$(shell touch pwned)', '"; touch pwned; "', 'x; touch pwned #'];
@@ -32,8 +31,8 @@ describe('projects: Makefile targets discovered and run (real system)', () => {
     root = await mkdtemp(join(tmpdir(), 'vmo-projects-e2e-'));
     webDir = join(root, 'web');
     hostileDir = join(root, `it's "web" $(touch pwned)`);
-    await writeProject(webDir);
-    await writeProject(hostileDir);
+    await writeMakeProject(webDir);
+    await writeMakeProject(hostileDir);
     await mkdir(join(root, 'empty'));
     await mkdir(join(root, 'broken'));
     await writeFile(join(root, 'broken', 'Makefile'), 'all:\n\techo hi\n this line has no separator\n');

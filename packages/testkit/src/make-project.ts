@@ -1,4 +1,4 @@
-/** The Makefile project the projects e2e tests discover and run (projects*.e2e.test.ts). */
+/** A small Makefile project for the projects tests (issue 15) to discover and run: API e2e and CLI. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -21,7 +21,8 @@ export const PROJECT_MAKEFILE = [
 ].join('\n');
 export const COMMON_MK = ['lint: ## Run the linters', '\t@echo linted', ''].join('\n');
 
-export async function writeProject(dir: string): Promise<void> {
+/** Write the project (Makefile and mk/common.mk) into `dir`, created if missing. */
+export async function writeMakeProject(dir: string): Promise<void> {
   await mkdir(join(dir, 'mk'), { recursive: true });
   await writeFile(join(dir, 'Makefile'), PROJECT_MAKEFILE);
   await writeFile(join(dir, 'mk', 'common.mk'), COMMON_MK);
