@@ -119,7 +119,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
         : RUN_STREAM_PATH.test(url.pathname)
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
           : AGENT_SHELL_PATH.test(url.pathname)
-            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs })
+            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access })
           : url.pathname === EVENTS_PATH
             ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
             : upgradeStream(req, socket, head, url, accepted);

@@ -135,6 +135,9 @@ export class ShellAttachment {
 
   private fromClient(data: RawData, isBinary: boolean): void {
     if (this.done) return;
+    // LOUD: a socket the server is closing (its access ended: 4401/4404) sends nothing more to the PTY,
+    // even frames that arrive before the client's close frame; it detaches at once.
+    if (this.ws.readyState !== this.ws.OPEN) return this.finish(true);
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     const s = this.spec;
     if (isBinary) {

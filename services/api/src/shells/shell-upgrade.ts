@@ -19,6 +19,7 @@ import { storeOrLog } from '../http/audit.ts';
 import { auditUpgradePrincipal, upgradeRequestId } from '../http/audit-upgrade.ts';
 import { checkedPathValue } from '../http/path-param.ts';
 import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
+import type { StreamAccess } from '../streams/stream-access.ts';
 import { ShellAttachment } from './shell-attachment.ts';
 
 /** `GET /v1/agents/{id}/shell` (SHELL.md §S1). */
@@ -33,6 +34,8 @@ export interface ShellUpgradeDeps {
   subscribers: WebSocketServer;
   /** VMO_SHELL_GRACE_MS: how long a detached session lives (§S4). */
   graceMs: number;
+  /** Closes the shell (4401, 4404) when its caller's access ends; the close detaches it from the session. */
+  access: StreamAccess;
 }
 
 /**
@@ -44,7 +47,9 @@ export interface ShellUpgradeDeps {
  */
 export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps): Promise<void> {
   const match = AGENT_SHELL_PATH.exec(url.pathname)!;
-  const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, upgradeAuthRequest(req), STREAM_CREDENTIAL_REQUIRED));
+  const generation = deps.access.generation;
+  const auth = upgradeAuthRequest(req);
+  const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, auth, STREAM_CREDENTIAL_REQUIRED));
   // An upgrade is a GET, but a shell runs commands: the run scope, never a read one (KEP-4006).
   if (!allows(principal, 'jobs:run')) throw scopeDenied(principal, 'jobs:run');
   const ref = checkedPathValue(decodeSegment(match[1]!), 'id');
@@ -83,6 +88,8 @@ export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, he
   const spec = { agentId: agent.id, session: sessionId, attach: newId('att'), create, offset: create ? 0 : q.offset, cols: q.cols, rows: q.rows, command: q.command ?? null, graceMs: deps.graceMs };
   deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
     accepted();
+    // LOUD: registered before any input is read: a revoked token or a withdrawn grant must stop the keystrokes.
+    deps.access.watch(ws, { auth, principal, resource: { kind: 'shell', id: spec.session, agentId: agent.id }, generation });
     void new ShellAttachment(ws, spec, deps).start().catch((err: Error) => {
       deps.log.warn({ err: err.message, session: spec.session }, 'shell attachment could not listen on the bus');
       ws.close(1011, 'could not reach the agent; retry');

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { loadGrants, runAccess } from '@vmo/shared/access';
+import { grantCoversAgent, loadGrants, mayReadAgent, runAccess } from '@vmo/shared/access';
 import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { AppError } from '@vmo/shared/errors';
@@ -22,10 +22,16 @@ export const STREAM_ACCESS_RECHECK_MS = 15_000;
 const CONCURRENT_CHECKS = 4;
 
 export interface StreamResource {
-  /** `events`: the events feed (events-upgrade.ts), which names nothing: only its credential is checked again. */
-  kind: 'job' | 'run' | 'events';
-  /** The job's or run's id; '' for the events feed. */
+  /**
+   * `events`: the events feed (events-upgrade.ts), which names nothing: only its credential is checked again.
+   * `shell`: an interactive shell (shells/shell-upgrade.ts), whose check is its upgrade's: jobs:run,
+   * may still read and run on the agent, and (a non-admin) still owns the session.
+   */
+  kind: 'job' | 'run' | 'events' | 'shell';
+  /** The job's, run's or shell session's id; '' for the events feed. */
   id: string;
+  /** For a shell: the agent it runs on. */
+  agentId?: string;
 }
 
 interface Watched {
@@ -41,7 +47,7 @@ interface Watched {
 type Verdict = 'allowed' | 'unauthorized' | 'hidden';
 
 /**
- * Open job and run streams end when their subscriber's access ends (issue 11: an expired or
+ * Open job and run streams, the events feed and interactive shells end when their subscriber's access ends (issue 11: an expired or
  * revoked token is 401 at once, and a job one may not see is 404 on streams as on REST).
  *
  * An upgrade checks its credential and the caller's right to read the job or run once; the
@@ -193,7 +199,7 @@ export class StreamAccess {
     const { ws } = entry;
     if (ws.readyState !== ws.OPEN && ws.readyState !== ws.CONNECTING) return;
     if (verdict === 'unauthorized') ws.close(SubscriberCloseCode.unauthorized, INVALID_CREDENTIAL);
-    else ws.close(SubscriberCloseCode.notFound, `no such ${kind}`);
+    else ws.close(SubscriberCloseCode.notFound, kind === 'shell' ? 'no such shell session' : `no such ${kind}`);
   }
 
   /** The upgrade's checks again (server.ts, run-stream-upgrade.ts): who, jobs:read, then may they see it. */
@@ -215,6 +221,7 @@ export class StreamAccess {
     }
     // The events feed carries no ids or data: a credential that still authenticates may keep it.
     if (entry.resource.kind === 'events') return 'allowed';
+    if (entry.resource.kind === 'shell') return this.shellVerdict(principal, entry.resource);
     if (!allows(principal, 'jobs:read')) return 'hidden';
     const { kind, id } = entry.resource;
     const key = `${principal.kind}\n${principalKey(principal)}\n${principal.role}\n${kind}\n${id}`;
@@ -231,6 +238,24 @@ export class StreamAccess {
       throw err;
     }
     return 'allowed';
+  }
+
+  /**
+   * LOUD: a shell runs commands, so it is held to what opening it needs (shell-upgrade.ts), not to
+   * read access: the run scope, the agent still readable and covered by a run grant (an agent
+   * revoked since is gone), and a non-admin's own session.
+   */
+  private async shellVerdict(principal: Principal, resource: StreamResource): Promise<Verdict> {
+    if (!allows(principal, 'jobs:run')) return 'hidden';
+    const sql = this.deps.cp.database.sql;
+    const [agent] = await sql<{ labels: Record<string, string> }[]>`
+      select labels from agents where id = ${resource.agentId ?? ''} and revoked_at is null`;
+    if (!agent) return 'hidden';
+    const grants = await loadGrants(sql, principal);
+    if (grants.admin) return 'allowed';
+    if (!mayReadAgent(grants, agent.labels) || !grantCoversAgent(grants.run, agent.labels)) return 'hidden';
+    const [own] = await sql<{ user_id: string | null }[]>`select user_id from shell_sessions where id = ${resource.id}`;
+    return own && own.user_id === principal.userId ? 'allowed' : 'hidden';
   }
 
   private async assertRunVisible(principal: Principal, runId: string): Promise<void> {

@@ -180,6 +180,28 @@ describe('shell on an agent (SHELL.md)', () => {
     c.ws.terminate();
   });
 
+  it('§S1 an open shell closes 4401 when its token is revoked and 4404 when its policy is withdrawn; input stops, the session detaches', async () => {
+    for (const name of ['rita', 'paul']) expect((await admin.request('POST', '/v1/users', { name, role: 'operator' })).status).toBe(201);
+    const policy = await admin.request('POST', '/v1/policies', { name: 'paul-a', subjects: { users: ['paul'] }, actions: ['run'], targets: 'team=a' });
+    expect(policy.status).toBe(201);
+    expect((await admin.request('POST', '/v1/policies', { name: 'rita-a', subjects: { users: ['rita'] }, actions: ['run'], targets: 'team=a' })).status).toBe(201);
+    const made = async (user: string) => (await admin.request('POST', '/v1/tokens', { name: `${user} shell`, user })).body as { id: string; token: string };
+    const [rita, paul] = [await made('rita'), await made('paul')];
+    const c = track(opened(await openShell(url, 'box', rita.token)));
+    c.send('echo rita-$((2*3))\r');
+    await c.waitForText('rita-6');
+    expect((await admin.request('DELETE', `/v1/tokens/${rita.id}`)).status).toBe(204);
+    expect((await c.closed).code).toBe(4401);
+    // Detached: with no attachment left the session is reaped after the grace, its PTY gone.
+    await waitFor('revoked shell reaped', async () => (await sql`select ended_at from shell_sessions where id = ${c.hello.session}`)[0]?.['ended_at'] ?? undefined, GRACE_MS + 20_000, 100);
+
+    const p = track(opened(await openShell(url, 'box', paul.token)));
+    p.send('echo paul-$((2*4))\r');
+    await p.waitForText('paul-8');
+    expect((await admin.request('DELETE', `/v1/policies/${policy.body.id}`)).status).toBe(204);
+    expect((await p.closed).code).toBe(4404);
+  });
+
   it('§S1 a viewer gets 403 and another team\'s machine 404, before the upgrade; nothing recorded', async () => {
     for (const [name, role] of [['vic', 'viewer'], ['ann', 'operator']]) expect((await admin.request('POST', '/v1/users', { name, role })).status).toBe(201);
     expect((await admin.request('POST', '/v1/policies', { name: 'ann-a', subjects: { users: ['ann'] }, actions: ['run'], targets: 'team=a' })).status).toBe(201);
