@@ -69,7 +69,8 @@ export class RedisNode {
   }
 }
 
-const DATA_ARGS = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--protected-mode', 'no'];
+// DEBUG SLEEP hangs a master (a test of failover while the old master neither answers nor drops connections).
+const DATA_ARGS = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--protected-mode', 'no', '--enable-debug-command', 'yes'];
 
 /** A master, its replicas and three sentinels watching it (quorum 2), failing over within seconds. */
 export class RedisSentinelSet {
@@ -120,6 +121,16 @@ export class RedisSentinelSet {
   /** `VMO_REDIS_SENTINELS` + `VMO_REDIS_SENTINEL_NAME` for this set. */
   get env(): Record<string, string> {
     return { VMO_REDIS_SENTINELS: this.sentinels.map((s) => s.address).join(','), VMO_REDIS_SENTINEL_NAME: this.masterName };
+  }
+
+  /** Bring back every killed data node; the sentinels make each a replica of the current master. */
+  async reviveReplicas(timeoutMs = 30_000): Promise<void> {
+    for (const node of this.dataNodes) await node.launch();
+    await waitFor('every data node replicating the master again', async () => {
+      const master = await this.master();
+      const info = await master.ask((r) => r.info('replication'));
+      return Number(/connected_slaves:(\d+)/.exec(info)?.[1]) === this.dataNodes.length - 1 && !/state=(wait_bgsave|send_bulk)/.test(info);
+    }, timeoutMs, 100);
   }
 
   /** The master's port as the sentinels see it now. */

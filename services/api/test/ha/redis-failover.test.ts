@@ -13,6 +13,8 @@ import { FailoverLoad } from './failover-load.ts';
 
 /** Two workers of four slots: at the kill some jobs run, more wait in the queue. */
 const ENV = { VMO_WORKER_CONCURRENCY: '4', VMO_MAINTENANCE_MS: '1000' };
+/** How long the hung master sleeps. */
+const HANG_S = 90;
 
 describe('Redis Sentinel: the master killed -9 mid-load', () => {
   let set: RedisSentinelSet;
@@ -47,6 +49,28 @@ describe('Redis Sentinel: the master killed -9 mid-load', () => {
     expect(load.refused).toBe(0); // Postgres takes every submission; the queue is Redis' concern
     expect(succeeded).toBe(45);
     console.log(`[ha sentinel] master killed: new master after ${failoverMs} ms, all ${succeeded} jobs ended once ${allDoneMs} ms after the kill`);
+  }, 180_000);
+
+  it('a master that hangs (DEBUG SLEEP) instead of dying: every job still ends once with its exact output', async () => {
+    onTestFailed(() => console.log(system.logs()));
+    await set.reviveReplicas();
+    const hung = await set.master();
+    await load.submit(10, 'before');
+    await load.waitForSomeRunning();
+    const hungAt = Date.now();
+    // Neither answers nor drops a connection for a while: only the sentinels' +switch-master
+    // (ioredis' failoverDetector) can move the clients before it wakes up (as a replica).
+    void hung.ask((r) => r.call('DEBUG', 'SLEEP', String(HANG_S))).catch(() => {});
+    await load.submit(10, 'during');
+    await set.waitForNewMaster(hung.port);
+    await load.submit(5, 'after');
+    // A deadline well inside the hang: the jobs must not need the old master to wake up.
+    const { succeeded } = await load.expectEveryJobOnce(60_000);
+    const doneMs = Date.now() - hungAt;
+    const pong = await Promise.race([hung.ask((r) => r.ping()).catch(() => 'error'), new Promise((r) => setTimeout(() => r('no answer'), 1000))]);
+    expect(pong).toBe('no answer'); // still asleep: nobody waited for it
+    expect(succeeded).toBe(70);
+    console.log(`[ha sentinel] master hung: all ${succeeded} jobs ended once ${doneMs} ms after the hang began, the old master still asleep`);
   }, 180_000);
 });
 
