@@ -6,6 +6,7 @@ import { runFleet, type RunRequest } from '../fleet/run-fleet.ts';
 import { COMMAND_LINE_HELP, commandLine } from '../job/command-line.ts';
 import { parseDuration } from '../job/duration.ts';
 import { parseAt, parsePriority } from '../job/run-at.ts';
+import { parseRetainDays, parseRetryFlags, RETRY_HELP } from '../job/retry-flags.ts';
 import { runJob, type JobTarget } from '../job/run-job.ts';
 
 interface RunOptions {
@@ -24,6 +25,11 @@ interface RunOptions {
   stream?: boolean;
   at?: string;
   priority?: string;
+  retry?: string;
+  retryOn?: string;
+  retryBackoff?: string;
+  retryJitter?: string;
+  retainDays?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -42,6 +48,11 @@ export function registerRun(program: Command): void {
     .option('--timeout <duration>', 'stop the command after this long (90s, 10m, 1h30m); the server default is 1h')
     .option('--at <time>', 'start no earlier than this: 2030-01-31T22:00:00Z, 2030-01-31 22:00 (local time) or +10m; until then the job waits queued, holding no worker')
     .option('--priority <1-10>', 'when workers or the target are busy, higher starts first (default 5)')
+    .option('--retry <n>', 'run it again up to n times when an attempt fails (see Retries below)')
+    .option('--retry-on <what,...>', 'with --retry: which ends are retried: nonzero, exit codes, lost, offline, timeout')
+    .option('--retry-backoff <type:delay[:max]>', 'with --retry: exponential:1s:5m or fixed:30s (default exponential:1s)')
+    .option('--retry-jitter <0-1>', 'with --retry: each delay drawn from [d × (1 - jitter), d]')
+    .option('--retain-days <days>', "keep the job and its output this many days once ended (1-3650), instead of the server's retention")
     .option('-d, --detach', 'print the job (or run) id and return at once')
     .option('--json', 'with --detach: print the job (or run) as the API answered, one JSON document')
     .option('-l, --selector <selector>', 'a fleet run on every agent and host this label selector matches (env=prod,role in (web,api))')
@@ -56,6 +67,8 @@ export function registerRun(program: Command): void {
       `
 ${COMMAND_LINE_HELP}
 
+${RETRY_HELP}
+
 Examples:
   vmo run -- uname -a                                   on the control plane's local target
   vmo run --on agent:web-1 -- sh -c 'echo hi; exit 3'   prints hi, exits 3
@@ -63,6 +76,9 @@ Examples:
   vmo run --detach --on agent:web-1 -- ./long-job       prints the job id (vmo logs -f ID)
   vmo run --detach --at '2030-01-31 02:00' -- ./nightly   waits queued until then (vmo cancel ID to drop it)
   vmo run --priority 9 --on host:db-1@prod -- ./hotfix  ahead of the jobs of priority 1-8 waiting there
+  vmo run --retry 3 --retry-backoff exponential:2s:1m --retry-jitter 0.2 -- ./flaky-test
+  vmo run --on agent:web-1 --retry 5 --retry-on 75,lost -- ./sync    exit 75 or a lost agent only
+  vmo run --retain-days 365 -- ./audit-report           kept a year, whatever VMO_RETENTION_DAYS says
   vmo run --detach --json -l env=prod -- ./deploy | jq -r .id
   vmo run --selector env=prod --max-concurrency 10% --max-errors 1 --canary 1 -- uptime
   vmo run -l 'role in (web)' --stream -- systemctl is-active nginx
@@ -77,6 +93,8 @@ ${EXIT_CODE_HELP}
       const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, '--timeout');
       const runAt = opts.at === undefined ? undefined : parseAt(opts.at);
       const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
+      const retry = parseRetryFlags(opts);
+      const retainDays = opts.retainDays === undefined ? undefined : parseRetainDays(opts.retainDays);
       const common = {
         command: command_,
         env,
@@ -84,6 +102,8 @@ ${EXIT_CODE_HELP}
         ...(timeoutMs ? { timeoutMs } : {}),
         ...(runAt !== undefined ? { runAt } : {}),
         ...(priority !== undefined ? { priority } : {}),
+        ...(retry !== undefined ? { retry } : {}),
+        ...(retainDays !== undefined ? { retainDays } : {}),
       };
       const detach = opts.detach === true;
       if (opts.json && !detach) throw new CliError('--json is for --detach (without it, stdout is the command\'s output)', ExitCode.usage, 'usage');

@@ -6,6 +6,7 @@ import { printJson } from '../output/list.ts';
 import { LinePrefixer } from './line-prefixer.ts';
 import { formatSummary } from './print-summary.ts';
 import { ProgressBar, type Progress } from './progress-bar.ts';
+import type { RetryRequest } from '../job/retry-flags.ts';
 
 type CountOrPercent = number | `${number}%`;
 
@@ -21,6 +22,10 @@ export interface RunRequest {
   runAt?: string | undefined;
   /** 1 (lowest) to 10 (highest); every child has it. */
   priority?: number | undefined;
+  /** Issue 14: every target's retry policy. */
+  retry?: RetryRequest | undefined;
+  /** Days the run and its children are kept once ended. */
+  retainDays?: number | undefined;
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped']);

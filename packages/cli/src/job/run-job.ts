@@ -5,6 +5,7 @@ import { printJson } from '../output/list.ts';
 import { followJobOutput } from './follow-job-output.ts';
 import { CtrlC } from './interrupt.ts';
 import { describeEnding, jobExitCode, type JobEnding } from './job-exit-code.ts';
+import type { RetryRequest } from './retry-flags.ts';
 
 export type JobTarget = { type: 'local' } | { type: 'agent'; agent: string } | { type: 'ssh'; host: string };
 
@@ -18,6 +19,10 @@ export interface JobRequest {
   runAt?: string | undefined;
   /** 1 (lowest) to 10 (highest). */
   priority?: number | undefined;
+  /** Issue 14: run again when an attempt fails. */
+  retry?: RetryRequest | undefined;
+  /** Days kept once ended (retention). */
+  retainDays?: number | undefined;
 }
 
 /**
@@ -61,10 +66,15 @@ export async function followNewJob(client: VmoClient, submit: () => Promise<Subm
  * Follow a job to its end writing its output byte for byte, and return its exit status (also
  * `vmo logs -f`). `stream` keeps one stream only, written to stdout.
  */
-export async function followToExit(client: VmoClient, jobId: string, opts: { stream?: 'stdout' | 'stderr' | undefined } = {}): Promise<number> {
+export async function followToExit(client: VmoClient, jobId: string, opts: { stream?: 'stdout' | 'stderr' | undefined; attempt?: number | undefined } = {}): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const end = await followJobOutput(client, jobId, {
     stream: opts.stream,
+    attempt: opts.attempt,
+    // A retried job (issue 14): the next attempt's output follows the last one's; said on a terminal.
+    onAttempt: (attempt, retryAt) => {
+      if (tty) process.stderr.write(colours(process.stderr).dim(`(attempt ${attempt}${retryAt ? `, due ${retryAt}` : ''})`) + '\n');
+    },
     // LOUD: the Buffer as it is, never a string: a string would re-encode bytes that are not UTF-8.
     // One stream asked for (`vmo logs -f --stream stderr`): it goes to stdout, to be piped.
     onOutput: (chunk) => (opts.stream !== undefined || chunk.stream === 'stdout' ? process.stdout : process.stderr).write(chunk.data),
