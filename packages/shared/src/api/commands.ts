@@ -87,7 +87,7 @@ export const createCommand = defineRoute({
   operationId: 'createCommand',
   tags: ['commands'],
   summary: 'Save a command with typed parameters',
-  description: `Version 1 of a new name (a deleted name comes back as its next version: a name and version always mean one script). ${PARAMS} ${ACCESS}`,
+  description: `Version 1 of a new name (a deleted name comes back as its next version, for its last owner or an admin only: anyone else is 409 \`command_exists\`; a name and version always mean one script). ${PARAMS} ${ACCESS}`,
   request: { body: { required: true, content: json(CreateCommandInput.meta({ id: 'CommandInput' })) } },
   responses: {
     201: { description: 'Created', headers: z.object({ Location: z.string().meta({ description: '`/v1/commands/{name}`' }) }), content: json(Command) },

@@ -18,6 +18,14 @@ type Definition = Omit<CreateCommandInput, 'name'>;
 const exists = (name: string) =>
   new AppError(409, 'command_exists', `name: a command named ${JSON.stringify(name)} exists; change it with PUT /v1/commands/${name} (each change is a new version)`, { field: 'name' });
 
+/**
+ * A deleted name is not free for anyone: scripts, schedules and other teams still run it by name,
+ * as the runner on the runner's machines. Only its last owner or an admin brings it back. The
+ * message names no one: the caller learns who may, not who owns it.
+ */
+const deletedNotOurs = (name: string) =>
+  new AppError(409, 'command_exists', `name: a command named ${JSON.stringify(name)} was deleted; only its last owner or an admin may bring it back (its versions: GET /v1/commands/${name}/versions)`, { field: 'name' });
+
 const deletedNotice = (name: string) =>
   new AppError(404, 'not_found', `command ${JSON.stringify(name)} was deleted; its versions stay readable at GET /v1/commands/${name}/versions, and POST /v1/commands brings the name back as its next version`);
 
@@ -40,7 +48,8 @@ async function readCommand(sql: postgres.Sql | postgres.TransactionSql, name: st
 /**
  * POST /v1/commands: version 1 of a new name; the caller owns it. A name that was deleted comes
  * back as the NEXT version of its history (commands' LOUD: a (name, version) names one script
- * forever), owned by the caller. A live name is 409 `command_exists`. Patterns are compiled and
+ * forever), owned by the caller, if the caller is its last owner or an admin (else 409
+ * `command_exists`: LOUD: otherwise anyone could take over a name others still run). A live name is 409 `command_exists`. Patterns are compiled and
  * defaults checked first (400 naming `params.<i>.…`): nothing is written for a refused body.
  */
 export async function createCommand(cp: ControlPlane, input: CreateCommandInput, actor: CommandActor): Promise<CommandView> {
@@ -53,9 +62,12 @@ export async function createCommand(cp: ControlPlane, input: CreateCommandInput,
       on conflict (name) do update set
         latest_version = commands.latest_version + 1, owner_id = excluded.owner_id, created_by = excluded.created_by,
         deleted_at = null, created_at = clock_timestamp(), updated_at = clock_timestamp()
-      where commands.deleted_at is not null
+      where commands.deleted_at is not null and (${actor.admin} or commands.owner_id is not distinct from ${actor.userId})
       returning latest_version`;
-    if (!row) throw exists(input.name);
+    if (!row) {
+      const [taken] = await tx<{ deleted_at: unknown }[]>`select deleted_at from commands where name = ${input.name}`;
+      throw taken && taken.deleted_at !== null ? deletedNotOurs(input.name) : exists(input.name);
+    }
     await insertVersion(tx, input.name, row.latest_version, input, actor);
     return (await readCommand(tx, input.name))!;
   });
@@ -116,7 +128,7 @@ export async function updateCommand(cp: ControlPlane, name: string, input: Updat
 
 /**
  * DELETE /v1/commands/{name} (its owner or an admin): it is no longer listed nor run, and its name
- * may be taken again (as its next version). Its versions stay readable: jobs that ran them name them.
+ * may be taken again (as its next version) by the same owner or an admin. Its versions stay readable: jobs that ran them name them.
  */
 export async function deleteCommand(cp: ControlPlane, name: string, actor: CommandActor): Promise<void> {
   await cp.database.sql.begin(async (tx) => {
