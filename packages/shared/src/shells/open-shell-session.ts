@@ -24,9 +24,10 @@ export async function getShellSession(sql: postgres.Sql, id: string): Promise<Sh
 /**
  * The end, once (the node holding the agent, on `shell_exit`): true for the writer that recorded
  * it, so only one `shell.close` audit row is written however many times the agent repeats it.
+ * Only the session's own agent (`agentId`) can end it: another agent naming its id ends nothing.
  */
-export async function endShellSession(sql: postgres.Sql, id: string, code: number | null, signal: string | null): Promise<ShellSessionRow | undefined> {
+export async function endShellSession(sql: postgres.Sql, id: string, agentId: string, code: number | null, signal: string | null): Promise<ShellSessionRow | undefined> {
   const [row] = await sql<ShellSessionRow[]>`update shell_sessions set ended_at = clock_timestamp(), exit_code = ${code}, signal = ${signal}
-    where id = ${id} and ended_at is null returning *`;
+    where id = ${id} and target_id = ${agentId} and ended_at is null returning *`;
   return row;
 }

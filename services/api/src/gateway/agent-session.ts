@@ -117,7 +117,7 @@ export class AgentSession {
   }
 
   private shellHolder(): ShellRelayHolder {
-    this.shells ??= new ShellRelayHolder(this.agentId, this.features, this.deps);
+    this.shells ??= new ShellRelayHolder(this.agentId, this.features, this.deps, () => this.close(AgentCloseCode.policy, 'shell frame for a session that is not this agent\'s'));
     return this.shells;
   }
 

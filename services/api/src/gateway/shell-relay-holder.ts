@@ -15,12 +15,50 @@ type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
 export class ShellRelayHolder {
   /** Per session, the recording's chain: chunks stored in order, the end after the last of them. */
   private readonly records = new Map<string, Promise<void>>();
+  /**
+   * Sessions known to be this agent's: those a command was forwarded for (the API addresses a
+   * session's commands to its row's agent only), or whose row names this agent.
+   */
+  private readonly own = new Set<string>();
+  /** Sessions being looked up, with the frames that came meanwhile (kept in order, run once it is known). */
+  private readonly pending = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly agentId: string,
     private readonly features: ReadonlySet<string>,
     private readonly deps: { cp: ControlPlane; log: Logger },
+    /** A frame named a session that is not this agent's: the agent's socket is closed (1008). */
+    private readonly onForeign: (session: string) => void = () => {},
   ) {}
+
+  /**
+   * LOUD: an agent is trusted with its own sessions only (SHELL.md §S5): a frame for another
+   * agent's session would write into a stranger's terminal and recording, or end it. `run` is
+   * called, in arrival order per session, once the session is known to be this agent's.
+   */
+  private ifOwn(session: string, run: () => void): void {
+    if (this.own.has(session)) return run();
+    const queued = this.pending.get(session);
+    if (queued) return void queued.push(run);
+    this.pending.set(session, [run]);
+    this.deps.cp.database.sql<{ target_id: string }[]>`select target_id from shell_sessions where id = ${session}`.then(
+      ([row]) => {
+        const waiting = this.pending.get(session) ?? [];
+        this.pending.delete(session);
+        if (row?.target_id !== this.agentId) {
+          this.deps.log.warn({ agentId: this.agentId, session }, 'shell frame for a session that is not this agent\'s: connection closed');
+          return this.onForeign(session);
+        }
+        this.own.add(session);
+        for (const step of waiting) step();
+      },
+      (err: Error) => {
+        // A store outage: these frames are dropped; a client detects the gap and asks for a replay.
+        this.pending.delete(session);
+        this.deps.log.warn({ err: err.message, session }, 'shell frames dropped: could not check the session\'s agent');
+      },
+    );
+  }
 
   /** A bus command as the frame for the agent; an agent that cannot open shells gets none, and the client is told. */
   toAgent(msg: ShellCommand): ServerToAgent | undefined {
@@ -30,6 +68,7 @@ export class ShellRelayHolder {
       }
       return undefined;
     }
+    this.own.add(msg.session);
     return { ...msg, v: 1 } as ServerToAgent;
   }
 
@@ -37,15 +76,23 @@ export class ShellRelayHolder {
   output(buf: Buffer): string | undefined {
     const frame = decodeShellOutputFrame(buf);
     if (typeof frame === 'string') return frame;
+    this.ifOwn(frame.session, () => this.relayOutput(frame));
+    return undefined;
+  }
+
+  private relayOutput(frame: { session: string; offset: number; data: Buffer }): void {
     void publishShellEvent(this.deps.cp, frame.session, { type: 'output', offset: frame.offset, data: frame.data.toString('base64') });
     const cap = this.deps.cp.limits.maxOutputBytes;
     if (frame.offset < cap) {
       this.chain(frame.session, () => recordShellChunk(this.deps.cp.database.sql, frame.session, 1, frame.offset, frame.data, cap).then(() => undefined));
     }
-    return undefined;
   }
 
   fromAgent(msg: AgentShellAttached | AgentShellExit | AgentShellError): void {
+    this.ifOwn(msg.session, () => this.relayControl(msg));
+  }
+
+  private relayControl(msg: AgentShellAttached | AgentShellExit | AgentShellError): void {
     const { cp } = this.deps;
     switch (msg.type) {
       case 'shell_attached':
@@ -57,7 +104,7 @@ export class ShellRelayHolder {
       case 'shell_exit':
         // LOUD: the end is written after every chunk before it is stored, so a session marked ended has its whole recording.
         this.chain(msg.session, async () => {
-          const ended = await endShellSession(cp.database.sql, msg.session, msg.code, msg.signal);
+          const ended = await endShellSession(cp.database.sql, msg.session, this.agentId, msg.code, msg.signal);
           if (ended) {
             await insertAuditEvents(cp.database.sql, [
               {

@@ -4,7 +4,8 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem, waitFor, type ApiClient } from '@vmo/testkit';
+import { encodeShellOutputFrame, PROTOCOL_VERSION } from '@vmo/shared/protocol';
+import { openWebSocket, registerSimAgents, TestSystem, waitFor, type ApiClient } from '@vmo/testkit';
 import { opened, openShell, type ShellClient } from './shell-client.ts';
 
 const GRACE_MS = 3_000;
@@ -200,6 +201,29 @@ describe('shell on an agent (SHELL.md)', () => {
     await p.waitForText('paul-8');
     expect((await admin.request('DELETE', `/v1/policies/${policy.body.id}`)).status).toBe(204);
     expect((await p.closed).code).toBe(4404);
+  });
+
+  it('§S5 an agent naming another agent\'s session is cut off (1008): nothing reaches that terminal, its recording or its end', async () => {
+    const victim = track(await shell());
+    victim.send('echo victim-$((3*3))\r');
+    await victim.waitForText('victim-9');
+    const [rogue] = await registerSimAgents(system.databaseUrl, 1, { prefix: 'rogue' });
+    const conn = await openWebSocket(`${url}/v1/agent/connect`, { token: rogue!.token });
+    if (conn.kind !== 'open') throw new Error(`rogue agent refused: ${conn.status}`);
+    conn.ws.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, agentVersion: 'rogue-1', hostname: 'rogue', os: 'linux', arch: 'x64', jobs: [], features: ['shell'] }));
+    await waitFor('rogue welcomed', () => conn.texts.some((t) => t.includes('"welcome"')) || undefined, 20_000, 10);
+    conn.ws.send(encodeShellOutputFrame({ session: victim.hello.session, offset: victim.offset(), data: Buffer.from('INJECTED\r\n') }), { binary: true });
+    conn.ws.send(JSON.stringify({ type: 'shell_exit', v: PROTOCOL_VERSION, session: victim.hello.session, code: 0, signal: null }));
+    expect((await conn.closed).code).toBe(1008);
+    // The victim's shell is untouched: still open, its next output arrives, nothing injected or recorded.
+    victim.send('echo still-$((4*4))\r');
+    await victim.waitForText('still-16');
+    expect(victim.text()).not.toContain('INJECTED');
+    const [row] = await sql`select ended_at from shell_sessions where id = ${victim.hello.session}`;
+    expect(row!['ended_at']).toBeNull();
+    const recorded = Buffer.concat((await sql`select data from shell_output where session_id = ${victim.hello.session} order by "offset"`).map((r) => r['data'] as Buffer));
+    expect(recorded.toString('utf8')).not.toContain('INJECTED');
+    victim.ws.terminate();
   });
 
   it('§S1 a viewer gets 403 and another team\'s machine 404, before the upgrade; nothing recorded', async () => {
