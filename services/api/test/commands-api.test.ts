@@ -404,5 +404,30 @@ describe('the saved commands API (real system)', () => {
       // The hidden agent's 404 is on record as a denial (a 404 for nobody is not: a read that found nothing).
       expect(hidden.map((r) => r.result)).toEqual(['denied']);
     });
+
+    it('a default target naming a machine the caller may not read is null with defaultTargetHidden, in every listing and read; selectors and local are shown; admins see all', async () => {
+      const byName = (res: ApiResponse) => new Map((res.body.items as { name: string }[]).map((c) => [c.name, c]));
+      const seen = byName(await call(listCommands, '/v1/commands?limit=500', undefined, vera));
+      const hidden = { defaultTarget: null, defaultTargetHidden: true };
+      for (const name of ['m-other-agent', 'm-list', 'm-solo-bare']) expect(seen.get(name), name).toMatchObject(hidden);
+      expect(seen.get('m-agent-by-name')).toMatchObject({ defaultTarget: { type: 'agent', agent: 'web-1' } });
+      expect(seen.get('m-host-qualified')).toMatchObject({ defaultTarget: { type: 'ssh', host: 'box@prod' } });
+      // `box` resolves among what vera may read (box@prod): it names nothing hidden from her.
+      expect(seen.get('m-host-bare')).toMatchObject({ defaultTarget: { type: 'ssh', host: 'box' } });
+      expect(seen.get('m-team-a')).toMatchObject({ defaultTarget: { selector: 'team=a' } });
+      expect(seen.get('m-local')).toMatchObject({ defaultTarget: { type: 'local' } });
+      for (const name of ['m-agent-by-name', 'm-team-a', 'm-local']) expect(seen.get(name), name).not.toHaveProperty('defaultTargetHidden');
+      const text = JSON.stringify([...seen.values()]);
+      for (const secret of ['web-2', 'box@staging', '"host":"solo"']) expect(text).not.toContain(secret);
+      // One command's read, its versions, and a machine's listing (a list default names db-1 AND the hidden box@staging).
+      expect((await call(getCommand, '/v1/commands/m-other-agent', undefined, vera)).body).toMatchObject(hidden);
+      expect((await call(listCommandVersions, '/v1/commands/m-other-agent/versions', undefined, vera)).body.items).toEqual([expect.objectContaining(hidden)]);
+      expect(byName(await call(listAgentCommands, '/v1/agents/db-1/commands', undefined, vera)).get('m-list')).toMatchObject(hidden);
+      // An admin sees them all.
+      const all = byName(await call(listCommands, '/v1/commands?limit=500'));
+      expect(all.get('m-other-agent')).toMatchObject({ defaultTarget: { type: 'agent', agent: 'web-2' } });
+      expect(all.get('m-list')).toMatchObject({ defaultTarget: { agents: ['db-1'], hosts: ['box@staging'] } });
+      expect(all.get('m-list')).not.toHaveProperty('defaultTargetHidden');
+    });
   });
 });

@@ -29,8 +29,9 @@ type RunBody = NonNullable<Parameters<VmoClient['commands']['run']>[1]>;
 const usage = (message: string) => new CliError(message, ExitCode.usage, 'usage');
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** Where a command runs when a run names nothing: `agent:web-1`, `host:db-1@prod`, `local`, `selector role=web`; `-` for none. */
-export function defaultTargetText(t: Command['defaultTarget']): string {
+/** Where a command runs when a run names nothing: `agent:web-1`, `host:db-1@prod`, `local`, `selector role=web`; `-` for none; `(hidden)` for a machine the caller may not read. */
+export function defaultTargetText(t: Command['defaultTarget'], hidden?: boolean): string {
+  if (hidden) return '(hidden)';
   if (t === null) return '-';
   if ('type' in t) return t.type === 'local' ? 'local' : t.type === 'agent' ? `agent:${t.agent}` : `host:${t.host}`;
   return runTargets({ targets: t });
@@ -49,7 +50,7 @@ const COLUMNS: Column<Command>[] = [
   { header: 'NAME', value: (c) => c.name },
   { header: 'VERSION', value: (c) => String(c.version) },
   { header: 'PARAMS', value: (c) => c.params.map((p) => p.name).join(',') || '-' },
-  { header: 'DEFAULT TARGET', value: (c) => defaultTargetText(c.defaultTarget) },
+  { header: 'DEFAULT TARGET', value: (c) => defaultTargetText(c.defaultTarget, c.defaultTargetHidden) },
   { header: 'OWNER', value: (c) => c.createdBy ?? '-', wide: true },
   { header: 'CHANGED', value: (c) => c.updatedAt, wide: true },
   { header: 'DESCRIPTION', value: (c) => cut(c.description ?? '', 60) },
@@ -69,7 +70,7 @@ function printCommand(c: Command, wide: boolean): void {
     ['Name', c.name],
     ['Version', String(c.version)],
     ['Description', c.description ?? '-'],
-    ['Default target', defaultTargetText(c.defaultTarget)],
+    ['Default target', defaultTargetText(c.defaultTarget, c.defaultTargetHidden)],
     ['Timeout', c.timeoutMs === null ? '-' : `${c.timeoutMs} ms`],
     ['Labels', labelText(c.labels) || '-'],
     ['Owner', c.createdBy ?? '-'],

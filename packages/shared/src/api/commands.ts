@@ -20,6 +20,10 @@ const Definition = {
   script: z.string().meta({ description: 'The shell text as given; parameters are never pasted into it', example: 'docker ps --filter "name=$VMO_PARAM_NAME" --format "{{.Names}} {{.Status}}"' }),
   params: z.array(Param),
   defaultTarget: Target,
+  defaultTargetHidden: z
+    .literal(true)
+    .optional()
+    .meta({ description: 'Present (true) when the default target names an agent or host the caller may not read: `defaultTarget` is then null. Selectors are shown: they are labels, not machines' }),
   timeoutMs: z.number().int().nullable().meta({ description: "A run's timeout unless the run gives one; null: the job default (1 h)" }),
   labels: z.record(z.string(), z.string()).meta({ description: 'Put on every job (and run) it starts, with the run\'s own' }),
 };
@@ -75,7 +79,7 @@ export const ListCommandVersionsQuery = z
   .strict();
 
 const ACCESS =
-  'Anyone with `commands:read` (viewers too) sees every command: put no secret in a script, declare a `secret` parameter instead. Creating takes `commands:write` (admins and operators); changing or deleting a command is its owner\'s (who created it) or an admin\'s: anyone else is 403 `forbidden`.';
+  'Anyone with `commands:read` (viewers too) sees every command: put no secret in a script, declare a `secret` parameter instead. Creating takes `commands:write` (admins and operators); changing or deleting a command is its owner\'s (who created it) or an admin\'s: anyone else is 403 `forbidden`. A default target naming a machine the caller may not read is shown as null with `defaultTargetHidden: true`.';
 const PARAMS =
   'Each parameter is `{name, type: string|int|bool|enum, required?, default?, description?}`, plus `pattern` and `secret` (string), `min`/`max` (int), `values` (enum). Names are `[a-z][a-z0-9_]*`: a value reaches the script ONLY as the environment variable VMO_PARAM_<NAME> (upper-cased), never pasted into the script, so `\'; rm -rf ~; \'` is just bytes in $VMO_PARAM_X. `pattern` is RE2 syntax (linear-time matching: no look-around, no back-references; a pattern RE2 refuses is 400 naming it) matched against the whole value; string values are at most 4096 bytes. A `secret` value goes to the job\'s secretEnv (sealed until it ends, `***` in its output, never in an answer or a log; at least 4 bytes) and takes no default.';
 const BAD_BODY = { 400: ['validation_failed', 'invalid_json'] } as const;

@@ -6,3 +6,4 @@ export * from './param-pattern.ts';
 export * from './param-values.ts';
 export * from './run-command.ts';
 export * from './machine-commands.ts';
+export * from './default-target-visibility.ts';

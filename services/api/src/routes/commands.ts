@@ -26,7 +26,8 @@ export interface CommandRouteOptions {
  * the same scope, and to be its owner or an admin (the service's 403). Running takes `jobs:run`:
  * it IS a job or run submission, judged by the policies exactly as POST /v1/jobs and /v1/runs
  * (@vmo/shared/commands runCommand). The machine listings take `commands:read` and the machine's
- * own read scope; a machine the policies hide is 404, as its GET is.
+ * own read scope; a machine the policies hide is 404, as its GET is. Every answer that lists or
+ * reads commands hides a default target naming a machine the caller may not read (showDefaultTargets).
  */
 export function commandRoutes(cp: ControlPlane, { maxTargets }: CommandRouteOptions) {
   const app = new OpenAPIHono<AuthEnv>();
@@ -41,9 +42,15 @@ export function commandRoutes(cp: ControlPlane, { maxTargets }: CommandRouteOpti
     return c.json(command, 201);
   }, { scope: 'commands:write' });
 
-  openapiRoute(app, listCommands, async (c, input) => c.json(await commands.listCommands(cp, input.query()), 200), { scope: 'commands:read' });
+  // Listings and reads hide a default target naming a machine the caller may not read (issue 11).
+  const shown = async <T extends { defaultTarget: commands.DefaultTargetInput | null }>(c: Context<AuthEnv>, items: T[]) => commands.showDefaultTargets(cp, await grantsOf(c, cp), items);
 
-  openapiRoute(app, getCommand, async (c, input) => c.json(await commands.getCommand(cp, input.params().name), 200), { scope: 'commands:read' });
+  openapiRoute(app, listCommands, async (c, input) => {
+    const page = await commands.listCommands(cp, input.query());
+    return c.json({ ...page, items: await shown(c, page.items) }, 200);
+  }, { scope: 'commands:read' });
+
+  openapiRoute(app, getCommand, async (c, input) => c.json((await shown(c, [await commands.getCommand(cp, input.params().name)]))[0]!, 200), { scope: 'commands:read' });
 
   openapiRoute(app, updateCommand, async (c, input) => {
     const { name } = input.params();
@@ -55,7 +62,10 @@ export function commandRoutes(cp: ControlPlane, { maxTargets }: CommandRouteOpti
     return c.body(null, 204);
   }, { scope: 'commands:write' });
 
-  openapiRoute(app, listCommandVersions, async (c, input) => c.json(await commands.listCommandVersions(cp, input.params().name, input.query()), 200), { scope: 'commands:read' });
+  openapiRoute(app, listCommandVersions, async (c, input) => {
+    const page = await commands.listCommandVersions(cp, input.params().name, input.query());
+    return c.json({ ...page, items: await shown(c, page.items) }, 200);
+  }, { scope: 'commands:read' });
 
   openapiRoute(app, runCommand, async (c, input) => {
     const { name } = input.params();
@@ -70,14 +80,15 @@ export function commandRoutes(cp: ControlPlane, { maxTargets }: CommandRouteOpti
     const agent = await agents.getAgent(cp, id);
     // As GET /v1/agents/{id}: judged on its REGISTERED labels; a hidden agent is nobody.
     if (!(await mayReadAgentId(cp.database.sql, await grantsOf(c, cp), agent.id))) throw deniedByPolicy(notFound('agent', id));
-    return c.json({ items: await commands.commandsForMachine(cp, { kind: 'agent', id: agent.id, name: agent.name }) }, 200);
+    // A list default may name another machine too, one the caller may not read.
+    return c.json({ items: await shown(c, await commands.commandsForMachine(cp, { kind: 'agent', id: agent.id, name: agent.name })) }, 200);
   }, { scope: ['commands:read', 'agents:read'] });
 
   openapiRoute(app, listHostCommands, async (c, input) => {
     const { id } = input.params();
     const host = await hosts.getHost(cp, id);
     if (!mayReadMachine(await grantsOf(c, cp), host.labels)) throw deniedByPolicy(notFound('host', id));
-    return c.json({ items: await commands.commandsForMachine(cp, { kind: 'ssh', id: host.id, name: host.name, environment: host.environment }) }, 200);
+    return c.json({ items: await shown(c, await commands.commandsForMachine(cp, { kind: 'ssh', id: host.id, name: host.name, environment: host.environment })) }, 200);
   }, { scope: ['commands:read', 'hosts:read'] });
 
   return app;
