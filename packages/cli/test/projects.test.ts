@@ -2,7 +2,8 @@
  * Issue 15 §Projects: `vmo projects add|ls|targets|run|import|rm` against the real stack (an API
  * and a worker running local jobs), the real CLI as a child process: a project added, its targets
  * discovered (the default goal marked, descriptions from `## `), `run` streaming make's output
- * and exiting with make's exit code, a hostile NAME=value printed and not run, a word that is no
+ * and exiting with make's exit code, a NAME=value pasted into a recipe printed as written, one
+ * holding shell syntax refused with nothing run, a word that is no
  * make variable refused as usage (2) before anything is sent; a registry imported with its bad
  * lines reported; the project removed.
  */
@@ -48,8 +49,8 @@ describe('vmo projects (real stack)', { timeout: 180_000 }, () => {
     const targets = await vmo(['projects', 'targets', 'web']);
     const lines = ok(targets).trimEnd().split('\n');
     expect(lines[0]).toMatch(/^TARGET +DESCRIPTION$/);
-    expect(lines.slice(1).map((l) => l.replace(/ {2,}/g, ' | '))).toEqual(['build | Build it', 'docs/html | -', 'fail | Exit 3', 'lint * | Run the linters', 'show | Print MSG']);
-    expect(targets.stderr.toString()).toMatch(/^web: 5 targets, discovered now \d+s ago by job job_[0-9a-z]{20}\n$/);
+    expect(lines.slice(1).map((l) => l.replace(/ {2,}/g, ' | '))).toEqual(['build | Build it', 'docs/html | -', 'fail | Exit 3', 'lint * | Run the linters', 'paste | Paste MSG into the recipe', 'show | Print MSG']);
+    expect(targets.stderr.toString()).toMatch(/^web: 6 targets, discovered now \d+s ago by job job_[0-9a-z]{20}\n$/);
     const json = JSON.parse(ok(await vmo(['projects', 'targets', 'web', '--json'])));
     expect(json).toMatchObject({ alias: 'web', cached: true, defaultGoal: 'lint', source: 'make' });
 
@@ -60,10 +61,13 @@ describe('vmo projects (real stack)', { timeout: 180_000 }, () => {
     expect(failed.stderr.toString()).toContain('failing');
   });
 
-  it('NAME=value reaches make as written: a hostile value is printed, not run', async () => {
-    const value = "it's $(touch pwned) `touch pwned`; touch pwned";
-    const ran = await vmo(['projects', 'run', 'web', 'show', `MSG=${value}`]);
-    expect([ran.code, ran.stdout.toString()], ran.stderr.toString()).toEqual([0, `MSG=[${value}]\n`]);
+  it('NAME=value reaches make as written, pasted into a recipe; a value holding shell syntax is refused, nothing run', async () => {
+    const value = '* ~ x #y 1.4.2 -O2 -g';
+    const ran = await vmo(['projects', 'run', 'web', 'paste', `MSG=${value}`]);
+    expect([ran.code, ran.stdout.toString()], ran.stderr.toString()).toEqual([0, `${value}\n`]);
+    const refused = await vmo(['projects', 'run', 'web', 'paste', 'MSG=$(touch pwned)']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.toString()).toContain('args.MSG: values may not hold $');
     expect(existsSync(join(project, 'pwned'))).toBe(false);
   });
 

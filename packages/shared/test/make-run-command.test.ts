@@ -2,7 +2,9 @@
  * The run command of a project's target (issue 15: "args validated, passed safely … injection
  * attempts inert, asserted on the filesystem"), through a real `sh -c` and real GNU make: a
  * hostile directory, target and values reach make exactly as written, and nothing they try to
- * run runs. The same through the whole stack (API, worker, agent, sshd): services/api/test/projects.e2e.test.ts.
+ * run runs. This is the quoting alone, with values the API would refuse (MakeArgs refuses shell
+ * syntax, because a Makefile that pastes `$(NAME)` into a recipe undoes any quoting): the run
+ * command must be safe on its own. The same through the whole stack (API, worker, agent, sshd): services/api/test/projects.e2e.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';

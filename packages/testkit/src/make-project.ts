@@ -2,15 +2,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** A small project: an include, descriptions, a phony set, a pattern rule, a target with a slash. */
+/** A small project: an include, descriptions, a phony set, a pattern rule, a target with a slash, recipes that use MSG. */
 export const PROJECT_MAKEFILE = [
   'include mk/common.mk',
   'NAME := web',
-  '.PHONY: build show fail',
+  '.PHONY: build show paste fail',
   'build: ## Build it',
   '\t@echo built $(NAME) > build.out; echo built $(NAME)',
   'show: ## Print MSG',
   '\t@printf \'%s\' "$$MSG" > value.txt; printf \'MSG=[%s]\\n\' "$$MSG"',
+  // Pastes MSG into the recipe's text, as Makefiles do: quoted, and unquoted (the words of `:` go nowhere).
+  'paste: ## Paste MSG into the recipe',
+  '\t@printf \'%s\\n\' "$(MSG)"',
+  '\t@: $(MSG)',
   'fail: ## Exit 3',
   '\t@echo failing >&2; exit 3',
   'docs/html:',

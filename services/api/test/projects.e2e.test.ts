@@ -2,7 +2,8 @@
  * Issue 15 §Projects on the real stack (API and worker processes, a real agent, a real sshd,
  * Postgres, Redis, GNU make): a project's targets discovered by a job on an agent and on an SSH
  * host (includes, descriptions, specials and patterns left out), cached, refreshed; a target run
- * as a job with live output, its arguments inert whatever they hold (asserted on the filesystem);
+ * as a job with live output; an argument holding shell syntax refused, any other inert even where
+ * the Makefile pastes it into a recipe (asserted on the filesystem);
  * an offline agent, a missing directory or Makefile, a failing makefile and a slow list command
  * each end the discovery with a clear 422 within its bound; the registry import; bad input.
  * Access by policy: projects-access.e2e.test.ts.
@@ -14,8 +15,10 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { type ApiClient, followJob, generateKey, knownHostsLine, type Sshd, startSshd, TestSystem, writeMakeProject } from '@vmo/testkit';
 
-/** Values that try to create `pwned` in the project's directory, one way or another. */
-const HOSTILE = ["'; touch pwned; '", '$(touch pwned)', '`touch pwned`', '$(shell touch pwned)', '"; touch pwned; "', 'x; touch pwned #'];
+/** Values that would create `pwned` in the project's directory through a recipe that pastes them: refused. */
+const HOSTILE = ["'; touch pwned; '", '$(touch pwned)', '`touch pwned`', '$(shell touch pwned)', '"; touch pwned; "', 'x; touch pwned #', 'x && touch pwned', 'x | touch pwned', 'x > pwned', '\\$(touch pwned)'];
+/** Values with spaces, globs, `~`, `#`, a tab: allowed, and as inert pasted into a recipe, quoted or not. */
+const ALLOWED = ['1.4.2 -O2 -g', '* ? [x] ~ ~/x', 'x #y !x 50% k=v,w user@host:/p {a,b}', '\ttouch pwned', ' touch pwned'];
 
 describe('projects: Makefile targets discovered and run (real system)', () => {
   let system: TestSystem;
@@ -76,7 +79,7 @@ describe('projects: Makefile targets discovered and run (real system)', () => {
         const res = await admin.request('GET', `/v1/projects/${alias}/targets`);
         expect(res.status, res.text).toBe(200);
         const names = (res.body.targets as { name: string }[]).map((t) => t.name);
-        expect(names).toEqual(['build', 'docs/html', 'fail', 'lint', 'show']);
+        expect(names).toEqual(['build', 'docs/html', 'fail', 'lint', 'paste', 'show']);
         expect(res.body.targets.find((t: { name: string }) => t.name === 'lint')).toEqual({ name: 'lint', description: 'Run the linters', phony: false, file: 'mk/common.mk', line: 2 });
         expect(res.body.targets.find((t: { name: string }) => t.name === 'build')).toMatchObject({ description: 'Build it', phony: true, file: 'Makefile' });
         expect(res.body).toMatchObject({ alias, source: 'make', cached: false, defaultGoal: 'lint' }); // the included makefile's rule comes first
@@ -93,7 +96,7 @@ describe('projects: Makefile targets discovered and run (real system)', () => {
         expect(refreshed.status, refreshed.text).toBe(200);
         expect(refreshed.body.cached).toBe(false);
         expect(refreshed.body.jobId).not.toBe(job.id);
-        expect((await admin.request('GET', `/v1/projects/${alias}`)).body).toMatchObject({ targetCount: 5, discoveryJobId: refreshed.body.jobId, discoverySource: 'make' });
+        expect((await admin.request('GET', `/v1/projects/${alias}`)).body).toMatchObject({ targetCount: 6, discoveryJobId: refreshed.body.jobId, discoverySource: 'make' });
       });
 
       it('runs a target as a job with its output live, and a failing one ends with its exit code', async () => {
@@ -122,18 +125,28 @@ describe('projects: Makefile targets discovered and run (real system)', () => {
     });
   }
 
-  it('arguments reach make as written and run nothing, in a directory whose name is an injection attempt too (asserted on the filesystem)', async () => {
+  it('an argument holding shell syntax is refused (400 naming it) and nothing runs; any other reaches make as written, even pasted into a recipe, in a directory whose name is an injection attempt too (asserted on the filesystem)', async () => {
     for (const [alias, target] of [['hostile-agent', { type: 'agent', agent: 'a-1' }], ['hostile-ssh', { type: 'ssh', host: 'box@e2e' }]] as const) {
       await create({ alias, dir: hostileDir, target });
-      // Every value through the agent; over SSH (a few seconds a job here) the quoting kinds: '…', $(…), `…`.
-      for (const value of alias === 'hostile-agent' ? HOSTILE : HOSTILE.slice(0, 3)) {
-        const res = await admin.request('POST', `/v1/projects/${alias}/targets/show/run`, { args: { MSG: value } });
+      const before = (await sql`select count(*)::int as n from jobs`)[0]!.n as number;
+      for (const value of HOSTILE) {
+        const res = await admin.request('POST', `/v1/projects/${alias}/targets/paste/run`, { args: { MSG: value } });
+        expect(res.status, res.text).toBe(400);
+        expect(res.body.error.details.field).toBe('args.MSG');
+      }
+      expect((await sql`select count(*)::int as n from jobs`)[0]!.n).toBe(before);
+      // Every value through the agent; over SSH (a few seconds a job here) a few.
+      for (const value of alias === 'hostile-agent' ? ALLOWED : ALLOWED.slice(0, 2)) {
+        const res = await admin.request('POST', `/v1/projects/${alias}/targets/paste/run`, { args: { MSG: value } });
         expect(res.status, res.text).toBe(201);
         const ended = await admin.waitForEnd(res.body.id);
-        expect(ended.status, `${alias} ${value}: ${(await admin.logs(res.body.id)).toString()}`).toBe('succeeded');
-        expect(await readFile(join(hostileDir, 'value.txt'), 'utf8')).toBe(value);
-        expect((await admin.logs(res.body.id)).toString()).toBe(`MSG=[${value}]\n`);
+        const output = (await admin.logs(res.body.id)).toString();
+        expect(ended.status, `${alias} ${JSON.stringify(value)}: ${output}`).toBe('succeeded');
+        expect(output).toBe(`${value.trimStart()}\n`); // make drops a value's leading blanks, as for any NAME=value
       }
+      const shown = await admin.request('POST', `/v1/projects/${alias}/targets/show/run`, { args: { MSG: ALLOWED[0] } });
+      expect((await admin.waitForEnd(shown.body.id)).status).toBe('succeeded');
+      expect(await readFile(join(hostileDir, 'value.txt'), 'utf8')).toBe(ALLOWED[0]);
     }
     expect((await readdir(hostileDir)).sort()).toEqual(['Makefile', 'mk', 'value.txt']);
     expect((await readdir(root)).sort()).toEqual(['broken', 'empty', `it's "web" $(touch pwned)`, 'web']);
@@ -226,7 +239,7 @@ describe('projects: Makefile targets discovered and run (real system)', () => {
     const again = await admin.request('POST', '/v1/projects/import', { target: { type: 'ssh', host: 'box@e2e' }, registry: `reg-web=${webDir}\nreg-home=/root\n` });
     expect(again.body).toMatchObject({ created: [], updated: [{ alias: 'reg-home', dir: '/root' }], unchanged: [{ alias: 'reg-web' }], skipped: [] });
     // An imported project is a project: its targets are there to discover.
-    expect((await admin.request('GET', '/v1/projects/reg-web/targets')).body.targets).toHaveLength(5);
+    expect((await admin.request('GET', '/v1/projects/reg-web/targets')).body.targets).toHaveLength(6);
   });
 
   it('bad input is a 400 naming the field, a taken alias 409, and a project is gone after DELETE', async () => {

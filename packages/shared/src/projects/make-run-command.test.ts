@@ -27,6 +27,13 @@ describe('MakeArgs', () => {
     expect(problem({ '-j4': 'a' })).toMatch(/names are letters/);
     for (const name of ['SHELL', 'MAKEFLAGS', 'MAKEFILES', 'MAKE', 'MFLAGS', 'GNUMAKEFLAGS', 'VPATH', 'CURDIR']) expect(problem({ [name]: 'x' }), name).toMatch(/changes how make runs/);
   });
+  it('refuses values holding what a recipe\'s shell would read as syntax (make pastes values into recipes): $ ` \\ quotes ; & | < > ( )', () => {
+    for (const value of ['$(rm -rf ~)', '`id`', '${HOME}', 'a\\b', '"', "it's", 'a;b', 'a&b', 'a|b', 'a>b', 'a<b', '(x)']) {
+      expect(problem({ V: value }), value).toMatch(/^V: values may not hold \$ ` \\ " ' ; & \| < > \( \): make pastes a value into the recipe's shell text/);
+    }
+    for (const value of ['1.4.2', '-O2 -g', 'a b', '*', '~/x', 'x #y', '!x', '50%', 'k=v,w', 'user@host:/p', '{a,b}', '[x]?', '']) expect(problem({ V: value }), value).toBeUndefined();
+  });
+
   it('refuses values with a newline or a control character, and too many or too long', () => {
     expect(problem({ A: 'a\nb' })).toMatch(/one line/);
     expect(problem({ A: 'a\tb' })).toBeUndefined();

@@ -63,6 +63,19 @@ export const MAKE_ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
  */
 export const RESERVED_MAKE_ARGS = /^(?:MAKE\w*|SHELL|MFLAGS|GNUMAKEFLAGS|VPATH|CURDIR|SUFFIXES)$/;
 export const MAX_MAKE_ARGS = 64;
+/**
+ * LOUD: what a make variable's value may not hold. vmo hands the value to make as one argv word
+ * (make-run-command.ts), but make itself pastes it, as text, into every recipe line that writes
+ * `$(NAME)`, and the recipe's shell then reads it: in `echo "deploying $(VERSION)"` a VERSION of
+ * `$(rm -rf ~)` is a command substitution the shell runs. No quoting vmo does survives that
+ * (make undoes it), so the characters that end a command, start
+ * a substitution or a redirection, or break the recipe's quotes are refused: `$`, backquote, `\`,
+ * quotes, `;`, `&`, `|`, `<`, `>`, `(`, `)`. Spaces, globs, `~`, `#`, `=`, `,`, `/`, `@`, `%`, `+`
+ * stay allowed (CFLAGS="-O2 -g", a path, a list): they can change what a command does with its
+ * arguments, as on any command line, but cannot add a command.
+ */
+export const SHELL_SYNTAX = /[$`\\"';&|<>()]/;
+const SHELL_SYNTAX_SHOWN = '$ ` \\ " \' ; & | < > ( )';
 export const MAX_MAKE_ARG_VALUE_BYTES = 4096;
 
 export const MakeArgs = z
@@ -75,14 +88,15 @@ export const MakeArgs = z
       z
         .string({ error: 'values must be strings' })
         .refine((v) => Buffer.byteLength(v) <= MAX_MAKE_ARG_VALUE_BYTES, `values must be at most ${MAX_MAKE_ARG_VALUE_BYTES} bytes`)
-        .refine((v) => !/[\x00-\x08\x0a-\x1f\x7f]/.test(v), 'values are one line (no control characters but tab)'),
+        .refine((v) => !/[\x00-\x08\x0a-\x1f\x7f]/.test(v), 'values are one line (no control characters but tab)')
+        .refine((v) => !SHELL_SYNTAX.test(v), `values may not hold ${SHELL_SYNTAX_SHOWN}: make pastes a value into the recipe's shell text wherever the Makefile writes $(NAME), where these would run commands`),
       'values',
     ),
   )
   .refine((a) => Object.keys(a).length <= MAX_MAKE_ARGS, `at most ${MAX_MAKE_ARGS} variables`)
   .meta({
     description:
-      'Make variables, as `make <target> NAME=value` sets them (they override the Makefile\'s). Each reaches make as one argv word, `$` doubled so make keeps the value as written: never shell text. Names of letters, digits and `_`; SHELL, MAKE*, MFLAGS, GNUMAKEFLAGS, VPATH, CURDIR and SUFFIXES are refused.',
+      'Make variables, as `make <target> NAME=value` sets them (they override the Makefile\'s). Each reaches make as one argv word, never shell text. Names of letters, digits and `_`; SHELL, MAKE*, MFLAGS, GNUMAKEFLAGS, VPATH, CURDIR and SUFFIXES are refused. Values are one line without `$`, backquote, `\\`, quotes, `;`, `&`, `|`, `<`, `>`, `(` or `)`: make pastes a value into its recipes\' shell text, so those could run commands whatever vmo does.',
     example: { VERSION: '1.2.3', ENV: 'staging' },
   });
 
