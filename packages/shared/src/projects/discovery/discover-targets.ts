@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ControlPlane } from '../../control-plane/control-plane.ts';
 import type { DiscoverySource, MakeTarget } from '../../domain/make-target.ts';
 import { AppError } from '../../errors/app-error.ts';
+import { validationError } from '../../errors/zod-error.ts';
 import { JobInput } from '../../jobs/job-input.ts';
 import { readOutput } from '../../jobs/read-output.ts';
 import { submitJob } from '../../jobs/submit-job.ts';
@@ -54,13 +55,16 @@ export interface DiscoverOptions {
  */
 export async function discoverTargets(cp: ControlPlane, row: ProjectRow, actor: ProjectActor, opts: DiscoverOptions): Promise<ProjectTargets> {
   const marker = `vmo-discovery-${randomBytes(12).toString('hex')}`;
-  const input = JobInput.parse({
+  // safeParse: a project row holds what the contract took (a 4 KiB dir, a list command); a job it cannot make is a 400, never a 500.
+  const parsedInput = JobInput.safeParse({
     command: discoveryScript({ dir: row.dir, marker, listCommand: row.list_command }),
     target: projectJobTarget(row),
     // The API cancels it at the bound; its own timeout, a little later, ends it should that API node die meanwhile.
     timeoutMs: opts.timeoutMs + JOB_TIMEOUT_MARGIN_MS,
     labels: { 'vmo.project': row.alias, 'vmo.action': 'discover' },
   });
+  if (!parsedInput.success) throw validationError(parsedInput.error);
+  const input = parsedInput.data;
   const job = await submitJob(cp, input, actor.name, undefined, actor.userId, opts.hostId);
   await opts.onSubmitted?.(job.id);
   const where = `${row.dir} on ${machineName(row)}`;
@@ -87,7 +91,8 @@ export async function discoverTargets(cp: ControlPlane, row: ProjectRow, actor: 
     const fatal = out.makeStderr?.split('\n').find((l) => l.includes('*** '));
     if (fatal) throw fail('make_failed', `make could not read the makefiles: ${fatal.trim().slice(0, 500)}`);
     if (out.database === undefined || !parseMakeDatabase(out.database).complete) throw ended(fail, end, "make's database was not printed whole");
-    found = { ...makeTargetsOf(out.database, out.sources), source: 'make' };
+    const { targets, defaultGoal } = makeTargetsOf(out.database, out.sources);
+    found = { targets, defaultGoal, source: 'make' };
   }
 
   // Stored only if the project still is what was discovered (a PATCH meanwhile forgets it).
