@@ -107,7 +107,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
       fatal: (reason) => {
         // Nobody will ever take this output: leave no orphaned process groups behind.
         runner.killAll();
-        shells?.killAll();
+        void shells?.killAll();
         opts.onFatal?.(reason);
       },
     },
@@ -129,7 +129,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
       log.warn('stopping with output or exits the server has not acknowledged', { held: runner.heldCount, bytes: runner.bufferedBytes });
     }
     runner.killAll();
-    shells?.killAll();
+    await shells?.killAll();
     heartbeat?.stop();
     await connection.close();
     log.info('stopped');

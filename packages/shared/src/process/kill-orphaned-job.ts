@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { findMarkedProcesses, signalProcesses } from './marked-processes.ts';
 
 /**
  * SIGKILL every process on this machine that belongs to job `jobId`: the processes whose
@@ -11,33 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
  * number of processes signalled.
  */
 export function killOrphanedJobProcesses(jobId: string): number {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return 0;
-  }
-  const needle = Buffer.from(`\0VMO_JOB_ID=${jobId}\0`);
-  let killed = 0;
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    let environ: Buffer;
-    try {
-      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]);
-    } catch {
-      continue; // gone, or not ours
-    }
-    if (!environ.includes(needle)) continue;
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // not a group leader (first), or already gone
-      }
-    }
-    killed++;
-  }
-  return killed;
+  const pids = findMarkedProcesses({ env: { name: 'VMO_JOB_ID', value: jobId } });
+  signalProcesses(pids, 'SIGKILL');
+  return pids.length;
 }

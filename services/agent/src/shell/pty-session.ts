@@ -1,7 +1,7 @@
 import { accessSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { IPty } from 'node-pty';
-import { jobEnv } from '@vmo/shared/process';
+import { findMarkedProcesses, jobEnv, signalProcesses } from '@vmo/shared/process';
 import type { RunAsUser } from '@vmo/shared/process';
 import {
   MAX_CHUNK_BYTES,
@@ -60,6 +60,7 @@ export class PtySession {
   private flowTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private exit: { code: number | null; signal: string | null } | undefined;
+  private killing: Promise<void> | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
@@ -137,22 +138,32 @@ export class PtySession {
     if (!this.exit) this.pty.resize(cols, rows);
   }
 
-  /** Kill the process group (the agent stops, or the grace is over). */
-  kill(): void {
-    if (this.exit) return;
-    const pid = this.pty.pid;
-    try {
-      process.kill(-pid, 'SIGHUP');
-    } catch {
-      this.pty.kill('SIGHUP');
+  /**
+   * Kill everything the session started (the agent stops, or the grace is over): SIGHUP, then
+   * SIGKILL what is left after REAP_KILL_MS. LOUD: not only the shell's process group: an
+   * interactive shell gives each pipeline a group of its own, and `nohup`, `trap '' HUP` or a
+   * disowned job ignore the HUP. So every process in the PTY's session (its leader is the shell)
+   * or carrying VMO_SHELL_SESSION=<id> is signalled. Resolves once none is left (or after the
+   * SIGKILL), so an agent that stops waits for it.
+   */
+  kill(): Promise<void> {
+    if (this.killing) return this.killing;
+    if (this.exit) return Promise.resolve();
+    this.killing = this.reap();
+    return this.killing;
+  }
+
+  private async reap(): Promise<void> {
+    const mark = { env: { name: 'VMO_SHELL_SESSION', value: this.spec.id }, sessionId: this.pty.pid };
+    signalProcesses([this.pty.pid, ...findMarkedProcesses(mark)], 'SIGHUP');
+    const deadline = Date.now() + REAP_KILL_MS;
+    while (Date.now() < deadline && findMarkedProcesses(mark).length > 0) await new Promise((r) => setTimeout(r, 50));
+    // Looked up again: a pid seen before the wait may have been reused since.
+    const left = findMarkedProcesses(mark);
+    if (left.length > 0) {
+      this.log.info('shell reap: SIGKILL for what ignored SIGHUP', { session: this.spec.id, processes: left.length });
+      signalProcesses(left, 'SIGKILL');
     }
-    setTimeout(() => {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, REAP_KILL_MS).unref();
   }
 
   private onData(data: Buffer): void {
@@ -211,7 +222,7 @@ export class PtySession {
     if (this.exit || this.graceTimer) return;
     this.graceTimer = setTimeout(() => {
       this.log.info('shell reaped: nobody attached within the grace', { session: this.spec.id, graceMs: this.spec.graceMs });
-      this.kill();
+      void this.kill();
     }, this.spec.graceMs);
   }
 

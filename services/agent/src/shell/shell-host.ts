@@ -51,9 +51,9 @@ export class ShellHost {
     }
   }
 
-  /** Stopping: kill every PTY (their process groups). */
-  killAll(): void {
-    for (const s of this.sessions.values()) s.kill();
+  /** Stopping: kill every session's processes (PtySession.kill); resolves when they are gone. */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.kill()));
   }
 
   private open(msg: Extract<ShellFrame, { type: 'shell_open' }>): void {

@@ -2,6 +2,7 @@
  * Issue 17, protocol/SHELL.md: an interactive shell on a real agent with a real PTY (node-pty),
  * through a real API, worker, Postgres and Redis. Tests name the section they check.
  */
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeShellOutputFrame, PROTOCOL_VERSION } from '@vmo/shared/protocol';
@@ -150,6 +151,33 @@ describe('shell on an agent (SHELL.md)', () => {
     // A reattach to it is a 404 (ended).
     const refused = await openShell(url, 'box', token(), { session: c.hello.session, offset: 0 });
     expect('refused' in refused && refused.refused).toBe(404);
+  });
+
+  it('§S4 reaping kills what ignores SIGHUP in its own process group too (SIGHUP, then SIGKILL)', async () => {
+    const c = track(await shell());
+    c.send(`sh -c 'trap "" HUP; exec sleep 100417' & echo bg-pid-$!\r`);
+    await c.waitForText(/bg-pid-\d+/);
+    const pid = Number(/bg-pid-(\d+)/.exec(c.text())![1]);
+    // Alive and not a zombie (an unreaped zombie under a container's init is as good as gone).
+    const alive = () => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    c.control({ type: 'close' });
+    await c.closed;
+    await waitFor('session reaped', async () => (await sql`select ended_at from shell_sessions where id = ${c.hello.session}`)[0]?.['ended_at'] ?? undefined, GRACE_MS + 20_000, 100);
+    await waitFor('HUP-ignoring process killed', () => !alive() || undefined, 15_000, 100).catch((err: Error) => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      throw err;
+    });
   });
 
   it('§S6 a client that stops reading while yes runs: the PTY is paused, what the server holds stays bounded', async () => {
