@@ -335,6 +335,14 @@ describe('bad input over REST (in-process)', () => {
       expect(res.body.error.details?.field).toBe('registry');
     });
 
+    it('POST /v1/projects/{alias}/targets/{target}/run: args the contract takes (17 values of 4000 bytes) past a job\'s command budget are 400 naming args, no discovery, no job, not a 500', async () => {
+      const created = await call('POST', '/v1/projects', { body: JSON.stringify({ alias: 'p-budget', dir: '/srv/app', target: { type: 'local' } }) });
+      expect(created.status, created.text).toBe(201);
+      const args = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`V${i}`, 'x'.repeat(4000)]));
+      const res = await refused('POST', '/v1/projects/p-budget/targets/build/run', { body: JSON.stringify({ args }) }, 400, 'validation_failed', /^args: the make command would be \d+ bytes/);
+      expect(res.body.error.details?.field).toBe('args');
+    });
+
     it.each([
       ['GET', '/v1/projects/a%00b', 'alias'],
       ['DELETE', '/v1/projects/a%00b', 'alias'],

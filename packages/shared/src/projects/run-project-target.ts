@@ -1,6 +1,7 @@
 import type { ControlPlane } from '../control-plane/control-plane.ts';
-import { AppError } from '../errors/app-error.ts';
-import { JobInput } from '../jobs/job-input.ts';
+import { AppError, badRequest } from '../errors/app-error.ts';
+import { validationError } from '../errors/zod-error.ts';
+import { JobInput, MAX_COMMAND_BYTES } from '../jobs/job-input.ts';
 import type { JobView } from '../jobs/job-view.ts';
 import { submitJob } from '../jobs/submit-job.ts';
 import { cachedTargets, discoverTargets } from './discovery/discover-targets.ts';
@@ -24,6 +25,9 @@ export async function runProjectTarget(
   opts: { discoveryTimeoutMs: number },
 ): Promise<JobView> {
   const { row, hostId } = await projectToActOn(cp, alias, actor);
+  // Before any discovery: a body the contract accepts (64 values of 4 KiB) can still make a
+  // command past a job's budget; that is the caller's args, never a 500 nor a job run for nothing.
+  assertWithinCommandBudget(row.dir, target, input.args);
   const known = cachedTargets(row) ?? (await discoverTargets(cp, row, actor, { timeoutMs: opts.discoveryTimeoutMs, hostId }));
   if (!known.targets.some((t) => t.name === target)) {
     throw new AppError(
@@ -35,12 +39,27 @@ export async function runProjectTarget(
   }
   const labels: Record<string, string> = { 'vmo.project': alias, 'vmo.action': 'run' };
   if (target.length <= 255) labels['vmo.make-target'] = target;
-  const job = JobInput.parse({
+  const parsed = JobInput.safeParse({
     command: makeRunCommand(row.dir, target, input.args),
     target: projectJobTarget(row),
     labels,
     ...(input.timeoutMs !== undefined ? { timeoutMs: input.timeoutMs } : {}),
   });
+  if (!parsed.success) throw validationError(parsed.error);
+  const job = parsed.data;
   const { replayed: _, ...view } = await submitJob(cp, job, actor.name, undefined, actor.userId, hostId);
   return view;
+}
+
+/** 400 naming `args` when `make <target> NAME=value…` in `dir` would not fit in a job's command (MAX_COMMAND_BYTES). */
+function assertWithinCommandBudget(dir: string, target: string, args: Readonly<Record<string, string>>): void {
+  // A target make could not take is judged after discovery (422 unknown_make_target), not here.
+  if (target === '' || target.includes('=')) return;
+  const bytes = Buffer.byteLength(makeRunCommand(dir, target, args));
+  if (bytes <= MAX_COMMAND_BYTES) return;
+  throw badRequest(
+    'validation_failed',
+    `args: the make command would be ${bytes} bytes (directory, target and every NAME=value quoted), over the ${MAX_COMMAND_BYTES} a job's command may hold; pass fewer or shorter values`,
+    { field: 'args' },
+  );
 }
