@@ -112,6 +112,25 @@ describe('projects: access by policy (real system)', () => {
     expect(await projects()).toBe(before);
   });
 
+  it("an alias taken by team b's project is only \"taken\" to her: the 409 and an import's skipped reason say nothing of where", async () => {
+    const before = await projects();
+    const hidden = await alice.request('POST', '/v1/projects', { alias: 'pb', dir: root, target: { type: 'agent', agent: 'a-1' } });
+    expect([hidden.status, hidden.body.error?.code, hidden.body.error?.details?.field], hidden.text).toEqual([409, 'project_exists', 'alias']);
+    expect(hidden.body.error.message).toBe('alias: "pb" is taken; choose another alias');
+    // Her own project's alias: she may see it, so she is told she could change it.
+    const own = await alice.request('POST', '/v1/projects', { alias: 'pa', dir: root, target: { type: 'agent', agent: 'a-1' } });
+    expect([own.status, own.body.error?.code]).toEqual([409, 'project_exists']);
+    expect(own.body.error.message).toContain('PATCH /v1/projects/pa');
+    const imported = await alice.request('POST', '/v1/projects/import', { target: { type: 'agent', agent: 'a-1' }, registry: `pb=${root}\npl=${root}\n` });
+    expect(imported.status, imported.text).toBe(200);
+    expect(imported.body.skipped).toEqual([
+      { alias: 'pb', line: 1, reason: 'the alias is taken; choose another' },
+      { alias: 'pl', line: 2, reason: 'the alias is taken; choose another' },
+    ]);
+    expect(imported.text).not.toMatch(/b-1|another machine|local/);
+    expect(await projects()).toBe(before);
+  });
+
   it('allowed to read team b, she sees its project, but discovering, running, changing and deleting there are 403 naming b-1', async () => {
     const readB = await admin.request('POST', '/v1/policies', { name: 'alice-reads-b', subjects: { users: ['alice'] }, actions: ['read'], targets: 'team=b' });
     expect(readB.status, readB.text).toBe(201);

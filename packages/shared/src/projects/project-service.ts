@@ -3,7 +3,7 @@ import type { Grants } from '../access/grants.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { newId } from '../domain/ids.ts';
 import { AppError } from '../errors/app-error.ts';
-import { projectNotFound, projectsReadableSql, visibleProject } from './project-access.ts';
+import { mayReadProject, projectNotFound, projectsReadableSql, visibleProject } from './project-access.ts';
 import type { ProjectInput, ProjectPatch } from './project-input.ts';
 import { resolveProjectMachine } from './project-machine.ts';
 import { projectJobTarget, projectRows, type ProjectRow } from './project-row.ts';
@@ -42,7 +42,13 @@ export async function createProject(cp: ControlPlane, input: ProjectInput, actor
     values (${newId('prj')}, ${input.alias}, ${input.dir}, ${machine.kind}, ${machine.agentId}, ${machine.hostId}, ${input.listCommand ?? null}, ${actor.name}, ${actor.userId})
     on conflict (alias) do nothing
     returning id`;
-  if (inserted.length === 0) throw new AppError(409, 'project_exists', `alias: a project ${JSON.stringify(input.alias)} exists; choose another alias, or change it with PATCH /v1/projects/${input.alias}`, { field: 'alias' });
+  if (inserted.length === 0) {
+    // Issue 11: the alias is unique across the control plane, so "taken" is all a caller who may
+    // not read the other project's machine learns: not where, nor that they could PATCH it.
+    const other = await projectByAlias(cp, input.alias);
+    if (other && !mayReadProject(actor.grants, other)) throw new AppError(409, 'project_exists', `alias: ${JSON.stringify(input.alias)} is taken; choose another alias`, { field: 'alias' });
+    throw new AppError(409, 'project_exists', `alias: a project ${JSON.stringify(input.alias)} exists; choose another alias, or change it with PATCH /v1/projects/${input.alias}`, { field: 'alias' });
+  }
   return projectView((await projectByAlias(cp, input.alias))!);
 }
 

@@ -3,6 +3,7 @@ import type { ControlPlane } from '../../control-plane/control-plane.ts';
 import { newId } from '../../domain/ids.ts';
 import type { RegistryImportInput } from '../project-input.ts';
 import { resolveProjectMachine } from '../project-machine.ts';
+import { mayReadProject } from '../project-access.ts';
 import { projectRows } from '../project-row.ts';
 import type { ProjectActor } from '../project-service.ts';
 import { projectView, type ProjectView } from '../project-view.ts';
@@ -31,6 +32,8 @@ export async function importRegistry(cp: ControlPlane, input: RegistryImportInpu
   if (entries.length === 0) return result;
   const aliases = entries.map((e) => e.alias);
   const outcome = new Map<string, 'created' | 'updated' | 'unchanged'>();
+  /** Aliases that are projects on another machine: skipped, and described only to who may read that machine. */
+  const elsewhere: typeof entries = [];
   await cp.database.sql.begin(async (tx) => {
     // Locked first: a concurrent import or PATCH of the same aliases waits for this one.
     const existing = await tx<{ alias: string; dir: string; target_kind: string; agent_id: string | null; host_id: string | null }[]>`
@@ -42,7 +45,7 @@ export async function importRegistry(cp: ControlPlane, input: RegistryImportInpu
       const row = byAlias.get(e.alias);
       if (!row) continue;
       const sameMachine = row.target_kind === machine.kind && row.agent_id === machine.agentId && row.host_id === machine.hostId;
-      if (!sameMachine) skipped.push({ alias: e.alias, line: e.line, reason: 'the alias is a project on another machine (delete it there first)' });
+      if (!sameMachine) elsewhere.push(e);
       else if (row.dir === e.dir) outcome.set(e.alias, 'unchanged');
       else toUpdate.push(e);
     }
@@ -67,8 +70,17 @@ export async function importRegistry(cp: ControlPlane, input: RegistryImportInpu
       for (const r of updated) outcome.set(r.alias, 'updated');
     }
   });
-  skipped.sort((a, b) => a.line - b.line);
   const sql = cp.database.sql;
+  if (elsewhere.length > 0) {
+    const others = new Map((await projectRows(sql, sql`p.alias = any(${elsewhere.map((e) => e.alias)})`)).map((r) => [r.alias, r]));
+    for (const e of elsewhere) {
+      const other = others.get(e.alias);
+      // Issue 11: a project on a machine the caller may not read is nobody's business: only "taken".
+      const reason = other && mayReadProject(actor.grants, other) ? 'the alias is a project on another machine (delete it there first)' : 'the alias is taken; choose another';
+      skipped.push({ alias: e.alias, line: e.line, reason });
+    }
+  }
+  skipped.sort((a, b) => a.line - b.line);
   const rows = new Map((await projectRows(sql, sql`p.alias = any(${[...outcome.keys()]})`)).map((r) => [r.alias, r]));
   for (const e of entries) {
     const kind = outcome.get(e.alias);
@@ -76,6 +88,6 @@ export async function importRegistry(cp: ControlPlane, input: RegistryImportInpu
     if (kind && row) result[kind].push(projectView(row));
   }
   // Every project answered is on the caller's machine, which they may run on (so read); a skipped
-  // alias on another machine is not described, whoever may see that one.
+  // alias on another machine is described only to who may read it (above).
   return result;
 }
