@@ -79,6 +79,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
         heartbeat?.stop();
         heartbeat = startHeartbeat(welcome.heartbeatMs, (msg) => connection.sendJson(msg), () => runner.runningCount);
         runner.resume(welcome);
+        shells?.resume();
       },
       message: (msg) => {
         switch (msg.type) {

@@ -61,6 +61,8 @@ export class PtySession {
   private graceTimer: NodeJS.Timeout | undefined;
   private exit: { code: number | null; signal: string | null } | undefined;
   private killing: Promise<void> | undefined;
+  /** The first offset a send failed for (not connected): resent on the next welcome (resume). */
+  private unsentFrom: number | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
@@ -114,6 +116,22 @@ export class PtySession {
     for (const piece of this.ring.slice(from, MAX_CHUNK_BYTES)) this.link.sendOutput(encodeShellOutputFrame({ session: this.spec.id, offset: piece.offset, data: piece.data }));
     if (this.exit) this.sendExit();
     this.checkFlow();
+  }
+
+  /**
+   * The agent is connected again (welcome): LOUD: what it could not send while disconnected is
+   * sent now, from the oldest offset an attachment has not acknowledged (or the first unsent one),
+   * then the exit if the shell ended meanwhile; otherwise a client would wait for them forever
+   * and the session's row would never end. Repeats are harmless (offsets, endShellSession once).
+   */
+  resume(): void {
+    const acked = [...this.attachments.values()].map((a) => a.acked);
+    const from = Math.max(this.ring.start, Math.min(this.unsentFrom ?? this.ring.head, ...acked));
+    this.unsentFrom = undefined;
+    for (const piece of this.ring.slice(from, MAX_CHUNK_BYTES)) {
+      if (!this.link.sendOutput(encodeShellOutputFrame({ session: this.spec.id, offset: piece.offset, data: piece.data }))) this.unsentFrom ??= piece.offset;
+    }
+    if (this.exit) this.sendExit();
   }
 
   detach(attach: string): void {
@@ -170,7 +188,8 @@ export class PtySession {
     const offset = this.ring.head;
     this.ring.append(data);
     for (let at = 0; at < data.length; at += MAX_CHUNK_BYTES) {
-      this.link.sendOutput(encodeShellOutputFrame({ session: this.spec.id, offset: offset + at, data: data.subarray(at, at + MAX_CHUNK_BYTES) }));
+      const sent = this.link.sendOutput(encodeShellOutputFrame({ session: this.spec.id, offset: offset + at, data: data.subarray(at, at + MAX_CHUNK_BYTES) }));
+      if (!sent) this.unsentFrom ??= offset + at;
     }
     this.checkFlow();
   }

@@ -51,6 +51,11 @@ export class ShellHost {
     }
   }
 
+  /** Connected again (welcome): every session resends what it could not send, and its exit (PtySession.resume). */
+  resume(): void {
+    for (const s of this.sessions.values()) s.resume();
+  }
+
   /** Stopping: kill every session's processes (PtySession.kill); resolves when they are gone. */
   async killAll(): Promise<void> {
     await Promise.all([...this.sessions.values()].map((s) => s.kill()));

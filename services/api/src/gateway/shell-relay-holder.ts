@@ -100,35 +100,43 @@ export class ShellRelayHolder {
         return;
       case 'shell_error':
         void publishShellEvent(cp, msg.session, { type: 'error', attach: msg.attach, code: msg.code, message: msg.message });
+        // LOUD: the agent no longer holds it (restarted, crashed, or forgot it after an exit it
+        // could not report): nobody else will ever end the row.
+        if (msg.code === 'session_not_found') this.chain(msg.session, () => this.end(msg.session, null, null, { lost: true }));
         return;
       case 'shell_exit':
         // LOUD: the end is written after every chunk before it is stored, so a session marked ended has its whole recording.
         this.chain(msg.session, async () => {
-          const ended = await endShellSession(cp.database.sql, msg.session, this.agentId, msg.code, msg.signal);
-          if (ended) {
-            await insertAuditEvents(cp.database.sql, [
-              {
-                actorKind: 'agent',
-                actorId: this.agentId,
-                actorName: ended.target_name,
-                tokenId: null,
-                action: 'shell.close',
-                resourceType: 'shell_session',
-                resourceId: msg.session,
-                targets: [ended.target_name],
-                sourceIp: null,
-                requestId: null,
-                result: 'allowed',
-                status: null,
-                detail: { exitCode: msg.code, signal: msg.signal, recordedBytes: Number(ended.recorded_bytes) },
-              },
-            ]);
-          }
+          await this.end(msg.session, msg.code, msg.signal, {});
           // Published after the row, so a client told `exit` finds the session ended (and recorded).
           void publishShellEvent(cp, msg.session, { type: 'exit', code: msg.code, signal: msg.signal });
         });
         return;
     }
+  }
+
+  /** The session's end and its `shell.close` audit row, once (endShellSession answers only its first writer). */
+  private async end(session: string, code: number | null, signal: string | null, extra: Record<string, unknown>): Promise<void> {
+    const { cp } = this.deps;
+    const ended = await endShellSession(cp.database.sql, session, this.agentId, code, signal);
+    if (!ended) return;
+    await insertAuditEvents(cp.database.sql, [
+      {
+        actorKind: 'agent',
+        actorId: this.agentId,
+        actorName: ended.target_name,
+        tokenId: null,
+        action: 'shell.close',
+        resourceType: 'shell_session',
+        resourceId: session,
+        targets: [ended.target_name],
+        sourceIp: null,
+        requestId: null,
+        result: 'allowed',
+        status: null,
+        detail: { exitCode: code, signal, recordedBytes: Number(ended.recorded_bytes), ...extra },
+      },
+    ]);
   }
 
   private chain(session: string, step: () => Promise<void>): void {

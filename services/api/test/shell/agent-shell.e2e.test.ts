@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeShellOutputFrame, PROTOCOL_VERSION } from '@vmo/shared/protocol';
-import { openWebSocket, registerSimAgents, TestSystem, waitFor, type ApiClient } from '@vmo/testkit';
+import { openWebSocket, registerSimAgents, TcpProxy, TestSystem, waitFor, type ApiClient } from '@vmo/testkit';
 import { opened, openShell, type ShellClient } from './shell-client.ts';
 
 const GRACE_MS = 3_000;
@@ -178,6 +178,37 @@ describe('shell on an agent (SHELL.md)', () => {
       }
       throw err;
     });
+  });
+
+  it('§S5 a shell that ends while its agent is disconnected: on reconnect its last output and exit arrive, the row ends', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(url).port));
+    try {
+      await system.startAgent('flaky', { servers: [proxy.url], labels: { team: 'a' } });
+      const c = track(opened(await openShell(url, 'flaky', token())));
+      c.send('echo pid-$$\r');
+      await c.waitForText(/pid-\d+/);
+      const pid = Number(/pid-(\d+)/.exec(c.text())![1]);
+      // It prints and exits 3 s later, while the agent's connection is cut.
+      c.send(`sleep 3; printf 'tail-%s\\n' $((6*7)); exit 3\r`);
+      await c.waitForText('exit 3');
+      proxy.cut();
+      await waitFor('shell exited while disconnected', () => {
+        try {
+          process.kill(pid, 0);
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')) ? undefined : true;
+        } catch {
+          return true;
+        }
+      }, 20_000, 100);
+      proxy.restore();
+      expect(await c.waitForExit(60_000)).toEqual({ type: 'exit', code: 3, signal: null });
+      expect(c.text()).toContain('tail-42');
+      const [row] = await sql`select ended_at, exit_code from shell_sessions where id = ${c.hello.session}`;
+      expect(row!['exit_code']).toBe(3);
+    } finally {
+      proxy.restore();
+      await proxy.close();
+    }
   });
 
   it('§S6 a client that stops reading while yes runs: the PTY is paused, what the server holds stays bounded', async () => {
