@@ -104,7 +104,8 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', runRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', scheduleRoutes(cp, { maxTargets: maxRunTargets }));
   app.route('/', commandRoutes(cp, { maxTargets: maxRunTargets }));
-  app.route('/', projectRoutes(cp, { audit, log, isTrustedProxy: trustedProxyOf(tokens) }));
+  // GET …/targets submits a discovery job when it must: counted by the same limit, in the route.
+  app.route('/', projectRoutes(cp, { audit, log, isTrustedProxy: trustedProxyOf(tokens), limitSubmissions }));
   app.route('/', policyRoutes(cp));
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));

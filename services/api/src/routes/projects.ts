@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { createProject, deleteProject, getProject, importProjects, listProjectTargets, listProjects, runProjectTarget, updateProject } from '@vmo/shared/api';
 import type { AuditWriter } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
@@ -8,17 +8,25 @@ import type { Logger } from '@vmo/shared/logger';
 import * as projects from '@vmo/shared/projects';
 import { grantsOf } from '../access/request-grants.ts';
 import { allows, scopeDenied } from '../auth/permissions.ts';
-import type { AuthEnv } from '../auth/principal.ts';
+import { principalKey, type AuthEnv } from '../auth/principal.ts';
 import { storeOrLog } from '../http/audit.ts';
 import { auditSourceAddress, trustNoProxy } from '../http/audit-source.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
+import { rateLimited } from '../http/rate-limit.ts';
 
 export interface ProjectRouteDeps {
   /** The API's audit writer: a discovery through GET is recorded by the route itself (below). */
   audit: AuditWriter;
   log: Logger;
   isTrustedProxy?: (address: string) => boolean;
+  /** VMO_SUBMIT_RATE's limiter (app.ts): a discovery through GET submits a job, so it counts as POST /v1/jobs does. */
+  limitSubmissions?: MiddlewareHandler<AuthEnv> | undefined;
+  /** Discoveries one user may hold open at once on this API node (each holds its request up to MAX_DISCOVERY_TIMEOUT_MS). */
+  maxHeldDiscoveries?: number;
 }
+
+/** Enough for a person or a script discovering a few projects side by side; a loop holding hundreds of requests open is not. */
+export const DEFAULT_MAX_HELD_DISCOVERIES = 4;
 
 /**
  * /v1/projects (issue 15 §Projects): Makefile projects, their targets discovered by a job and run
@@ -31,8 +39,33 @@ export interface ProjectRouteDeps {
  * detail). Only then: a refused GET has its own row from the middleware, and one request never
  * gets two rows.
  */
-export function projectRoutes(cp: ControlPlane, { audit, log, isTrustedProxy = trustNoProxy }: ProjectRouteDeps) {
+export function projectRoutes(cp: ControlPlane, { audit, log, isTrustedProxy = trustNoProxy, limitSubmissions, maxHeldDiscoveries = DEFAULT_MAX_HELD_DISCOVERIES }: ProjectRouteDeps) {
   const app = new OpenAPIHono<AuthEnv>();
+  /** Per user (principalKey): discoveries this node is waiting for. */
+  const held = new Map<string, number>();
+  /**
+   * A discovery is a job submission held open: counted by VMO_SUBMIT_RATE (its 429 and Retry-After,
+   * before anything is created), and at most `maxHeldDiscoveries` at once per user on this node
+   * (429 `rate_limited`), since each polls Postgres until its job ends or its bound passes.
+   */
+  const discovering = async <T>(c: Context<AuthEnv>, discover: () => Promise<T>, opts: { counted?: boolean } = {}): Promise<T> => {
+    if (limitSubmissions && !opts.counted) await limitSubmissions(c, async () => {});
+    const key = principalKey(c.get('principal'));
+    const now = held.get(key) ?? 0;
+    if (now >= maxHeldDiscoveries) {
+      const refusal = rateLimited(1000, `too many discoveries in progress for your credential (at most ${maxHeldDiscoveries} at once); wait for one to end`);
+      c.header('Retry-After', String(refusal.details!.retryAfterSeconds));
+      throw refusal;
+    }
+    held.set(key, now + 1);
+    try {
+      return await discover();
+    } finally {
+      const left = (held.get(key) ?? 1) - 1;
+      if (left <= 0) held.delete(key);
+      else held.set(key, left);
+    }
+  };
   const actorOf = async (c: Context<AuthEnv>): Promise<projects.ProjectActor> => {
     const p = c.get('principal');
     return { grants: await grantsOf(c, cp), name: p.name, userId: p.userId };
@@ -95,14 +128,17 @@ export function projectRoutes(cp: ControlPlane, { audit, log, isTrustedProxy = t
     const principal = c.get('principal');
     if (!allows(principal, 'jobs:run')) throw scopeDenied(principal, 'jobs:run');
     const { hostId } = await projects.projectToActOn(cp, alias, actor);
-    return c.json(await projects.discoverTargets(cp, row, actor, { timeoutMs, hostId, onSubmitted: recordDiscovery(c, row) }), 200);
+    return c.json(await discovering(c, () => projects.discoverTargets(cp, row, actor, { timeoutMs, hostId, onSubmitted: recordDiscovery(c, row) })), 200);
   }, { scope: 'jobs:read' });
 
   openapiRoute(app, runProjectTarget, async (c, input) => {
     const { alias, target } = input.params();
     const actor = await actorOf(c);
-    await projects.getProject(cp, alias, actor.grants); // a hidden project's 404 before its body is read
-    const job = await projects.runProjectTarget(cp, alias, target, await input.body(), actor, { discoveryTimeoutMs: projects.DEFAULT_DISCOVERY_TIMEOUT_MS });
+    const row = await projects.getProject(cp, alias, actor.grants); // a hidden project's 404 before its body is read
+    const body = await input.body();
+    const run = () => projects.runProjectTarget(cp, alias, target, body, actor, { discoveryTimeoutMs: projects.DEFAULT_DISCOVERY_TIMEOUT_MS });
+    // Counted once by the submissions limit already (app.ts, a POST); a first discovery is held like GET's.
+    const job = projects.cachedTargets(row) ? await run() : await discovering(c, run, { counted: true });
     c.header('Location', `/v1/jobs/${job.id}`);
     return c.json(job, 201);
   }, { scope: 'jobs:run' });
