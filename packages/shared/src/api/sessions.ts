@@ -52,7 +52,7 @@ export const sessionLogs = defineRoute({
   operationId: 'sessionLogs',
   tags: ['sessions'],
   summary: "A shell session's recorded output",
-  description: 'The bytes the PTY wrote, in order, as clients received them (up to VMO_MAX_OUTPUT_BYTES). Input is recorded only with VMO_SHELL_RECORD_INPUT=true and is not part of this answer.',
+  description: 'The bytes the PTY wrote, in order, as clients received them (up to VMO_MAX_OUTPUT_BYTES). Input (what was typed) is not recorded.',
   request: { params: z.object({ id: sessionId }) },
   responses: {
     200: { description: 'The output', content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },

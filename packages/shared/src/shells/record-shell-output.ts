@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 
-/** 1: what the PTY wrote; 0: what was typed (VMO_SHELL_RECORD_INPUT=true only). */
+/** 1: what the PTY wrote; 0 is reserved for what was typed, which is not recorded (no writer stores it). */
 export type ShellRecordStream = 0 | 1;
 
 /**
