@@ -186,6 +186,27 @@ describe('runs, schedule fires and the audit', () => {
     await database.sql`delete from jobs where run_id = ${held}`; // not left for the other cases
   }, 60_000);
 
+  it("never takes an ended child of a run still going (its counts are the run's error budget), nor its output; it goes once the run ends", async () => {
+    const runId = newId('run');
+    await database.sql`
+      insert into runs (id, status, command, timeout_ms, targets, strategy, total)
+      values (${runId}, 'running', 'true', 60000, '{}'::jsonb, '{}'::jsonb, 2)`;
+    const failed = newId('job');
+    await database.sql`
+      insert into jobs (id, status, command, target, timeout_ms, run_id, run_index, finished_at)
+      values (${failed}, 'failed', 'true', '{"type":"local"}'::jsonb, 60000, ${runId}, 0, clock_timestamp()),
+             (${newId('job')}, 'running', 'true', '{"type":"local"}'::jsonb, 60000, ${runId}, 1, null)`;
+    await database.sql`insert into job_output (job_id, seq, stream, data) values (${failed}, 0, 1, ${Buffer.from('boom\n')})`;
+    await pass({ policy: { jobDays: 30, outputDays: 10, auditDays: null }, now: later(31) });
+    expect(await rowsOf(failed)).toMatchObject({ jobs: 1, output: 1 });
+    expect((await database.sql`select output_expired_at from jobs where id = ${failed}`)[0]!.output_expired_at).toBeNull();
+    await database.sql`update jobs set status = 'succeeded', finished_at = clock_timestamp() where run_id = ${runId} and status = 'running'`;
+    await database.sql`update runs set status = 'failed', finished_at = clock_timestamp() where id = ${runId}`;
+    await pass({ policy: DEFAULTS, now: later(31) });
+    expect(await rowsOf(failed)).toMatchObject({ jobs: 0, output: 0 });
+    expect((await database.sql`select 1 from runs where id = ${runId}`).length).toBe(0);
+  }, 60_000);
+
   it('settled schedule fires past VMO_RETENTION_DAYS go; pending and unsettled ones stay', async () => {
     const scheduleId = newId('sch');
     await database.sql`insert into schedules (id, name, cron, job, paused) values (${scheduleId}, 'retention-fires', '0 3 * * *', '{"command":"true"}'::jsonb, true)`;

@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { daysBefore } from '../domain/retention.ts';
-import { jobEnded, runEnded } from './ended.ts';
+import { jobEnded, jobRunEnded, runEnded } from './ended.ts';
 
 /**
  * Which ended jobs (and runs) are past their retention at `now`: at most `limit` ids, oldest end
@@ -10,6 +10,7 @@ import { jobEnded, runEnded } from './ended.ts';
  * - with their own `retainDays`: walked one distinct value at a time (a loose index scan: a few
  *   values in practice, each found by one probe), each value a range of its own.
  * `defaultDays` null: the defaults keep forever, only jobs with their own retainDays are due.
+ * A run's child waits for its run to end (jobRunEnded says why).
  */
 export async function dueJobIds(sql: Sql, q: { now: Date; defaultDays: number | null; limit: number }): Promise<string[]> {
   const ids: string[] = [];
@@ -17,7 +18,7 @@ export async function dueJobIds(sql: Sql, q: { now: Date; defaultDays: number | 
     const cutoff = daysBefore(q.now, q.defaultDays);
     const rows = await sql<{ id: string }[]>`
       select id from jobs
-      where retain_days is null and ${jobEnded(sql)} and finished_at < ${cutoff.toISOString()}::timestamptz
+      where retain_days is null and ${jobEnded(sql)} and finished_at < ${cutoff.toISOString()}::timestamptz and ${jobRunEnded(sql)}
       order by finished_at, id
       limit ${q.limit}`;
     ids.push(...rows.map((r) => r.id));
@@ -32,7 +33,7 @@ export async function dueJobIds(sql: Sql, q: { now: Date; defaultDays: number | 
       )
       select j.id from d cross join lateral (
         select id, finished_at from jobs
-        where retain_days = d.days and ${jobEnded(sql)} and finished_at < ${q.now.toISOString()}::timestamptz - d.days * interval '24 hours'
+        where retain_days = d.days and ${jobEnded(sql)} and finished_at < ${q.now.toISOString()}::timestamptz - d.days * interval '24 hours' and ${jobRunEnded(sql)}
         order by finished_at, id
         limit ${q.limit - ids.length}
       ) j

@@ -9,5 +9,15 @@ import type { Sql, TransactionSql } from 'postgres';
 export const ENDED_JOB_STATUSES = ['succeeded', 'failed', 'canceled', 'timed_out', 'lost', 'skipped'] as const;
 export const ENDED_RUN_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
 
-export const jobEnded = (sql: Sql | TransactionSql) => sql.unsafe(`status in (${ENDED_JOB_STATUSES.map((s) => `'${s}'`).join(', ')})`);
-export const runEnded = (sql: Sql | TransactionSql) => sql.unsafe(`status in (${ENDED_RUN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
+const literalList = (statuses: readonly string[]) => statuses.map((s) => `'${s}'`).join(', ');
+export const jobEnded = (sql: Sql | TransactionSql) => sql.unsafe(`status in (${literalList(ENDED_JOB_STATUSES)})`);
+export const runEnded = (sql: Sql | TransactionSql) => sql.unsafe(`status in (${literalList(ENDED_RUN_STATUSES)})`);
+
+/**
+ * LOUD: a run's child goes only once its run has ended (or it has no run). The roll-up counts a
+ * run's children from the rows there are (runs/child-counts.ts): deleting the ended children of a
+ * run still going would give back its error budget (maxErrors) and could end it `succeeded` over
+ * the survivors. `jobs` must be the unaliased table of the statement it goes into.
+ */
+export const jobRunEnded = (sql: Sql | TransactionSql) =>
+  sql.unsafe(`(jobs.run_id is null or exists (select 1 from runs where runs.id = jobs.run_id and runs.status in (${literalList(ENDED_RUN_STATUSES)})))`);

@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { jobEnded } from './ended.ts';
+import { jobEnded, jobRunEnded } from './ended.ts';
 
 /**
  * Output-only expiry (VMO_OUTPUT_RETENTION_DAYS): claim at most `limit` jobs on the defaults whose
@@ -18,6 +18,8 @@ export async function claimOutputExpiry(sql: Sql, q: { now: Date; cutoff: Date; 
     where id in (
       select id from jobs
       where retain_days is null and output_expired_at is null and ${jobEnded(sql)} and finished_at < ${q.cutoff.toISOString()}::timestamptz
+        -- A running run's stream and summary still read its children's output.
+        and ${jobRunEnded(sql)}
       order by finished_at, id
       limit ${q.limit}
       for update skip locked)
