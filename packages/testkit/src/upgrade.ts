@@ -10,7 +10,7 @@ export type UpgradeResult =
       /** Every text message from the first on: one the server sent with the upgrade's answer arrives before a listener added after `open` could see it. */
       texts: string[];
     }
-  | { kind: 'refused'; status: number; body: string };
+  | { kind: 'refused'; status: number; body: string; /** The refusal's Retry-After header, if any. */ retryAfter?: string };
 
 /**
  * Open a WebSocket and report how the server answered the upgrade: the socket (with a promise of
@@ -46,7 +46,8 @@ export function openWebSocket(
         const target = new URL(url.replace(/^ws/, 'http'));
         const errorCode = errorCodeOfText(body);
         recordRequest({ origin: target.origin, method: 'GET', path: target.pathname, status: res.statusCode ?? 0, requestId, kind: 'upgrade', ...(errorCode === undefined ? {} : { errorCode }) }, stack);
-        resolve({ kind: 'refused', status: res.statusCode ?? 0, body });
+        const retryAfter = res.headers['retry-after'];
+        resolve({ kind: 'refused', status: res.statusCode ?? 0, body, ...(retryAfter === undefined ? {} : { retryAfter }) });
         ws.terminate();
       };
       res.on('end', done);

@@ -21,6 +21,7 @@ import { auditRefusedUpgrade, auditUpgradePrincipal } from './http/audit-upgrade
 import { connectionErrorCode, isConnectionError } from './http/on-error.ts';
 import type { OriginPolicy } from './http/origin.ts';
 import { failedAuthAddress, upgradeTokenToLookUp, type FailedAuthLimiter } from './http/rate-limit-auth.ts';
+import type { SubmissionCounter } from './http/rate-limit-submissions.ts';
 import { refusalStatusOf, rejectUpgrade } from './http/reject-upgrade.ts';
 import { isRefused, markAuthenticated, UnauthenticatedConnections } from './http/unauthenticated-connections.ts';
 import { chooseProtocol, STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from './http/upgrade-auth.ts';
@@ -51,6 +52,8 @@ export interface ServerDeps {
   authFailures?: FailedAuthLimiter | undefined;
   /** VMO_SHELL_GRACE_MS: how long a detached shell session lives (protocol/SHELL.md §S4). */
   shellGraceMs: number;
+  /** VMO_SUBMIT_RATE, the instance POST /v1/jobs counts on: a new shell session counts too; absent = off. */
+  countSubmission?: SubmissionCounter | undefined;
 }
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
@@ -119,7 +122,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
         : RUN_STREAM_PATH.test(url.pathname)
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
           : AGENT_SHELL_PATH.test(url.pathname)
-            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access })
+            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission })
           : url.pathname === EVENTS_PATH
             ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
             : upgradeStream(req, socket, head, url, accepted);

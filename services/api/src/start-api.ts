@@ -17,7 +17,7 @@ import { AgentGateway } from './gateway/agent-gateway.ts';
 import { OriginPolicy } from './http/origin.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { FailedAuthLimiter } from './http/rate-limit-auth.ts';
-import { limitSubmissions } from './http/rate-limit-submissions.ts';
+import { countSubmission, limitSubmissions } from './http/rate-limit-submissions.ts';
 import { createHttpServer } from './server.ts';
 import { collectApiMetrics } from './routes/metrics.ts';
 
@@ -75,6 +75,8 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     log,
     maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
     shellGraceMs: config.VMO_SHELL_GRACE_MS,
+    // A new shell session spawns a PTY on the agent: counted with POST /v1/jobs (review finding 5).
+    countSubmission: config.VMO_SUBMIT_RATE ? countSubmission(limiter, cp.keys, config.VMO_SUBMIT_RATE) : undefined,
     deadlines: {
       headersMs: config.VMO_HEADERS_TIMEOUT_MS,
       requestMs: config.VMO_REQUEST_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Keys } from '@vmo/shared/redis';
-import { principalKey, type AuthEnv } from '../auth/principal.ts';
+import type { AppError } from '@vmo/shared/errors';
+import { principalKey, type AuthEnv, type Principal } from '../auth/principal.ts';
 import { rateLimited, type Rate, type RateLimiter } from './rate-limit.ts';
 
 /**
@@ -11,13 +12,27 @@ import { rateLimited, type Rate, type RateLimiter } from './rate-limit.ts';
  * Retry-After, and nothing is created.
  */
 export function limitSubmissions(limiter: RateLimiter, keys: Keys, rate: Rate): MiddlewareHandler<AuthEnv> {
+  const count = countSubmission(limiter, keys, rate);
   return async function submissionRate(c, next) {
-    const verdict = await limiter.hit(keys.rateLimit('submit', principalKey(c.get('principal'))), rate);
-    if (!verdict.allowed) {
-      const refusal = rateLimited(verdict.resetMs, `too many submissions for your credential (at most ${rate.limit} per ${rate.windowMs / 1000} s)`);
+    const refusal = await count(c.get('principal'));
+    if (refusal) {
       c.header('Retry-After', String(refusal.details!.retryAfterSeconds));
       throw refusal;
     }
     await next();
+  };
+}
+
+/** Counts one submission of a principal against VMO_SUBMIT_RATE: the 429 to answer past it, else undefined. */
+export type SubmissionCounter = (principal: Principal) => Promise<AppError | undefined>;
+
+/**
+ * The same count as limitSubmissions, for what submits outside a REST route: a new shell session
+ * (its upgrade refuses before the 101; rejectUpgrade sends Retry-After from the error's details).
+ */
+export function countSubmission(limiter: RateLimiter, keys: Keys, rate: Rate): SubmissionCounter {
+  return async (principal) => {
+    const verdict = await limiter.hit(keys.rateLimit('submit', principalKey(principal)), rate);
+    return verdict.allowed ? undefined : rateLimited(verdict.resetMs, `too many submissions for your credential (at most ${rate.limit} per ${rate.windowMs / 1000} s)`);
   };
 }

@@ -18,6 +18,7 @@ import type { TokenStore } from '../auth/token-store.ts';
 import { storeOrLog } from '../http/audit.ts';
 import { auditUpgradePrincipal, upgradeRequestId } from '../http/audit-upgrade.ts';
 import { checkedPathValue } from '../http/path-param.ts';
+import type { SubmissionCounter } from '../http/rate-limit-submissions.ts';
 import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
 import type { StreamAccess } from '../streams/stream-access.ts';
 import { ShellAttachment } from './shell-attachment.ts';
@@ -36,11 +37,13 @@ export interface ShellUpgradeDeps {
   graceMs: number;
   /** Closes the shell (4401, 4404) when its caller's access ends; the close detaches it from the session. */
   access: StreamAccess;
+  /** VMO_SUBMIT_RATE: a new session spawns a PTY on the agent, so it counts as a submission; absent = off. */
+  countSubmission?: SubmissionCounter | undefined;
 }
 
 /**
  * SHELL.md §S1: every refusal before the upgrade, in this order: the credential (401), the
- * `jobs:run` scope (a viewer: 403), the query (400 naming the field), the agent (404 when it does not
+ * `jobs:run` scope (a viewer: 403), VMO_SUBMIT_RATE for a new session (429), the query (400 naming the field), the agent (404 when it does not
  * exist or the caller may not read it: another team's machine), the `run` grant on it (403
  * target_forbidden), the session for a reattach (404), the agent's connection (409). A new session's
  * row and its `shell.open` audit row are written before the 101.
@@ -52,6 +55,13 @@ export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, he
   const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, auth, STREAM_CREDENTIAL_REQUIRED));
   // An upgrade is a GET, but a shell runs commands: the run scope, never a read one (KEP-4006).
   if (!allows(principal, 'jobs:run')) throw scopeDenied(principal, 'jobs:run');
+  // A new session (no `session`) counts against VMO_SUBMIT_RATE with POST /v1/jobs, right after the
+  // token and scope checks as there, refused or not: else a loop of opens leaves a PTY and a login
+  // shell per open on the agent for the grace. Past it: 429 with Retry-After, audited, no row.
+  if (!url.searchParams.has('session')) {
+    const refusal = await deps.countSubmission?.(principal);
+    if (refusal) throw refusal;
+  }
   const ref = checkedPathValue(decodeSegment(match[1]!), 'id');
   const query = ShellQuery.safeParse(Object.fromEntries(['session', 'offset', 'cols', 'rows', 'command'].flatMap((k) => (url.searchParams.has(k) ? [[k, url.searchParams.get(k)]] : []))));
   if (!query.success) throw validationError(query.error, 'query');

@@ -316,3 +316,44 @@ describe('shell on an agent (SHELL.md)', () => {
     admins.ws.terminate();
   });
 });
+
+describe('shell opens count against VMO_SUBMIT_RATE (review finding 5)', () => {
+  let system: TestSystem;
+  let sql: postgres.Sql;
+  let url: string;
+
+  beforeAll(async () => {
+    system = await TestSystem.start({ label: 'agent_shell_rate', env: { VMO_SUBMIT_RATE: '3/5m' } });
+    sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
+    url = system.apiUrls[0]!;
+    await system.startAgent('box');
+  }, 180_000);
+
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+    await system?.stop();
+  });
+
+  it('a new session counts with POST /v1/jobs; past the limit 429 with Retry-After before the 101, audited, no session; a reattach does not count', async () => {
+    const sessions = async () => Number((await sql`select count(*)::int as n from shell_sessions`)[0]!['n']);
+    const first = opened(await openShell(url, 'box', system.token));
+    const second = opened(await openShell(url, 'box', system.token));
+    expect((await system.client.request('POST', '/v1/jobs', { command: 'true', target: { type: 'local' } })).status).toBe(201);
+    // The budget (3) is spent: reattaching to a session spawns nothing and still works.
+    first.ws.terminate();
+    const again = opened(await openShell(url, 'box', system.token, { session: first.hello.session, offset: first.offset() }));
+    expect(again.hello.session).toBe(first.hello.session);
+    const before = await sessions();
+    const refused = await openShell(url, 'box', system.token);
+    if (!('refused' in refused)) throw new Error('a shell past VMO_SUBMIT_RATE was opened');
+    expect([refused.refused, JSON.parse(refused.body).error.code]).toEqual([429, 'rate_limited']);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+    expect(await sessions()).toBe(before);
+    const audit = await sql`select result, resource_type from audit_events where status = 429`;
+    expect(audit.map((a) => a['result'])).toEqual(['denied']);
+    // And POST /v1/jobs shares the spent budget.
+    expect((await system.client.request('POST', '/v1/jobs', { command: 'true', target: { type: 'local' } })).status).toBe(429);
+    again.ws.terminate();
+    second.ws.terminate();
+  });
+});

@@ -18,10 +18,10 @@ export interface ShellClient {
   waitForExit(timeoutMs?: number): Promise<{ code: number | null; signal: string | null }>;
 }
 
-export async function openShell(baseUrl: string, agent: string, token: string, query: Record<string, string | number> = {}): Promise<ShellClient | { refused: number; body: string }> {
+export async function openShell(baseUrl: string, agent: string, token: string, query: Record<string, string | number> = {}): Promise<ShellClient | { refused: number; body: string; retryAfter?: string | undefined }> {
   const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
   const res = await openWebSocket(`${baseUrl}/v1/agents/${encodeURIComponent(agent)}/shell${qs ? `?${qs}` : ''}`, { token });
-  if (res.kind === 'refused') return { refused: res.status, body: res.body };
+  if (res.kind === 'refused') return { refused: res.status, body: res.body, retryAfter: res.retryAfter };
   const ws = res.ws;
   const chunks: Buffer[] = [];
   // openWebSocket keeps every text frame, from the first on (res.texts).
