@@ -45,6 +45,7 @@ afterAll(async () => {
 });
 
 const later = (days: number) => new Date(Date.now() + days * DAY_MS);
+const client = () => system.client;
 
 /** A pass, taken again if another pass held the lock at that moment. */
 const pass = (opts: RetentionPassOptions) =>
@@ -159,6 +160,22 @@ describe('output past VMO_OUTPUT_RETENTION_DAYS', () => {
     await pass({ policy, now: later(31) });
     expect((await rowsOf(job.id)).jobs).toBe(0);
   }, 60_000);
+  it('a pass out of budget still deletes all the output of the jobs it claimed (they are not claimed again)', async () => {
+    const policy: RetentionPolicy = { jobDays: null, outputDays: 7, auditDays: null };
+    const id = newId('job');
+    await database.sql`
+      insert into jobs (id, status, command, target, timeout_ms, finished_at)
+      values (${id}, 'succeeded', 'true', '{"type":"local"}'::jsonb, 60000, now() - interval '10 days')`;
+    await database.sql`insert into job_output (job_id, attempt, seq, stream, data) select ${id}, 1, s, 1, 'x' from generate_series(0, 9999) s`;
+    // 100 statements of 100 rows, 5 ms apart: far past a 200 ms budget once the job is claimed.
+    const claimed = await waitFor('a pass that claims the job', async () => {
+      const counts = await runRetentionPass({ database, log }, { policy, budgetMs: 200, pauseMs: 5, batches: { outputRows: 100 } });
+      return (await rowsOf(id)).output < 10_000 || (await client().job(id)).outputExpired ? counts : undefined;
+    }, 60_000, 50);
+    expect(claimed.largest.outputRows).toBeLessThanOrEqual(100);
+    expect(await rowsOf(id)).toMatchObject({ jobs: 1, output: 0 });
+    expect((await client().job(id)).outputExpired).toBe(true);
+  }, 90_000);
 });
 
 describe('runs, schedule fires and the audit', () => {

@@ -87,14 +87,17 @@ export async function runRetentionPass(cp: Pick<ControlPlane, 'database' | 'log'
     counts.statements[kind] += 1;
     counts.largest[kind] = Math.max(counts.largest[kind], n);
   };
-  /** Delete the output of these jobs, a batch at a time; false when stopped before it was all gone. */
-  const deleteOutputOf = async (ids: string[]) => {
+  /**
+   * Delete the output of these jobs, a batch at a time; false when stopped before it was all gone.
+   * `untilDone`: past the budget too, stopped only by the signal (a shutdown): see step 3.
+   */
+  const deleteOutputOf = async (ids: string[], untilDone = false) => {
     for (;;) {
       const n = await deleteOutputRows(sql, ids, batches.outputRows);
       tally('outputRows', n);
       counts.outputRows += n;
       if (n < batches.outputRows) return true;
-      if (stop()) return false;
+      if (untilDone ? opts.signal?.aborted === true : stop()) return false;
       await between();
     }
   };
@@ -138,7 +141,10 @@ export async function runRetentionPass(cp: Pick<ControlPlane, 'database' | 'log'
           tally('outputClaims', ids.length);
           if (ids.length === 0) break;
           counts.outputExpiredJobs += ids.length;
-          if (!(await deleteOutputOf(ids))) return { ...counts, more: true };
+          // LOUD: claimed jobs are no longer found by the claim, so their rows are deleted now, past
+          // the budget if need be: a pass stopped here by a shutdown (or a worker killed) leaves the
+          // rest, never shown (the flag is set) and deleted with the job at VMO_RETENTION_DAYS.
+          if (!(await deleteOutputOf(ids, true))) return { ...counts, more: true };
           await between();
         }
       }
