@@ -316,5 +316,30 @@ describe('running saved commands (real API + worker + agents)', () => {
       const denied = await sql`select count(*)::int as n from audit_events where actor_name = 'olga' and action = 'commands.run' and result = 'denied'`;
       expect(denied[0]!.n).toBe(4);
     });
+
+    it('a default target naming a machine the caller may not read answers as one that does not exist, naming neither; nothing created', async () => {
+      expect((await admin.request('POST', '/v1/users', { name: 'nick', role: 'operator' })).status).toBe(201);
+      expect((await admin.request('POST', '/v1/policies', { name: 'nick-a', subjects: { users: ['nick'] }, actions: ['run'], targets: 'team=a' })).status).toBe(201);
+      const nick = system.clientFor(0, await token('nick'));
+      await create({ name: 'on-b-1', script: 'true', defaultTarget: { type: 'agent', agent: 'b-1' } });
+      await create({ name: 'on-b-list', script: 'true', defaultTarget: { agents: ['a-1', 'b-1'] } });
+      await create({ name: 'on-nowhere', script: 'true', defaultTarget: { type: 'agent', agent: 'nowhere-1' } });
+      await create({ name: 'on-nowhere-list', script: 'true', defaultTarget: { agents: ['a-1', 'nowhere-1'] } });
+      const before = [await count('jobs'), await count('runs')];
+      const answers = [];
+      for (const name of ['on-b-1', 'on-b-list', 'on-nowhere', 'on-nowhere-list']) {
+        const res = await run(name, {}, nick);
+        expect([res.status, res.body.error?.code], res.text).toEqual([422, 'unknown_agent']);
+        expect(res.text).not.toContain('b-1');
+        expect(res.text).not.toContain('nowhere-1');
+        answers.push(JSON.stringify(res.body.error));
+      }
+      // Hidden and absent alike: one answer.
+      expect(new Set(answers).size).toBe(1);
+      expect([await count('jobs'), await count('runs')]).toEqual(before);
+      // Who may read b-1 still runs the default (olga reads team b; her refusal names it, as a target she sees).
+      const olgas = await run('on-b-1', {}, olga);
+      expect([olgas.status, olgas.body.error?.code, olgas.body.error?.details?.targets]).toEqual([403, 'target_forbidden', ['b-1']]);
+    });
   });
 });

@@ -3,7 +3,7 @@ import type { Grants } from '../access/grants.ts';
 import { agentsReadableBy, hostsReadableBy } from '../access/inventory-access.ts';
 import { assertMayRunJob, assertMayRunOnTargets } from '../access/may-run.ts';
 import { parseLabelSelector } from '../domain/label-selector.ts';
-import { badRequest } from '../errors/app-error.ts';
+import { AppError, badRequest } from '../errors/app-error.ts';
 import { validationError } from '../errors/zod-error.ts';
 import { JobInput } from '../jobs/job-input.ts';
 import type { JobView } from '../jobs/job-view.ts';
@@ -12,8 +12,9 @@ import { RunInput } from '../runs/run-input.ts';
 import { getRunView } from '../runs/queries/get-run-view.ts';
 import type { RunView } from '../runs/run-view.ts';
 import { submitRun } from '../runs/submit-run.ts';
-import type { RunCommandInput } from './command-input.ts';
+import type { DefaultTargetInput, RunCommandInput } from './command-input.ts';
 import { commandVersionToRun } from './command-service.ts';
+import { showDefaultTargets } from './default-target-visibility.ts';
 import { resolveParamValues } from './param-values.ts';
 
 /** Who runs it: a submission by them, with their grants as POST /v1/jobs and /v1/runs judge them. */
@@ -44,6 +45,8 @@ export async function runCommand(cp: ControlPlane, name: string, input: RunComma
   const version = await commandVersionToRun(cp, name, input.version);
   const values = resolveParamValues(version.params, input.params);
   const command = { name: version.name, version: version.version };
+  const given = input.target !== undefined || input.targets !== undefined;
+  if (!given && !runner.grants.admin) await assertDefaultVisible(cp, runner.grants, version.defaultTarget);
   const where = input.target !== undefined ? { target: input.target } : input.targets !== undefined ? { targets: input.targets } : defaultOf(version.defaultTarget);
   const common = {
     command: version.script,
@@ -95,6 +98,26 @@ function defaultOf(target: RunCommandInput['target'] | RunCommandInput['targets'
     throw badRequest('validation_failed', 'target: the command has no defaultTarget; give target (one machine) or targets (a selector, agents, hosts)', { field: 'target' });
   }
   return 'type' in target ? { target } : { targets: target };
+}
+
+/**
+ * A default target that names a machine the caller may not read (or one that does not exist: the
+ * listings hide both alike, default-target-visibility.ts) is refused before it is judged, with the
+ * same 422 `unknown_agent` / `unknown_host` for hidden and absent, naming no machine: the checks
+ * after this quote the ref, which would tell the caller another team's machine a command names.
+ */
+async function assertDefaultVisible(cp: ControlPlane, grants: Grants, target: RunCommandInput['target'] | RunCommandInput['targets'] | null): Promise<void> {
+  if (target === null || target === undefined) return;
+  const refs: ({ type: 'agent'; agent: string } | { type: 'ssh'; host: string })[] =
+    'type' in target
+      ? target.type === 'agent' ? [{ type: 'agent', agent: target.agent }] : target.type === 'ssh' ? [{ type: 'ssh', host: target.host }] : []
+      : [...(target.agents ?? []).map((agent) => ({ type: 'agent' as const, agent })), ...(target.hosts ?? []).map((host) => ({ type: 'ssh' as const, host }))];
+  if (refs.length === 0) return;
+  const shown = await showDefaultTargets(cp, grants, refs.map((ref): { defaultTarget: DefaultTargetInput } => ({ defaultTarget: ref })));
+  const hidden = shown.findIndex((s) => s.defaultTargetHidden);
+  if (hidden < 0) return;
+  const kind = refs[hidden]!.type === 'agent' ? 'agent' : 'host';
+  throw new AppError(422, kind === 'agent' ? 'unknown_agent' : 'unknown_host', `the command's default target names ${kind === 'agent' ? 'an agent' : 'a host'} that does not exist or that you may not see; give target or targets`, { field: 'target' });
 }
 
 /** The job or run body built from the command, checked by the same schema POST /v1/jobs or /v1/runs uses (merged labels over 64 and the like: 400 naming the field). */
