@@ -1,4 +1,5 @@
-import { shellDir, shellQuote } from './shell-words.ts';
+import { shellQuote } from '../process/shell-quote.ts';
+import { shellDir } from './shell-words.ts';
 
 /**
  * The job command of POST /v1/projects/{alias}/targets/{target}/run:

@@ -1,3 +1,5 @@
+import { shellQuote } from '@vmo/shared/process';
+
 /**
  * How a job's command is started on the host.
  *
@@ -21,9 +23,6 @@ export interface RemoteScriptSpec {
   env: Record<string, string>;
   cwd: string | null;
 }
-
-/** POSIX single quoting: any byte but NUL (which job input refuses) survives. */
-export const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 export function remoteScript(spec: RemoteScriptSpec): string {
   const n = shellQuote(spec.nonce);

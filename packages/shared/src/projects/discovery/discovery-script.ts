@@ -1,4 +1,5 @@
-import { shellDir, shellQuote } from '../shell-words.ts';
+import { shellQuote } from '../../process/shell-quote.ts';
+import { shellDir } from '../shell-words.ts';
 
 /** What one makefile's source may add to the discovery's output (the rest is cut). */
 export const MAX_MAKEFILE_SOURCE_BYTES = 1024 * 1024;
