@@ -31,6 +31,9 @@ const PIPE_LINGER_MS = 1000;
  * stop it on `stop`: SIGTERM to its process group on the host, SIGKILL to the group after the
  * grace (even if the command exited meanwhile: whatever is left of the group goes too).
  */
+/** Tries of a session open that sshd refused as over MaxSessions (about 2.5 s in all). */
+const CHANNEL_OPEN_RETRIES = 12;
+
 export function runRemoteCommand(lease: Lease, cmd: RemoteCommand, pump: OutputPump, stop: AbortSignal, log: Logger): Promise<RemoteExit> {
   const client = lease.connection.client;
   const nonce = `vmo-${randomBytes(12).toString('hex')}`;
@@ -45,17 +48,28 @@ export function runRemoteCommand(lease: Lease, cmd: RemoteCommand, pump: OutputP
     if (stop.aborted) return stopEarly();
     stop.addEventListener('abort', stopEarly, { once: true });
     const cannotOpen = (err: Error) => resolve({ exitCode: null, signal: null, error: { code: 'ssh_channel_failed', message: `cannot open a session on ${cmd.where}: ${err.message}` } });
-    try {
-      client.exec(LAUNCHER, (err, channel) => {
+    const open = (attempt: number) => {
+      try {
+        client.exec(LAUNCHER, (err, channel) => {
+          if (stoppedEarly) return void channel?.close();
+          // sshd answers "open failed" ("no more sessions" in its log) when its MaxSessions are in
+          // use. It frees a session slot only once its own clean-up of a finished session has run,
+          // which can come after the channel's close that gave our slot back: a refusal right then
+          // is transient, so the open is tried again (nothing has run on the host yet).
+          if (err && /open failed/i.test(err.message) && attempt < CHANNEL_OPEN_RETRIES) {
+            setTimeout(() => (stoppedEarly ? undefined : open(attempt + 1)), 25 * (attempt + 1));
+            return;
+          }
+          stop.removeEventListener('abort', stopEarly);
+          if (err) return cannotOpen(err);
+          void drive(channel).then(resolve);
+        });
+      } catch (err) {
         stop.removeEventListener('abort', stopEarly);
-        if (stoppedEarly) return void channel?.close();
-        if (err) return cannotOpen(err);
-        void drive(channel).then(resolve);
-      });
-    } catch (err) {
-      stop.removeEventListener('abort', stopEarly);
-      cannotOpen(err as Error); // ssh2 throws when the connection closed between lease and exec
-    }
+        cannotOpen(err as Error); // ssh2 throws when the connection closed between lease and exec
+      }
+    };
+    open(0);
   });
 
   async function drive(channel: ClientChannel): Promise<RemoteExit> {
