@@ -29,7 +29,7 @@ describe('§1 handshake', () => {
       os: process.platform,
       arch: process.arch,
       labels: { zone: 'eu-1', gpu: 'no' },
-      features: ['secret_env'],
+      features: ['secret_env', 'shell'], // shell: node-pty is installed with the agent
       jobs: [],
     });
     await waitFor('ready', () => agent.state === 'ready');
