@@ -54,6 +54,12 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
   const dir = await mkdtemp(join(tmpdir(), 'vmo-sshd-'));
   const hostKey = await generateKey(dir, 'host_key', { type: opts.hostKeyType });
   await writeFile(join(dir, 'authorized_keys'), opts.authorizedKeys.map((k) => `${k}\n`).join(''), { mode: 0o600 });
+  // Sessions get an empty HOME of their own. The tests log in as root, and sshd runs the command
+  // with the login shell, which for bash reads ~/.bashrc: whatever the machine's /root/.bashrc prints
+  // (a CI image's pyenv lines did) would land in every job's stderr. The initial cwd stays root's
+  // home from passwd, as for any login; only $HOME (and so ~) points here.
+  const home = join(dir, 'home');
+  await mkdir(home);
   for (let attempt = 0; ; attempt++) {
     const port = opts.port ?? (await freePort());
     const config = [
@@ -72,6 +78,7 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
       'MaxSessions 10',
       'MaxStartups 100',
       'LogLevel INFO',
+      `SetEnv HOME=${home}`,
       ...(opts.extraConfig ?? []),
     ];
     await writeFile(join(dir, 'sshd_config'), config.join('\n') + '\n');
