@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   // 3: the open handles of the stores, handed to every service function.
   ['control-plane'],
   // 4: the services, peers of each other; `access` (authorization by policy) and `audit` (it resolves names to ids as the services do) among them.
-  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access', 'users', 'audit', 'schedules', 'commands', 'shells', 'projects', 'retention'],
+  ['jobs', 'agents', 'hosts', 'targets', 'runs', 'access', 'users', 'audit', 'schedules', 'commands', 'shells', 'projects', 'retention', 'workspaces'],
   // 5: the HTTP contracts (schemas of every route), built from the services' inputs.
   ['api'],
   // 6: the root barrel.

@@ -3,7 +3,7 @@ import { customAlphabet } from 'nanoid';
 // Lower-case alphanumerics: safe in URLs, Redis keys and shell history; 20 chars ≈ 103 bits.
 const random = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 20);
 
-export type IdKind = 'job' | 'agt' | 'tok' | 'host' | 'run' | 'enr' | 'usr' | 'pol' | 'sch' | 'shs' | 'att' | 'prj';
+export type IdKind = 'job' | 'agt' | 'tok' | 'host' | 'run' | 'enr' | 'usr' | 'pol' | 'sch' | 'shs' | 'att' | 'prj' | 'tpl' | 'wks' | 'wop' | 'wse' | 'snp';
 
 export const newId = (kind: IdKind): string => `${kind}_${random()}`;
 

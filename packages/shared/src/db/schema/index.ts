@@ -16,3 +16,4 @@ export * from './job-attempts.ts';
 export * from './commands.ts';
 export * from './projects.ts';
 export * from './shell-sessions.ts';
+export * from './workspaces.ts';
