@@ -37,6 +37,7 @@ export const HTTP_ERRORS = {
   invalid_transition: { status: 409, meaning: "the workspace's status does not allow that action now (e.g. a snapshot of a running workspace, a start of a running one)" },
   snapshot_unsupported: { status: 409, meaning: "the workspace's provider cannot take or restore snapshots" },
   operation_ended: { status: 409, meaning: 'the operation has already ended: nothing to cancel' },
+  session_overlap: { status: 409, meaning: 'the workspace already has a scheduled session overlapping that time (its start lead to its end)' },
   command_exists: { status: 409, meaning: 'a saved command of that name exists: change it with PUT /v1/commands/{name}' },
   output_expired: { status: 410, meaning: "the job's output was deleted by retention (VMO_OUTPUT_RETENTION_DAYS, or the job's retainDays); the job itself is kept, shown with outputExpired: true" },
   payload_too_large: { status: 413, meaning: 'the body is over 1 MiB' },
