@@ -1,2 +1,3 @@
 export * from './provider.ts';
 export * from './request-operation.ts';
+export * from './provider-config.ts';
