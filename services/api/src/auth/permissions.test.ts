@@ -20,7 +20,7 @@ describe('allows: roles, narrowed by token scopes (issue 11 §Identity)', () => 
     expect(allows(principal('admin', ['jobs:read']), 'jobs:read')).toBe(true);
     expect(allows(principal('viewer', ['jobs:run']), 'jobs:run')).toBe(false);
     expect(effectiveScopes(principal('viewer', ['jobs:run', 'jobs:read']))).toEqual(['jobs:read']);
-    expect(effectiveScopes(principal('operator'))).toEqual(['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'hosts:read', 'users:read', 'commands:read', 'commands:write']);
+    expect(effectiveScopes(principal('operator'))).toEqual(['jobs:read', 'jobs:run', 'jobs:cancel', 'agents:read', 'hosts:read', 'users:read', 'commands:read', 'commands:write', 'workspaces:read', 'workspaces:write']);
     expect(effectiveScopes(principal('operator', ['commands:read']))).toEqual(['commands:read']);
     expect(allows(principal('viewer'), 'commands:read')).toBe(true);
     expect(allows(principal('viewer'), 'commands:write')).toBe(false);
