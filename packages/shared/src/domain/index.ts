@@ -16,3 +16,4 @@ export * from './run-at-and-priority.ts';
 export * from './retry-policy.ts';
 export * from './retention.ts';
 export * from './make-target.ts';
+export * from './workspace.ts';
