@@ -40,6 +40,7 @@ import { commandRoutes } from './routes/commands.ts';
 import { targetRoutes } from './routes/targets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
+import { usageRoutes } from './routes/usage.ts';
 
 export interface AppDeps {
   cp: ControlPlane;
@@ -111,6 +112,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', tokenRoutes(cp));
   app.route('/', auditRoutes(cp));
   app.route('/', sessionRoutes(cp));
+  app.route('/', usageRoutes(cp));
   // Last: any GET no route above answered may be one of the dashboard's pages (http/dashboard.ts).
   if (dashboardDir !== undefined) app.route('/', dashboardRoutes({ dir: dashboardDir, log, signedInByProxy: (c) => tokens.proxy?.applies(restAuthRequest(c)) ?? false }));
 

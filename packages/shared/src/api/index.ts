@@ -25,6 +25,7 @@ import * as policies from './policies.ts';
 import * as schedules from './schedules.ts';
 import * as projects from './projects.ts';
 import * as commands from './commands.ts';
+import * as usage from './usage.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -51,6 +52,7 @@ export * from './metrics.ts';
 export * from './schedules.ts';
 export * from './projects.ts';
 export * from './commands.ts';
+export * from './usage.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -110,6 +112,8 @@ export const REST_ROUTES = [
   commands.runCommand,
   commands.listAgentCommands,
   commands.listHostCommands,
+  usage.getUsage,
+  usage.getUsageOverview,
   policies.createPolicy,
   policies.listPolicies,
   policies.deletePolicy,
