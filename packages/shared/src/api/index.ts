@@ -26,6 +26,7 @@ import * as schedules from './schedules.ts';
 import * as projects from './projects.ts';
 import * as commands from './commands.ts';
 import * as usage from './usage.ts';
+import * as workspaceSessions from './workspace-sessions.ts';
 
 export * from './route.ts';
 export * from './errors.ts';
@@ -53,6 +54,7 @@ export * from './schedules.ts';
 export * from './projects.ts';
 export * from './commands.ts';
 export * from './usage.ts';
+export * from './workspace-sessions.ts';
 
 /** The REST routes, served by the Hono app. */
 export const REST_ROUTES = [
@@ -114,6 +116,9 @@ export const REST_ROUTES = [
   commands.listHostCommands,
   usage.getUsage,
   usage.getUsageOverview,
+  workspaceSessions.createWorkspaceSession,
+  workspaceSessions.listWorkspaceSessions,
+  workspaceSessions.cancelWorkspaceSession,
   policies.createPolicy,
   policies.listPolicies,
   policies.deletePolicy,
