@@ -66,6 +66,8 @@ export const keys = (prefix: string) => ({
   agentChannel: (agentId: string) => `${prefix}:agent:${agentId}`,
   /** BUS.md §11: what an agent said about one shell session (SHELL.md §S5). */
   shellChannel: (sessionId: string) => `${prefix}:shell:${sessionId}`,
+  /** BUS.md §12: a workspace operation's log lines and end (issue 18). */
+  operationLogChannel: (operationId: string) => `${prefix}:wop:${operationId}:log`,
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
   /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
   workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,

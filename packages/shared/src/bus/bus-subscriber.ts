@@ -71,6 +71,11 @@ export class BusSubscriber {
     return this.listen('shell', sessionId, handler);
   }
 
+  /** §12. */
+  operationLog(operationId: string, handler: Handler<MessageOf<'operationLog'>>): Promise<Unlisten> {
+    return this.listen('operationLog', operationId, handler);
+  }
+
   close(): void {
     this.connection.disconnect();
   }

@@ -6,6 +6,7 @@ import { ControlMessage } from './messages/control.ts';
 import { JobEvent } from './messages/job-events.ts';
 import { JobOutput } from './messages/job-output.ts';
 import { ShellEvent } from './messages/shell.ts';
+import { OperationLogEvent } from './messages/operation-log.ts';
 
 /** The version every message on the bus carries today (BUS.md §2). */
 export const BUS_VERSION = 1;
@@ -22,6 +23,7 @@ export const FAMILIES = {
   control: { channel: (k: Keys, _id: string) => k.controlChannel, schema: ControlMessage },
   changes: { channel: (k: Keys, _id: string) => k.changesChannel, schema: ChangesMessage },
   shell: { channel: (k: Keys, sessionId: string) => k.shellChannel(sessionId), schema: ShellEvent },
+  operationLog: { channel: (k: Keys, operationId: string) => k.operationLogChannel(operationId), schema: OperationLogEvent },
 } as const;
 
 export type Family = keyof typeof FAMILIES;

@@ -10,3 +10,4 @@ export * from './messages/changes.ts';
 export * from './topic-coalescer.ts';
 export * from './change-notifier.ts';
 export * from './messages/shell.ts';
+export * from './messages/operation-log.ts';

@@ -6,6 +6,7 @@ import type { ControlMessage } from './messages/control.ts';
 import type { JobEvent } from './messages/job-events.ts';
 import type { OutputChunk } from './messages/job-output.ts';
 import type { ShellEvent } from './messages/shell.ts';
+import type { OperationLogEvent } from './messages/operation-log.ts';
 
 /** What a publisher needs: a connection for commands (never one in subscriber mode) and the names. */
 export interface BusConnection {
@@ -47,3 +48,6 @@ export const publishChanges = (bus: BusConnection, topics: ChangeTopic[]) => pub
 
 /** §11: what the agent said about a shell session, for every node with a client attached (SHELL.md §S5). */
 export const publishShellEvent = (bus: BusConnection, sessionId: string, event: Unversioned<ShellEvent>) => publish(bus, 'shell', sessionId, event);
+
+/** §12: a workspace operation's log line (after its row is durable) or its end (issue 18). */
+export const publishOperationLog = (bus: BusConnection, operationId: string, event: Unversioned<OperationLogEvent>) => publish(bus, 'operationLog', operationId, event);

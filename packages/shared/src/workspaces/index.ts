@@ -12,3 +12,5 @@ export * from './operation-service.ts';
 export * from './lifecycle-rules.ts';
 export * from './sessions-input.ts';
 export * from './sessions-service.ts';
+export * from './operation-log.ts';
+export * from './workspace-health.ts';
