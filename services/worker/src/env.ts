@@ -64,6 +64,15 @@ export const workerEnv = z.object({
   VMO_METRICS_HOST: metricsHostVar,
   /** When set, a scrape of the worker's /metrics must present it as a bearer token. Secret (also VMO_METRICS_TOKEN_FILE). */
   VMO_METRICS_TOKEN: metricsTokenVar,
+  // Workspaces (issue 18): the operation engine (src/workspaces/engine).
+  /** The control plane's URL as a workspace's agent reaches it; default http://127.0.0.1:<VMO_PORT or 3121>. */
+  VMO_WORKSPACE_AGENT_URL: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
+  /** A workspace operation with no progress (no log line, no step) for this long fails `timed_out`. */
+  VMO_WORKSPACE_OPERATION_TIMEOUT_MS: intVar(15 * 60_000, 500, 7 * 24 * 3600_000),
+  /** A running operation whose worker has not refreshed it for this long is taken over by another worker. */
+  VMO_WORKSPACE_TAKEOVER_MS: intVar(30_000, 500, 3600_000),
+  /** Workspace operations this worker runs at once. */
+  VMO_WORKSPACE_OPERATIONS: intVar(8, 1, 1000),
   // Retention (issue 14): VMO_RETENTION_DAYS, VMO_OUTPUT_RETENTION_DAYS, VMO_AUDIT_RETENTION_DAYS, VMO_RETENTION_EVERY_MS.
   ...retentionEnv,
 }).superRefine(checkTimingRelations).superRefine(checkRetentionRelations).superRefine(checkRedisMode);
