@@ -36,6 +36,7 @@ export const HTTP_ERRORS = {
   workspace_busy: { status: 409, meaning: 'the workspace has an operation pending or running: wait for it (GET /v1/operations/{id}) or cancel it' },
   invalid_transition: { status: 409, meaning: "the workspace's status does not allow that action now (e.g. a snapshot of a running workspace, a start of a running one)" },
   snapshot_unsupported: { status: 409, meaning: "the workspace's provider cannot take or restore snapshots" },
+  snapshot_exists: { status: 409, meaning: 'the workspace already has a snapshot of that name' },
   operation_ended: { status: 409, meaning: 'the operation has already ended: nothing to cancel' },
   session_overlap: { status: 409, meaning: 'the workspace already has a scheduled session overlapping that time (its start lead to its end)' },
   command_exists: { status: 409, meaning: 'a saved command of that name exists: change it with PUT /v1/commands/{name}' },
