@@ -73,6 +73,8 @@ export const workerEnv = z.object({
   VMO_WORKSPACE_TAKEOVER_MS: intVar(30_000, 500, 3600_000),
   /** Workspace operations this worker runs at once. */
   VMO_WORKSPACE_OPERATIONS: intVar(8, 1, 1000),
+  /** How often each worker's workspace lifecycle pass runs (TTL, idle, autostart, sessions, dormancy; issue 18). */
+  VMO_WORKSPACE_LIFECYCLE_INTERVAL_MS: intVar(1_000, 50, 600_000),
   // Retention (issue 14): VMO_RETENTION_DAYS, VMO_OUTPUT_RETENTION_DAYS, VMO_AUDIT_RETENTION_DAYS, VMO_RETENTION_EVERY_MS.
   ...retentionEnv,
 }).superRefine(checkTimingRelations).superRefine(checkRetentionRelations).superRefine(checkRedisMode);

@@ -32,6 +32,7 @@ import { startRetentionLoop } from './retention-loop.ts';
 import { retentionPolicyOf } from './retention-env.ts';
 import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
 import { startWorkerMetrics } from './metrics.ts';
+import { startWorkspaceLifecycleLoop } from './workspaces/lifecycle/lifecycle-loop.ts';
 
 export interface WorkerHandle {
   workerId: string;
@@ -113,6 +114,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     startSchedulerLoop(cp, { maxTargets: config.VMO_MAX_RUN_TARGETS }), // cron schedules: every worker, each tick fired once (issue 14)
     startReleaseDueLoop(cp), // jobs and runs whose runAt has come (issue 14)
     startRetentionLoop(cp, retentionPolicyOf(config), config.VMO_RETENTION_EVERY_MS), // ended jobs, output, fires and audit past their retention (issue 14)
+    startWorkspaceLifecycleLoop(cp, { everyMs: config.VMO_WORKSPACE_LIFECYCLE_INTERVAL_MS }), // workspaces' TTL, idle, autostart, sessions, dormancy (issue 18)
   ];
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 
