@@ -37,6 +37,9 @@ import { projectRoutes } from './routes/projects.ts';
 import { runRoutes } from './routes/runs.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { commandRoutes } from './routes/commands.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { templateRoutes } from './routes/templates.ts';
+import { workspaceRoutes } from './routes/workspaces.ts';
 import { targetRoutes } from './routes/targets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
@@ -108,6 +111,9 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', commandRoutes(cp, { maxTargets: maxRunTargets }));
   // GET …/targets submits a discovery job when it must: counted by the same limit, in the route.
   app.route('/', projectRoutes(cp, { audit, log, isTrustedProxy: trustedProxyOf(tokens), limitSubmissions }));
+  app.route('/', templateRoutes(cp));
+  app.route('/', workspaceRoutes(cp));
+  app.route('/', operationRoutes(cp));
   app.route('/', policyRoutes(cp));
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));

@@ -25,6 +25,9 @@ import * as policies from './policies.ts';
 import * as schedules from './schedules.ts';
 import * as projects from './projects.ts';
 import * as commands from './commands.ts';
+import * as templates from './templates.ts';
+import * as workspaces from './workspaces.ts';
+import * as operations from './operations.ts';
 import * as usage from './usage.ts';
 import * as workspaceSessions from './workspace-sessions.ts';
 
@@ -53,6 +56,9 @@ export * from './metrics.ts';
 export * from './schedules.ts';
 export * from './projects.ts';
 export * from './commands.ts';
+export * from './templates.ts';
+export * from './workspaces.ts';
+export * from './operations.ts';
 export * from './usage.ts';
 export * from './workspace-sessions.ts';
 
@@ -119,6 +125,24 @@ export const REST_ROUTES = [
   workspaceSessions.createWorkspaceSession,
   workspaceSessions.listWorkspaceSessions,
   workspaceSessions.cancelWorkspaceSession,
+  templates.createTemplate,
+  templates.listTemplates,
+  templates.getTemplate,
+  templates.listTemplateVersions,
+  templates.updateTemplate,
+  templates.deleteTemplate,
+  workspaces.createWorkspace,
+  workspaces.listWorkspaces,
+  workspaces.getWorkspace,
+  workspaces.updateWorkspace,
+  workspaces.startWorkspace,
+  workspaces.stopWorkspace,
+  workspaces.restartWorkspace,
+  workspaces.rebuildWorkspace,
+  workspaces.deleteWorkspace,
+  operations.listOperations,
+  operations.getOperation,
+  operations.cancelOperation,
   policies.createPolicy,
   policies.listPolicies,
   policies.deletePolicy,
