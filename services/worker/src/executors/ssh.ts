@@ -66,7 +66,7 @@ export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor 
  * operator replaced the inventory pins (a legitimate key rotation, or a revocation), connections
  * verified against the old pins are retired and the next job verifies afresh.
  */
-function stillTrusted(target: SshEndpoint, c: OpenConnection): boolean {
+export function stillTrusted(target: SshEndpoint, c: OpenConnection): boolean {
   if (c.hostKeySource === 'known_hosts') return true;
   return target.pinnedHostKeys.length === 0 || target.pinnedHostKeys.includes(c.hostKey);
 }
