@@ -44,6 +44,7 @@ import { targetRoutes } from './routes/targets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { snapshotRoutes } from './routes/snapshots.ts';
 import { workspaceSessionRoutes } from './routes/workspace-sessions.ts';
 
 export interface AppDeps {
@@ -120,6 +121,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', auditRoutes(cp));
   app.route('/', sessionRoutes(cp));
   app.route('/', usageRoutes(cp));
+  app.route('/', snapshotRoutes(cp)); // a workspace's snapshots (issue 18)
   app.route('/', workspaceSessionRoutes(cp)); // scheduled sessions of a workspace (issue 18)
   // Last: any GET no route above answered may be one of the dashboard's pages (http/dashboard.ts).
   if (dashboardDir !== undefined) app.route('/', dashboardRoutes({ dir: dashboardDir, log, signedInByProxy: (c) => tokens.proxy?.applies(restAuthRequest(c)) ?? false }));

@@ -29,6 +29,7 @@ import * as templates from './templates.ts';
 import * as workspaces from './workspaces.ts';
 import * as operations from './operations.ts';
 import * as usage from './usage.ts';
+import * as snapshots from './snapshots.ts';
 import * as workspaceSessions from './workspace-sessions.ts';
 
 export * from './route.ts';
@@ -60,6 +61,7 @@ export * from './templates.ts';
 export * from './workspaces.ts';
 export * from './operations.ts';
 export * from './usage.ts';
+export * from './snapshots.ts';
 export * from './workspace-sessions.ts';
 
 /** The REST routes, served by the Hono app. */
@@ -122,6 +124,11 @@ export const REST_ROUTES = [
   commands.listHostCommands,
   usage.getUsage,
   usage.getUsageOverview,
+  snapshots.createSnapshot,
+  snapshots.listSnapshots,
+  snapshots.getSnapshot,
+  snapshots.deleteSnapshot,
+  snapshots.restoreSnapshot,
   workspaceSessions.createWorkspaceSession,
   workspaceSessions.listWorkspaceSessions,
   workspaceSessions.cancelWorkspaceSession,

@@ -3,6 +3,7 @@ export * from './request-operation.ts';
 export * from './provider-config.ts';
 export * from './usage.ts';
 export * from './usage-intervals.ts';
+export * from './snapshot-service.ts';
 export * from './template-input.ts';
 export * from './template-service.ts';
 export * from './workspace-input.ts';

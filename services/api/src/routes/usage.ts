@@ -9,7 +9,7 @@ import { openapiRoute } from '../http/openapi-route.ts';
 
 /**
  * /v1/usage (issue 18): running time, job time, output and cost of workspaces, computed from their
- * operation history (@vmo/shared/workspaces usage.ts). Read-only: `jobs:read`. A non-admin sees
+ * operation history (@vmo/shared/workspaces usage.ts). Read-only: `workspaces:read`. A non-admin sees
  * their own workspaces only; the overview is for admins.
  */
 export function usageRoutes(cp: ControlPlane) {
@@ -20,13 +20,13 @@ export function usageRoutes(cp: ControlPlane) {
     const p = c.get('principal');
     const grants = await grantsOf(c, cp);
     return c.json(await usageReport(cp, q, { admin: grants.admin, userId: p.userId, name: p.name }), 200);
-  }, { scope: 'jobs:read' });
+  }, { scope: 'workspaces:read' });
 
   openapiRoute(app, getUsageOverview, async (c) => {
     const grants = await grantsOf(c, cp);
     if (!grants.admin) throw forbidden('the usage overview is for admins; GET /v1/usage shows your own');
     return c.json(await usageOverview(cp), 200);
-  }, { scope: 'jobs:read' });
+  }, { scope: 'workspaces:read' });
 
   return app;
 }
