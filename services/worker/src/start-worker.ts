@@ -32,6 +32,7 @@ import { startRetentionLoop } from './retention-loop.ts';
 import { retentionPolicyOf } from './retention-env.ts';
 import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
 import { startWorkerMetrics } from './metrics.ts';
+import { defaultWorkspaceAgentUrl, startWorkspaceEngine } from './workspaces/engine/index.ts';
 import { startWorkspaceLifecycleLoop } from './workspaces/lifecycle/lifecycle-loop.ts';
 
 export interface WorkerHandle {
@@ -116,12 +117,20 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     startRetentionLoop(cp, retentionPolicyOf(config), config.VMO_RETENTION_EVERY_MS), // ended jobs, output, fires and audit past their retention (issue 14)
     startWorkspaceLifecycleLoop(cp, { everyMs: config.VMO_WORKSPACE_LIFECYCLE_INTERVAL_MS }), // workspaces' TTL, idle, autostart, sessions, dormancy (issue 18)
   ];
+  // Workspace operations (issue 18): claimed from Postgres, run through their provider.
+  const workspaceEngine = startWorkspaceEngine(cp, {
+    workerId,
+    agentUrl: config.VMO_WORKSPACE_AGENT_URL ?? defaultWorkspaceAgentUrl(),
+    timeoutMs: config.VMO_WORKSPACE_OPERATION_TIMEOUT_MS,
+    takeoverMs: config.VMO_WORKSPACE_TAKEOVER_MS,
+    concurrency: config.VMO_WORKSPACE_OPERATIONS,
+  });
   log.info({ workerId, concurrency: config.VMO_WORKER_CONCURRENCY }, 'worker started');
 
   return {
     workerId,
     async close() {
-      const maintenanceStopped = Promise.all(maintenance.map((loop) => loop.stop()));
+      const maintenanceStopped = Promise.all([...maintenance.map((loop) => loop.stop()), workspaceEngine.stop()]);
       shutdown.abort();
       const drained = worker.close();
       const timer = setTimeout(() => {
