@@ -1,0 +1,4 @@
+export * from './workspace-engine.ts';
+export * from './operation-store.ts';
+export * from './operation-run.ts';
+export * from './run-operation.ts';

@@ -1,0 +1,278 @@
+import type postgres from 'postgres';
+import { revokeAgent, rotateAgentToken } from '@vmo/shared/agents';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import type { DesiredState, ProviderContext, ProviderResult, WorkspaceProvider } from '@vmo/shared/workspaces';
+import { publishOperationEnd } from '@vmo/shared/workspaces';
+import { endOperation, releaseOperation, storeProviderState, type ClaimedOperation, type OperationEnd } from './operation-store.ts';
+import { OperationError, OperationRun, untilSettledOrAbandoned } from './operation-run.ts';
+
+export interface EngineDeps {
+  cp: ControlPlane;
+  workerId: string;
+  /** The control plane's URL as a workspace's agent reaches it (AgentLaunch.url). */
+  agentUrl: string;
+  timeoutMs: number;
+  takeoverMs: number;
+  heartbeatMs: number;
+  /** How long an aborted provider call may take to return before the engine stops waiting. */
+  abortGraceMs: number;
+  providerFor(kind: string): WorkspaceProvider | undefined;
+}
+
+interface WorkspaceRow {
+  id: string;
+  name: string;
+  template_id: string;
+  template_version: number;
+  current_version: number;
+  params: Record<string, string>;
+  agent_id: string | null;
+  provider_state: Record<string, unknown> | null;
+  deleted_at: Date | null;
+}
+
+interface VersionRow {
+  version: number;
+  provider: string;
+  config: Record<string, unknown>;
+  params: { name: string; default?: string }[];
+}
+
+/** One converge of a plan: the desired state, from which template version's config. */
+interface Step {
+  desired: DesiredState;
+  version: number;
+  /** Record this version as the workspace's once the step is under way (rebuild). */
+  adoptVersion?: boolean;
+}
+
+/**
+ * Run one claimed operation to its end (issue 18):
+ *   create/start → running; stop → stopped; restart → stopped, running; rebuild → stopped with the
+ *   version it was built from, then running with the template's current one (recorded in
+ *   workspaces.template_version); delete → absent, then deleted_at and its agent revoked;
+ *   snapshot/restore → the provider's snapshot/restore with input.snapshotId (workspace_snapshots).
+ * Before each converge(running) the workspace's agent token is rotated and handed to the provider
+ * (AgentLaunch). The provider state is stored after every step, before the end.
+ */
+export async function runOperation(deps: EngineDeps, op: ClaimedOperation, shutdown: AbortSignal): Promise<void> {
+  const { cp, workerId } = deps;
+  const finish = async (end: OperationEnd, extra?: (tx: postgres.TransactionSql) => Promise<unknown>) => {
+    const status = await cp.database.sql.begin(async (tx) => {
+      const ended = await endOperation(tx, op.id, workerId, end);
+      if (ended && extra) await extra(tx);
+      return ended;
+    });
+    if (status) await publishOperationEnd(cp, op.id, status);
+    else cp.log.info({ opId: op.id }, 'workspace operation was no longer ours to end');
+    return status;
+  };
+
+  // Taken over while canceling: its worker died after the cancel; nothing to abort here.
+  if (op.previousStatus === 'canceling') {
+    await finish({ status: 'failed' }); // ends `canceled` (endOperation)
+    return;
+  }
+  // Nobody made progress on it for the whole timeout (no worker for that long): it ends here.
+  if (Date.now() - new Date(op.lastSignAt).getTime() > deps.timeoutMs) {
+    await finish({ status: 'failed', errorCode: 'timed_out', errorMessage: 'timed out' });
+    return;
+  }
+
+  const run = new OperationRun(cp, op.id, workerId, { timeoutMs: deps.timeoutMs, heartbeatMs: deps.heartbeatMs });
+  const onShutdown = () => run.abort('shutdown');
+  if (shutdown.aborted) onShutdown();
+  else shutdown.addEventListener('abort', onShutdown, { once: true });
+  run.start();
+  try {
+    if (op.previousClaimedBy && op.previousClaimedBy !== workerId) run.log(`worker ${workerId} took the operation over from ${op.previousClaimedBy}`);
+    let deleted = false;
+    try {
+      deleted = await execute(deps, op, run);
+    } catch (err) {
+      run.stop();
+      await run.flushLog();
+      if (run.cause === 'lost') return; // another worker has it now
+      if (run.cause === 'shutdown') {
+        await releaseOperation(cp, op.id, workerId, deps.takeoverMs);
+        return;
+      }
+      if (run.cause === 'timed_out') {
+        await markSnapshotFailed(deps, op);
+        await finish({ status: 'failed', errorCode: 'timed_out', errorMessage: 'timed out' });
+        return;
+      }
+      // canceled: endOperation turns it `canceled` (its status is `canceling`).
+      const code = err instanceof OperationError ? err.code : 'provider_failed';
+      const message = (err as Error)?.message ?? String(err);
+      await markSnapshotFailed(deps, op);
+      await finish({ status: 'failed', errorCode: code, errorMessage: message });
+      return;
+    }
+    run.stop();
+    await run.flushLog();
+    if (deleted) {
+      // The machine is gone: its row stays (usage, history) with deleted_at, which frees the name.
+      await finish({ status: 'succeeded' }, (tx) => tx`update workspaces set deleted_at = clock_timestamp(), updated_at = clock_timestamp() where id = ${op.workspaceId} and deleted_at is null`);
+    } else {
+      await finish({ status: 'succeeded' });
+    }
+  } finally {
+    run.stop();
+    shutdown.removeEventListener('abort', onShutdown);
+  }
+}
+
+/** The operation's work; answers whether the workspace is now deleted. Throws to fail it. */
+async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun): Promise<boolean> {
+  const { cp } = deps;
+  const [ws] = await cp.database.sql<WorkspaceRow[]>`
+    select w.id, w.name, w.template_id, w.template_version, t.current_version, w.params, w.agent_id, w.provider_state, w.deleted_at
+    from workspaces w join templates t on t.id = w.template_id where w.id = ${op.workspaceId}`;
+  if (!ws) throw new OperationError('not_found', `workspace ${op.workspaceId} does not exist`);
+  if (ws.deleted_at) throw new OperationError('invalid_transition', 'the workspace is deleted');
+
+  const versionOf = async (version: number): Promise<VersionRow> => {
+    const [v] = await cp.database.sql<VersionRow[]>`
+      select version, provider, config, params from template_versions where template_id = ${ws.template_id} and version = ${version}`;
+    if (!v) throw new OperationError('template_missing', `template version ${version} of the workspace's template does not exist`);
+    return v;
+  };
+  const providerOf = (v: VersionRow): WorkspaceProvider => {
+    const provider = deps.providerFor(v.provider);
+    if (!provider) throw new OperationError('provider_unavailable', `this worker has no "${v.provider}" provider`);
+    return provider;
+  };
+  let state = ws.provider_state;
+  const ctxFor = (v: VersionRow, agent?: ProviderContext['agent']): ProviderContext => ({
+    workspaceId: ws.id,
+    workspaceName: ws.name,
+    config: v.config,
+    params: paramsWithDefaults(v.params, ws.params),
+    state,
+    ...(agent ? { agent } : {}),
+    log: run.log,
+    signal: run.signal,
+  });
+  const call = <T>(work: Promise<T>) => untilSettledOrAbandoned(work, run.signal, deps.abortGraceMs);
+
+  if (op.type === 'snapshot' || op.type === 'restore') {
+    await snapshotOrRestore(deps, op, run, await versionOf(ws.template_version), ctxFor, providerOf, call);
+    return false;
+  }
+
+  const built = ws.template_version;
+  const target = op.templateVersion ?? (op.type === 'rebuild' ? ws.current_version : built);
+  const plan: Step[] =
+    op.type === 'create' || op.type === 'start'
+      ? [{ desired: 'running', version: target, adoptVersion: target !== built }]
+      : op.type === 'stop'
+        ? [{ desired: 'stopped', version: built }]
+        : op.type === 'restart'
+          ? [
+              { desired: 'stopped', version: built },
+              { desired: 'running', version: built },
+            ]
+          : op.type === 'rebuild'
+            ? [
+                { desired: 'stopped', version: built },
+                { desired: 'running', version: target, adoptVersion: true },
+              ]
+            : [{ desired: 'absent', version: built }];
+
+  for (const step of plan) {
+    run.signal.throwIfAborted();
+    const version = await versionOf(step.version);
+    const provider = providerOf(version);
+    let agent: ProviderContext['agent'];
+    if (step.desired === 'running' && ws.agent_id) {
+      // A new token at each start: whatever an earlier machine held is refused from now on.
+      const rotated = await rotateAgentToken(cp, ws.agent_id).catch((err: unknown) => {
+        throw new OperationError('agent_unavailable', `the workspace's agent cannot be given a token: ${(err as Error).message}`);
+      });
+      run.addSecret(rotated.token); // LOUD: before anything can log it
+      agent = { url: deps.agentUrl, token: rotated.token, name: rotated.name, labels: rotated.labels };
+    }
+    run.log(`${op.type}: converging to ${step.desired} (${version.provider}, template version ${version.version})`);
+    const result: ProviderResult = await call(provider.converge(ctxFor(version, agent), step.desired));
+    state = stateToStore(result);
+    // LOUD: stored before the next step and before the end (operation-store.ts storeProviderState).
+    if (!(await storeProviderState(cp, op.id, ws.id, deps.workerId, state, step.adoptVersion ? { templateVersion: step.version } : {}))) {
+      run.abort('lost');
+      throw new Error('the operation is no longer this worker’s');
+    }
+    run.progress();
+  }
+
+  if (op.type === 'delete') {
+    if (ws.agent_id) {
+      // Its token must not outlive the machine. Already revoked (a takeover): nothing to do.
+      await revokeAgent(cp, ws.agent_id).catch((err: unknown) => {
+        if ((err as { status?: number }).status !== 404) throw err;
+      });
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * What workspaces.provider_state holds: the provider's state, with `resources` (what it runs on)
+ * kept beside it for the workspace view (workspace-view.ts reads provider_state.resources).
+ */
+function stateToStore(result: ProviderResult): Record<string, unknown> | null {
+  if (result.state === null) return null;
+  return result.resources ? { ...result.state, resources: result.resources } : result.state;
+}
+
+function paramsWithDefaults(defs: { name: string; default?: string }[], values: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of defs ?? []) if (d.default !== undefined) out[d.name] = d.default;
+  return { ...out, ...(values ?? {}) };
+}
+
+async function snapshotOrRestore(
+  deps: EngineDeps,
+  op: ClaimedOperation,
+  run: OperationRun,
+  version: VersionRow,
+  ctxFor: (v: VersionRow) => ProviderContext,
+  providerOf: (v: VersionRow) => WorkspaceProvider,
+  call: <T>(work: Promise<T>) => Promise<T>,
+): Promise<void> {
+  const { cp } = deps;
+  const snapshotId = typeof op.input.snapshotId === 'string' ? op.input.snapshotId : undefined;
+  if (!snapshotId) throw new OperationError('validation_failed', `a ${op.type} operation needs input.snapshotId`);
+  const [snap] = await cp.database.sql<{ id: string; name: string; status: string; provider_ref: Record<string, unknown> | null }[]>`
+    select id, name, status, provider_ref from workspace_snapshots where id = ${snapshotId}`;
+  if (!snap) throw new OperationError('not_found', `snapshot ${snapshotId} does not exist`);
+  const provider = providerOf(version);
+
+  if (op.type === 'snapshot') {
+    if (!provider.snapshot) throw new OperationError('snapshot_unsupported', `the ${version.provider} provider cannot take snapshots`);
+    run.log(`snapshot: taking ${snap.name}`);
+    const taken = await call(provider.snapshot(ctxFor(version), { id: snap.id, name: snap.name }));
+    await cp.database.sql`
+      update workspace_snapshots set status = 'ready', provider_ref = ${JSON.stringify(taken.ref)}::jsonb, size_bytes = ${taken.sizeBytes}, operation_id = ${op.id}
+      where id = ${snap.id}`;
+    run.log(`snapshot: ${snap.name} ready (${taken.sizeBytes} bytes)`);
+    return;
+  }
+
+  if (!provider.restore) throw new OperationError('snapshot_unsupported', `the ${version.provider} provider cannot restore snapshots`);
+  if (snap.status !== 'ready' || !snap.provider_ref) throw new OperationError('invalid_transition', `snapshot ${snap.name} is ${snap.status}, not ready`);
+  run.log(`restore: restoring ${snap.name}`);
+  const result = await call(provider.restore(ctxFor(version), { id: snap.id, ref: snap.provider_ref }));
+  // LOUD: stored before the end, as after every converge.
+  if (!(await storeProviderState(cp, op.id, op.workspaceId, deps.workerId, stateToStore(result)))) {
+    run.abort('lost');
+    throw new Error('the operation is no longer this worker’s');
+  }
+  run.log(`restore: ${snap.name} restored`);
+}
+
+/** A snapshot operation that fails leaves its snapshot `failed` (never `pending` for good). */
+async function markSnapshotFailed(deps: EngineDeps, op: ClaimedOperation): Promise<void> {
+  if (op.type !== 'snapshot' || typeof op.input.snapshotId !== 'string') return;
+  await deps.cp.database.sql`update workspace_snapshots set status = 'failed' where id = ${op.input.snapshotId} and status = 'pending'`.catch(() => undefined);
+}
