@@ -1,6 +1,8 @@
 import type { ProviderKind } from '@vmo/shared/domain';
 import type { WorkspaceProvider } from '@vmo/shared/workspaces';
+import { commandProvider } from './command.ts';
 import { fakeProvider } from './fake.ts';
+import { netnsProvider } from './netns/netns-provider.ts';
 
 /**
  * Provider kind → factory (issue 18). The engine asks for a provider per operation; a kind with
@@ -9,6 +11,8 @@ import { fakeProvider } from './fake.ts';
  */
 export const PROVIDER_FACTORIES: Partial<Record<ProviderKind, () => WorkspaceProvider>> = {
   fake: fakeProvider,
+  netns: netnsProvider,
+  command: commandProvider,
 };
 
 export function providerFor(kind: string): WorkspaceProvider | undefined {
