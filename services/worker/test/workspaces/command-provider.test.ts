@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@vmo/testkit';
 import type { ProviderContext } from '@vmo/shared/workspaces';
 import { createCommandProvider } from '../../src/workspaces/providers/command.ts';
+import * as commandSubject from './command-subject.ts';
+import { providerContract } from './provider-contract.ts';
 
 /**
  * The command provider against scripts that keep a "machine" as files in a temp dir: $STATE/<id>/state
@@ -151,3 +153,6 @@ describe('command provider (DevPod contract) against file-backed scripts', () =>
     await expect(provider.converge(ctx(id, config), 'running')).rejects.toThrow(/create timed out after 300 ms/);
   });
 });
+
+providerContract('command', commandSubject.makeProvider, commandSubject.makeContext, { inspect: commandSubject.inspect, childModule: new URL('./command-subject.ts', import.meta.url) });
+afterAll(() => rmSync(commandSubject.COMMAND_DIR, { recursive: true, force: true }));
