@@ -30,7 +30,8 @@ import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.
 import { EventsFeed } from './streams/events-feed.ts';
 import { EVENTS_PATH, upgradeEventsStream } from './streams/events-upgrade.ts';
 import { StreamAccess } from './streams/stream-access.ts';
-import { AGENT_SHELL_PATH, upgradeAgentShell } from './shells/shell-upgrade.ts';
+import { AGENT_SHELL_PATH, HOST_SHELL_PATH, upgradeAgentShell, upgradeHostShell } from './shells/shell-upgrade.ts';
+import { HostShells } from './shells/host-shells.ts';
 import { assertJobVisible, parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
 export interface ServerDeps {
@@ -80,6 +81,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   const subscribers = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: chooseProtocol });
   // Shell clients send keystrokes and pastes (SHELL.md §S2: ≤ 64 KiB of input per frame).
   const shells = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: chooseProtocol });
+  // SSH hosts' shells held by this node (shells/host-shells.ts: why here and not in a worker).
+  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log });
   // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
   const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
   void access.listen(deps.bus);
@@ -123,6 +126,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
           : AGENT_SHELL_PATH.test(url.pathname)
             ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission })
+          : HOST_SHELL_PATH.test(url.pathname)
+            ? upgradeHostShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission, hostShells })
           : url.pathname === EVENTS_PATH
             ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
             : upgradeStream(req, socket, head, url, accepted);
@@ -171,6 +176,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   return {
     server,
     closeSubscribers() {
+      void hostShells.close();
       access.stop();
       events.stop();
       for (const ws of subscribers.clients) ws.close(SubscriberCloseCode.restart, 'server restarting');

@@ -3,6 +3,9 @@ import type { ShellSessionRow } from './shell-session-row.ts';
 
 export interface NewShellSession {
   id: string;
+  /** 'agent' (the default) or 'host' (an SSH host's shell, held by an API node). */
+  kind?: 'agent' | 'host';
+  /** The target: an agent, or a host (named name@environment). */
   agent: { id: string; name: string };
   user: { id: string | null; name: string };
   command: string | null;
@@ -13,7 +16,7 @@ export interface NewShellSession {
 /** SHELL.md §S1/§S7: the row of a new session, written before the upgrade is answered. */
 export async function insertShellSession(sql: postgres.Sql, s: NewShellSession): Promise<void> {
   await sql`insert into shell_sessions (id, target_kind, target_id, target_name, user_id, user_name, command, cols, rows)
-    values (${s.id}, 'agent', ${s.agent.id}, ${s.agent.name}, ${s.user.id}, ${s.user.name}, ${s.command}, ${s.cols}, ${s.rows})`;
+    values (${s.id}, ${s.kind ?? 'agent'}, ${s.agent.id}, ${s.agent.name}, ${s.user.id}, ${s.user.name}, ${s.command}, ${s.cols}, ${s.rows})`;
 }
 
 export async function getShellSession(sql: postgres.Sql, id: string): Promise<ShellSessionRow | undefined> {

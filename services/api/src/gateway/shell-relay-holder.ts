@@ -29,6 +29,8 @@ export class ShellRelayHolder {
     private readonly deps: { cp: ControlPlane; log: Logger },
     /** A frame named a session that is not this agent's: the agent's socket is closed (1008). */
     private readonly onForeign: (session: string) => void = () => {},
+    /** Who `shell.close` names: the agent, or `system` for an SSH host's shell held by an API node (shells/host-shells.ts). */
+    private readonly closedBy: 'agent' | 'system' = 'agent',
   ) {}
 
   /**
@@ -122,8 +124,8 @@ export class ShellRelayHolder {
     if (!ended) return;
     await insertAuditEvents(cp.database.sql, [
       {
-        actorKind: 'agent',
-        actorId: this.agentId,
+        actorKind: this.closedBy,
+        actorId: this.closedBy === 'agent' ? this.agentId : null,
         actorName: ended.target_name,
         tokenId: null,
         action: 'shell.close',

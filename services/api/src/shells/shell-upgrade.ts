@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
-import { grantCoversAgent, loadGrants, mayReadAgent, targetForbidden } from '@vmo/shared/access';
+import type postgres from 'postgres';
+import { grantCoversAgent, loadGrants, mayReadAgent, mayReadMachine, targetForbidden, type Grants } from '@vmo/shared/access';
+import { matchesLabelSelector } from '@vmo/shared/domain';
+import { resolveHost } from '@vmo/shared/hosts';
 import { deniedByPolicy, type AuditWriter } from '@vmo/shared/audit';
 import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
@@ -22,9 +25,12 @@ import type { SubmissionCounter } from '../http/rate-limit-submissions.ts';
 import { STREAM_CREDENTIAL_REQUIRED, upgradeAuthRequest } from '../http/upgrade-auth.ts';
 import type { StreamAccess } from '../streams/stream-access.ts';
 import { ShellAttachment } from './shell-attachment.ts';
+import type { HostShells } from './host-shells.ts';
 
 /** `GET /v1/agents/{id}/shell` (SHELL.md §S1). */
 export const AGENT_SHELL_PATH = /^\/v1\/agents\/([^/]+)\/shell$/;
+/** `GET /v1/hosts/{id}/shell` (SHELL.md §S1): an SSH host, no agent. */
+export const HOST_SHELL_PATH = /^\/v1\/hosts\/([^/]+)\/shell$/;
 
 export interface ShellUpgradeDeps {
   cp: ControlPlane;
@@ -49,7 +55,68 @@ export interface ShellUpgradeDeps {
  * row and its `shell.open` audit row are written before the 101.
  */
 export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps): Promise<void> {
-  const match = AGENT_SHELL_PATH.exec(url.pathname)!;
+  await upgradeShell(req, socket, head, url, accepted, deps, AGENT_SHELL_PATH, {
+    async find(ref, grants, sql) {
+      const [agent] = await sql<{ id: string; name: string; labels: Record<string, string> }[]>`
+        select id, name, labels from agents where revoked_at is null and (id = ${ref} or name = ${ref}) limit 1`;
+      if (!agent) throw notFound('agent', ref);
+      if (!grants.admin) {
+        // Another team's machine is nobody to the caller: the same 404, marked for the audit as a policy's.
+        if (!mayReadAgent(grants, agent.labels)) throw deniedByPolicy(notFound('agent', ref));
+        if (!grantCoversAgent(grants.run, agent.labels)) throw targetForbidden('run', [agent.name]);
+      }
+      return { kind: 'agent', id: agent.id, name: agent.name };
+    },
+    async ready(agent) {
+      if ((await agentPresence(deps.cp, agent.id)) === 'offline') {
+        throw new AppError(409, 'agent_not_connected', `agent ${JSON.stringify(agent.name)} is not connected: a shell needs it online`);
+      }
+    },
+  });
+}
+
+/**
+ * `GET /v1/hosts/{id}/shell` (SHELL.md §S1): the same refusals, in the same order, with the host
+ * judged as POST /v1/jobs judges an ssh target (access/may-run.ts): `{id}` is a `hst_…` id,
+ * `name@environment` or a bare name resolved among the hosts the caller may read; a hidden one is
+ * the same 404 as none; a readable one without a `run` grant 403 target_forbidden. A new session is
+ * held by this node (host-shells.ts) before the 101.
+ */
+export async function upgradeHostShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps & { hostShells: HostShells }): Promise<void> {
+  await upgradeShell(req, socket, head, url, accepted, deps, HOST_SHELL_PATH, {
+    async find(ref, grants) {
+      const db = deps.cp.database.db;
+      // A bare name resolves among the readable hosts only (ambiguous_host among them): no existence oracle.
+      const host = await resolveHost(db, ref, grants.admin ? undefined : (h) => mayReadMachine(grants, h.labels));
+      if (!host) {
+        const hidden = !grants.admin && (await resolveHost(db, ref).catch(() => undefined)) !== undefined;
+        throw hidden ? deniedByPolicy(notFound('host', ref)) : notFound('host', ref);
+      }
+      const name = `${host.name}@${host.environment}`;
+      if (!grants.admin && !grants.run.selectors.some((s) => matchesLabelSelector(s, host.labels))) throw targetForbidden('run', [name]);
+      return { kind: 'host', id: host.id, name };
+    },
+    async ready(host, session, create) {
+      if (create) await deps.hostShells.hold(host.id, session);
+    },
+  });
+}
+
+interface ShellTarget {
+  kind: 'agent' | 'host';
+  id: string;
+  name: string;
+}
+
+interface TargetRules {
+  /** The target named by the path, or the refusal (404 hidden or none, 403 not runnable). */
+  find(ref: string, grants: Grants, sql: postgres.Sql): Promise<ShellTarget>;
+  /** Last check before the row and the 101 (an agent must be online), and what a new session needs first. */
+  ready(target: ShellTarget, session: string, create: boolean): Promise<void>;
+}
+
+async function upgradeShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps, path: RegExp, rules: TargetRules): Promise<void> {
+  const match = path.exec(url.pathname)!;
   const generation = deps.access.generation;
   const auth = upgradeAuthRequest(req);
   const principal = await auditUpgradePrincipal(deps, req, await authenticate(deps.tokens, auth, STREAM_CREDENTIAL_REQUIRED));
@@ -68,38 +135,29 @@ export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, he
   const q = query.data;
 
   const sql = deps.cp.database.sql;
-  const [agent] = await sql<{ id: string; name: string; labels: Record<string, string> }[]>`
-    select id, name, labels from agents where revoked_at is null and (id = ${ref} or name = ${ref}) limit 1`;
-  if (!agent) throw notFound('agent', ref);
   const grants = await loadGrants(sql, principal);
-  if (!grants.admin) {
-    // Another team's machine is nobody to the caller: the same 404, marked for the audit as a policy's.
-    if (!mayReadAgent(grants, agent.labels)) throw deniedByPolicy(notFound('agent', ref));
-    if (!grantCoversAgent(grants.run, agent.labels)) throw targetForbidden('run', [agent.name]);
-  }
+  const target = await rules.find(ref, grants, sql);
 
   let sessionId = q.session;
   if (sessionId !== undefined) {
     const row = await getShellSession(sql, sessionId);
-    // Ended, another agent's, or another user's (admins excepted): no such session for this caller.
-    if (!row || row.ended_at !== null || row.target_id !== agent.id || (!grants.admin && row.user_id !== principal.userId)) throw notFound('shell session', sessionId);
+    // Ended, another machine's, or another user's (admins excepted): no such session for this caller.
+    if (!row || row.ended_at !== null || row.target_id !== target.id || (!grants.admin && row.user_id !== principal.userId)) throw notFound('shell session', sessionId);
   }
-  if ((await agentPresence(deps.cp, agent.id)) === 'offline') {
-    throw new AppError(409, 'agent_not_connected', `agent ${JSON.stringify(agent.name)} is not connected: a shell needs it online`);
-  }
-
   const create = sessionId === undefined;
-  if (sessionId === undefined) {
-    sessionId = newId('shs');
-    await insertShellSession(sql, { id: sessionId, agent: { id: agent.id, name: agent.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows });
+  sessionId ??= newId('shs');
+  await rules.ready(target, sessionId, create);
+  if (create) {
+    await insertShellSession(sql, { id: sessionId, kind: target.kind, agent: { id: target.id, name: target.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows });
   }
-  await auditShell(deps, req, principal, create ? 'shell.open' : 'shell.attach', sessionId, agent.name, { offset: q.offset, cols: q.cols, rows: q.rows, command: q.command !== undefined });
+  await auditShell(deps, req, principal, create ? 'shell.open' : 'shell.attach', sessionId, target.name, { offset: q.offset, cols: q.cols, rows: q.rows, command: q.command !== undefined });
 
-  const spec = { agentId: agent.id, session: sessionId, attach: newId('att'), create, offset: create ? 0 : q.offset, cols: q.cols, rows: q.rows, command: q.command ?? null, graceMs: deps.graceMs };
+  // `agentId` is where the session's commands go on the bus: the agent, or the host's holder (host-shells.ts).
+  const spec = { agentId: target.id, session: sessionId, attach: newId('att'), create, offset: create ? 0 : q.offset, cols: q.cols, rows: q.rows, command: q.command ?? null, graceMs: deps.graceMs };
   deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
     accepted();
     // LOUD: registered before any input is read: a revoked token or a withdrawn grant must stop the keystrokes.
-    deps.access.watch(ws, { auth, principal, resource: { kind: 'shell', id: spec.session, agentId: agent.id }, generation });
+    deps.access.watch(ws, { auth, principal, resource: { kind: 'shell', id: spec.session, ...(target.kind === 'agent' ? { agentId: target.id } : { hostId: target.id }) }, generation });
     void new ShellAttachment(ws, spec, deps).start().catch((err: Error) => {
       deps.log.warn({ err: err.message, session: spec.session }, 'shell attachment could not listen on the bus');
       ws.close(1011, 'could not reach the agent; retry');

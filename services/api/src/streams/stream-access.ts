@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
-import { grantCoversAgent, loadGrants, mayReadAgent, runAccess } from '@vmo/shared/access';
+import { grantCoversAgent, loadGrants, mayReadAgent, mayReadMachine, runAccess } from '@vmo/shared/access';
+import { matchesLabelSelector } from '@vmo/shared/domain';
 import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { AppError } from '@vmo/shared/errors';
@@ -32,6 +33,8 @@ export interface StreamResource {
   id: string;
   /** For a shell: the agent it runs on. */
   agentId?: string;
+  /** For an SSH host's shell: the host. */
+  hostId?: string;
 }
 
 interface Watched {
@@ -248,12 +251,21 @@ export class StreamAccess {
   private async shellVerdict(principal: Principal, resource: StreamResource): Promise<Verdict> {
     if (!allows(principal, 'jobs:run')) return 'hidden';
     const sql = this.deps.cp.database.sql;
-    const [agent] = await sql<{ labels: Record<string, string> }[]>`
-      select labels from agents where id = ${resource.agentId ?? ''} and revoked_at is null`;
-    if (!agent) return 'hidden';
-    const grants = await loadGrants(sql, principal);
-    if (grants.admin) return 'allowed';
-    if (!mayReadAgent(grants, agent.labels) || !grantCoversAgent(grants.run, agent.labels)) return 'hidden';
+    if (resource.hostId !== undefined) {
+      // An SSH host's shell: the host still exists, readable and covered by a run grant (as POST /v1/jobs judges it).
+      const [host] = await sql<{ labels: Record<string, string> }[]>`select labels from hosts where id = ${resource.hostId}`;
+      if (!host) return 'hidden';
+      const grants = await loadGrants(sql, principal);
+      if (grants.admin) return 'allowed';
+      if (!mayReadMachine(grants, host.labels) || !grants.run.selectors.some((s) => matchesLabelSelector(s, host.labels))) return 'hidden';
+    } else {
+      const [agent] = await sql<{ labels: Record<string, string> }[]>`
+        select labels from agents where id = ${resource.agentId ?? ''} and revoked_at is null`;
+      if (!agent) return 'hidden';
+      const grants = await loadGrants(sql, principal);
+      if (grants.admin) return 'allowed';
+      if (!mayReadAgent(grants, agent.labels) || !grantCoversAgent(grants.run, agent.labels)) return 'hidden';
+    }
     const [own] = await sql<{ user_id: string | null }[]>`select user_id from shell_sessions where id = ${resource.id}`;
     return own && own.user_id === principal.userId ? 'allowed' : 'hidden';
   }

@@ -1,0 +1,118 @@
+import { FEATURE_SHELL, type AgentShellAttached, type AgentShellError, type AgentShellExit } from '@vmo/shared/protocol';
+import type { AgentCommand, BusSubscriber, Unlisten } from '@vmo/shared/bus';
+import type { ControlPlane } from '@vmo/shared/control-plane';
+import type { Logger } from '@vmo/shared/logger';
+import { ShellHolder, type ShellFrame, type ShellLink } from '@vmo/shared/shells';
+import type { SshConnectionPool } from '@vmo/worker/src/ssh/connection-pool.ts';
+import { createSshPoolFromEnv } from '@vmo/worker/src/ssh/create-ssh-pool.ts';
+import { openSshShell } from '@vmo/worker/src/ssh/ssh-shell.ts';
+import { ShellRelayHolder } from '../gateway/shell-relay-holder.ts';
+
+type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
+
+interface HeldHost {
+  holder: ShellHolder;
+  relay: ShellRelayHolder;
+  listening: Promise<Unlisten>;
+}
+
+const SHELL_FEATURES: ReadonlySet<string> = new Set([FEATURE_SHELL]);
+/** An idle host's bus subscription is dropped this long after its last session went. */
+const SWEEP_MS = 30_000;
+
+/**
+ * SSH hosts' shells held by THIS API node (SHELL.md §S4–§S7 for `GET /v1/hosts/{id}/shell`): for
+ * each host with a session here, a ShellHolder (the agent's session side, @vmo/shared/shells)
+ * whose terminals are ssh2 channels on the SSH executor's pool (@vmo/worker ssh-shell.ts), and a
+ * ShellRelayHolder (the gateway's relay and recording, as for an agent's socket). It listens on
+ * the host's `agent:{hostId}` channel exactly as a gateway node listens for its agent, so
+ * ShellAttachment, the recording, audit, replay and every client work unchanged, and a reattach
+ * that reaches another API node still finds this one through the bus. (Host ids are `hst_…`,
+ * never an agent's: the channel is the host's alone.)
+ *
+ * NOTE for the next person: the design (design.md) wants these terminals in a worker. They are in
+ * the API node that answered the opening upgrade because the relay path has no way yet to pick
+ * one worker for a new session (a claim, a worker-side bus listener and the recording moved out of
+ * services/api): a job for another day. Consequences: this node needs the worker's VMO_SSH_*
+ * settings and read access to the identity files (VMO_SSH_KEY_DIRS), and its restart ends its
+ * host shells (their rows stay open until then; reattaching one then times out).
+ */
+export class HostShells {
+  private readonly hosts = new Map<string, HeldHost>();
+  /** Sessions this node opened and will create on their first `shell_open` (another node's are not ours to start). */
+  private readonly expected = new Set<string>();
+  private pool: SshConnectionPool | undefined;
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly deps: { cp: ControlPlane; bus: BusSubscriber; log: Logger }) {
+    this.sweep = setInterval(() => this.dropIdle(), SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  /**
+   * Before the 101 of a new session: this node holds it. Resolves once the host's commands are
+   * heard here, so the attachment's first `shell_open` cannot be missed.
+   */
+  async hold(hostId: string, session: string): Promise<void> {
+    this.expected.add(session);
+    await this.host(hostId).listening;
+  }
+
+  /** Stopping: every host shell held here ends (its terminal's processes get the hangup). */
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    await Promise.all([...this.hosts.values()].map((h) => h.holder.killAll()));
+    for (const h of this.hosts.values()) void h.listening.then((unlisten) => unlisten(), () => {});
+    this.hosts.clear();
+    await this.pool?.close();
+  }
+
+  private host(hostId: string): HeldHost {
+    let held = this.hosts.get(hostId);
+    if (held) return held;
+    const { cp, bus, log } = this.deps;
+    const relay = new ShellRelayHolder(hostId, SHELL_FEATURES, { cp, log }, undefined, 'system');
+    // Published at once (Redis is the socket): nothing buffers here, so no backpressure of our own (§S6 is the attachments' acks).
+    const link: ShellLink = {
+      sendOutput: (frame) => (relay.output(frame), true),
+      sendJson: (msg) => (relay.fromAgent(msg as AgentShellAttached | AgentShellExit | AgentShellError), true),
+      bufferedAmount: 0,
+    };
+    const holder = new ShellHolder(
+      (open) => openSshShell({ database: cp.database, pool: this.sshPool(), log }, hostId, { session: open.session, cols: open.cols, rows: open.rows, command: open.command }),
+      link,
+      { info: (msg, fields) => log.info({ hostId, ...fields }, msg) },
+    );
+    const listening = bus.agentCommands(hostId, (msg) => {
+      if (msg.type.startsWith('shell_')) this.onCommand(held!, msg as ShellCommand);
+    });
+    held = { holder, relay, listening };
+    this.hosts.set(hostId, held);
+    listening.catch(() => this.hosts.delete(hostId));
+    return held;
+  }
+
+  private onCommand(held: HeldHost, msg: ShellCommand): void {
+    // LOUD: every node holding shells on this host hears every command for it: only the holder
+    // of a session answers (a `session_not_found` from another node would end a live session's
+    // attachment), and only the node that opened a session creates it.
+    const ours = held.holder.has(msg.session) || (msg.type === 'shell_open' && msg.create && this.expected.has(msg.session));
+    if (!ours) return;
+    if (msg.type === 'shell_open') this.expected.delete(msg.session);
+    const frame = held.relay.toAgent(msg);
+    if (frame) held.holder.handle(frame as ShellFrame);
+  }
+
+  private sshPool(): SshConnectionPool {
+    this.pool ??= createSshPoolFromEnv(process.env, this.deps.cp.database, this.deps.log);
+    return this.pool;
+  }
+
+  private dropIdle(): void {
+    for (const [hostId, h] of this.hosts) {
+      if (h.holder.size > 0 || [...this.expected].length > 0) continue;
+      this.hosts.delete(hostId);
+      void h.listening.then((unlisten) => unlisten(), () => {});
+    }
+  }
+}
