@@ -12,6 +12,9 @@ import type { ControlPlane } from '../control-plane/control-plane.ts';
  * (services/worker/src/workspaces/engine), but the first rule is not to write it.
  */
 
+/** The database driver may hand timestamps back as text (db/client.ts). */
+const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
+
 /** A line longer than this is cut (with a marker): a provider printing a blob must not fill the table. */
 export const MAX_OPERATION_LOG_LINE = 4096;
 
@@ -33,9 +36,9 @@ export function cleanLogLine(line: string): string {
 /** Append one line (after cleaning), then publish it. Returns the stored line. */
 export async function appendOperationLog(cp: ControlPlane, operationId: string, line: string): Promise<OperationLogLine> {
   const clean = cleanLogLine(line);
-  const [row] = await cp.database.sql<{ seq: string; at: Date }[]>`
+  const [row] = await cp.database.sql<{ seq: string; at: Date | string }[]>`
     insert into workspace_operation_logs (operation_id, line) values (${operationId}, ${clean}) returning seq, at`;
-  const stored = { seq: Number(row!.seq), at: row!.at.toISOString(), line: clean };
+  const stored = { seq: Number(row!.seq), at: iso(row!.at), line: clean };
   await publishOperationLog(cp, operationId, { type: 'line', ...stored }); // best effort: followers read Postgres too
   return stored;
 }
@@ -47,11 +50,11 @@ export async function publishOperationEnd(cp: ControlPlane, operationId: string,
 
 /** The lines after `afterSeq`, oldest first, at most `limit`. */
 export async function readOperationLogs(cp: ControlPlane, operationId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<OperationLogLine[]> {
-  const rows = await cp.database.sql<{ seq: string; at: Date; line: string }[]>`
+  const rows = await cp.database.sql<{ seq: string; at: Date | string; line: string }[]>`
     select seq, at, line from workspace_operation_logs
     where operation_id = ${operationId} and seq > ${opts.afterSeq ?? 0}
     order by seq limit ${opts.limit ?? 10_000}`;
-  return rows.map((r) => ({ seq: Number(r.seq), at: r.at.toISOString(), line: r.line }));
+  return rows.map((r) => ({ seq: Number(r.seq), at: iso(r.at), line: r.line }));
 }
 
 /**
