@@ -76,6 +76,9 @@ async function providerOf(cp: ControlPlane, workspaceId: string): Promise<Provid
   return row.provider;
 }
 
+/** requestOperation answers created_at as the driver's text (`2026-12-01 02:58:32.97+00`): the API speaks ISO 8601. */
+const withIsoTime = (op: RequestedOperation): RequestedOperation => ({ ...op, createdAt: new Date(op.createdAt).toISOString() });
+
 const unsupported = (kind: ProviderKind) =>
   new AppError(409, 'snapshot_unsupported', `the workspace's provider (${kind}) cannot take or restore snapshots; providers that can: ${Object.entries(SNAPSHOT_SUPPORT).filter(([, ok]) => ok).map(([k]) => k).join(', ')}`);
 
@@ -105,7 +108,7 @@ export async function createSnapshot(cp: ControlPlane, workspaceId: string, inpu
     throw err;
   }
   const [row] = await sql<SnapshotRow[]>`update workspace_snapshots set operation_id = ${operation.id} where id = ${id} returning ${columns(sql)}`;
-  return { snapshot: view(row!), operation };
+  return { snapshot: view(row!), operation: withIsoTime(operation) };
 }
 
 /** GET …/snapshots: newest first. */
@@ -163,5 +166,5 @@ export async function restoreSnapshot(cp: ControlPlane, workspaceId: string, sna
   if (snapshot.status !== 'ready') {
     throw new AppError(409, 'invalid_transition', `the snapshot is ${snapshot.status}: only a ready snapshot can be restored${snapshot.status === 'pending' ? ` (its operation ${snapshot.operationId} has not finished)` : ''}`);
   }
-  return requestOperation(cp, { workspaceId, type: 'restore', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId } });
+  return withIsoTime(await requestOperation(cp, { workspaceId, type: 'restore', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId } }));
 }
