@@ -17,6 +17,9 @@ import { STATUS_SQL, WORKSPACE_COLUMNS, workspaceView, type WorkspaceView } from
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
+/** The driver hands raw timestamps over as text (`2026-03-29 01:00:00+00`): answered as ISO 8601. */
+const withIsoTime = (op: RequestedOperation): RequestedOperation => ({ ...op, createdAt: new Date(op.createdAt).toISOString() });
+
 /** Who acts: a person (null userId: the bootstrap admin). */
 export interface WorkspaceActor {
   userId: string | null;
@@ -109,7 +112,7 @@ export async function createWorkspace(cp: ControlPlane, input: CreateWorkspaceIn
           autostart_cron, autostart_timezone, autostart_next_at, agent_id)
         values (${id}, ${input.name}, ${actor.userId}, ${actor.name}, ${template.id}, ${template.currentVersion}, ${JSON.stringify(params)}::jsonb,
           ${JSON.stringify(input.labels)}::jsonb, ${input.ttlMs ?? null}, ${input.idleTimeoutMs ?? null}, ${autostart.cron}, ${autostart.timezone},
-          ${autostart.nextAt}, ${agentId})`;
+          ${autostart.nextAt?.toISOString() ?? null}::timestamptz, ${agentId})`;
       // The columns requestOperation writes; a first operation needs no transition check.
       const [op] = await tx<RequestedOperation[]>`
         insert into workspace_operations (id, workspace_id, type, reason, actor_id, actor_name, input, template_version)
@@ -122,7 +125,7 @@ export async function createWorkspace(cp: ControlPlane, input: CreateWorkspaceIn
     throw err;
   }
   markChanged(cp, 'agents'); // dashboards (BUS.md §10)
-  return { workspace: await getWorkspace(cp, id), operation };
+  return { workspace: await getWorkspace(cp, id), operation: withIsoTime(operation) };
 }
 
 /** A workspace row's id from an id or a name, and whether the actor may see it (the owner or an admin; 404 otherwise, audited as a denial). */
@@ -204,11 +207,11 @@ export async function updateWorkspace(cp: ControlPlane, id: string, patch: Updat
       const name: string = patch.name ?? ws.name;
       const labels: Record<string, string> = patch.labels ?? ws.labels;
       const now = await dbNow(tx);
-      const auto = patch.autostartSchedule !== undefined ? autostartOf(patch.autostartSchedule, now) : { cron: ws.autostart_cron, timezone: ws.autostart_timezone, nextAt: ws.autostart_next_at };
+      const auto = patch.autostartSchedule !== undefined ? autostartOf(patch.autostartSchedule, now) : { cron: ws.autostart_cron, timezone: ws.autostart_timezone, nextAt: ws.autostart_next_at === null ? null : new Date(ws.autostart_next_at) };
       await tx`
         update workspaces set name = ${name}, labels = ${JSON.stringify(labels)}::jsonb,
           ttl_ms = ${patch.ttlMs !== undefined ? patch.ttlMs : ws.ttl_ms}, idle_timeout_ms = ${patch.idleTimeoutMs !== undefined ? patch.idleTimeoutMs : ws.idle_timeout_ms},
-          autostart_cron = ${auto.cron}, autostart_timezone = ${auto.timezone}, autostart_next_at = ${auto.nextAt}, updated_at = clock_timestamp()
+          autostart_cron = ${auto.cron}, autostart_timezone = ${auto.timezone}, autostart_next_at = ${auto.nextAt?.toISOString() ?? null}::timestamptz, updated_at = clock_timestamp()
         where id = ${id}`;
       if (ws.agent_id && (patch.name !== undefined || patch.labels !== undefined)) {
         await tx`
@@ -235,7 +238,7 @@ export async function requestWorkspaceAction(cp: ControlPlane, id: string, type:
     select w.template_id, w.template_version, t.current_version from workspaces w join templates t on t.id = w.template_id where w.id = ${id} and w.deleted_at is null`;
   if (!ws) throw notFound('workspace', id);
   const templateVersion = type === 'rebuild' ? ws.current_version : type === 'start' || type === 'restart' ? ws.template_version : null;
-  return requestOperation(cp, { workspaceId: id, type, reason: 'user', actor: { userId: actor.userId, name: actor.name }, templateVersion });
+  return withIsoTime(await requestOperation(cp, { workspaceId: id, type, reason: 'user', actor: { userId: actor.userId, name: actor.name }, templateVersion }));
 }
 
 /**
