@@ -12,7 +12,7 @@ export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 42
 
 export const HTTP_ERRORS = {
   validation_failed: { status: 400, meaning: 'a field of the body, the query, a header or the path is invalid; the message starts with the field and details.field names it' },
-  invalid_param: { status: 400, meaning: "a saved command's run names a parameter it does not declare, leaves out a required one, or gives one a value its declaration refuses (type, pattern, enum values, range, length); details.param names the parameter and details.field is `params.<name>`" },
+  invalid_param: { status: 400, meaning: "a saved command's run (or a new workspace, against its template's parameters) names a parameter it does not declare, leaves out a required one, or gives one a value its declaration refuses (type, pattern, enum values, range, length); details.param names the parameter and details.field is `params.<name>`" },
   invalid_json: { status: 400, meaning: 'the body is not a JSON object (or not JSON at all)' },
   bad_request: { status: 400, meaning: 'the request could not be read as HTTP the API understands' },
   protocol_required: { status: 400, meaning: 'a job-stream upgrade offered "bearer.<token>" without the "vmo.v1" subprotocol' },
