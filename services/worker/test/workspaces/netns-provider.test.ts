@@ -6,6 +6,8 @@ import { TestSystem, waitFor } from '@vmo/testkit';
 import type { ProviderContext } from '@vmo/shared/workspaces';
 import { createNetnsProvider, urlFromNamespace } from '../../src/workspaces/providers/netns/netns-provider.ts';
 import type { NetnsOptions } from '../../src/workspaces/providers/netns/options.ts';
+import * as netnsSubject from './netns-subject.ts';
+import { providerContract } from './provider-contract.ts';
 import { cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, processGroupMembers, testPrefix } from './netns-test-env.ts';
 
 /**
@@ -172,3 +174,7 @@ describe('netns provider (real namespaces, bubblewrap and control plane)', () =>
     expect((await provider.converge(ctx(null, false), 'absent')).state).toBeNull();
   });
 });
+
+// The provider contract (B's suite), on namespaces of its own prefix, with no control plane.
+providerContract('netns', netnsSubject.makeProvider, netnsSubject.makeContext, { inspect: netnsSubject.inspect, childModule: new URL('./netns-subject.ts', import.meta.url) });
+afterAll(() => cleanUpNetnsTest(netnsSubject.PREFIX, netnsSubject.TMP));
