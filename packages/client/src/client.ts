@@ -177,6 +177,45 @@ export class VmoClient {
     forHost: (id: string) => this.body(api.listHostCommands, { params: { id } }),
   };
 
+  readonly templates = {
+    /** POST /v1/templates (admins): version 1; `config` is checked against the provider's schema. */
+    create: (template: Body<typeof api.createTemplate>) => this.body(api.createTemplate, { body: template }),
+    list: () => this.body(api.listTemplates, {}),
+    /** By id or name, at its current version. */
+    get: (id: string) => this.body(api.getTemplate, { params: { id } }),
+    /** Any field (admins): a new version; workspaces keep theirs until rebuilt. */
+    update: (id: string, patch: Body<typeof api.updateTemplate>) => this.body(api.updateTemplate, { params: { id }, body: patch }),
+    delete: async (id: string): Promise<void> => void (await send(this.http, api.deleteTemplate, { params: { id } })),
+    /** Newest first. */
+    versions: (id: string) => this.body(api.listTemplateVersions, { params: { id } }),
+  };
+
+  readonly workspaces = {
+    /** POST /v1/workspaces: answered at once (202) with the workspace and its `create` operation. */
+    create: (workspace: Body<typeof api.createWorkspace>) => this.body(api.createWorkspace, { body: workspace }),
+    /** Yours (admins: all, or `owner`'s), newest first. */
+    list: (query: Query<typeof api.listWorkspaces> = {}) => this.body(api.listWorkspaces, { query }),
+    /** By id, or your own by name: status, health, agent, deadline, template version. */
+    get: (id: string) => this.body(api.getWorkspace, { params: { id } }),
+    update: (id: string, patch: Body<typeof api.updateWorkspace>) => this.body(api.updateWorkspace, { params: { id }, body: patch }),
+    /** Each answers at once with its operation (409 `workspace_busy` while another is active, `invalid_transition` when the status does not allow it). */
+    start: (id: string) => this.body(api.startWorkspace, { params: { id } }),
+    stop: (id: string) => this.body(api.stopWorkspace, { params: { id } }),
+    restart: (id: string) => this.body(api.restartWorkspace, { params: { id } }),
+    rebuild: (id: string) => this.body(api.rebuildWorkspace, { params: { id } }),
+    /** A `delete` operation; `{ orphan: true }` (admins): deleted at once without its provider (answers the workspace). */
+    delete: (id: string, opts: { orphan?: boolean } = {}) => this.body(api.deleteWorkspace, { params: { id }, query: opts.orphan ? { orphan: 'true' } : {} }),
+  };
+
+  readonly operations = {
+    /** Of your workspaces (admins: all), newest first; filters `workspace`, `type`, `status`. */
+    list: (query: Query<typeof api.listOperations> = {}) => this.body(api.listOperations, { query }),
+    /** Status, error, timings and its log lines. */
+    get: (id: string) => this.body(api.getOperation, { params: { id } }),
+    /** pending → canceled; running → canceling; ended: 409 `operation_ended`. */
+    cancel: (id: string) => this.body(api.cancelOperation, { params: { id } }),
+  };
+
   readonly agents = {
     /** The answer carries the agent's token: shown once. */
     register: (agent: Body<typeof api.registerAgent>) => this.body(api.registerAgent, { body: agent }),
