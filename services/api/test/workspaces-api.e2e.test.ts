@@ -337,6 +337,18 @@ describe('the workspaces API (real system)', () => {
       await sql`update workspace_operations set type = 'create', status = 'succeeded' where workspace_id = ${probe}`;
     });
 
+    it('the typed client reaches the same routes', async () => {
+      expect((await admin.vmo.templates.list()).items.map((t) => t.name)).toContain('dev-box');
+      expect((await admin.vmo.templates.versions('dev-box')).items[0]!.version).toBe(4);
+      const got = await olga.vmo.workspaces.get(ws.id);
+      expect(got.name).toBe('olga-main');
+      expect((await olga.vmo.workspaces.list({ limit: 5 })).items.map((w) => w.id)).toEqual([ws.id]);
+      const ops = await olga.vmo.operations.list({ workspace: ws.id, type: 'create' });
+      expect((await olga.vmo.operations.get(ops.items[0]!.id)).type).toBe('create');
+      await expect(olga.vmo.workspaces.start(ws.id)).resolves.toMatchObject({ operation: { type: 'start', status: 'pending' } });
+      await expect(olga.vmo.operations.cancel((await olga.vmo.operations.list({ workspace: ws.id, status: 'pending' })).items[0]!.id)).resolves.toMatchObject({ status: 'canceled' });
+    });
+
     it('DELETE is a delete operation; ?orphan=true (admins only) deletes it without the provider, ending its operation and revoking its agent', async () => {
       const del = await call(deleteWorkspace, `/v1/workspaces/${ws.id}`, undefined, olga);
       expect(del.status, del.text).toBe(202);
