@@ -18,9 +18,10 @@ export interface ShellClient {
   waitForExit(timeoutMs?: number): Promise<{ code: number | null; signal: string | null }>;
 }
 
-export async function openShell(baseUrl: string, agent: string, token: string, query: Record<string, string | number> = {}): Promise<ShellClient | { refused: number; body: string; retryAfter?: string | undefined }> {
+/** `target`: an agent's id or name, or with `kind` 'hosts' an SSH host's ref (GET /v1/hosts/{id}/shell). */
+export async function openShell(baseUrl: string, target: string, token: string, query: Record<string, string | number> = {}, kind: 'agents' | 'hosts' = 'agents'): Promise<ShellClient | { refused: number; body: string; retryAfter?: string | undefined }> {
   const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
-  const res = await openWebSocket(`${baseUrl}/v1/agents/${encodeURIComponent(agent)}/shell${qs ? `?${qs}` : ''}`, { token });
+  const res = await openWebSocket(`${baseUrl}/v1/${kind}/${encodeURIComponent(target)}/shell${qs ? `?${qs}` : ''}`, { token });
   if (res.kind === 'refused') return { refused: res.status, body: res.body, retryAfter: res.retryAfter };
   const ws = res.ws;
   const chunks: Buffer[] = [];

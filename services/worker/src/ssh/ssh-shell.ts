@@ -70,7 +70,8 @@ export function openSshShell(deps: SshShellDeps, hostId: string, open: SshShellO
     ch.stderr.on('data', (d: Buffer) => emit(d)); // with a pty there is none; without one it is the terminal's too
     ch.on('error', (err: Error) => deps.log.debug({ session: open.session, err: err.message }, 'ssh shell channel error'));
     ch.on('exit', (code: number | null, signal?: string) => {
-      exit = { code: signal ? null : (code ?? null), signal: signal ? `SIG${signal}` : null };
+      // ssh2 names the signal as the agent does (`SIGHUP`); the wire's bare name (`HUP`) is prefixed if one comes through.
+      exit = { code: signal ? null : (code ?? null), signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : null };
     });
     // 'close' comes after the last data: the exit is reported once all output is in the ring.
     ch.once('close', () => end(exit?.code ?? null, exit?.signal ?? (exit ? null : 'SIGHUP')));
