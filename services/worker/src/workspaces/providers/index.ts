@@ -1,6 +1,7 @@
 import type { ProviderKind } from '@vmo/shared/domain';
 import type { WorkspaceProvider } from '@vmo/shared/workspaces';
 import { commandProvider } from './command.ts';
+import { dockerProvider } from './docker.ts';
 import { fakeProvider } from './fake.ts';
 import { netnsProvider } from './netns/netns-provider.ts';
 
@@ -13,6 +14,7 @@ export const PROVIDER_FACTORIES: Partial<Record<ProviderKind, () => WorkspacePro
   fake: fakeProvider,
   netns: netnsProvider,
   command: commandProvider,
+  docker: dockerProvider,
 };
 
 export function providerFor(kind: string): WorkspaceProvider | undefined {
