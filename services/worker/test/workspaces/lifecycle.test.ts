@@ -22,7 +22,8 @@ type OpenControlPlane = ControlPlane & { close(): Promise<void> };
 import { newId } from '@vmo/shared/ids';
 import { scheduleClock } from '@vmo/shared/schedules';
 import { createWorkspaceSession, requestOperation } from '@vmo/shared/workspaces';
-import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, type TestDatabase } from '@vmo/testkit';
+import { createTestDatabase, createTestPrefix, TEST_REDIS_URL, waitFor, type TestDatabase } from '@vmo/testkit';
+import { startWorkspaceLifecycleLoop } from '../../src/workspaces/lifecycle/lifecycle-loop.ts';
 import { runLifecyclePass } from '../../src/workspaces/lifecycle/lifecycle-pass.ts';
 
 const MIN = 60_000;
@@ -368,6 +369,23 @@ describe('two loops at once', () => {
         expect((await loopOps(ws)).map((o) => o.reason)).toEqual([reason]);
       }
       await sql`update workspaces set deleted_at = clock_timestamp() where deleted_at is null`;
+    }
+  });
+});
+
+describe('the loop', () => {
+  it('runs passes on its own timer with the real clock (as the worker starts it), and stops', async () => {
+    // Its deadline (BASE + 1 h) is long past on the real clock.
+    const ws = await workspace(await template({ defaultTtlMs: HOUR }), [['create', 'succeeded', BASE]]);
+    const loop = startWorkspaceLifecycleLoop(cp, { everyMs: 50 });
+    try {
+      const ops = await waitFor('the loop to stop the workspace past its deadline', async () => {
+        const found = await loopOps(ws);
+        return found.length > 0 ? found : undefined;
+      }, 20_000);
+      expect(ops).toMatchObject([{ type: 'stop', reason: 'autostop' }]);
+    } finally {
+      await loop.stop();
     }
   });
 });
