@@ -33,5 +33,24 @@ export const agentShell = defineRoute({
   },
 });
 
+const HostRefParams = z.object({ id: z.string().min(1).max(256).meta({ description: 'The host: `hst_…` id, `name@environment`, or a bare name (resolved as for an ssh job target)' }) });
+
+/** Issue 17: the same protocol on an SSH host, no agent (the PTY is an ssh2 pty channel held by an API node). */
+export const hostShell = defineRoute({
+  method: 'get',
+  path: '/v1/hosts/{id}/shell',
+  operationId: 'hostShell',
+  tags: ['sessions'],
+  summary: 'An interactive shell on an SSH host (WebSocket)',
+  description: [
+    'The agent shell\'s protocol, frames, resuming and close codes (see agentShell, packages/shared/src/protocol/SHELL.md) on a host of the SSH inventory: a pty channel on the pooled SSH connection jobs to that host use (same identity, host key trust and jump hosts). Needs the `jobs:run` scope and the `run` permission on the host, as an ssh job does; a host the caller may not read is 404. A host that cannot be reached ends the session with a message and exit code 255.',
+  ].join('\n'),
+  request: { params: HostRefParams, query: ShellQuery },
+  responses: {
+    101: { description: 'Switching Protocols: the first frame is `hello`' },
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden', 'target_forbidden'], 404: ['not_found'], 422: ['ambiguous_host'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
+  },
+});
+
 /** A server control frame, typed (the schema above). */
 export type ShellServerFrame = z.infer<typeof ShellServerMessage>;
