@@ -207,6 +207,15 @@ export class VmoClient {
     delete: (id: string, opts: { orphan?: boolean } = {}) => this.body(api.deleteWorkspace, { params: { id }, query: opts.orphan ? { orphan: 'true' } : {} }),
   };
 
+  /** Scheduled sessions of a workspace (by id, or your own by name): started prepareLeadMs early, stopped at the end even in use. */
+  readonly workspaceSessions = {
+    /** 201; 409 `session_overlap` when its window (prepare lead to end) meets another's. */
+    create: (workspace: string, session: Body<typeof api.createWorkspaceSession>) => this.body(api.createWorkspaceSession, { params: { id: workspace }, body: session }),
+    /** Soonest first; `upcoming: 'true'`: not yet ended or canceled. */
+    list: (workspace: string, query: Query<typeof api.listWorkspaceSessions> = {}) => this.body(api.listWorkspaceSessions, { params: { id: workspace }, query }),
+    cancel: async (workspace: string, session: string): Promise<void> => void (await send(this.http, api.cancelWorkspaceSession, { params: { id: workspace, sid: session } })),
+  };
+
   readonly operations = {
     /** Of your workspaces (admins: all), newest first; filters `workspace`, `type`, `status`. */
     list: (query: Query<typeof api.listOperations> = {}) => this.body(api.listOperations, { query }),
