@@ -14,7 +14,7 @@ export interface NetnsOptions {
   allowedRoots: string[];
   /** Host-wide state: subnet leases and the cached agent (VMO_NETNS_STATE_DIR, default /var/lib/vmo/netns). */
   stateDir: string;
-  /** Prefix of namespace and interface names, 1-4 characters (tests use their own). */
+  /** Prefix of namespace and interface names, 1-4 characters (VMO_NETNS_NAME_PREFIX, default `vmo`; tests use their own). */
   namePrefix: string;
   /** A built vmo-agent.mjs to run instead of downloading the control plane's (VMO_NETNS_AGENT_BUNDLE). */
   localAgentBundle?: string;
@@ -31,7 +31,7 @@ export function netnsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Netns
     directoryRoot,
     allowedRoots: (env.VMO_NETNS_ALLOWED_ROOTS ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((r) => resolve(r)).concat(directoryRoot),
     stateDir: resolve(env.VMO_NETNS_STATE_DIR || '/var/lib/vmo/netns'),
-    namePrefix: 'vmo',
+    namePrefix: env.VMO_NETNS_NAME_PREFIX || 'vmo',
     ...(env.VMO_NETNS_AGENT_BUNDLE ? { localAgentBundle: resolve(env.VMO_NETNS_AGENT_BUNDLE) } : {}),
     stopGraceMs: Number.isFinite(grace) && grace >= 0 ? grace : 10_000,
     nodePath: process.execPath,
