@@ -27,7 +27,7 @@ const ms = (n: number) => `${Math.max(0, Math.round(n))} milliseconds`;
 
 /**
  * Claim the oldest operation to run: a `pending` one, or a `running`/`canceling` one whose worker
- * stopped refreshing it `takeoverMs` ago (it died). One statement: the row is locked with SKIP
+ * stopped refreshing it `takeoverMs` ago (it died) or gave it back (shut down: claimed_by null). One statement: the row is locked with SKIP
  * LOCKED (engines polling together take different rows) and marked `running`, claimed by `workerId`.
  * A taken-over `canceling` one stays `canceling` (the caller ends it `canceled`).
  */
@@ -37,7 +37,7 @@ export async function claimOperation(cp: ControlPlane, workerId: string, takeove
       select id, status, claimed_by, coalesce(progress_at, created_at) as last_sign
       from workspace_operations
       where status = 'pending'
-         or (status in ('running', 'canceling') and progress_at < clock_timestamp() - ${ms(takeoverMs)}::interval)
+         or (status in ('running', 'canceling') and (claimed_by is null or progress_at < clock_timestamp() - ${ms(takeoverMs)}::interval))
       order by created_at, id
       limit 1
       for update skip locked
@@ -94,12 +94,13 @@ export async function endOperation(sql: postgres.Sql | postgres.TransactionSql, 
 }
 
 /**
- * Give an operation back when this worker shuts down midway: its progress_at is set back past the
- * takeover window, so another worker takes it over at its next poll instead of after the window.
+ * Give an operation back when this worker shuts down midway: claimed by nobody, so another worker
+ * takes it over at its next poll instead of after the takeover window (progress_at stays the true
+ * last sign of life, which the timeout counts from).
  */
-export async function releaseOperation(cp: ControlPlane, id: string, workerId: string, takeoverMs: number): Promise<void> {
+export async function releaseOperation(cp: ControlPlane, id: string, workerId: string): Promise<void> {
   await cp.database.sql`
-    update workspace_operations set progress_at = clock_timestamp() - ${ms(takeoverMs + 1000)}::interval
+    update workspace_operations set claimed_by = null, progress_at = clock_timestamp()
     where id = ${id} and claimed_by = ${workerId} and status in ('running', 'canceling')`;
 }
 

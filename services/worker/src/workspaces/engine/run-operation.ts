@@ -85,7 +85,7 @@ export async function runOperation(deps: EngineDeps, op: ClaimedOperation, shutd
   else shutdown.addEventListener('abort', onShutdown, { once: true });
   run.start();
   try {
-    if (op.previousClaimedBy && op.previousClaimedBy !== workerId) run.log(`worker ${workerId} took the operation over from ${op.previousClaimedBy}`);
+    if (op.previousStatus !== 'pending') run.log(`worker ${workerId} took the operation over ${op.previousClaimedBy ? `from ${op.previousClaimedBy}` : '(its worker shut down)'}`);
     let deleted = false;
     try {
       deleted = await execute(deps, op, run);
@@ -94,7 +94,7 @@ export async function runOperation(deps: EngineDeps, op: ClaimedOperation, shutd
       await run.flushLog();
       if (run.cause === 'lost') return; // another worker has it now
       if (run.cause === 'shutdown') {
-        await releaseOperation(cp, op.id, workerId, deps.takeoverMs);
+        await releaseOperation(cp, op.id, workerId);
         return;
       }
       if (run.cause === 'timed_out') {
