@@ -1,4 +1,4 @@
-import { agentShell, ShellServerMessage } from '@vmo/shared/api';
+import { agentShell, hostShell, ShellServerMessage } from '@vmo/shared/api';
 import { VmoApiError, VmoStreamClosedError } from './errors.ts';
 import { routeUrl } from './http.ts';
 import { connectShellSocket, type ShellSocket } from './shell-socket.ts';
@@ -30,8 +30,10 @@ export interface ShellDown {
 }
 
 export interface ShellOptions {
-  /** The agent's id or name. */
-  agent: string;
+  /** The agent's id or name; or, instead, */
+  agent?: string | undefined;
+  /** an SSH host (GET /v1/hosts/{id}/shell): its `hst_…` id, `name@environment` or bare name. */
+  host?: string | undefined;
   /** Run `/bin/sh -c <command>` instead of the login shell (a new session only). */
   command?: string | undefined;
   cols?: number | undefined;
@@ -73,7 +75,7 @@ const MAX_QUEUED_INPUT = 64 * 1024;
 const FINAL_CLOSE_CODES: readonly number[] = [1008, 1009, 4401];
 
 /**
- * An interactive shell (GET /v1/agents/{id}/shell, protocol/SHELL.md) that survives dropped
+ * An interactive shell (GET /v1/agents/{id}/shell or /v1/hosts/{id}/shell, protocol/SHELL.md) that survives dropped
  * connections: after any close but the end (exit, detach, 4404) it reconnects with the session and
  * the offset of the last byte handed to `onOutput`, so the output continues without a byte lost or
  * repeated. A refusal of the first connection rejects `done` (VmoApiError); on a reconnect a 404
@@ -81,6 +83,7 @@ const FINAL_CLOSE_CODES: readonly number[] = [1008, 1009, 4401];
  * `giveUpAfterMs`.
  */
 export function openShell(target: StreamTarget, opts: ShellOptions): ShellConnection {
+  if ((opts.agent === undefined) === (opts.host === undefined)) throw new TypeError('openShell: name exactly one of `agent` and `host`');
   const initialMs = opts.backoff?.initialMs ?? 250;
   const maxMs = opts.backoff?.maxMs ?? 5_000;
   const giveUpAfterMs = opts.backoff?.giveUpAfterMs ?? 5 * 60_000;
@@ -153,7 +156,9 @@ export function openShell(target: StreamTarget, opts: ShellOptions): ShellConnec
       const query = session === undefined
         ? { cols: size?.cols, rows: size?.rows, command: opts.command }
         : { session, offset, cols: size?.cols, rows: size?.rows };
-      const url = routeUrl(target.baseUrl.replace(/^http/, 'ws'), agentShell, { id: opts.agent }, query);
+      const url = opts.host !== undefined
+        ? routeUrl(target.baseUrl.replace(/^http/, 'ws'), hostShell, { id: opts.host }, query)
+        : routeUrl(target.baseUrl.replace(/^http/, 'ws'), agentShell, { id: opts.agent ?? '' }, query);
       live = false;
       connectShellSocket(target, url, {
         onBinary: (data) => {

@@ -5,7 +5,9 @@ import { ExitCode } from '../exit-codes.ts';
 import { signalExitCode } from '../job/job-exit-code.ts';
 
 export interface ShellRun {
-  agent: string;
+  /** One of them: the agent's id or name, or the SSH host's ref. */
+  agent?: string | undefined;
+  host?: string | undefined;
   /** A shell line for `/bin/sh -c` instead of the login shell. */
   command?: string | undefined;
 }
@@ -23,7 +25,7 @@ export async function runShell(client: VmoClient, run: ShellRun, io = { stdin: p
   const initial = size();
   let notedDown = false;
   const shell = client.shell({
-    agent: run.agent,
+    ...(run.host !== undefined ? { host: run.host } : { agent: run.agent }),
     command: run.command,
     cols: initial?.cols,
     rows: initial?.rows,
@@ -73,7 +75,7 @@ export async function runShell(client: VmoClient, run: ShellRun, io = { stdin: p
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onTerm);
   try {
-    return await exitStatus(client, run.agent, await shell.done);
+    return await exitStatus(client, run.host ?? run.agent ?? '', await shell.done);
   } finally {
     stdin.off('data', onData);
     stdin.off('end', onEnd);
@@ -88,7 +90,7 @@ export async function runShell(client: VmoClient, run: ShellRun, io = { stdin: p
   }
 }
 
-async function exitStatus(client: VmoClient, agent: string, end: ShellEnd): Promise<number> {
+async function exitStatus(client: VmoClient, target: string, end: ShellEnd): Promise<number> {
   switch (end.kind) {
     case 'exit':
       return fromExit(end.code, end.signal);
@@ -97,7 +99,7 @@ async function exitStatus(client: VmoClient, agent: string, end: ShellEnd): Prom
       return ExitCode.detached;
     case 'gone': {
       // It ended while we were away: its recording says how.
-      const page = await client.sessions.list({ target: agent, limit: 500 }).catch(() => undefined);
+      const page = await client.sessions.list({ target, limit: 500 }).catch(() => undefined);
       const row = page?.items.find((s) => s.id === end.session);
       if (row?.endedAt) return fromExit(row.exitCode, row.signal);
       throw new CliError(`the shell session ${end.session} ended while vmo was disconnected (${end.reason})`);
