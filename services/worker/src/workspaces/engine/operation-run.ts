@@ -29,6 +29,7 @@ export class OperationRun {
   private lastProgress = Date.now();
   private heartbeat: NodeJS.Timeout | undefined;
   private beating = false;
+  private lastTouch = Date.now();
   private logChain: Promise<unknown> = Promise.resolve();
   /** LOUD: secrets that must never reach the log (the agent token rotated for this run). */
   private readonly secrets = new Set<string>();
@@ -69,9 +70,11 @@ export class OperationRun {
     this.progress();
     let clean = String(line);
     for (const s of this.secrets) clean = clean.split(s).join('[redacted]');
-    this.logChain = this.logChain.then(() =>
-      appendOperationLog(this.cp, this.opId, clean).catch((err: unknown) => this.cp.log.warn({ opId: this.opId, err: (err as Error).message }, 'workspace operation log line lost')),
-    );
+    this.logChain = this.logChain.then(async () => {
+      await appendOperationLog(this.cp, this.opId, clean).catch((err: unknown) => this.cp.log.warn({ opId: this.opId, err: (err as Error).message }, 'workspace operation log line lost'));
+      // A line is progress: progress_at moves with it (at most once a second for a chatty provider).
+      if (Date.now() - this.lastTouch >= 1000) await this.beat();
+    });
   };
 
   /** Every line logged so far is in Postgres (before the operation ends, so a follower that sees it ended has them all). */
@@ -93,6 +96,7 @@ export class OperationRun {
     this.beating = true;
     try {
       if (Date.now() - this.lastProgress > this.timing.timeoutMs) return this.abort('timed_out');
+      this.lastTouch = Date.now();
       const status = await touchOperation(this.cp, this.opId, this.workerId);
       if (status === undefined) this.abort('lost');
       else if (status === 'canceling') this.abort('canceled');
