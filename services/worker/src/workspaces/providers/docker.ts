@@ -26,6 +26,8 @@ import { dockerEndpoint, DockerEngineError, engineMessage, engineRequest, type D
  * Snapshots: not supported (SNAPSHOT_SUPPORT in @vmo/shared/workspaces snapshot-service.ts).
  * Registry credentials are not supported: the image must be pullable anonymously, or present.
  *
+ * `command` (template config, optional): the container's command instead of the image's (an image
+ * whose entrypoint is not the agent: a script that installs and runs it).
  * `settleMs` (template config, default 1000): after a start, the container must stay running this
  * long, or the start fails with its exit code (a container whose agent exits at once is not
  * "running"). Cancellable, like every wait here.
@@ -57,6 +59,8 @@ interface Parsed {
   volumePath: string;
   network?: string | undefined;
   settleMs: number;
+  /** The container's command (Cmd) instead of the image's; default: the image's. */
+  command?: string[] | undefined;
   endpoint: DockerEndpoint;
 }
 
@@ -67,7 +71,8 @@ function parse(ctx: ProviderContext): Parsed {
     throw new DockerProviderError(`docker provider: config.${issue.path.join('.')}: ${issue.message}`);
   }
   const c = r.data;
-  const settle = (ctx.config as { settleMs?: unknown }).settleMs;
+  const { settleMs: settle, command } = ctx.config as { settleMs?: unknown; command?: unknown };
+  if (command !== undefined && !(Array.isArray(command) && command.every((w) => typeof w === 'string'))) throw new DockerProviderError('docker provider: config.command: must be a list of strings (the container\'s command)');
   return {
     image: c.image,
     env: c.env ?? {},
@@ -76,6 +81,7 @@ function parse(ctx: ProviderContext): Parsed {
     volumePath: c.volumePath ?? DEFAULT_VOLUME_PATH,
     network: c.network,
     settleMs: typeof settle === 'number' && settle >= 0 ? settle : DEFAULT_SETTLE_MS,
+    command: command as string[] | undefined,
     endpoint: dockerEndpoint(c.host ?? (process.env.DOCKER_HOST || undefined)),
   };
 }
@@ -147,6 +153,7 @@ export function createDockerProvider(): WorkspaceProvider {
       Image: p.image,
       Hostname: ctx.workspaceName.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'workspace',
       Env: containerEnv(ctx, p),
+      ...(p.command ? { Cmd: p.command } : {}),
       Labels: { [WORKSPACE_LABEL]: ctx.workspaceId, 'vmo.workspace.name': ctx.workspaceName },
       HostConfig: {
         Mounts: [{ Type: 'volume', Source: volumeName(ctx.workspaceId), Target: p.volumePath }],
