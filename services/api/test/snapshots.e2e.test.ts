@@ -17,6 +17,8 @@ import { startInProcessApp, type InProcessApp } from './in-process-app.ts';
 
 describe('the snapshots API (in-process)', () => {
   let fixture: InProcessApp;
+  /** The served OpenAPI document: every answer's status must be in it. */
+  let doc: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   let alice: string;
   let bob: string;
   const ws = { box: newId('wks'), live: newId('wks'), cmd: newId('wks') };
@@ -33,6 +35,7 @@ describe('the snapshots API (in-process)', () => {
     const documented = route.responses[res.status];
     expect(documented, `${method} ${route.path} answered ${res.status}, which its contract does not list: ${text}`).toBeDefined();
     const schema = documented!.content?.['application/json']?.schema as z.ZodType | undefined;
+    expect(doc.paths[route.path]?.[route.method]?.responses[String(res.status)], `${route.path} ${res.status} not in the served document`).toBeDefined();
     if (schema) expect(schema.safeParse(parsed).success, `${route.path} ${res.status}: ${text}`).toBe(true);
     return { status: res.status, body: parsed, headers: res.headers };
   };
@@ -53,6 +56,7 @@ describe('the snapshots API (in-process)', () => {
     fixture = await startInProcessApp('snapshots_api');
     const { cp } = fixture;
     sql = cp.database.sql;
+    doc = (await (await fixture.app.request('/v1/openapi.json')).json()) as typeof doc;
     for (const name of ['alice', 'bob']) await createUser(cp, { name, role: 'operator', email: null });
     const a = (await findUser(cp, 'alice'))!;
     alice = (await createApiToken(cp, { user: a, name: 'alice', createdBy: 'test' })).token;

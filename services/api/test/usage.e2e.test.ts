@@ -20,6 +20,8 @@ const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
 describe('the usage API (in-process)', () => {
   let fixture: InProcessApp;
+  /** The served OpenAPI document: every answer's status must be in it. */
+  let doc: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   let alice: string;
   let bob: string;
   let aliceId: string;
@@ -33,6 +35,7 @@ describe('the usage API (in-process)', () => {
     const documented = route.responses[res.status];
     expect(documented, `${route.path} answered ${res.status}, which its contract does not list: ${text}`).toBeDefined();
     const schema = documented!.content?.['application/json']?.schema as z.ZodType | undefined;
+    expect(doc.paths[route.path]?.[route.method]?.responses[String(res.status)], `${route.path} ${res.status} not in the served document`).toBeDefined();
     if (schema) expect(schema.safeParse(body).success, `${route.path} ${res.status}: ${text}`).toBe(true);
     return { status: res.status, body };
   };
@@ -41,6 +44,7 @@ describe('the usage API (in-process)', () => {
     fixture = await startInProcessApp('usage_api');
     const { cp } = fixture;
     const sql = cp.database.sql;
+    doc = (await (await fixture.app.request('/v1/openapi.json')).json()) as typeof doc;
     for (const name of ['alice', 'bob']) await createUser(cp, { name, role: 'operator', email: null });
     const a = (await findUser(cp, 'alice'))!;
     const b = (await findUser(cp, 'bob'))!;
