@@ -8,7 +8,7 @@ import { createNetnsProvider, urlFromNamespace } from '../../src/workspaces/prov
 import type { NetnsOptions } from '../../src/workspaces/providers/netns/options.ts';
 import * as netnsSubject from './netns-subject.ts';
 import { providerContract } from './provider-contract.ts';
-import { cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, processGroupMembers, testPrefix } from './netns-test-env.ts';
+import { cgroupDirs, cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, processGroupMembers, testPrefix } from './netns-test-env.ts';
 
 /**
  * The netns provider for real (root, iproute2, bubblewrap): a workspace's agent, sandboxed in its
@@ -30,7 +30,8 @@ describe('netns provider (real namespaces, bubblewrap and control plane)', () =>
   const ctx = (state: Record<string, unknown> | null = null, withAgent = true): ProviderContext => ({
     workspaceId,
     workspaceName,
-    config: {},
+    // Limits: the sandbox runs in a cgroup of its own (cgroups.ts).
+    config: { memoryMiB: 512, cpuQuota: 1 },
     params: {},
     state,
     ...(withAgent ? { agent: { url: system.apiUrls[0]!, token: agent.token, name: agent.name, labels: { workspace: workspaceName } } } : {}),
@@ -95,6 +96,13 @@ describe('netns provider (real namespaces, bubblewrap and control plane)', () =>
 
     // Idempotent: running again (a new provider, as a restarted worker) starts nothing.
     const { pid } = pidfile();
+    // The sandbox in its cgroup(s), with the template's limits.
+    const ns = first.state!.netns as string;
+    const groups = cgroupDirs(ns);
+    expect(groups.length).toBeGreaterThan(0);
+    for (const dir of groups) expect(readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n')).toContain(String(pid));
+    if (groups.includes(`/sys/fs/cgroup/memory/${ns}`)) expect(readFileSync(`/sys/fs/cgroup/memory/${ns}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(512 * 1024 * 1024));
+    if (groups.includes(`/sys/fs/cgroup/cpu/${ns}`)) expect(readFileSync(`/sys/fs/cgroup/cpu/${ns}/cpu.cfs_quota_us`, 'utf8').trim()).toBe('100000');
     const again = await createNetnsProvider(options).converge(ctx(first.state), 'running');
     expect(again.state).toEqual(first.state);
     expect(pidfile().pid).toBe(pid);
@@ -128,6 +136,7 @@ describe('netns provider (real namespaces, bubblewrap and control plane)', () =>
     expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(netnsesWithPrefix(prefix)).toEqual([]);
     expect(linksWithPrefix(prefix)).toEqual([]);
+    expect(cgroupDirs(stopped.state!.netns as string)).toEqual([]);
     expect(existsSync(join(options.directoryRoot, workspaceId, 'run', 'agent.pid'))).toBe(false);
     expect(existsSync(join(options.directoryRoot, workspaceId, 'agent', 'agent.token'))).toBe(false);
     expect(readFileSync(join(options.directoryRoot, workspaceId, 'workspace', 'kept.txt'), 'utf8')).toBe('kept\n');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 
 /**
  * What a netns test made on the host, found by its name prefix, and taken down whatever state the
@@ -64,5 +64,20 @@ export function cleanUpNetnsTest(prefix: string, tmpDir: string | undefined): vo
       // deleted with its peer
     }
   }
+  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/memory']) {
+    if (!existsSync(base)) continue;
+    for (const name of readdirSync(base).filter((n) => n.startsWith(`${prefix}-`))) {
+      try {
+        rmdirSync(`${base}/${name}`); // a cgroup goes by rmdir alone
+      } catch (err) {
+        console.warn(`cleanup: cgroup ${base}/${name}: ${(err as Error).message}`);
+      }
+    }
+  }
   if (tmpDir && tmpDir.startsWith('/tmp/vmo-netns-')) rmSync(tmpDir, { recursive: true, force: true });
+}
+
+/** The cgroup directories (v2, v1 cpu, v1 memory) named `name` that exist. */
+export function cgroupDirs(name: string): string[] {
+  return ['/sys/fs/cgroup', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/memory'].map((b) => `${b}/${name}`).filter((d) => existsSync(d));
 }

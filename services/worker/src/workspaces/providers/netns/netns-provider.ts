@@ -4,6 +4,7 @@ import type { DesiredState, ObservedState, ProviderContext, ProviderResult, Snap
 import { NetnsProviderConfig } from '@vmo/shared/workspaces';
 import { findLease, leaseSubnet, releaseLease, subnetOf, type Subnet } from './addresses.ts';
 import { agentBundleDir, nodePtyDir } from './agent-bundle.ts';
+import { prepareCgroups, removeCgroups } from './cgroups.ts';
 import { netnsNames } from './names.ts';
 import { ensureNetwork, hostAddresses, netnsExists, removeNetwork } from './network.ts';
 import { netnsOptionsFromEnv, rootFor, type NetnsOptions } from './options.ts';
@@ -54,13 +55,13 @@ export function createNetnsProvider(options: NetnsOptions = netnsOptionsFromEnv(
 
       if (desired === 'running') {
         if (!ctx.agent) throw new Error('netns: converge(running) needs the agent launch (url and token)');
-        if (config.cpuQuota !== undefined || config.memoryMiB !== undefined) ctx.log('note: cpuQuota and memoryMiB are not enforced by the netns provider yet');
         await ensureDirectories(paths);
         const subnet = await leaseSubnet(leaseDir, ctx.workspaceId, await hostAddresses(ctx.signal), { hint });
         await ensureNetwork(names, subnet, ctx.log, ctx.signal);
         // Written at every start: the engine rotates the token, and a running agent reads the file
         // again when it reconnects.
         await writeToken(paths, ctx.agent.token);
+        const cgroupProcs = await prepareCgroups(names.netns, { ...(config.cpuQuota !== undefined ? { cpuQuota: config.cpuQuota } : {}), ...(config.memoryMiB !== undefined ? { memoryMiB: config.memoryMiB } : {}) }, ctx.log);
         if ((await livePid(paths)) !== undefined) {
           ctx.log('the agent is already running');
         } else {
@@ -80,6 +81,7 @@ export function createNetnsProvider(options: NetnsOptions = netnsOptionsFromEnv(
             ...(pty ? { nodePtyDir: pty } : {}),
             nodePath: options.nodePath,
             drainMs: Math.max(0, options.stopGraceMs - 2000),
+            cgroupProcs,
           });
           ctx.log(`started the agent in ${names.netns} (pid ${pid}), dialing ${new URL(serverUrl).origin}`);
         }
@@ -88,6 +90,7 @@ export function createNetnsProvider(options: NetnsOptions = netnsOptionsFromEnv(
 
       await stopAgent(paths, names.netns, options.stopGraceMs, ctx.log);
       await removeNetwork(names, ctx.log, ctx.signal);
+      await removeCgroups(names.netns);
       // The token is dead once stopped (the next start gets a new one): do not keep it at rest.
       await rm(paths.tokenFile, { force: true });
       if (desired === 'stopped') {

@@ -106,6 +106,8 @@ export interface SandboxSpec {
   nodePtyDir?: string;
   nodePath: string;
   drainMs: number;
+  /** cgroup.procs files the sandbox joins before it starts (cgroups.ts). */
+  cgroupProcs?: string[];
 }
 
 const HOST_ETC = ['passwd', 'group', 'nsswitch.conf', 'resolv.conf', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'localtime', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'mime.types'];
@@ -170,7 +172,12 @@ export async function startAgent(p: WorkspacePaths, spec: SandboxSpec): Promise<
   };
   let child;
   try {
-    child = spawn('ip', ['netns', 'exec', spec.netns, 'bwrap', ...bwrapArgs(p, spec)], { detached: true, stdio: ['ignore', log.fd, log.fd], env });
+    const command = ['ip', 'netns', 'exec', spec.netns, 'bwrap', ...bwrapArgs(p, spec)];
+    const procs = spec.cgroupProcs ?? [];
+    // In its cgroups before anything forks: a shell writes its own pid there, then execs the
+    // sandbox (same pid, so the pidfile's pid is still right). The paths are arguments, not text.
+    const argv = procs.length === 0 ? command : ['sh', '-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 70; shift; n=$((n-1)); done; exec "$@"', 'sh', String(procs.length), ...procs, ...command];
+    child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log.fd, log.fd], env });
     await new Promise<void>((resolve, reject) => {
       child!.once('spawn', resolve);
       child!.once('error', reject);
