@@ -17,6 +17,8 @@ interface HeldHost {
 }
 
 const SHELL_FEATURES: ReadonlySet<string> = new Set([FEATURE_SHELL]);
+/** How long a session held here may take to send its first `shell_open`. */
+const EXPECT_OPEN_MS = 60_000;
 /** An idle host's bus subscription is dropped this long after its last session went. */
 const SWEEP_MS = 30_000;
 
@@ -55,6 +57,8 @@ export class HostShells {
    */
   async hold(hostId: string, session: string): Promise<void> {
     this.expected.add(session);
+    // An upgrade that fails after this never sends its open: forget it (the attachment gives up after 15 s).
+    setTimeout(() => this.expected.delete(session), EXPECT_OPEN_MS).unref();
     await this.host(hostId).listening;
   }
 
@@ -110,7 +114,7 @@ export class HostShells {
 
   private dropIdle(): void {
     for (const [hostId, h] of this.hosts) {
-      if (h.holder.size > 0 || [...this.expected].length > 0) continue;
+      if (h.holder.size > 0 || this.expected.size > 0) continue;
       this.hosts.delete(hostId);
       void h.listening.then((unlisten) => unlisten(), () => {});
     }
