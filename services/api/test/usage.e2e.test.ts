@@ -112,6 +112,12 @@ describe('the usage API (in-process)', () => {
     const clipped = await call(getUsage, `/v1/usage?from=${at(150)}&to=${at(350)}&workspace=${ws.a}`, alice);
     near(clipped.body.workspaces[0].runningSeconds, (51 + 47) * 60);
     expect(clipped.body.workspaces[0].cost).toBeCloseTo((51 / 60) * 1.5 + (47 / 60) * 3, 4);
+    // Windows that begin inside an interval opened before them (only the history from that start on is read).
+    for (const [from, to, minutes] of [[120, 130, 10], [350, 480, 50], [20, 30, 10], [402, 480, 0]] as const) {
+      const w = await call(getUsage, `/v1/usage?from=${at(from)}&to=${at(to)}&workspace=${ws.a}`, alice);
+      expect(w.status).toBe(200);
+      near(w.body.workspaces[0]?.runningSeconds ?? 0, minutes * 60);
+    }
   });
 
   it('counts a workspace running now up to now, and defaults to this month', async () => {

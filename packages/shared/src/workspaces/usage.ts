@@ -190,6 +190,13 @@ async function measure(sql: Sql, rows: readonly WorkspaceRow[], fromMs: number, 
     join workspaces w on w.id = o.workspace_id
     left join template_versions tv on tv.template_id = w.template_id and tv.version = coalesce(o.template_version, w.template_version)
     where o.workspace_id = any(${ids}) and o.created_at < ${to}::timestamptz
+      -- Nothing before the last start-like success created before the window: operations run one at
+      -- a time, so every interval that began earlier had ended before it (a seek on
+      -- workspace_operations_workspace_idx per workspace, not its whole history).
+      and o.created_at >= coalesce((
+        select max(p.created_at) from workspace_operations p
+        where p.workspace_id = o.workspace_id and p.created_at < ${from}::timestamptz and p.status = 'succeeded' and p.type in ('create', 'start', 'restart', 'rebuild')
+      ), '-infinity'::timestamptz)
     order by o.workspace_id, o.created_at, o.id`;
   const opsOf = new Map<string, UsageOperation[]>();
   for (const o of ops) {
