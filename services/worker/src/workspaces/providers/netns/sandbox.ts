@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pidsInNetns } from './network.ts';
@@ -157,6 +157,9 @@ export function bwrapArgs(p: WorkspacePaths, spec: SandboxSpec): string[] {
 export async function startAgent(p: WorkspacePaths, spec: SandboxSpec): Promise<number> {
   await writeFile(p.hostsFile, `127.0.0.1\tlocalhost\n127.0.1.1\t${spec.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`, { mode: 0o644 });
   if (spec.nodePtyDir) await mkdir(join(spec.agentDir, 'node_modules', 'node-pty'), { recursive: true });
+  // One older log is kept; past 8 MiB the current one becomes it (an agent restarting in a loop
+  // must not fill the disk).
+  if (((await stat(p.logFile).catch(() => undefined))?.size ?? 0) > 8 * 1024 * 1024) await rename(p.logFile, `${p.logFile}.1`);
   const log = await open(p.logFile, 'a', 0o600);
   const labels = Object.entries(spec.labels)
     .filter(([, v]) => !v.includes(','))
