@@ -152,7 +152,12 @@ describe('deploy/ha/docker-compose.yml', () => {
   const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).status === 0;
   if (!haproxy) process.stderr.write('container-files.test.ts: haproxy is not installed: deploy/ha/haproxy.cfg is not checked (apt-get install haproxy)\n');
   const dir = mkdtempSync(join(tmpdir(), 'vmo-compose-ha-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // The haproxy the last case starts: killed here too, should the case time out before its finally.
+  let lbProcess: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    lbProcess?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
   const tokenFile = join(dir, 'admin-token');
   writeFileSync(tokenFile, 'vmo_adm_not-used-only-checked-0123456789\n', { mode: 0o600 });
   const config = (env: Record<string, string>) => spawnSync('docker-compose', ['-f', file, 'config'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
@@ -282,7 +287,7 @@ describe('deploy/ha/docker-compose.yml', () => {
     expect(cfg).not.toMatch(/server api-\d+ api-/);
     const cfgFile = join(dir, 'haproxy.cfg');
     writeFileSync(cfgFile, cfg);
-    const lb = spawn('haproxy', ['-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lb = (lbProcess = spawn('haproxy', ['-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] }));
     let lbOut = '';
     lb.stdout.on('data', (d) => (lbOut += d));
     lb.stderr.on('data', (d) => (lbOut += d));
