@@ -126,27 +126,25 @@ export async function getSnapshot(cp: ControlPlane, workspaceId: string, snapsho
   return view(row);
 }
 
-/** An active snapshot or restore operation that uses the snapshot: it must not go under it. */
-async function activeUse(cp: ControlPlane, snapshotId: string): Promise<{ id: string; type: string } | undefined> {
-  const [op] = await cp.database.sql<{ id: string; type: string }[]>`
-    select id, type from workspace_operations
-    where input->>'snapshotId' = ${snapshotId} and status in ('pending', 'running', 'canceling') limit 1`;
-  return op;
-}
-
 /**
  * DELETE …/snapshots/{sid}: the row goes. Refused (409 workspace_busy) while a snapshot or
- * restore operation of it is active. LOUD: this deletes the ROW only; the provider's data (for
- * netns an archive on the worker's disk, found from provider_ref) is not deleted here: the API has
- * no provider. Deleting it (provider.deleteSnapshot) belongs to the engine, which has none of this
- * row once it is gone: until the engine takes snapshot deletions, the archive stays on disk.
+ * restore operation of it is active: checked under the workspace row's lock, which
+ * requestOperation takes too, so no operation can come between the check and the delete.
+ * LOUD: this deletes the ROW only; the provider's data (for netns an archive on the worker's disk,
+ * found from provider_ref) is not deleted here: the API has no provider. Deleting it
+ * (provider.deleteSnapshot) belongs to the engine, which has none of this row once it is gone:
+ * until the engine takes snapshot deletions, the archive stays on disk.
  */
 export async function deleteSnapshot(cp: ControlPlane, workspaceId: string, snapshotId: string): Promise<void> {
-  const sql = cp.database.sql;
   await getSnapshot(cp, workspaceId, snapshotId);
-  const op = await activeUse(cp, snapshotId);
-  if (op) throw new AppError(409, 'workspace_busy', `the snapshot is in use by the ${op.type} operation ${op.id}: wait for it to end, or cancel it with POST /v1/operations/${op.id}/cancel`);
-  await sql`delete from workspace_snapshots where id = ${snapshotId} and workspace_id = ${workspaceId}`;
+  await cp.database.sql.begin(async (tx) => {
+    await tx`select id from workspaces where id = ${workspaceId} for update`;
+    const [op] = await tx<{ id: string; type: string }[]>`
+      select id, type from workspace_operations
+      where workspace_id = ${workspaceId} and input->>'snapshotId' = ${snapshotId} and status in ('pending', 'running', 'canceling') limit 1`;
+    if (op) throw new AppError(409, 'workspace_busy', `the snapshot is in use by the ${op.type} operation ${op.id}: wait for it to end, or cancel it with POST /v1/operations/${op.id}/cancel`);
+    await tx`delete from workspace_snapshots where id = ${snapshotId} and workspace_id = ${workspaceId}`;
+  });
 }
 
 /**
