@@ -349,6 +349,23 @@ describe('the workspaces API (real system)', () => {
       await expect(olga.vmo.operations.cancel((await olga.vmo.operations.list({ workspace: ws.id, status: 'pending' })).items[0]!.id)).resolves.toMatchObject({ status: 'canceled' });
     });
 
+    it('a job may target a workspace: run on its agent, for its owner and admins only (422 unknown_workspace otherwise)', async () => {
+      const body = (workspace: string) => ({ command: 'hostname', target: { type: 'workspace', workspace } });
+      for (const [client, ref] of [[olga, 'olga-main'], [olga, ws.id], [admin, ws.id]] as const) {
+        const res = await client.request('POST', '/v1/jobs', body(ref));
+        expect(res.status, res.text).toBe(201);
+        expect(res.body.target).toEqual({ type: 'agent', agent: ws.agent.id });
+        // Her own jobs she reads (an admin's job on her workspace needs a read policy on its agent, as any job).
+        expect((await client.request('GET', `/v1/jobs/${res.body.id}`)).status).toBe(200);
+      }
+      for (const [client, ref] of [[pete, ws.id], [olga, 'nobody'], [vera, ws.id]] as const) {
+        const res = await client.request('POST', '/v1/jobs', body(ref));
+        if (client === vera) expectError(res, 403, 'forbidden'); // viewers run nothing
+        else expectError(res, 422, 'unknown_workspace');
+      }
+      expectError(await olga.request('POST', '/v1/jobs', { command: 'true', target: { type: 'workspace' } }), 400, 'validation_failed', 'target.workspace');
+    });
+
     it('DELETE is a delete operation; ?orphan=true (admins only) deletes it without the provider, ending its operation and revoking its agent', async () => {
       const del = await call(deleteWorkspace, `/v1/workspaces/${ws.id}`, undefined, olga);
       expect(del.status, del.text).toBe(202);
@@ -369,6 +386,7 @@ describe('the workspaces API (real system)', () => {
       expect((await call(getWorkspace, `/v1/workspaces/${ws.id}`, undefined, olga)).body.status).toBe('deleted');
       expectError(await call(startWorkspace, `/v1/workspaces/${ws.id}/start`, undefined, olga), 404, 'not_found');
       expect((await call(listWorkspaces, '/v1/workspaces?status=deleted', undefined, olga)).body.items.map((w: { id: string }) => w.id)).toEqual([ws.id]);
+      expectError(await olga.request('POST', '/v1/jobs', { command: 'true', target: { type: 'workspace', workspace: ws.id } }), 422, 'unknown_workspace');
       const again = await call(createWorkspace, '/v1/workspaces', { name: 'olga-main', template: 'dev-box', params: { region: 'eu' } }, olga);
       expect(again.status, again.text).toBe(202);
     });

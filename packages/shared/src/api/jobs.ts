@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { IdempotencyKey } from '../domain/idempotency-key.ts';
 import { storableString, unstorableReason } from '../errors/storable-text.ts';
-import { JobInput } from '../jobs/job-input.ts';
+import { SubmitJobInput } from '../jobs/job-input.ts';
 import { JOB_STATUSES } from '../domain/job-status.ts';
 import { RETRY_BACKOFF_TYPES } from '../domain/retry-policy.ts';
 import { TARGET_KINDS } from '../domain/target-kind.ts';
@@ -223,10 +223,10 @@ export const submitJob = defineRoute({
   tags: ['jobs'],
   summary: 'Submit a job',
   description:
-    'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object. An operator may run only where a policy grants `run` (403 `target_forbidden` naming the target); an agent or host the caller may not read is the same 422 `unknown_agent` / `unknown_host` as one that does not exist, and a bare host name resolves, and `ambiguous_host` is judged, among the hosts the caller may read. The `local` target is admins\' only unless a policy with `local: true` grants it.',
+    'The job is durable in Postgres when this answers 201. The body need not be sent as application/json (curl -d is fine) but must be a JSON object. An operator may run only where a policy grants `run` (403 `target_forbidden` naming the target); an agent or host the caller may not read is the same 422 `unknown_agent` / `unknown_host` as one that does not exist, and a bare host name resolves, and `ambiguous_host` is judged, among the hosts the caller may read. The `local` target is admins\' only unless a policy with `local: true` grants it. `{"type":"workspace","workspace":…}` (your own workspace, by id or name; admins: any) runs on the workspace\'s agent (stored as that agent target; the workspace is yours, so no policy is needed); one you may not see is 422 `unknown_workspace`.',
   request: {
     headers: SubmitJobHeaders,
-    body: { required: true, content: json(JobInput.meta({ id: 'JobInput' })) },
+    body: { required: true, content: json(SubmitJobInput.meta({ id: 'JobInput' })) },
   },
   responses: {
     201: {
@@ -237,7 +237,7 @@ export const submitJob = defineRoute({
       }),
       content: json(Job),
     },
-    ...errorResponses({ ...AUTHENTICATED, ...TARGET_FORBIDDEN, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'idempotency_key_reused', 'secrets_disabled'] }),
+    ...errorResponses({ ...AUTHENTICATED, ...TARGET_FORBIDDEN, 400: ['validation_failed', 'invalid_json'], 422: ['unknown_agent', 'unknown_host', 'ambiguous_host', 'unknown_workspace', 'idempotency_key_reused', 'secrets_disabled'] }),
   },
 });
 

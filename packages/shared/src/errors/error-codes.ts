@@ -45,6 +45,7 @@ export const HTTP_ERRORS = {
   ssh_config_too_large: { status: 413, meaning: 'the imported config is over the import limits (lines, hosts, evaluation work)' },
   inventory_too_large: { status: 413, meaning: 'the imported inventory is over the import limits (bytes, files, YAML nesting or alias expansion, hosts after range expansion, group memberships)' },
   unknown_agent: { status: 422, meaning: 'the job targets an agent that does not exist or was revoked' },
+  unknown_workspace: { status: 422, meaning: 'the job targets a workspace that does not exist, is deleted, or is not the caller\'s (the same answer)' },
   unknown_host: { status: 422, meaning: 'the job targets a host that is not in the inventory' },
   unknown_target: { status: 422, meaning: 'a job filter names a target that is neither an agent (revoked ones included only by id) nor an inventory host' },
   ambiguous_host: { status: 422, meaning: 'the host name exists in several environments: name one as name@environment' },

@@ -147,3 +147,20 @@ export const JobInput = z
   })
   .strict();
 export type JobInput = z.infer<typeof JobInput>;
+
+/** A workspace (issue 18) as a job's target: resolved at submission to its agent (POST /v1/jobs only). */
+export const WorkspaceTargetInput = z.object({ type: z.literal('workspace'), workspace: storableText(z.string().min(1, 'must name a workspace').max(255)) }).strict();
+
+/**
+ * Body of POST /v1/jobs: a JobInput whose target may also be `{"type":"workspace","workspace":…}`.
+ * The route resolves a workspace to its agent before anything else, so everything after it (and
+ * every other body built on JobInput: runs, schedules, commands, projects) sees an agent target.
+ */
+export const SubmitJobInput = JobInput.extend({
+  target: z
+    .discriminatedUnion('type', [...TargetInput.options, WorkspaceTargetInput], {
+      error: 'must be {"type":"local"}, {"type":"agent","agent":"<id or name>"}, {"type":"ssh","host":"<id, name or name@environment>"} or {"type":"workspace","workspace":"<id or name>"}',
+    })
+    .default({ type: 'local' }),
+}).strict();
+export type SubmitJobInput = z.infer<typeof SubmitJobInput>;

@@ -7,6 +7,7 @@ import type { OperationType, WorkspaceStatus } from '../domain/workspace.ts';
 import { AppError, badRequest, notFound } from '../errors/app-error.ts';
 import { agentsPresence } from '../presence/agent-presence.ts';
 import { revokeAgent } from '../agents/agent-service.ts';
+import { deniedByPolicy } from '../audit/policy-denial.ts';
 import { scheduleClock } from '../schedules/cron.ts';
 import { generateToken, hashToken } from '../tokens.ts';
 import { requestOperation, type RequestedOperation } from './request-operation.ts';
@@ -159,8 +160,8 @@ async function decorate(cp: ControlPlane, rows: postgres.Row[]): Promise<Workspa
   if (rows.length === 0) return [];
   const agentIds = rows.map((r) => r.agent_id as string | null).filter((a): a is string => a !== null);
   const [presence, now] = await Promise.all([agentsPresence(cp, agentIds), dbNow(cp.database.sql)]);
-  const online = new Map(agentIds.map((a, i) => [a, presence[i] === 'online']));
-  return rows.map((r) => workspaceView(r, r.agent_id ? (online.get(r.agent_id) ?? false) : false, now));
+  const byAgent = new Map(agentIds.map((a, i) => [a, presence[i]!]));
+  return rows.map((r) => workspaceView(r, (r.agent_id ? byAgent.get(r.agent_id) : undefined) ?? 'offline', now));
 }
 
 export interface ListWorkspacesQuery {
@@ -269,4 +270,23 @@ export async function orphanDeleteWorkspace(cp: ControlPlane, id: string, actor:
     });
   }
   return getWorkspace(cp, id);
+}
+
+/**
+ * A job's `{"type":"workspace","workspace":…}` target (POST /v1/jobs) as its agent target: the
+ * caller's own workspace by id or name (an admin's: any). One the caller may not see, a deleted
+ * one, or one without a live agent is 422 `unknown_workspace`, the same answer for each (a hidden
+ * one marked for the audit as a policy's denial).
+ */
+export async function workspaceAgentTarget(cp: ControlPlane, ref: string, actor: WorkspaceActor): Promise<{ type: 'agent'; agent: string }> {
+  const sql = cp.database.sql;
+  const unknown = () => new AppError(422, 'unknown_workspace', `no workspace with id or name ${JSON.stringify(ref)}; see GET /v1/workspaces`);
+  const found = await findWorkspaceId(sql, ref, actor);
+  if (!found) throw unknown();
+  if (found.hidden) throw deniedByPolicy(unknown());
+  const [row] = await sql<{ agent_id: string }[]>`
+    select w.agent_id from workspaces w join agents a on a.id = w.agent_id and a.revoked_at is null
+    where w.id = ${found.id} and w.deleted_at is null`;
+  if (!row) throw unknown();
+  return { type: 'agent', agent: row.agent_id };
 }

@@ -1,6 +1,8 @@
 import type postgres from 'postgres';
 import type { OperationReason, OperationStatus, OperationType, WorkspaceHealth, WorkspaceStatus } from '../domain/workspace.ts';
 import { workspaceStatus } from '../domain/workspace.ts';
+import type { Presence } from '../presence/agent-presence.ts';
+import { workspaceHealth } from './workspace-health.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -95,34 +97,24 @@ export function operationSummaryOf(r: postgres.Row): OperationSummary | null {
   };
 }
 
-/**
- * Health until helper B's workspace-health.ts lands (issue 18): none when no machine should be up;
- * connecting while it starts, or after it started until its agent connects or
- * agentConnectTimeoutMs passes (then unhealthy); healthy when its agent is online.
- */
-export function healthOf(status: WorkspaceStatus, online: boolean, latest: OperationSummary | null, connectTimeoutMs: number, now: Date): WorkspaceHealth {
-  if (status === 'starting') return online ? 'healthy' : 'connecting';
-  if (status !== 'running') return 'none';
-  if (online) return 'healthy';
-  const since = latest?.endedAt ? Date.parse(latest.endedAt) : now.getTime();
-  return now.getTime() - since > connectTimeoutMs ? 'unhealthy' : 'connecting';
-}
-
-export function workspaceView(r: postgres.Row, online: boolean, now: Date): WorkspaceView {
+/** `presence`: its agent's (offline when it has none); health is workspace-health.ts's rule. */
+export function workspaceView(r: postgres.Row, presence: Presence, now: Date): WorkspaceView {
   const latestOperation = operationSummaryOf(r);
   const status = workspaceStatus(latestOperation);
   const state = r.provider_state as Record<string, unknown> | null;
   const resources = state && typeof state.resources === 'object' && state.resources !== null ? (state.resources as Record<string, string | number>) : null;
-  const agentLive = r.agent_id && r.agent_name && !r.agent_revoked_at;
+  const agentLive = Boolean(r.agent_id && r.agent_name && !r.agent_revoked_at);
+  const seen: Presence = agentLive ? presence : 'offline';
   return {
     id: r.id,
     name: r.name,
     ownerId: r.owner_id,
     ownerName: r.owner_name,
     status,
-    health: healthOf(status, Boolean(agentLive) && online, latestOperation, Number(r.agent_connect_timeout_ms ?? 120_000), now),
+    // The latest operation is the one that brought it up whenever it is starting or running.
+    health: workspaceHealth({ status, presence: seen, startEndedAt: latestOperation?.endedAt ?? null, agentConnectTimeoutMs: Number(r.agent_connect_timeout_ms ?? 120_000), now }),
     latestOperation,
-    agent: agentLive ? { id: r.agent_id, name: r.agent_name, online } : null,
+    agent: agentLive ? { id: r.agent_id, name: r.agent_name, online: seen === 'online' } : null,
     templateId: r.template_id,
     templateName: r.template_name,
     templateVersion: r.template_version,

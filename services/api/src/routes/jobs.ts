@@ -9,6 +9,8 @@ import { isId } from '@vmo/shared/ids';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { STREAM_CODE, STREAM_NAME } from '@vmo/shared/domain';
 import { currentAttempt, findJobs, getJob as readJob, getJobWithPosition, jobAttempts as readJobAttempts, jobView, readOutput, stopJob, submitJob as insertJob } from '@vmo/shared/jobs';
+import type { JobInput } from '@vmo/shared/jobs';
+import { workspaceAgentTarget } from '@vmo/shared/workspaces';
 import { grantsOf } from '../access/request-grants.ts';
 import { type AuthEnv, principalKey } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
@@ -35,11 +37,17 @@ export function jobRoutes(cp: ControlPlane) {
   const app = new OpenAPIHono<AuthEnv>();
 
   openapiRoute(app, submitJob, async (c, input) => {
-    const body = await input.body();
+    const submitted = await input.body();
     const key = input.headers()['Idempotency-Key'];
     const principal = c.get('principal');
     const idempotency = key === undefined ? undefined : { principal: principalKey(principal), key };
-    const judged = await assertMayRunJob(cp, await grantsOf(c, cp), body.target); // before anything is written
+    // A workspace (issue 18) runs on its agent. LOUD: it is the caller's own (or they are an
+    // admin), which is what lets them run there without a policy on its agent.
+    const onWorkspace = submitted.target.type === 'workspace';
+    const body: JobInput = submitted.target.type === 'workspace'
+      ? { ...submitted, target: await workspaceAgentTarget(cp, submitted.target.workspace, { userId: principal.userId, name: principal.name, admin: principal.role === 'admin' }) }
+      : (submitted as JobInput);
+    const judged = onWorkspace ? {} : await assertMayRunJob(cp, await grantsOf(c, cp), body.target); // before anything is written
     // The host judged (a bare name resolves among the caller's readable hosts), not the name again.
     const { replayed, ...job } = await insertJob(cp, body, principal.name, idempotency, principal.userId, judged.hostId);
     c.header('Location', `/v1/jobs/${job.id}`);
