@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DesiredState, ObservedState, ProviderContext, ProviderResult, SnapshotRef, WorkspaceProvider } from '@vmo/shared/workspaces';
 
 /**
@@ -16,6 +19,9 @@ import type { DesiredState, ObservedState, ProviderContext, ProviderResult, Snap
  *
  * Template config:
  *   { dir?: string,                      where environments live (default: os.tmpdir()/vmo-fake-provider)
+ *     agent?: boolean,                   run the real vmo agent (from this checkout's sources, with tsx)
+ *                                        while running, dialing AgentLaunch.url with its token, so
+ *                                        the workspace becomes healthy and takes jobs; stop/destroy kill it
  *     script?: { converge_running?|converge_stopped?|converge_absent?: { logs?: string[], fail?: string, hangMs?: number } } }
  * A transition first makes sure its environment exists (running), then logs its lines, hangs
  * (cut short by the signal), fails if told to (the environment stays as it was: a failed start
@@ -38,6 +44,7 @@ export interface FakeStep {
  */
 export interface FakeConfig {
   dir?: string;
+  agent?: boolean;
   script?: Partial<Record<DesiredState | `converge_${DesiredState}`, FakeStep>>;
 }
 
@@ -133,6 +140,81 @@ async function runStep(ctx: ProviderContext, desired: DesiredState): Promise<voi
   if (step?.fail) throw new Error(step.fail);
 }
 
+/** The agent's entry in this checkout (services/agent/src/main.ts); the fake's `agent` option needs the sources. */
+const AGENT_ENTRY = fileURLToPath(new URL('../../../../agent/src/main.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../../../', import.meta.url));
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Is `pid` our agent (not a process that reused a dead agent's pid)? */
+async function isOurAgent(pid: number): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(AGENT_ENTRY);
+  } catch {
+    return false;
+  }
+}
+
+/** Kill the workspace's agent (its whole process group), if one runs. */
+async function stopAgent(wsDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(wsDir, 'agent.pid');
+  let pid: number;
+  try {
+    pid = Number(await readFile(pidFile, 'utf8'));
+  } catch {
+    return;
+  }
+  if (pid > 1 && (await isOurAgent(pid))) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      /* gone meanwhile */
+    }
+    const deadline = Date.now() + 5000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    try {
+      if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+    log(`fake: agent stopped (pid ${pid})`);
+  }
+  await rm(pidFile, { force: true });
+}
+
+/**
+ * Start the real agent for the workspace (a new one at each start: the engine rotated its token,
+ * which refuses whatever ran before). Its own process group, so stop kills all of it; it outlives
+ * the worker that started it, as a machine would, and the pid file lets any worker stop it.
+ */
+async function startAgent(ctx: ProviderContext, wsDir: string): Promise<void> {
+  await stopAgent(wsDir, ctx.log);
+  if (!ctx.agent) throw new Error('fake: config.agent needs the agent launch (url and token)');
+  if (!existsSync(AGENT_ENTRY)) throw new Error(`fake: config.agent needs the vmo sources (${AGENT_ENTRY} is missing)`);
+  const out = openSync(join(wsDir, 'agent.log'), 'a');
+  // None of the worker's VMO_* settings (its database URL, secrets) reach the agent.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VMO_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', AGENT_ENTRY], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', out, out],
+    // LOUD: the token in the environment (the agent deletes it from its own once read), never in
+    // argv where `ps` shows it, and never in a log line.
+    env: { ...env, VMO_SERVER: ctx.agent.url, VMO_AGENT_TOKEN: ctx.agent.token, VMO_LOG_LEVEL: 'info' },
+  });
+  closeSync(out);
+  child.unref();
+  await writeFile(join(wsDir, 'agent.pid'), String(child.pid));
+  ctx.log(`fake: agent started (pid ${child.pid}), dialing ${new URL(ctx.agent.url).origin}`);
+}
+
 export function fakeProvider(): WorkspaceProvider {
   return {
     kind: 'fake',
@@ -161,11 +243,13 @@ export function fakeProvider(): WorkspaceProvider {
           await writeEnvironment(ctx.config, env);
           ctx.log(`fake: environment ${env.id} running`);
         }
+        if ((ctx.config as FakeConfig).agent) await startAgent(ctx, wsDir);
         return { state: { environmentId: env.id, starts: env.starts }, resources: { environment: env.id } };
       }
 
       if (desired === 'stopped') {
         await runStep(ctx, desired);
+        await stopAgent(wsDir, ctx.log);
         if (!env) return { state: ctx.state }; // nothing to stop
         if (env.status !== 'stopped') {
           env = { ...env, status: 'stopped', updatedAt: now() };
@@ -176,6 +260,7 @@ export function fakeProvider(): WorkspaceProvider {
       }
 
       await runStep(ctx, desired);
+      await stopAgent(wsDir, ctx.log);
       if (env) {
         await rm(join(wsDir, 'environments'), { recursive: true, force: true });
         ctx.log(`fake: environment ${env.id} destroyed`);
