@@ -4,6 +4,7 @@ import { Scalar } from '@scalar/hono-api-reference';
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { docsPage, EventsMessage, OPENAPI_PATH, openapiDocument, RunStreamMessage, StreamMessage, WEBSOCKET_ROUTES } from '@vmo/shared/api';
 import { AppError, errorBody } from '@vmo/shared/errors';
+import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
@@ -65,13 +66,15 @@ export interface AppDeps {
   metricsToken?: string | undefined;
   /** VMO_DASHBOARD_DIR: the web dashboard's built files, served at / (none: no dashboard routes). */
   dashboardDir?: string | undefined;
+  /** The node's bus subscriber: live operation logs hear of new lines at once (without it they poll Postgres). */
+  bus?: BusSubscriber | undefined;
 }
 
 /**
  * The REST API, every route built from its contract in @vmo/shared/api, and the OpenAPI 3.1
  * document of all of it (the WebSocket endpoints, served beside the app by server.ts, included).
  */
-export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions, metricsToken, dashboardDir }: AppDeps) {
+export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.database.sql, log }), maxRunTargets = DEFAULT_MAX_RUN_TARGETS, origins = new OriginPolicy([]), authFailures, limitSubmissions, metricsToken, dashboardDir, bus }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   app.use('*', requestId());
   app.use('*', accessLog(log)); // one line per request, with the request id answered as X-Request-Id
@@ -114,7 +117,7 @@ export function createApp({ cp, tokens, log, audit = new AuditWriter({ sql: cp.d
   app.route('/', projectRoutes(cp, { audit, log, isTrustedProxy: trustedProxyOf(tokens), limitSubmissions }));
   app.route('/', templateRoutes(cp));
   app.route('/', workspaceRoutes(cp));
-  app.route('/', operationRoutes(cp));
+  app.route('/', operationRoutes(cp, { bus }));
   app.route('/', policyRoutes(cp));
   app.route('/', userRoutes(cp));
   app.route('/', tokenRoutes(cp));

@@ -64,6 +64,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     authFailures,
     metricsToken: config.VMO_METRICS_TOKEN,
     dashboardDir: config.VMO_DASHBOARD_DIR,
+    bus,
     ...(config.VMO_SUBMIT_RATE ? { limitSubmissions: limitSubmissions(limiter, cp.keys, config.VMO_SUBMIT_RATE) } : {}),
   });
   const { server, closeSubscribers } = createHttpServer({

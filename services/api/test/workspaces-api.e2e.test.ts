@@ -282,6 +282,35 @@ describe('the workspaces API (real system)', () => {
       expectError(await call(listOperations, '/v1/operations?type=explode', undefined, olga), 400, 'validation_failed', 'type');
     });
 
+    it('GET /v1/operations/{id}/logs: NDJSON, and follow=true gives each new line live, then the end', async () => {
+      const opId = (await call(startWorkspace, `/v1/workspaces/${ws.id}/start`, undefined, olga)).body.operation.id;
+      await sql`insert into workspace_operation_logs (operation_id, line) values (${opId}, 'one')`;
+      const plain = await olga.request('GET', `/v1/operations/${opId}/logs`);
+      expect(plain.status).toBe(200);
+      expect(plain.text.trim().split('\n').map((l) => JSON.parse(l).line)).toEqual(['one']);
+      const res = await fetch(`${olga.baseUrl}/v1/operations/${opId}/logs?follow=true`, { headers: { authorization: `Bearer ${olga.token}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+      const reader = res.body!.getReader();
+      let text = '';
+      const readUntil = async (what: string) => {
+        while (!text.includes(what)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+        }
+        expect(text).toContain(what);
+      };
+      await readUntil('"one"');
+      await sql`insert into workspace_operation_logs (operation_id, line) values (${opId}, 'two')`;
+      await readUntil('"two"');
+      await endActive(ws.id, 'canceled');
+      await readUntil('"end"');
+      const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.line ?? l.end.status)).toEqual(['one', 'two', 'canceled']);
+      expectError(await pete.request('GET', `/v1/operations/${opId}/logs`), 404, 'not_found');
+    });
+
     it('PATCH renames it (and its agent and label), changes TTL, labels and autostart', async () => {
       const res = await call(updateWorkspace, `/v1/workspaces/${ws.id}`, { name: 'olga-main', ttlMs: 600_000, labels: { purpose: 'main' }, autostartSchedule: { cron: '0 8 * * 1-5', timezone: 'Europe/Berlin' } }, olga);
       expect(res.status, res.text).toBe(200);

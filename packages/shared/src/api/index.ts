@@ -150,6 +150,7 @@ export const REST_ROUTES = [
   operations.listOperations,
   operations.getOperation,
   operations.cancelOperation,
+  operations.operationLogs,
   policies.createPolicy,
   policies.listPolicies,
   policies.deletePolicy,

@@ -83,3 +83,25 @@ export const cancelOperation = defineRoute({
   request: { params: OperationIdParams },
   responses: { 200: { description: 'The operation after the request', content: json(Operation) }, ...errorResponses({ ...NOT_FOUND, 409: ['operation_ended'] }) },
 });
+
+export const OperationLogsQuery = z
+  .object({
+    follow: z.enum(['true', 'false'], { error: 'must be true or false' }).optional().meta({ description: 'Keep the answer open: each new line as it is written, until the operation ends' }),
+    after: z.coerce.number().int().min(0).optional().meta({ type: 'integer', minimum: 0, description: 'Only lines after this seq (resume)' }),
+  })
+  .strict();
+
+export const OperationLogLine = z
+  .object({ seq: z.number().int(), at: when('When it was written'), line: z.string() })
+  .meta({ id: 'OperationLogLine', description: 'One NDJSON line; a followed answer ends with {"end": {"status": …}} once the operation has ended' });
+
+export const operationLogs = defineRoute({
+  method: 'get',
+  path: '/v1/operations/{id}/logs',
+  operationId: 'operationLogs',
+  tags: ['workspaces'],
+  summary: "An operation's log as NDJSON, followed live with follow=true",
+  description: `One JSON object per line (\`{seq, at, line}\`). With \`follow=true\` the answer stays open and each new line comes as the worker writes it; it ends with \`{"end":{"status":…}}\` once the operation has ended. \`after\`: resume after that seq. ${ACCESS}`,
+  request: { params: OperationIdParams, query: OperationLogsQuery },
+  responses: { 200: { description: 'NDJSON lines', content: { 'application/x-ndjson': { schema: OperationLogLine } } }, ...errorResponses(NOT_FOUND) },
+});

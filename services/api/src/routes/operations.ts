@@ -1,6 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { cancelOperation, getOperation, listOperations } from '@vmo/shared/api';
+import { stream } from 'hono/streaming';
+import { cancelOperation, getOperation, listOperations, operationLogs } from '@vmo/shared/api';
+import type { BusSubscriber } from '@vmo/shared/bus';
 import { deniedByPolicy } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { notFound } from '@vmo/shared/errors';
@@ -15,7 +17,7 @@ import { visibleWorkspace, workspaceActor } from './workspaces.ts';
  * admins (404 to anyone else, audited as a denial); reading takes `workspaces:read`, a cancel
  * `workspaces:write`.
  */
-export function operationRoutes(cp: ControlPlane) {
+export function operationRoutes(cp: ControlPlane, opts: { bus?: BusSubscriber | undefined } = {}) {
   const app = new OpenAPIHono<AuthEnv>();
   const sql = cp.database.sql;
 
@@ -42,5 +44,35 @@ export function operationRoutes(cp: ControlPlane) {
     return c.json(await workspaces.cancelOperation(cp, id, c.get('principal').name), 200);
   }, { scope: 'workspaces:write' });
 
+  openapiRoute(app, operationLogs, async (c, input) => {
+    const id = await visibleOperation(c, input.params().id);
+    const q = input.query();
+    c.header('Content-Type', 'application/x-ndjson');
+    // A raw streamed answer (as GET /v1/jobs/{id}/logs): its lines are the contract's OperationLogLine.
+    return stream(c, async (out) => {
+      const abort = new AbortController();
+      out.onAbort(() => abort.abort());
+      if (q.follow !== 'true') {
+        for (const line of await workspaces.readOperationLogs(cp, id, { afterSeq: q.after ?? 0 })) await out.write(JSON.stringify(line) + '\n');
+        return;
+      }
+      // Without the bus (an app built without one, as in-process tests do) it polls Postgres: each
+      // line still comes, within a second.
+      const lines = workspaces.followOperationLogs(cp, opts.bus ?? POLL_ONLY, id, { afterSeq: q.after ?? 0, signal: abort.signal });
+      for (;;) {
+        const next = await lines.next();
+        if (next.done) {
+          if (next.value) await out.write(JSON.stringify({ end: next.value }) + '\n');
+          return;
+        }
+        await out.write(JSON.stringify(next.value) + '\n');
+        if (out.aborted) return;
+      }
+    }) as never;
+  }, { scope: 'workspaces:read' });
+
   return app;
 }
+
+/** A subscriber that never wakes anyone: followOperationLogs then reads Postgres every second. */
+const POLL_ONLY = { operationLog: async () => () => {} } as unknown as BusSubscriber;
