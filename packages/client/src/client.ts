@@ -223,6 +223,12 @@ export class VmoClient {
     get: (id: string) => this.body(api.getOperation, { params: { id } }),
     /** pending → canceled; running → canceling; ended: 409 `operation_ended`. */
     cancel: (id: string) => this.body(api.cancelOperation, { params: { id } }),
+    /** Its log lines stored so far (NDJSON read whole; to follow live, GET …/logs?follow=true and read the lines as they come). */
+    logs: async (id: string, query: { after?: number } = {}): Promise<api.OperationLogLine[]> => {
+      const res = await send(this.http, api.operationLogs, { params: { id }, query });
+      const lines = (await res.text()).split('\n').filter((line) => line !== '');
+      return lines.map((line) => this.checked(api.OperationLogLine, JSON.parse(line), 'GET /v1/operations/{id}/logs'));
+    },
   };
 
   readonly agents = {

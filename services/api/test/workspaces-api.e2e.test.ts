@@ -374,6 +374,8 @@ describe('the workspaces API (real system)', () => {
       expect((await olga.vmo.workspaces.list({ limit: 5 })).items.map((w) => w.id)).toEqual([ws.id]);
       const ops = await olga.vmo.operations.list({ workspace: ws.id, type: 'create' });
       expect((await olga.vmo.operations.get(ops.items[0]!.id)).type).toBe('create');
+      await sql`insert into workspace_operation_logs (operation_id, line) values (${ops.items[0]!.id}, 'made')`;
+      expect((await olga.vmo.operations.logs(ops.items[0]!.id)).map((l) => l.line)).toEqual(['made']);
       await expect(olga.vmo.workspaces.start(ws.id)).resolves.toMatchObject({ operation: { type: 'start', status: 'pending' } });
       await expect(olga.vmo.operations.cancel((await olga.vmo.operations.list({ workspace: ws.id, status: 'pending' })).items[0]!.id)).resolves.toMatchObject({ status: 'canceled' });
     });

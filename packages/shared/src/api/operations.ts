@@ -94,6 +94,7 @@ export const OperationLogsQuery = z
 export const OperationLogLine = z
   .object({ seq: z.number().int(), at: when('When it was written'), line: z.string() })
   .meta({ id: 'OperationLogLine', description: 'One NDJSON line; a followed answer ends with {"end": {"status": …}} once the operation has ended' });
+export type OperationLogLine = z.infer<typeof OperationLogLine>;
 
 export const operationLogs = defineRoute({
   method: 'get',
