@@ -13,7 +13,9 @@ const DAY = 24 * 3_600_000;
 
 export const TemplateName = z
   .string({ error: 'is required and must be a string' })
-  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be 1-63 lowercase letters, digits, "_", "." or "-", starting with a letter or digit');
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be 1-63 lowercase letters, digits, "_", "." or "-", starting with a letter or digit')
+  // A template is named by id or name in the same place (GET /v1/templates/{id}, a workspace's `template`).
+  .refine((n) => !/^tpl_[0-9a-z]{20}$/.test(n), 'must not look like a template id (tpl_…)');
 
 /** A duration in ms (a field of the template), bounded so nothing overflows a timestamp. */
 const Duration = (min: number, max: number) =>
