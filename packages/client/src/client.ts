@@ -216,6 +216,25 @@ export class VmoClient {
     cancel: async (workspace: string, session: string): Promise<void> => void (await send(this.http, api.cancelWorkspaceSession, { params: { id: workspace, sid: session } })),
   };
 
+  /** Snapshots of a workspace (by id, or your own by name): taken and restored by operations, on a stopped workspace. */
+  readonly snapshots = {
+    /** 202: the snapshot (`pending`, `ready` when its `snapshot` operation succeeds) and that operation. */
+    create: (workspace: string, snapshot: Body<typeof api.createSnapshot>) => this.body(api.createSnapshot, { params: { id: workspace }, body: snapshot }),
+    /** Newest first. */
+    list: (workspace: string) => this.body(api.listSnapshots, { params: { id: workspace } }),
+    get: (workspace: string, snapshot: string) => this.body(api.getSnapshot, { params: { id: workspace, sid: snapshot } }),
+    delete: async (workspace: string, snapshot: string): Promise<void> => void (await send(this.http, api.deleteSnapshot, { params: { id: workspace, sid: snapshot } })),
+    /** 202: a `restore` operation into this (stopped) workspace; start it once that has succeeded. */
+    restore: (workspace: string, snapshot: string) => this.body(api.restoreSnapshot, { params: { id: workspace, sid: snapshot }, body: {} }),
+  };
+
+  readonly usage = {
+    /** GET /v1/usage: running seconds, job seconds, output bytes and cost per workspace in [from, to) (default: this month so far); `user`, `workspace` narrow it. */
+    get: (query: Query<typeof api.getUsage> = {}) => this.body(api.getUsage, { query }),
+    /** Admins: workspaces by status, top users and cost this month. */
+    overview: () => this.body(api.getUsageOverview),
+  };
+
   readonly operations = {
     /** Of your workspaces (admins: all), newest first; filters `workspace`, `type`, `status`. */
     list: (query: Query<typeof api.listOperations> = {}) => this.body(api.listOperations, { query }),
