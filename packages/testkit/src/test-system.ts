@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApiClient } from './api-client.ts';
 import { auditGaps } from './audit-check.ts';
 import { claimRequests } from './request-ledger.ts';
@@ -143,7 +146,11 @@ export class TestSystem {
   spawnAgent(token: string, opts: { servers?: string[]; env?: Record<string, string>; args?: string[] } = {}): ServiceProcess {
     const servers = opts.servers ?? [this.apiUrls[0]!];
     // The token in the environment, not in argv where `ps` shows it (and the agent warns).
-    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', VMO_AGENT_TOKEN: token, ...opts.env }, ['--server', servers.join(','), ...(opts.args ?? [])]);
+    // An empty HOME of its own (as the test sshd gives its sessions): a login shell the agent opens
+    // (`bash -l`) reads ~/.profile and ~/.bashrc, and the machine's own (a CI image's pyenv set-up)
+    // can print into the session or take tens of seconds to start.
+    const home = mkdtempSync(join(tmpdir(), 'vmo-agent-home-'));
+    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', HOME: home, VMO_AGENT_TOKEN: token, ...opts.env }, ['--server', servers.join(','), ...(opts.args ?? [])]);
     this.agents.push(proc);
     return proc;
   }

@@ -32,7 +32,9 @@ export function jobEnv(jobId: string, env: Record<string, string>, identity: Job
 function serviceUser(): JobIdentity {
   try {
     const info = userInfo();
-    return { name: info.username, home: info.homedir };
+    // The service's own HOME when it has one (systemd sets it from passwd; a container or a test
+    // may give another), else passwd's: a job, and a shell's login shell, start where the service lives.
+    return { name: info.username, home: process.env['HOME'] || info.homedir };
   } catch {
     return { name: 'nobody', home: '/' }; // no passwd entry (containers)
   }
