@@ -248,6 +248,30 @@ export class VmoClient {
       const lines = (await res.text()).split('\n').filter((line) => line !== '');
       return lines.map((line) => this.checked(api.OperationLogLine, JSON.parse(line), 'GET /v1/operations/{id}/logs'));
     },
+    /**
+     * GET …/logs?follow=true: each line as the worker writes it (from after `after`), until the
+     * operation ends: resolves with its final status. One connection: if it drops first, this
+     * rejects and the caller resumes with `after` = the last seq it got.
+     */
+    followLogs: async (id: string, opts: { after?: number; onLine(line: api.OperationLogLine): void; signal?: AbortSignal }): Promise<{ status: string }> => {
+      const res = await send(this.http, api.operationLogs, { params: { id }, query: { follow: 'true', ...(opts.after !== undefined ? { after: opts.after } : {}) }, ...(opts.signal ? { signal: opts.signal } : {}) });
+      if (!res.body) throw new Error('GET /v1/operations/{id}/logs: no body');
+      const decoder = new TextDecoder();
+      let pending = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        pending += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const text = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          if (text === '') continue;
+          const parsed = JSON.parse(text) as { end?: { status: string } };
+          if (parsed.end) return parsed.end;
+          opts.onLine(this.checked(api.OperationLogLine, parsed, 'GET /v1/operations/{id}/logs'));
+        }
+      }
+      throw new Error('the operation log stream ended before the operation did');
+    },
   };
 
   readonly agents = {
