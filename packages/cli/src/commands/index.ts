@@ -14,6 +14,10 @@ import { registerRuns } from './runs.ts';
 import { registerSchedules } from './schedules.ts';
 import { registerShell } from './shell.ts';
 import { registerTargets } from './targets.ts';
+import { registerTemplates } from './templates.ts';
+import { registerWorkspaces } from './workspaces.ts';
+import { registerOperations } from './operations.ts';
+import { registerUsage } from './usage.ts';
 
 /**
  * Every command, in the order `vmo --help` lists them. A new command is a file in this folder
@@ -31,6 +35,10 @@ export function registerCommands(program: Command): void {
   registerAgents(program);
   registerHosts(program);
   registerProjects(program);
+  registerWorkspaces(program);
+  registerTemplates(program);
+  registerOperations(program);
+  registerUsage(program);
   registerTargets(program);
   registerLogin(program);
   registerContext(program);
