@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { checkRedisMode, checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
 import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_SSH_IDLE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
@@ -71,6 +72,12 @@ export const workerEnv = z.object({
   VMO_WORKSPACE_OPERATION_TIMEOUT_MS: intVar(15 * 60_000, 500, 7 * 24 * 3600_000),
   /** A running operation whose worker has not refreshed it for this long is taken over by another worker. */
   VMO_WORKSPACE_TAKEOVER_MS: intVar(30_000, 500, 3600_000),
+  /**
+   * This machine's id for host-bound workspace providers (netns, fake: their machines live on this
+   * host's disk and kernel): a workspace such a provider ran here is operated only by workers with
+   * the same id. Workers on one machine share it; default: the hostname.
+   */
+  VMO_WORKER_HOST_ID: z.string().min(1).max(253).regex(/^\S+$/, 'must not contain spaces').default(hostname()),
   /** Workspace operations this worker runs at once. */
   VMO_WORKSPACE_OPERATIONS: intVar(8, 1, 1000),
   /** How often each worker's workspace lifecycle pass runs (TTL, idle, autostart, sessions, dormancy; issue 18). */
