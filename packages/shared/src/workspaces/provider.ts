@@ -62,6 +62,12 @@ export interface SnapshotRef {
 
 export interface WorkspaceProvider {
   readonly kind: ProviderKind;
+  /**
+   * LOUD: its machines live on the worker's own host (local disk, kernel namespaces): once it ran a
+   * workspace, only workers of that host (VMO_WORKER_HOST_ID) may operate it, else a stop or delete
+   * run elsewhere "succeeds" doing nothing. The engine records the host in provider_state.host.
+   */
+  readonly hostBound?: boolean;
   converge(ctx: ProviderContext, desired: DesiredState): Promise<ProviderResult>;
   status(ctx: ProviderContext): Promise<ObservedState>;
   /** On a stopped workspace; absent when the provider cannot snapshot (409 snapshot_unsupported). */

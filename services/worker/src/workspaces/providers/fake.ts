@@ -218,6 +218,7 @@ async function startAgent(ctx: ProviderContext, wsDir: string): Promise<void> {
 export function fakeProvider(): WorkspaceProvider {
   return {
     kind: 'fake',
+    hostBound: true, // its environments are files on this host's disk (engine: provider_state.host)
 
     async converge(ctx, desired): Promise<ProviderResult> {
       ctx.signal.throwIfAborted();

@@ -46,6 +46,7 @@ export function createNetnsProvider(options: NetnsOptions = netnsOptionsFromEnv(
 
   return {
     kind: 'netns',
+    hostBound: true, // sandboxes, namespaces and rootfs are this host's (engine: provider_state.host)
     status,
 
     async converge(ctx: ProviderContext, desired: DesiredState): Promise<ProviderResult> {
