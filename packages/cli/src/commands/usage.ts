@@ -63,10 +63,11 @@ export function registerUsage(program: Command): void {
     .command('overview')
     .summary('admins: workspaces by status, top users and cost this month')
     .option('--json', 'the overview as the API answers it')
-    .action(async (opts: { json?: boolean }, command: Command) => {
+    .action(async (_opts: { json?: boolean }, command: Command) => {
       const { client } = await connect(command);
       const o = await client.usage.overview();
-      if (opts.json) return printJson(o);
+      // `vmo usage` has --json too: commander gives it to the parent wherever it stands on the line.
+      if (command.optsWithGlobals<{ json?: boolean }>().json) return printJson(o);
       const byStatus = Object.entries(o.workspacesByStatus).filter(([, n]) => n > 0);
       printFields([
         ['Month', `${o.month.from} to ${o.month.to}`],
