@@ -120,6 +120,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   // Workspace operations (issue 18): claimed from Postgres, run through their provider.
   const workspaceEngine = startWorkspaceEngine(cp, {
     workerId,
+    hostId: config.VMO_WORKER_HOST_ID,
     agentUrl: config.VMO_WORKSPACE_AGENT_URL ?? defaultWorkspaceAgentUrl(),
     timeoutMs: config.VMO_WORKSPACE_OPERATION_TIMEOUT_MS,
     takeoverMs: config.VMO_WORKSPACE_TAKEOVER_MS,
