@@ -173,4 +173,4 @@ export const REST_ROUTES = [
 ] as const;
 
 /** The WebSocket endpoints, served by the HTTP server beside the app. */
-export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, events.streamEvents, streams.agentConnect, shell.agentShell, shell.hostShell] as const;
+export const WEBSOCKET_ROUTES = [streams.streamJob, runStream.streamRun, events.streamEvents, streams.agentConnect, shell.agentShell, shell.hostShell, shell.workspaceShell] as const;

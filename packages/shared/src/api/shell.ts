@@ -52,5 +52,24 @@ export const hostShell = defineRoute({
   },
 });
 
+const WorkspaceRefParams = z.object({ id: z.string().min(1).max(256).meta({ description: 'The workspace id (`wks_…`) or, for your own, its name' }) });
+
+/** Issues 17 and 18: the same protocol in a workspace, through the vmo agent it runs. */
+export const workspaceShell = defineRoute({
+  method: 'get',
+  path: '/v1/workspaces/{id}/shell',
+  operationId: 'workspaceShell',
+  tags: ['sessions'],
+  summary: "An interactive shell in a workspace, on its agent (WebSocket)",
+  description: [
+    "The agent shell's protocol, frames, resuming and close codes (see agentShell, packages/shared/src/protocol/SHELL.md) on the workspace's own agent. Needs the `jobs:run` scope (a viewer: 403 before the upgrade); the workspace is its owner's and the admins' (no policy on its agent is needed), anyone else gets 404 as for a workspace that does not exist. A workspace whose agent is not connected (stopped, still starting) is 409 `agent_not_connected`. An attached session counts as the workspace's activity.",
+  ].join('\n'),
+  request: { params: WorkspaceRefParams, query: ShellQuery },
+  responses: {
+    101: { description: 'Switching Protocols: the first frame is `hello`' },
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 409: ['agent_not_connected'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
+  },
+});
+
 /** A server control frame, typed (the schema above). */
 export type ShellServerFrame = z.infer<typeof ShellServerMessage>;
