@@ -30,17 +30,20 @@ const ms = (n: number) => `${Math.max(0, Math.round(n))} milliseconds`;
  * stopped refreshing it `takeoverMs` ago (it died) or gave it back (shut down: claimed_by null). One statement: the row is locked with SKIP
  * LOCKED (engines polling together take different rows) and marked `running`, claimed by `workerId`.
  * A taken-over `canceling` one stays `canceling` (the caller ends it `canceled`).
+ * LOUD: only operations of workspaces bound to no host or to `hostId` (provider_state.host, set by
+ * bindHost for a host-bound provider): another host's worker would "stop" a machine it cannot see.
  */
-export async function claimOperation(cp: ControlPlane, workerId: string, takeoverMs: number): Promise<ClaimedOperation | undefined> {
+export async function claimOperation(cp: ControlPlane, workerId: string, takeoverMs: number, hostId: string): Promise<ClaimedOperation | undefined> {
   const [row] = await cp.database.sql<(Omit<ClaimedOperation, 'lastSignAt'> & { lastSignAt: Date })[]>`
     with c as (
-      select id, status, claimed_by, coalesce(progress_at, created_at) as last_sign
-      from workspace_operations
-      where status = 'pending'
-         or (status in ('running', 'canceling') and (claimed_by is null or progress_at < clock_timestamp() - ${ms(takeoverMs)}::interval))
-      order by created_at, id
+      select op.id, op.status, op.claimed_by, coalesce(op.progress_at, op.created_at) as last_sign
+      from workspace_operations op join workspaces w on w.id = op.workspace_id
+      where (op.status = 'pending'
+         or (op.status in ('running', 'canceling') and (op.claimed_by is null or op.progress_at < clock_timestamp() - ${ms(takeoverMs)}::interval)))
+        and (w.provider_state->>'host' is null or w.provider_state->>'host' = ${hostId})
+      order by op.created_at, op.id
       limit 1
-      for update skip locked
+      for update of op skip locked
     )
     update workspace_operations o
     set status = case when c.status = 'pending' then 'running' else c.status end,
@@ -118,6 +121,22 @@ export async function storeProviderState(cp: ControlPlane, opId: string, workspa
         template_version = coalesce(${extra.templateVersion ?? null}::integer, w.template_version),
         updated_at = clock_timestamp()
     where w.id = ${workspaceId}
+      and exists (select 1 from workspace_operations o where o.id = ${opId} and o.claimed_by = ${workerId} and o.status in ('running', 'canceling'))
+    returning w.id`;
+  return rows.length === 1;
+}
+
+/**
+ * LOUD: tie a workspace to this host before a host-bound provider touches it (provider_state.host;
+ * claimOperation then leaves its operations to this host's workers). False when it is bound to
+ * another host or the operation is no longer this worker's.
+ */
+export async function bindHost(cp: ControlPlane, opId: string, workspaceId: string, workerId: string, hostId: string): Promise<boolean> {
+  const rows = await cp.database.sql`
+    update workspaces w
+    set provider_state = coalesce(w.provider_state, '{}'::jsonb) || jsonb_build_object('host', ${hostId}::text), updated_at = clock_timestamp()
+    where w.id = ${workspaceId}
+      and (w.provider_state->>'host' is null or w.provider_state->>'host' = ${hostId})
       and exists (select 1 from workspace_operations o where o.id = ${opId} and o.claimed_by = ${workerId} and o.status in ('running', 'canceling'))
     returning w.id`;
   return rows.length === 1;

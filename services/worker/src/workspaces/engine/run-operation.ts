@@ -3,12 +3,14 @@ import { revokeAgent, rotateAgentToken } from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { DesiredState, ProviderContext, ProviderResult, WorkspaceProvider } from '@vmo/shared/workspaces';
 import { publishOperationEnd } from '@vmo/shared/workspaces';
-import { endOperation, releaseOperation, storeProviderState, type ClaimedOperation, type OperationEnd } from './operation-store.ts';
+import { bindHost, endOperation, releaseOperation, storeProviderState, type ClaimedOperation, type OperationEnd } from './operation-store.ts';
 import { OperationError, OperationRun, untilSettledOrAbandoned } from './operation-run.ts';
 
 export interface EngineDeps {
   cp: ControlPlane;
   workerId: string;
+  /** This machine's id (provider_state.host of host-bound providers' workspaces). */
+  hostId: string;
   /** The control plane's URL as a workspace's agent reaches it (AgentLaunch.url). */
   agentUrl: string;
   timeoutMs: number;
@@ -155,9 +157,17 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
     signal: run.signal,
   });
   const call = <T>(work: Promise<T>) => untilSettledOrAbandoned(work, run.signal, deps.abortGraceMs);
+  // LOUD: a host-bound provider's workspace is tied to this host before the provider makes anything.
+  const bound = async (provider: WorkspaceProvider): Promise<WorkspaceProvider> => {
+    if (provider.hostBound && !(await bindHost(cp, op.id, ws.id, deps.workerId, deps.hostId))) {
+      throw new OperationError('wrong_host', `the workspace's ${provider.kind} machine is on host ${String(state?.host ?? '?')}, not ${deps.hostId}`);
+    }
+    return provider;
+  };
+  const providerHere = async (v: VersionRow) => bound(providerOf(v));
 
   if (op.type === 'snapshot' || op.type === 'restore') {
-    await snapshotOrRestore(deps, op, run, await versionOf(ws.template_version), ctxFor, providerOf, call);
+    await snapshotOrRestore(deps, op, run, await versionOf(ws.template_version), ctxFor, providerHere, call);
     return false;
   }
 
@@ -183,7 +193,8 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
   for (const step of plan) {
     run.signal.throwIfAborted();
     const version = await versionOf(step.version);
-    const provider = providerOf(version);
+    const provider = await providerHere(version);
+    if (provider.hostBound && state) state = { ...state, host: deps.hostId };
     let agent: ProviderContext['agent'];
     if (step.desired === 'running' && ws.agent_id) {
       // A new token at each start: whatever an earlier machine held is refused from now on.
@@ -195,7 +206,7 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
     }
     run.log(`${op.type}: converging to ${step.desired} (${version.provider}, template version ${version.version})`);
     const result: ProviderResult = await call(provider.converge(ctxFor(version, agent), step.desired));
-    state = stateToStore(result);
+    state = stateToStore(result, provider.hostBound && step.desired !== 'absent' ? deps.hostId : undefined);
     // LOUD: stored before the next step and before the end (operation-store.ts storeProviderState).
     if (!(await storeProviderState(cp, op.id, ws.id, deps.workerId, state, step.adoptVersion ? { templateVersion: step.version } : {}))) {
       run.abort('lost');
@@ -220,9 +231,11 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
  * What workspaces.provider_state holds: the provider's state, with `resources` (what it runs on)
  * kept beside it for the workspace view (workspace-view.ts reads provider_state.resources).
  */
-function stateToStore(result: ProviderResult): Record<string, unknown> | null {
-  if (result.state === null) return null;
-  return result.resources ? { ...result.state, resources: result.resources } : result.state;
+function stateToStore(result: ProviderResult, host?: string): Record<string, unknown> | null {
+  // LOUD: a host-bound provider's workspace keeps its host while it exists (claimOperation reads it).
+  if (result.state === null) return host ? { host } : null;
+  const state = host ? { ...result.state, host } : result.state;
+  return result.resources ? { ...state, resources: result.resources } : state;
 }
 
 function paramsWithDefaults(defs: { name: string; default?: string }[], values: Record<string, string>): Record<string, string> {
@@ -237,7 +250,7 @@ async function snapshotOrRestore(
   run: OperationRun,
   version: VersionRow,
   ctxFor: (v: VersionRow) => ProviderContext,
-  providerOf: (v: VersionRow) => WorkspaceProvider,
+  providerOf: (v: VersionRow) => Promise<WorkspaceProvider>,
   call: <T>(work: Promise<T>) => Promise<T>,
 ): Promise<void> {
   const { cp } = deps;
@@ -246,7 +259,7 @@ async function snapshotOrRestore(
   const [snap] = await cp.database.sql<{ id: string; name: string; status: string; provider_ref: Record<string, unknown> | null }[]>`
     select id, name, status, provider_ref from workspace_snapshots where id = ${snapshotId}`;
   if (!snap) throw new OperationError('not_found', `snapshot ${snapshotId} does not exist`);
-  const provider = providerOf(version);
+  const provider = await providerOf(version);
 
   if (op.type === 'snapshot') {
     if (!provider.snapshot) throw new OperationError('snapshot_unsupported', `the ${version.provider} provider cannot take snapshots`);
@@ -264,7 +277,7 @@ async function snapshotOrRestore(
   run.log(`restore: restoring ${snap.name}`);
   const result = await call(provider.restore(ctxFor(version), { id: snap.id, ref: snap.provider_ref }));
   // LOUD: stored before the end, as after every converge.
-  if (!(await storeProviderState(cp, op.id, op.workspaceId, deps.workerId, stateToStore(result)))) {
+  if (!(await storeProviderState(cp, op.id, op.workspaceId, deps.workerId, stateToStore(result, provider.hostBound ? deps.hostId : undefined)))) {
     run.abort('lost');
     throw new Error('the operation is no longer this worker’s');
   }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { repeatInBackground } from '@vmo/shared/background';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { WorkspaceProvider } from '@vmo/shared/workspaces';
@@ -7,6 +8,8 @@ import { runOperation, type EngineDeps } from './run-operation.ts';
 
 export interface WorkspaceEngineOptions {
   workerId: string;
+  /** This machine (VMO_WORKER_HOST_ID): host-bound providers' workspaces stay with it. Default: the hostname. */
+  hostId?: string;
   agentUrl: string;
   /** No progress for this long: the operation fails `timed_out`. */
   timeoutMs: number;
@@ -46,6 +49,7 @@ export function startWorkspaceEngine(cp: ControlPlane, opts: WorkspaceEngineOpti
   const deps: EngineDeps = {
     cp,
     workerId: opts.workerId,
+    hostId: opts.hostId ?? hostname(),
     agentUrl: opts.agentUrl,
     timeoutMs: opts.timeoutMs,
     takeoverMs: opts.takeoverMs,
@@ -56,7 +60,7 @@ export function startWorkspaceEngine(cp: ControlPlane, opts: WorkspaceEngineOpti
 
   const pass = async () => {
     while (runs.size < opts.concurrency && !shutdown.signal.aborted) {
-      const op = await claimOperation(cp, opts.workerId, opts.takeoverMs);
+      const op = await claimOperation(cp, opts.workerId, opts.takeoverMs, deps.hostId);
       if (!op) return;
       cp.log.info({ opId: op.id, workspaceId: op.workspaceId, type: op.type, takeover: op.previousStatus !== 'pending' }, 'workspace operation claimed');
       const work = runOperation(deps, op, shutdown.signal)
