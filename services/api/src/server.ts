@@ -30,7 +30,7 @@ import { RUN_STREAM_PATH, upgradeRunStream } from './streams/run-stream-upgrade.
 import { EventsFeed } from './streams/events-feed.ts';
 import { EVENTS_PATH, upgradeEventsStream } from './streams/events-upgrade.ts';
 import { StreamAccess } from './streams/stream-access.ts';
-import { AGENT_SHELL_PATH, HOST_SHELL_PATH, upgradeAgentShell, upgradeHostShell } from './shells/shell-upgrade.ts';
+import { AGENT_SHELL_PATH, HOST_SHELL_PATH, upgradeAgentShell, upgradeHostShell, upgradeWorkspaceShell, WORKSPACE_SHELL_PATH } from './shells/shell-upgrade.ts';
 import { HostShells } from './shells/host-shells.ts';
 import { assertJobVisible, parseStreamRequest, STREAM_PATH } from './streams/stream-upgrade.ts';
 
@@ -55,6 +55,8 @@ export interface ServerDeps {
   shellGraceMs: number;
   /** VMO_SUBMIT_RATE, the instance POST /v1/jobs counts on: a new shell session counts too; absent = off. */
   countSubmission?: SubmissionCounter | undefined;
+  /** VMO_SSH_*: the SSH hosts' shells this node holds reach them as the worker's ssh jobs do (shells/host-shells.ts). */
+  ssh: SshConfig;
 }
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
@@ -82,7 +84,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   // Shell clients send keystrokes and pastes (SHELL.md §S2: ≤ 64 KiB of input per frame).
   const shells = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: chooseProtocol });
   // SSH hosts' shells held by this node (shells/host-shells.ts: why here and not in a worker).
-  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log });
+  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log, ssh: deps.ssh });
   // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
   const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
   void access.listen(deps.bus);
@@ -128,6 +130,8 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
             ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission })
           : HOST_SHELL_PATH.test(url.pathname)
             ? upgradeHostShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission, hostShells })
+          : WORKSPACE_SHELL_PATH.test(url.pathname)
+            ? upgradeWorkspaceShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission })
           : url.pathname === EVENTS_PATH
             ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
             : upgradeStream(req, socket, head, url, accepted);

@@ -6,6 +6,7 @@ import { grantCoversAgent, loadGrants, mayReadAgent, mayReadMachine, targetForbi
 import { matchesLabelSelector } from '@vmo/shared/domain';
 import { resolveHost } from '@vmo/shared/hosts';
 import { deniedByPolicy, type AuditWriter } from '@vmo/shared/audit';
+import { findWorkspaceId } from '@vmo/shared/workspaces';
 import type { BusSubscriber } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { AppError, notFound, validationError } from '@vmo/shared/errors';
@@ -31,6 +32,8 @@ import type { HostShells } from './host-shells.ts';
 export const AGENT_SHELL_PATH = /^\/v1\/agents\/([^/]+)\/shell$/;
 /** `GET /v1/hosts/{id}/shell` (SHELL.md §S1): an SSH host, no agent. */
 export const HOST_SHELL_PATH = /^\/v1\/hosts\/([^/]+)\/shell$/;
+/** `GET /v1/workspaces/{id}/shell` (issues 17/18): the shell of the workspace's own agent. */
+export const WORKSPACE_SHELL_PATH = /^\/v1\/workspaces\/([^/]+)\/shell$/;
 
 export interface ShellUpgradeDeps {
   cp: ControlPlane;
@@ -102,15 +105,50 @@ export async function upgradeHostShell(req: IncomingMessage, socket: Socket, hea
   });
 }
 
+/**
+ * `GET /v1/workspaces/{id}/shell` (issues 17/18): the agent shell on the workspace's own agent, with
+ * the same refusals in the same order (401, jobs:run scope 403, rate 429, query 400), then the
+ * workspace as its REST routes judge it: its owner's and the admins' (no policy on its agent is
+ * needed, as for a job targeting one's own workspace), anyone else's is 404 as if it did not exist.
+ * Its agent must be connected (409: stopped or still starting). The session is an agent session
+ * (target = the agent), so recording, replay, audit and the lifecycle's activity are the agent's.
+ */
+export async function upgradeWorkspaceShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps): Promise<void> {
+  let workspaceName = '';
+  await upgradeShell(req, socket, head, url, accepted, deps, WORKSPACE_SHELL_PATH, {
+    async find(ref, grants, sql, principal) {
+      const found = await findWorkspaceId(sql, ref, { userId: principal.userId, name: principal.name, admin: grants.admin });
+      if (!found) throw notFound('workspace', ref);
+      // Someone else's workspace is nobody's to the caller: the same 404, marked for the audit as a refusal.
+      if (found.hidden) throw deniedByPolicy(notFound('workspace', ref));
+      const [ws] = await sql<{ name: string; deleted_at: Date | null; agent_id: string | null; agent_name: string | null }[]>`
+        select w.name, w.deleted_at, a.id as agent_id, a.name as agent_name
+        from workspaces w left join agents a on a.id = w.agent_id and a.revoked_at is null
+        where w.id = ${found.id}`;
+      if (!ws || ws.deleted_at !== null) throw notFound('workspace', ref);
+      workspaceName = ws.name;
+      if (ws.agent_id === null) throw new AppError(409, 'agent_not_connected', `workspace ${JSON.stringify(ws.name)} has no agent: a shell needs it running`);
+      return { kind: 'agent', id: ws.agent_id, name: ws.agent_name!, workspaceId: found.id };
+    },
+    async ready(agent) {
+      if ((await agentPresence(deps.cp, agent.id)) === 'offline') {
+        throw new AppError(409, 'agent_not_connected', `workspace ${JSON.stringify(workspaceName)} has no connected agent (stopped, or still starting): start it (vmo workspaces start ${workspaceName}) and try again`);
+      }
+    },
+  });
+}
+
 interface ShellTarget {
   kind: 'agent' | 'host';
   id: string;
   name: string;
+  /** A workspace's shell: its agent's, judged by the workspace (its owner and the admins), not by policies on the agent. */
+  workspaceId?: string;
 }
 
 interface TargetRules {
   /** The target named by the path, or the refusal (404 hidden or none, 403 not runnable). */
-  find(ref: string, grants: Grants, sql: postgres.Sql): Promise<ShellTarget>;
+  find(ref: string, grants: Grants, sql: postgres.Sql, principal: Principal): Promise<ShellTarget>;
   /** Last check before the row and the 101 (an agent must be online), and what a new session needs first. */
   ready(target: ShellTarget, session: string, create: boolean): Promise<void>;
 }
@@ -136,7 +174,7 @@ async function upgradeShell(req: IncomingMessage, socket: Socket, head: Buffer, 
 
   const sql = deps.cp.database.sql;
   const grants = await loadGrants(sql, principal);
-  const target = await rules.find(ref, grants, sql);
+  const target = await rules.find(ref, grants, sql, principal);
 
   let sessionId = q.session;
   if (sessionId !== undefined) {
@@ -157,7 +195,7 @@ async function upgradeShell(req: IncomingMessage, socket: Socket, head: Buffer, 
   deps.subscribers.handleUpgrade(req, socket, head, (ws) => {
     accepted();
     // LOUD: registered before any input is read: a revoked token or a withdrawn grant must stop the keystrokes.
-    deps.access.watch(ws, { auth, principal, resource: { kind: 'shell', id: spec.session, ...(target.kind === 'agent' ? { agentId: target.id } : { hostId: target.id }) }, generation });
+    deps.access.watch(ws, { auth, principal, resource: { kind: 'shell', id: spec.session, ...(target.kind === 'agent' ? { agentId: target.id } : { hostId: target.id }), ...(target.workspaceId !== undefined ? { workspaceId: target.workspaceId } : {}) }, generation });
     void new ShellAttachment(ws, spec, deps).start().catch((err: Error) => {
       deps.log.warn({ err: err.message, session: spec.session }, 'shell attachment could not listen on the bus');
       ws.close(1011, 'could not reach the agent; retry');

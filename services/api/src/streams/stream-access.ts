@@ -35,6 +35,8 @@ export interface StreamResource {
   agentId?: string;
   /** For an SSH host's shell: the host. */
   hostId?: string;
+  /** For a workspace's shell (on its agent, `agentId`): the workspace, whose owner and admins may hold it. */
+  workspaceId?: string;
 }
 
 interface Watched {
@@ -251,7 +253,16 @@ export class StreamAccess {
   private async shellVerdict(principal: Principal, resource: StreamResource): Promise<Verdict> {
     if (!allows(principal, 'jobs:run')) return 'hidden';
     const sql = this.deps.cp.database.sql;
-    if (resource.hostId !== undefined) {
+    if (resource.workspaceId !== undefined) {
+      // A workspace's shell: judged as its upgrade was, by the workspace (its owner, the admins), not by policies on its agent.
+      const [ws] = await sql<{ owner_id: string | null }[]>`
+        select w.owner_id from workspaces w join agents a on a.id = w.agent_id and a.revoked_at is null
+        where w.id = ${resource.workspaceId} and w.deleted_at is null and w.agent_id = ${resource.agentId ?? ''}`;
+      if (!ws) return 'hidden';
+      const grants = await loadGrants(sql, principal);
+      if (grants.admin) return 'allowed';
+      if (ws.owner_id !== principal.userId) return 'hidden';
+    } else if (resource.hostId !== undefined) {
       // An SSH host's shell: the host still exists, readable and covered by a run grant (as POST /v1/jobs judges it).
       const [host] = await sql<{ labels: Record<string, string> }[]>`select labels from hosts where id = ${resource.hostId}`;
       if (!host) return 'hidden';
