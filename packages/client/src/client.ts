@@ -395,7 +395,7 @@ export class VmoClient {
   }
 
   /**
-   * An interactive shell on an agent (GET /v1/agents/{id}/shell; `host` instead: an SSH host, /v1/hosts/{id}/shell): terminal bytes both ways,
+   * An interactive shell on an agent (GET /v1/agents/{id}/shell; `host` instead: an SSH host, /v1/hosts/{id}/shell; `workspace`: a workspace's agent, /v1/workspaces/{id}/shell): terminal bytes both ways,
    * reconnecting by session and offset after a dropped connection (see openShell() in shell.ts).
    */
   shell(opts: ShellOptions): ShellConnection {

@@ -1,4 +1,4 @@
-import { agentShell, hostShell, ShellServerMessage } from '@vmo/shared/api';
+import { agentShell, hostShell, ShellServerMessage, workspaceShell } from '@vmo/shared/api';
 import { VmoApiError, VmoStreamClosedError } from './errors.ts';
 import { routeUrl } from './http.ts';
 import { connectShellSocket, type ShellSocket } from './shell-socket.ts';
@@ -34,6 +34,8 @@ export interface ShellOptions {
   agent?: string | undefined;
   /** an SSH host (GET /v1/hosts/{id}/shell): its `hst_…` id, `name@environment` or bare name. */
   host?: string | undefined;
+  /** a workspace (GET /v1/workspaces/{id}/shell, on its agent): its `wks_…` id or, for your own, its name. */
+  workspace?: string | undefined;
   /** Run `/bin/sh -c <command>` instead of the login shell (a new session only). */
   command?: string | undefined;
   cols?: number | undefined;
@@ -83,7 +85,7 @@ const FINAL_CLOSE_CODES: readonly number[] = [1008, 1009, 4401];
  * `giveUpAfterMs`.
  */
 export function openShell(target: StreamTarget, opts: ShellOptions): ShellConnection {
-  if ((opts.agent === undefined) === (opts.host === undefined)) throw new TypeError('openShell: name exactly one of `agent` and `host`');
+  if ([opts.agent, opts.host, opts.workspace].filter((t) => t !== undefined).length !== 1) throw new TypeError('openShell: name exactly one of `agent`, `host` and `workspace`');
   const initialMs = opts.backoff?.initialMs ?? 250;
   const maxMs = opts.backoff?.maxMs ?? 5_000;
   const giveUpAfterMs = opts.backoff?.giveUpAfterMs ?? 5 * 60_000;
@@ -156,9 +158,12 @@ export function openShell(target: StreamTarget, opts: ShellOptions): ShellConnec
       const query = session === undefined
         ? { cols: size?.cols, rows: size?.rows, command: opts.command }
         : { session, offset, cols: size?.cols, rows: size?.rows };
+      const base = target.baseUrl.replace(/^http/, 'ws');
       const url = opts.host !== undefined
-        ? routeUrl(target.baseUrl.replace(/^http/, 'ws'), hostShell, { id: opts.host }, query)
-        : routeUrl(target.baseUrl.replace(/^http/, 'ws'), agentShell, { id: opts.agent ?? '' }, query);
+        ? routeUrl(base, hostShell, { id: opts.host }, query)
+        : opts.workspace !== undefined
+          ? routeUrl(base, workspaceShell, { id: opts.workspace }, query)
+          : routeUrl(base, agentShell, { id: opts.agent ?? '' }, query);
       live = false;
       connectShellSocket(target, url, {
         onBinary: (data) => {
