@@ -103,7 +103,7 @@ describe('the workspaces API (real system)', () => {
   const devBox = {
     name: 'dev-box',
     provider: 'fake',
-    config: { script: { start: { logs: ['booting'] } } },
+    config: { script: { converge_running: { logs: ['booting'] } } },
     params: [{ name: 'size', default: 'small' }, { name: 'region', required: true, description: 'where it runs' }, { name: 'note' }],
     defaultTtlMs: 3_600_000,
     costPerHour: 0.25,
@@ -135,7 +135,7 @@ describe('the workspaces API (real system)', () => {
         [{ ...devBox, name: 'Bad Name' }, 'name'],
         [{ ...devBox, name: 'x1', provider: 'vmware' }, 'provider'],
         [{ ...devBox, name: 'x2', defaultTtlMs: -1 }, 'defaultTtlMs'],
-        [{ ...devBox, name: 'x3', config: { script: { start: { hangMs: 'long' } } } }, 'config.script.start.hangMs'],
+        [{ ...devBox, name: 'x3', config: { script: { converge_running: { hangMs: 'long' } } } }, 'config.script.converge_running.hangMs'],
         [{ name: 'x4', provider: 'docker', config: {} }, 'config.image'],
         [{ name: 'x5', provider: 'command', config: { create: 'a', start: 'b', stop: 'c', delete: 'd' } }, 'config.status'],
         [{ ...devBox, name: 'x6', params: [{ name: 'a' }, { name: 'a' }] }, 'params.1.name'],

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { ProviderKind } from '../domain/workspace.ts';
-import { OPERATION_TYPES } from '../domain/workspace.ts';
 import { badRequest } from '../errors/app-error.ts';
 
 /**
@@ -13,7 +12,12 @@ import { badRequest } from '../errors/app-error.ts';
 
 const Ms = z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must not be negative').max(7 * 24 * 3_600_000, 'must be at most 7 days');
 
-/** `fake` (tests): per transition (`create`, `start`, `stop`, …, and `status`) what it does. */
+/**
+ * `fake` (tests): per converge call what it does. Keyed by the DESIRED STATE (`converge_running`,
+ * `converge_stopped`, `converge_absent`), not by operation type: the provider is only told where
+ * to go (a `start` and a `restart` both end in converge('running')), so a per-operation key would
+ * be accepted and silently do nothing; any other key is a 400.
+ */
 export const FakeTransitionScript = z
   .object({
     /** Lines it writes to the operation's log, in order. */
@@ -28,7 +32,11 @@ export type FakeTransitionScript = z.infer<typeof FakeTransitionScript>;
 
 export const FakeProviderConfig = z
   .object({
-    script: z.partialRecord(z.enum([...OPERATION_TYPES, 'converge_running', 'converge_stopped', 'converge_absent', 'status']), FakeTransitionScript).optional(),
+    /** Where its environments live (default: VMO_FAKE_PROVIDER_DIR, else <tmpdir>/vmo-fake-provider). */
+    dir: z.string({ error: 'must be an absolute path (a string)' }).regex(/^\//, 'must be an absolute path').max(1024).optional(),
+    /** Run the real vmo agent (this checkout's sources) while running, so the workspace takes jobs. */
+    agent: z.boolean({ error: 'must be true or false' }).optional(),
+    script: z.partialRecord(z.enum(['converge_running', 'converge_stopped', 'converge_absent']), FakeTransitionScript).optional(),
   })
   .loose();
 export type FakeProviderConfig = z.infer<typeof FakeProviderConfig>;

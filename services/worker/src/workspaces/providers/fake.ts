@@ -38,14 +38,14 @@ export interface FakeStep {
 }
 
 /**
- * The template config (@vmo/shared/workspaces FakeProviderConfig validates it): a transition's
- * script is `script.converge_<desired>` (also accepted: `script.<desired>`). The provider never
- * knows the operation type, so the schema's per-operation keys (`start`, `stop`, …) do nothing here.
+ * The template config (@vmo/shared/workspaces FakeProviderConfig validates it, with these keys
+ * only): a transition's script is `script.converge_<desired>`. The provider never knows the
+ * operation type, so there are no per-operation keys.
  */
 export interface FakeConfig {
   dir?: string;
   agent?: boolean;
-  script?: Partial<Record<DesiredState | `converge_${DesiredState}`, FakeStep>>;
+  script?: Partial<Record<`converge_${DesiredState}`, FakeStep>>;
 }
 
 type EnvStatus = 'provisioning' | 'running' | 'stopped';
@@ -133,7 +133,7 @@ function hang(ms: number, signal: AbortSignal): Promise<void> {
 
 async function runStep(ctx: ProviderContext, desired: DesiredState): Promise<void> {
   const script = (ctx.config as FakeConfig).script;
-  const step = script?.[`converge_${desired}`] ?? script?.[desired];
+  const step = script?.[`converge_${desired}`];
   for (const line of step?.logs ?? []) ctx.log(line);
   if (step?.hangMs) await hang(step.hangMs, ctx.signal);
   ctx.signal.throwIfAborted();
