@@ -122,6 +122,7 @@ export async function cancelOperation(cp: ControlPlane, id: string, by: string):
         update workspace_operations set status = 'canceled', cancel_requested_at = clock_timestamp(), ended_at = clock_timestamp(),
           error_code = 'canceled', error_message = ${`canceled by ${by} before it started`}
         where id = ${id}`;
+      await settleSnapshots(tx, { operationId: id }); // a pending snapshot operation canceled: its snapshot `failed`
     } else if (op.status === 'running') {
       await tx`update workspace_operations set status = 'canceling', cancel_requested_at = clock_timestamp() where id = ${id}`;
     } else if (op.status !== 'canceling') {
@@ -131,4 +132,22 @@ export async function cancelOperation(cp: ControlPlane, id: string, by: string):
   const view = await findOperation(sql, id);
   const { ownerId: _o, ...rest } = view!;
   return rest;
+}
+
+/**
+ * LOUD: the one way a snapshot leaves `pending`: called in the same transaction as whatever ends
+ * its `snapshot` operation (the engine's end, a cancel of a pending one, an orphan delete), it
+ * sets the snapshot `ready` when the operation succeeded with the provider's ref stored, else
+ * `failed`. Only ended operations count, so a call for a still-active one changes nothing; every
+ * end path calls it, so no snapshot stays `pending` for good. Without `of`: every pending snapshot
+ * whose operation has ended (the engine's sweep, for end paths that do not call it, e.g. an orphan delete).
+ */
+export async function settleSnapshots(sql: Sql, of?: { operationId: string } | { workspaceId: string }): Promise<void> {
+  await sql`
+    update workspace_snapshots s
+    set status = case when o.status = 'succeeded' and s.provider_ref is not null then 'ready' else 'failed' end
+    from workspace_operations o
+    where o.type = 'snapshot' and s.id = o.input->>'snapshotId' and s.status = 'pending'
+      and o.status in ('succeeded', 'failed', 'canceled')
+      and ${of === undefined ? sql`o.id = s.operation_id` : 'operationId' in of ? sql`o.id = ${of.operationId}` : sql`o.workspace_id = ${of.workspaceId}`}`;
 }

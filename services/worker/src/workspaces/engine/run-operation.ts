@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 import { revokeAgent, rotateAgentToken } from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { DesiredState, ProviderContext, ProviderResult, WorkspaceProvider } from '@vmo/shared/workspaces';
-import { publishOperationEnd } from '@vmo/shared/workspaces';
+import { publishOperationEnd, settleSnapshots } from '@vmo/shared/workspaces';
 import { bindHost, endOperation, releaseOperation, storeProviderState, type ClaimedOperation, type OperationEnd } from './operation-store.ts';
 import { OperationError, OperationRun, untilSettledOrAbandoned } from './operation-run.ts';
 
@@ -63,6 +63,8 @@ export async function runOperation(deps: EngineDeps, op: ClaimedOperation, shutd
     const status = await cp.database.sql.begin(async (tx) => {
       const ended = await endOperation(tx, op.id, workerId, end);
       if (ended && extra) await extra(tx);
+      // LOUD: a snapshot operation's snapshot leaves `pending` with it, whatever the end path.
+      if (ended && op.type === 'snapshot') await settleSnapshots(tx, { operationId: op.id });
       return ended;
     });
     if (status) await publishOperationEnd(cp, op.id, status);
@@ -100,14 +102,12 @@ export async function runOperation(deps: EngineDeps, op: ClaimedOperation, shutd
         return;
       }
       if (run.cause === 'timed_out') {
-        await markSnapshotFailed(deps, op);
         await finish({ status: 'failed', errorCode: 'timed_out', errorMessage: 'timed out' });
         return;
       }
       // canceled: endOperation turns it `canceled` (its status is `canceling`).
       const code = err instanceof OperationError ? err.code : 'provider_failed';
       const message = (err as Error)?.message ?? String(err);
-      await markSnapshotFailed(deps, op);
       await finish({ status: 'failed', errorCode: code, errorMessage: message });
       return;
     }
@@ -265,10 +265,17 @@ async function snapshotOrRestore(
     if (!provider.snapshot) throw new OperationError('snapshot_unsupported', `the ${version.provider} provider cannot take snapshots`);
     run.log(`snapshot: taking ${snap.name}`);
     const taken = await call(provider.snapshot(ctxFor(version), { id: snap.id, name: snap.name }));
-    await cp.database.sql`
-      update workspace_snapshots set status = 'ready', provider_ref = ${JSON.stringify(taken.ref)}::jsonb, size_bytes = ${taken.sizeBytes}, operation_id = ${op.id}
-      where id = ${snap.id}`;
-    run.log(`snapshot: ${snap.name} ready (${taken.sizeBytes} bytes)`);
+    // Its ref only, while the operation is still ours; `ready` comes with the end (settleSnapshots).
+    const stored = await cp.database.sql`
+      update workspace_snapshots set provider_ref = ${JSON.stringify(taken.ref)}::jsonb, size_bytes = ${taken.sizeBytes}, operation_id = ${op.id}
+      where id = ${snap.id} and status = 'pending'
+        and exists (select 1 from workspace_operations o where o.id = ${op.id} and o.claimed_by = ${deps.workerId} and o.status in ('running', 'canceling'))
+      returning id`;
+    if (stored.length !== 1) {
+      run.abort('lost');
+      throw new Error('the operation is no longer this worker’s');
+    }
+    run.log(`snapshot: ${snap.name} taken (${taken.sizeBytes} bytes)`);
     return;
   }
 
@@ -282,10 +289,4 @@ async function snapshotOrRestore(
     throw new Error('the operation is no longer this worker’s');
   }
   run.log(`restore: ${snap.name} restored`);
-}
-
-/** A snapshot operation that fails leaves its snapshot `failed` (never `pending` for good). */
-async function markSnapshotFailed(deps: EngineDeps, op: ClaimedOperation): Promise<void> {
-  if (op.type !== 'snapshot' || typeof op.input.snapshotId !== 'string') return;
-  await deps.cp.database.sql`update workspace_snapshots set status = 'failed' where id = ${op.input.snapshotId} and status = 'pending'`.catch(() => undefined);
 }

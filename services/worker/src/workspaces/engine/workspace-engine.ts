@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { repeatInBackground } from '@vmo/shared/background';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import type { WorkspaceProvider } from '@vmo/shared/workspaces';
+import { settleSnapshots, type WorkspaceProvider } from '@vmo/shared/workspaces';
 import { providerFor } from '../providers/index.ts';
 import { claimOperation } from './operation-store.ts';
 import { runOperation, type EngineDeps } from './run-operation.ts';
@@ -58,7 +58,13 @@ export function startWorkspaceEngine(cp: ControlPlane, opts: WorkspaceEngineOpti
     providerFor: opts.providerFor ?? providerFor,
   };
 
+  // Every ~10 s: snapshots whose operation ended on a path that does not settle them (an orphan delete).
+  let lastSettle = 0;
   const pass = async () => {
+    if (Date.now() - lastSettle > 10_000) {
+      lastSettle = Date.now();
+      await settleSnapshots(cp.database.sql);
+    }
     while (runs.size < opts.concurrency && !shutdown.signal.aborted) {
       const op = await claimOperation(cp, opts.workerId, opts.takeoverMs, deps.hostId);
       if (!op) return;
