@@ -8,6 +8,7 @@ export interface ShellRun {
   /** One of them: the agent's id or name, or the SSH host's ref. */
   agent?: string | undefined;
   host?: string | undefined;
+  workspace?: string | undefined;
   /** A shell line for `/bin/sh -c` instead of the login shell. */
   command?: string | undefined;
 }
@@ -25,7 +26,7 @@ export async function runShell(client: VmoClient, run: ShellRun, io = { stdin: p
   const initial = size();
   let notedDown = false;
   const shell = client.shell({
-    ...(run.host !== undefined ? { host: run.host } : { agent: run.agent }),
+    ...(run.host !== undefined ? { host: run.host } : run.workspace !== undefined ? { workspace: run.workspace } : { agent: run.agent }),
     command: run.command,
     cols: initial?.cols,
     rows: initial?.rows,
@@ -75,7 +76,7 @@ export async function runShell(client: VmoClient, run: ShellRun, io = { stdin: p
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onTerm);
   try {
-    return await exitStatus(client, run.host ?? run.agent ?? '', await shell.done);
+    return await exitStatus(client, run, await shell.done);
   } finally {
     stdin.off('data', onData);
     stdin.off('end', onEnd);
@@ -90,7 +91,7 @@ export async function runShell(client: VmoClient, run: ShellRun, io = { stdin: p
   }
 }
 
-async function exitStatus(client: VmoClient, target: string, end: ShellEnd): Promise<number> {
+async function exitStatus(client: VmoClient, run: ShellRun, end: ShellEnd): Promise<number> {
   switch (end.kind) {
     case 'exit':
       return fromExit(end.code, end.signal);
@@ -99,6 +100,8 @@ async function exitStatus(client: VmoClient, target: string, end: ShellEnd): Pro
       return ExitCode.detached;
     case 'gone': {
       // It ended while we were away: its recording says how.
+      // A workspace's session is its agent's.
+      const target = run.workspace !== undefined ? await client.workspaces.get(run.workspace).then((w) => w.agent?.id ?? '', () => '') : (run.host ?? run.agent ?? '');
       const page = await client.sessions.list({ target, limit: 500 }).catch(() => undefined);
       const row = page?.items.find((s) => s.id === end.session);
       if (row?.endedAt) return fromExit(row.exitCode, row.signal);
