@@ -1,13 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, restoreSnapshot } from '@vmo/shared/api';
-import { deniedByPolicy } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import * as workspaces from '@vmo/shared/workspaces';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
+import { visibleWorkspace, workspaceActor } from './workspaces.ts';
 
 /**
  * /v1/workspaces/{id}/snapshots (issue 18). These routes write snapshot rows and ask for
@@ -18,16 +18,8 @@ import { openapiRoute } from '../http/openapi-route.ts';
  */
 export function snapshotRoutes(cp: ControlPlane) {
   const app = new OpenAPIHono<AuthEnv>();
-  const actor = (c: Context<AuthEnv>) => {
-    const p = c.get('principal');
-    return { userId: p.userId, name: p.name, admin: p.role === 'admin' };
-  };
-  const visible = async (c: Context<AuthEnv>, ref: string): Promise<string> => {
-    const found = await workspaces.findWorkspaceId(cp.database.sql, ref, actor(c));
-    if (!found) throw notFound('workspace', ref);
-    if (found.hidden) throw deniedByPolicy(notFound('workspace', ref));
-    return found.id;
-  };
+  const actor = workspaceActor;
+  const visible = (c: Context<AuthEnv>, ref: string): Promise<string> => visibleWorkspace(cp, c, ref);
   const snapshotId = (sid: string) => {
     if (!isId('snp', sid)) throw notFound('snapshot', sid);
     return sid;

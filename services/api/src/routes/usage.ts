@@ -3,9 +3,9 @@ import { getUsage, getUsageOverview } from '@vmo/shared/api';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { forbidden } from '@vmo/shared/errors';
 import { usageOverview, usageReport } from '@vmo/shared/workspaces';
-import { grantsOf } from '../access/request-grants.ts';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
+import { workspaceActor } from './workspaces.ts';
 
 /**
  * /v1/usage (issue 18): running time, job time, output and cost of workspaces, computed from their
@@ -17,14 +17,11 @@ export function usageRoutes(cp: ControlPlane) {
 
   openapiRoute(app, getUsage, async (c, input) => {
     const q = input.query();
-    const p = c.get('principal');
-    const grants = await grantsOf(c, cp);
-    return c.json(await usageReport(cp, q, { admin: grants.admin, userId: p.userId, name: p.name }), 200);
+    return c.json(await usageReport(cp, q, workspaceActor(c)), 200);
   }, { scope: 'workspaces:read' });
 
   openapiRoute(app, getUsageOverview, async (c) => {
-    const grants = await grantsOf(c, cp);
-    if (!grants.admin) throw forbidden('the usage overview is for admins; GET /v1/usage shows your own');
+    if (!workspaceActor(c).admin) throw forbidden('the usage overview is for admins; GET /v1/usage shows your own');
     return c.json(await usageOverview(cp), 200);
   }, { scope: 'workspaces:read' });
 

@@ -1,14 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { cancelWorkspaceSession, createWorkspaceSession, listWorkspaceSessions } from '@vmo/shared/api';
-import { deniedByPolicy } from '@vmo/shared/audit';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { notFound } from '@vmo/shared/errors';
 import { isId } from '@vmo/shared/ids';
 import * as workspaces from '@vmo/shared/workspaces';
-import { grantsOf } from '../access/request-grants.ts';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
+import { visibleWorkspace } from './workspaces.ts';
 
 /**
  * /v1/workspaces/{id}/sessions (issue 18): book, list and cancel scheduled sessions. These routes
@@ -22,16 +21,8 @@ import { openapiRoute } from '../http/openapi-route.ts';
  */
 export function workspaceSessionRoutes(cp: ControlPlane) {
   const app = new OpenAPIHono<AuthEnv>();
-  const sql = cp.database.sql;
   /** The workspace's id once the caller may see it. */
-  const visible = async (c: Context<AuthEnv>, ref: string): Promise<string> => {
-    const p = c.get('principal');
-    const grants = await grantsOf(c, cp);
-    const found = await workspaces.findWorkspaceId(sql, ref, { userId: p.userId, name: p.name, admin: grants.admin });
-    if (!found) throw notFound('workspace', ref);
-    if (found.hidden) throw deniedByPolicy(notFound('workspace', ref));
-    return found.id;
-  };
+  const visible = (c: Context<AuthEnv>, ref: string): Promise<string> => visibleWorkspace(cp, c, ref);
 
   openapiRoute(app, createWorkspaceSession, async (c, input) => {
     const id = await visible(c, input.params().id);

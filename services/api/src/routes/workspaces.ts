@@ -20,7 +20,11 @@ import { requireAdmin } from '../auth/permissions.ts';
 import type { AuthEnv } from '../auth/principal.ts';
 import { openapiRoute } from '../http/openapi-route.ts';
 
-/** The caller as the workspace services take it. */
+/**
+ * The caller as the workspace services take it. LOUD: THE one place the workspace routes
+ * (workspaces, snapshots, operations, sessions, usage) decide who is an admin: by role, as
+ * loadGrants and requireAdmin do, never two ways that could drift apart.
+ */
 export const workspaceActor = (c: Context<AuthEnv>): workspaces.WorkspaceActor => {
   const p = c.get('principal');
   return { userId: p.userId, name: p.name, admin: p.role === 'admin' };
