@@ -73,7 +73,8 @@ export async function requestOperation(cp: ControlPlane, req: OperationRequest, 
         values (${newId('wop')}, ${req.workspaceId}, ${req.type}, ${req.reason}, ${req.actor?.userId ?? null}, ${req.actor?.name ?? null},
                 ${JSON.stringify(req.input ?? {})}::jsonb, ${req.templateVersion ?? null})
         returning id, workspace_id as "workspaceId", type, status, reason, created_at as "createdAt"`;
-      return op!;
+      // ISO 8601 as the API speaks it (the driver may answer timestamptz as text or a Date).
+      return { ...op!, createdAt: new Date(op!.createdAt).toISOString() };
     };
     return await (opts.tx ? inTx(opts.tx) : sql.begin(inTx));
   } catch (err) {
