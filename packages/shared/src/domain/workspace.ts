@@ -99,5 +99,6 @@ export function allowedOperations(status: WorkspaceStatus): readonly OperationTy
 export const WORKSPACE_SESSION_STATUSES = ['scheduled', 'preparing', 'active', 'ended', 'canceled', 'failed'] as const;
 export type WorkspaceSessionStatus = (typeof WORKSPACE_SESSION_STATUSES)[number];
 
-export const SNAPSHOT_STATUSES = ['pending', 'ready', 'failed'] as const;
+/** `deleting`: DELETE asked for it; hidden from the API until the engine deleted its data and then the row. */
+export const SNAPSHOT_STATUSES = ['pending', 'ready', 'failed', 'deleting'] as const;
 export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
