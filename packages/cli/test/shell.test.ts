@@ -86,10 +86,13 @@ describe('vmo shell (real system, agent, PTY)', { timeout: 180_000 }, () => {
     expect(lines).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
   });
 
-  it('refuses what it cannot open: a workspace target is bad usage (2), an unknown agent or host is the API\'s 404 (70)', async () => {
-    const workspace = await runCli(['shell', 'workspace:dev'], { env });
-    expect(workspace.code).toBe(2);
-    expect(workspace.stderr.toString()).toContain('not served yet');
+  it('refuses what it cannot open: an unknown workspace, agent or host is the API\'s 404 (70); a bad target is usage (2)', async () => {
+    const workspace = await runCli(['shell', 'workspace:dev', '--', 'true'], { env });
+    expect(workspace.code).toBe(70);
+    expect(workspace.stderr.toString()).toMatch(/not_found/);
+    const bad = await runCli(['shell', 'machine:dev'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.toString()).toContain('must be agent:NAME, host:NAME or workspace:NAME');
     const host = await runCli(['shell', 'host:db-1@nowhere', '--', 'true'], { env });
     expect(host.code).toBe(70);
     expect(host.stderr.toString()).toMatch(/not_found/);
