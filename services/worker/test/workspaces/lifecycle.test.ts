@@ -174,6 +174,29 @@ describe('TTL', () => {
   });
 });
 
+describe('decisions on stale reads', () => {
+  it('a deadline moved (PATCH, another loop\'s bump) or activity begun between the read and the request: no stop on the old facts', async () => {
+    const t = await template({ defaultTtlMs: HOUR, idleTimeoutMs: 30 * MIN });
+    const ws = await workspace(t, [['create', 'succeeded', BASE]], { idleTimeoutMs: 0 });
+    const idle = await workspace(t, [['create', 'succeeded', BASE]], { ttlMs: 0 });
+    await pass(at(MIN));
+    expect((await row(ws)).deadlineAt).toBe(iso(at(HOUR)));
+
+    // The pass reads the old deadline and decides autostop; the new one is committed (by another
+    // connection) before its request: the request re-checks under the row's lock and asks nothing.
+    const between = async (id: string) => {
+      if (id === ws.id) await cp2.database.sql`update workspaces set deadline_at = ${iso(at(3 * HOUR))}::timestamptz where id = ${id}`;
+      if (id === idle.id) await openShell(idle);
+    };
+    expect(await runLifecyclePass(cp, { now: () => at(HOUR), beforeRequest: between })).toEqual([]);
+    expect(await loopOps(ws)).toEqual([]);
+    expect(await loopOps(idle)).toEqual([]);
+    expect(await pass(at(2 * HOUR))).toEqual([]);
+    // The facts as they are now still decide: at the new deadline it stops.
+    expect((await pass(at(3 * HOUR))).map((a) => [a.workspaceId, a.reason])).toEqual([[ws.id, 'autostop']]);
+  });
+});
+
 describe('activity', () => {
   it('an open shell session moves the deadline to now + activityBump, never past max, never backwards; at max it stops even in use', async () => {
     const ws = await workspace(await template({ defaultTtlMs: HOUR, activityBumpMs: 2 * HOUR, maxDeadlineMs: 3 * HOUR }), [['create', 'succeeded', BASE]]);

@@ -32,7 +32,7 @@ function clockOf(cp: ControlPlane, workspaceId: string, cron: string, timezone: 
  * first's commit, matches no row, and only the loop whose UPDATE moved it asks for the start.
  * A tick whose start is refused (busy, running already) is not retried: the next tick is.
  */
-export async function stepAutostart(cp: ControlPlane, w: LoadedWorkspace, now: Date, missedAfterMs: number): Promise<LifecycleAction | null> {
+export async function stepAutostart(cp: ControlPlane, w: LoadedWorkspace, now: Date, missedAfterMs: number, beforeRequest?: (workspaceId: string) => Promise<void>): Promise<LifecycleAction | null> {
   if (!w.autostart) return null;
   const clock = clockOf(cp, w.id, w.autostart.cron, w.autostart.timezone);
   if (!clock) return null;
@@ -54,6 +54,15 @@ export async function stepAutostart(cp: ControlPlane, w: LoadedWorkspace, now: D
     return null;
   }
   if (w.status !== 'stopped' || w.dormantAt !== null) return null;
-  const op = await tryRequest(cp, { workspaceId: w.id, type: 'start', reason: 'autostart', templateVersion: w.templateVersion, expectLatest: w.latest?.id ?? null });
+  await beforeRequest?.(w.id);
+  // Under the row's lock: no operation since the read (so still stopped) and not made dormant since.
+  const op = await tryRequest(cp, {
+    workspaceId: w.id,
+    type: 'start',
+    reason: 'autostart',
+    templateVersion: w.templateVersion,
+    expectLatest: w.latest?.id ?? null,
+    guard: async (tx) => (await tx`select 1 from workspaces where id = ${w.id} and dormant_at is null`).length === 1,
+  });
   return op ? { workspaceId: w.id, operationId: op.id, type: 'start', reason: 'autostart' } : null;
 }

@@ -11,6 +11,8 @@ export interface LifecyclePassOptions {
   now: () => Date;
   /** An autostart tick seen later than this is let go (default 15 minutes). */
   autostartMissedAfterMs?: number;
+  /** Tests: runs between a rule's decision and its request (a change committed there must be seen). */
+  beforeRequest?: (workspaceId: string) => Promise<void>;
 }
 
 /** Activity is written at most this often per workspace (each pass would otherwise write every busy workspace). */
@@ -32,7 +34,7 @@ export async function runLifecyclePass(cp: ControlPlane, opts: LifecyclePassOpti
   const actions: LifecycleAction[] = [];
   for (const w of workspaces) {
     try {
-      const action = await stepWorkspace(cp, w, sessions.get(w.id) ?? [], now, opts.autostartMissedAfterMs ?? DEFAULT_AUTOSTART_MISSED_AFTER_MS);
+      const action = await stepWorkspace(cp, w, sessions.get(w.id) ?? [], now, opts);
       sessions.delete(w.id);
       if (action) {
         cp.log.info(action, 'workspace lifecycle: operation requested');
@@ -50,17 +52,35 @@ export async function runLifecyclePass(cp: ControlPlane, opts: LifecyclePassOpti
   return actions;
 }
 
-async function stepWorkspace(cp: ControlPlane, w: LoadedWorkspace, sessions: readonly DueSession[], now: Date, autostartMissedAfterMs: number): Promise<LifecycleAction | null> {
+async function stepWorkspace(cp: ControlPlane, w: LoadedWorkspace, sessions: readonly DueSession[], now: Date, opts: LifecyclePassOptions): Promise<LifecycleAction | null> {
   await keepBooks(cp, w, now);
   const session = await stepSessions(cp, w, sessions, now);
   if (session.action) return session.action;
-  const autostart = await stepAutostart(cp, w, now, autostartMissedAfterMs);
+  const autostart = await stepAutostart(cp, w, now, opts.autostartMissedAfterMs ?? DEFAULT_AUTOSTART_MISSED_AFTER_MS, opts.beforeRequest);
   if (autostart) return autostart;
   const decision = decideLifecycle({ ...w, inSession: session.inSession }, now);
-  if (decision.markDormant) await cp.database.sql`update workspaces set dormant_at = ${ts(now)}::timestamptz, updated_at = clock_timestamp() where id = ${w.id} and dormant_at is null`;
+  // Marked only if not used since the read (ms: what the read saw; the column has microseconds).
+  if (decision.markDormant) {
+    await cp.database.sql`
+      update workspaces set dormant_at = ${ts(now)}::timestamptz, updated_at = clock_timestamp()
+      where id = ${w.id} and dormant_at is null and date_trunc('milliseconds', last_active_at) <= ${ts(w.lastActiveAt)}::timestamptz`;
+  }
   if (!decision.operation) return null;
   const { type, reason } = decision.operation;
-  const op = await tryRequest(cp, { workspaceId: w.id, type, reason, expectLatest: w.latest?.id ?? null });
+  await opts.beforeRequest?.(w.id);
+  // LOUD: the same decision again on the workspace as it is under its row's lock (a PATCHed TTL,
+  // another loop's bump, activity, an operation since): a stop on a stale deadline is not made.
+  const op = await tryRequest(cp, {
+    workspaceId: w.id,
+    type,
+    reason,
+    expectLatest: w.latest?.id ?? null,
+    guard: async (tx) => {
+      const [fresh] = await loadWorkspaces(tx, w.id);
+      const again = fresh ? decideLifecycle({ ...fresh, inSession: session.inSession }, now).operation : undefined;
+      return again?.type === type && again.reason === reason;
+    },
+  });
   return op ? { workspaceId: w.id, operationId: op.id, type, reason } : null;
 }
 

@@ -63,9 +63,10 @@ const op = (id: string | null, type: OperationType | null, status: OperationStat
  * settings (the workspace's own TTL and idle timeout first) and whether its agent is in use now:
  * an open shell session on it (shell_sessions.target_id, ended_at null) or a job running on it
  * (jobs.agent_id, status running: Coder counts only connections; long jobs stopped under their
- * users is coder/coder#15515). One statement, a seek per workspace into each index.
+ * users is coder/coder#15515). One statement, a seek per workspace into each index. `onlyId`: that
+ * one workspace again (a decision's re-check under its row's lock).
  */
-export async function loadWorkspaces(sql: postgres.Sql): Promise<LoadedWorkspace[]> {
+export async function loadWorkspaces(sql: postgres.Sql | postgres.TransactionSql, onlyId?: string): Promise<LoadedWorkspace[]> {
   const rows = await sql<Row[]>`
     select w.id, w.agent_id, w.template_version, w.deadline_at, w.max_deadline_at, w.last_active_at, w.dormant_at,
            w.autostart_cron, w.autostart_timezone, w.autostart_next_at,
@@ -85,7 +86,7 @@ export async function loadWorkspaces(sql: postgres.Sql): Promise<LoadedWorkspace
     left join lateral (
       select o.id, o.type, o.status, o.created_at, o.ended_at from workspace_operations o
       where o.workspace_id = w.id and o.type in ${sql(START_OPERATION_TYPES)} order by o.created_at desc, o.id desc limit 1) ls on true
-    where w.deleted_at is null
+    where w.deleted_at is null ${onlyId === undefined ? sql`` : sql`and w.id = ${onlyId}`}
     order by w.id`;
   return rows.map((r) => {
     const latest = op(r.lo_id, r.lo_type, r.lo_status, r.lo_created_at, r.lo_ended_at);

@@ -1,7 +1,8 @@
+import type postgres from 'postgres';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { OperationReason, OperationType } from '@vmo/shared/domain';
 import { AppError } from '@vmo/shared/errors';
-import { requestOperation, type RequestedOperation } from '@vmo/shared/workspaces';
+import { requestOperation, RequestPreconditionFailed, type RequestedOperation, type RequestOptions } from '@vmo/shared/workspaces';
 
 /** An operation the loop asked for, as a pass reports it (logs, tests). */
 export interface LifecycleAction {
@@ -17,24 +18,28 @@ export interface LifecycleAction {
  * there first; `invalid_transition`: the workspace moved on since the pass read it) means "not
  * now", answered null; the next pass reads it again. 404 (deleted meanwhile) likewise.
  *
- * `expectLatest`: the id of the latest operation the pass based its decision on. Checked just
- * before the request, so a decision read before someone else's operation (a stop that ended and a
- * person's start after it) is not applied to the workspace as it is now; what is left between this
- * read and the request is milliseconds, and the one-active-operation index covers two requests
- * at once.
+ * LOUD: a decision is made on a read taken before the request; between the two a person may PATCH
+ * the TTL, another loop may bump the deadline, someone may start and stop it. So the decision's
+ * preconditions go in as `guard`, checked by requestOperation UNDER THE WORKSPACE ROW'S LOCK (every
+ * such writer takes that row too): false is "not now" (null), nothing written.
+ * `expectLatest`: the id of the latest operation the decision was based on (checked there too).
  */
 export async function tryRequest(
   cp: ControlPlane,
-  req: { workspaceId: string; type: OperationType; reason: OperationReason; templateVersion?: number | null; expectLatest?: string | null },
+  req: { workspaceId: string; type: OperationType; reason: OperationReason; templateVersion?: number | null; expectLatest?: string | null; guard?: (tx: postgres.TransactionSql) => Promise<boolean> },
 ): Promise<RequestedOperation | null> {
-  if (req.expectLatest !== undefined) {
-    const [latest] = await cp.database.sql<{ id: string }[]>`
-      select id from workspace_operations where workspace_id = ${req.workspaceId} order by created_at desc, id desc limit 1`;
-    if ((latest?.id ?? null) !== req.expectLatest) return null;
-  }
+  const { expectLatest, guard } = req;
+  const opts: RequestOptions =
+    expectLatest === undefined && !guard
+      ? {}
+      : { guard: async (tx, latest) => (expectLatest === undefined || (latest?.id ?? null) === expectLatest) && (!guard || (await guard(tx))) };
   try {
-    return await requestOperation(cp, { workspaceId: req.workspaceId, type: req.type, reason: req.reason, actor: null, templateVersion: req.templateVersion ?? null });
+    return await requestOperation(cp, { workspaceId: req.workspaceId, type: req.type, reason: req.reason, actor: null, templateVersion: req.templateVersion ?? null }, opts);
   } catch (err) {
+    if (err instanceof RequestPreconditionFailed) {
+      cp.log.debug({ workspaceId: req.workspaceId, type: req.type, reason: req.reason }, 'workspace lifecycle: changed since the pass read it, not now');
+      return null;
+    }
     if (err instanceof AppError && (err.status === 409 || err.status === 404)) {
       cp.log.debug({ workspaceId: req.workspaceId, type: req.type, reason: req.reason, code: err.code }, 'workspace lifecycle: not now');
       return null;
