@@ -185,7 +185,8 @@ describe('the workspaces API (real system)', () => {
       });
       expect(ws.agent.name).toBe(`ws-olga-box-${ws.id.slice(-6)}`);
       const [agent] = await sql`select name, labels, revoked_at from agents where id = ${ws.agent.id}`;
-      expect(agent).toMatchObject({ name: ws.agent.name, labels: { purpose: 'dev', workspace: 'olga-box' }, revoked_at: null });
+      // The reserved labels only: the user's own stay on the workspace (workspace-access.e2e.test.ts).
+      expect(agent).toMatchObject({ name: ws.agent.name, labels: { workspace: ws.id, 'workspace-owner': olgaId }, revoked_at: null });
       const [op] = await sql`select template_version, actor_id, actor_name from workspace_operations where id = ${createOp}`;
       expect(op).toMatchObject({ template_version: 3, actor_id: olgaId, actor_name: 'olga' });
       // By name too, for its owner.
@@ -311,14 +312,14 @@ describe('the workspaces API (real system)', () => {
       expectError(await pete.request('GET', `/v1/operations/${opId}/logs`), 404, 'not_found');
     });
 
-    it('PATCH renames it (and its agent and label), changes TTL, labels and autostart', async () => {
+    it('PATCH renames it (and its agent), changes TTL, labels and autostart', async () => {
       const res = await call(updateWorkspace, `/v1/workspaces/${ws.id}`, { name: 'olga-main', ttlMs: 600_000, labels: { purpose: 'main' }, autostartSchedule: { cron: '0 8 * * 1-5', timezone: 'Europe/Berlin' } }, olga);
       expect(res.status, res.text).toBe(200);
       expect(res.body).toMatchObject({ name: 'olga-main', ttlMs: 600_000, labels: { purpose: 'main' }, autostart: { cron: '0 8 * * 1-5', timezone: 'Europe/Berlin' } });
       expect(res.body.autostart.nextAt).not.toBeNull();
       expect(res.body.agent.name).toBe(`ws-olga-main-${ws.id.slice(-6)}`);
       const [agent] = await sql`select labels from agents where id = ${ws.agent.id}`;
-      expect(agent!.labels).toEqual({ purpose: 'main', workspace: 'olga-main' });
+      expect(agent!.labels).toEqual({ workspace: ws.id, 'workspace-owner': olgaId });
       const cleared = await call(updateWorkspace, `/v1/workspaces/${ws.id}`, { ttlMs: null, autostartSchedule: null }, olga);
       expect(cleared.body).toMatchObject({ ttlMs: null, autostart: null });
       expectError(await call(updateWorkspace, `/v1/workspaces/${ws.id}`, { name: 'BAD' }, olga), 400, 'validation_failed', 'name');

@@ -15,6 +15,12 @@ export interface TargetGrant {
   /** Each a policy's `targets`, deduplicated; `[]` (one empty selector) matches every agent and host. */
   readonly selectors: readonly LabelSelector[];
   readonly local: boolean;
+  /**
+   * Whose grant it is (users.id): a workspace's agent is covered only for its owner (and then
+   * only by a selector as any agent), never for anyone else whatever the selectors say
+   * (domain/workspace-agent-labels.ts). Absent or null: no workspace's agent is covered.
+   */
+  readonly userId?: string | null;
 }
 
 /**
@@ -72,7 +78,7 @@ export function grantsFrom(actor: AccessActor, rows: readonly PolicyGrantRow[]):
     }
     // One selector matching everything makes every other one redundant.
     const selectors = bySelector.has('') ? [[]] : [...bySelector.values()];
-    return { selectors, local };
+    return { selectors, local, userId: actor.userId };
   };
   return {
     admin: false,

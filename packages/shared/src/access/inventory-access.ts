@@ -3,6 +3,7 @@ import { sql as dsql, type SQL } from 'drizzle-orm';
 import { agents } from '../db/schema/agents.ts';
 import { hosts } from '../db/schema/hosts.ts';
 import { matchesLabelSelector } from '../domain/label-selector.ts';
+import { WORKSPACE_LABEL, WORKSPACE_OWNER_LABEL } from '../domain/workspace-agent-labels.ts';
 import type { Grants, TargetGrant } from './grants.ts';
 import type { RowFilter } from './row-filter.ts';
 import { selectorsDrizzle } from './selectors-drizzle.ts';
@@ -32,7 +33,12 @@ export function agentsReadableWhere(grants: Grants): SQL | undefined {
   if (grants.admin) return undefined;
   // Registered labels only; the built-in agent by `local` only (target-sql.ts).
   const bySelector = selectorsDrizzle(dsql`${agents.labels}`, grants.read.selectors);
-  return dsql`(case when (${agents.labels}->>'builtin') = 'true' then ${grants.read.local ? dsql`true` : dsql`false`} else coalesce(${bySelector}, false) end)`;
+  // Someone else's workspace agent: never (target-sql.ts agentGrantedSql).
+  const userId = grants.read.userId;
+  const own = userId == null ? dsql`false` : dsql`coalesce((${agents.labels}->>${WORKSPACE_OWNER_LABEL}::text) = ${userId}, false)`;
+  return dsql`(case when (${agents.labels}->>'builtin') = 'true' then ${grants.read.local ? dsql`true` : dsql`false`}
+                    when (${agents.labels}->>${WORKSPACE_LABEL}::text) is not null and not ${own} then false
+                    else coalesce(${bySelector}, false) end)`;
 }
 
 /** The same over the drizzle `hosts` table; undefined for an admin. */
@@ -49,9 +55,13 @@ export function mayReadMachine(grants: Grants, labels: Readonly<Record<string, s
 /** Whether the agent with these REGISTERED labels is the built-in agent (the `local` target for authorization). */
 export const isBuiltInAgent = (registeredLabels: Readonly<Record<string, string>>): boolean => registeredLabels['builtin'] === 'true';
 
-/** Whether `grant` covers one agent, by its REGISTERED labels (never the reported ones): the built-in agent by `local` only. */
+/**
+ * Whether `grant` covers one agent, by its REGISTERED labels (never the reported ones): the built-in
+ * agent by `local` only; a workspace's agent only for its owner (target-sql.ts agentGrantedSql).
+ */
 export function grantCoversAgent(grant: TargetGrant, registeredLabels: Readonly<Record<string, string>>): boolean {
   if (isBuiltInAgent(registeredLabels)) return grant.local;
+  if (registeredLabels[WORKSPACE_LABEL] !== undefined && (grant.userId == null || registeredLabels[WORKSPACE_OWNER_LABEL] !== grant.userId)) return false;
   return grant.selectors.some((s) => matchesLabelSelector(s, registeredLabels));
 }
 

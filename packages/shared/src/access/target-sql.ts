@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import { labelSelectorSql } from '../db/label-selector-sql.ts';
 import type { LabelSelector } from '../domain/label-selector.ts';
 import { grantsEveryMachine, grantsNothing, type TargetGrant } from './grants.ts';
+import { WORKSPACE_LABEL, WORKSPACE_OWNER_LABEL } from '../domain/workspace-agent-labels.ts';
 
 /**
  * A grant's selectors as one SQL condition over a label column (any of them matches).
@@ -30,9 +31,26 @@ export const agentLabelsSql = (sql: postgres.Sql, alias: string): postgres.Fragm
 /** Whether the agent row `alias` is the built-in agent (the `local` target for authorization). */
 export const builtInAgentSql = (sql: postgres.Sql, alias: string): postgres.Fragment => sql`(${sql(alias)}.labels->>'builtin') = 'true'`;
 
-/** Whether `g` covers the agent row `alias`: the built-in agent by `local` only, any other by a selector over its registered labels. Never null. */
+/** Whether the agent row `alias` is a workspace's (its reserved `workspace` label: domain/workspace-agent-labels.ts). */
+export const workspaceAgentSql = (sql: postgres.Sql, alias: string): postgres.Fragment => sql`(${sql(alias)}.labels->>${WORKSPACE_LABEL}::text) is not null`;
+
+/** Whether the workspace agent row `alias` is `userId`'s (never for no user). Never null. */
+const ownWorkspaceAgentSql = (sql: postgres.Sql, alias: string, userId: string | null | undefined): postgres.Fragment =>
+  userId == null ? sql`false` : sql`coalesce((${sql(alias)}.labels->>${WORKSPACE_OWNER_LABEL}::text) = ${userId}, false)`;
+
+/**
+ * Whether `g` covers the agent row `alias`: the built-in agent by `local` only; a workspace's agent
+ * only for its owner (LOUD: for anyone else it is hidden, whatever a policy selects), by a selector;
+ * any other by a selector over its registered labels. Never null.
+ */
 export const agentGrantedSql = (sql: postgres.Sql, alias: string, g: TargetGrant): postgres.Fragment =>
-  sql`(case when ${builtInAgentSql(sql, alias)} then ${g.local ? sql`true` : sql`false`} else coalesce(${selectorsSql(sql, agentLabelsSql(sql, alias), g.selectors)}, false) end)`;
+  sql`(case when ${builtInAgentSql(sql, alias)} then ${g.local ? sql`true` : sql`false`}
+            when ${workspaceAgentSql(sql, alias)} and not ${ownWorkspaceAgentSql(sql, alias, g.userId)} then false
+            else coalesce(${selectorsSql(sql, agentLabelsSql(sql, alias), g.selectors)}, false) end)`;
+
+/** The ids of the workspace agents that are not `userId`'s (hidden from them), as a subquery. */
+const othersWorkspaceAgentIdsSql = (sql: postgres.Sql, userId: string | null | undefined): postgres.Fragment =>
+  sql`select wa.id from agents wa where ${workspaceAgentSql(sql, 'wa')} and not ${ownWorkspaceAgentSql(sql, 'wa', userId)}`;
 
 /** The ids of the agents a grant covers, as a subquery (revoked ones included: their past jobs stay theirs). */
 export const grantedAgentIdsSql = (sql: postgres.Sql, g: TargetGrant): postgres.Fragment =>
@@ -54,7 +72,8 @@ export function jobOnGrantedTargetSql(sql: postgres.Sql, g: TargetGrant, alias: 
   const j = sql(alias);
   const parts: postgres.Fragment[] = [];
   // Every agent only when `local` too: the built-in agent is the local target, never a selector's.
-  if (grantsEveryMachine(g) && g.local) parts.push(sql`${j}.agent_id is not null`);
+  // (Other users' workspace agents excepted: agentGrantedSql.)
+  if (grantsEveryMachine(g) && g.local) parts.push(sql`(${j}.agent_id is not null and ${j}.agent_id not in (${othersWorkspaceAgentIdsSql(sql, g.userId)}))`);
   else if (g.selectors.length > 0 || g.local) parts.push(sql`${j}.agent_id in (${grantedAgentIdsSql(sql, g)})`);
   if (grantsEveryMachine(g)) parts.push(sql`${j}.host_id is not null`);
   else if (g.selectors.length > 0) parts.push(sql`${j}.host_id in (${grantedHostIdsSql(sql, g)})`);

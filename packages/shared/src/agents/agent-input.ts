@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LabelsInput } from '../domain/labels.ts';
+import { AgentLabelsInput } from '../domain/workspace-agent-labels.ts';
 import { MaxConcurrentJobsInput } from './max-concurrent-jobs.ts';
 
 export const AgentInput = z
@@ -7,7 +7,7 @@ export const AgentInput = z
     name: z
       .string({ error: 'is required and must be a string' })
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit'),
-    labels: LabelsInput.default({}),
+    labels: AgentLabelsInput.default({}),
     maxConcurrentJobs: MaxConcurrentJobsInput.default(null),
   })
   .strict();
@@ -19,7 +19,7 @@ export type AgentInput = z.infer<typeof AgentInput>;
  */
 export const AgentPatch = z
   .object({
-    labels: LabelsInput.optional(),
+    labels: AgentLabelsInput.optional(),
     maxConcurrentJobs: MaxConcurrentJobsInput.optional(),
   })
   .strict();

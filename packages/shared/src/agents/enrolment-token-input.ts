@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LabelsInput } from '../domain/labels.ts';
+import { AgentLabelsInput } from '../domain/workspace-agent-labels.ts';
 import { storableText } from '../domain/storable-text.ts';
 
 /** Far above any fleet, and inside the column's `integer`. */
@@ -25,7 +25,7 @@ export const EnrolmentTokenInput = z
       description: 'What the token is for (shown in listings)',
       example: 'team-a staging image',
     }),
-    labels: LabelsInput.default({}).meta({ description: 'Given to every agent enrolled with this token, as if at registration' }),
+    labels: AgentLabelsInput.default({}).meta({ description: 'Given to every agent enrolled with this token, as if at registration' }),
     expiresAt: z
       .iso.datetime({
         offset: true,

@@ -17,3 +17,4 @@ export * from './retry-policy.ts';
 export * from './retention.ts';
 export * from './make-target.ts';
 export * from './workspace.ts';
+export * from './workspace-agent-labels.ts';

@@ -3,6 +3,7 @@ import { markChanged } from '../bus/change-notifier.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { isId, newId } from '../domain/ids.ts';
+import { workspaceAgentLabels } from '../domain/workspace-agent-labels.ts';
 import type { OperationType, WorkspaceStatus } from '../domain/workspace.ts';
 import { AppError, badRequest, notFound } from '../errors/app-error.ts';
 import { agentsPresence } from '../presence/agent-presence.ts';
@@ -80,8 +81,8 @@ async function dbNow(sql: Sql): Promise<Date> {
 
 /**
  * POST /v1/workspaces: in ONE transaction the workspace row (its owner the caller, built from the
- * template's current version), its agent (labels {workspace: <name>} over the workspace's labels;
- * a token nobody holds: the engine gives it a fresh one at each start) and its `create` operation,
+ * template's current version), its agent (the reserved labels only: workspace=<id>,
+ * workspace-owner=<owner>, never the user's labels, which stay on the workspace; a token nobody holds: the engine gives it a fresh one at each start) and its `create` operation,
  * pending for the engine. LOUD: all three or none: a workspace without its agent or its operation
  * would never start, and nothing else creates them.
  */
@@ -101,13 +102,14 @@ export async function createWorkspace(cp: ControlPlane, input: CreateWorkspaceIn
   const autostart = autostartOf(input.autostartSchedule, now);
   const id = newId('wks');
   const agentId = newId('agt');
-  const labels = { ...input.labels, workspace: input.name };
+  // LOUD: the user's labels never reach the agent row (domain/workspace-agent-labels.ts says why).
+  const agentLabels = workspaceAgentLabels(id, actor.userId);
   let operation: RequestedOperation;
   try {
     operation = await sql.begin(async (tx) => {
       await tx`
         insert into agents (id, name, labels, token_hash)
-        values (${agentId}, ${workspaceAgentName(input.name, id)}, ${JSON.stringify(labels)}::jsonb, ${hashToken(generateToken('agent'))})`;
+        values (${agentId}, ${workspaceAgentName(input.name, id)}, ${JSON.stringify(agentLabels)}::jsonb, ${hashToken(generateToken('agent'))})`;
       await tx`
         insert into workspaces (id, name, owner_id, owner_name, template_id, template_version, params, labels, ttl_ms, idle_timeout_ms,
           autostart_cron, autostart_timezone, autostart_next_at, agent_id)
@@ -196,7 +198,7 @@ export async function listWorkspaces(cp: ControlPlane, q: ListWorkspacesQuery): 
 
 /**
  * PATCH /v1/workspaces/{id}: name, TTL, idle timeout, labels, autostart. A new name renames its
- * agent and its `workspace` label with it (jobs target it by either). A new TTL applies from the
+ * agent with it; its labels stay the reserved ones (the workspace's own labels are the workspace's). A new TTL applies from the
  * next start (the current deadline stays).
  */
 export async function updateWorkspace(cp: ControlPlane, id: string, patch: UpdateWorkspaceInput): Promise<WorkspaceView> {
@@ -214,17 +216,15 @@ export async function updateWorkspace(cp: ControlPlane, id: string, patch: Updat
           ttl_ms = ${patch.ttlMs !== undefined ? patch.ttlMs : ws.ttl_ms}, idle_timeout_ms = ${patch.idleTimeoutMs !== undefined ? patch.idleTimeoutMs : ws.idle_timeout_ms},
           autostart_cron = ${auto.cron}, autostart_timezone = ${auto.timezone}, autostart_next_at = ${auto.nextAt?.toISOString() ?? null}::timestamptz, updated_at = clock_timestamp()
         where id = ${id}`;
-      if (ws.agent_id && (patch.name !== undefined || patch.labels !== undefined)) {
-        await tx`
-          update agents set name = ${workspaceAgentName(name, id)}, labels = ${JSON.stringify({ ...labels, workspace: name })}::jsonb
-          where id = ${ws.agent_id} and revoked_at is null`;
+      if (ws.agent_id && patch.name !== undefined) {
+        await tx`update agents set name = ${workspaceAgentName(name, id)} where id = ${ws.agent_id} and revoked_at is null`;
       }
     });
   } catch (err) {
     if (pgErrorCode(err) === UNIQUE_VIOLATION) throw nameTaken(patch.name ?? id);
     throw err;
   }
-  if (patch.name !== undefined || patch.labels !== undefined) markChanged(cp, 'agents');
+  if (patch.name !== undefined) markChanged(cp, 'agents');
   return getWorkspace(cp, id);
 }
 

@@ -2,7 +2,7 @@ import type { WebSocket, RawData } from 'ws';
 import { markChanged, publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
 import { ShellRelayHolder } from './shell-relay-holder.ts';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { DEFAULT_CANCEL_GRACE_MS, isTerminal } from '@vmo/shared/domain';
+import { DEFAULT_CANCEL_GRACE_MS, isTerminal, withoutReservedLabels } from '@vmo/shared/domain';
 import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, stopsRequestedOn, transition } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
@@ -170,9 +170,11 @@ export class AgentSession {
     clearTimeout(this.helloTimer);
     this.features = new Set(hello.features ?? []);
     // Labels the agent reports (its --labels) replace its previous report, so reconnects never pile
-    // keys up; they are kept apart from the registered ones, which win when shown (agentView).
+    // keys up; they are kept apart from the registered ones, which win when shown (agentView). The
+    // reserved workspace keys are dropped: an agent may not pass for a workspace's (a selector on
+    // workspace=<id> would send it that workspace's jobs).
     await sql`update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
-      reported_labels = ${JSON.stringify(hello.labels ?? {})}::jsonb, last_seen_at = now() where id = ${this.agentId}`;
+      reported_labels = ${JSON.stringify(withoutReservedLabels(hello.labels ?? {}))}::jsonb, last_seen_at = now() where id = ${this.agentId}`;
 
     const reported = new Map(hello.jobs.map((j) => [j.jobId, j]));
     const rows = await jobFences(sql, [...reported.keys()]);
