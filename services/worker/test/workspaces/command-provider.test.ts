@@ -50,9 +50,15 @@ describe('command provider (DevPod contract) against file-backed scripts', () =>
   beforeAll(() => {
     state = mkdtempSync(join(tmpdir(), 'vmo-command-provider-'));
     process.env.VMO_SECRET_OF_THE_WORKER = 'must-not-reach-scripts';
+    process.env.PGPASSWORD = 'must-not-reach-scripts';
+    process.env.AWS_SECRET_ACCESS_KEY = 'must-not-reach-scripts';
+    process.env.LC_TIME = 'C';
   });
   afterAll(() => {
     delete process.env.VMO_SECRET_OF_THE_WORKER;
+    delete process.env.PGPASSWORD;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    delete process.env.LC_TIME;
     rmSync(state, { recursive: true, force: true });
   });
 
@@ -67,7 +73,7 @@ describe('command provider (DevPod contract) against file-backed scripts', () =>
     expect(await provider.status(ctx(id, config))).toBe('running');
   });
 
-  it('passes the contract environment: ids, params, the agent only to create and start, the template env; no VMO_* of the worker', async () => {
+  it('passes the contract environment: ids, params, the agent only to create and start, the template env; of the worker\'s only PATH, HOME, LC_* and such', async () => {
     const id = newId();
     const config = baseConfig(state);
     await provider.converge(ctx(id, config), 'running');
@@ -80,6 +86,9 @@ describe('command provider (DevPod contract) against file-backed scripts', () =>
     expect(stop).not.toHaveProperty('VMO_AGENT_TOKEN');
     expect(stop).not.toHaveProperty('VMO_AGENT_URL');
     expect(create).not.toHaveProperty('VMO_SECRET_OF_THE_WORKER');
+    expect(create).not.toHaveProperty('PGPASSWORD');
+    expect(create).not.toHaveProperty('AWS_SECRET_ACCESS_KEY');
+    expect(create).toMatchObject({ PATH: process.env.PATH, LC_TIME: 'C' });
   });
 
   it('masks the agent token in log lines', async () => {

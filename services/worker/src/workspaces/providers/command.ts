@@ -16,8 +16,9 @@ import { CommandProviderConfig } from '@vmo/shared/workspaces';
  *   WORKSPACE_ID, WORKSPACE_NAME;   VMO_PARAM_<NAME> for each workspace parameter (upper-cased,
  *   anything but letters and digits as `_`);   for create and start only, VMO_AGENT_URL,
  *   VMO_AGENT_TOKEN and VMO_AGENT_NAME (what the machine's agent needs to dial in);   and the
- *   template's `env`. The worker's own environment is passed too, except every VMO_* variable
- *   (LOUD: those are the worker's configuration: the database URL, Redis, tokens).
+ *   template's `env`. Of the worker's own environment only PATH, HOME, LANG, LC_*, TZ, USER,
+ *   LOGNAME, SHELL and TMPDIR (LOUD: an allow-list: the rest is the worker's configuration and
+ *   credentials, VMO_* database URL and tokens, PG*, AWS_*, whatever the host set).
  * Output lines go to the operation's log with the agent token masked (***). A non-zero exit fails
  * with the last stderr lines; cancelling kills the whole process group; `timeoutMs` bounds each.
  *
@@ -44,9 +45,13 @@ export class CommandProviderError extends Error {
 /** `VMO_PARAM_<NAME>`: upper-cased, anything but letters and digits as `_`. */
 export const paramVar = (name: string) => `VMO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
+/** The worker's variables a template command gets (a shell's basics); nothing else of the worker's. */
+const INHERITED = new Set(['PATH', 'HOME', 'LANG', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR']);
+const inherited = (k: string) => INHERITED.has(k) || k.startsWith('LC_');
+
 function environment(ctx: ProviderContext, env: Record<string, string> | undefined, withAgent: boolean): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VMO_') && v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (inherited(k) && v !== undefined) out[k] = v;
   Object.assign(out, env ?? {});
   for (const [k, v] of Object.entries(ctx.params)) out[paramVar(k)] = v;
   out.WORKSPACE_ID = ctx.workspaceId;
