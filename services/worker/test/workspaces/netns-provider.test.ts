@@ -44,7 +44,8 @@ describe('netns provider (real namespaces, bubblewrap and control plane)', () =>
     options = { directoryRoot: join(tmp, 'workspaces'), allowedRoots: [join(tmp, 'workspaces')], stateDir: join(tmp, 'state'), namePrefix: prefix, stopGraceMs: 5000, nodePath: process.execPath };
     // The API on every address: the sandbox reaches it at the veth's host end, not 127.0.0.1.
     system = await TestSystem.start({ label: 'netns_provider', env: { VMO_HOST: '0.0.0.0' } });
-    const res = await system.client.request('POST', '/v1/agents', { name: `agent-${workspaceName}`, labels: { workspace: workspaceName } });
+    // (Not workspace=: reserved to workspaces' own agents, refused here.)
+    const res = await system.client.request('POST', '/v1/agents', { name: `agent-${workspaceName}`, labels: { sandbox: workspaceName } });
     expect(res.status).toBe(201);
     agent = { id: res.body.id, name: res.body.name, token: res.body.token };
   });
