@@ -13,8 +13,8 @@ import { cleanUpNetnsTest, netnsesWithPrefix, testPrefix } from '../../worker/te
  * processes, Postgres, Redis) and the real netns provider, so that what the README shows stays
  * true: an admin writes a netns template with a TTL, an activity bump, an idle timeout and a cost;
  * a user creates a workspace (202 + its create operation) and follows the operation to
- * `succeeded`; it is running and healthy; a job targeting it by name runs in its sandbox; an admin
- * opens a shell on its agent with the real `vmo`; the TTL stops it (an operation with reason
+ * `succeeded`; it is running and healthy; a job targeting it by name runs in its sandbox; she
+ * opens a shell in it with the real `vmo shell workspace:`; the TTL stops it (an operation with reason
  * `autostop` and no actor); a snapshot of the stopped workspace; a file changed by a job; stop,
  * restore, start: the file is back; the usage report counts the running intervals of its
  * operations, at costPerHour.
@@ -130,9 +130,9 @@ describe('the README workspaces walkthrough (real system, netns provider)', () =
     // 3. A job on it, by the workspace's name: in its sandbox (hostname, /workspace).
     expect(await run('hostname; pwd; echo draft-1 > notes.txt; cat notes.txt')).toBe('alice-dev\n/workspace\ndraft-1\n');
 
-    // 4. A shell on its agent (the admin: an owner needs a policy on `workspace=alice-dev` for shells), with the real vmo.
-    const shell = await promisify(execFile)(process.execPath, [VMO_BIN, 'shell', `agent:${ready.agent.name}`, '--', 'sh', '-c', 'hostname; cat /workspace/notes.txt'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp!, VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: system.token },
+    // 4. A shell in it, as alice, with the real vmo (GET /v1/workspaces/{id}/shell: no policy needed for her own).
+    const shell = await promisify(execFile)(process.execPath, [VMO_BIN, 'shell', 'workspace:alice-dev', '--', 'sh', '-c', 'hostname; cat /workspace/notes.txt'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp!, VMO_SERVER: system.apiUrls[0]!, VMO_TOKEN: alice.token! },
       timeout: 60_000,
     });
     expect(shell.stdout.replace(/\r/g, '')).toBe('alice-dev\ndraft-1\n');
