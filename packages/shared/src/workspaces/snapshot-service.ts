@@ -94,21 +94,22 @@ export async function createSnapshot(cp: ControlPlane, workspaceId: string, inpu
   const kind = await providerOf(cp, workspaceId);
   if (!SNAPSHOT_SUPPORT[kind]) throw unsupported(kind);
   const id = newId('snp');
-  try {
-    await sql`insert into workspace_snapshots (id, workspace_id, name, status, created_by) values (${id}, ${workspaceId}, ${input.name}, 'pending', ${actor.name})`;
-  } catch (err) {
-    if (pgErrorCode(err) === UNIQUE_VIOLATION) throw new AppError(409, 'snapshot_exists', `name: the workspace already has a snapshot named ${JSON.stringify(input.name)}; choose another name or delete that one`, { field: 'name' });
-    throw err;
-  }
-  let operation: RequestedOperation;
-  try {
-    operation = await requestOperation(cp, { workspaceId, type: 'snapshot', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId: id } });
-  } catch (err) {
-    await sql`delete from workspace_snapshots where id = ${id}`;
-    throw err;
-  }
-  const [row] = await sql<SnapshotRow[]>`update workspace_snapshots set operation_id = ${operation.id} where id = ${id} returning ${columns(sql)}`;
-  return { snapshot: view(row!), operation: withIsoTime(operation) };
+  // LOUD: one transaction, the row and its operation both or neither (a crash between them left a
+  // `pending` snapshot no operation would ever finish). The workspace row is locked first, as
+  // requestOperation locks it: the snapshot insert's foreign-key lock on it taken before would let
+  // two concurrent creates deadlock on upgrading it.
+  return sql.begin(async (tx) => {
+    await tx`select id from workspaces where id = ${workspaceId} for update`;
+    try {
+      await tx`insert into workspace_snapshots (id, workspace_id, name, status, created_by) values (${id}, ${workspaceId}, ${input.name}, 'pending', ${actor.name})`;
+    } catch (err) {
+      if (pgErrorCode(err) === UNIQUE_VIOLATION) throw new AppError(409, 'snapshot_exists', `name: the workspace already has a snapshot named ${JSON.stringify(input.name)}; choose another name or delete that one`, { field: 'name' });
+      throw err;
+    }
+    const operation = await requestOperation(cp, { workspaceId, type: 'snapshot', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId: id } }, { tx });
+    const [row] = await tx<SnapshotRow[]>`update workspace_snapshots set operation_id = ${operation.id} where id = ${id} returning ${columns(sql)}`;
+    return { snapshot: view(row!), operation: withIsoTime(operation) };
+  });
 }
 
 /** GET …/snapshots: newest first. */
