@@ -100,6 +100,10 @@ describe('vmo templates, workspaces, operations, usage (real stack, fake provide
     expect(text).toContain('Autostart:');
     expect(text).toMatch(/Operation: +create succeeded \(wop_/);
 
+    const edited = json(await vmo(['workspaces', 'edit', 'box', '--ttl', 'none', '--idle', '45m', '--autostart', 'none', '--json']));
+    expect(edited).toMatchObject({ name: 'box', ttlMs: null, idleTimeoutMs: 2_700_000, autostart: null });
+    expect((await vmo(['workspaces', 'edit', 'box'])).code).toBe(2);
+
     // A second action while none is active; a start of a running one is refused by the API (70).
     const again = await vmo(['workspaces', 'start', 'box']);
     expect(again.code).toBe(70);

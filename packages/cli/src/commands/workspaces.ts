@@ -238,6 +238,39 @@ export function registerWorkspaces(program: Command): void {
       await finish(client, workspace.name, operation, opts, { workspace });
     });
 
+  workspaces
+    .command('edit')
+    .alias('update')
+    .summary('rename a workspace, or change its TTL, idle timeout, autostart or labels')
+    .description("Change what the flags give (nothing else). A new TTL applies from the next start; none puts back the template's TTL or idle timeout. A new name renames its agent and its workspace label too.")
+    .argument('<workspace>', 'a name (yours) or an id (wks_…)')
+    .option('--name <name>', 'rename it')
+    .option('--ttl <duration>', "stop it this long after each start (2h; none: the template's)")
+    .option('--idle <duration>', "stop it after this long without a shell or job (30m; none: the template's)")
+    .option('--autostart <cron>', "start it on this cron schedule ('0 8 * * 1-5'; none: no autostart)")
+    .option('--tz <zone>', 'the timezone of --autostart (default UTC)')
+    .option('--label <k=v>', 'its labels (all of them: the ones not given go); repeat', collect, [])
+    .option('--json', 'the workspace after the change')
+    .addHelpText('after', "\nExamples:\n  vmo workspaces edit my-box --ttl 8h --idle none\n  vmo workspaces edit my-box --autostart '0 8 * * 1-5' --tz Europe/Berlin")
+    .action(async (ref: string, opts: { name?: string; ttl?: string; idle?: string; autostart?: string; tz?: string; label: string[]; json?: boolean }, command: Command) => {
+      if (opts.tz !== undefined && (opts.autostart === undefined || opts.autostart === 'none')) throw usage('--tz is the timezone of --autostart: give --autostart CRON too');
+      const orNone = (text: string | undefined, option: string) => (text === undefined ? undefined : text === 'none' ? null : parseDuration(text, option));
+      const patch = Object.fromEntries(
+        Object.entries({
+          name: opts.name,
+          ttlMs: orNone(opts.ttl, '--ttl'),
+          idleTimeoutMs: orNone(opts.idle, '--idle'),
+          autostartSchedule: opts.autostart === undefined ? undefined : opts.autostart === 'none' ? null : { cron: opts.autostart, timezone: opts.tz ?? 'UTC' },
+          labels: opts.label.length > 0 ? parseParams(opts.label) : undefined,
+        }).filter(([, v]) => v !== undefined),
+      );
+      if (Object.keys(patch).length === 0) throw usage('nothing to change: give a flag (vmo workspaces edit --help)');
+      const { client } = await connect(command);
+      const w = await client.workspaces.update(ref, patch);
+      if (opts.json) return printJson(w);
+      process.stdout.write(`${w.name} (${w.id}): changed\n`);
+    });
+
   for (const [verb, summary] of [
     ['start', 'start a stopped (failed, canceled) workspace'],
     ['stop', 'stop a workspace (its data stays)'],
