@@ -161,9 +161,10 @@ describe('the snapshots API (in-process)', () => {
     expect(running.body.error.code).toBe('invalid_transition');
   });
 
-  it('deletes a snapshot (its record: the provider data is the engine’s), then it is gone', async () => {
+  it('deletes a snapshot (hidden at once; its record stays `deleting` until a worker deleted its data), then it is gone', async () => {
     const res = await call(deleteSnapshot, 'DELETE', `/v1/workspaces/${ws.box}/snapshots/${first.id}`);
     expect(res.status).toBe(204);
+    expect((await sql`select status from workspace_snapshots where id = ${first.id}`)[0]).toMatchObject({ status: 'deleting' });
     expect((await call(getSnapshot, 'GET', `/v1/workspaces/${ws.box}/snapshots/${first.id}`)).status).toBe(404);
     expect((await call(deleteSnapshot, 'DELETE', `/v1/workspaces/${ws.box}/snapshots/${first.id}`)).status).toBe(404);
     expect((await call(listSnapshots, 'GET', `/v1/workspaces/${ws.box}/snapshots`)).body.items).toEqual([]);

@@ -85,7 +85,7 @@ export const deleteSnapshot = defineRoute({
   operationId: 'deleteSnapshot',
   tags: ['workspaces'],
   summary: 'Delete a snapshot',
-  description: `Its record goes at once; refused (409 \`workspace_busy\`) while an operation taking or restoring it is active. ${ACCESS}`,
+  description: `It is hidden at once (its name free again) and its data (the provider's archive) is deleted by a worker of the host holding it, then its record; refused (409 \`workspace_busy\`) while an operation taking or restoring it is active. ${ACCESS}`,
   request: { params: SnapshotParams },
   responses: { 204: { description: 'Deleted' }, ...errorResponses({ ...NOT_FOUND, 409: ['workspace_busy'] }) },
 });

@@ -76,9 +76,6 @@ async function providerOf(cp: ControlPlane, workspaceId: string): Promise<Provid
   return row.provider;
 }
 
-/** requestOperation answers created_at as the driver's text (`2026-12-01 02:58:32.97+00`): the API speaks ISO 8601. */
-const withIsoTime = (op: RequestedOperation): RequestedOperation => ({ ...op, createdAt: new Date(op.createdAt).toISOString() });
-
 const unsupported = (kind: ProviderKind) =>
   new AppError(409, 'snapshot_unsupported', `the workspace's provider (${kind}) cannot take or restore snapshots; providers that can: ${Object.entries(SNAPSHOT_SUPPORT).filter(([, ok]) => ok).map(([k]) => k).join(', ')}`);
 
@@ -108,33 +105,32 @@ export async function createSnapshot(cp: ControlPlane, workspaceId: string, inpu
     }
     const operation = await requestOperation(cp, { workspaceId, type: 'snapshot', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId: id } }, { tx });
     const [row] = await tx<SnapshotRow[]>`update workspace_snapshots set operation_id = ${operation.id} where id = ${id} returning ${columns(sql)}`;
-    return { snapshot: view(row!), operation: withIsoTime(operation) };
+    return { snapshot: view(row!), operation: operation };
   });
 }
 
 /** GET …/snapshots: newest first. */
 export async function listSnapshots(cp: ControlPlane, workspaceId: string): Promise<SnapshotView[]> {
   const sql = cp.database.sql;
-  const rows = await sql<SnapshotRow[]>`select ${columns(sql)} from workspace_snapshots where workspace_id = ${workspaceId} order by created_at desc, id desc`;
+  const rows = await sql<SnapshotRow[]>`select ${columns(sql)} from workspace_snapshots where workspace_id = ${workspaceId} and status <> 'deleting' order by created_at desc, id desc`;
   return rows.map(view);
 }
 
-/** GET …/snapshots/{sid}: a snapshot of THIS workspace (another's id is 404). */
+/** GET …/snapshots/{sid}: a snapshot of THIS workspace (another's id is 404, and so is one being deleted). */
 export async function getSnapshot(cp: ControlPlane, workspaceId: string, snapshotId: string): Promise<SnapshotView> {
   const sql = cp.database.sql;
-  const [row] = await sql<SnapshotRow[]>`select ${columns(sql)} from workspace_snapshots where id = ${snapshotId} and workspace_id = ${workspaceId}`;
+  const [row] = await sql<SnapshotRow[]>`select ${columns(sql)} from workspace_snapshots where id = ${snapshotId} and workspace_id = ${workspaceId} and status <> 'deleting'`;
   if (!row) throw notFound('snapshot', snapshotId);
   return view(row);
 }
 
 /**
- * DELETE …/snapshots/{sid}: the row goes. Refused (409 workspace_busy) while a snapshot or
- * restore operation of it is active: checked under the workspace row's lock, which
- * requestOperation takes too, so no operation can come between the check and the delete.
- * LOUD: this deletes the ROW only; the provider's data (for netns an archive on the worker's disk,
- * found from provider_ref) is not deleted here: the API has no provider. Deleting it
- * (provider.deleteSnapshot) belongs to the engine, which has none of this row once it is gone:
- * until the engine takes snapshot deletions, the archive stays on disk.
+ * DELETE …/snapshots/{sid}: the snapshot is marked `deleting` (hidden from then on, its name free
+ * again) and the engine of the host holding its data deletes that (provider.deleteSnapshot), then
+ * the row (services/worker/src/workspaces/engine/snapshot-sweep.ts). Refused (409 workspace_busy)
+ * while a snapshot or restore operation of it is active: checked under the workspace row's lock,
+ * which requestOperation takes too, so no operation can come between the check and the mark.
+ * LOUD: the row must stay until the data is gone: it is the only record of where the data is.
  */
 export async function deleteSnapshot(cp: ControlPlane, workspaceId: string, snapshotId: string): Promise<void> {
   await getSnapshot(cp, workspaceId, snapshotId);
@@ -144,7 +140,11 @@ export async function deleteSnapshot(cp: ControlPlane, workspaceId: string, snap
       select id, type from workspace_operations
       where workspace_id = ${workspaceId} and input->>'snapshotId' = ${snapshotId} and status in ('pending', 'running', 'canceling') limit 1`;
     if (op) throw new AppError(409, 'workspace_busy', `the snapshot is in use by the ${op.type} operation ${op.id}: wait for it to end, or cancel it with POST /v1/operations/${op.id}/cancel`);
-    await tx`delete from workspace_snapshots where id = ${snapshotId} and workspace_id = ${workspaceId}`;
+    // The name is freed (ids are unique, names per workspace): a new snapshot may take it at once.
+    const marked = await tx`
+      update workspace_snapshots set status = 'deleting', name = ${`deleting:`} || id
+      where id = ${snapshotId} and workspace_id = ${workspaceId} and status <> 'deleting' returning id`;
+    if (marked.length === 0) throw notFound('snapshot', snapshotId);
   });
 }
 
@@ -165,5 +165,5 @@ export async function restoreSnapshot(cp: ControlPlane, workspaceId: string, sna
   if (snapshot.status !== 'ready') {
     throw new AppError(409, 'invalid_transition', `the snapshot is ${snapshot.status}: only a ready snapshot can be restored${snapshot.status === 'pending' ? ` (its operation ${snapshot.operationId} has not finished)` : ''}`);
   }
-  return withIsoTime(await requestOperation(cp, { workspaceId, type: 'restore', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId } }));
+  return requestOperation(cp, { workspaceId, type: 'restore', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId } });
 }

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '@vmo/shared/ids';
-import { cancelOperation, type WorkspaceProvider } from '@vmo/shared/workspaces';
+import { existsSync } from 'node:fs';
+import { cancelOperation, deleteSnapshot, listSnapshots, type WorkspaceProvider } from '@vmo/shared/workspaces';
 import { waitFor } from '@vmo/testkit';
 import { startWorkspaceEngine, type WorkspaceEngine, type WorkspaceEngineOptions } from '../../src/workspaces/engine/index.ts';
 import { fakeProvider } from '../../src/workspaces/providers/fake.ts';
@@ -102,5 +103,34 @@ describe('snapshot status follows its operation', () => {
     await f.cp.database.sql`update workspace_operations set status = 'canceled', ended_at = clock_timestamp(), error_code = 'orphan_delete' where id = ${op}`;
     engine();
     await waitFor('the sweep to fail the snapshot', async () => ((await snapStatus(snapId)) === 'failed' ? true : undefined), 20_000);
+  });
+});
+
+describe('deleting snapshots deletes their data', () => {
+  const taken = async (): Promise<{ ws: TestWorkspace; snapId: string; file: string }> => {
+    const { ws, snapId } = await stoppedWithSnapshotRow();
+    const op = await requestOp(f, ws.id, 'snapshot', { snapshotId: snapId });
+    engine();
+    expect((await opReaches(f, op, ['succeeded', 'failed', 'canceled'])).status).toBe('succeeded');
+    const [row] = await f.cp.database.sql<{ provider_ref: { file: string } }[]>`select provider_ref from workspace_snapshots where id = ${snapId}`;
+    expect(existsSync(row!.provider_ref.file)).toBe(true);
+    return { ws, snapId, file: row!.provider_ref.file };
+  };
+  const rowGone = (id: string) => waitFor(`snapshot ${id}'s row to go`, async () => ((await f.cp.database.sql`select 1 from workspace_snapshots where id = ${id}`).length === 0 ? true : undefined), 20_000);
+
+  it('a snapshot DELETE: hidden at once, then the engine deletes its archive and its row', async () => {
+    const { ws, snapId, file } = await taken();
+    await deleteSnapshot(f.cp, ws.id, snapId);
+    expect(await listSnapshots(f.cp, ws.id)).toEqual([]);
+    await rowGone(snapId);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('a workspace delete deletes its snapshots’ archives and rows before the machine', async () => {
+    const { ws, snapId, file } = await taken();
+    const del = await requestOp(f, ws.id, 'delete');
+    expect((await opReaches(f, del, ['succeeded', 'failed', 'canceled'])).status).toBe('succeeded');
+    expect(existsSync(file)).toBe(false);
+    expect((await f.cp.database.sql`select 1 from workspace_snapshots where id = ${snapId}`).length).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import type { DesiredState, ProviderContext, ProviderResult, WorkspaceProvider }
 import { publishOperationEnd, settleSnapshots } from '@vmo/shared/workspaces';
 import { bindHost, endOperation, releaseOperation, storeProviderState, type ClaimedOperation, type OperationEnd } from './operation-store.ts';
 import { OperationError, OperationRun, untilSettledOrAbandoned } from './operation-run.ts';
+import { deleteSnapshotData } from './snapshot-sweep.ts';
 
 export interface EngineDeps {
   cp: ControlPlane;
@@ -189,6 +190,22 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
                 { desired: 'running', version: target, adoptVersion: true },
               ]
             : [{ desired: 'absent', version: built }];
+
+  if (op.type === 'delete') {
+    // LOUD: its snapshots' data before the machine (netns: archives beside the workspace directory):
+    // marked `deleting` first, so one not deleted now is the sweep's (snapshot-sweep.ts), never forgotten.
+    const version = await versionOf(built);
+    const provider = await providerHere(version);
+    await cp.database.sql`
+      update workspace_snapshots set status = 'deleting', name = ${'deleting:'} || id where workspace_id = ${ws.id} and status <> 'deleting'`;
+    const all = await cp.database.sql<{ id: string; provider_ref: Record<string, unknown> | null }[]>`
+      select id, provider_ref from workspace_snapshots where workspace_id = ${ws.id} and status = 'deleting'`;
+    for (const s of all) {
+      run.signal.throwIfAborted();
+      await call(deleteSnapshotData(cp, provider, ctxFor(version), { id: s.id, ref: s.provider_ref }));
+    }
+    if (all.length) run.log(`delete: ${all.length} snapshot(s) deleted`);
+  }
 
   for (const step of plan) {
     run.signal.throwIfAborted();

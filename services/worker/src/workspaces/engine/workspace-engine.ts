@@ -5,6 +5,7 @@ import { settleSnapshots, type WorkspaceProvider } from '@vmo/shared/workspaces'
 import { providerFor } from '../providers/index.ts';
 import { claimOperation } from './operation-store.ts';
 import { runOperation, type EngineDeps } from './run-operation.ts';
+import { sweepDeletingSnapshots } from './snapshot-sweep.ts';
 
 export interface WorkspaceEngineOptions {
   workerId: string;
@@ -58,12 +59,14 @@ export function startWorkspaceEngine(cp: ControlPlane, opts: WorkspaceEngineOpti
     providerFor: opts.providerFor ?? providerFor,
   };
 
-  // Every ~10 s: snapshots whose operation ended on a path that does not settle them (an orphan delete).
-  let lastSettle = 0;
+  // Every ~2 s: snapshots whose operation ended on a path that does not settle them (an orphan
+  // delete), and deleted snapshots' data (snapshot-sweep.ts).
+  let lastSweep = 0;
   const pass = async () => {
-    if (Date.now() - lastSettle > 10_000) {
-      lastSettle = Date.now();
+    if (Date.now() - lastSweep > 2_000) {
+      lastSweep = Date.now();
       await settleSnapshots(cp.database.sql);
+      await sweepDeletingSnapshots(cp, deps.hostId, deps.providerFor, shutdown.signal);
     }
     while (runs.size < opts.concurrency && !shutdown.signal.aborted) {
       const op = await claimOperation(cp, opts.workerId, opts.takeoverMs, deps.hostId);
