@@ -234,9 +234,21 @@ describe('activity', () => {
     // Past its idle timeout since the start and past its first deadline, still running the job: not stopped.
     expect(await pass(at(HOUR + 10 * MIN))).toEqual([]);
     expect((await row(ws)).deadlineAt).toBe(iso(at(2 * HOUR + 10 * MIN)));
-    await sql`update jobs set status = 'succeeded', finished_at = clock_timestamp() where id = ${job}`;
+    // It ended when the last pass saw it (the fixture's clock, not the database's).
+    await sql`update jobs set status = 'succeeded', finished_at = ${at(HOUR + 10 * MIN).toISOString()}::timestamptz where id = ${job}`;
     expect(await pass(at(HOUR + 39 * MIN))).toEqual([]);
     expect((await pass(at(HOUR + 40 * MIN))).map((a) => [a.workspaceId, a.reason])).toEqual([[ws.id, 'idle']]);
+  });
+
+  it('a job that started and ended between two passes counts too: a workspace used only by short jobs is not idle', async () => {
+    const ws = await workspace(await template({ idleTimeoutMs: 30 * MIN }), [['create', 'succeeded', BASE]]);
+    await sql`insert into jobs (id, status, command, target, agent_id, timeout_ms, created_at, started_at, finished_at)
+              values (${newId('job')}, 'succeeded', 'true', ${JSON.stringify({ type: 'agent', agent: 'ws-agent' })}::jsonb, ${ws.agentId}, 3600000,
+                      ${at(20 * MIN).toISOString()}::timestamptz, ${at(20 * MIN).toISOString()}::timestamptz, ${at(20 * MIN + 300).toISOString()}::timestamptz)`;
+    expect(await pass(at(25 * MIN))).toEqual([]);
+    expect((await row(ws)).lastActiveAt).toBe(iso(at(25 * MIN)));
+    expect(await pass(at(54 * MIN))).toEqual([]); // idle 30 min counts from the pass that saw the job
+    expect((await pass(at(55 * MIN))).map((a) => [a.workspaceId, a.reason])).toEqual([[ws.id, 'idle']]);
   });
 });
 

@@ -63,7 +63,7 @@ const op = (id: string | null, type: OperationType | null, status: OperationStat
  * settings (the workspace's own TTL and idle timeout first) and whether its agent is in use now:
  * an open shell session on it (shell_sessions.target_id, ended_at null) or a job running on it
  * (jobs.agent_id, status running: Coder counts only connections; long jobs stopped under their
- * users is coder/coder#15515). One statement, a seek per workspace into each index. `onlyId`: that
+ * users is coder/coder#15515), or a job or session that ended since last_active_at. One statement, a seek per workspace into each index. `onlyId`: that
  * one workspace again (a decision's re-check under its row's lock).
  */
 export async function loadWorkspaces(sql: postgres.Sql | postgres.TransactionSql, onlyId?: string): Promise<LoadedWorkspace[]> {
@@ -77,7 +77,14 @@ export async function loadWorkspaces(sql: postgres.Sql | postgres.TransactionSql
            ls.id as ls_id, ls.type as ls_type, ls.status as ls_status, ls.created_at as ls_created_at, ls.ended_at as ls_ended_at,
            (w.agent_id is not null and (
               exists (select 1 from shell_sessions s where s.target_id = w.agent_id and s.ended_at is null)
-              or exists (select 1 from jobs j where j.agent_id = w.agent_id and j.status = 'running'))) as active
+              or exists (select 1 from jobs j where j.agent_id = w.agent_id and j.status = 'running')
+              -- A job that started and ended between two passes (most jobs last under a second) is
+              -- activity too, or a workspace used only by short jobs would be stopped as idle. The
+              -- created_at bound keeps this a short seek on jobs_agent_created_idx: a job queued
+              -- longer ago than that and seen by no pass while running is too rare to matter.
+              or exists (select 1 from jobs j where j.agent_id = w.agent_id and j.created_at > w.last_active_at - interval '1 day'
+                           and j.finished_at > w.last_active_at)
+              or exists (select 1 from shell_sessions s where s.target_id = w.agent_id and s.ended_at > w.last_active_at))) as active
     from workspaces w
     left join template_versions tv on tv.template_id = w.template_id and tv.version = w.template_version
     left join lateral (
