@@ -51,7 +51,7 @@ export const Workspace = z
     ttlMs: z.number().int().nullable().meta({ description: "null: the template's defaultTtlMs" }),
     idleTimeoutMs: z.number().int().nullable().meta({ description: "null: the template's" }),
     autostart: z.object({ cron: z.string(), timezone: z.string(), nextAt: when('Its next start').nullable() }).nullable(),
-    deadlineAt: when('It is stopped then (start + TTL, bumped by activity)').nullable(),
+    deadlineAt: when('While running: it is stopped then (start + TTL, bumped by activity); null when not running or without a TTL').nullable(),
     maxDeadlineAt: when('The deadline never goes past this').nullable(),
     lastActiveAt: when('The last shell or job seen on it'),
     dormantAt: when('When it was marked dormant').nullable(),

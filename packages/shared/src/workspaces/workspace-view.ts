@@ -125,8 +125,10 @@ export function workspaceView(r: postgres.Row, presence: Presence, now: Date): W
     ttlMs: r.ttl_ms === null ? null : Number(r.ttl_ms),
     idleTimeoutMs: r.idle_timeout_ms === null ? null : Number(r.idle_timeout_ms),
     autostart: r.autostart_cron ? { cron: r.autostart_cron, timezone: r.autostart_timezone, nextAt: isoOrNull(r.autostart_next_at) } : null,
-    deadlineAt: isoOrNull(r.deadline_at),
-    maxDeadlineAt: isoOrNull(r.max_deadline_at),
+    // A deadline means "stops at": only while it runs (the row keeps the last one, and the lifecycle
+    // loop sets a new one from the next start's end).
+    deadlineAt: status === 'running' ? isoOrNull(r.deadline_at) : null,
+    maxDeadlineAt: status === 'running' ? isoOrNull(r.max_deadline_at) : null,
     lastActiveAt: iso(r.last_active_at),
     dormantAt: isoOrNull(r.dormant_at),
     resources,
