@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '@vmo/testkit';
-import { runCli, useBundle, type CliResult } from './run-cli.ts';
+import { TestSystem, waitFor } from '@vmo/testkit';
+import { runCli, startCli, useBundle, type CliResult } from './run-cli.ts';
 
 describe('vmo templates, workspaces, operations, usage (real stack, fake provider)', { timeout: 240_000 }, () => {
   let system: TestSystem;
@@ -177,5 +177,22 @@ describe('vmo templates, workspaces, operations, usage (real stack, fake provide
     const gone = await vmo(['workspaces', 'show', 'flaky']);
     expect(gone.code).toBe(70);
     expect(gone.stderr.toString()).toMatch(/^vmo: not_found: /);
+  });
+
+  it('Ctrl-C stops following (75) and the operation goes on; canceled, logs -f exits 1', async () => {
+    await system.client.vmo.templates.create({ name: 'slow', provider: 'fake', config: { dir: join(dir, 'envs'), script: { converge_running: { logs: ['warming up'], hangMs: 120_000 } } } });
+    const cli = startCli(['workspaces', 'create', 'slow-box', '--template', 'slow'], { env, cwd: dir, timeoutMs: 90_000 });
+    const opId = await waitFor('the log under way', () => (cli.stdout().toString().includes('warming up\n') ? /create (wop_[0-9a-z]{20})/.exec(cli.stdout().toString())?.[1] : undefined), 60_000, 100);
+    cli.child.kill('SIGINT');
+    const r = await cli.done;
+    expect(r.code, r.stderr.toString()).toBe(75);
+    expect(r.stderr.toString()).toContain(`stopped following ${opId} (running); it goes on`);
+    expect((await system.client.vmo.operations.get(opId)).status).toBe('running');
+
+    expect(ok(await vmo(['operations', 'cancel', opId]))).toMatch(new RegExp(`^${opId}: (canceling|canceled)\n$`));
+    const followed = await vmo(['operations', 'logs', '-f', opId]);
+    expect(followed.code).toBe(1);
+    expect(followed.stdout.toString()).toContain('warming up\n');
+    expect(followed.stderr.toString()).toMatch(/^vmo: create canceled: /);
   });
 });
