@@ -15,6 +15,7 @@ COPY packages/testkit/package.json packages/testkit/
 COPY packages/client/package.json packages/client/
 COPY packages/cli/package.json packages/cli/
 COPY packages/dashboard/package.json packages/dashboard/
+COPY packages/ssh/package.json packages/ssh/
 COPY services/api/package.json services/api/
 COPY services/worker/package.json services/worker/
 COPY services/agent/package.json services/agent/

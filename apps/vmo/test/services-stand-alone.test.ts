@@ -37,6 +37,35 @@ describe('services stand alone', () => {
     expect(found).toEqual([]);
   });
 
+  it('no workspace a service depends on depends on a service (no service reached through a package, as @vmo/ssh must not)', () => {
+    // Production dependencies, followed through the workspaces: what a service's install carries.
+    const workspaceDirs = new Map<string, string>();
+    for (const top of ['packages', 'services']) {
+      for (const d of readdirSync(join(ROOT, top), { withFileTypes: true })) {
+        if (d.isDirectory()) {
+          try {
+            workspaceDirs.set(packageName(join(ROOT, top, d.name)), join(ROOT, top, d.name));
+          } catch {
+            // not a workspace (no package.json)
+          }
+        }
+      }
+    }
+    const depsOf = (name: string): string[] => Object.keys(JSON.parse(readFileSync(join(workspaceDirs.get(name)!, 'package.json'), 'utf8')).dependencies ?? {});
+    const found = [...servicePackages].flatMap((service) => {
+      const seen = new Set<string>();
+      const walk = (name: string, path: string[]): string[] =>
+        depsOf(name).flatMap((dep) => {
+          if (!workspaceDirs.has(dep) || seen.has(dep)) return [];
+          seen.add(dep);
+          if (servicePackages.has(dep)) return [`${[...path, dep].join(' -> ')}`];
+          return walk(dep, [...path, dep]);
+        });
+      return walk(service, [service]);
+    });
+    expect(found).toEqual([]);
+  });
+
   it("no service's code or tests import another service, by package or by path", () => {
     const found = services.flatMap((s) => {
       const own = join(SERVICES, s);

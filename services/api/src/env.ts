@@ -4,6 +4,7 @@ import { adminTokenVar, checkRedisMode, checkTimingRelations, commonEnv, intVar 
 import { USER_ROLES } from '@vmo/shared/domain';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import { metricsTokenVar } from '@vmo/shared/metrics';
+import { sshEnv } from '@vmo/ssh';
 import { headerNameVar, trustedProxiesVar } from './auth/trusted-proxies.ts';
 import { allowedOriginsVar } from './http/origin.ts';
 import { rateVar } from './http/rate-limit.ts';
@@ -84,6 +85,10 @@ export const apiEnv = z.object({
   VMO_DASHBOARD_DIR: z.string().min(1).default(DASHBOARD_DIR),
   /** How long a detached shell session keeps its PTY before it is killed (protocol/SHELL.md §S4), ms. */
   VMO_SHELL_GRACE_MS: intVar(300_000, 100, 86_400_000),
+  // SSH hosts' shells held by this node (shells/host-shells.ts) reach the hosts with the worker's
+  // settings: VMO_SSH_KNOWN_HOSTS, _KEY_PASSPHRASE, _IDLE_MS, _MAX_CHANNELS, _CONNECT_TIMEOUT_MS,
+  // _KEY_DIRS, _ALLOWED_TARGETS (@vmo/ssh ssh-env.ts). Give the API the same values as the workers.
+  ...sshEnv,
 }).refine((c) => c.VMO_REQUEST_TIMEOUT_MS >= c.VMO_HEADERS_TIMEOUT_MS, {
   path: ['VMO_REQUEST_TIMEOUT_MS'],
   message: 'must be at least VMO_HEADERS_TIMEOUT_MS (the headers are part of the request)',

@@ -11,6 +11,7 @@ import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode } from '@vmo/shared/protocol';
 import type { Hono } from 'hono';
 import type { AuditWriter } from '@vmo/shared/audit';
+import type { SshConfig } from '@vmo/ssh';
 import { authenticate } from './auth/authenticate.ts';
 import { allows, scopeDenied } from './auth/permissions.ts';
 import type { TokenStore } from './auth/token-store.ts';
@@ -55,6 +56,8 @@ export interface ServerDeps {
   shellGraceMs: number;
   /** VMO_SUBMIT_RATE, the instance POST /v1/jobs counts on: a new shell session counts too; absent = off. */
   countSubmission?: SubmissionCounter | undefined;
+  /** VMO_SSH_*: the SSH hosts' shells this node holds reach them as the worker's ssh jobs do (shells/host-shells.ts). */
+  ssh: SshConfig;
 }
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
@@ -82,7 +85,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   // Shell clients send keystrokes and pastes (SHELL.md §S2: ≤ 64 KiB of input per frame).
   const shells = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: chooseProtocol });
   // SSH hosts' shells held by this node (shells/host-shells.ts: why here and not in a worker).
-  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log });
+  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log, ssh: deps.ssh });
   // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
   const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
   void access.listen(deps.bus);

@@ -76,6 +76,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     log,
     maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
     shellGraceMs: config.VMO_SHELL_GRACE_MS,
+    ssh: config,
     // A new shell session spawns a PTY on the agent: counted with POST /v1/jobs (review finding 5).
     countSubmission: config.VMO_SUBMIT_RATE ? countSubmission(limiter, cp.keys, config.VMO_SUBMIT_RATE) : undefined,
     deadlines: {

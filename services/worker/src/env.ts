@@ -1,23 +1,11 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { checkRedisMode, checkTimingRelations, commonEnv, intVar, runAsVar, secretVar } from '@vmo/shared/config';
-import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_SSH_IDLE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
+import { checkRedisMode, checkTimingRelations, commonEnv, intVar, runAsVar } from '@vmo/shared/config';
+import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
 import { metricsHostVar, metricsPortVar, metricsTokenVar } from '@vmo/shared/metrics';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
-import { parseAllowedTargets } from './ssh/allowed-targets.ts';
-import { parseKeyDirs } from './ssh/key-dirs.ts';
+import { sshEnv } from '@vmo/ssh';
 import { checkRetentionRelations, retentionEnv } from './retention-env.ts';
-
-/** A string variable turned into a value by `parse`, whose thrown message names the expected form. */
-const parsedVar = <T>(parse: (v: string) => T) =>
-  z.string().transform((v, ctx) => {
-    try {
-      return parse(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
 
 export const workerEnv = z.object({
   ...commonEnv,
@@ -45,20 +33,8 @@ export const workerEnv = z.object({
   VMO_WORKER_LOCK_MS: intVar(DEFAULT_WORKER_LOCK_MS, 1_000, 3600_000),
   /** As on the API: a scheduled fleet run (issue 14) matching more targets than this fails its tick with `too_many_targets`. */
   VMO_MAX_RUN_TARGETS: intVar(DEFAULT_MAX_RUN_TARGETS, 1, 100_000),
-  /** Trusted host keys for ssh jobs (OpenSSH format, hashed entries included); `~` is this process's home. */
-  VMO_SSH_KNOWN_HOSTS: z.string().min(1, 'must be a path').default('~/.ssh/known_hosts'),
-  /** Passphrase of encrypted identity files (never logged). */
-  VMO_SSH_KEY_PASSPHRASE: secretVar(z.string().min(1, 'must not be empty when set').optional()),
-  /** An SSH connection with no session open is closed after this long. */
-  VMO_SSH_IDLE_MS: intVar(DEFAULT_SSH_IDLE_MS, 0, 24 * 3600_000),
-  /** Sessions at once on one connection; keep below the hosts' sshd MaxSessions (default 10), a cancel needs one more. */
-  VMO_SSH_MAX_CHANNELS: intVar(8, 1, 1000),
-  /** TCP connect plus SSH handshake, per hop. */
-  VMO_SSH_CONNECT_TIMEOUT_MS: intVar(20_000, 100, 600_000),
-  /** Directories identity files may be read from (`:` or `,` separated, absolute); see ssh/read-identity-file.ts. */
-  VMO_SSH_KEY_DIRS: parsedVar(parseKeyDirs).default(parseKeyDirs('~/.ssh')),
-  /** CIDRs and host patterns SSH may connect to, for hosts and ProxyJump hops; unset allows all. See ssh/allowed-targets.ts. */
-  VMO_SSH_ALLOWED_TARGETS: parsedVar(parseAllowedTargets).optional(),
+  // SSH (ssh jobs): VMO_SSH_KNOWN_HOSTS, _KEY_PASSPHRASE, _IDLE_MS, _MAX_CHANNELS, _CONNECT_TIMEOUT_MS, _KEY_DIRS, _ALLOWED_TARGETS (@vmo/ssh ssh-env.ts).
+  ...sshEnv,
   /** Serve GET /metrics (Prometheus) on this port; unset: no metrics server. */
   VMO_METRICS_PORT: metricsPortVar,
   /** The address the metrics server binds to: loopback unless a remote Prometheus must reach it. */

@@ -95,7 +95,7 @@ export const JOB_ERRORS = {
   agent_restarted: { ends: 'lost', retry: 'maybe', meaning: 'the agent came back without the job: it restarted while the job ran' },
   agent_revoked: { ends: 'failed', retry: 'no', meaning: 'the agent was revoked before or while the job ran' },
   secrets_unsupported: { ends: 'failed', retry: 'no', meaning: 'the job has secretEnv and its agent is too old to take it (it does not announce secret_env): upgrade the agent; nothing ran' },
-  // SSH jobs (see services/worker/src/ssh/ssh-error.ts for why reachability failures share one code)
+  // SSH jobs (see packages/ssh/src/ssh-error.ts for why reachability failures share one code)
   unknown_host: { ends: 'failed', retry: 'no', meaning: 'the host was removed from the inventory before the job ran' },
   ssh_target_not_allowed: { ends: 'failed', retry: 'no', meaning: 'the host or a ProxyJump hop is outside VMO_SSH_ALLOWED_TARGETS; nothing was dialled' },
   ssh_connect_failed: { ends: 'failed', retry: 'maybe', meaning: 'no SSH session could be set up (not resolved, refused, unreachable, timed out, closed)' },

@@ -3,9 +3,7 @@ import type { AgentCommand, BusSubscriber, Unlisten } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
 import { ShellHolder, type ShellFrame, type ShellLink } from '@vmo/shared/shells';
-import type { SshConnectionPool } from '@vmo/worker/src/ssh/connection-pool.ts';
-import { createSshPoolFromEnv } from '@vmo/worker/src/ssh/create-ssh-pool.ts';
-import { openSshShell } from '@vmo/worker/src/ssh/ssh-shell.ts';
+import { createSshPool, openSshShell, type SshConfig, type SshConnectionPool } from '@vmo/ssh';
 import { ShellRelayHolder } from '../gateway/shell-relay-holder.ts';
 
 type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
@@ -25,7 +23,7 @@ const SWEEP_MS = 30_000;
 /**
  * SSH hosts' shells held by THIS API node (SHELL.md §S4–§S7 for `GET /v1/hosts/{id}/shell`): for
  * each host with a session here, a ShellHolder (the agent's session side, @vmo/shared/shells)
- * whose terminals are ssh2 channels on the SSH executor's pool (@vmo/worker ssh-shell.ts), and a
+ * whose terminals are ssh2 channels on a pool like the SSH executor's (@vmo/ssh ssh-shell.ts), and a
  * ShellRelayHolder (the gateway's relay and recording, as for an agent's socket). It listens on
  * the host's `agent:{hostId}` channel exactly as a gateway node listens for its agent, so
  * ShellAttachment, the recording, audit, replay and every client work unchanged, and a reattach
@@ -36,7 +34,7 @@ const SWEEP_MS = 30_000;
  * the API node that answered the opening upgrade because the relay path has no way yet to pick
  * one worker for a new session (a claim, a worker-side bus listener and the recording moved out of
  * services/api): a job for another day. Consequences: this node needs the worker's VMO_SSH_*
- * settings and read access to the identity files (VMO_SSH_KEY_DIRS), and its restart ends its
+ * settings (its own env, ssh-env.ts) and read access to the identity files (VMO_SSH_KEY_DIRS), and its restart ends its
  * host shells (their rows stay open until then; reattaching one then times out).
  */
 export class HostShells {
@@ -46,7 +44,7 @@ export class HostShells {
   private pool: SshConnectionPool | undefined;
   private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly deps: { cp: ControlPlane; bus: BusSubscriber; log: Logger }) {
+  constructor(private readonly deps: { cp: ControlPlane; bus: BusSubscriber; log: Logger; ssh: SshConfig }) {
     this.sweep = setInterval(() => this.dropIdle(), SWEEP_MS);
     this.sweep.unref();
   }
@@ -108,7 +106,7 @@ export class HostShells {
   }
 
   private sshPool(): SshConnectionPool {
-    this.pool ??= createSshPoolFromEnv(process.env, this.deps.cp.database, this.deps.log);
+    this.pool ??= createSshPool(this.deps.ssh, this.deps.cp.database, this.deps.log);
     return this.pool;
   }
 

@@ -1,11 +1,6 @@
 import type { Database } from '@vmo/shared/db';
 import type { Logger } from '@vmo/shared/logger';
-import type { SshConnectionPool } from '../ssh/connection-pool.ts';
-import type { OpenConnection } from '../ssh/open-route.ts';
-import { resolveRoute, UnknownHostError } from '../ssh/resolve-route.ts';
-import { runRemoteCommand } from '../ssh/run-remote-command.ts';
-import type { SshEndpoint, SshRoute } from '../ssh/ssh-endpoint.ts';
-import { SshError } from '../ssh/ssh-error.ts';
+import { resolveRoute, runRemoteCommand, SshError, stillTrusted, UnknownHostError, type SshConnectionPool, type SshRoute } from '@vmo/ssh';
 import type { ExecutionRequest, ExecutionResult, Executor } from './executor.ts';
 import { OutputPump } from './output-pump.ts';
 
@@ -59,14 +54,4 @@ export function sshExecutor({ database, pool, log }: SshExecutorDeps): Executor 
       }
     },
   };
-}
-
-/**
- * A pooled connection is reused only while the key it was verified with is still trusted: if an
- * operator replaced the inventory pins (a legitimate key rotation, or a revocation), connections
- * verified against the old pins are retired and the next job verifies afresh.
- */
-export function stillTrusted(target: SshEndpoint, c: OpenConnection): boolean {
-  if (c.hostKeySource === 'known_hosts') return true;
-  return target.pinnedHostKeys.length === 0 || target.pinnedHostKeys.includes(c.hostKey);
 }

@@ -2,8 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownHostsLine, startSshd, type Sshd } from '@vmo/testkit';
-import { parseAllowedTargets } from '../../src/ssh/allowed-targets.ts';
-import type { ResolveName } from '../../src/ssh/plan-hop.ts';
+import { parseAllowedTargets, type ResolveName } from '@vmo/ssh';
 import { capturedLog } from './captured-log.ts';
 import { SshTestBed } from './ssh-test-bed.ts';
 

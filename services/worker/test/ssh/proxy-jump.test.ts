@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownHostsLine, startSshd, type Sshd } from '@vmo/testkit';
-import type { SshConnectionPool } from '../../src/ssh/connection-pool.ts';
+import type { SshConnectionPool } from '@vmo/ssh';
 import { SshTestBed } from './ssh-test-bed.ts';
 
 describe('ssh executor: ProxyJump through bastions', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownHostsLine, processesMatching, sha256, startSshd, uniqueSleepArg, waitFor, type Sshd } from '@vmo/testkit';
-import type { SshConnectionPool } from '../../src/ssh/connection-pool.ts';
+import type { SshConnectionPool } from '@vmo/ssh';
 import { cancel, SshTestBed } from './ssh-test-bed.ts';
 
 

@@ -14,8 +14,7 @@ import { newId } from '@vmo/shared/ids';
 import { createTestDatabase, createTestPrefix, generateKey, TEST_REDIS_URL, type KeyPair, type TestDatabase } from '@vmo/testkit';
 import type { ExecutionResult, StopRequest } from '../../src/executors/executor.ts';
 import { sshExecutor } from '../../src/executors/ssh.ts';
-import { SshConnectionPool } from '../../src/ssh/connection-pool.ts';
-import { openRoute, type SshSettings } from '../../src/ssh/open-route.ts';
+import { openRoute, SshConnectionPool, type SshSettings } from '@vmo/ssh';
 
 export interface JobRun {
   job: JobRow;

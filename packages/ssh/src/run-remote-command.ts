@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import type { Logger } from '@vmo/shared/logger';
-import type { OutputPump } from '../executors/output-pump.ts';
-import type { StopRequest } from '../executors/executor.ts';
 import type { Lease } from './connection-pool.ts';
 import { LAUNCHER, remoteScript } from './remote-script.ts';
 import { signalRemoteGroup, type RemoteGroup } from './signal-remote-group.ts';
@@ -23,6 +21,20 @@ export interface RemoteCommand {
   where: string;
 }
 
+/**
+ * Where the command's output goes (the worker's OutputPump): stdout and stderr, and the channel to
+ * pause while the output is written out (backpressure).
+ */
+export interface RemoteOutput {
+  write(stream: 1 | 2, data: Buffer): void;
+  attach(source: { pause(): void; resume(): void }): void;
+}
+
+/** What a stop asks (the `reason` of the stop signal: the worker's StopRequest): SIGKILL this long after SIGTERM. */
+interface StopRequest {
+  graceMs: number;
+}
+
 /** Same as local jobs: after the command exits, a background child holding stdout is read this long, then abandoned. */
 const PIPE_LINGER_MS = 1000;
 
@@ -34,7 +46,7 @@ const PIPE_LINGER_MS = 1000;
 /** Tries of a session open that sshd refused as over MaxSessions (about 2.5 s in all). */
 const CHANNEL_OPEN_RETRIES = 12;
 
-export function runRemoteCommand(lease: Lease, cmd: RemoteCommand, pump: OutputPump, stop: AbortSignal, log: Logger): Promise<RemoteExit> {
+export function runRemoteCommand(lease: Lease, cmd: RemoteCommand, pump: RemoteOutput, stop: AbortSignal, log: Logger): Promise<RemoteExit> {
   const client = lease.connection.client;
   const nonce = `vmo-${randomBytes(12).toString('hex')}`;
   return new Promise<RemoteExit>((resolve) => {

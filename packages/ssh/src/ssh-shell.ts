@@ -2,7 +2,7 @@ import type { ClientChannel } from 'ssh2';
 import type { Database } from '@vmo/shared/db';
 import type { Logger } from '@vmo/shared/logger';
 import type { ShellProcess } from '@vmo/shared/shells';
-import { stillTrusted } from '../executors/ssh.ts';
+import { stillTrusted } from './still-trusted.ts';
 import type { Lease, SshConnectionPool } from './connection-pool.ts';
 import { resolveRoute } from './resolve-route.ts';
 
