@@ -178,7 +178,22 @@ export function registerWorkspaces(program: Command): void {
     .description(
       'Workspaces: a machine made from a template (vmo templates), running a vmo agent, so jobs (vmo run --on agent:NAME, or {"type":"workspace"}) and shells (vmo shell workspace:NAME) work on it. Stopped by its TTL and idle timeout, started by its autostart schedule or a booked session. Every action is an operation: vmo follows it to its end by default (its log, then exit 0 when it succeeded, 1 when it failed or was canceled); --no-wait returns at once. A workspace is named by its id (wks_…) or, for your own, its name.',
     )
-    .addHelpText('after', '\nExamples:\n  vmo workspaces create my-box --template dev --ttl 4h\n  vmo workspaces ls\n  vmo workspaces stop my-box\n  vmo workspaces rm my-box');
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vmo workspaces create my-box --template dev --ttl 4h
+  vmo workspaces ls
+  vmo workspaces stop my-box
+  vmo workspaces rm my-box
+
+Exit status of an action (create, start, stop, restart, rebuild, rm, snapshot, restore):
+  0        its operation succeeded (with --no-wait: it was accepted)
+  1        its operation failed or was canceled (its error on stderr)
+  75       Ctrl-C stopped following: the operation goes on (vmo operations logs -f ID)
+  70       vmo failed: the API refused (409 workspace_busy, invalid_transition; 404) or could not be reached
+  2        bad usage`,
+    );
 
   withListOutput(
     workspaces
