@@ -6,10 +6,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '@vmo/shared/ids';
 import { existsSync } from 'node:fs';
-import { cancelOperation, deleteSnapshot, listSnapshots, type WorkspaceProvider } from '@vmo/shared/workspaces';
+import { cancelOperation, deleteSnapshot, listSnapshots, readOperationLogs, type WorkspaceProvider } from '@vmo/shared/workspaces';
 import { waitFor } from '@vmo/testkit';
 import { startWorkspaceEngine, type WorkspaceEngine, type WorkspaceEngineOptions } from '../../src/workspaces/engine/index.ts';
-import { fakeProvider } from '../../src/workspaces/providers/fake.ts';
+import { fakeEnvironments, fakeProvider } from '../../src/workspaces/providers/fake.ts';
 import { fakeWorkspace, openEngineFixture, opReaches, requestOp, type EngineFixture, type TestWorkspace } from './engine-fixture.ts';
 
 let f: EngineFixture;
@@ -132,5 +132,24 @@ describe('deleting snapshots deletes their data', () => {
     expect((await opReaches(f, del, ['succeeded', 'failed', 'canceled'])).status).toBe('succeeded');
     expect(existsSync(file)).toBe(false);
     expect((await f.cp.database.sql`select 1 from workspace_snapshots where id = ${snapId}`).length).toBe(0);
+  });
+});
+
+describe('a create from a snapshot', () => {
+  it('converges stopped, restores the snapshot, then runs', async () => {
+    const { ws: source, snapId } = await stoppedWithSnapshotRow();
+    const op = await requestOp(f, source.id, 'snapshot', { snapshotId: snapId });
+    engine();
+    expect((await opReaches(f, op, ['succeeded', 'failed', 'canceled'])).status).toBe('succeeded');
+    await stopEngines();
+
+    const ws = await fakeWorkspace(f);
+    await f.cp.database.sql`update workspace_operations set input = ${JSON.stringify({ snapshotId: snapId })}::jsonb where id = ${ws.opId}`;
+    engine();
+    expect((await opReaches(f, ws.opId, ['succeeded', 'failed', 'canceled'])).status).toBe('succeeded');
+    const lines = (await readOperationLogs(f.cp, ws.opId)).map((l) => l.line);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^create: restoring snapshot /), `fake: snapshot ${snapId} restored`]));
+    const envs = await fakeEnvironments(ws.config, ws.id);
+    expect(envs.map((e) => e.status)).toEqual(['running']);
   });
 });

@@ -41,6 +41,10 @@ export async function claimOperation(cp: ControlPlane, workerId: string, takeove
       where (op.status = 'pending'
          or (op.status in ('running', 'canceling') and (op.claimed_by is null or op.progress_at < clock_timestamp() - ${ms(takeoverMs)}::interval)))
         and (w.provider_state->>'host' is null or w.provider_state->>'host' = ${hostId})
+        -- a create from a snapshot runs where the snapshot's data is (its workspace's host)
+        and (op.type <> 'create' or op.input->>'snapshotId' is null or not exists (
+          select 1 from workspace_snapshots s join workspaces sw on sw.id = s.workspace_id
+          where s.id = op.input->>'snapshotId' and sw.provider_state->>'host' <> ${hostId}))
       order by op.created_at, op.id
       limit 1
       for update of op skip locked

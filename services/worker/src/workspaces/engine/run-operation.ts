@@ -47,6 +47,8 @@ interface Step {
   version: number;
   /** Record this version as the workspace's once the step is under way (rebuild). */
   adoptVersion?: boolean;
+  /** Before this step: restore this snapshot (a create from a snapshot: stopped → restore → running). */
+  restoreFrom?: string;
 }
 
 /**
@@ -174,8 +176,13 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
 
   const built = ws.template_version;
   const target = op.templateVersion ?? (op.type === 'rebuild' ? ws.current_version : built);
-  const plan: Step[] =
-    op.type === 'create' || op.type === 'start'
+  const fromSnapshot = op.type === 'create' && typeof op.input.snapshotId === 'string' ? op.input.snapshotId : undefined;
+  const plan: Step[] = fromSnapshot
+    ? [
+        { desired: 'stopped', version: target, adoptVersion: target !== built },
+        { desired: 'running', version: target, restoreFrom: fromSnapshot },
+      ]
+    : op.type === 'create' || op.type === 'start'
       ? [{ desired: 'running', version: target, adoptVersion: target !== built }]
       : op.type === 'stop'
         ? [{ desired: 'stopped', version: built }]
@@ -212,6 +219,19 @@ async function execute(deps: EngineDeps, op: ClaimedOperation, run: OperationRun
     const version = await versionOf(step.version);
     const provider = await providerHere(version);
     if (provider.hostBound && state) state = { ...state, host: deps.hostId };
+    if (step.restoreFrom) {
+      // Into this new, stopped workspace: the snapshot of another (claimOperation took this op only on the snapshot's host).
+      const [snap] = await cp.database.sql<{ name: string; status: string; provider_ref: Record<string, unknown> | null }[]>`
+        select name, status, provider_ref from workspace_snapshots where id = ${step.restoreFrom}`;
+      if (!snap || snap.status !== 'ready' || !snap.provider_ref) throw new OperationError('invalid_transition', `snapshot ${step.restoreFrom} is ${snap?.status ?? 'gone'}, not ready`);
+      if (!provider.restore) throw new OperationError('snapshot_unsupported', `the ${version.provider} provider cannot restore snapshots`);
+      run.log(`create: restoring snapshot ${snap.name}`);
+      state = stateToStore(await call(provider.restore(ctxFor(version), { id: step.restoreFrom, ref: snap.provider_ref })), provider.hostBound ? deps.hostId : undefined);
+      if (!(await storeProviderState(cp, op.id, ws.id, deps.workerId, state))) {
+        run.abort('lost');
+        throw new Error('the operation is no longer this worker’s');
+      }
+    }
     let agent: ProviderContext['agent'];
     if (step.desired === 'running' && ws.agent_id) {
       // A new token at each start: whatever an earlier machine held is refused from now on.
