@@ -155,8 +155,9 @@ export async function deleteSnapshot(cp: ControlPlane, workspaceId: string, snap
  *
  * Into a NEW workspace is not offered yet: createWorkspace (workspace-service.ts) inserts the
  * workspace with a plain `create` operation, and the new workspace would have to be built FROM
- * the snapshot (a create whose input names it, which the engine honours) rather than restored
- * after a create, since restore needs a stopped workspace and create leaves it running.
+ * the snapshot rather than restored after a create, since restore needs a stopped workspace and
+ * create leaves it running. The engine already honours it: a `create` with input {snapshotId}
+ * converges stopped, restores, then runs (run-operation.ts); createWorkspace must pass it.
  */
 export async function restoreSnapshot(cp: ControlPlane, workspaceId: string, snapshotId: string, actor: SnapshotActor): Promise<RequestedOperation> {
   const snapshot = await getSnapshot(cp, workspaceId, snapshotId);
