@@ -21,3 +21,4 @@ export * from './sim-agents.ts';
 export * from './request-ledger.ts';
 export * from './audit-check.ts';
 export * from './make-project.ts';
+export * from './netns-test-env.ts';

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor, type ApiClient } from '@vmo/testkit';
 // The netns tests' own clean-up (namespaces, veths, cgroups by the test's prefix, then the temp dir).
-import { cleanUpNetnsTest, netnsesWithPrefix, testPrefix } from '../../worker/test/workspaces/netns-test-env.ts';
+import { cleanUpNetnsTest, netnsesWithPrefix, netnsTestPrefix } from '@vmo/testkit';
 
 /**
  * The README's "Workspaces" walkthrough, step by step, on the real system (API and worker
@@ -26,7 +26,7 @@ const COST_PER_HOUR = 0.12;
 const VMO_BIN = fileURLToPath(new URL('../../../packages/cli/bin/vmo.js', import.meta.url));
 
 describe('the README workspaces walkthrough (real system, netns provider)', () => {
-  const prefix = testPrefix();
+  const prefix = netnsTestPrefix();
   let tmp: string | undefined;
   let system: TestSystem;
   let alice: ApiClient;

@@ -8,7 +8,7 @@ import { createNetnsProvider, urlFromNamespace } from '../../src/workspaces/prov
 import type { NetnsOptions } from '../../src/workspaces/providers/netns/options.ts';
 import * as netnsSubject from './netns-subject.ts';
 import { providerContract } from './provider-contract.ts';
-import { cgroupDirs, cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, processGroupMembers, testPrefix } from './netns-test-env.ts';
+import { cgroupDirs, cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, processGroupMembers, netnsTestPrefix } from '@vmo/testkit';
 
 /**
  * The netns provider for real (root, iproute2, bubblewrap): a workspace's agent, sandboxed in its
@@ -18,7 +18,7 @@ import { cgroupDirs, cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, proce
  * and is taken down in afterAll whatever happened.
  */
 describe('netns provider (real namespaces, bubblewrap and control plane)', () => {
-  const prefix = testPrefix();
+  const prefix = netnsTestPrefix();
   let tmp: string | undefined;
   let system: TestSystem;
   let options: NetnsOptions;

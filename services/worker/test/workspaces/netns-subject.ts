@@ -18,11 +18,11 @@ import type { WorkspaceProvider } from '@vmo/shared/workspaces';
 import { netnsNames } from '../../src/workspaces/providers/netns/names.ts';
 import { createNetnsProvider } from '../../src/workspaces/providers/netns/netns-provider.ts';
 import type { NetnsOptions } from '../../src/workspaces/providers/netns/options.ts';
-import { testPrefix } from './netns-test-env.ts';
+import { netnsTestPrefix } from '@vmo/testkit';
 import type { MakeContractContext } from './provider-contract.ts';
 
 process.env.NETNS_CONTRACT_TMP ??= mkdtempSync('/tmp/vmo-netns-');
-process.env.NETNS_CONTRACT_PREFIX ??= testPrefix();
+process.env.NETNS_CONTRACT_PREFIX ??= netnsTestPrefix();
 export const TMP = process.env.NETNS_CONTRACT_TMP;
 export const PREFIX = process.env.NETNS_CONTRACT_PREFIX;
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem, waitFor, type ApiClient } from '@vmo/testkit';
-import { cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, testPrefix } from './netns-test-env.ts';
+import { cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, netnsTestPrefix } from '@vmo/testkit';
 
 /**
  * Issue 18's must-hold, as a new user does it, on the real system (API, worker with its operation
@@ -12,7 +12,7 @@ import { cleanUpNetnsTest, linksWithPrefix, netnsesWithPrefix, testPrefix } from
  * leaves no process, namespace or veth (and the directory); delete removes the directory.
  */
 describe('a netns workspace through the API (real system and namespaces)', () => {
-  const prefix = testPrefix();
+  const prefix = netnsTestPrefix();
   let tmp: string | undefined;
   let system: TestSystem;
   let olga: ApiClient;

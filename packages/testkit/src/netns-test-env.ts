@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:f
  * test left it in (afterAll, even after a failure): every process in its namespaces, the
  * namespaces, any veth left on the host, then the temp directory. Never anything without the prefix.
  */
-export function testPrefix(): string {
+export function netnsTestPrefix(): string {
   // 1 letter + 3 base-36 characters: unique per file run, and short enough for interface names.
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return `t${[...randomBytes(3)].map((b) => alphabet[b % 36]).join('')}`;
