@@ -224,8 +224,12 @@ export class VmoClient {
     list: (workspace: string) => this.body(api.listSnapshots, { params: { id: workspace } }),
     get: (workspace: string, snapshot: string) => this.body(api.getSnapshot, { params: { id: workspace, sid: snapshot } }),
     delete: async (workspace: string, snapshot: string): Promise<void> => void (await send(this.http, api.deleteSnapshot, { params: { id: workspace, sid: snapshot } })),
-    /** 202: a `restore` operation into this (stopped) workspace; start it once that has succeeded. */
-    restore: (workspace: string, snapshot: string) => this.body(api.restoreSnapshot, { params: { id: workspace, sid: snapshot }, body: {} }),
+    /**
+     * 202: a `restore` operation into this (stopped) workspace (start it once that has succeeded); or,
+     * with `into: {name}`, a new workspace built from the snapshot, with its create operation.
+     */
+    restore: (workspace: string, snapshot: string, into: 'this' | { name: string } = 'this') =>
+      this.body(api.restoreSnapshot, { params: { id: workspace, sid: snapshot }, body: { into } }),
   };
 
   readonly usage = {

@@ -133,10 +133,27 @@ describe('the snapshots API (in-process)', () => {
     expect(failed.body.error.code).toBe('invalid_transition');
 
     const before = await state();
-    const bad = await restore(ws.box, first.id, { into: { name: 'copy' } });
-    expect(bad.status).toBe(400);
-    expect(bad.body.error.details.field).toBe('into');
+    for (const into of [{ name: 'Not A Name' }, { name: 'copy', extra: 1 }, 'that', 7]) {
+      const bad = await restore(ws.box, first.id, { into });
+      expect(bad.status, JSON.stringify(into)).toBe(400);
+      expect(bad.body.error.details.field).toMatch(/^into/);
+    }
+    expect((await restore(ws.box, second.body.snapshot.id, { into: { name: 'copy' } })).body.error.code).toBe('invalid_transition'); // a failed snapshot
+    expect((await restore(ws.box, first.id, { into: { name: 'live' } })).body.error.code).toBe('workspace_exists');
     expect(await state()).toEqual(before);
+
+    // Into a new workspace: alice's, from the same template, whose create operation carries the snapshot.
+    const copy = await restore(ws.box, first.id, { into: { name: 'copy' } });
+    expect(copy.status, JSON.stringify(copy.body)).toBe(202);
+    expect(copy.body.workspace).toMatchObject({ name: 'copy', ownerName: 'alice', status: 'pending' });
+    expect(copy.body.operation).toMatchObject({ workspaceId: copy.body.workspace.id, type: 'create', status: 'pending' });
+    expect(copy.headers.get('location')).toBe(`/v1/workspaces/${copy.body.workspace.id}`);
+    const [created] = await sql`select input from workspace_operations where id = ${copy.body.operation.id}`;
+    expect(created!.input).toEqual({ snapshotId: first.id });
+    // While that create is pending the snapshot cannot be deleted from its own workspace either.
+    const held = await call(deleteSnapshot, 'DELETE', `/v1/workspaces/${ws.box}/snapshots/${first.id}`);
+    expect(held.body.error.code).toBe('workspace_busy');
+    await finish(copy.body.operation.id, 'succeeded');
 
     const res = await restore(ws.box, first.id); // no body: into this workspace
     expect(res.status, JSON.stringify(res.body)).toBe(202);

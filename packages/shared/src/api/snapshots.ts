@@ -3,7 +3,8 @@ import { SNAPSHOT_STATUSES } from '../domain/workspace.ts';
 import { storableString } from '../errors/storable-text.ts';
 import { AUTHENTICATED, errorResponses } from './errors.ts';
 import { defineRoute, json } from './route.ts';
-import { OperationRef, WorkspaceOperationAccepted, WorkspaceRefParams } from './workspaces.ts';
+import { OperationRef, Workspace, WorkspaceRefParams } from './workspaces.ts';
+import { WorkspaceName } from '../workspaces/workspace-input.ts';
 
 const when = (what: string) => z.iso.datetime({ offset: true }).meta({ description: what });
 
@@ -33,9 +34,19 @@ const SnapshotName = z
 export const CreateSnapshotInput = z.object({ name: SnapshotName }).strict();
 export const RestoreSnapshotInput = z
   .object({
-    into: z.literal('this').default('this').meta({ description: '`this` (the default): this workspace, which must be stopped. Into a new workspace is not offered yet' }),
+    into: z
+      .union([z.literal('this'), z.object({ name: WorkspaceName }).strict()], { error: 'must be "this" or {"name": <a new workspace name>}' })
+      .default('this')
+      .meta({
+        description:
+          '`this` (the default): this workspace, which must be stopped. `{"name": …}`: a new workspace of yours with that name, from the same template (its current version), params, labels, TTL and idle timeout, built from the snapshot (its create operation restores it before it starts)',
+      }),
   })
   .strict();
+
+const RestoreAccepted = z
+  .object({ operation: OperationRef, workspace: Workspace.optional().meta({ description: 'Into a new workspace: that workspace' }) })
+  .meta({ id: 'RestoreAccepted' });
 
 export const SnapshotParams = WorkspaceRefParams.extend({ sid: storableString().meta({ description: 'The snapshot id (`snp_…`)', example: 'snp_0123456789abcdefghij' }) });
 
@@ -95,11 +106,11 @@ export const restoreSnapshot = defineRoute({
   path: '/v1/workspaces/{id}/snapshots/{sid}/restore',
   operationId: 'restoreSnapshot',
   tags: ['workspaces'],
-  summary: 'Restore a snapshot into its workspace',
+  summary: 'Restore a snapshot into its workspace or a new one',
   description: `202 with a \`restore\` operation. The workspace must be stopped (409 \`invalid_transition\` while it runs, \`workspace_busy\` while an operation is active) and the snapshot \`ready\` (409 \`invalid_transition\` otherwise); start the workspace when the operation has succeeded. ${SUPPORT} ${ACCESS}`,
   request: { params: SnapshotParams, body: { required: false, content: json(RestoreSnapshotInput.meta({ id: 'RestoreInput' })) } },
   responses: {
-    202: { description: 'Accepted: the restore operation', content: json(WorkspaceOperationAccepted) },
-    ...errorResponses({ ...NOT_FOUND, 400: ['validation_failed', 'invalid_json'], 409: ['snapshot_unsupported', 'invalid_transition', 'workspace_busy'] }),
+    202: { description: 'Accepted: the restore operation, or (into a new workspace) the new workspace and its create operation', content: json(RestoreAccepted) },
+    ...errorResponses({ ...NOT_FOUND, 400: ['validation_failed', 'invalid_json', 'invalid_param'], 409: ['snapshot_unsupported', 'invalid_transition', 'workspace_busy', 'workspace_exists'] }),
   },
 });

@@ -4,6 +4,8 @@ import { newId } from '../domain/ids.ts';
 import type { ProviderKind, SnapshotStatus } from '../domain/workspace.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { requestOperation, type RequestedOperation } from './request-operation.ts';
+import { createWorkspace, type WorkspaceActor } from './workspace-service.ts';
+import { CreateWorkspaceInput } from './workspace-input.ts';
 
 /**
  * Snapshots of a workspace (issue 18: POST/GET/DELETE /v1/workspaces/{id}/snapshots, …/restore).
@@ -138,7 +140,7 @@ export async function deleteSnapshot(cp: ControlPlane, workspaceId: string, snap
     await tx`select id from workspaces where id = ${workspaceId} for update`;
     const [op] = await tx<{ id: string; type: string }[]>`
       select id, type from workspace_operations
-      where workspace_id = ${workspaceId} and input->>'snapshotId' = ${snapshotId} and status in ('pending', 'running', 'canceling') limit 1`;
+      where input->>'snapshotId' = ${snapshotId} and status in ('pending', 'running', 'canceling') limit 1`; // any workspace's: a new one may be built from it
     if (op) throw new AppError(409, 'workspace_busy', `the snapshot is in use by the ${op.type} operation ${op.id}: wait for it to end, or cancel it with POST /v1/operations/${op.id}/cancel`);
     // The name is freed (ids are unique, names per workspace): a new snapshot may take it at once.
     const marked = await tx`
@@ -152,12 +154,6 @@ export async function deleteSnapshot(cp: ControlPlane, workspaceId: string, snap
  * POST …/snapshots/{sid}/restore into this workspace: a `restore` operation (input {snapshotId}),
  * which requestOperation allows only on a stopped workspace (else 409 invalid_transition or
  * workspace_busy). The snapshot must be `ready` (409 invalid_transition otherwise).
- *
- * Into a NEW workspace is not offered yet: createWorkspace (workspace-service.ts) inserts the
- * workspace with a plain `create` operation, and the new workspace would have to be built FROM
- * the snapshot rather than restored after a create, since restore needs a stopped workspace and
- * create leaves it running. The engine already honours it: a `create` with input {snapshotId}
- * converges stopped, restores, then runs (run-operation.ts); createWorkspace must pass it.
  */
 export async function restoreSnapshot(cp: ControlPlane, workspaceId: string, snapshotId: string, actor: SnapshotActor): Promise<RequestedOperation> {
   const snapshot = await getSnapshot(cp, workspaceId, snapshotId);
@@ -167,4 +163,32 @@ export async function restoreSnapshot(cp: ControlPlane, workspaceId: string, sna
     throw new AppError(409, 'invalid_transition', `the snapshot is ${snapshot.status}: only a ready snapshot can be restored${snapshot.status === 'pending' ? ` (its operation ${snapshot.operationId} has not finished)` : ''}`);
   }
   return requestOperation(cp, { workspaceId, type: 'restore', reason: 'user', actor: { userId: actor.userId, name: actor.name }, input: { snapshotId } });
+}
+
+/**
+ * POST …/snapshots/{sid}/restore into a NEW workspace `{name}`: the caller's, from the source's
+ * template (its current version), params, labels, TTL and idle timeout, whose `create` operation
+ * carries {snapshotId}: the engine converges it stopped, restores the snapshot, then runs it (and
+ * claims it only on the host holding the snapshot's data). Not a create then a restore: restore
+ * needs a stopped workspace and a create leaves it running. The snapshot must be `ready`.
+ */
+export async function restoreSnapshotIntoNew(cp: ControlPlane, workspaceId: string, snapshotId: string, name: string, actor: WorkspaceActor) {
+  const snapshot = await getSnapshot(cp, workspaceId, snapshotId);
+  const kind = await providerOf(cp, workspaceId);
+  if (!SNAPSHOT_SUPPORT[kind]) throw unsupported(kind);
+  if (snapshot.status !== 'ready') {
+    throw new AppError(409, 'invalid_transition', `the snapshot is ${snapshot.status}: only a ready snapshot can be restored${snapshot.status === 'pending' ? ` (its operation ${snapshot.operationId} has not finished)` : ''}`);
+  }
+  const [source] = await cp.database.sql<{ template_id: string; params: Record<string, string>; labels: Record<string, string>; ttl_ms: string | null; idle_timeout_ms: string | null }[]>`
+    select template_id, params, labels, ttl_ms, idle_timeout_ms from workspaces where id = ${workspaceId}`;
+  if (!source) throw notFound('workspace', workspaceId);
+  const input = CreateWorkspaceInput.parse({
+    name,
+    template: source.template_id,
+    params: source.params ?? {},
+    labels: source.labels ?? {},
+    ttlMs: source.ttl_ms === null ? null : Number(source.ttl_ms),
+    idleTimeoutMs: source.idle_timeout_ms === null ? null : Number(source.idle_timeout_ms),
+  });
+  return createWorkspace(cp, input, actor, { fromSnapshotId: snapshotId });
 }

@@ -86,7 +86,13 @@ async function dbNow(sql: Sql): Promise<Date> {
  * pending for the engine. LOUD: all three or none: a workspace without its agent or its operation
  * would never start, and nothing else creates them.
  */
-export async function createWorkspace(cp: ControlPlane, input: CreateWorkspaceInput, actor: WorkspaceActor): Promise<{ workspace: WorkspaceView; operation: RequestedOperation }> {
+export async function createWorkspace(
+  cp: ControlPlane,
+  input: CreateWorkspaceInput,
+  actor: WorkspaceActor,
+  /** Built from this snapshot (POST …/snapshots/{sid}/restore into a new workspace): its create operation restores it before it starts. */
+  opts: { fromSnapshotId?: string } = {},
+): Promise<{ workspace: WorkspaceView; operation: RequestedOperation }> {
   const sql = cp.database.sql;
   let template;
   try {
@@ -119,7 +125,8 @@ export async function createWorkspace(cp: ControlPlane, input: CreateWorkspaceIn
       // The columns requestOperation writes; a first operation needs no transition check.
       const [op] = await tx<RequestedOperation[]>`
         insert into workspace_operations (id, workspace_id, type, reason, actor_id, actor_name, input, template_version)
-        values (${newId('wop')}, ${id}, 'create', 'user', ${actor.userId}, ${actor.name}, '{}'::jsonb, ${template.currentVersion})
+        values (${newId('wop')}, ${id}, 'create', 'user', ${actor.userId}, ${actor.name},
+                ${JSON.stringify(opts.fromSnapshotId ? { snapshotId: opts.fromSnapshotId } : {})}::jsonb, ${template.currentVersion})
         returning id, workspace_id as "workspaceId", type, status, reason, created_at as "createdAt"`;
       return op!;
     });

@@ -49,7 +49,12 @@ export function snapshotRoutes(cp: ControlPlane) {
   openapiRoute(app, restoreSnapshot, async (c, input) => {
     const { id, sid } = input.params();
     const ws = await visible(c, id);
-    await input.body(); // `into` is `this` (the only choice yet): read to refuse anything else with a 400
+    const { into } = await input.body();
+    if (into !== 'this') {
+      const created = await workspaces.restoreSnapshotIntoNew(cp, ws, snapshotId(sid), into.name, actor(c));
+      c.header('Location', `/v1/workspaces/${created.workspace.id}`);
+      return c.json(created, 202);
+    }
     const operation = await workspaces.restoreSnapshot(cp, ws, snapshotId(sid), actor(c));
     c.header('Location', `/v1/operations/${operation.id}`);
     return c.json({ operation }, 202);
