@@ -122,6 +122,10 @@ describe('vmo templates, workspaces, operations, usage (real stack, fake provide
     const nope = await vmo(['workspaces', 'restore', 'box', 'nothing']);
     expect(nope.code).toBe(70);
     expect(nope.stderr.toString()).toContain('box has no snapshot "nothing"');
+    // Into a new workspace: built from the snapshot (its create restores it, then runs it), then removed.
+    expect(ok(await vmo(['workspaces', 'restore', 'box', 'before', '--into', 'box-copy']))).toMatch(/box-copy: create succeeded\n$/);
+    expect(json(await vmo(['workspaces', 'show', 'box-copy', '--json']))).toMatchObject({ name: 'box-copy', status: 'running' });
+    ok(await vmo(['workspaces', 'rm', 'box-copy']));
 
     // --no-wait: at once, with the operation; operations logs -f follows it to its end.
     const started = json(await vmo(['workspaces', 'start', 'box', '--no-wait', '--json']));

@@ -349,15 +349,23 @@ Exit status of an action (create, start, stop, restart, rebuild, rm, snapshot, r
   withWait(
     workspaces
       .command('restore')
-      .summary('restore a snapshot into its (stopped) workspace')
-      .description('Put a ready snapshot back into its stopped workspace: a restore operation, followed unless --no-wait. Start the workspace afterwards.')
+      .summary('restore a snapshot into its (stopped) workspace, or into a new one')
+      .description(
+        'Put a ready snapshot back into its stopped workspace: a restore operation, followed unless --no-wait. Start the workspace afterwards. With --into NAME: a new workspace of yours, from the same template, params and labels, built from the snapshot and started.',
+      )
       .argument('<workspace>', 'a name (yours) or an id (wks_…)')
-      .argument('<snapshot>', 'a snapshot name or id (snp_…)'),
+      .argument('<snapshot>', 'a snapshot name or id (snp_…)')
+      .option('--into <name>', 'a new workspace built from the snapshot, instead of this one'),
   )
-    .addHelpText('after', '\nExamples:\n  vmo workspaces restore my-box before-upgrade && vmo workspaces start my-box')
-    .action(async (ref: string, snap: string, opts: WaitOptions, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  vmo workspaces restore my-box before-upgrade && vmo workspaces start my-box\n  vmo workspaces restore my-box before-upgrade --into my-box-copy')
+    .action(async (ref: string, snap: string, opts: WaitOptions & { into?: string }, command: Command) => {
       const { client } = await connect(command);
       const snapshot = await resolveSnapshot(client, ref, snap);
+      if (opts.into !== undefined) {
+        const { workspace, operation } = await client.snapshots.restore(ref, snapshot.id, { name: opts.into });
+        await finish(client, opts.into, operation, opts, { workspace });
+        return;
+      }
       const { operation } = await client.snapshots.restore(ref, snapshot.id);
       await finish(client, ref, operation, opts);
     });
