@@ -1,7 +1,7 @@
 /**
  * Issue 18, who may run on a workspace's agent (real system: API process, Postgres, Redis; no
  * worker: the workspaces stay pending, their agents offline, the jobs queued, which is all this
- * needs). A workspace's agent carries the reserved labels only (workspace=<id>,
+ * needs). A workspace's agent carries the reserved labels only (workspace=<name>, workspace-id=<id>,
  * workspace-owner=<owner>), never the user's labels, which nobody else may set on an agent; and it
  * is its owner's and the admins': to anyone else, whatever their policies, it does not exist (the
  * 422 of an unknown agent, out of selector runs, previews and listings).
@@ -20,7 +20,7 @@ describe('a workspace agent is its owner\'s (real system)', () => {
   let aliceId: string;
   let bobId: string;
   /** Alice's and Bob's workspaces, both named `dev`. */
-  let wsA: { id: string; agent: { id: string; name: string } };
+  let wsA: { id: string; name: string; agent: { id: string; name: string } };
   let wsB: { id: string; agent: { id: string; name: string } };
 
   const token = async (user: string): Promise<string> => {
@@ -69,30 +69,30 @@ describe('a workspace agent is its owner\'s (real system)', () => {
   it("the user's labels stay on the workspace; its agent has the reserved ones only, and keeps them", async () => {
     expect((await alice.request('GET', `/v1/workspaces/${wsA.id}`)).body.labels).toEqual({ env: 'prod', role: 'web' });
     const [row] = await sql`select labels from agents where id = ${wsA.agent.id}`;
-    expect(row!.labels).toEqual({ workspace: wsA.id, 'workspace-owner': aliceId });
+    expect(row!.labels).toEqual({ workspace: wsA.name, 'workspace-id': wsA.id, 'workspace-owner': aliceId });
     // A PATCH of the workspace's labels does not reach the agent either.
     expect((await alice.request('PATCH', `/v1/workspaces/${wsA.id}`, { labels: { env: 'staging' } })).status).toBe(200);
-    expect((await sql`select labels from agents where id = ${wsA.agent.id}`)[0]!.labels).toEqual({ workspace: wsA.id, 'workspace-owner': aliceId });
+    expect((await sql`select labels from agents where id = ${wsA.agent.id}`)[0]!.labels).toEqual({ workspace: wsA.name, 'workspace-id': wsA.id, 'workspace-owner': aliceId });
     // An admin's PATCH of the agent's labels replaces the rest, never the reserved ones.
     const patched = await admin.request('PATCH', `/v1/agents/${wsA.agent.id}`, { labels: { note: 'x' } });
     expect(patched.status, patched.text).toBe(200);
-    expect((await sql`select labels from agents where id = ${wsA.agent.id}`)[0]!.labels).toEqual({ note: 'x', workspace: wsA.id, 'workspace-owner': aliceId });
+    expect((await sql`select labels from agents where id = ${wsA.agent.id}`)[0]!.labels).toEqual({ note: 'x', workspace: wsA.name, 'workspace-id': wsA.id, 'workspace-owner': aliceId });
     expect((await admin.request('PATCH', `/v1/agents/${wsA.agent.id}`, { labels: {} })).status).toBe(200);
     // An admin's selector on the user's labels finds no workspace agent.
     expectError(await admin.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'env=prod' } }), 422, 'no_targets');
   });
 
   it('nobody sets the reserved keys on an agent: POST/PATCH /v1/agents and enrolment tokens are 400 naming the field; an agent\'s report loses them', async () => {
-    for (const key of ['workspace', 'workspace-owner']) {
+    for (const key of ['workspace', 'workspace-id', 'workspace-owner']) {
       expectError(await admin.request('POST', '/v1/agents', { name: `fake-${key}`, labels: { [key]: wsA.id } }), 400, 'validation_failed', `labels.${key}`);
       expectError(await admin.request('PATCH', `/v1/agents/${wsA.agent.id}`, { labels: { [key]: bobId } }), 400, 'validation_failed', `labels.${key}`);
       const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
       expectError(await admin.request('POST', '/v1/enrolment-tokens', { labels: { [key]: aliceId }, expiresAt }), 400, 'validation_failed', `labels.${key}`);
     }
     expect((await sql`select count(*)::int as n from agents where name like 'fake-%'`)[0]!.n).toBe(0);
-    expect((await sql`select labels from agents where id = ${wsA.agent.id}`)[0]!.labels).toEqual({ workspace: wsA.id, 'workspace-owner': aliceId });
+    expect((await sql`select labels from agents where id = ${wsA.agent.id}`)[0]!.labels).toEqual({ workspace: wsA.name, 'workspace-id': wsA.id, 'workspace-owner': aliceId });
     // What an agent reports (hello) is stored without them (gateway/agent-session.ts).
-    expect(withoutReservedLabels({ workspace: wsA.id, 'workspace-owner': bobId, team: 'a' })).toEqual({ team: 'a' });
+    expect(withoutReservedLabels({ workspace: wsA.name, 'workspace-id': wsA.id, 'workspace-owner': bobId, team: 'a' })).toEqual({ team: 'a' });
   });
 
   it("another user, even with a run policy on every agent, gets the 422 of an agent that does not exist, byte for byte", async () => {
@@ -112,7 +112,7 @@ describe('a workspace agent is its owner\'s (real system)', () => {
   });
 
   it("another user's selector runs, previews and listings leave it out; their own workspace's agent is in", async () => {
-    for (const selector of ['workspace', '', `workspace=${wsA.id}`, `workspace-owner=${aliceId}`]) {
+    for (const selector of ['workspace', '', `workspace=${wsA.name}`, `workspace-id=${wsA.id}`, `workspace-owner=${aliceId}`]) {
       const preview = await bob.request('GET', `/v1/targets?selector=${encodeURIComponent(selector)}&kinds=agent`);
       expect(preview.status, preview.text).toBe(200);
       expect((preview.body.items as { id: string }[]).map((t) => t.id), selector).not.toContain(wsA.agent.id);
@@ -120,7 +120,11 @@ describe('a workspace agent is its owner\'s (real system)', () => {
     const run = await bob.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'workspace', kinds: ['agent'] } });
     expect(run.status, run.text).toBe(201);
     expect(await runTargets(run.body.id)).toEqual([wsB.agent.id]);
-    expectError(await bob.request('POST', '/v1/runs', { command: 'true', targets: { selector: `workspace=${wsA.id}` } }), 422, 'no_targets');
+    expectError(await bob.request('POST', '/v1/runs', { command: 'true', targets: { selector: `workspace-id=${wsA.id}` } }), 422, 'no_targets');
+    // Both are named dev: bob's `workspace=dev` is his own only.
+    const byName = await bob.request('POST', '/v1/runs', { command: 'true', targets: { selector: `workspace=${wsA.name}` } });
+    expect(byName.status, byName.text).toBe(201);
+    expect(await runTargets(byName.body.id)).toEqual([wsB.agent.id]);
 
     const listing = await bob.request('GET', '/v1/agents?limit=100');
     expect(listing.status, listing.text).toBe(200);

@@ -186,7 +186,7 @@ describe('the workspaces API (real system)', () => {
       expect(ws.agent.name).toBe(`ws-olga-box-${ws.id.slice(-6)}`);
       const [agent] = await sql`select name, labels, revoked_at from agents where id = ${ws.agent.id}`;
       // The reserved labels only: the user's own stay on the workspace (workspace-access.e2e.test.ts).
-      expect(agent).toMatchObject({ name: ws.agent.name, labels: { workspace: ws.id, 'workspace-owner': olgaId }, revoked_at: null });
+      expect(agent).toMatchObject({ name: ws.agent.name, labels: { workspace: 'olga-box', 'workspace-id': ws.id, 'workspace-owner': olgaId }, revoked_at: null });
       const [op] = await sql`select template_version, actor_id, actor_name from workspace_operations where id = ${createOp}`;
       expect(op).toMatchObject({ template_version: 3, actor_id: olgaId, actor_name: 'olga' });
       // By name too, for its owner.
@@ -319,7 +319,7 @@ describe('the workspaces API (real system)', () => {
       expect(res.body.autostart.nextAt).not.toBeNull();
       expect(res.body.agent.name).toBe(`ws-olga-main-${ws.id.slice(-6)}`);
       const [agent] = await sql`select labels from agents where id = ${ws.agent.id}`;
-      expect(agent!.labels).toEqual({ workspace: ws.id, 'workspace-owner': olgaId });
+      expect(agent!.labels).toEqual({ workspace: 'olga-main', 'workspace-id': ws.id, 'workspace-owner': olgaId }); // its name label follows
       const cleared = await call(updateWorkspace, `/v1/workspaces/${ws.id}`, { ttlMs: null, autostartSchedule: null }, olga);
       expect(cleared.body).toMatchObject({ ttlMs: null, autostart: null });
       expectError(await call(updateWorkspace, `/v1/workspaces/${ws.id}`, { name: 'BAD' }, olga), 400, 'validation_failed', 'name');

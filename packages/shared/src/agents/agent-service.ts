@@ -3,7 +3,7 @@ import { AppError, notFound } from '../errors/app-error.ts';
 import { agents } from '../db/schema/agents.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { newId } from '../domain/ids.ts';
-import { WORKSPACE_LABEL, WORKSPACE_OWNER_LABEL } from '../domain/workspace-agent-labels.ts';
+import { WORKSPACE_ID_LABEL, WORKSPACE_LABEL, WORKSPACE_OWNER_LABEL } from '../domain/workspace-agent-labels.ts';
 import { generateToken, hashToken } from '../tokens.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { endRevokedAgentJobs } from '../jobs/end-revoked-agent-jobs.ts';
@@ -93,7 +93,7 @@ export async function updateAgent(cp: ControlPlane, ref: string, patch: AgentPat
   // LOUD: a workspace's agent keeps its reserved labels (domain/workspace-agent-labels.ts: who may
   // run there) whatever labels replace the rest; the input schema refused them in the patch.
   if (patch.labels !== undefined) {
-    set.labels = dsql`${JSON.stringify(patch.labels)}::jsonb || jsonb_strip_nulls(jsonb_build_object(${WORKSPACE_LABEL}::text, ${agents.labels}->${WORKSPACE_LABEL}::text, ${WORKSPACE_OWNER_LABEL}::text, ${agents.labels}->${WORKSPACE_OWNER_LABEL}::text))`;
+    set.labels = dsql`${JSON.stringify(patch.labels)}::jsonb || jsonb_strip_nulls(jsonb_build_object(${WORKSPACE_LABEL}::text, ${agents.labels}->${WORKSPACE_LABEL}::text, ${WORKSPACE_ID_LABEL}::text, ${agents.labels}->${WORKSPACE_ID_LABEL}::text, ${WORKSPACE_OWNER_LABEL}::text, ${agents.labels}->${WORKSPACE_OWNER_LABEL}::text))`;
   }
   if (patch.maxConcurrentJobs !== undefined) set.maxConcurrentJobs = patch.maxConcurrentJobs;
   if (Object.keys(set).length === 0) return getAgent(cp, ref);

@@ -11,18 +11,25 @@ import { LabelsInput } from './labels.ts';
  * a user could label their sandbox env=prod and receive admins' selector runs, with their secrets.
  */
 
-/** The workspace's id (never its name: names repeat across owners). */
+/**
+ * The workspace's name (the issue's `workspace=<name>`; a rename changes it). Names repeat across
+ * owners, so a selector that must mean one workspace adds `workspace-owner` or uses `workspace-id`;
+ * only its owner and admins can run on a workspace's agent anyway (access/target-sql.ts).
+ */
 export const WORKSPACE_LABEL = 'workspace';
+/** The workspace's id. */
+export const WORKSPACE_ID_LABEL = 'workspace-id';
 /** The owner's user id; `admin` for the bootstrap admin (who is nobody). */
 export const WORKSPACE_OWNER_LABEL = 'workspace-owner';
 /** The owner label's value for the bootstrap admin. */
 export const BOOTSTRAP_ADMIN_OWNER = 'admin';
 
-export const RESERVED_AGENT_LABELS: readonly string[] = [WORKSPACE_LABEL, WORKSPACE_OWNER_LABEL];
+export const RESERVED_AGENT_LABELS: readonly string[] = [WORKSPACE_LABEL, WORKSPACE_ID_LABEL, WORKSPACE_OWNER_LABEL];
 
-/** A workspace agent's registered labels: these two and nothing else. */
-export const workspaceAgentLabels = (workspaceId: string, ownerId: string | null): Record<string, string> => ({
-  [WORKSPACE_LABEL]: workspaceId,
+/** A workspace agent's registered labels: these three and nothing else. */
+export const workspaceAgentLabels = (workspaceId: string, workspaceName: string, ownerId: string | null): Record<string, string> => ({
+  [WORKSPACE_LABEL]: workspaceName,
+  [WORKSPACE_ID_LABEL]: workspaceId,
   [WORKSPACE_OWNER_LABEL]: ownerId ?? BOOTSTRAP_ADMIN_OWNER,
 });
 

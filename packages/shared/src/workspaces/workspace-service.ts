@@ -3,7 +3,7 @@ import { markChanged } from '../bus/change-notifier.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { isId, newId } from '../domain/ids.ts';
-import { workspaceAgentLabels } from '../domain/workspace-agent-labels.ts';
+import { WORKSPACE_LABEL, workspaceAgentLabels } from '../domain/workspace-agent-labels.ts';
 import type { OperationType, WorkspaceStatus } from '../domain/workspace.ts';
 import { AppError, badRequest, notFound } from '../errors/app-error.ts';
 import { agentsPresence } from '../presence/agent-presence.ts';
@@ -81,7 +81,7 @@ async function dbNow(sql: Sql): Promise<Date> {
 
 /**
  * POST /v1/workspaces: in ONE transaction the workspace row (its owner the caller, built from the
- * template's current version), its agent (the reserved labels only: workspace=<id>,
+ * template's current version), its agent (the reserved labels only: workspace=<name>, workspace-id=<id>,
  * workspace-owner=<owner>, never the user's labels, which stay on the workspace; a token nobody holds: the engine gives it a fresh one at each start) and its `create` operation,
  * pending for the engine. LOUD: all three or none: a workspace without its agent or its operation
  * would never start, and nothing else creates them.
@@ -109,7 +109,7 @@ export async function createWorkspace(
   const id = newId('wks');
   const agentId = newId('agt');
   // LOUD: the user's labels never reach the agent row (domain/workspace-agent-labels.ts says why).
-  const agentLabels = workspaceAgentLabels(id, actor.userId);
+  const agentLabels = workspaceAgentLabels(id, input.name, actor.userId);
   let operation: RequestedOperation;
   try {
     operation = await sql.begin(async (tx) => {
@@ -224,7 +224,9 @@ export async function updateWorkspace(cp: ControlPlane, id: string, patch: Updat
           autostart_cron = ${auto.cron}, autostart_timezone = ${auto.timezone}, autostart_next_at = ${auto.nextAt?.toISOString() ?? null}::timestamptz, updated_at = clock_timestamp()
         where id = ${id}`;
       if (ws.agent_id && patch.name !== undefined) {
-        await tx`update agents set name = ${workspaceAgentName(name, id)} where id = ${ws.agent_id} and revoked_at is null`;
+        // Its name and its `workspace` label follow the workspace's name (the other reserved labels stay).
+        await tx`update agents set name = ${workspaceAgentName(name, id)}, labels = labels || jsonb_build_object(${WORKSPACE_LABEL}::text, ${name}::text)
+                 where id = ${ws.agent_id} and revoked_at is null`;
       }
     });
   } catch (err) {

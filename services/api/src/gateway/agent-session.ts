@@ -172,7 +172,7 @@ export class AgentSession {
     // Labels the agent reports (its --labels) replace its previous report, so reconnects never pile
     // keys up; they are kept apart from the registered ones, which win when shown (agentView). The
     // reserved workspace keys are dropped: an agent may not pass for a workspace's (a selector on
-    // workspace=<id> would send it that workspace's jobs).
+    // workspace-owner=<user> would send it that workspace's jobs).
     await sql`update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
       reported_labels = ${JSON.stringify(withoutReservedLabels(hello.labels ?? {}))}::jsonb, last_seen_at = now() where id = ${this.agentId}`;
 

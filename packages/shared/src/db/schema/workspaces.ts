@@ -73,7 +73,7 @@ export const workspaces = pgTable(
     autostartTimezone: text('autostart_timezone').notNull().default('UTC'),
     /** The next autostart tick not yet handled (the lifecycle loop moves it past now). */
     autostartNextAt: timestamp('autostart_next_at', { withTimezone: true }),
-    /** Its agent (agents.id, created with the workspace, reserved labels workspace=<id>, workspace-owner=<owner id or admin>: domain/workspace-agent-labels.ts); its token is rotated at each start. */
+    /** Its agent (agents.id, created with the workspace, reserved labels workspace=<name>, workspace-id=<id>, workspace-owner=<owner id or admin>: domain/workspace-agent-labels.ts); its token is rotated at each start. */
     agentId: text('agent_id'),
     /** What the provider returned last, handed back to it next time (opaque to the control plane). */
     providerState: jsonb('provider_state').$type<Record<string, unknown>>(),
