@@ -149,5 +149,39 @@ describe('a workspace agent is its owner\'s (real system)', () => {
     expect(await runTargets(adminRun.body.id)).toEqual([wsA.agent.id]);
     // Bob sees none of these jobs (they run on an agent hidden from him).
     expectError(await bob.request('GET', `/v1/jobs/${byAdmin.body.id}`), 404, 'not_found');
+    // Alice sees the admin's job on her workspace (its agent is hers), not only her own jobs.
+    expect((await alice.request('GET', `/v1/jobs/${byAdmin.body.id}`)).status).toBe(200);
+  });
+
+  it('without any policy, an owner still reads and runs on their own workspace (by name, by selector), and nothing else', async () => {
+    const res = await admin.request('POST', '/v1/users', { name: 'carol', role: 'operator' });
+    expect(res.status, res.text).toBe(201);
+    // No policy at all while she works (the one above names every operator).
+    const carol = system.clientFor(0, await token('carol'));
+    await admin.request('DELETE', '/v1/policies/operators-everywhere');
+    try {
+      const ws = await carol.request('POST', '/v1/workspaces', { name: 'solo', template: 'box' });
+      expect(ws.status, ws.text).toBe(202);
+      const agent = ws.body.workspace.agent as { id: string; name: string };
+      const job = await carol.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: agent.name } });
+      expect(job.status, job.text).toBe(201);
+      const run = await carol.request('POST', '/v1/runs', { command: 'true', targets: { selector: 'workspace=solo' } });
+      expect(run.status, run.text).toBe(201);
+      expect(await runTargets(run.body.id)).toEqual([agent.id]);
+      expect((await carol.request('GET', `/v1/agents/${agent.id}`)).status).toBe(200);
+      const listed = await carol.request('GET', '/v1/agents?limit=100');
+      expect((listed.body.items as { id: string }[]).map((a) => a.id)).toEqual([agent.id]);
+      // Another's workspace agent and any plain agent stay out of reach.
+      expectError(await carol.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: wsA.agent.id } }), 422, 'unknown_agent');
+      const plain = await admin.request('POST', '/v1/agents', { name: 'plain-1' });
+      expect(plain.status, plain.text).toBe(201);
+      expectError(await carol.request('POST', '/v1/jobs', { command: 'true', target: { type: 'agent', agent: 'plain-1' } }), 422, 'unknown_agent');
+      const every = await carol.request('POST', '/v1/runs', { command: 'true', targets: { selector: '' } });
+      expect(every.status, every.text).toBe(201);
+      expect(await runTargets(every.body.id)).toEqual([agent.id]); // every machine she may see: her workspace's
+    } finally {
+      const again = await admin.request('POST', '/v1/policies', { name: 'operators-everywhere', subjects: { roles: ['operator'] }, actions: ['run'], targets: '' });
+      expect(again.status, again.text).toBe(201);
+    }
   });
 });

@@ -33,11 +33,11 @@ export function agentsReadableWhere(grants: Grants): SQL | undefined {
   if (grants.admin) return undefined;
   // Registered labels only; the built-in agent by `local` only (target-sql.ts).
   const bySelector = selectorsDrizzle(dsql`${agents.labels}`, grants.read.selectors);
-  // Someone else's workspace agent: never (target-sql.ts agentGrantedSql).
+  // A workspace's agent: its owner's only, policy or none (target-sql.ts agentGrantedSql).
   const userId = grants.read.userId;
   const own = userId == null ? dsql`false` : dsql`coalesce((${agents.labels}->>${WORKSPACE_OWNER_LABEL}::text) = ${userId}, false)`;
   return dsql`(case when (${agents.labels}->>'builtin') = 'true' then ${grants.read.local ? dsql`true` : dsql`false`}
-                    when (${agents.labels}->>${WORKSPACE_LABEL}::text) is not null and not ${own} then false
+                    when (${agents.labels}->>${WORKSPACE_LABEL}::text) is not null then ${own}
                     else coalesce(${bySelector}, false) end)`;
 }
 
@@ -61,7 +61,8 @@ export const isBuiltInAgent = (registeredLabels: Readonly<Record<string, string>
  */
 export function grantCoversAgent(grant: TargetGrant, registeredLabels: Readonly<Record<string, string>>): boolean {
   if (isBuiltInAgent(registeredLabels)) return grant.local;
-  if (registeredLabels[WORKSPACE_LABEL] !== undefined && (grant.userId == null || registeredLabels[WORKSPACE_OWNER_LABEL] !== grant.userId)) return false;
+  // A workspace's agent: exactly its owner's (target-sql.ts agentGrantedSql), policy or none.
+  if (registeredLabels[WORKSPACE_LABEL] !== undefined) return grant.userId != null && registeredLabels[WORKSPACE_OWNER_LABEL] === grant.userId;
   return grant.selectors.some((s) => matchesLabelSelector(s, registeredLabels));
 }
 

@@ -88,7 +88,8 @@ export async function assertMayRunOnTargets(sql: postgres.Sql, grants: Grants, t
   if (grants.admin || targets.length === 0) return;
   const grant = grants.run;
   if (grantsEveryMachine(grant) && grant.local) return;
-  if (grant.selectors.length === 0 && !grant.local) { // (`local` only covers the built-in agent)
+  // (`local` only covers the built-in agent; with neither, only the caller's own workspaces' agents can pass)
+  if (grant.selectors.length === 0 && !grant.local && !targets.some((t) => t.kind === 'agent')) {
     throw targetForbidden('run', targets.slice(0, FORBIDDEN_TARGETS_NAMED).map((t) => t.name), targets.length);
   }
   const rows = await sql<{ name: string; total: number }[]>`

@@ -40,13 +40,18 @@ const ownWorkspaceAgentSql = (sql: postgres.Sql, alias: string, userId: string |
 
 /**
  * Whether `g` covers the agent row `alias`: the built-in agent by `local` only; a workspace's agent
- * only for its owner (LOUD: for anyone else it is hidden, whatever a policy selects), by a selector;
- * any other by a selector over its registered labels. Never null.
+ * exactly for its owner, with or without a policy (it is their machine: issue 18), and LOUD: for
+ * anyone else it is hidden, whatever a policy selects; any other by a selector over its registered
+ * labels. Never null.
  */
 export const agentGrantedSql = (sql: postgres.Sql, alias: string, g: TargetGrant): postgres.Fragment =>
   sql`(case when ${builtInAgentSql(sql, alias)} then ${g.local ? sql`true` : sql`false`}
-            when ${workspaceAgentSql(sql, alias)} and not ${ownWorkspaceAgentSql(sql, alias, g.userId)} then false
+            when ${workspaceAgentSql(sql, alias)} then ${ownWorkspaceAgentSql(sql, alias, g.userId)}
             else coalesce(${selectorsSql(sql, agentLabelsSql(sql, alias), g.selectors)}, false) end)`;
+
+/** The ids of `userId`'s own workspace agents, as a subquery (none for no user). */
+const ownWorkspaceAgentIdsSql = (sql: postgres.Sql, userId: string | null | undefined): postgres.Fragment =>
+  sql`select oa.id from agents oa where ${workspaceAgentSql(sql, 'oa')} and ${ownWorkspaceAgentSql(sql, 'oa', userId)}`;
 
 /** The ids of the workspace agents that are not `userId`'s (hidden from them), as a subquery. */
 const othersWorkspaceAgentIdsSql = (sql: postgres.Sql, userId: string | null | undefined): postgres.Fragment =>
@@ -75,9 +80,10 @@ export function jobOnGrantedTargetSql(sql: postgres.Sql, g: TargetGrant, alias: 
   // (Other users' workspace agents excepted: agentGrantedSql.)
   if (grantsEveryMachine(g) && g.local) parts.push(sql`(${j}.agent_id is not null and ${j}.agent_id not in (${othersWorkspaceAgentIdsSql(sql, g.userId)}))`);
   else if (g.selectors.length > 0 || g.local) parts.push(sql`${j}.agent_id in (${grantedAgentIdsSql(sql, g)})`);
+  else if (g.userId != null) parts.push(sql`${j}.agent_id in (${ownWorkspaceAgentIdsSql(sql, g.userId)})`); // their own workspaces' agents
   if (grantsEveryMachine(g)) parts.push(sql`${j}.host_id is not null`);
   else if (g.selectors.length > 0) parts.push(sql`${j}.host_id in (${grantedHostIdsSql(sql, g)})`);
   if (g.local) parts.push(sql`${j}.target->>'type' = 'local'`);
-  if (grantsNothing(g) || parts.length === 0) return sql`false`;
+  if (parts.length === 0) return sql`false`;
   return sql`coalesce(${parts.reduce((acc, p) => sql`${acc} or ${p}`)}, false)`;
 }

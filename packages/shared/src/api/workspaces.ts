@@ -40,7 +40,7 @@ export const Workspace = z
     status: z.enum(WORKSPACE_STATUSES).meta({ description: "Derived from its latest operation (Coder's table): pending, starting, running, stopping, stopped, deleting, deleted, failed, canceling, canceled" }),
     health: z.enum(WORKSPACE_HEALTH).meta({ description: '`healthy`: its agent is connected; `connecting`: starting, or started and its agent not yet connected; `unhealthy`: started but no agent within the template\'s agentConnectTimeoutMs; `none`: not meant to be up' }),
     latestOperation: OperationSummary.nullable(),
-    agent: z.object({ id: z.string(), name: z.string(), online: z.boolean() }).nullable().meta({ description: 'The vmo agent it runs: jobs target it as {"type":"workspace","workspace":…}, or (with a policy on it) as this agent or by its labels workspace=<name> (names repeat across owners: add workspace-owner=<user id>) or workspace-id=<id>. It is its owner\'s and admins\' only (hidden from anyone else), and carries none of the workspace\'s labels' }),
+    agent: z.object({ id: z.string(), name: z.string(), online: z.boolean() }).nullable().meta({ description: 'The vmo agent it runs: jobs target it as {"type":"workspace","workspace":…}, or as this agent, and runs by its labels workspace=<name> (names repeat across owners: add workspace-owner=<user id>) or workspace-id=<id>. It is its owner\'s (no policy needed) and the admins\' only: hidden from anyone else whatever their policies, and carries none of the workspace\'s labels' }),
     templateId: z.string(),
     templateName: z.string(),
     templateVersion: z.number().int().meta({ description: 'The version it was (re)built from' }),
