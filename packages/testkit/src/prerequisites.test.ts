@@ -16,7 +16,7 @@ describe('test prerequisites (issue 12: npm test stops at once, saying what to i
   });
 
   it('finds bare names on PATH only, and reports each package once', () => {
-    const missing = missingPrerequisites(TEST_PREREQUISITES, { path: '/opt/bin', isExecutable: only('/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/ssh', '/opt/bin/redis-server', '/opt/bin/pgrep', '/opt/bin/setpriv', '/opt/bin/unshare', '/usr/bin/chromium') });
+    const missing = missingPrerequisites(TEST_PREREQUISITES, { path: '/opt/bin', isExecutable: only('/usr/sbin/sshd', '/usr/bin/ssh-keygen', '/usr/bin/ssh', '/opt/bin/redis-server', '/opt/bin/pgrep', '/opt/bin/setpriv', '/opt/bin/unshare', '/opt/bin/bwrap', '/opt/bin/ip', '/usr/bin/chromium') });
     expect(missing.map((p) => p.anyOf[0])).toEqual(['ssh-keygen', 'ssh']);
     expect(missingPrerequisitesLine(missing)).toContain('install them (Debian/Ubuntu: apt-get install openssh-client) and run again');
   });
@@ -33,7 +33,7 @@ describe('test prerequisites (issue 12: npm test stops at once, saying what to i
 
   it('uses the real file system: a PATH without the tools lacks them', () => {
     const missing = missingPrerequisites(TEST_PREREQUISITES, { path: '/nonexistent-dir' });
-    expect(missing.map((p) => p.anyOf[0])).toEqual(['ssh-keygen', 'ssh', 'redis-server', 'pgrep', 'setpriv', 'unshare']);
+    expect(missing.map((p) => p.anyOf[0])).toEqual(['ssh-keygen', 'ssh', 'redis-server', 'pgrep', 'setpriv', 'unshare', 'bwrap', 'ip']);
   });
 
   it('names unshare (util-linux), which the installer test needs for its scratch root', () => {

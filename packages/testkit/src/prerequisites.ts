@@ -27,6 +27,8 @@ export const TEST_PREREQUISITES: readonly Prerequisite[] = [
   { anyOf: ['pgrep'], debianPackage: 'procps', neededBy: 'checks that a canceled job left no process behind' },
   { anyOf: ['setpriv'], debianPackage: 'util-linux', neededBy: 'jobs run as another user, VMO_RUN_AS' },
   { anyOf: ['unshare'], debianPackage: 'util-linux', neededBy: 'the agent installer, run in a scratch root (packages/cli/test/install.test.ts)' },
+  { anyOf: ['bwrap'], debianPackage: 'bubblewrap', neededBy: "workspaces' netns provider sandboxes (services/worker/test/workspaces/netns-*)" },
+  { anyOf: ['ip'], debianPackage: 'iproute2', neededBy: "workspaces' netns provider: network namespaces and veth pairs" },
   // playwright-core drives this one (testkit/src/browser.ts): Debian's, not a downloaded build.
   { anyOf: ['/usr/bin/chromium'], debianPackage: 'chromium', neededBy: 'the dashboard\'s browser tests (packages/dashboard/test)' },
 ];
