@@ -22,7 +22,7 @@ function sources(dir: string): string[] {
  */
 function jobErrorCodesInSources(): Map<string, string> {
   const found = new Map<string, string>();
-  const files = ['packages/shared/src', 'services/worker/src', 'services/agent/src', 'services/api/src'].flatMap(sources);
+  const files = ['packages/shared/src', 'packages/ssh/src', 'services/worker/src', 'services/agent/src', 'services/api/src'].flatMap(sources);
   for (const file of files) {
     const rel = relative(ROOT, file);
     if (/packages\/shared\/src\/errors\/|services\/api\/src\/(http|routes)\//.test(rel)) continue;
