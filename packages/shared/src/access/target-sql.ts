@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
 import { labelSelectorSql } from '../db/label-selector-sql.ts';
 import type { LabelSelector } from '../domain/label-selector.ts';
-import { grantsEveryMachine, grantsNothing, type TargetGrant } from './grants.ts';
+import { grantsEveryMachine, type TargetGrant } from './grants.ts';
 import { WORKSPACE_LABEL, WORKSPACE_OWNER_LABEL } from '../domain/workspace-agent-labels.ts';
 
 /**
