@@ -1,6 +1,7 @@
 import type { BusSubscriber } from '../bus/bus-subscriber.ts';
 import { publishOperationLog } from '../bus/publish.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
+import { iso } from './iso-time.ts';
 
 /**
  * A workspace operation's log (issue 18): rows in workspace_operation_logs, each published on the
@@ -13,7 +14,6 @@ import type { ControlPlane } from '../control-plane/control-plane.ts';
  */
 
 /** The database driver may hand timestamps back as text (db/client.ts). */
-const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
 
 /** A line longer than this is cut (with a marker): a provider printing a blob must not fill the table. */
 export const MAX_OPERATION_LOG_LINE = 4096;

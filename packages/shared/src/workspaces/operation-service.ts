@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import type { OperationReason, OperationStatus, OperationType } from '../domain/workspace.ts';
 import { AppError, badRequest, notFound } from '../errors/app-error.ts';
+import { iso } from './iso-time.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -31,7 +32,6 @@ export interface OperationDetail extends OperationView {
   logsTruncated: boolean;
 }
 
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 
 export function operationView(r: postgres.Row): OperationView {

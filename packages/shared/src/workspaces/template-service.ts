@@ -6,6 +6,7 @@ import type { ProviderKind } from '../domain/workspace.ts';
 import { AppError, badRequest, notFound } from '../errors/app-error.ts';
 import { parseProviderConfig } from './provider-config.ts';
 import type { CreateTemplateInput, TemplateParamDefinition, UpdateTemplateInput } from './template-input.ts';
+import { iso } from './iso-time.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -37,7 +38,6 @@ export interface TemplateView extends TemplateVersionView {
   updatedAt: string;
 }
 
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** A template_versions row (snake case, as the driver gives it) as its view. */

@@ -16,11 +16,11 @@ import type { TemplateParamDefinition } from './template-input.ts';
 import { findTemplate } from './template-service.ts';
 import type { CreateWorkspaceInput, UpdateWorkspaceInput } from './workspace-input.ts';
 import { STATUS_SQL, WORKSPACE_COLUMNS, workspaceView, type WorkspaceView } from './workspace-view.ts';
+import { iso } from './iso-time.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
 /** The driver hands raw timestamps over as text (`2026-03-29 01:00:00+00`): answered as ISO 8601. */
-const withIsoTime = (op: RequestedOperation): RequestedOperation => ({ ...op, createdAt: new Date(op.createdAt).toISOString() });
 
 /** Who acts: a person (null userId: the bootstrap admin). */
 export interface WorkspaceActor {
@@ -135,7 +135,7 @@ export async function createWorkspace(
     throw err;
   }
   markChanged(cp, 'agents'); // dashboards (BUS.md §10)
-  return { workspace: await getWorkspace(cp, id), operation: withIsoTime(operation) };
+  return { workspace: await getWorkspace(cp, id), operation: { ...operation, createdAt: iso(operation.createdAt) } }; // inserted here, not by requestOperation (which answers ISO itself)
 }
 
 /** A workspace row's id from an id or a name, and whether the actor may see it (the owner or an admin; 404 otherwise, audited as a denial). */
@@ -248,7 +248,7 @@ export async function requestWorkspaceAction(cp: ControlPlane, id: string, type:
     select w.template_id, w.template_version, t.current_version from workspaces w join templates t on t.id = w.template_id where w.id = ${id} and w.deleted_at is null`;
   if (!ws) throw notFound('workspace', id);
   const templateVersion = type === 'rebuild' ? ws.current_version : type === 'start' || type === 'restart' ? ws.template_version : null;
-  return withIsoTime(await requestOperation(cp, { workspaceId: id, type, reason: 'user', actor: { userId: actor.userId, name: actor.name }, templateVersion }));
+  return requestOperation(cp, { workspaceId: id, type, reason: 'user', actor: { userId: actor.userId, name: actor.name }, templateVersion });
 }
 
 /**

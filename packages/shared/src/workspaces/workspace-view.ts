@@ -3,6 +3,7 @@ import type { OperationReason, OperationStatus, OperationType, WorkspaceHealth, 
 import { workspaceStatus } from '../domain/workspace.ts';
 import type { Presence } from '../presence/agent-presence.ts';
 import { workspaceHealth } from './workspace-health.ts';
+import { iso } from './iso-time.ts';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -46,7 +47,6 @@ export interface WorkspaceView {
   deletedAt: string | null;
 }
 
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 
 /**
