@@ -52,7 +52,7 @@ export const latencyScenario: Scenario = {
         const s = summarize(result.samples);
         const submit = summarize(result.submits);
         const notes = `${s.n} sequential jobs (of ${n}, bounded at ${maxMs / 1000} s; baseline ${b.n}); p90 ${s.p90.toFixed(1)} ms, max ${s.max.toFixed(1)} ms; of which POST /v1/jobs p50 ${submit.p50.toFixed(1)} ms; baseline p90 ${b.p90.toFixed(1)} ms`;
-        rows.push(makeRow({ scenario: `latency ${path} p50`, measured: s.p50, baseline: b.p50, unit: 'ms', goal: atMostRatio(2), notes, usage: { ...usage, ...bareUsage } }));
+        rows.push(makeRow({ scenario: `latency ${path} p50`, measured: s.p50, baseline: b.p50, unit: 'ms', goal: atMostRatio(1.5), notes, usage: { ...usage, ...bareUsage } }));
         rows.push(makeRow({ scenario: `latency ${path} p99`, measured: s.p99, baseline: b.p99, unit: 'ms', goal: atMost(25, 'ms'), notes: '', usage: {} }));
       }
       return rows;

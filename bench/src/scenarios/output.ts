@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { LoadProcess } from '../load-process.ts';
 import { startBenchSystem } from '../bench-system.ts';
 import { ProcessSampler } from '../rss-sampler.ts';
-import { atLeastRatio, makeRow, type Scenario } from '../scenario.ts';
+import { atLeastRatio, makeRow, reportOnly, type Scenario } from '../scenario.ts';
 
 const MiB = 1024 * 1024;
 
@@ -74,7 +74,8 @@ export const outputScenario: Scenario = {
         measured: total / MiB / seconds,
         baseline: baseline.bytes / MiB / (baseline.ms / 1000),
         unit: 'MiB/s',
-        goal: atLeastRatio(0.5),
+        // Issue 16 judges output against the COPY floor (the next row); the pipe ratio is reported as before.
+        goal: reportOnly,
         notes: `${total / MiB} MiB in ${seconds.toFixed(1)} s; status ${measured.statuses.join(',')}; subscriber reconnects ${measured.reconnects}; RSS peaks must stay flat as the size grows`,
         usage: { ...usage, ...sampler.stop() },
       }),
