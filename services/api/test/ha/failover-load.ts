@@ -21,7 +21,11 @@ export class FailoverLoad {
   refused = 0;
   private next = 0;
 
-  constructor(private readonly system: TestSystem) {}
+  /** `target`: where the jobs run (local by default; an agent's `{ type: 'agent', agent: name }`). */
+  constructor(
+    private readonly system: TestSystem,
+    private readonly target: Record<string, unknown> = { type: 'local' },
+  ) {}
 
   /** A job that records its start, then prints its lines over about half a second. */
   private command(n: number): string {
@@ -33,7 +37,7 @@ export class FailoverLoad {
     await Promise.all(
       Array.from({ length: count }, async () => {
         const n = this.next++;
-        const res = await this.system.client.request('POST', '/v1/jobs', { command: this.command(n), target: { type: 'local' } });
+        const res = await this.system.client.request('POST', '/v1/jobs', { command: this.command(n), target: this.target });
         if (res.status === 201) this.acknowledged.push({ id: (res.body as { id: string }).id, n, phase });
         else this.refused++;
       }),
