@@ -38,6 +38,9 @@ export async function startBenchSystem(ctx: ScenarioContext, scenario: string, o
     label: 'bench',
     apis: opts.apis ?? 1,
     workers: opts.workers ?? 1,
+    // As production runs them: the built JavaScript (built first when stale), not tsx. A service
+    // under tsx holds more memory, and every job's fork() copies the page tables of all of it.
+    built: true,
     // The production default heartbeat: the test kit's 500 ms lets presence (TTL two intervals)
     // expire whenever a starved machine delays the API by a second, and jobs then wait for an
     // agent that is in fact there.

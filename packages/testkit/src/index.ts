@@ -2,6 +2,7 @@ export * from './wait-for.ts';
 export * from './free-port.ts';
 export * from './test-database.ts';
 export * from './test-redis.ts';
+export * from './built-services.ts';
 export * from './service-process.ts';
 export * from './api-client.ts';
 export * from './follow-job.ts';

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtByDefault, ensureBuilt } from './built-services.ts';
 import { MIN_REGISTERED_SECRET, SECRET_ENV, registerSecret, serviceLogDir } from './service-logs.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -12,6 +13,16 @@ const ENTRY = {
   all: 'apps/vmo/src/main.ts',
 } as const;
 export type Role = keyof typeof ENTRY;
+
+export interface ServiceProcessOptions {
+  /**
+   * Run the built JavaScript (services/<role>/dist, apps/vmo/dist: what `npm run build` writes and
+   * production runs), built first when stale (built-services.ts), instead of the sources under
+   * tsx. Default: VMO_TEST_BUILT=1. The bench uses it (a process under tsx holds more memory, and
+   * fork() costs grow with it); tests stay on tsx by default, which needs no build step.
+   */
+  built?: boolean;
+}
 
 /** A script running many real agents in one process (agent-fleet.ts); spawn it with tsx. */
 export const AGENT_FLEET_SCRIPT = fileURLToPath(new URL('./agent-fleet.ts', import.meta.url));
@@ -35,8 +46,10 @@ export class ServiceProcess {
     readonly role: Role,
     env: Record<string, string>,
     args: string[] = [],
+    { built = builtByDefault() }: ServiceProcessOptions = {},
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', ENTRY[role], ...args], {
+    const entry = built ? [ensureBuilt(role)] : ['--import', 'tsx', ENTRY[role]];
+    this.child = spawn(process.execPath, [...entry, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,6 +28,11 @@ export interface SystemOptions {
    * is printed when the system stops. Never to hide a missing row: fix the audit instead.
    */
   skipAuditCheck?: { reason: string };
+  /**
+   * Run every process of this system (APIs, workers, agents) from the built JavaScript, built
+   * first when stale (ServiceProcessOptions.built). Default: VMO_TEST_BUILT=1.
+   */
+  built?: boolean;
 }
 
 /**
@@ -59,6 +64,7 @@ export class TestSystem {
   private readonly origins = new Set<string>();
   private skipAuditCheck: { reason: string } | undefined;
   private started = false;
+  private built: boolean | undefined;
   /**
    * How long stop() reads a missing audit row again before it reports it. Rows are stored before
    * the answer is sent, so a gap is normally final at once; this is the margin for a writer
@@ -77,6 +83,7 @@ export class TestSystem {
     this.label = label;
     if (opts.skipAuditCheck !== undefined && !(opts.skipAuditCheck.reason?.trim().length > 0)) throw new Error('skipAuditCheck needs a reason: which fault makes rows go missing');
     this.skipAuditCheck = opts.skipAuditCheck;
+    this.built = opts.built;
     this.db = await createTestDatabase(label);
     this.redis = createTestPrefix(label);
     this.databaseUrl = this.db.url;
@@ -113,7 +120,7 @@ export class TestSystem {
   }
 
   async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
-    const api = new ServiceProcess('api', { ...this.env, ...extraEnv });
+    const api = new ServiceProcess('api', { ...this.env, ...extraEnv }, [], { built: this.built });
     // Same index in `apis` and `apiUrls`, whichever of several starting at once listens first.
     const index = this.apis.push(api) - 1;
     const [, url] = await api.waitForOutput(/"url":"(http:\/\/[^"]+)","msg":"api listening"/, START_DEADLINE_MS);
@@ -123,7 +130,7 @@ export class TestSystem {
   }
 
   async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
-    const worker = new ServiceProcess('worker', { ...this.env, ...extraEnv });
+    const worker = new ServiceProcess('worker', { ...this.env, ...extraEnv }, [], { built: this.built });
     this.workers.push(worker);
     await worker.waitForOutput(/"msg":"worker started"/, START_DEADLINE_MS);
     return worker;
@@ -150,7 +157,7 @@ export class TestSystem {
     // (`bash -l`) reads ~/.profile and ~/.bashrc, and the machine's own (a CI image's pyenv set-up)
     // can print into the session or take tens of seconds to start.
     const home = mkdtempSync(join(tmpdir(), 'vmo-agent-home-'));
-    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', HOME: home, VMO_AGENT_TOKEN: token, ...opts.env }, ['--server', servers.join(','), ...(opts.args ?? [])]);
+    const proc = new ServiceProcess('agent', { VMO_LOG_LEVEL: 'info', HOME: home, VMO_AGENT_TOKEN: token, ...opts.env }, ['--server', servers.join(','), ...(opts.args ?? [])], { built: this.built });
     this.agents.push(proc);
     return proc;
   }
