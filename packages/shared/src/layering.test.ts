@@ -15,8 +15,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['domain'],
   // 1: what every process needs before it talks to anything: errors, configuration, logging, OS processes,
   // the sealing of secrets at rest, the process's metrics (prom-client; fed by the layers above through plain calls),
-  // the one Redis connection factory (redis.ts: the start-up check in config/ opens its connections too).
-  ['errors', 'config', 'logger', 'log-line', 'tokens', 'secrets', 'background', 'shutdown-signal', 'process', 'metrics', 'redis'],
+  // the one Redis connection factory (redis.ts: the start-up check in config/ opens its connections too),
+  // group commit (batch/: many callers' items in one statement, each answered its own outcome).
+  ['errors', 'config', 'logger', 'log-line', 'tokens', 'secrets', 'background', 'batch', 'shutdown-signal', 'process', 'metrics', 'redis'],
   // 2: the stores and the wire: Postgres, Redis keys in use, BullMQ, the messages on them, the output path.
   ['db', 'queue', 'protocol', 'bus', 'presence', 'logsink', 'output'],
   // 3: the open handles of the stores, handed to every service function.
