@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from './config/redis-mode.ts';
+import { REDIS_KEEPALIVE_MS, REDIS_SOCKET_TIMEOUT_MS } from './domain/timings.ts';
 
 export { Cluster, Redis };
 export type { RedisTarget };
@@ -22,7 +23,18 @@ const reconnectDelay = (times: number) => Math.min(times * 100, 2000);
 export function createRedis(target: string, options?: RedisOptions): Redis;
 export function createRedis(target: RedisTarget, options?: RedisOptions): RedisClient;
 export function createRedis(target: string | RedisTarget, options: RedisOptions = {}): RedisClient {
-  const base: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectDelay };
+  const base: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    retryStrategy: reconnectDelay,
+    // LOUD: without these a path that black-holes packets (no RST: a partition, a lost NAT or
+    // conntrack entry, a moved address) leaves every command waiting for TCP's own timeouts, hours:
+    // a worker then holds its jobs and takes no new one. A command waiting this long for any byte
+    // destroys the socket; ioredis reconnects and sends the waiting commands again (domain/timings.ts).
+    socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
+    keepAlive: REDIS_KEEPALIVE_MS,
+    connectTimeout: 10_000,
+  };
   if (typeof target === 'string' || target.mode === 'single') return new Redis(typeof target === 'string' ? target : target.url, { ...base, ...options });
   if (target.mode === 'sentinel') {
     return new Redis({

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { createRedis, type Keys, type RedisClient, type RedisTarget } from '../redis.ts';
+import { REDIS_PING_MS } from '../domain/timings.ts';
+import { createRedis, Redis, type Keys, type RedisClient, type RedisTarget } from '../redis.ts';
 import { decode, FAMILIES, type Family, type MessageOf } from './families.ts';
 
 /** `size`: the message's length as received (what a consumer that bounds its backlog counts). */
@@ -25,6 +26,7 @@ export class BusSubscriber {
   private readonly channels = new Map<string, Channel>();
   /** Messages that did not decode (another version, foreign): dropped, counted. */
   dropped = 0;
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(
     private readonly connection: RedisClient,
@@ -32,6 +34,14 @@ export class BusSubscriber {
     private readonly log?: Logger,
   ) {
     connection.on('message', (name: string, raw: string) => this.deliver(name, raw));
+    // A subscriber waits on nothing, so a black-holed connection would stay silent forever and
+    // every stop and job event after it would be lost: a PING now and then gives the connection's
+    // socket deadline (redis.ts) something to time (domain/timings.ts). Cluster: ioredis keeps the
+    // subscriber connection to itself; not pinged.
+    this.pinger = setInterval(() => {
+      if (connection instanceof Redis && connection.status === 'ready') connection.ping().catch(() => {});
+    }, REDIS_PING_MS);
+    this.pinger.unref();
   }
 
   /** A subscriber on a connection of its own (its errors are the command connection's to report). */
@@ -77,6 +87,7 @@ export class BusSubscriber {
   }
 
   close(): void {
+    clearInterval(this.pinger);
     this.connection.disconnect();
   }
 

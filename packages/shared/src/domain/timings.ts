@@ -7,7 +7,9 @@
  *
  * Agents (PROTOCOL.md §5)
  *   heartbeat (VMO_HEARTBEAT_MS, sent in `welcome`)
- *     < agent presence TTL = 2 × heartbeat: one late heartbeat does not make an agent offline
+ *     < agent presence TTL = 2 × heartbeat: one late heartbeat does not make an agent offline.
+ *       The gateway writes heartbeats in batches every presence flush = heartbeat / 5, so a key is
+ *       refreshed at most heartbeat + flush after its last write: still inside the TTL
  *     < silent-session cut = 3 × heartbeat: the gateway terminates a socket silent this long
  *       (it looks every heartbeat)
  *     < lost-agent grace (VMO_AGENT_GRACE_MS): a running job ends `lost` only after its agent has
@@ -27,6 +29,22 @@
  *   `queued → running` transition is the fence) within about 1.5 × lock.
  *   dispatch timeout (VMO_DISPATCH_TIMEOUT_MS): a queued agent job waits this long for its agent to
  *   come online (looking again every min(2 s, timeout)) before it fails `agent_offline`.
+ *
+ * Redis connections (issue 19: a black-holed path, no RST, would otherwise wait for TCP's own
+ * timeouts: hours)
+ *   REDIS_SOCKET_TIMEOUT_MS: a connection with a command waiting and no byte back for this long is
+ *     destroyed and reopened (ioredis `socketTimeout`; the waiting commands are sent again on the
+ *     new one). Above BullMQ's longest blocking wait (BZPOPMIN ≤ 10 s, which BullMQ itself abandons
+ *     1 s later), so a worker's idle blocking connection is never cut by it.
+ *   REDIS_PING_MS: a connection that can sit with nothing waiting (a subscriber) sends PING this
+ *     often, so the same deadline reaches it: a dead subscriber is reopened within
+ *     REDIS_PING_MS + REDIS_SOCKET_TIMEOUT_MS.
+ *   REDIS_KEEPALIVE_MS: TCP keepalive after this much idle time (keeps middleboxes' state, and
+ *     finds a peer that rebooted).
+ *   worker stuck (VMO_WORKER_STUCK_MS): a worker whose event loop stood still this long, or that
+ *     took no job this long while jobs waited and it had free slots, exits 70 for its supervisor
+ *     to restart it (services/worker/src/watchdog). Above REDIS_SOCKET_TIMEOUT_MS + a reconnect,
+ *     so a connection the deadline above reopens never counts as stuck.
  *
  * Jobs
  *   cancel grace (DEFAULT_CANCEL_GRACE_MS unless the cancel says `graceMs`): SIGTERM, then SIGKILL
@@ -54,6 +72,7 @@ export const DEFAULT_MAINTENANCE_MS = 5_000; // VMO_MAINTENANCE_MS
 export const DEFAULT_WORKER_LOCK_MS = 30_000; // VMO_WORKER_LOCK_MS
 export const DEFAULT_DISPATCH_TIMEOUT_MS = 600_000; // VMO_DISPATCH_TIMEOUT_MS
 export const DEFAULT_SSH_IDLE_MS = 60_000; // VMO_SSH_IDLE_MS
+export const DEFAULT_WORKER_STUCK_MS = 60_000; // VMO_WORKER_STUCK_MS
 
 // ── Fixed ────────────────────────────────────────────────────────────────────────────────────────
 /** Between SIGTERM and SIGKILL when a cancel (or a timeout) names no grace of its own. */
@@ -62,12 +81,23 @@ export const DEFAULT_CANCEL_GRACE_MS = 10_000;
 export const STOP_REPEAT_SLACK_MS = 10_000;
 /** How often a job stream looks at Postgres when nothing arrives (lost pub/sub messages). */
 export const SUBSCRIBER_CATCH_UP_MS = 5_000;
+/** A Redis connection waiting this long for any byte of an answer is reopened (see above). */
+export const REDIS_SOCKET_TIMEOUT_MS = 15_000;
+/** A subscriber connection pings this often, so REDIS_SOCKET_TIMEOUT_MS reaches it too. */
+export const REDIS_PING_MS = 5_000;
+/** TCP keepalive's first probe after this much idle time. */
+export const REDIS_KEEPALIVE_MS = 10_000;
 /** How often each worker's scheduler loop looks for due schedule ticks. */
 export const SCHEDULER_LOOP_MS = 1_000;
 
 // ── Derived ─────────────────────────────────────────────────────────────────────────────────────
 /** An agent's presence key lives two heartbeats: one late heartbeat does not make it offline. */
 export const agentPresenceTtlMs = (heartbeatMs: number): number => 2 * heartbeatMs;
+/**
+ * The gateway writes the presence of the agents that beat in one pipeline this often (presence-writer.ts):
+ * a fifth of the heartbeat (VMO_HEARTBEAT_MS is at least 200 ms), so heartbeat + flush stays well inside the TTL.
+ */
+export const agentPresenceFlushMs = (heartbeatMs: number): number => Math.floor(heartbeatMs / 5);
 /** The gateway terminates an agent socket silent for three heartbeats. */
 export const agentSilenceCutMs = (heartbeatMs: number): number => 3 * heartbeatMs;
 /** The gateway looks at its sessions (last_seen_at, silence, revocations) once per heartbeat. */
