@@ -331,8 +331,8 @@ export class VmoClient {
   readonly sessions = {
     /** GET /v1/sessions: shell sessions, newest first (admins: everyone's; others: their own); `target` an agent's id or name, `user` a user's. */
     list: (query: Query<typeof api.listSessions> = {}) => this.body(api.listSessions, { query }),
-    /** The recorded output bytes of a shell session, in order (what its clients rendered). */
-    logs: async (id: string): Promise<Uint8Array> => new Uint8Array(await (await send(this.http, api.sessionLogs, { params: { id } })).arrayBuffer()),
+    /** The recorded output bytes of a shell session, in order (what its clients rendered); `stream: 'input'`: what was typed (VMO_SHELL_RECORD_INPUT=true). */
+    logs: async (id: string, query: Query<typeof api.sessionLogs> = {}): Promise<Uint8Array> => new Uint8Array(await (await send(this.http, api.sessionLogs, { params: { id }, query })).arrayBuffer()),
   };
 
   readonly users = {

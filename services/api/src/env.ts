@@ -85,6 +85,11 @@ export const apiEnv = z.object({
   VMO_DASHBOARD_DIR: z.string().min(1).default(DASHBOARD_DIR),
   /** How long a detached shell session keeps its PTY before it is killed (protocol/SHELL.md §S4), ms. */
   VMO_SHELL_GRACE_MS: intVar(300_000, 100, 86_400_000),
+  /**
+   * `true`: shell sessions also record what clients typed (SHELL.md §S7, stream 0), passwords typed
+   * at a prompt included. Off by default: input is never stored.
+   */
+  VMO_SHELL_RECORD_INPUT: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false').transform((v) => v === 'true'),
   // SSH hosts' shells held by this node (shells/host-shells.ts) reach the hosts with the worker's
   // settings: VMO_SSH_KNOWN_HOSTS, _KEY_PASSPHRASE, _IDLE_MS, _MAX_CHANNELS, _CONNECT_TIMEOUT_MS,
   // _KEY_DIRS, _ALLOWED_TARGETS (@vmo/ssh ssh-env.ts). Give the API the same values as the workers.

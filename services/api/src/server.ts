@@ -54,6 +54,8 @@ export interface ServerDeps {
   authFailures?: FailedAuthLimiter | undefined;
   /** VMO_SHELL_GRACE_MS: how long a detached shell session lives (protocol/SHELL.md §S4). */
   shellGraceMs: number;
+  /** VMO_SHELL_RECORD_INPUT: host shells held here record what is typed too. */
+  recordShellInput?: boolean | undefined;
   /** VMO_SUBMIT_RATE, the instance POST /v1/jobs counts on: a new shell session counts too; absent = off. */
   countSubmission?: SubmissionCounter | undefined;
   /** VMO_SSH_*: the SSH hosts' shells this node holds reach them as the worker's ssh jobs do (shells/host-shells.ts). */
@@ -85,7 +87,7 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
   // Shell clients send keystrokes and pastes (SHELL.md §S2: ≤ 64 KiB of input per frame).
   const shells = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: chooseProtocol });
   // SSH hosts' shells held by this node (shells/host-shells.ts: why here and not in a worker).
-  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log, ssh: deps.ssh });
+  const hostShells = new HostShells({ cp: deps.cp, bus: deps.bus, log: deps.log, ssh: deps.ssh, recordShellInput: deps.recordShellInput });
   // Open job and run streams are closed when their subscriber's access ends (4401, 4404).
   const access = new StreamAccess({ cp: deps.cp, tokens: deps.tokens, log: deps.log });
   void access.listen(deps.bus);

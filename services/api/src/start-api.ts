@@ -41,7 +41,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     : undefined;
   if (proxy) log.info({ trustedProxies: config.VMO_TRUSTED_PROXIES.map((c) => `${c.address}/${c.prefix}`), userHeader: config.VMO_USER_HEADER }, 'auth proxy header trusted');
   const tokens = new TokenStore(cp.database, proxy);
-  const gateway = new AgentGateway({ cp, sink, bus, log });
+  const gateway = new AgentGateway({ cp, sink, bus, log, recordShellInput: config.VMO_SHELL_RECORD_INPUT });
   const stopMetrics = collectApiMetrics(cp, gateway);
   // The API wins transitions of run children too (an agent's exit through the gateway, a cancel
   // of a queued child): each rolls its run up, releasing the next children without waiting for
@@ -76,6 +76,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     log,
     maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
     shellGraceMs: config.VMO_SHELL_GRACE_MS,
+    recordShellInput: config.VMO_SHELL_RECORD_INPUT,
     ssh: config,
     // A new shell session spawns a PTY on the agent: counted with POST /v1/jobs (review finding 5).
     countSubmission: config.VMO_SUBMIT_RATE ? countSubmission(limiter, cp.keys, config.VMO_SUBMIT_RATE) : undefined,

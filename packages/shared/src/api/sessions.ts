@@ -51,9 +51,13 @@ export const sessionLogs = defineRoute({
   path: '/v1/sessions/{id}/logs',
   operationId: 'sessionLogs',
   tags: ['sessions'],
-  summary: "A shell session's recorded output",
-  description: 'The bytes the PTY wrote, in order, as clients received them (up to VMO_MAX_OUTPUT_BYTES). Input (what was typed) is not recorded.',
-  request: { params: z.object({ id: sessionId }) },
+  summary: "A shell session's recorded output (or input)",
+  description:
+    'The bytes the PTY wrote, in order, as clients received them (up to VMO_MAX_OUTPUT_BYTES). `stream=input`: what clients typed, in the order the terminal got it (up to the same cap), recorded only while the API runs with VMO_SHELL_RECORD_INPUT=true (otherwise empty).',
+  request: {
+    params: z.object({ id: sessionId }),
+    query: z.object({ stream: z.enum(['output', 'input']).default('output').meta({ description: '`input`: the typed bytes (VMO_SHELL_RECORD_INPUT=true)' }) }).strict(),
+  },
   responses: {
     200: { description: 'The output', content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
     ...errorResponses({ ...AUTHENTICATED, 404: ['not_found'] }),

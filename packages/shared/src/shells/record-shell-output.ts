@@ -1,6 +1,9 @@
 import type postgres from 'postgres';
 
-/** 1: what the PTY wrote; 0 is reserved for what was typed, which is not recorded (no writer stores it). */
+/**
+ * 1: what the PTY wrote; 0: what clients typed, stored only with VMO_SHELL_RECORD_INPUT=true
+ * (services/api gateway/shell-relay-holder.ts), numbered by its own byte offsets.
+ */
 export type ShellRecordStream = 0 | 1;
 
 /**
@@ -18,9 +21,16 @@ export async function recordShellChunk(sql: postgres.Sql, sessionId: string, str
   return kept.length;
 }
 
-/** GET /v1/sessions/{id}/logs: the recorded output in offset order (a page of chunks after `after`). */
-export async function readShellOutput(sql: postgres.Sql, sessionId: string, after = -1, limit = 1000): Promise<{ offset: number; data: Buffer }[]> {
+/** Where the next recorded input byte goes: the end of the stored input (0 for none). */
+export async function recordedInputEnd(sql: postgres.Sql, sessionId: string): Promise<number> {
+  const [row] = await sql<{ end: string }[]>`select coalesce(max("offset" + length(data)), 0) as end from shell_output
+    where session_id = ${sessionId} and stream = 0`;
+  return Number(row!.end);
+}
+
+/** GET /v1/sessions/{id}/logs: one recorded stream in offset order (a page of chunks after `after`). */
+export async function readShellOutput(sql: postgres.Sql, sessionId: string, after = -1, limit = 1000, stream: ShellRecordStream = 1): Promise<{ offset: number; data: Buffer }[]> {
   const rows = await sql<{ offset: string; data: Buffer }[]>`select "offset", data from shell_output
-    where session_id = ${sessionId} and stream = 1 and "offset" > ${after} order by "offset" limit ${limit}`;
+    where session_id = ${sessionId} and stream = ${stream} and "offset" > ${after} order by "offset" limit ${limit}`;
   return rows.map((r) => ({ offset: Number(r.offset), data: r.data }));
 }

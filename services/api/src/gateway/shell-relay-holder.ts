@@ -3,7 +3,7 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import { insertAuditEvents } from '@vmo/shared/audit';
 import type { Logger } from '@vmo/shared/logger';
 import { decodeShellOutputFrame, FEATURE_SHELL, type AgentShellAttached, type AgentShellError, type AgentShellExit, type ServerToAgent } from '@vmo/shared/protocol';
-import { endShellSession, recordShellChunk } from '@vmo/shared/shells';
+import { endShellSession, recordShellChunk, recordedInputEnd } from '@vmo/shared/shells';
 
 type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
 
@@ -20,13 +20,18 @@ export class ShellRelayHolder {
    * session's commands to its row's agent only), or whose row names this agent.
    */
   private readonly own = new Set<string>();
+  /**
+   * VMO_SHELL_RECORD_INPUT: per session, the offset the next input byte is stored at (stream 0).
+   * Seeded from what is stored, so another node or a restarted relay continues the numbering.
+   */
+  private readonly inputEnds = new Map<string, number>();
   /** Sessions being looked up, with the frames that came meanwhile (kept in order, run once it is known). */
   private readonly pending = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly agentId: string,
     private readonly features: ReadonlySet<string>,
-    private readonly deps: { cp: ControlPlane; log: Logger },
+    private readonly deps: { cp: ControlPlane; log: Logger; recordShellInput?: boolean | undefined },
     /** A frame named a session that is not this agent's: the agent's socket is closed (1008). */
     private readonly onForeign: (session: string) => void = () => {},
     /** Who `shell.close` names: the agent, or `system` for an SSH host's shell held by an API node (shells/host-shells.ts). */
@@ -71,6 +76,7 @@ export class ShellRelayHolder {
       return undefined;
     }
     this.own.add(msg.session);
+    if (msg.type === 'shell_input' && this.deps.recordShellInput) this.recordInput(msg.session, Buffer.from(msg.data, 'base64'));
     return { ...msg, v: 1 } as ServerToAgent;
   }
 
@@ -88,6 +94,23 @@ export class ShellRelayHolder {
     if (frame.offset < cap) {
       this.chain(frame.session, () => recordShellChunk(this.deps.cp.database.sql, frame.session, 1, frame.offset, frame.data, cap).then(() => undefined));
     }
+  }
+
+  /**
+   * SHELL.md §S7 input (only with VMO_SHELL_RECORD_INPUT=true): what clients typed, recorded here
+   * because every keystroke of every attachment passes through the node holding the terminal, in
+   * the order the terminal gets it. LOUD: offsets are this stream's own; the first chunk after a
+   * relay (re)starts continues from the stored end, or a restart would overwrite nothing (same
+   * keys, ON CONFLICT DO NOTHING) and silently lose what was typed next.
+   */
+  private recordInput(session: string, data: Buffer): void {
+    const cap = this.deps.cp.limits.maxOutputBytes;
+    this.chain(session, async () => {
+      const sql = this.deps.cp.database.sql;
+      const offset = this.inputEnds.get(session) ?? (await recordedInputEnd(sql, session));
+      this.inputEnds.set(session, offset + data.length);
+      if (offset < cap) await recordShellChunk(sql, session, 0, offset, data, cap);
+    });
   }
 
   fromAgent(msg: AgentShellAttached | AgentShellExit | AgentShellError): void {
@@ -120,6 +143,7 @@ export class ShellRelayHolder {
   /** The session's end and its `shell.close` audit row, once (endShellSession answers only its first writer). */
   private async end(session: string, code: number | null, signal: string | null, extra: Record<string, unknown>): Promise<void> {
     const { cp } = this.deps;
+    this.inputEnds.delete(session);
     const ended = await endShellSession(cp.database.sql, session, this.agentId, code, signal);
     if (!ended) return;
     await insertAuditEvents(cp.database.sql, [

@@ -22,6 +22,7 @@ export function sessionRoutes(cp: ControlPlane) {
 
   openapiRoute(app, sessionLogs, async (c, input) => {
     const id = input.params().id;
+    const recorded = input.query().stream === 'input' ? 0 : 1;
     const row = await getShellSession(sql, id);
     const mine = own(c.get('principal'));
     if (!row || (mine !== undefined && row.user_id !== mine)) throw notFound('shell session', id);
@@ -29,7 +30,7 @@ export function sessionRoutes(cp: ControlPlane) {
     return stream(c, async (out) => {
       let after = -1;
       for (;;) {
-        const page = await readShellOutput(sql, id, after);
+        const page = await readShellOutput(sql, id, after, 1000, recorded);
         if (page.length === 0 || out.aborted) return;
         await out.write(Buffer.concat(page.map((p) => p.data)));
         after = page.at(-1)!.offset;

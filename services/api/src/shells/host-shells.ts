@@ -44,7 +44,7 @@ export class HostShells {
   private pool: SshConnectionPool | undefined;
   private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly deps: { cp: ControlPlane; bus: BusSubscriber; log: Logger; ssh: SshConfig }) {
+  constructor(private readonly deps: { cp: ControlPlane; bus: BusSubscriber; log: Logger; ssh: SshConfig; recordShellInput?: boolean | undefined }) {
     this.sweep = setInterval(() => this.dropIdle(), SWEEP_MS);
     this.sweep.unref();
   }
@@ -73,7 +73,7 @@ export class HostShells {
     let held = this.hosts.get(hostId);
     if (held) return held;
     const { cp, bus, log } = this.deps;
-    const relay = new ShellRelayHolder(hostId, SHELL_FEATURES, { cp, log }, undefined, 'system');
+    const relay = new ShellRelayHolder(hostId, SHELL_FEATURES, { cp, log, recordShellInput: this.deps.recordShellInput }, undefined, 'system');
     // Published at once (Redis is the socket): nothing buffers here, so no backpressure of our own (§S6 is the attachments' acks).
     const link: ShellLink = {
       sendOutput: (frame) => (relay.output(frame), true),
