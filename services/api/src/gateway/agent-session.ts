@@ -10,7 +10,6 @@ import type { AgentPresenceWriter } from '@vmo/shared/presence';
 import {
   AgentCloseCode,
   AgentToServer,
-  canonicalHeartbeatRunning,
   decodeOutputFrame,
   SHELL_OUTPUT_FRAME_KIND,
   FEATURE_SECRET_ENV,
@@ -22,8 +21,6 @@ import {
 } from '@vmo/shared/protocol';
 import { AckTracker } from './ack-tracker.ts';
 import { storedPrefixLength } from './stored-prefix.ts';
-const __probe = process.env.VMO_PROBE ? (l: string, id: string) => process.stderr.write(`PROBE ${JSON.stringify({ l, id, t: performance.timeOrigin + performance.now() })}\n`) : () => {};
-
 
 export interface SessionDeps {
   cp: ControlPlane;
@@ -87,12 +84,6 @@ export class AgentSession {
     this.helloTimer = setTimeout(() => this.close(AgentCloseCode.policy, 'no hello within 10 s'), HELLO_TIMEOUT_MS);
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
-      // §5 The fast path: a heartbeat in the agents' own spelling needs no parse, no place in the
-      // chain (it changes nothing the frames before it decide) and no Redis write of its own (the
-      // writer batches). Any other spelling, and anything before `welcome`, takes the full path.
-      if (!isBinary && this.ready && !this.closed && Buffer.isBuffer(data) && canonicalHeartbeatRunning(data) !== undefined) {
-        return this.deps.presence.beat(this.agentId, this.connectionId);
-      }
       this.chain = this.chain.then(() => this.onFrame(data, isBinary)).catch((err: Error) => {
         deps.log.error({ err, agentId }, 'agent frame handling failed');
         this.close(AgentCloseCode.restart, 'server error; reconnect');
@@ -148,7 +139,6 @@ export class AgentSession {
       }
       const frame = decodeOutputFrame(buf);
       if (typeof frame === 'string') return this.close(AgentCloseCode.policy, `bad output frame: ${frame}`);
-      __probe('gwoutput', frame.jobId);
       return this.onOutput(frame);
     }
     let parsed: AgentToServer;
@@ -163,7 +153,7 @@ export class AgentSession {
     if (!this.ready) return this.close(AgentCloseCode.policy, 'hello must come first');
     switch (parsed.type) {
       case 'heartbeat':
-        return this.deps.presence.beat(this.agentId, this.connectionId);
+        return this.deps.presence.mark(this.agentId, this.connectionId).catch(() => {});
       case 'started':
         return this.onStarted(parsed.jobId, parsed.attempt);
       case 'exit':
