@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { checkRedisMode, checkTimingRelations, commonEnv, intVar, runAsVar } from '@vmo/shared/config';
-import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS } from '@vmo/shared/domain';
+import { DEFAULT_DISPATCH_TIMEOUT_MS, DEFAULT_MAINTENANCE_MS, DEFAULT_WORKER_LOCK_MS, DEFAULT_WORKER_PRESENCE_TTL_MS, DEFAULT_WORKER_STUCK_MS } from '@vmo/shared/domain';
 import { metricsHostVar, metricsPortVar, metricsTokenVar } from '@vmo/shared/metrics';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import { sshEnv } from '@vmo/ssh';
@@ -31,6 +31,12 @@ export const workerEnv = z.object({
    * lock).
    */
   VMO_WORKER_LOCK_MS: intVar(DEFAULT_WORKER_LOCK_MS, 1_000, 3600_000),
+  /**
+   * Watchdog (issue 19): a worker whose event loop stands still this long, or that takes no job
+   * this long while jobs wait and it has a free slot, logs one line and exits (70; SIGKILL for a
+   * stuck event loop) for its supervisor to restart it (src/watchdog, domain/timings.ts).
+   */
+  VMO_WORKER_STUCK_MS: intVar(DEFAULT_WORKER_STUCK_MS, 2_000, 3600_000),
   /** As on the API: a scheduled fleet run (issue 14) matching more targets than this fails its tick with `too_many_targets`. */
   VMO_MAX_RUN_TARGETS: intVar(DEFAULT_MAX_RUN_TARGETS, 1, 100_000),
   // SSH (ssh jobs): VMO_SSH_KNOWN_HOSTS, _KEY_PASSPHRASE, _IDLE_MS, _MAX_CHANNELS, _CONNECT_TIMEOUT_MS, _KEY_DIRS, _ALLOWED_TARGETS (@vmo/ssh ssh-env.ts).

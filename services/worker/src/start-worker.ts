@@ -32,6 +32,8 @@ import { startRetentionLoop } from './retention-loop.ts';
 import { retentionPolicyOf } from './retention-env.ts';
 import { clearWorkerPresence, markWorkerAlive } from './worker-presence.ts';
 import { startWorkerMetrics } from './metrics.ts';
+import { startEventLoopWatchdog } from './watchdog/event-loop-watchdog.ts';
+import { startIntakeWatchdog } from './watchdog/intake-watchdog.ts';
 import { defaultWorkspaceAgentUrl, startWorkspaceEngine } from './workspaces/engine/index.ts';
 import { startWorkspaceLifecycleLoop } from './workspaces/lifecycle/lifecycle-loop.ts';
 
@@ -80,7 +82,21 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   // listener off it when it closes (ioredis then prints every later error as unhandled).
   const bullConnection = createRedis(redisTargetOf(config));
   bullConnection.on('error', () => {}); // reported as 'bullmq worker error' while the worker runs
-  const worker = new Worker<QueuedJobData>(JOB_QUEUE, oneDeliveryPerJob(processJob), {
+  // Issue 19: a worker that takes no job while jobs wait, or whose event loop stands still, exits
+  // for its supervisor to restart it, instead of looking alive while it holds nothing.
+  const stuckMs = config.VMO_WORKER_STUCK_MS;
+  const intake = startIntakeWatchdog({
+    concurrency: config.VMO_WORKER_CONCURRENCY,
+    stuckMs,
+    everyMs: Math.min(5_000, Math.floor(stuckMs / 4)),
+    countWaiting: async () => {
+      const counts = await cp.queue.getJobCounts('wait', 'prioritized');
+      return (counts.wait ?? 0) + (counts.prioritized ?? 0);
+    },
+    log,
+  });
+  const eventLoopWatchdog = startEventLoopWatchdog({ stuckMs, name: 'worker' });
+  const worker = new Worker<QueuedJobData>(JOB_QUEUE, intake.counting(oneDeliveryPerJob(processJob)), {
     connection: bullConnection,
     prefix: cp.keys.bullPrefix,
     concurrency: config.VMO_WORKER_CONCURRENCY,
@@ -131,6 +147,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   return {
     workerId,
     async close() {
+      intake.stop(); // a draining worker takes no job on purpose
       const maintenanceStopped = Promise.all([...maintenance.map((loop) => loop.stop()), workspaceEngine.stop()]);
       shutdown.abort();
       const drained = worker.close();
@@ -156,6 +173,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
       bus.close();
       bullConnection.disconnect();
       await cp.close();
+      await eventLoopWatchdog.stop();
       log.info('worker stopped');
     },
   };
