@@ -64,6 +64,11 @@ export function agentConnectUrl(server: string): string {
   return url.toString();
 }
 
+/** ws's `generateMask`: leave the key it hands over as zeros (see dial()). */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** A close reason may not exceed 123 bytes (RFC 6455); cut on a character boundary. */
 function closeReason(text: string): string {
   let out = text;
@@ -163,6 +168,12 @@ export class AgentConnection {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: UPGRADE_TIMEOUT_MS,
       perMessageDeflate: false,
+      // An all-zero masking key: ws then neither masks what the agent sends nor unmasks it on the
+      // server, a byte-by-byte XOR over every output byte at both ends (the agent's largest CPU cost
+      // in the output benchmark, issue 16). The mask (RFC 6455 §10.3) keeps a script that controls
+      // the payload but cannot open sockets of its own (a browser page) from speaking to proxies in
+      // between; what the agent sends comes from jobs that can already open any socket on its host.
+      generateMask: zeroMask,
     });
     const session: Session = { ws, url, token, retired: false, reachedReady: false, timers: [] };
     this.current = session;
