@@ -61,6 +61,18 @@ describe('GroupCommit', () => {
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([1, 'two alone', 3]);
   });
 
+  it('an error `aloneWhen` refuses reaches every caller as it is, with no second try', async () => {
+    let tries = 0;
+    const gc = new GroupCommit<number, number>({
+      commit: async () => Promise.reject(new Error('connection lost')),
+      alone: async (n) => (tries++, n),
+      aloneWhen: (err) => !(err as Error).message.startsWith('connection'),
+    });
+    const results = await Promise.allSettled([1, 2].map((n) => gc.add(n)));
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual(['connection lost', 'connection lost']);
+    expect(tries).toBe(0);
+  });
+
   it('without `alone`, every caller of a failed batch gets its error; drain waits for all', async () => {
     const gc = new GroupCommit<number, number>({ commit: async () => Promise.reject(new Error('down')) });
     const all = Promise.allSettled([1, 2].map((n) => gc.add(n)));

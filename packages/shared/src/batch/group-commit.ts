@@ -14,8 +14,8 @@
  * Outcomes, per item:
  * - `commit` answers one outcome per item, in order: a value, or an Error for that item alone (a
  *   job naming an unknown agent), which rejects that caller only.
- * - `commit` throws: with `alone` given and more than one item in the batch, each item is tried
- *   on its own through `alone`, so each caller gets exactly what it would have got without the
+ * - `commit` throws: with `alone` given, more than one item in the batch and an error `aloneWhen`
+ *   accepts, each item is tried on its own through `alone`, so each caller gets exactly what it would have got without the
  *   batcher (a row Postgres refuses for its content takes nobody else down with it; an outage
  *   fails each the way it would have failed alone). Without `alone`, every caller gets the error.
  *
@@ -30,6 +30,11 @@ export interface GroupCommitOptions<I, O> {
   commit: (items: readonly I[]) => Promise<readonly (O | Error)[]>;
   /** The single path, for each item of a batch whose `commit` threw (see above). */
   alone?: (item: I) => Promise<O>;
+  /**
+   * Which errors of `commit` send the items to `alone` (default: all). The others reach every
+   * caller as they are: an outage would fail each alone too, only later and at twice the cost.
+   */
+  aloneWhen?: (err: unknown) => boolean;
   /** At most this many items in one batch (default 128). */
   maxBatch?: number;
   /** Batches running at once (default 2: one fills while the other's round trip is out). */
@@ -110,7 +115,7 @@ export class GroupCommit<I, O> {
       if (outcomes.length !== batch.length) throw new Error(`group commit: ${outcomes.length} outcomes for ${batch.length} items`);
     } catch (err) {
       const alone = this.opts.alone;
-      if (!alone || batch.length === 1) {
+      if (!alone || batch.length === 1 || !(this.opts.aloneWhen?.(err) ?? true)) {
         for (const w of batch) w.reject(err as Error);
         return;
       }

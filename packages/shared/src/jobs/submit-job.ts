@@ -4,7 +4,7 @@ import { secretEnvToSeal } from './secrets/secret-env-to-seal.ts';
 import { AppError } from '../errors/app-error.ts';
 import { agents } from '../db/schema/index.ts';
 import { newId } from '../domain/ids.ts';
-import { enqueueJob } from '../queue/job-queue.ts';
+import { enqueueJobGrouped } from '../queue/enqueue-grouped.ts';
 import { resolveHost } from '../hosts/resolve-host.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import type { JobInput } from './job-input.ts';
@@ -12,6 +12,7 @@ import { jobView, type JobRow, type JobView } from './job-view.ts';
 import { requestHash, type Idempotency } from './idempotency.ts';
 import { insertJobOnce } from './insert-job-once.ts';
 import { insertJob } from './insert-job.ts';
+import { insertJobGrouped } from './insert-job-grouped.ts';
 import { countJobsSubmitted } from '../metrics/index.ts';
 import { markChanged } from '../bus/change-notifier.ts';
 import { insertJobSecrets } from './secrets/job-secrets-store.ts';
@@ -95,19 +96,25 @@ export async function submitJob(
   const sealed = secrets ? sealSecretEnv(secrets.box, id, secrets.env) : undefined;
   let row: JobRow;
   if (idempotency) {
+    // Idempotent submissions keep the single path: the key's claim and the row are one
+    // transaction that serialises on the key, which a shared multi-row INSERT cannot be.
     // The hash of a body with secrets carries a keyed digest of them, never the values' own hash.
     const hashed = secrets ? { ...input, secretEnv: { digest: secretEnvDigest(secrets.box, secrets.env) } } : input;
     const outcome = await insertJobOnce(cp, values, idempotency, requestHash(hashed), sealed);
     if (outcome.replayed) return { ...jobView(outcome.job), replayed: true };
     row = outcome.job;
   } else {
+    // Without secrets: group commit (insert-job-grouped.ts), the row shares one INSERT with the
+    // submissions of the same moment and is committed when this returns. With secrets: the single
+    // path, the row and its sealed secrets in one transaction of their own (never batched: a
+    // batch's retry job by job would have to carry the secrets along, for little gain).
     const inserted = sealed
       ? await cp.database.sql.begin(async (tx) => {
           const job = await insertJob(tx, values, agentRef);
           if (job) await insertJobSecrets(tx, job.id, sealed);
           return job;
         })
-      : await insertJob(cp.database.sql, values, agentRef);
+      : await insertJobGrouped(cp.database.sql, { values, agentRef });
     if (!inserted) throw unknownAgent();
     row = inserted;
   }
@@ -116,7 +123,8 @@ export async function submitJob(
   // A job whose runAt is ahead was inserted held (released_at null): not in the queue until the
   // workers' release loop lets it go (jobs/run-at/release-due-jobs.ts says why it waits there).
   if (row.releasedAt === null) return jobView(row);
-  const enqueued = await enqueueJob(cp.queue, row.id, row.agentId, row.priority);
+  // LOUD: only now, the row committed (the reconciler's guarantee). Shared with the adds of the same moment (one addBulk).
+  const enqueued = await enqueueJobGrouped(cp.queue, row.id, row.agentId, row.priority);
   if (!enqueued) cp.log.warn({ jobId: row.id }, 'job stored but not enqueued (Redis unavailable); the reconciler will enqueue it');
   return jobView(row);
 }

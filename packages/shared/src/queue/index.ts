@@ -1,1 +1,2 @@
 export * from './job-queue.ts';
+export * from './enqueue-grouped.ts';
