@@ -9,6 +9,8 @@ interface Link {
   upstream: Socket;
   /** `null` data: the sender ended its side. */
   held: { to: Socket; data: Buffer | null }[];
+  /** Set by `freezeOpen`: this path is dead for good (nothing forwarded, nothing closed, ever). */
+  frozen?: boolean;
   /** Set by `losePostgresAnswer` once the statement went by on this link. */
   loseAnswer?: { commandTag: Buffer; withholding: boolean; lost: () => void };
 }
@@ -21,7 +23,10 @@ interface Link {
  * - `refuseNew()`: keep open connections, refuse new ones;
  * - `dropOpen()`: reset every open connection, keep accepting new ones;
  * - `stall()`: keep every connection open but forward nothing, in either direction, until
- *   `restore()` (a black hole: packets vanish, nobody is told).
+ *   `restore()` (a black hole: packets vanish, nobody is told);
+ * - `freezeOpen()`: the connections open now forward nothing and are never closed, even after
+ *   `restore()`, while new ones work (their path died without a word: a lost NAT or conntrack
+ *   entry, an address moved to another machine). Only the client's own deadline gets it out.
  *
  * Refused connections are accepted and reset at once, so the port stays bound (restoring is
  * instant and nothing else can take the port meanwhile).
@@ -92,12 +97,22 @@ export class TcpProxy {
     this.stalled = true;
   }
 
-  /** Back to normal: accept, and deliver what a stall held back, in order. */
+  /** Every connection open now is a dead path for good (see the class comment); new ones work. */
+  freezeOpen(): void {
+    for (const link of this.links) {
+      link.frozen = true;
+      link.client.pause();
+      link.upstream.pause();
+    }
+  }
+
+  /** Back to normal: accept, and deliver what a stall held back, in order (frozen connections stay dead). */
   restore(): void {
     this.accepting = true;
     if (!this.stalled) return;
     this.stalled = false;
     for (const link of this.links) {
+      if (link.frozen) continue;
       for (const { to, data } of link.held.splice(0)) if (!to.destroyed) data ? to.write(data) : to.end();
       link.client.resume();
       link.upstream.resume();
@@ -164,7 +179,7 @@ export class TcpProxy {
         link.loseAnswer = { commandTag: this.answerToLose.commandTag, withholding: false, lost: this.answerToLose.lost };
         this.answerToLose = undefined;
       }
-      if (this.stalled) {
+      if (this.stalled || link.frozen) {
         link.held.push({ to, data });
         from.pause();
         return;
@@ -172,10 +187,10 @@ export class TcpProxy {
       if (!to.write(data)) from.pause();
     });
     to.on('drain', () => {
-      if (!this.stalled) from.resume();
+      if (!this.stalled && !link.frozen) from.resume();
     });
     from.on('end', () => {
-      if (this.stalled) link.held.push({ to, data: null });
+      if (this.stalled || link.frozen) link.held.push({ to, data: null });
       else to.end();
     });
   }
