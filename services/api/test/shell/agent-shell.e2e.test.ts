@@ -85,6 +85,10 @@ describe('shell on an agent (SHELL.md)', () => {
     const logs = await fetch(`${url}/v1/sessions/${c.hello.session}/logs`, { headers: { authorization: `Bearer ${token()}` } });
     expect(logs.status).toBe(200);
     expect(Buffer.from(await logs.arrayBuffer()).equals(c.bytes())).toBe(true);
+    // VMO_SHELL_RECORD_INPUT is off (the default): nothing typed is stored, the input recording is empty.
+    expect((await sql`select count(*)::int as n from shell_output where session_id = ${c.hello.session} and stream = 0`)[0]!['n']).toBe(0);
+    const input = await fetch(`${url}/v1/sessions/${c.hello.session}/logs?stream=input`, { headers: { authorization: `Bearer ${token()}` } });
+    expect([input.status, (await input.arrayBuffer()).byteLength]).toEqual([200, 0]);
     const list = await admin.request('GET', '/v1/sessions?target=box&limit=500');
     expect(list.status, list.text).toBe(200);
     expect(list.body.items.find((s: { id: string }) => s.id === c.hello.session)).toMatchObject({ exitCode: 7, target: { kind: 'agent', name: 'box' } });
