@@ -1,3 +1,4 @@
+import { GroupCommit } from '@vmo/shared/batch';
 import type { Database } from '@vmo/shared/db';
 import type { TokenScope, UserRole } from '@vmo/shared/domain';
 import { hashToken, sameHash } from '@vmo/shared/tokens';
@@ -32,9 +33,19 @@ interface TokenRow {
  *
  * Lookup by hash (never the token itself); the final comparison is constant-time; every refusal
  * is the same `null` (unknown, revoked, expired, disabled), so the answer tells nothing more.
+ *
+ * The lookups of requests that arrive together share one statement (`token_hash = any(…)`, each
+ * hash once: concurrent requests with the same token are one row): GroupCommit, issue 16.
+ * LOUD: still nothing cached. A lookup joins only a statement that has not started yet, so it
+ * sees every revocation committed before its request arrived, as its own statement would.
  */
 export class TokenStore {
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly lookups = new GroupCommit<string, TokenRow | undefined>({
+    commit: (hashes) => this.rowsFor(hashes),
+    maxBatch: 256,
+    maxInFlight: 2,
+  });
 
   /** `proxy`: set when VMO_TRUSTED_PROXIES is; without it no request is ever identified by a header. */
   constructor(
@@ -44,11 +55,7 @@ export class TokenStore {
 
   async verify(token: string): Promise<Principal | null> {
     const hash = hashToken(token);
-    const [row] = await this.database.sql<TokenRow[]>`
-      select t.id, t.name, t.token_hash, t.role, t.user_id, t.scopes,
-             u.name as user_name, u.role as user_role, u.disabled as user_disabled
-      from api_tokens t left join users u on u.id = t.user_id
-      where t.token_hash = ${hash} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())`;
+    const row = await this.lookups.add(hash);
     if (!row || !sameHash(row.token_hash, hash)) return null;
     let principal: Principal | null = null;
     if (row.user_id === null) {
@@ -59,6 +66,18 @@ export class TokenStore {
     }
     if (principal) this.touch(row.id);
     return principal;
+  }
+
+  /** The live rows of these hashes (revoked, expired: none), one per hash asked, in order. */
+  private async rowsFor(hashes: readonly string[]): Promise<(TokenRow | undefined)[]> {
+    const distinct = [...new Set(hashes)];
+    const rows = await this.database.sql<TokenRow[]>`
+      select t.id, t.name, t.token_hash, t.role, t.user_id, t.scopes,
+             u.name as user_name, u.role as user_role, u.disabled as user_disabled
+      from api_tokens t left join users u on u.id = t.user_id
+      where t.token_hash = any(${distinct}::text[]) and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())`;
+    const byHash = new Map(rows.map((r) => [r.token_hash, r]));
+    return hashes.map((h) => byHash.get(h));
   }
 
   /** Best effort, at most once a minute per token and process, never awaited by the request. */
