@@ -53,6 +53,27 @@ describe('agentPresence', () => {
     expect(await agentPresence(reachable(), 'agt_p1')).toBe('offline');
   });
 
+  it('§5 heartbeats are written in batches: each refreshes its key at the next flush; a cleared connection\'s pending beat is dropped', async () => {
+    // A flush interval far away: the test flushes by hand, so nothing here waits on a timer.
+    const writer = new AgentPresenceWriter(direct, k, 60_000, 3_600_000);
+    try {
+      await writer.mark('agt_b1', 'conn-1');
+      await writer.mark('agt_b2', 'conn-2');
+      await direct.pexpire(k.agentPresence('agt_b1'), 1_000);
+      writer.beat('agt_b1', 'conn-1');
+      writer.beat('agt_b3', 'conn-3'); // beat of an agent whose key expired: back online
+      writer.beat('agt_b2', 'conn-2');
+      await writer.clear('agt_b2', 'conn-2'); // closed before the flush: must not come back
+      expect(await direct.pttl(k.agentPresence('agt_b1'))).toBeLessThanOrEqual(1_000);
+      await writer.flush();
+      expect(await direct.pttl(k.agentPresence('agt_b1'))).toBeGreaterThan(50_000);
+      expect(await agentsPresence(reachable(), ['agt_b1', 'agt_b2', 'agt_b3'])).toEqual(['online', 'offline', 'online']);
+      expect(await direct.get(k.agentPresence('agt_b3'))).toBe('conn-3');
+    } finally {
+      writer.stop();
+    }
+  });
+
   it('is unknown, not offline, while Redis is unreachable (connections cut)', async () => {
     await new AgentPresenceWriter(direct, k, 60_000).mark('agt_p3', 'conn');
     await redisLink.restore();

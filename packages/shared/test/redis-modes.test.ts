@@ -98,8 +98,12 @@ describe('Cluster', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `agt_c${i}`);
     const owners = new Set(await Promise.all(ids.map(async (id) => (await set.masterOf(k.agentPresence(id))).port)));
     expect(owners.size).toBeGreaterThan(1); // the case MGET fails on
-    const writer = new AgentPresenceWriter(redis, k, 60_000);
-    await Promise.all(ids.filter((_, i) => i % 2 === 0).map((id) => writer.mark(id, 'conn')));
+    // Half marked at once, half by heartbeats written in one flush (one SET per key on a Cluster, not a pipeline).
+    const writer = new AgentPresenceWriter(redis, k, 60_000, 3_600_000);
+    await Promise.all(ids.filter((_, i) => i % 4 === 0).map((id) => writer.mark(id, 'conn')));
+    for (const id of ids.filter((_, i) => i % 4 === 2)) writer.beat(id, 'conn');
+    await writer.flush();
+    writer.stop();
     expect(await agentsPresence({ redis, keys: k }, ids)).toEqual(ids.map((_, i) => (i % 2 === 0 ? 'online' : 'offline')));
     await expect(redis.mget(...ids.map((id) => k.agentPresence(id)))).rejects.toThrow(/CROSSSLOT/);
   });

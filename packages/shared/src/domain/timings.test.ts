@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  agentPresenceFlushMs,
   agentPresenceTtlMs,
   agentSessionSweepMs,
   agentSilenceCutMs,
@@ -32,6 +33,15 @@ describe('timings: the relations hold on the defaults', () => {
     expect(agentSilenceCutMs(DEFAULT_HEARTBEAT_MS)).toBe(3 * DEFAULT_HEARTBEAT_MS);
     expect(agentSessionSweepMs(DEFAULT_HEARTBEAT_MS)).toBe(DEFAULT_HEARTBEAT_MS);
     expect(agentSilenceCutMs(DEFAULT_HEARTBEAT_MS)).toBeGreaterThan(agentPresenceTtlMs(DEFAULT_HEARTBEAT_MS));
+  });
+
+  it('heartbeats are written in batches a fifth of a heartbeat apart: a key is refreshed well inside its TTL', () => {
+    expect(agentPresenceFlushMs(DEFAULT_HEARTBEAT_MS)).toBe(2_000);
+    for (const heartbeat of [DEFAULT_HEARTBEAT_MS, 500, 200, 600_000]) {
+      expect(agentPresenceFlushMs(heartbeat)).toBeGreaterThan(0);
+      // The longest gap between two writes of a live agent's key: a heartbeat, plus waiting for the flush.
+      expect(heartbeat + agentPresenceFlushMs(heartbeat)).toBeLessThan(agentPresenceTtlMs(heartbeat));
+    }
   });
 
   it('the lost-agent grace is far above the heartbeat and the presence TTL; the janitor looks many times within it', () => {

@@ -3,3 +3,4 @@ export * from './binary-output.ts';
 export * from './subscriber-messages.ts';
 export * from './shell-messages.ts';
 export * from './shell-output-frame.ts';
+export * from './heartbeat-fast-path.ts';

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { agentForToken } from '@vmo/shared/agents';
-import { agentPresenceTtlMs, agentSessionSweepMs, agentSilenceCutMs } from '@vmo/shared/domain';
+import { agentPresenceFlushMs, agentPresenceTtlMs, agentSessionSweepMs, agentSilenceCutMs } from '@vmo/shared/domain';
 import { AgentPresenceWriter } from '@vmo/shared/presence';
 import { AppError, unauthorized } from '@vmo/shared/errors';
 import { newId } from '@vmo/shared/ids';
@@ -29,7 +29,7 @@ export class AgentGateway {
 
   constructor(deps: Omit<SessionDeps, 'presence'>) {
     const heartbeatMs = deps.cp.limits.heartbeatMs;
-    this.deps = { ...deps, presence: new AgentPresenceWriter(deps.cp.redis, deps.cp.keys, agentPresenceTtlMs(heartbeatMs)) };
+    this.deps = { ...deps, presence: new AgentPresenceWriter(deps.cp.redis, deps.cp.keys, agentPresenceTtlMs(heartbeatMs), agentPresenceFlushMs(heartbeatMs)) };
     this.sweep = setInterval(() => void this.sweepSessions().catch(() => {}), agentSessionSweepMs(heartbeatMs));
     this.sweep.unref();
   }
@@ -96,6 +96,7 @@ export class AgentGateway {
   /** Shutdown: 1012 tells agents to reconnect (to another node, or to this one when it is back). */
   close(): void {
     clearInterval(this.sweep);
+    this.deps.presence.stop();
     for (const s of this.sessions.values()) s.close(AgentCloseCode.restart, 'server restarting');
     this.wss.close();
   }

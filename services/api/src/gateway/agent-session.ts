@@ -10,6 +10,7 @@ import type { AgentPresenceWriter } from '@vmo/shared/presence';
 import {
   AgentCloseCode,
   AgentToServer,
+  canonicalHeartbeatRunning,
   decodeOutputFrame,
   SHELL_OUTPUT_FRAME_KIND,
   FEATURE_SECRET_ENV,
@@ -84,6 +85,12 @@ export class AgentSession {
     this.helloTimer = setTimeout(() => this.close(AgentCloseCode.policy, 'no hello within 10 s'), HELLO_TIMEOUT_MS);
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
+      // §5 The fast path: a heartbeat in the agents' own spelling needs no parse, no place in the
+      // chain (it changes nothing the frames before it decide) and no Redis write of its own (the
+      // writer batches). Any other spelling, and anything before `welcome`, takes the full path.
+      if (!isBinary && this.ready && !this.closed && Buffer.isBuffer(data) && canonicalHeartbeatRunning(data) !== undefined) {
+        return this.deps.presence.beat(this.agentId, this.connectionId);
+      }
       this.chain = this.chain.then(() => this.onFrame(data, isBinary)).catch((err: Error) => {
         deps.log.error({ err, agentId }, 'agent frame handling failed');
         this.close(AgentCloseCode.restart, 'server error; reconnect');
@@ -153,7 +160,7 @@ export class AgentSession {
     if (!this.ready) return this.close(AgentCloseCode.policy, 'hello must come first');
     switch (parsed.type) {
       case 'heartbeat':
-        return this.deps.presence.mark(this.agentId, this.connectionId).catch(() => {});
+        return this.deps.presence.beat(this.agentId, this.connectionId);
       case 'started':
         return this.onStarted(parsed.jobId, parsed.attempt);
       case 'exit':
