@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCENARIOS = ['submit', 'throughput', 'latency', 'output', 'fan-out', 'agents', 'scale-out', 'ssh', 'fleet'];
 /** Rows each scenario reports; the table's scenario column starts with these. */
 const ROW_PREFIXES: Record<string, string[]> = {
-  submit: ['submit'],
+  submit: ['submit (POST', 'submit p99 latency, 1 client', 'submit p99 latency, 8 clients', 'submit p99 latency, 64 clients'],
   throughput: ['throughput'],
   latency: ['latency agent p50', 'latency agent p99', 'latency local p50', 'latency local p99'],
   output: ['output'],

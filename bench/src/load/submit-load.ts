@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { VmoApiError, VmoClient } from '@vmo/client';
 import { newId } from '@vmo/shared/ids';
+import { summarize } from '../stats.ts';
 import { emit, exitAfter, finish, loadArgs } from './emit.ts';
 
 /**
@@ -12,6 +13,7 @@ import { emit, exitAfter, finish, loadArgs } from './emit.ts';
  *   direct: what POST /v1/jobs does underneath, with nothing else: the same INSERT … RETURNING
  *           of the job row, then the same BullMQ add (the submit baseline).
  *   queue:  the BullMQ add alone (the throughput baseline's submitter: it has no Postgres).
+ * Each submission's latency (call to answer, ms) is summarised too: p50/p99 over accepted ones.
  */
 interface Args {
   mode: 'api' | 'direct' | 'queue';
@@ -85,13 +87,17 @@ async function main(): Promise<void> {
   let accepted = 0;
   let errors = 0;
   let firstError: string | undefined;
+  const latencies: number[] = [];
   emit('started', { startedAt });
   const client = async () => {
     while (issued < limit && Date.now() < stopAt) {
       const i = issued++;
       try {
-        if (await submitOne(i)) accepted++;
-        else errors++;
+        const sentAt = performance.now();
+        if (await submitOne(i)) {
+          latencies.push(performance.now() - sentAt);
+          accepted++;
+        } else errors++;
       } catch (err) {
         errors++;
         firstError ??= (err as Error).message;
@@ -101,7 +107,8 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: args.concurrency }, client));
   const endedAt = Date.now();
   await cleanup();
-  finish({ accepted, errors, firstError, statuses, startedAt, endedAt, perSecond: accepted / ((endedAt - startedAt) / 1000) });
+  const { p50, p99, max } = summarize(latencies);
+  finish({ accepted, errors, firstError, statuses, startedAt, endedAt, perSecond: accepted / ((endedAt - startedAt) / 1000), latencyMs: { p50, p99, max } });
 }
 
 main().catch((err: Error) => {
