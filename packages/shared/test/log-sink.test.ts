@@ -284,6 +284,26 @@ describe('log sink: publishing', () => {
   });
 });
 
+describe('log sink: publishing in order', () => {
+  it("publishes a job's batches in seq order when a later batch commits first", async () => {
+    // Two flushes at once: a large row, then a tiny one that is stored long before it. A subscriber
+    // that saw seq 1 before seq 0 would read the batch back from Postgres (issue 16).
+    const sink = newSink({ maxBatchBytes: 64 * 1024 });
+    const jobId = await insertJob();
+    const listener = await listenToJob(jobId);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const big = chunk(jobId, 2 * round, randomBytes(8 * 1024 * 1024));
+        await sink.append([big, chunk(jobId, 2 * round + 1, `small ${round}`)]);
+      }
+      await waitFor('all 6 chunks published', () => listener.seen.length >= 6);
+      expect(listener.seen.map((c) => c.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    } finally {
+      listener.close();
+    }
+  });
+});
+
 describe('log sink: backpressure while Postgres is unreachable', () => {
   it('keeps producers waiting while Postgres is cut off, then stores everything once it is back', async () => {
     const proxy = await TcpProxy.start(Number(new URL(testDb.url).port || 5432));

@@ -32,6 +32,19 @@ interface Pending {
   waiters: Waiter[];
 }
 
+/** A batch taken for a flush, until it is published: `inserted` is set once it is durable (null: nothing to publish). */
+interface Unpublished {
+  rows: OutputRow[];
+  inserted?: Set<string> | null;
+}
+
+/**
+ * Durable chunks wait for earlier batches of their job so that each job's channel carries its seqs
+ * in order (publishInOrder); past this many batches unpublished, they go out as they are (a batch
+ * retrying through an outage must not make the sink hold every later batch's bytes).
+ */
+const MAX_HELD_FOR_ORDER = 8;
+
 /**
  * The one way output reaches Postgres and subscribers. Producers call `append` and are
  * acknowledged (the promise resolves) only once their chunks are durable; then the batch is
@@ -48,6 +61,8 @@ export class LogSink {
   private flushing = 0;
   private soon = false;
   private readonly inflight = new Set<Promise<void>>();
+  /** Batches in the order they were taken, until published (publishInOrder). */
+  private readonly unpublished: Unpublished[] = [];
   private closed = false;
   private readonly maxBatchBytes: number;
   private readonly maxDelayMs: number;
@@ -109,8 +124,10 @@ export class LogSink {
     this.timer = undefined;
     while (this.flushing < this.maxFlushing && this.pending.rows.length > 0) {
       const batch = this.take();
+      const slot: Unpublished = { rows: batch.rows };
+      this.unpublished.push(slot);
       this.flushing++;
-      const done: Promise<void> = this.flush(batch).finally(() => {
+      const done: Promise<void> = this.flush(batch, slot).finally(() => {
         this.inflight.delete(done);
         this.flushing--;
         // What arrived during this flush has waited long enough: it goes next.
@@ -142,7 +159,7 @@ export class LogSink {
     return batch;
   }
 
-  private async flush(batch: Pending): Promise<void> {
+  private async flush(batch: Pending, slot: Unpublished): Promise<void> {
     let inserted: Set<string> | undefined;
     for (let attempt = 0; !inserted; attempt++) {
       try {
@@ -153,6 +170,8 @@ export class LogSink {
         countPostgresError(err);
         if (this.closed) {
           for (const w of batch.waiters) w.reject(err as Error);
+          slot.inserted = null;
+          this.publishInOrder();
           return;
         }
         if (attempt === 0 || attempt % 50 === 0) this.opts.log.warn({ err, attempt }, 'output batch insert failed; retrying');
@@ -160,7 +179,39 @@ export class LogSink {
       }
     }
     for (const w of batch.waiters) if (--w.holders === 0) w.resolve();
-    this.publish(batch.rows, inserted);
+    slot.inserted = inserted;
+    this.publishInOrder();
+  }
+
+  /**
+   * Publishes each job's durable chunks in the order their batches were taken. Two flushes run at
+   * once and the later one often commits first: published as they committed, a subscriber saw a
+   * gap in the seqs at every such pair and read the missing batch back from Postgres
+   * (job-stream.ts), and the live batch after it too; that read-back was ~6 % of the API's CPU in
+   * the output benchmark (issue 16). A job's chunks wait only for earlier batches that carry the
+   * same job, never for other jobs' (a job whose statement waits on a lock holds up no one else).
+   */
+  private publishInOrder(): void {
+    const q = this.unpublished;
+    const flood = q.length > MAX_HELD_FOR_ORDER;
+    /** Jobs with chunks in an earlier batch that is not published yet. */
+    const waiting = new Set<string>();
+    for (let i = 0; i < q.length; ) {
+      const slot = q[i]!;
+      if (slot.inserted === undefined) {
+        for (const r of slot.rows) waiting.add(r.jobId);
+        i++;
+        continue;
+      }
+      const now = flood || waiting.size === 0 ? slot.rows : slot.rows.filter((r) => !waiting.has(r.jobId));
+      if (slot.inserted && now.length > 0) this.publish(now, slot.inserted);
+      if (now.length === slot.rows.length) {
+        q.splice(i, 1);
+        continue;
+      }
+      slot.rows = slot.rows.filter((r) => waiting.has(r.jobId));
+      i++;
+    }
   }
 
   private publish(rows: OutputRow[], inserted: Set<string>): void {
