@@ -81,6 +81,8 @@ export const keys = (prefix: string) => ({
   /** BUS.md §12: a workspace operation's log lines and end (issue 18). */
   operationLogChannel: (operationId: string) => `${prefix}:wop:${operationId}:log`,
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
+  /** The shell sessions alive on one agent or host, each scored by when it is gone at the latest (shells/live-shell-sessions.ts). */
+  liveShells: (targetId: string) => `${prefix}:shells:${targetId}:live`,
   /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
   workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,
   /** A rate limit's counter (API, http/rate-limit.ts): `scope` is what is counted (`submit`, `auth-fail`), `subject` whose (a principal, an address). */

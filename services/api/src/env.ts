@@ -85,6 +85,8 @@ export const apiEnv = z.object({
   VMO_DASHBOARD_DIR: z.string().min(1).default(DASHBOARD_DIR),
   /** How long a detached shell session keeps its PTY before it is killed (protocol/SHELL.md §S4), ms. */
   VMO_SHELL_GRACE_MS: intVar(300_000, 100, 86_400_000),
+  /** Shell sessions alive at once on one agent or host (attached, or detached within their grace); more is 429. 0 = no limit. */
+  VMO_SHELL_MAX_SESSIONS_PER_TARGET: intVar(10, 0, 100_000),
   /**
    * `true`: shell sessions also record what clients typed (SHELL.md §S7, stream 0), passwords typed
    * at a prompt included. Off by default: input is never stored.

@@ -54,6 +54,8 @@ export interface ServerDeps {
   authFailures?: FailedAuthLimiter | undefined;
   /** VMO_SHELL_GRACE_MS: how long a detached shell session lives (protocol/SHELL.md §S4). */
   shellGraceMs: number;
+  /** VMO_SHELL_MAX_SESSIONS_PER_TARGET; 0 = no limit. */
+  shellMaxSessionsPerTarget: number;
   /** VMO_SHELL_RECORD_INPUT: host shells held here record what is typed too. */
   recordShellInput?: boolean | undefined;
   /** VMO_SUBMIT_RATE, the instance POST /v1/jobs counts on: a new shell session counts too; absent = off. */
@@ -130,11 +132,11 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
         : RUN_STREAM_PATH.test(url.pathname)
           ? upgradeRunStream(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, log: deps.log, subscribers, maxBufferedBytes: deps.maxSubscriberBufferBytes, audit: deps.audit, access })
           : AGENT_SHELL_PATH.test(url.pathname)
-            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission })
+            ? upgradeAgentShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, maxSessionsPerTarget: deps.shellMaxSessionsPerTarget, access, countSubmission: deps.countSubmission })
           : HOST_SHELL_PATH.test(url.pathname)
-            ? upgradeHostShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission, hostShells })
+            ? upgradeHostShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, maxSessionsPerTarget: deps.shellMaxSessionsPerTarget, access, countSubmission: deps.countSubmission, hostShells })
           : WORKSPACE_SHELL_PATH.test(url.pathname)
-            ? upgradeWorkspaceShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, access, countSubmission: deps.countSubmission })
+            ? upgradeWorkspaceShell(req, socket, head, url, accepted, { cp: deps.cp, tokens: deps.tokens, bus: deps.bus, log: deps.log, audit: deps.audit, subscribers: shells, graceMs: deps.shellGraceMs, maxSessionsPerTarget: deps.shellMaxSessionsPerTarget, access, countSubmission: deps.countSubmission })
           : url.pathname === EVENTS_PATH
             ? upgradeEventsStream(req, socket, head, accepted, { tokens: deps.tokens, log: deps.log, audit: deps.audit, subscribers, access, feed: events })
             : upgradeStream(req, socket, head, url, accepted);

@@ -77,6 +77,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     maxSubscriberBufferBytes: config.VMO_SUBSCRIBER_BUFFER_BYTES,
     shellGraceMs: config.VMO_SHELL_GRACE_MS,
     recordShellInput: config.VMO_SHELL_RECORD_INPUT,
+    shellMaxSessionsPerTarget: config.VMO_SHELL_MAX_SESSIONS_PER_TARGET,
     ssh: config,
     // A new shell session spawns a PTY on the agent: counted with POST /v1/jobs (review finding 5).
     countSubmission: config.VMO_SUBMIT_RATE ? countSubmission(limiter, cp.keys, config.VMO_SUBMIT_RATE) : undefined,

@@ -60,6 +60,7 @@ export const HTTP_ERRORS = {
   owner_cannot_run: { status: 422, meaning: "the schedule's owner (the user it fires as) is disabled, gone, or no longer has a role that may run jobs" },
   secrets_disabled: { status: 422, meaning: 'the job has secretEnv but the control plane has no VMO_SECRET_KEY to encrypt it with' },
   too_many_connections: { status: 429, meaning: 'too many connections from this address have not authenticated' },
+  too_many_sessions: { status: 429, meaning: 'the agent or host already has VMO_SHELL_MAX_SESSIONS_PER_TARGET shell sessions alive (attached, or detached within their grace): close or exit one, or reattach to one with ?session=' },
   rate_limited: { status: 429, meaning: 'too many submissions for this credential (VMO_SUBMIT_RATE), or too many failed authentications from this address (VMO_AUTH_FAIL_RATE); Retry-After (and details.retryAfterSeconds) says when to try again' },
   internal: { status: 500, meaning: 'a bug: see the server log' },
   unavailable: { status: 503, meaning: 'Postgres or Redis is not answering; retry shortly' },

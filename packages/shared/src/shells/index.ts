@@ -7,3 +7,4 @@ export * from './list-shell-sessions.ts';
 export * from './output-ring.ts';
 export * from './held-shell-session.ts';
 export * from './shell-holder.ts';
+export * from './live-shell-sessions.ts';

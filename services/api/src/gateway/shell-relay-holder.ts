@@ -3,7 +3,7 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import { insertAuditEvents } from '@vmo/shared/audit';
 import type { Logger } from '@vmo/shared/logger';
 import { decodeShellOutputFrame, FEATURE_SHELL, type AgentShellAttached, type AgentShellError, type AgentShellExit, type ServerToAgent } from '@vmo/shared/protocol';
-import { endShellSession, recordShellChunk, recordedInputEnd } from '@vmo/shared/shells';
+import { endShellSession, recordShellChunk, recordedInputEnd, releaseShellSlot } from '@vmo/shared/shells';
 
 type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
 
@@ -144,6 +144,8 @@ export class ShellRelayHolder {
   private async end(session: string, code: number | null, signal: string | null, extra: Record<string, unknown>): Promise<void> {
     const { cp } = this.deps;
     this.inputEnds.delete(session);
+    // Its slot of VMO_SHELL_MAX_SESSIONS_PER_TARGET is free, whether or not anyone is attached to hear the end.
+    await releaseShellSlot(cp, this.agentId, session).catch(() => {});
     const ended = await endShellSession(cp.database.sql, session, this.agentId, code, signal);
     if (!ended) return;
     await insertAuditEvents(cp.database.sql, [

@@ -2,6 +2,7 @@ import type { WebSocket, RawData } from 'ws';
 import { publishAgentCommand, type BusSubscriber, type ShellEvent, type Unlisten } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import type { Logger } from '@vmo/shared/logger';
+import { releaseShellSlot, touchShellSlot } from '@vmo/shared/shells';
 import {
   SHELL_DEFAULT_RING_BYTES,
   SHELL_HIGH_WATERMARK,
@@ -62,7 +63,10 @@ export class ShellAttachment {
     private readonly deps: AttachmentDeps,
   ) {
     this.expected = spec.offset;
-    this.keepalive = setInterval(() => this.ack(true), SHELL_KEEPALIVE_MS);
+    this.keepalive = setInterval(() => {
+      this.ack(true);
+      this.touchSlot();
+    }, SHELL_KEEPALIVE_MS);
     ws.on('message', (data, isBinary) => this.fromClient(data, isBinary));
     ws.on('close', () => this.finish(true));
     ws.on('error', () => this.finish(true));
@@ -102,6 +106,7 @@ export class ShellAttachment {
         clearTimeout(this.openDeadline);
         if (!this.helloSent) {
           this.helloSent = true;
+          this.touchSlot();
           this.expected = msg.offset;
           this.sendJson({ type: 'hello', session: this.spec.session, offset: msg.offset, reset: msg.reset });
         } else if (msg.reset) {
@@ -123,6 +128,7 @@ export class ShellAttachment {
         return;
       }
       case 'exit':
+        void releaseShellSlot(this.deps.cp, this.spec.agentId, this.spec.session).catch(() => {});
         this.sendJson({ type: 'exit', code: msg.code, signal: msg.signal });
         this.finish(false);
         if (this.ws.readyState === this.ws.OPEN) this.ws.close(ShellCloseCode.exited, 'shell exited');
@@ -199,6 +205,11 @@ export class ShellAttachment {
     void publishAgentCommand(this.deps.cp, s.agentId, { type: 'shell_ack', session: s.session, attach: s.attach, offset });
   }
 
+  /** VMO_SHELL_MAX_SESSIONS_PER_TARGET: this session is still alive (shells/live-shell-sessions.ts). */
+  private touchSlot(): void {
+    void touchShellSlot(this.deps.cp, this.spec.agentId, this.spec.session, this.spec.graceMs).catch(() => {});
+  }
+
   private sendJson(msg: ShellServerMessage): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
   }
@@ -218,6 +229,8 @@ export class ShellAttachment {
     clearTimeout(this.openTimer);
     clearTimeout(this.openDeadline);
     this.unlisten?.();
+    // The grace starts now: the session keeps its slot (VMO_SHELL_MAX_SESSIONS_PER_TARGET) until it can be reaped.
+    if (detach) this.touchSlot();
     if (detach) void publishAgentCommand(this.deps.cp, this.spec.agentId, { type: 'shell_detach', session: this.spec.session, attach: this.spec.attach });
   }
 }

@@ -14,7 +14,7 @@ import { newId } from '@vmo/shared/ids';
 import type { Logger } from '@vmo/shared/logger';
 import { agentPresence } from '@vmo/shared/presence';
 import { ShellQuery } from '@vmo/shared/protocol';
-import { getShellSession, insertShellSession } from '@vmo/shared/shells';
+import { getShellSession, insertShellSession, releaseShellSlot, reserveShellSlot } from '@vmo/shared/shells';
 import { authenticate } from '../auth/authenticate.ts';
 import { allows, scopeDenied } from '../auth/permissions.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -48,13 +48,16 @@ export interface ShellUpgradeDeps {
   access: StreamAccess;
   /** VMO_SUBMIT_RATE: a new session spawns a PTY on the agent, so it counts as a submission; absent = off. */
   countSubmission?: SubmissionCounter | undefined;
+  /** VMO_SHELL_MAX_SESSIONS_PER_TARGET: sessions alive at once on one agent or host; 0 = no limit. */
+  maxSessionsPerTarget: number;
 }
 
 /**
  * SHELL.md §S1: every refusal before the upgrade, in this order: the credential (401), the
  * `jobs:run` scope (a viewer: 403), VMO_SUBMIT_RATE for a new session (429), the query (400 naming the field), the agent (404 when it does not
  * exist or the caller may not read it: another team's machine), the `run` grant on it (403
- * target_forbidden), the session for a reattach (404), the agent's connection (409). A new session's
+ * target_forbidden), the session for a reattach (404), for a new session the target's
+ * VMO_SHELL_MAX_SESSIONS_PER_TARGET (429 too_many_sessions), the agent's connection (409). A new session's
  * row and its `shell.open` audit row are written before the 101.
  */
 export async function upgradeAgentShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, accepted: () => void, deps: ShellUpgradeDeps): Promise<void> {
@@ -184,9 +187,20 @@ async function upgradeShell(req: IncomingMessage, socket: Socket, head: Buffer, 
   }
   const create = sessionId === undefined;
   sessionId ??= newId('shs');
-  await rules.ready(target, sessionId, create);
-  if (create) {
-    await insertShellSession(sql, { id: sessionId, kind: target.kind, agent: { id: target.id, name: target.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows });
+  // Each session is a PTY and a login shell on the machine for as long as it is attached or in its
+  // grace: a cap per machine, before anything is spawned (a reattach takes no new slot). Audited as a refusal (429).
+  const max = deps.maxSessionsPerTarget;
+  if (create && max > 0 && !(await reserveShellSlot(deps.cp, target.id, sessionId, deps.graceMs, max))) {
+    throw new AppError(429, 'too_many_sessions', `${target.kind} ${JSON.stringify(target.name)} already has ${max} shell sessions alive (VMO_SHELL_MAX_SESSIONS_PER_TARGET): exit or close one (a detached one lives for its grace), or reattach to one with ?session=`, { max });
+  }
+  try {
+    await rules.ready(target, sessionId, create);
+    if (create) {
+      await insertShellSession(sql, { id: sessionId, kind: target.kind, agent: { id: target.id, name: target.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows });
+    }
+  } catch (err) {
+    if (create) await releaseShellSlot(deps.cp, target.id, sessionId).catch(() => {});
+    throw err;
   }
   await auditShell(deps, req, principal, create ? 'shell.open' : 'shell.attach', sessionId, target.name, { offset: q.offset, cols: q.cols, rows: q.rows, command: q.command !== undefined });
 
