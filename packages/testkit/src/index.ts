@@ -23,3 +23,4 @@ export * from './request-ledger.ts';
 export * from './audit-check.ts';
 export * from './make-project.ts';
 export * from './netns-test-env.ts';
+export * from './netns-hosts.ts';
