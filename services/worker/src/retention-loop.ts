@@ -21,9 +21,9 @@ export function startRetentionLoop(cp: ControlPlane, policy: RetentionPolicy, ev
     nextAt = Date.now() + everyMs;
     const counts = await runRetentionPass(cp, { policy, budgetMs: RETENTION_PASS_BUDGET_MS, pauseMs: RETENTION_PAUSE_MS, signal: abort.signal });
     if (counts.more) nextAt = Date.now();
-    const { jobs, runs, outputRows, outputExpiredJobs, scheduleFires, auditEvents } = counts;
-    if (jobs + runs + outputRows + outputExpiredJobs + scheduleFires + auditEvents > 0) {
-      cp.log.info({ jobs, runs, outputRows, outputExpiredJobs, scheduleFires, auditEvents, more: counts.more }, 'retention deleted');
+    const { jobs, runs, outputRows, outputExpiredJobs, scheduleFires, auditEvents, shellSessions, shellOutputRows } = counts;
+    if (jobs + runs + outputRows + outputExpiredJobs + scheduleFires + auditEvents + shellSessions + shellOutputRows > 0) {
+      cp.log.info({ jobs, runs, outputRows, outputExpiredJobs, scheduleFires, auditEvents, shellSessions, shellOutputRows, more: counts.more }, 'retention deleted');
     }
   });
   return {

@@ -6,6 +6,7 @@ import { deleteOutputRows } from './delete-output-rows.ts';
 import { dueJobIds, dueRunIds } from './due-jobs.ts';
 import { claimOutputExpiry, flagOutputExpired } from './expire-output.ts';
 import { pruneAuditEvents, pruneScheduleFires } from './prune-history.ts';
+import { deleteShellOutputRows, deleteShellSessionRows, dueShellSessions } from './shell-sessions.ts';
 
 /**
  * The most rows one statement of a pass touches. Each statement is its own short transaction, so
@@ -37,10 +38,13 @@ export interface RetentionCounts {
   outputExpiredJobs: number;
   scheduleFires: number;
   auditEvents: number;
+  /** Ended shell sessions deleted (past VMO_RETENTION_DAYS), and their recorded rows (and those of sessions past VMO_OUTPUT_RETENTION_DAYS). */
+  shellSessions: number;
+  shellOutputRows: number;
   statements: Record<BatchKind, number>;
   largest: Record<BatchKind, number>;
 }
-type BatchKind = 'jobs' | 'runs' | 'outputRows' | 'outputClaims' | 'scheduleFires' | 'auditEvents';
+type BatchKind = 'jobs' | 'runs' | 'outputRows' | 'outputClaims' | 'scheduleFires' | 'auditEvents' | 'shellSessions' | 'shellOutputRows';
 
 export interface RetentionPassOptions {
   policy: RetentionPolicy;
@@ -64,7 +68,9 @@ const LOCK_KEY = 'vmo.retention';
  *    `outputRows` at a time, then the rows with their attempts (`jobs` per transaction);
  * 2. ended runs past it whose children are gone;
  * 3. the output alone of ended jobs on the defaults past VMO_OUTPUT_RETENTION_DAYS;
- * 4. settled schedule fires past VMO_RETENTION_DAYS; 5. audit rows past VMO_AUDIT_RETENTION_DAYS.
+ * 4. settled schedule fires past VMO_RETENTION_DAYS; 5. audit rows past VMO_AUDIT_RETENTION_DAYS;
+ * 6. ended shell sessions past VMO_RETENTION_DAYS with their recorded bytes, and the bytes alone of
+ *    those past VMO_OUTPUT_RETENTION_DAYS (shell-sessions.ts).
  *
  * Any number of workers: a pass runs only while it holds a session advisory lock (on a reserved
  * connection: a worker that dies lets it go with its connection); the others' passes skip. Every
@@ -172,6 +178,31 @@ export async function runRetentionPass(cp: Pick<ControlPlane, 'database' | 'log'
           await between();
         }
       }
+      // 6. Shell sessions: the rows past VMO_RETENTION_DAYS with their bytes, then the bytes alone past VMO_OUTPUT_RETENTION_DAYS.
+      const outputAlone = policy.outputDays !== null && (policy.jobDays === null || policy.outputDays < policy.jobDays) ? policy.outputDays : null;
+      for (const [days, keepRows] of [[policy.jobDays, false], [outputAlone, true]] as const) {
+        if (days === null) continue;
+        const cutoff = daysBefore(now, days);
+        for (;;) {
+          if (stop()) return { ...counts, more: true };
+          const ids = await dueShellSessions(sql, cutoff, batches.jobs, keepRows);
+          if (ids.length === 0) break;
+          for (;;) {
+            const n = await deleteShellOutputRows(sql, ids, batches.outputRows);
+            tally('shellOutputRows', n);
+            counts.shellOutputRows += n;
+            if (n < batches.outputRows) break;
+            if (stop()) return { ...counts, more: true };
+            await between();
+          }
+          if (keepRows) continue;
+          const n = await deleteShellSessionRows(sql, ids);
+          tally('shellSessions', n);
+          counts.shellSessions += n;
+          if (n === 0) break; // none could go (never in practice): do not pick the same ones again
+          await between();
+        }
+      }
       return counts;
     } finally {
       await lock`select pg_advisory_unlock(hashtextextended(${LOCK_KEY}, 0))`;
@@ -182,6 +213,6 @@ export async function runRetentionPass(cp: Pick<ControlPlane, 'database' | 'log'
 }
 
 function emptyCounts(): RetentionCounts {
-  const zero = (): Record<BatchKind, number> => ({ jobs: 0, runs: 0, outputRows: 0, outputClaims: 0, scheduleFires: 0, auditEvents: 0 });
-  return { skipped: false, more: false, jobs: 0, runs: 0, attempts: 0, outputRows: 0, outputExpiredJobs: 0, scheduleFires: 0, auditEvents: 0, statements: zero(), largest: zero() };
+  const zero = (): Record<BatchKind, number> => ({ jobs: 0, runs: 0, outputRows: 0, outputClaims: 0, scheduleFires: 0, auditEvents: 0, shellSessions: 0, shellOutputRows: 0 });
+  return { skipped: false, more: false, jobs: 0, runs: 0, attempts: 0, outputRows: 0, outputExpiredJobs: 0, scheduleFires: 0, auditEvents: 0, shellSessions: 0, shellOutputRows: 0, statements: zero(), largest: zero() };
 }
