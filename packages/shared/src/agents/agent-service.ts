@@ -149,6 +149,17 @@ export async function agentForToken(cp: ControlPlane, token: string): Promise<Ag
 }
 
 /**
+ * The gateway's upgrade check (PROTOCOL.md §1): only what it keeps of a live agent, read by one
+ * plain statement (no query builder, no row mapping: 10,000 agents connecting at once pay it each).
+ */
+export async function agentCredentialOf(cp: Pick<ControlPlane, 'database'>, token: string): Promise<{ id: string; tokenHash: string } | undefined> {
+  const sql = cp.database.sql;
+  const [row] = await sql<{ id: string; token_hash: string }[]>`
+    select id, token_hash from agents where token_hash = ${hashToken(token)} and revoked_at is null limit 1`;
+  return row && { id: row.id, tokenHash: row.token_hash };
+}
+
+/**
  * The built-in agent of the single-machine `npm start`: create it by name if missing, or give it
  * a fresh token (tokens are stored hashed, so the old one cannot be read back). Used only by a
  * process that then runs that agent itself.

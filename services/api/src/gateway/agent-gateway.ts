@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { agentForToken } from '@vmo/shared/agents';
+import { agentCredentialOf } from '@vmo/shared/agents';
 import { agentPresenceFlushMs, agentPresenceTtlMs, agentSessionSweepMs, agentSilenceCutMs } from '@vmo/shared/domain';
 import { AgentPresenceWriter } from '@vmo/shared/presence';
 import { AppError, unauthorized } from '@vmo/shared/errors';
@@ -51,7 +51,7 @@ export class AgentGateway {
     if (kind !== 'agent') throw new AppError(403, 'forbidden', 'only agent tokens are accepted on the agent endpoint');
     let agent;
     try {
-      agent = await agentForToken(this.deps.cp, token);
+      agent = await agentCredentialOf(this.deps.cp, token);
     } catch {
       return rejectUpgrade(socket, new AppError(503, 'unavailable', 'the control plane cannot reach Postgres; retry'));
     }

@@ -3,7 +3,7 @@ import { markChanged, publishAgentCommand, publishJobEvent, type AgentCommand, t
 import { ShellRelayHolder } from './shell-relay-holder.ts';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, isTerminal, withoutReservedLabels } from '@vmo/shared/domain';
-import { acceptedJobsRunningOn, jobFences, markJobAccepted, openSecretEnv, stopsRequestedOn, transition } from '@vmo/shared/jobs';
+import { markJobAccepted, openSecretEnv, transition } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
 import type { AgentPresenceWriter } from '@vmo/shared/presence';
@@ -22,6 +22,7 @@ import {
 } from '@vmo/shared/protocol';
 import { AckTracker } from './ack-tracker.ts';
 import { storedPrefixLength } from './stored-prefix.ts';
+import { recordHello, reportedKey } from './record-hello.ts';
 
 export interface SessionDeps {
   cp: ControlPlane;
@@ -65,7 +66,8 @@ export class AgentSession {
   private early: AgentCommand[] | undefined = [];
   private closed = false;
   private readonly jobs = new Map<string, HeldJob>();
-  private unlisten: (() => void) | undefined;
+  /** The agent's channel (BUS.md §5), subscribed from the upgrade on: by `hello` it is normally active. */
+  private readonly subscribed: Promise<() => void>;
   private lastFrameAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
   /** Frames are handled one at a time, in arrival order (output before the exit that follows it). */
@@ -83,6 +85,10 @@ export class AgentSession {
     private readonly onClosed: (session: AgentSession) => void,
   ) {
     this.helloTimer = setTimeout(() => this.close(AgentCloseCode.policy, 'no hello within 10 s'), HELLO_TIMEOUT_MS);
+    // Subscribed now, while the agent's hello is on its way, not after it (one round trip fewer).
+    // Commands arriving before `welcome` wait in `early`.
+    this.subscribed = deps.bus.agentCommands(agentId, (msg) => this.onCommand(msg));
+    this.subscribed.catch(() => {}); // a failed SUBSCRIBE is reported by the hello that waits on it (the session then closes)
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
       // §5 The fast path: a heartbeat in the agents' own spelling needs no parse, no place in the
@@ -118,7 +124,8 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.helloTimer);
-    this.unlisten?.();
+    // Let go of the agent's channel, subscribed or still subscribing (unlisten is idempotent).
+    void this.subscribed.then((unlisten) => unlisten(), () => {});
     const cleared = this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
     // Dashboards (BUS.md §10): offline once its presence is gone, if it was ever welcomed (online).
     if (this.ready) void cleared.then(() => markChanged(this.deps.cp, 'agents'));
@@ -172,44 +179,50 @@ export class AgentSession {
     }
   }
 
-  /** §1 + §6: record who the agent is, tell it where to resume, what to abandon, what was lost. */
+  /**
+   * §1 + §6: record who the agent is, tell it where to resume, what to abandon, what was lost.
+   *
+   * Round trips between `hello` and `welcome` (issue 16): the agent's channel was subscribed at
+   * the upgrade (listenForCommands), so it is normally active already; then ONE Postgres statement
+   * (recordHello), then the presence key and the takeover sent together (one Redis round trip).
+   */
   private async onHello(hello: AgentHello): Promise<void> {
     const { cp } = this.deps;
-    const sql = cp.database.sql;
     clearTimeout(this.helloTimer);
     this.features = new Set(hello.features ?? []);
+    // Subscribed before anything is read, so a dispatch or cancel published from then on is
+    // either in what the statement reads or delivered on the channel (held until welcome).
+    await this.subscribed;
+    if (this.closed) return;
     // Labels the agent reports (its --labels) replace its previous report, so reconnects never pile
     // keys up; they are kept apart from the registered ones, which win when shown (agentView). The
     // reserved workspace keys are dropped: an agent may not pass for a workspace's (a selector on
     // workspace-owner=<user> would send it that workspace's jobs).
-    await sql`update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
-      reported_labels = ${JSON.stringify(withoutReservedLabels(hello.labels ?? {}))}::jsonb, last_seen_at = now() where id = ${this.agentId}`;
+    const recorded = await recordHello(cp.database.sql, this.agentId, hello, withoutReservedLabels(hello.labels ?? {}));
 
-    const reported = new Map(hello.jobs.map((j) => [j.jobId, j]));
-    const rows = await jobFences(sql, [...reported.keys()]);
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const reported = new Set(hello.jobs.map((j) => j.jobId));
     const resume: { jobId: string; nextSeq: number }[] = [];
     const abandon: string[] = [];
     for (const j of hello.jobs) {
-      const row = byId.get(j.jobId);
+      const row = recorded.reported.get(reportedKey(j.jobId, j.attempt));
       // §6 fencing: the server already ended it, moved past this attempt (a retry: the job is
       // `queued` again, or runs a later attempt), or never gave it to this agent.
-      if (!row || row.agentId !== this.agentId || isTerminal(row.status) || row.status !== 'running' || row.attempt !== j.attempt) {
+      if (!row || row.agentId !== this.agentId || isTerminal(row.status) || row.status !== 'running' || row.attempt !== j.attempt || row.storedPrefix === null) {
         abandon.push(j.jobId);
         continue;
       }
-      const nextSeq = await storedPrefixLength(sql, j.jobId, j.attempt);
+      const nextSeq = row.storedPrefix;
       this.jobs.set(j.jobId, { attempt: j.attempt, acks: new AckTracker(nextSeq), pending: new Set(), ackScheduled: false });
       resume.push({ jobId: j.jobId, nextSeq });
     }
 
-    // Subscribe before welcoming, so no dispatch published from now on is missed.
-    this.unlisten = await this.deps.bus.agentCommands(this.agentId, (msg) => this.onCommand(msg));
-    await this.deps.presence.mark(this.agentId, this.connectionId);
-    // Older connections of this agent (on any node) must close: without that, do not welcome.
-    if (!(await publishAgentCommand(cp, this.agentId, { type: 'takeover', connectionId: this.connectionId }))) {
-      throw new Error('could not publish the takeover of this agent (Redis did not take it)');
-    }
+    // Online, and older connections of this agent (on any node) told to close: both at once.
+    // Without the takeover taken by Redis, do not welcome.
+    const [, takenOver] = await Promise.all([
+      this.deps.presence.mark(this.agentId, this.connectionId),
+      publishAgentCommand(cp, this.agentId, { type: 'takeover', connectionId: this.connectionId }),
+    ]);
+    if (!takenOver) throw new Error('could not publish the takeover of this agent (Redis did not take it)');
     this.ready = true;
     this.send({ type: 'welcome', v: PROTOCOL_VERSION, agentId: this.agentId, heartbeatMs: cp.limits.heartbeatMs, resume, abandon });
     markChanged(cp, 'agents'); // dashboards (BUS.md §10): online, with what its hello reported
@@ -218,13 +231,13 @@ export class AgentSession {
     for (const msg of early) this.onCommand(msg);
 
     // Jobs this agent had confirmed but no longer reports died with it (it restarted): lost at once.
-    for (const v of await acceptedJobsRunningOn(sql, this.agentId)) {
+    for (const v of recorded.accepted) {
       if (reported.has(v.id)) continue;
       const message = 'the agent came back without the job (it restarted while the job ran)';
       await transition(cp, v.id, { kind: 'end', from: 'running', attempt: v.attempt, status: 'lost', error: { code: 'agent_restarted', message } });
     }
     // §6: cancels requested while the agent was away.
-    for (const c of await stopsRequestedOn(sql, this.agentId)) {
+    for (const c of recorded.stops) {
       if (this.jobs.has(c.id)) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: c.id, graceMs: c.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
     }
   }
