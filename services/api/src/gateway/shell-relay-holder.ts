@@ -8,6 +8,16 @@ import { endShellSession, recordShellChunk, recordedInputEnd, releaseShellSlot }
 type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
 
 /**
+ * The most output bytes of one session waiting here to be stored. The PTY is paused by the
+ * attachments' acks (SHELL.md §S6), which do not wait for the recording: a client that reads fast
+ * while Postgres is slow or down, or a detached session (nobody acks, nothing pauses it) running
+ * `yes`, would otherwise queue up to VMO_MAX_OUTPUT_BYTES per session in this process. Past it the
+ * chunk is relayed but NOT recorded (warned once per session; the gap is visible in the stored
+ * offsets, as for output lost while the agent was away, §S7).
+ */
+export const SHELL_RECORD_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+/**
  * The node holding an agent's socket, for its shells (SHELL.md §S5, §S7): commands from the bus
  * to the agent, what the agent says to `shell:{session}` for every node with a client attached,
  * and the recording of the output in Postgres.
@@ -25,6 +35,9 @@ export class ShellRelayHolder {
    * Seeded from what is stored, so another node or a restarted relay continues the numbering.
    */
   private readonly inputEnds = new Map<string, number>();
+  /** Per session, output bytes queued to be stored (SHELL_RECORD_BACKLOG_BYTES), and the sessions already warned of a gap. */
+  private readonly backlog = new Map<string, number>();
+  private readonly gapWarned = new Set<string>();
   /** Sessions being looked up, with the frames that came meanwhile (kept in order, run once it is known). */
   private readonly pending = new Map<string, (() => void)[]>();
 
@@ -91,9 +104,32 @@ export class ShellRelayHolder {
   private relayOutput(frame: { session: string; offset: number; data: Buffer }): void {
     void publishShellEvent(this.deps.cp, frame.session, { type: 'output', offset: frame.offset, data: frame.data.toString('base64') });
     const cap = this.deps.cp.limits.maxOutputBytes;
-    if (frame.offset < cap) {
-      this.chain(frame.session, () => recordShellChunk(this.deps.cp.database.sql, frame.session, 1, frame.offset, frame.data, cap).then(() => undefined));
-    }
+    if (frame.offset >= cap) return;
+    const queued = this.backlog.get(frame.session) ?? 0;
+    if (queued + frame.data.length > SHELL_RECORD_BACKLOG_BYTES) return this.warnGap(frame.session, frame.offset);
+    this.backlog.set(frame.session, queued + frame.data.length);
+    this.chain(frame.session, async () => {
+      try {
+        await recordShellChunk(this.deps.cp.database.sql, frame.session, 1, frame.offset, frame.data, cap);
+      } finally {
+        const left = (this.backlog.get(frame.session) ?? frame.data.length) - frame.data.length;
+        if (left > 0) this.backlog.set(frame.session, left);
+        else this.backlog.delete(frame.session);
+      }
+    });
+  }
+
+  /** Output bytes of all this holder's sessions waiting to be stored (at most SHELL_RECORD_BACKLOG_BYTES each). */
+  get recordBacklogBytes(): number {
+    let total = 0;
+    for (const n of this.backlog.values()) total += n;
+    return total;
+  }
+
+  private warnGap(session: string, offset: number): void {
+    if (this.gapWarned.has(session)) return;
+    this.gapWarned.add(session);
+    this.deps.log.warn({ session, offset, backlogBytes: SHELL_RECORD_BACKLOG_BYTES }, 'shell output not recorded: the recording is too far behind (Postgres slow or unavailable); the stored output has a gap from here');
   }
 
   /**
@@ -144,6 +180,7 @@ export class ShellRelayHolder {
   private async end(session: string, code: number | null, signal: string | null, extra: Record<string, unknown>): Promise<void> {
     const { cp } = this.deps;
     this.inputEnds.delete(session);
+    this.gapWarned.delete(session);
     // Its slot of VMO_SHELL_MAX_SESSIONS_PER_TARGET is free, whether or not anyone is attached to hear the end.
     await releaseShellSlot(cp, this.agentId, session).catch(() => {});
     const ended = await endShellSession(cp.database.sql, session, this.agentId, code, signal);
