@@ -1,2 +1,3 @@
 export * from './log-sink.ts';
 export * from './insert-output-batch.ts';
+export * from './store-output-batch.ts';

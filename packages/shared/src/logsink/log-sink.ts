@@ -2,7 +2,8 @@ import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import { publishJobOutput, type BusConnection } from '../bus/publish.ts';
 import type { OutputChunk } from '../bus/messages/job-output.ts';
-import { insertOutputBatch, outputRowKey, type OutputRow } from './insert-output-batch.ts';
+import { outputRowKey, type OutputRow } from './insert-output-batch.ts';
+import { storeOutputBatch } from './store-output-batch.ts';
 import { countPostgresError, outputBytesStored } from '../metrics/index.ts';
 
 export interface LogSinkOptions {
@@ -165,7 +166,7 @@ export class LogSink {
       try {
         // Bounded: postgres.js can leave a query unsettled when a connection is closed while it
         // starts up (porsager/postgres#1193). Retrying is safe: the insert is idempotent.
-        inserted = await withDeadline(insertOutputBatch(this.opts.sql, dedupe(batch.rows)), INSERT_DEADLINE_MS);
+        inserted = await withDeadline(storeOutputBatch(this.opts.sql, dedupe(batch.rows)), INSERT_DEADLINE_MS);
       } catch (err) {
         countPostgresError(err);
         if (this.closed) {
