@@ -2,6 +2,7 @@ import type { Component } from 'svelte';
 import Agents from './pages/Agents.svelte';
 import AgentShell from './pages/AgentShell.svelte';
 import Hosts from './pages/Hosts.svelte';
+import HostShell from './pages/HostShell.svelte';
 import Job from './pages/Job.svelte';
 import Jobs from './pages/Jobs.svelte';
 import NewJob from './pages/NewJob.svelte';
@@ -13,6 +14,7 @@ import Schedules from './pages/Schedules.svelte';
 import Session from './pages/Session.svelte';
 import Sessions from './pages/Sessions.svelte';
 import NewSchedule from './pages/NewSchedule.svelte';
+import WorkspaceShell from './pages/WorkspaceShell.svelte';
 
 /**
  * Every page and its URL, in match order (`/jobs/new` before `/jobs/:id`). A page receives the
@@ -33,6 +35,9 @@ export const ROUTES: readonly { pattern: string; page: Component<any>; title: st
   { pattern: '/sessions', page: Sessions, title: 'Sessions' },
   { pattern: '/sessions/:id', page: Session, title: 'Session' },
   { pattern: '/hosts', page: Hosts, title: 'Hosts' },
+  { pattern: '/hosts/:ref/shell', page: HostShell, title: 'Shell' },
+  // No workspace pages yet: the CLI and API list them; this is where their shell opens.
+  { pattern: '/workspaces/:name/shell', page: WorkspaceShell, title: 'Shell' },
 ];
 
 /** The navigation bar: section and the path prefix that marks it current. */
