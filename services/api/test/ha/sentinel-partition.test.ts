@@ -133,8 +133,8 @@ describe('Redis Sentinel: the old master partitioned into a namespace, still run
     expect(await ask('127.0.0.1', replica.port, (r) => r.exists(splitKey))).toBe(0);
     const sql = openSql(system.databaseUrl);
     try {
-      const [{ count }] = await sql<{ count: number }[]>`select count(*)::int as count from jobs`;
-      expect(count).toBe(load.acknowledged.length); // nothing but the acknowledged jobs exists
+      const [row] = await sql<{ count: number }[]>`select count(*)::int as count from jobs`;
+      expect(row?.count).toBe(load.acknowledged.length); // nothing but the acknowledged jobs exists
     } finally {
       await sql.end();
     }
