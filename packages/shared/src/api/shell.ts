@@ -29,7 +29,7 @@ export const agentShell = defineRoute({
   request: { params: AgentRefParams, query: ShellQuery },
   responses: {
     101: { description: 'Switching Protocols: the first frame is `hello`' },
-    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden', 'target_forbidden'], 404: ['not_found'], 409: ['agent_not_connected'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden', 'target_forbidden'], 404: ['not_found'], 409: ['agent_not_connected'], 429: ['too_many_connections', 'rate_limited', 'too_many_sessions'], 503: ['unavailable'] }),
   },
 });
 
@@ -48,7 +48,7 @@ export const hostShell = defineRoute({
   request: { params: HostRefParams, query: ShellQuery },
   responses: {
     101: { description: 'Switching Protocols: the first frame is `hello`' },
-    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden', 'target_forbidden'], 404: ['not_found'], 422: ['ambiguous_host'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden', 'target_forbidden'], 404: ['not_found'], 422: ['ambiguous_host'], 429: ['too_many_connections', 'rate_limited', 'too_many_sessions'], 503: ['unavailable'] }),
   },
 });
 
@@ -67,7 +67,7 @@ export const workspaceShell = defineRoute({
   request: { params: WorkspaceRefParams, query: ShellQuery },
   responses: {
     101: { description: 'Switching Protocols: the first frame is `hello`' },
-    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 409: ['agent_not_connected'], 429: ['too_many_connections', 'rate_limited'], 503: ['unavailable'] }),
+    ...errorResponses({ 400: ['validation_failed', 'protocol_required'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 409: ['agent_not_connected'], 429: ['too_many_connections', 'rate_limited', 'too_many_sessions'], 503: ['unavailable'] }),
   },
 });
 
