@@ -146,8 +146,12 @@ describe('synchronous standby: the primary demoted and left running read-only', 
     }));
     expect(old).toEqual({ readOnly: 'on', after: 0 });
     // Connections our processes still hold there (reads only: every write there is refused).
-    const lingering = await ask(pair.urlOf('primary'), (sql) => sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${DB}`);
-    console.log(`[ha postgres live] synchronous, primary demoted and left running read-only: ${acked} jobs acknowledged (${live.local.refused + live.agent.refused} refused), all ended once with byte-identical output; first acknowledged submission ${faultToAckMs} ms after the demotion; ${lingering[0]!.n} connection(s) of ours still open on the old primary at the end`);
+    // None left: each that met 25006 there was closed, none kept reading stale rows.
+    const lingering = await waitFor('no connection of ours left on the old primary', async () => {
+      const [row] = await ask(pair.urlOf('primary'), (sql) => sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${DB}`);
+      return row!.n === 0 ? [row!] : undefined;
+    }, 30_000, 200);
+    console.log(`[ha postgres live] synchronous, primary demoted and left running read-only: ${acked} jobs acknowledged (${live.local.refused + live.agent.refused} refused), all ended once with byte-identical output; first acknowledged submission ${faultToAckMs} ms after the demotion; ${lingering[0]!.n} connections of ours left on the old primary`);
   }, 240_000);
 });
 
