@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { jobEnv } from './job-env.ts';
 import { setprivArgs, type RunAsUser } from './run-as.ts';
@@ -107,9 +108,13 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
       return;
     }
     if (groupGone) return;
+    // Through the helper, this process hears of the shell's exit a hop after it happened: a
+    // shell that has exited (a zombie, or reaped) is not "running" whatever we heard so far, so
+    // the exit that happened first still wins. Looked at before the signal, which may end it.
+    const running = !shellExited && (!helper || shellAlive(pgid));
     try {
       process.kill(-pgid, sig);
-      if (!shellExited) stoppedWhileRunning = true;
+      if (running) stoppedWhileRunning = true;
     } catch {
       groupGone = true; // ESRCH: nothing left in the group
     }
@@ -192,6 +197,16 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
       runLinger();
     },
   };
+}
+
+/** The process exists and has not exited (not a zombie), from /proc (Linux: where the helper is used). */
+function shellAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** Signal number → name, for exits reported as numbers (e.g. by ssh). */
