@@ -9,8 +9,10 @@ interface Link {
   upstream: Socket;
   /** `null` data: the sender ended its side. */
   held: { to: Socket; data: Buffer | null }[];
-  /** Set by `freezeOpen`: this path is dead for good (nothing forwarded, nothing closed, ever). */
+  /** Set by `freezeOpen` or `freezeWhen`: this path is dead for good (nothing forwarded, nothing closed, ever). */
   frozen?: boolean;
+  /** The first bytes the client sent (what `freezeWhen` looks for in a connection already open). */
+  opening: Buffer;
   /** Set by `losePostgresAnswer` once the statement went by on this link. */
   loseAnswer?: { commandTag: Buffer; withholding: boolean; lost: () => void };
 }
@@ -44,6 +46,7 @@ export class TcpProxy {
   /** Connections accepted and forwarded (or held while stalled). */
   accepted = 0;
   private answerToLose: { statement: Buffer; commandTag: Buffer; lost: () => void } | undefined;
+  private freezeMark: Buffer | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -99,11 +102,24 @@ export class TcpProxy {
 
   /** Every connection open now is a dead path for good (see the class comment); new ones work. */
   freezeOpen(): void {
-    for (const link of this.links) {
-      link.frozen = true;
-      link.client.pause();
-      link.upstream.pause();
-    }
+    for (const link of this.links) this.freeze(link);
+  }
+
+  /**
+   * Every connection whose client sends `mark` (open ones: among their first bytes; new ones: as
+   * soon as it goes by) goes dead for good, as in `freezeOpen`; the others work. For one kind of
+   * connection of a process dying again and again while its others answer (a Redis client's
+   * `CLIENT SETNAME` at connect names it).
+   */
+  freezeWhen(mark: string): void {
+    this.freezeMark = Buffer.from(mark);
+    for (const link of this.links) if (link.opening.includes(this.freezeMark)) this.freeze(link);
+  }
+
+  private freeze(link: Link): void {
+    link.frozen = true;
+    link.client.pause();
+    link.upstream.pause();
   }
 
   /** Back to normal: accept, and deliver what a stall held back, in order (frozen connections stay dead). */
@@ -145,7 +161,7 @@ export class TcpProxy {
     this.accepted++;
     const upstream = connect(this.targetPort, this.targetHost);
     upstream.on('error', () => {});
-    const link: Link = { client, upstream, held: [] };
+    const link: Link = { client, upstream, held: [], opening: Buffer.alloc(0) };
     this.links.add(link);
     const end = () => {
       this.links.delete(link);
@@ -175,6 +191,8 @@ export class TcpProxy {
         }
         return;
       }
+      if (from === link.client && link.opening.length < 1024) link.opening = Buffer.concat([link.opening, data]).subarray(0, 1024);
+      if (from === link.client && this.freezeMark && data.includes(this.freezeMark) && !link.frozen) this.freeze(link);
       if (from === link.client && this.answerToLose && data.includes(this.answerToLose.statement)) {
         link.loseAnswer = { commandTag: this.answerToLose.commandTag, withholding: false, lost: this.answerToLose.lost };
         this.answerToLose = undefined;

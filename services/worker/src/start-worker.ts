@@ -43,6 +43,9 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
+/** The CLIENT SETNAME of the connection BullMQ takes jobs and renews locks on. */
+const BULL_CONNECTION_NAME = 'vmo-worker-jobs';
+
 /** Grace between SIGTERM and SIGKILL for the jobs still running when the drain time is up. */
 const DRAIN_CANCEL_GRACE_MS = 2000;
 
@@ -80,7 +83,8 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   });
   // Ours to close: BullMQ leaves a connection it was given open, and takes its own 'error'
   // listener off it when it closes (ioredis then prints every later error as unhandled).
-  const bullConnection = createRedis(redisTargetOf(config));
+  // Named, so `CLIENT LIST` tells it from the others (BullMQ names its blocking duplicate itself).
+  const bullConnection = createRedis(redisTargetOf(config), { connectionName: BULL_CONNECTION_NAME });
   bullConnection.on('error', () => {}); // reported as 'bullmq worker error' while the worker runs
   // Issue 19: a worker that takes no job while jobs wait, or whose event loop stands still, exits
   // for its supervisor to restart it, instead of looking alive while it holds nothing.

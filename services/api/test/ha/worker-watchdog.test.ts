@@ -136,3 +136,43 @@ describe('a worker whose event loop stops is killed by its watchdog, and a resta
     }
   }, 180_000);
 });
+
+describe('a worker whose job connection dies again and again while its other connections answer exits, and a new one takes the jobs', () => {
+  let proxy: TcpProxy;
+  let system: TestSystem;
+  let load: FailoverLoad;
+
+  beforeAll(async () => {
+    const redis = new URL(TEST_REDIS_URL);
+    proxy = await TcpProxy.start(Number(redis.port || 6379), redis.hostname);
+    system = await TestSystem.start({ label: 'ha_intake', workers: 0, env: { VMO_WORKER_CONCURRENCY: '4', VMO_MAINTENANCE_MS: '1000', VMO_WORKER_STUCK_MS: '20000' } });
+    load = new FailoverLoad(system);
+  }, 120_000);
+  afterAll(async () => {
+    await system?.stop();
+    await proxy?.close();
+    load?.cleanup();
+  });
+
+  it('one line, exit 70 about VMO_WORKER_STUCK_MS after the jobs began to wait; every acknowledged job ends once on the new worker', async () => {
+    onTestFailed(() => console.log(system.logs()));
+    const wedged = await system.startWorker({ VMO_REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    await load.submit(4, 'before');
+    await load.expectEveryJobOnce(60_000); // it works until the fault
+    // The connection BullMQ takes jobs on (named at connect, start-worker.ts) dies, and every
+    // new one as soon as it names itself: its command and subscriber connections answer, so
+    // the worker looks alive; only the watchdog sees that it takes nothing.
+    proxy.freezeWhen('vmo-worker-jobs');
+    const frozenAt = Date.now();
+    await load.submit(6, 'during');
+    const exit = await waitFor('the wedged worker to exit', () => (wedged.child.exitCode !== null ? wedged.exited : undefined), 120_000, 200);
+    const exitMs = Date.now() - frozenAt;
+    expect(exit.code).toBe(70);
+    expect(wedged.output).toMatch(/worker stuck: \d+ job\(s\) waiting and 4 slot\(s\) free, yet no job taken for \d+ s; exiting 70 for the supervisor to restart it/);
+    await system.startWorker(); // the supervisor's part (straight to Redis)
+    await load.submit(2, 'after');
+    const { succeeded } = await load.expectEveryJobOnce(120_000);
+    expect(succeeded).toBe(12);
+    console.log(`[ha intake] job connection dead again and again, the others answering: the worker exited 70 ${exitMs} ms after (VMO_WORKER_STUCK_MS 20000); all ${succeeded} jobs ended once, the 8 after the fault on the new worker`);
+  }, 240_000);
+});
