@@ -32,6 +32,7 @@ export function auditRequests({ writer, log, isTrustedProxy = trustNoProxy }: Au
     // Before the request runs (a DELETE removes what its path named): the id of the agent, host
     // or user a mutating request names by name, one indexed query; none for ids and reads.
     const pathResourceId = MUTATING_METHODS.has(c.req.method) ? await resourceIdInPathOf(writer, c.req.method, c.req.path) : undefined;
+    const answered = captureJsonAnswer(c);
     await next();
     const { status } = c.res;
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -47,7 +48,7 @@ export function auditRequests({ writer, log, isTrustedProxy = trustNoProxy }: Au
       path: c.req.path,
       status,
       error: c.error,
-      ...(await readAnswer(c)),
+      ...(await readAnswer(c, answered)),
       pathResourceId,
       principal,
       sourceIp: sourceIp(),
@@ -83,18 +84,44 @@ export async function storeOrLog(writer: AuditWriter, log: Logger, event: AuditE
 
 /**
  * The JSON answer of a success (its id and names), or an error answer's code when no AppError
- * was thrown (the 404 of a path no route has). A clone is read: the client still gets the body.
+ * was thrown (the 404 of a path no route has): the object c.json() answered, or else a clone of
+ * the answer (the client still gets the body).
  */
-async function readAnswer(c: Context): Promise<{ answer?: unknown; answerCode?: string }> {
+async function readAnswer(c: Context, answered: JsonAnswer): Promise<{ answer?: unknown; answerCode?: string }> {
   if (!(c.res.headers.get('content-type') ?? '').startsWith('application/json')) return {};
   // The thrown error is the answer, unless a later middleware answered otherwise (a 401 turned into a 429).
   if (c.res.status >= 300 && c.error && !(c.error instanceof AppError && c.error.status !== c.res.status)) return {};
   try {
-    const body: unknown = await c.res.clone().json();
+    // The object c.json() sent, when the answer is that very response (issue 16: a clone turned the
+    // node server's light response into a real one with a stream body, on every mutating request).
+    // Through JSON, so the row reads exactly what the client got (a Date as its string).
+    const body: unknown = answered.res === c.res ? JSON.parse(JSON.stringify(answered.object)) : await c.res.clone().json();
     if (c.res.status < 300) return { answer: body };
     const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
     return typeof code === 'string' ? { answerCode: code } : {};
   } catch {
     return {};
   }
+}
+
+interface JsonAnswer {
+  res?: Response;
+  object?: unknown;
+}
+
+/**
+ * Keeps what this request's `c.json()` answered (the object, and the Response it built) for
+ * readAnswer, so the answer need not be read back from the response. LOUD: used only when that
+ * Response is still `c.res` at the end: an answer replaced later is read from `c.res` as before.
+ */
+function captureJsonAnswer(c: Context): JsonAnswer {
+  const answered: JsonAnswer = {};
+  const json = c.json;
+  c.json = ((object: unknown, ...rest: unknown[]) => {
+    const res = (json as (o: unknown, ...r: unknown[]) => Response)(object, ...rest);
+    answered.res = res;
+    answered.object = object;
+    return res;
+  }) as typeof c.json;
+  return answered;
 }
