@@ -65,12 +65,17 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
     return { local, agent, submit: (n: number, phase: 'before' | 'during' | 'after') => Promise.all([local.submit(n, phase), agent.submit(n, phase)]) };
   };
 
-  /** The agent is online, and none of its jobs (nor any other) ended `lost`. */
-  const expectAgentStayedOnline = async (watch: PresenceWatch, label: string) => {
+  /**
+   * The agent is online, and none of its jobs (nor any other) ended `lost`. `offline` seen meanwhile
+   * fails the test too, unless `mayBlink`: a master KILLED holding the agent's presence key comes
+   * back (its replica promoted) after more than the key's TTL (two heartbeats, 1 s here), so a read
+   * before the next heartbeat's write may find it gone; counted and printed, never `lost`.
+   */
+  const expectAgentStayedOnline = async (watch: PresenceWatch, label: string, mayBlink = false) => {
     const seen = await watch.stop();
     const res = await system.client.request('GET', `/v1/agents/${agentId}`);
     expect(res.body.status).toBe('online');
-    expect(seen.offline ?? 0, `${label}: agent statuses seen ${JSON.stringify(seen)}`).toBe(0);
+    if (!mayBlink) expect(seen.offline ?? 0, `${label}: agent statuses seen ${JSON.stringify(seen)}`).toBe(0);
     const sql = openSql(system.databaseUrl);
     try {
       expect((await sql`select id from jobs where status = 'lost'`).length).toBe(0);
@@ -143,6 +148,7 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
       const follow = followJobToEnd(system.apiUrls[1]!, system.token, jobId, { onMessage: (m) => void (m.type === 'output' && ticks++) });
       await waitFor('the stream flowing', () => ticks > 20 || undefined, 60_000, 50);
       const streamNode = await nodeSubscribedTo(set, k.jobOutputChannel(jobId));
+      const streamRole = ((await streamNode.ask((r) => r.call('ROLE'))) as [string])[0];
       const killedAt = Date.now();
       await streamNode.kill();
       const ticksAtKill = ticks;
@@ -157,8 +163,8 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
       let secondKill = 'none';
       const pair = await replicaOf(set, agentNode).catch(() => undefined);
       if (agentNode.port !== streamNode.port && pair?.port !== streamNode.port) {
+        secondKill = `${agentNode.address}, a ${((await agentNode.ask((r) => r.call('ROLE'))) as [string])[0]}`;
         await agentNode.kill();
-        secondKill = agentNode.address;
         await waitFor('the stream flowing after the second kill', () => ticks > ticksAtKill + 60 || undefined, 60_000, 50);
       }
       const cancelAt = Date.now();
@@ -178,8 +184,8 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
       expect(scratch.lines('runs')).toEqual([jobId]);
       for (const node of set.nodes) await node.launch();
       await waitForClusterOk(set, 60_000);
-      const seen = await expectAgentStayedOnline(watch, 'subscriber node killed');
-      console.log(`[ha cluster] subscriber node ${streamNode.address} killed mid-stream (then ${secondKill}): the stream flowed again ${resumedMs} ms after the kill (${result.interruptions.length} reconnects of the follower), ${lines.length} lines byte-identical, the cancel ended it in ${cancelMs} ms; agent statuses seen ${JSON.stringify(seen)}`);
+      const seen = await expectAgentStayedOnline(watch, 'subscriber node killed', true);
+      console.log(`[ha cluster] subscriber node ${streamNode.address} (a ${streamRole}) killed mid-stream (then ${secondKill}): the stream flowed again ${resumedMs} ms after the kill (${result.interruptions.length} reconnects of the follower), ${lines.length} lines byte-identical, the cancel ended it in ${cancelMs} ms; agent statuses seen ${JSON.stringify(seen)}`);
     } finally {
       scratch.cleanup();
     }
