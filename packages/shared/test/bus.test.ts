@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPrefix, TcpProxy, TEST_REDIS_URL, waitFor } from '@vmo/testkit';
-import { BusSubscriber, publishAgentCommand, publishControl, publishJobEvent, publishJobOutput, type JobEvent, type JobOutput } from '../src/bus/index.ts';
+import { BusSubscriber, encodeJobOutput, publishAgentCommand, publishControl, publishJobEvent, publishJobOutput, type JobEvent, type JobOutput } from '../src/bus/index.ts';
 import { newId } from '../src/domain/ids.ts';
 import { createRedis, keys, type Keys, type Redis } from '../src/redis.ts';
 
@@ -63,11 +63,11 @@ describe('§8 the subscriber', () => {
     const jobId = newId('job');
     const got: { msg: JobOutput; size: number }[] = [];
     await Promise.all([1, 2, 3].map(() => sub.jobOutput(jobId, (msg, size) => got.push({ msg, size }))));
-    await publishJobOutput(bus(), jobId, [{ seq: 0, stream: 1, data: Buffer.from('hello').toString('base64') }]);
+    await publishJobOutput(bus(), jobId, [{ seq: 0, stream: 1, data: Buffer.from('hello') }]);
     await waitFor('three deliveries', () => got.length === 3);
     expect(got[0]!.msg).toBe(got[1]!.msg);
     expect(got[1]!.msg).toBe(got[2]!.msg);
-    expect(got[0]!.size).toBe(JSON.stringify(got[0]!.msg).length);
+    expect(got[0]!.size).toBe(encodeJobOutput(got[0]!.msg.chunks).length);
   });
 
   it('hands a message to every handler even when one of them throws', async () => {
@@ -149,14 +149,14 @@ describe('§1 §3 §4 output and events apart', () => {
     await sub.jobEvents(jobId, (e) => events.push(e));
     await sub.jobOutput(jobId, (o) => output.push(o));
     await settle(sub, jobId, async () => {
-      await publishJobOutput(bus(), jobId, [{ seq: 0, stream: 1, data: 'eA==' }]);
+      await publishJobOutput(bus(), jobId, [{ seq: 0, stream: 1, data: Buffer.from('x') }]);
       await publishJobEvent(bus(), jobId, { type: 'end', status: 'succeeded', exitCode: 0, signal: null });
-      await publishJobOutput(bus(), jobId, [{ seq: 1, stream: 2, data: 'eQ==' }]);
+      await publishJobOutput(bus(), jobId, [{ seq: 1, stream: 2, data: Buffer.from('y') }]);
     });
     expect(events.filter((e) => (e as JobEvent).type !== 'started')).toEqual([{ v: 1, type: 'end', status: 'succeeded', exitCode: 0, signal: null }]);
     expect(output).toEqual([
-      { v: 1, type: 'output', chunks: [{ seq: 0, stream: 1, data: 'eA==' }] },
-      { v: 1, type: 'output', chunks: [{ seq: 1, stream: 2, data: 'eQ==' }] },
+      { v: 2, type: 'output', chunks: [{ seq: 0, stream: 1, data: Buffer.from('x') }] },
+      { v: 2, type: 'output', chunks: [{ seq: 1, stream: 2, data: Buffer.from('y') }] },
     ]);
   });
 });

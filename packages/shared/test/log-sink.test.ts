@@ -69,7 +69,7 @@ async function listenToJob(jobId: string) {
   const bus = BusSubscriber.open(TEST_REDIS_URL, k);
   const seen: { seq: number; stream: number; data: Buffer }[] = [];
   await bus.jobOutput(jobId, (msg) => {
-    for (const c of msg.chunks) seen.push({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data, 'base64') });
+    for (const c of msg.chunks) seen.push({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data) });
   });
   return { seen, close: () => bus.close() };
 }

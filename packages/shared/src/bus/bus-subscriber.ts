@@ -33,7 +33,9 @@ export class BusSubscriber {
     private readonly keys: Keys,
     private readonly log?: Logger,
   ) {
-    connection.on('message', (name: string, raw: string) => this.deliver(name, raw));
+    // Buffers, not strings: job output is binary (BUS.md §4), and ioredis makes a string of a
+    // message only for 'message' listeners.
+    connection.on('messageBuffer', (name: Buffer, raw: Buffer) => this.deliver(name.toString(), raw));
     // A subscriber waits on nothing, so a black-holed connection would stay silent forever and
     // every stop and job event after it would be lost: a PING now and then gives the connection's
     // socket deadline (redis.ts) something to time (domain/timings.ts). Cluster: ioredis keeps the
@@ -91,7 +93,7 @@ export class BusSubscriber {
     this.connection.disconnect();
   }
 
-  private deliver(name: string, raw: string): void {
+  private deliver(name: string, raw: Buffer): void {
     const channel = this.channels.get(name);
     if (!channel) return;
     const msg = decode(channel.family, raw);

@@ -4,11 +4,11 @@ import { AgentCommand } from './messages/agent-commands.ts';
 import { ChangesMessage } from './messages/changes.ts';
 import { ControlMessage } from './messages/control.ts';
 import { JobEvent } from './messages/job-events.ts';
-import { JobOutput } from './messages/job-output.ts';
+import { JobOutput, unpackJobOutput } from './messages/job-output.ts';
 import { ShellEvent } from './messages/shell.ts';
 import { OperationLogEvent } from './messages/operation-log.ts';
 
-/** The version every message on the bus carries today (BUS.md §2). */
+/** The version every message on the bus carries today (BUS.md §2), but job output's (§4: JOB_OUTPUT_VERSION). */
 export const BUS_VERSION = 1;
 
 /**
@@ -18,7 +18,8 @@ export const BUS_VERSION = 1;
  */
 export const FAMILIES = {
   jobEvents: { channel: (k: Keys, jobId: string) => k.jobEventChannel(jobId), schema: JobEvent },
-  jobOutput: { channel: (k: Keys, jobId: string) => k.jobOutputChannel(jobId), schema: JobOutput },
+  // Binary (§4): unpacked from the raw bytes rather than parsed as JSON.
+  jobOutput: { channel: (k: Keys, jobId: string) => k.jobOutputChannel(jobId), schema: JobOutput, unpack: unpackJobOutput },
   agentCommands: { channel: (k: Keys, agentId: string) => k.agentChannel(agentId), schema: AgentCommand },
   control: { channel: (k: Keys, _id: string) => k.controlChannel, schema: ControlMessage },
   changes: { channel: (k: Keys, _id: string) => k.changesChannel, schema: ChangesMessage },
@@ -33,13 +34,16 @@ export type MessageOf<F extends Family> = z.infer<(typeof FAMILIES)[F]['schema']
 export type Unversioned<M> = M extends unknown ? Omit<M, 'v'> : never;
 
 /**
- * Decode one raw message of a family: JSON, then the family's schema. Undefined for anything else
- * (another version, a foreign message): the receiver drops it, as if pub/sub had lost it (§7).
+ * Decode one raw message of a family: JSON (or the family's own unpacking), then the family's
+ * schema. Undefined for anything else (another version, a foreign message): the receiver drops
+ * it, as if pub/sub had lost it (§7).
  */
-export function decode<F extends Family>(family: F, raw: string): MessageOf<F> | undefined {
+export function decode<F extends Family>(family: F, raw: Buffer | string): MessageOf<F> | undefined {
+  const def: object = FAMILIES[family];
+  const unpack = 'unpack' in def ? (def.unpack as (raw: Buffer) => unknown) : undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
+    parsed = unpack ? unpack(typeof raw === 'string' ? Buffer.from(raw) : raw) : JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch {
     return undefined;
   }

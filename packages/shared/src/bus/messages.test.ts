@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keys } from '../redis.ts';
 import { BUS_VERSION, decode, FAMILIES } from './families.ts';
+import { encodeJobOutput } from './messages/job-output.ts';
 
 const jobId = 'job_0123456789abcdefghij';
 const k = keys('vmo');
@@ -48,13 +49,28 @@ describe('§3 job events', () => {
 });
 
 describe('§4 job output', () => {
-  const output = { v: 1, type: 'output', chunks: [{ seq: 0, stream: 1, data: 'aGk=' }, { seq: 1, stream: 2, data: '' }] };
-  it('accepts a batch of chunks', () => expect(decode('jobOutput', JSON.stringify(output))).toEqual(output));
+  const chunks = [
+    { attempt: 2, seq: 0, stream: 1 as const, data: Buffer.from('hi\n') },
+    { seq: 1, stream: 2 as const, data: Buffer.alloc(0) },
+    { attempt: 2, seq: 2, stream: 1 as const, data: Buffer.from(Array.from({ length: 256 }, (_, i) => i)) },
+  ];
+  const head = (cs: unknown[]) => Buffer.from(JSON.stringify({ v: 2, type: 'output', chunks: cs }) + '\n');
+  it('carries a batch of chunks, bytes exact (newlines and every byte value in the data)', () =>
+    expect(decode('jobOutput', encodeJobOutput(chunks))).toEqual({ v: 2, type: 'output', chunks }));
+  it('reads a v1 message (JSON, base64) from a node not upgraded yet', () =>
+    expect(decode('jobOutput', JSON.stringify({ v: 1, type: 'output', chunks: [{ attempt: 1, seq: 0, stream: 1, data: 'aGk=' }] }))).toEqual({
+      v: 2,
+      type: 'output',
+      chunks: [{ attempt: 1, seq: 0, stream: 1, data: Buffer.from('hi') }],
+    }));
   it.each([
-    ['a stream other than 1 or 2', { ...output, chunks: [{ seq: 0, stream: 3, data: '' }] }],
-    ['data that is not a string', { ...output, chunks: [{ seq: 0, stream: 1, data: [1] }] }],
-    ['an event on the output channel', { v: 1, type: 'end', status: 'failed', exitCode: 1, signal: null }],
-  ])('refuses %s', (_what, msg) => expect(decode('jobOutput', JSON.stringify(msg))).toBeUndefined());
+    ['a stream other than 1 or 2', Buffer.concat([head([{ seq: 0, stream: 3, bytes: 1 }]), Buffer.from('x')])],
+    ['fewer bytes than the head says', Buffer.concat([head([{ seq: 0, stream: 1, bytes: 5 }]), Buffer.from('x')])],
+    ['more bytes than the head says', Buffer.concat([head([{ seq: 0, stream: 1, bytes: 1 }]), Buffer.from('xy')])],
+    ['a v1 chunk whose data is not a string', Buffer.from(JSON.stringify({ v: 1, type: 'output', chunks: [{ seq: 0, stream: 1, data: [1] }] }))],
+    ['an event on the output channel', Buffer.from(JSON.stringify({ v: 1, type: 'end', status: 'failed', exitCode: 1, signal: null }))],
+    ['a head that is not JSON', Buffer.from('nope\nx')],
+  ])('refuses %s', (_what, raw) => expect(decode('jobOutput', raw)).toBeUndefined());
 });
 
 describe('§5 agent commands', () => {

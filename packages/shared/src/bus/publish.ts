@@ -4,7 +4,7 @@ import type { AgentCommand } from './messages/agent-commands.ts';
 import type { ChangeTopic } from './messages/changes.ts';
 import type { ControlMessage } from './messages/control.ts';
 import type { JobEvent } from './messages/job-events.ts';
-import type { OutputChunk } from './messages/job-output.ts';
+import { encodeJobOutput, type OutputChunk } from './messages/job-output.ts';
 import type { ShellEvent } from './messages/shell.ts';
 import type { OperationLogEvent } from './messages/operation-log.ts';
 
@@ -34,8 +34,13 @@ async function publish<F extends Family>(bus: BusConnection, family: F, id: stri
 /** §3: an event of a job. Status and end events come from the lifecycle module only. */
 export const publishJobEvent = (bus: BusConnection, jobId: string, event: Unversioned<JobEvent>) => publish(bus, 'jobEvents', jobId, event);
 
-/** §4: chunks the log sink has made durable. */
-export const publishJobOutput = (bus: BusConnection, jobId: string, chunks: OutputChunk[]) => publish(bus, 'jobOutput', jobId, { type: 'output', chunks });
+/** §4: chunks the log sink has made durable, in their binary form (messages/job-output.ts). Best effort, as publish(). */
+export function publishJobOutput(bus: BusConnection, jobId: string, chunks: OutputChunk[]): Promise<boolean> {
+  return bus.redis.publish(FAMILIES.jobOutput.channel(bus.keys, jobId), encodeJobOutput(chunks)).then(
+    () => true,
+    () => false,
+  );
+}
 
 /** §5: a command for the node holding an agent's socket. */
 export const publishAgentCommand = (bus: BusConnection, agentId: string, command: Unversioned<AgentCommand>) => publish(bus, 'agentCommands', agentId, command);

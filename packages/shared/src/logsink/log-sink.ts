@@ -222,7 +222,7 @@ export class LogSink {
       outputBytesStored.inc(r.data.length);
       let chunks = byJob.get(r.jobId);
       if (!chunks) byJob.set(r.jobId, (chunks = []));
-      chunks.push({ attempt: r.attempt, seq: r.seq, stream: r.stream, data: r.data.toString('base64') });
+      chunks.push({ attempt: r.attempt, seq: r.seq, stream: r.stream, data: r.data });
     }
     // Best effort (not awaited): subscribers fill any gap from Postgres, so a lost publish loses nothing.
     for (const [jobId, chunks] of byJob) void publishJobOutput(this.opts.bus, jobId, chunks);

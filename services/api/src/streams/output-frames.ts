@@ -13,7 +13,7 @@ const built = new WeakMap<JobOutput, Buffer[]>();
 export function outputFrames(msg: JobOutput): Buffer[] {
   let frames = built.get(msg);
   if (!frames) {
-    frames = msg.chunks.map((ch) => Buffer.from(JSON.stringify({ type: 'output', seq: ch.seq, stream: STREAM_NAME[ch.stream]!, data: ch.data } satisfies SubscriberMessage)));
+    frames = msg.chunks.map((ch) => Buffer.from(JSON.stringify({ type: 'output', seq: ch.seq, stream: STREAM_NAME[ch.stream]!, data: ch.data.toString('base64') } satisfies SubscriberMessage)));
     built.set(msg, frames);
   }
   return frames;
