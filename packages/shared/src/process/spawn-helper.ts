@@ -98,12 +98,21 @@ process.stdin.on('data', (s) => {
     if (line) handle(JSON.parse(line));
   }
 });
-process.stdin.on('end', () => {
+// The service is gone (EOF on the commands, or its end of the output pipe closed), or this
+// helper broke: no job may outlive it.
+function shutdown(code) {
   for (const job of jobs.values()) {
     if (job.child.pid === undefined) continue;
     try { process.kill(-job.child.pid, 'SIGKILL'); } catch {}
   }
-  process.exit(0);
+  process.exit(code);
+}
+process.stdin.on('end', () => shutdown(0));
+process.stdin.on('error', () => shutdown(0));
+process.stdout.on('error', () => shutdown(0));
+process.on('uncaughtException', (err) => {
+  try { process.stderr.write('vmo spawn helper: ' + (err && err.stack || err) + '\n'); } catch {}
+  shutdown(70);
 });
 `;
 
