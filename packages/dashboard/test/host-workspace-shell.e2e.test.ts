@@ -3,7 +3,7 @@
  * the real stack (API holding the host's pty channel on a real sshd; a real agent and PTY for the
  * workspace): "Open shell" on the Hosts page (only for callers who may run), typing runs remotely
  * and the answer is on xterm's screen (its buffer, not the bytes), and the recorded session replays
- * it. The workspace is a row pointing at a running agent (its lifecycle is tested in services/api
+ * it, with what was typed (the API runs with VMO_SHELL_RECORD_INPUT=true). The workspace is a row pointing at a running agent (its lifecycle is tested in services/api
  * and services/worker): what is checked here is the page and its endpoint.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -50,7 +50,7 @@ describe('dashboard: a shell on an SSH host and on a workspace', { timeout: 180_
     const knownHosts = join(dir, 'known_hosts');
     await writeFile(knownHosts, `${await knownHostsLine(sshd, { hashed: true })}\n`);
     [system, browser] = await Promise.all([
-      TestSystem.start({ label: 'dash_host_shell', workers: 0, env: { VMO_SSH_KNOWN_HOSTS: knownHosts, VMO_SSH_KEY_DIRS: dir } }),
+      TestSystem.start({ label: 'dash_host_shell', workers: 0, env: { VMO_SSH_KNOWN_HOSTS: knownHosts, VMO_SSH_KEY_DIRS: dir, VMO_SHELL_RECORD_INPUT: 'true' } }),
       launchChromium(),
     ]);
     sql = postgres(system.databaseUrl, { max: 2, onnotice: () => {} });
@@ -73,7 +73,7 @@ describe('dashboard: a shell on an SSH host and on a workspace', { timeout: 180_
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('Hosts → Open shell: echo $((6*7)) shows 42; exit 3 ends it; its replay page shows 42', async () => {
+  it('Hosts → Open shell: echo $((6*7)) shows 42; exit 3 ends it; its replay page shows 42 and (VMO_SHELL_RECORD_INPUT=true) what was typed', async () => {
     const tab = await DashboardTab.open(browser, system.apiUrls[0]!, { token: system.token });
     try {
       await tab.goto('/hosts');
@@ -93,6 +93,7 @@ describe('dashboard: a shell on an SSH host and on a workspace', { timeout: 180_
       await tab.page.locator('.shell a.session').click();
       await tab.page.waitForURL(`**/sessions/${sessionId}`);
       await waitForLine(tab.page, `.screen[data-session="${sessionId}"]`, 'vmoReplay', '42');
+      expect(await tab.page.locator('pre[data-typed]').textContent()).toBe('echo $((6*7))⏎\nexit 3⏎\n');
       tab.expectNoConsoleErrors();
     } finally {
       await tab.close();

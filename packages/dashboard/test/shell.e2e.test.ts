@@ -89,6 +89,8 @@ describe('dashboard: a shell on an agent, and its recording', { timeout: 180_000
       await tab.page.waitForURL(`**/sessions/${sessionId}`);
       await waitForLine(tab.page, `.screen[data-session="${sessionId}"]`, 'vmoReplay', '42');
       expect(await screenLines(tab.page, `.screen[data-session="${sessionId}"]`, 'vmoReplay')).toContain(`${size.rows} ${size.cols}`);
+      // Input is not recorded by default: nothing typed is shown.
+      expect(await tab.page.locator('pre[data-typed]').count()).toBe(0);
       tab.expectNoConsoleErrors();
     } finally {
       await tab.close();
