@@ -1,11 +1,11 @@
 import type { WebSocket } from 'ws';
 import type { BusSubscriber, JobEvent, JobOutput } from '@vmo/shared/bus';
 import type { ControlPlane } from '@vmo/shared/control-plane';
-import { isTerminal, STREAM_NAME, SUBSCRIBER_CATCH_UP_MS } from '@vmo/shared/domain';
+import { isTerminal, SUBSCRIBER_CATCH_UP_MS } from '@vmo/shared/domain';
 import { getJobState, readOutputPage, type JobState } from '@vmo/shared/jobs';
 import type { Logger } from '@vmo/shared/logger';
 import { SubscriberCloseCode, type SubscriberMessage } from '@vmo/shared/protocol';
-import { outputFrames } from './output-frames.ts';
+import { outputFrame, outputFrames } from './output-frames.ts';
 import { countCutTooSlow, watchSubscriberSocket } from './socket-lifecycle.ts';
 
 export interface JobStreamDeps {
@@ -107,7 +107,7 @@ export async function serveJobStream(ws: WebSocket, jobId: string, from: { after
           // A hole in Postgres means the producer has not stored it yet; wait for it rather than skip bytes.
           return;
         }
-        send({ type: 'output', seq: ch.seq, stream: STREAM_NAME[ch.stream]!, data: ch.data.toString('base64') });
+        if (ws.readyState === ws.OPEN) ws.send(outputFrame(ch.seq, ch.stream, ch.data), { binary: false });
         last = ch.seq;
         // Checked per chunk, not per page: a page of large chunks would otherwise overshoot the limit.
         if (tooSlow()) {
