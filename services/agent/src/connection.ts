@@ -2,10 +2,11 @@ import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import {
   AgentCloseCode,
+  checkServerFrame,
   MAX_FRAME_BYTES,
-  ServerToAgent,
   type AgentHello,
   type AgentToServer,
+  type ServerToAgent,
   type ServerWelcome,
 } from '@vmo/shared/protocol';
 import { Backoff } from './backoff.ts';
@@ -213,13 +214,13 @@ export class AgentConnection {
     } catch {
       return this.violation(session, 'frame is not JSON');
     }
-    const parsed = ServerToAgent.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+    // By hand, not zod (check-server-frame.ts: the same verdicts as the ServerToAgent schema, tested).
+    const parsed = checkServerFrame(json);
+    if (!parsed.ok) {
       const type = (json as { type?: unknown } | null)?.type;
-      return this.violation(session, `bad ${typeof type === 'string' ? type : 'frame'}: ${issue.path.join('.') || 'frame'}: ${issue.message}`);
+      return this.violation(session, `bad ${typeof type === 'string' ? type : 'frame'}: ${parsed.path || 'frame'}: ${parsed.message}`);
     }
-    const msg = parsed.data;
+    const msg = parsed.frame;
     if (this._state === 'handshaking') {
       if (msg.type !== 'welcome') return this.violation(session, `expected welcome, got ${msg.type}`);
       return this.onWelcome(session, msg);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OutputRecorder, type RecordedChunk } from './output-recorder.ts';
-import { MAX_CHUNK_BYTES } from '../protocol/agent-messages.ts';
+import { MAX_CHUNK_BYTES } from '../protocol/constants.ts';
 
 const record = (maxBytes: number, tailBytes: number) => {
   const chunks: RecordedChunk[] = [];

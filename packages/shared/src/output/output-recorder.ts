@@ -1,4 +1,4 @@
-import { MAX_CHUNK_BYTES } from '../protocol/agent-messages.ts';
+import { MAX_CHUNK_BYTES } from '../protocol/constants.ts';
 
 export interface RecordedChunk {
   seq: number;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentToServer, PROTOCOL_VERSION, ServerToAgent } from './agent-messages.ts';
+import { AgentToServer, ServerToAgent } from './agent-messages.ts';
+import { PROTOCOL_VERSION } from './constants.ts';
 
 const jobId = 'job_0123456789abcdefghij';
 const hello = { type: 'hello', v: 1, agentVersion: '0.1.0', hostname: 'vm-1', os: 'linux', arch: 'x64', labels: { zone: 'eu' }, jobs: [] };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { storableString } from '../errors/storable-text.ts';
 import { LabelsInput } from '../domain/labels.ts';
+import { PROTOCOL_VERSION } from './constants.ts';
 import { AgentShellAttached, AgentShellError, AgentShellExit, ServerShellAck, ServerShellDetach, ServerShellInput, ServerShellOpen, ServerShellResize } from './shell-messages.ts';
 
 /**
@@ -8,12 +9,11 @@ import { AgentShellAttached, AgentShellError, AgentShellExit, ServerShellAck, Se
  * frames carrying `v`; output travels in binary frames (binary-output.ts). Message sets are
  * named by direction. Every inbound frame is parsed with these schemas; a frame that does not
  * parse closes the socket with 1008 (policy violation).
+ *
+ * The constants (PROTOCOL_VERSION, MAX_FRAME_BYTES, AgentCloseCode…) live in constants.ts, without
+ * zod: the bundled agent imports them without these schemas (not re-exported here, or esbuild
+ * would keep this file, and zod, for them).
  */
-export const PROTOCOL_VERSION = 1;
-/** Frames above this are refused by both ends (ws closes with 1009). */
-export const MAX_FRAME_BYTES = 1024 * 1024;
-/** Output data per binary frame; a chunk is never larger. */
-export const MAX_CHUNK_BYTES = 64 * 1024;
 
 const v = z.literal(PROTOCOL_VERSION);
 const jobId = z.string().regex(/^job_[0-9a-z]{20}$/, 'must be a job id');
@@ -119,8 +119,6 @@ export const ServerRun = z.object({
 });
 export type ServerRun = z.infer<typeof ServerRun>;
 
-/** §1 `hello.features`: this agent takes `run.secretEnv` (and masks it). */
-export const FEATURE_SECRET_ENV = 'secret_env';
 
 /** §3 Output up to and including `seq` is durable: the agent may drop it from its buffer. */
 export const ServerAck = z.object({ type: z.literal('ack'), v, jobId, seq });
@@ -144,23 +142,3 @@ export const ServerToAgent = z.discriminatedUnion('type', [
   ServerShellOpen, ServerShellInput, ServerShellResize, ServerShellAck, ServerShellDetach,
 ]);
 export type ServerToAgent = z.infer<typeof ServerToAgent>;
-
-/** Close codes used on the agent socket (4xxx are ours). */
-export const AgentCloseCode = {
-  /** Normal shutdown of either end. */
-  normal: 1000,
-  /** API node going away: reconnect (possibly elsewhere). */
-  restart: 1012,
-  /** A frame did not parse or broke the protocol: a bug, but reconnecting is still right. */
-  policy: 1008,
-  /** Token revoked or unknown: do not reconnect with it. */
-  revoked: 4401,
-  /**
-   * The agent's token was rotated: reconnect only with the new one, once it is installed in the
-   * agent's token file (§1). An agent that predates this code reconnects with the old token, is
-   * refused with HTTP 401 and stops, as for an unknown token.
-   */
-  tokenRotated: 4410,
-  /** Another connection of the same agent took over. */
-  replaced: 4409,
-} as const;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CHUNK_BYTES } from './agent-messages.ts';
+import { MAX_CHUNK_BYTES } from './constants.ts';
 import { decodeOutputFrame, encodeOutputFrame, OUTPUT_FRAME_KIND, type OutputFrame } from './binary-output.ts';
 
 const jobId = 'job_0123456789abcdefghij';

@@ -9,7 +9,7 @@
  *
  * Binary keeps output byte-exact with no base64 cost on the hottest path.
  */
-import { MAX_CHUNK_BYTES } from './agent-messages.ts';
+import { MAX_CHUNK_BYTES } from './constants.ts';
 
 export const OUTPUT_FRAME_KIND = 1;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentToServer, PROTOCOL_VERSION } from './agent-messages.ts';
+import { AgentToServer } from './agent-messages.ts';
+import { PROTOCOL_VERSION } from './constants.ts';
 import { canonicalHeartbeatRunning } from './heartbeat-fast-path.ts';
 
 /** What the schema (the reference) makes of a text frame: `running` of a valid heartbeat, else undefined. */

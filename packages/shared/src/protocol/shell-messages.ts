@@ -6,19 +6,9 @@ import { z } from 'zod';
  * named by direction, as in agent-messages.ts.
  */
 
-/** §S3 The ring the agent keeps per session: never below 64 KiB. */
-export const SHELL_MIN_RING_BYTES = 64 * 1024;
-export const SHELL_DEFAULT_RING_BYTES = 1024 * 1024;
-/** §S6 Bytes the agent sends beyond the lowest acknowledged offset before it pauses the PTY. */
-export const SHELL_WINDOW_BYTES = 256 * 1024;
-/** §S6 Socket watermarks: over high, stop acknowledging / pause; under low, go on. */
-export const SHELL_HIGH_WATERMARK = 256 * 1024;
-export const SHELL_LOW_WATERMARK = 64 * 1024;
-/** §S4 An attachment's node sends `shell_ack` at least this often; the agent drops one silent for ATTACH_TIMEOUT. */
-export const SHELL_KEEPALIVE_MS = 10_000;
-export const SHELL_ATTACH_TIMEOUT_MS = 30_000;
-/** §S2 Input bytes per binary frame from a client. */
-export const SHELL_MAX_INPUT_FRAME = 64 * 1024;
+// The constants (SHELL_*, FEATURE_SHELL) live in shell-constants.ts, without zod: the bundled agent
+// imports them without these schemas (index.ts exports them).
+import { SHELL_MIN_RING_BYTES } from './shell-constants.ts';
 
 const sessionId = z.string().regex(/^shs_[0-9a-z]{20}$/, 'must be a session id (shs_…)');
 const attachId = z.string().regex(/^att_[0-9a-z]{20}$/, 'must be an attachment id');
@@ -100,5 +90,3 @@ export type AgentShellAttached = z.infer<typeof AgentShellAttached>;
 export type AgentShellExit = z.infer<typeof AgentShellExit>;
 export type AgentShellError = z.infer<typeof AgentShellError>;
 
-/** §S5 `hello.features`: this agent opens shells. */
-export const FEATURE_SHELL = 'shell';

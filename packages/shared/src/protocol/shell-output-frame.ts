@@ -6,7 +6,7 @@
  *   7      u8   L = length of the session id
  *   8..    L bytes session id (ASCII), then the data (1 ≤ n ≤ MAX_CHUNK_BYTES)
  */
-import { MAX_CHUNK_BYTES } from './agent-messages.ts';
+import { MAX_CHUNK_BYTES } from './constants.ts';
 
 export const SHELL_OUTPUT_FRAME_KIND = 2;
 
