@@ -21,5 +21,26 @@ export function agentBuildOptions(agentDir) {
     // without it offers no shells (src/shell/shell-host.ts).
     external: ['node-pty'],
     banner: { js: "import { createRequire as __vmoCreateRequire } from 'node:module'; const require = __vmoCreateRequire(import.meta.url);" },
+    plugins: [sharedWithoutSideEffects],
   };
 }
+
+/**
+ * The agent imports a few constants and functions from @vmo/shared's topic indexes, which also
+ * re-export the zod schemas the API parses with. Telling esbuild that shared's modules do nothing
+ * when merely imported (true: they declare things) lets it leave out every module the agent does
+ * not use, and with them zod (issue 16: zod was 81 % of the bundle). What the agent does use lives
+ * in files that import no zod (protocol/constants.ts, check-server-frame.ts, log-line/levels.ts…);
+ * agent-bundle.test.ts fails if zod comes back.
+ */
+const sharedWithoutSideEffects = {
+  name: 'vmo-shared-without-side-effects',
+  setup(build) {
+    build.onResolve({ filter: /^(@vmo\/shared|\.\.?\/)/ }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      const resolved = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'resolving' });
+      if (resolved.errors.length > 0 || !/[\\/]packages[\\/]shared[\\/]src[\\/]/.test(resolved.path)) return resolved;
+      return { ...resolved, sideEffects: false };
+    });
+  },
+};

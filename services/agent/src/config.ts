@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { intVar, readSecretFiles, runAsVar, scrubSecrets, SecretFileError } from '@vmo/shared/config';
-import type { RunAsUser } from '@vmo/shared/process';
-import { EnrolInput } from '@vmo/shared/api';
-import { LabelsInput } from '@vmo/shared/domain';
+import { readSecretFiles, scrubSecrets, SecretFileError } from '@vmo/shared/config';
+import { resolveRunAs, RunAsError, type RunAsUser } from '@vmo/shared/process';
+import { AGENT_NAME_PATTERN, AGENT_NAME_RULE, labelsProblem } from '@vmo/shared/domain';
 import { MAX_CHUNK_BYTES } from '@vmo/shared/protocol';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import { AGENT_TOKEN_PATTERN } from './token-source.ts';
@@ -68,42 +66,114 @@ Dials out to the vmo control plane over WebSocket and runs the jobs it is sent.
   -h, --help           show this help
 `;
 
-const serverUrl = z.string().refine((v) => {
-  try {
-    return ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(v).protocol);
-  } catch {
-    return false;
-  }
-}, 'must be a URL starting with http:// or https://');
+/**
+ * The variables, checked by hand in this order (the first problem is the one reported): the
+ * bundled agent carries no zod (issue 16). Each check returns the value or throws VarProblem with
+ * the message; the rules are those the server applies (labels: labels-check.ts; names:
+ * agent-name.ts) and the messages those the zod schema this replaced gave.
+ */
+class VarProblem {
+  constructor(
+    readonly name: string,
+    readonly message: string,
+  ) {}
+}
 
 const commaList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
+const SERVER_PROTOCOLS = ['http:', 'https:', 'ws:', 'wss:'];
+function isServerUrl(v: string): boolean {
+  try {
+    return SERVER_PROTOCOLS.includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
+
 const labelPair = /^([^=\s]{1,63})=(.{0,255})$/;
-const labelList = z
-  .string()
-  .default('')
-  .transform(commaList)
-  .pipe(z.array(z.string().regex(labelPair, 'must be k=v pairs separated by commas (key ≤ 63, value ≤ 255 characters)')))
-  .transform((pairs) => Object.fromEntries(pairs.map((p) => labelPair.exec(p)!.slice(1, 3) as [string, string])))
+const ENROL_TOKEN_PATTERN = /^vmo_enr_[A-Za-z0-9_\-.~+/]+=*$/;
+
+/** intVar's rule (@vmo/shared/config): Number() of the text, a whole number within [min, max], `def` when unset. */
+function intValue(name: string, raw: string | undefined, def: number, min: number, max: number): number {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new VarProblem(name, 'must be a whole number');
+  if (n < min) throw new VarProblem(name, `must be ≥ ${min}`);
+  if (n > max) throw new VarProblem(name, `must be ≤ ${max}`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, options: readonly T[], def: T): T {
+  if (raw === undefined) return def;
+  if (!(options as readonly string[]).includes(raw)) throw new VarProblem(name, `must be one of ${options.join(', ')}`);
+  return raw as T;
+}
+
+function matching(name: string, raw: string | undefined, pattern: RegExp, message: string): string | undefined {
+  if (raw !== undefined && !pattern.test(raw)) throw new VarProblem(name, message);
+  return raw;
+}
+
+interface AgentEnv {
+  VMO_SERVER: string[];
+  VMO_AGENT_TOKEN?: string;
+  VMO_AGENT_STATE_DIR?: string;
+  VMO_AGENT_ENROL_TOKEN?: string;
+  VMO_AGENT_NAME?: string;
+  VMO_AGENT_LABELS: Record<string, string>;
+  VMO_AGENT_BUFFER_BYTES: number;
+  VMO_AGENT_DRAIN_MS: number;
+  VMO_LOG_LEVEL: LogLevel;
+  VMO_LOG_FORMAT: 'json' | 'pretty';
+  VMO_RUN_AS?: RunAsUser;
+}
+
+function checkAgentEnv(env: Record<string, string | undefined>): AgentEnv {
+  const rawServer = env.VMO_SERVER;
+  if (rawServer === undefined) throw new VarProblem('VMO_SERVER', 'is required (the control-plane URL)');
+  const servers = commaList(rawServer);
+  if (!servers.every(isServerUrl)) throw new VarProblem('VMO_SERVER', 'must be a URL starting with http:// or https://');
+  if (servers.length === 0) throw new VarProblem('VMO_SERVER', 'needs at least one URL');
+  const token = matching('VMO_AGENT_TOKEN', env.VMO_AGENT_TOKEN, AGENT_TOKEN_PATTERN, 'must be an agent token (vmo_agt_…)');
+  const stateDir = matching('VMO_AGENT_STATE_DIR', env.VMO_AGENT_STATE_DIR, /^./s, 'must be a directory path');
+  const enrolToken = matching('VMO_AGENT_ENROL_TOKEN', env.VMO_AGENT_ENROL_TOKEN, ENROL_TOKEN_PATTERN, 'must be an enrolment token (vmo_enr_…, from POST /v1/enrolment-tokens)');
+  const pairs = commaList(env.VMO_AGENT_LABELS ?? '');
+  if (!pairs.every((p) => labelPair.test(p))) throw new VarProblem('VMO_AGENT_LABELS', 'must be k=v pairs separated by commas (key ≤ 63, value ≤ 255 characters)');
+  const labels = Object.fromEntries(pairs.map((p) => labelPair.exec(p)!.slice(1, 3) as [string, string]));
   // The server refuses a hello whose labels break the registration rules (1008, then a reconnect
   // loop): refuse them here, at start, with a line naming --labels.
-  .pipe(LabelsInput);
-
-const agentEnvSchema = z.object({
-  VMO_SERVER: z.string({ error: 'is required (the control-plane URL)' }).transform(commaList).pipe(z.array(serverUrl).min(1, 'needs at least one URL')),
-  VMO_AGENT_TOKEN: z.string().regex(AGENT_TOKEN_PATTERN, 'must be an agent token (vmo_agt_…)').optional(),
-  VMO_AGENT_STATE_DIR: z.string().min(1, 'must be a directory path').optional(),
-  VMO_AGENT_ENROL_TOKEN: z.string().regex(/^vmo_enr_[A-Za-z0-9_\-.~+/]+=*$/, 'must be an enrolment token (vmo_enr_…, from POST /v1/enrolment-tokens)').optional(),
-  VMO_AGENT_NAME: z.string().optional(),
-  VMO_AGENT_LABELS: labelList,
+  const labelProblem = labelsProblem(labels);
+  if (labelProblem) throw new VarProblem('VMO_AGENT_LABELS', labelProblem.key === undefined ? labelProblem.message : `${labelProblem.key}: ${labelProblem.message}`);
   // At least two chunks: below that, one chunk would pause every job at once, forever.
-  VMO_AGENT_BUFFER_BYTES: intVar(8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024),
-  VMO_AGENT_DRAIN_MS: intVar(30_000, 0, 24 * 3600_000),
-  VMO_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  const bufferBytes = intValue('VMO_AGENT_BUFFER_BYTES', env.VMO_AGENT_BUFFER_BYTES, 8 * 1024 * 1024, 2 * MAX_CHUNK_BYTES, 1024 * 1024 * 1024);
+  const drainMs = intValue('VMO_AGENT_DRAIN_MS', env.VMO_AGENT_DRAIN_MS, 30_000, 0, 24 * 3600_000);
+  const logLevel = oneOf('VMO_LOG_LEVEL', env.VMO_LOG_LEVEL, LOG_LEVELS, 'info');
   /** `json` (one object per line, log-line/log-line.ts) or `pretty` (readable, for development); the logger reads it, this refuses a typo at start. */
-  VMO_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
-  VMO_RUN_AS: runAsVar(),
-});
+  const logFormat = oneOf('VMO_LOG_FORMAT', env.VMO_LOG_FORMAT, ['json', 'pretty'] as const, 'json');
+  // runAsVar's rule (@vmo/shared/config): empty is unset; otherwise the user must resolve.
+  let runAs: RunAsUser | undefined;
+  if (env.VMO_RUN_AS) {
+    try {
+      runAs = resolveRunAs(env.VMO_RUN_AS);
+    } catch (err) {
+      if (!(err instanceof RunAsError)) throw err;
+      throw new VarProblem('VMO_RUN_AS', err.message);
+    }
+  }
+  return {
+    VMO_SERVER: servers,
+    ...(token !== undefined && { VMO_AGENT_TOKEN: token }),
+    ...(stateDir !== undefined && { VMO_AGENT_STATE_DIR: stateDir }),
+    ...(enrolToken !== undefined && { VMO_AGENT_ENROL_TOKEN: enrolToken }),
+    ...(env.VMO_AGENT_NAME !== undefined && { VMO_AGENT_NAME: env.VMO_AGENT_NAME }),
+    VMO_AGENT_LABELS: labels,
+    VMO_AGENT_BUFFER_BYTES: bufferBytes,
+    VMO_AGENT_DRAIN_MS: drainMs,
+    VMO_LOG_LEVEL: logLevel,
+    VMO_LOG_FORMAT: logFormat,
+    ...(runAs && { VMO_RUN_AS: runAs }),
+  };
+}
 
 /** Read from `<NAME>_FILE` too, never echoed, and taken out of the environment once read. */
 const SECRET_VARS = ['VMO_AGENT_TOKEN', 'VMO_AGENT_ENROL_TOKEN'];
@@ -183,17 +253,18 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
     if (!(err instanceof SecretFileError)) throw err;
     throw new ConfigError(`invalid configuration: ${flagged(err.message, fromFlag)}`);
   }
-  const result = agentEnvSchema.safeParse(resolved);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const name = String(issue.path[0] ?? 'environment');
+  let c: AgentEnv;
+  try {
+    c = checkAgentEnv(resolved);
+  } catch (err) {
+    if (!(err instanceof VarProblem)) throw err;
+    const name = err.name;
     const where = fromFlag.get(name) ?? (input[`${name}_FILE`] !== undefined ? (fromFlag.get(`${name}_FILE`) ?? `${name}_FILE`) : name);
     // LOUD: never echo a token, not even a malformed one (it may be the real one with a typo).
     const value = resolved[name];
-    const shown = SECRET_VARS.includes(name) || value === undefined || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
-    throw new ConfigError(`invalid configuration: ${where}: ${issue.message}${shown}`);
+    const shown = SECRET_VARS.includes(name) || value === undefined || err.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
+    throw new ConfigError(`invalid configuration: ${where}: ${err.message}${shown}`);
   }
-  const c = result.data;
   const name = (var_: string) => fromFlag.get(var_) ?? var_;
   // One place for the agent's credential: its own token, or a state dir it enrols into.
   if (c.VMO_AGENT_STATE_DIR !== undefined && c.VMO_AGENT_TOKEN !== undefined) {
@@ -210,8 +281,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (l
     if (c.VMO_AGENT_TOKEN === undefined) throw new ConfigError('invalid configuration: VMO_AGENT_TOKEN: is required: give --token-file FILE (or VMO_AGENT_TOKEN_FILE), or --state-dir DIR with --enrol-file FILE to enrol');
   }
   if (c.VMO_AGENT_NAME !== undefined) {
-    const checked = EnrolInput.shape.name.safeParse(c.VMO_AGENT_NAME);
-    if (!checked.success) throw new ConfigError(`invalid configuration: ${name('VMO_AGENT_NAME')}: ${checked.error.issues[0]!.message} (got ${JSON.stringify(c.VMO_AGENT_NAME)})`);
+    if (!AGENT_NAME_PATTERN.test(c.VMO_AGENT_NAME)) throw new ConfigError(`invalid configuration: ${name('VMO_AGENT_NAME')}: ${AGENT_NAME_RULE} (got ${JSON.stringify(c.VMO_AGENT_NAME)})`);
   }
   if (env === process.env) scrubSecrets(SECRET_VARS);
   // After the parse: a configuration that fails says only what is wrong.

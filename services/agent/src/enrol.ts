@@ -1,4 +1,5 @@
-import { EnrolledAgent, EnrolInput } from '@vmo/shared/api';
+import type { EnrolledAgent } from '@vmo/shared/api';
+import { AGENT_NAME_PATTERN, AGENT_NAME_RULE } from '@vmo/shared/domain';
 import { Backoff } from './backoff.ts';
 import type { Logger } from './logger.ts';
 
@@ -17,9 +18,8 @@ export function enrolUrl(server: string): string {
 
 /** The name is checked here, before anything is sent: a refused name would otherwise cost a round trip, not a use. */
 export function enrolmentName(name: string, fromFlag: boolean): string {
-  const parsed = EnrolInput.shape.name.safeParse(name);
-  if (parsed.success) return parsed.data;
-  const why = parsed.error.issues[0]!.message;
+  if (AGENT_NAME_PATTERN.test(name)) return name;
+  const why = AGENT_NAME_RULE;
   throw new EnrolmentRefused(fromFlag ? `--name: ${why}` : `this machine's hostname ${JSON.stringify(name)} is not a valid agent name (${why}): give one with --name`);
 }
 
@@ -74,9 +74,9 @@ export async function enrol(opts: EnrolOptions): Promise<EnrolledAgent> {
     const text = await res.text().catch(() => '');
     // 201: enrolled; 200: enrolled by an earlier attempt whose answer was lost, answered again with a new token.
     if (res.status === 201 || res.status === 200) {
-      const parsed = EnrolledAgent.safeParse(safeJson(text));
-      if (!parsed.success) throw new EnrolmentRefused(`the server's answer to the enrolment is not an enrolled agent (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
-      return parsed.data;
+      const enrolled = enrolledAgentOf(safeJson(text));
+      if (typeof enrolled === 'string') throw new EnrolmentRefused(`the server's answer to the enrolment is not an enrolled agent (${enrolled})`);
+      return enrolled;
     }
     maybeSent = true;
     if (res.status === 429 || res.status >= 500) {
@@ -106,4 +106,18 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The EnrolledAgent schema's check (@vmo/shared/api), by hand: the bundled agent carries no zod.
+ * The answer with its known fields only, or what is wrong with it.
+ */
+export function enrolledAgentOf(json: unknown): EnrolledAgent | string {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'not a JSON object';
+  const o = json as Record<string, unknown>;
+  for (const key of ['agentId', 'name', 'token'] as const) if (typeof o[key] !== 'string') return `${key}: expected a string`;
+  const labels = o.labels;
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) return 'labels: expected an object';
+  for (const [k, v] of Object.entries(labels)) if (typeof v !== 'string') return `labels.${k}: expected a string`;
+  return { agentId: o.agentId as string, name: o.name as string, labels: { ...(labels as Record<string, string>) }, token: o.token as string };
 }

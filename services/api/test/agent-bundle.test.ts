@@ -41,6 +41,12 @@ describe('the served agent bundle', { timeout: 120_000 }, () => {
     expect(served.version).toBe(JSON.parse(readFileSync(join(AGENT_SOURCE_DIR, 'package.json'), 'utf8')).version);
   });
 
+  it('carries no zod (issue 16: 81 % of the bundle was zod): the agent checks frames and settings by hand', async () => {
+    const code = Buffer.from((await new AgentBundle(AGENT_SOURCE_DIR).get()).code).toString('utf8');
+    // esbuild names each inlined module's path in a comment; zod's classes name themselves.
+    expect(code).not.toMatch(/node_modules\/zod\/|ZodError|\$ZodType/);
+  });
+
   it('builds once for requests arriving together; a failed build is remembered for a minute (no build meanwhile), then tried again', async () => {
     const root = agentDir('broken', 'export const = ;\n');
     let now = 1_000_000;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_NAME_PATTERN, AGENT_NAME_RULE } from '../domain/agent-name.ts';
 import { AgentLabelsInput } from '../domain/workspace-agent-labels.ts';
 import { MaxConcurrentJobsInput } from './max-concurrent-jobs.ts';
 
@@ -6,7 +7,7 @@ export const AgentInput = z
   .object({
     name: z
       .string({ error: 'is required and must be a string' })
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit'),
+      .regex(AGENT_NAME_PATTERN, AGENT_NAME_RULE),
     labels: AgentLabelsInput.default({}),
     maxConcurrentJobs: MaxConcurrentJobsInput.default(null),
   })

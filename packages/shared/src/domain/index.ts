@@ -18,3 +18,6 @@ export * from './retention.ts';
 export * from './make-target.ts';
 export * from './workspace.ts';
 export * from './workspace-agent-labels.ts';
+export * from './labels-check.ts';
+export * from './agent-name.ts';
+export * from './unstorable-reason.ts';

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { storableText } from './storable-text.ts';
+import { LABEL_KEY_PATTERN, LABEL_KEY_RULE, LABEL_VALUE_MAX, LABEL_VALUE_RULE, MAX_LABELS, MAX_LABELS_RULE } from './labels-check.ts';
 
 /** Labels on jobs, agents (registered and reported) and hosts: one rule everywhere. */
 export const LabelsInput = z
   .record(
-    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/, 'label keys are 1-63 letters, digits, "_", ".", "/" or "-"'),
-    storableText(z.string().max(255, 'label values are at most 255 characters'), 'label values'),
+    z.string().regex(LABEL_KEY_PATTERN, LABEL_KEY_RULE),
+    storableText(z.string().max(LABEL_VALUE_MAX, LABEL_VALUE_RULE), 'label values'),
   )
-  .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
+  .refine((l) => Object.keys(l).length <= MAX_LABELS, MAX_LABELS_RULE);

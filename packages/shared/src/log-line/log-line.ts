@@ -17,21 +17,9 @@ import { z } from 'zod';
  * - Anything else the line needs (`status`, `exitCode`, `durationMs`, `err`, …). Never a token, a
  *   header value, a request body or a job's environment (the loggers censor those keys).
  */
-export const LOG_LEVEL_NUMBERS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
-export type LogLevelName = keyof typeof LOG_LEVEL_NUMBERS;
-/** `VMO_LOG_LEVEL`'s values: the level names, and `silent`. */
-export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-export const LOG_SERVICES = ['api', 'worker', 'agent', 'vmo'] as const;
-export type LogService = (typeof LOG_SERVICES)[number];
-
-export const ID_FIELDS = ['requestId', 'jobId', 'runId', 'agentId', 'workerId', 'hostId', 'userId'] as const;
-
-/** The level's name for a number of pino's scale (`30` → `info`); an unknown number keeps its digits. */
-export function levelName(level: number): string {
-  for (const [name, n] of Object.entries(LOG_LEVEL_NUMBERS)) if (n === level) return name;
-  return String(level);
-}
+// The names and numbers live in levels.ts (no zod: the bundled agent's logger imports them without LogLine).
+export * from './levels.ts';
+import { LOG_SERVICES } from './levels.ts';
 
 /** An error as the loggers write it: what names and classifies it, never the data it carried. */
 const LoggedError = z.union([z.string(), z.looseObject({ message: z.string(), type: z.string().optional(), stack: z.string().optional() })]);

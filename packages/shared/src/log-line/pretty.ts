@@ -1,4 +1,4 @@
-import { ID_FIELDS, levelName } from './log-line.ts';
+import { ID_FIELDS, levelName } from './levels.ts';
 
 /**
  * `VMO_LOG_FORMAT`: `json` (the default: one JSON object per line, `log-line.ts`) or `pretty`
