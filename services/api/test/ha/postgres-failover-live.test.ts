@@ -45,7 +45,12 @@ async function liveSystem(pair: PostgresPair, label: string) {
   });
   // The test reads the same hosts the processes use (the system's own database on 5432 stays empty).
   system.databaseUrl = url;
-  await system.startAgent('ha-pg-agent');
+  try {
+    await system.startAgent('ha-pg-agent');
+  } catch (err) {
+    await system.stop(); // the caller never gets it: its afterAll could not stop these processes
+    throw err;
+  }
   const local = new FailoverLoad(system);
   const agent = new FailoverLoad(system, { type: 'agent', agent: 'ha-pg-agent' });
   return { system, local, agent, submit: (n: number, phase: 'before' | 'during' | 'after') => Promise.all([local.submit(n, phase), agent.submit(n, phase)]) };
