@@ -1,6 +1,7 @@
 import type { WebSocket, RawData } from 'ws';
 import { markChanged, publishAgentCommand, publishJobEvent, type AgentCommand, type BusSubscriber } from '@vmo/shared/bus';
 import { ShellRelayHolder } from './shell-relay-holder.ts';
+import { SHELL_OPEN_TIMEOUT_MS } from '../shells/shell-attachment.ts';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, isTerminal, withoutReservedLabels } from '@vmo/shared/domain';
 import { markJobAccepted, openSecretEnv, transition } from '@vmo/shared/jobs';
@@ -240,6 +241,15 @@ export class AgentSession {
     for (const c of recorded.stops) {
       if (this.jobs.has(c.id)) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId: c.id, graceMs: c.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
     }
+    // SHELL.md §S4: sessions it no longer holds (it restarted) are ended, once no open of one opened
+    // before this welcome can still be on its way (shell-relay-holder.ts probeOpenSessions).
+    const welcomedAt = new Date();
+    setTimeout(() => {
+      if (this.closed) return;
+      this.shellHolder().probeOpenSessions((frame) => this.send(frame), welcomedAt).catch((err: Error) => {
+        cp.log.warn({ err: err.message, agentId: this.agentId }, 'could not ask the agent which shell sessions it still holds');
+      });
+    }, SHELL_OPEN_TIMEOUT_MS + 5_000).unref();
   }
 
   /** Commands for this agent from workers and API nodes (BUS.md §5, `agent:{id}`). */

@@ -3,6 +3,7 @@ import type { ControlPlane } from '@vmo/shared/control-plane';
 import { insertAuditEvents } from '@vmo/shared/audit';
 import type { Logger } from '@vmo/shared/logger';
 import { decodeShellOutputFrame, FEATURE_SHELL, type AgentShellAttached, type AgentShellError, type AgentShellExit, type ServerToAgent } from '@vmo/shared/protocol';
+import { newId } from '@vmo/shared/ids';
 import { endShellSession, recordShellChunk, recordedInputEnd, releaseShellSlot } from '@vmo/shared/shells';
 
 type ShellCommand = Extract<AgentCommand, { type: `shell_${string}` }>;
@@ -78,6 +79,28 @@ export class ShellRelayHolder {
         this.deps.log.warn({ err: err.message, session }, 'shell frames dropped: could not check the session\'s agent');
       },
     );
+  }
+
+  /**
+   * LOUD: a session the agent lost while nobody was attached (it restarted during the grace, or
+   * died before an open reached it) is ended by nobody: its row stays open for ever, and no
+   * retention pass deletes an open row. So, once connected, the agent is asked about each session
+   * its rows say it holds that was opened before `openedBefore`: a `shell_ack` from an attachment
+   * nobody has is ignored by a session it holds, and answered `session_not_found` for one it does
+   * not, which ends the row as lost (relayControl). `openedBefore` must be a time after which no
+   * `shell_open` of those sessions can still arrive (the caller waits SHELL_OPEN_TIMEOUT_MS past
+   * it), or a session being created would be ended under its user.
+   */
+  async probeOpenSessions(send: (frame: ServerToAgent) => void, openedBefore: Date): Promise<number> {
+    if (!this.features.has(FEATURE_SHELL)) return 0;
+    const rows = await this.deps.cp.database.sql<{ id: string }[]>`select id from shell_sessions
+      where target_id = ${this.agentId} and ended_at is null and opened_at < ${openedBefore.toISOString()}::timestamptz
+      order by opened_at limit 1000`;
+    for (const { id } of rows) {
+      this.own.add(id);
+      send({ type: 'shell_ack', v: 1, session: id, attach: newId('att'), offset: 0 });
+    }
+    return rows.length;
   }
 
   /** A bus command as the frame for the agent; an agent that cannot open shells gets none, and the client is told. */

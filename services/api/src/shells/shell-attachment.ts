@@ -35,8 +35,8 @@ export interface AttachmentDeps {
 
 /** `shell_open` is repeated this often until `attached` comes back (a lost command, BUS.md §11). */
 const OPEN_RETRY_MS = 2_000;
-/** No `attached` within this: the agent is not answering. */
-const OPEN_TIMEOUT_MS = 15_000;
+/** No `attached` within this: the agent is not answering (no `shell_open` for a session is sent later than this after its row). */
+export const SHELL_OPEN_TIMEOUT_MS = 15_000;
 
 /**
  * One client socket on a shell session, on the API node the client reached (SHELL.md §S2–§S6).
@@ -79,7 +79,7 @@ export class ShellAttachment {
     this.open(this.spec.create);
     this.openDeadline = setTimeout(() => {
       if (!this.attached) this.fail('agent_unreachable', 'the agent did not answer the shell open in time; retry', ShellCloseCode.error);
-    }, OPEN_TIMEOUT_MS);
+    }, SHELL_OPEN_TIMEOUT_MS);
   }
 
   private open(create: boolean): void {
