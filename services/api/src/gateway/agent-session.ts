@@ -341,7 +341,10 @@ export class AgentSession {
       const stored = await storedPrefixLength(cp.database.sql, jobId, attempt);
       this.jobs.set(jobId, { attempt, acks: new AckTracker(stored), pending: new Set(), ackScheduled: false });
     }
-    await publishJobEvent(cp, jobId, { type: 'started', attempt });
+    // Not awaited (it never rejects): it only wakes the worker so it stops re-sending `run`, which
+    // it also learns from Postgres. Awaiting it held this agent's frame chain one Redis round trip
+    // per job start, and a short job's first output, arriving meanwhile, waited behind it.
+    void publishJobEvent(cp, jobId, { type: 'started', attempt });
     if (accepted.stopReason) this.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: accepted.graceMs ?? DEFAULT_CANCEL_GRACE_MS });
   }
 
