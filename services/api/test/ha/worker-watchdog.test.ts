@@ -96,17 +96,15 @@ describe('a worker whose event loop stops is killed by its watchdog, and a resta
     // Pause the main thread where it stands: its timers, sockets and jobs all stop; the
     // watchdog thread (another isolate) does not.
     inspector = new WebSocket(wsUrl!);
+    let paused = false;
+    inspector.on('message', (raw) => {
+      if (JSON.parse(raw.toString()).method === 'Debugger.paused') paused = true;
+    });
     await new Promise((resolve, reject) => inspector!.once('open', resolve).once('error', reject));
     inspector.send(JSON.stringify({ id: 1, method: 'Debugger.enable' }));
     inspector.send(JSON.stringify({ id: 2, method: 'Debugger.pause' }));
     const pausedAt = Date.now();
-    await waitFor('the debugger to pause the worker', () => new Promise<boolean>((resolve) => {
-      const onMessage = (raw: WebSocket.RawData) => {
-        if (JSON.parse(raw.toString()).method === 'Debugger.paused') resolve(true);
-      };
-      inspector!.on('message', onMessage);
-      setTimeout(() => (inspector!.off('message', onMessage), resolve(false)), 2000);
-    }), 30_000, 0);
+    await waitFor('the debugger to pause the worker', () => paused || undefined, 30_000, 20);
     await load.submit(1, 'during');
     const exit = await stuck.exited;
     const killedMs = Date.now() - pausedAt;
