@@ -34,7 +34,11 @@ export interface NetnsHost {
 
 export class NetnsHosts {
   readonly prefix = netnsTestPrefix();
-  readonly tmpDir = mkdtempSync('/tmp/vmo-netns-');
+  private dir: string | undefined;
+  /** Made on first use: a file that declares hosts but runs none of its tests leaves nothing behind. */
+  get tmpDir(): string {
+    return (this.dir ??= mkdtempSync('/tmp/vmo-netns-'));
+  }
   readonly hosts: NetnsHost[] = [];
   private readonly children = new Set<ChildProcess>();
   /** A /24 per run, chosen at random: two runs at once do not share addresses. */
@@ -142,6 +146,6 @@ export class NetnsHosts {
     for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const socket of this.sockets) socket.destroy();
     for (const server of this.servers) server.close();
-    cleanUpNetnsTest(this.prefix, this.tmpDir);
+    cleanUpNetnsTest(this.prefix, this.dir);
   }
 }
