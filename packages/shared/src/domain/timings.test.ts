@@ -10,6 +10,9 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAINTENANCE_MS,
   DEFAULT_WORKER_LOCK_MS,
+  DEFAULT_WORKER_STUCK_MS,
+  REDIS_PING_MS,
+  REDIS_SOCKET_TIMEOUT_MS,
   DEFAULT_WORKER_PRESENCE_TTL_MS,
   dispatchLookAgainMs,
   stalledCheckMs,
@@ -105,5 +108,13 @@ describe('timingProblems: a configuration that breaks a relation names the varia
 
   it('accepts the fast settings the fault tests use', () => {
     expect(timingProblems({ VMO_HEARTBEAT_MS: 500, VMO_AGENT_GRACE_MS: 8_000, VMO_WORKER_PRESENCE_TTL_MS: 1_500, VMO_MAINTENANCE_MS: 500 })).toEqual([]);
+  });
+});
+
+describe('Redis connections and the worker watchdog (issue 19)', () => {
+  it('a socket deadline above BullMQ\'s longest blocking wait (10 s, abandoned by BullMQ 1 s later); a stuck worker only after a reopened connection had its chance', () => {
+    expect(REDIS_SOCKET_TIMEOUT_MS).toBeGreaterThan(10_000 + 1_000);
+    expect(REDIS_PING_MS).toBeLessThan(REDIS_SOCKET_TIMEOUT_MS);
+    expect(DEFAULT_WORKER_STUCK_MS).toBeGreaterThan(REDIS_SOCKET_TIMEOUT_MS + 10_000); // + a connect timeout
   });
 });
