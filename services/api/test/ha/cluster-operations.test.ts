@@ -154,6 +154,10 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
       const ticksAtKill = ticks;
       await waitFor('the stream flowing again', () => ticks > ticksAtKill + 20 || undefined, 60_000, 50);
       const resumedMs = Date.now() - killedAt;
+      // Not only the stream's periodic catch-up from Postgres: API 1 subscribed again, on a live node.
+      const resubscribedOn = await nodeSubscribedTo(set, k.jobOutputChannel(jobId));
+      const resubscribedMs = Date.now() - killedAt;
+      expect(resubscribedOn.port).not.toBe(streamNode.port);
       // The node comes back (as a replica if it was a master), and the cluster settles.
       await streamNode.launch();
       await waitForClusterOk(set, 60_000);
@@ -166,6 +170,8 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
         secondKill = `${agentNode.address}, a ${((await agentNode.ask((r) => r.call('ROLE'))) as [string])[0]}`;
         await agentNode.kill();
         await waitFor('the stream flowing after the second kill', () => ticks > ticksAtKill + 60 || undefined, 60_000, 50);
+        // API 0 listens for the agent's commands again (the cancel below travels there).
+        expect((await nodeSubscribedTo(set, k.agentChannel(agentId))).port).not.toBe(agentNode.port);
       }
       const cancelAt = Date.now();
       const cancel = await system.clientFor(1).request('POST', `/v1/jobs/${jobId}/cancel`, {});
@@ -185,7 +191,7 @@ describe('Redis Cluster: failover, reshard and a subscriber node killed, under l
       for (const node of set.nodes) await node.launch();
       await waitForClusterOk(set, 60_000);
       const seen = await expectAgentStayedOnline(watch, 'subscriber node killed', true);
-      console.log(`[ha cluster] subscriber node ${streamNode.address} (a ${streamRole}) killed mid-stream (then ${secondKill}): the stream flowed again ${resumedMs} ms after the kill (${result.interruptions.length} reconnects of the follower), ${lines.length} lines byte-identical, the cancel ended it in ${cancelMs} ms; agent statuses seen ${JSON.stringify(seen)}`);
+      console.log(`[ha cluster] subscriber node ${streamNode.address} (a ${streamRole}) killed mid-stream (then ${secondKill}): the stream flowed again ${resumedMs} ms after the kill, API 1 subscribed again on ${resubscribedOn.address} by ${resubscribedMs} ms (${result.interruptions.length} reconnects of the follower), ${lines.length} lines byte-identical, the cancel ended it in ${cancelMs} ms; agent statuses seen ${JSON.stringify(seen)}`);
     } finally {
       scratch.cleanup();
     }
