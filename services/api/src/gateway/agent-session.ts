@@ -217,12 +217,18 @@ export class AgentSession {
       resume.push({ jobId: j.jobId, nextSeq });
     }
 
+    // Gone while Postgres answered: no presence and no takeover for a socket nobody holds (the
+    // takeover would close a newer connection of the agent).
+    if (this.closed) return;
     // Online, and older connections of this agent (on any node) told to close: both at once.
     // Without the takeover taken by Redis, do not welcome.
     const [, takenOver] = await Promise.all([
       this.deps.presence.mark(this.agentId, this.connectionId),
       publishAgentCommand(cp, this.agentId, { type: 'takeover', connectionId: this.connectionId }),
     ]);
+    // Closed meanwhile: its teardown's clear may have run before the mark; clear again, or the key
+    // of a socket nobody holds would read online for two heartbeats.
+    if (this.closed) return void this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
     if (!takenOver) throw new Error('could not publish the takeover of this agent (Redis did not take it)');
     this.ready = true;
     this.send({ type: 'welcome', v: PROTOCOL_VERSION, agentId: this.agentId, heartbeatMs: cp.limits.heartbeatMs, resume, abandon });
