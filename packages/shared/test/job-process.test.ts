@@ -37,9 +37,7 @@ describe('JobProcessExit.stopped: did our signal come before the exit?', () => {
   it('false when the shell had exited first, though stop() still cleans up what it left', async () => {
     // The shell exits at once; the background sleep holds stdout, so `exited` waits (linger).
     const proc = spawnJobProcess({ jobId: JOB_ID, command: 'sleep 1000 & exit 0', env: {}, cwd: null }, () => {});
-    // Reaped (gone from /proc): the shell has exited before the stop (through the spawn helper, the
-    // pid is known once `spawned` resolves, and this process may hear of the exit a hop later).
-    await proc.spawned;
+    // Reaped (gone from /proc) means node has handled its exit: libuv reaps and reports in one go.
     while (existsSync(`/proc/${proc.pid}`)) await new Promise((r) => setTimeout(r, 10));
     proc.stop(5_000);
     expect(await proc.exited).toMatchObject({ exitCode: 0, signal: null, stopped: false });

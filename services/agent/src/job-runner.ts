@@ -114,14 +114,10 @@ export class JobRunner {
     job = { jobId: msg.jobId, attempt: msg.attempt, proc, recorder, masked, exit: null, forgotten: false };
     this.jobs.set(job.jobId, job);
     if (this.buffer.paused) proc.pause();
-    // LOUD: `started` goes out now, not when the spawn helper reports the pid: the gateway records
-    // the start (Postgres, Redis) before it takes the job's first output, and that work overlaps
-    // the spawn only if it begins first. Its pid is then null (PROTOCOL.md §2). A spawn that failed
-    // (bad cwd) also answers `started` (pid null) so the server stops repeating `run`; the `exit`
-    // with `error.code = spawn_failed` follows at once.
+    this.log.info('job started', { jobId: job.jobId, attempt: job.attempt, pid: proc.pid });
+    // A spawn that failed (bad cwd) still answers `started` (pid null) so the server stops
+    // repeating `run`; the `exit` with `error.code = spawn_failed` follows at once.
     this.sendStarted(job);
-    const { jobId, attempt } = job;
-    void proc.spawned.then((pid) => this.log.info('job started', { jobId, attempt, pid }));
     const started = job;
     void proc.exited.then((result) => this.onProcessEnd(started, result));
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@vmo/shared/protocol';
 import { startAgentUnderTest } from './agent-fixture.ts';
 import { newJobId, runMessage } from './messages.ts';
-import { jobGroup, livePidsInGroup } from './process-group.ts';
+import { livePidsInGroup } from './process-group.ts';
 import { waitFor } from './wait-for.ts';
 
 describe('§4 cancel', () => {
@@ -11,8 +11,7 @@ describe('§4 cancel', () => {
     await waitFor('hello', () => gw.current?.hello);
     const jobId = newJobId();
     gw.send(runMessage(jobId, 'sleep 1000 & sleep 1000; wait'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('sh and both sleeps', () => livePidsInGroup(pid!).length === 3);
     gw.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: 5_000 });
     const exit = await waitFor('exit', () => gw.exitOf(jobId));
@@ -26,8 +25,7 @@ describe('§4 cancel', () => {
     const jobId = newJobId();
     // An ignored signal stays ignored across exec, so sleep ignores SIGTERM too.
     gw.send(runMessage(jobId, `trap '' TERM; sleep 1000`));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('sh and sleep', () => livePidsInGroup(pid!).length === 2);
     gw.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: 200 });
     const exit = await waitFor('exit', () => gw.exitOf(jobId));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@vmo/shared/protocol';
 import { startAgentUnderTest } from './agent-fixture.ts';
 import { newJobId, runMessage } from './messages.ts';
-import { jobGroup, livePidsInGroup } from './process-group.ts';
+import { livePidsInGroup } from './process-group.ts';
 import { waitFor } from './wait-for.ts';
 
 describe('§4 cancel: exit.stopped', () => {
@@ -18,8 +18,7 @@ describe('§4 cancel: exit.stopped', () => {
     await waitFor('hello', () => gw.current?.hello);
     const jobId = newJobId();
     gw.send(runMessage(jobId, 'sleep 1000'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('the command running', () => livePidsInGroup(pid!).length >= 1);
     gw.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: 5_000 });
     expect(await waitFor('exit', () => gw.exitOf(jobId))).toMatchObject({ signal: 'SIGTERM', stopped: true });
@@ -31,8 +30,7 @@ describe('§4 cancel: exit.stopped', () => {
     const jobId = newJobId();
     // The shell exits at once; the background sleep keeps stdout open, so the job is not over yet.
     gw.send(runMessage(jobId, 'sleep 1000 & exit 0'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('the shell gone, its sleep still there', () => !existsSync(`/proc/${pid}`) && livePidsInGroup(pid!).length === 1);
     expect(gw.exitOf(jobId)).toBeUndefined();
     gw.send({ type: 'cancel', v: PROTOCOL_VERSION, jobId, graceMs: 5_000 });

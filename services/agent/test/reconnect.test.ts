@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@vmo/shared/protocol';
 import { startAgentUnderTest } from './agent-fixture.ts';
 import { newJobId, runMessage } from './messages.ts';
-import { jobGroup, livePidsInGroup } from './process-group.ts';
+import { livePidsInGroup } from './process-group.ts';
 import { waitFor } from './wait-for.ts';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'vmo-agent-test-'));
@@ -19,8 +19,7 @@ describe('§6 reconnect, resume, fencing', () => {
     const part1 = join(dir, 'part1');
     const jobId = newJobId();
     gw.send(runMessage(jobId, `head -c 300000 /dev/urandom | base64 | tee ${part1}; while [ ! -e ${dir}/go ]; do sleep 0.01; done; echo part-two`));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('part one stored', () => existsSync(part1) && statSync(part1).size > 400_000 && gw.storedBytes(jobId) === statSync(part1).size);
     const produced = gw.storedPrefix(jobId);
     expect(produced).toBeGreaterThan(3);
@@ -50,8 +49,7 @@ describe('§6 reconnect, resume, fencing', () => {
     const dir = scratch();
     const jobId = newJobId();
     gw.send(runMessage(jobId, `echo one; while [ ! -e ${dir}/go ]; do sleep 0.01; done; echo two`));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('first line stored', () => gw.storedPrefix(jobId) === 1);
 
     gw.refuseWith = 503;
@@ -76,8 +74,7 @@ describe('§6 reconnect, resume, fencing', () => {
     await waitFor('hello', () => gw.current?.hello);
     const jobId = newJobId();
     gw.send(runMessage(jobId, 'sleep 1000 & sleep 1000; wait'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await waitFor('sh and both sleeps', () => livePidsInGroup(pid!).length === 3);
     gw.send({ type: 'abandon', v: PROTOCOL_VERSION, jobId });
     await waitFor('no process left in the group', () => livePidsInGroup(pid!).length === 0);
@@ -93,8 +90,7 @@ describe('§6 reconnect, resume, fencing', () => {
     await waitFor('hello', () => gw.current?.hello);
     const jobId = newJobId();
     gw.send(runMessage(jobId, 'sleep 1000'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     gw.welcomeFor = (hello) => ({ resume: [], abandon: hello.jobs.map((j) => j.jobId) });
     gw.current!.ws.close(1012, 'restart');
     const hello = await waitFor('second hello', () => gw.connections[1]?.hello);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { startAgentUnderTest } from './agent-fixture.ts';
 import { AGENT_TOKEN, FakeGateway } from './fake-gateway.ts';
 import { newJobId, runMessage } from './messages.ts';
-import { jobGroup, livePidsInGroup } from './process-group.ts';
+import { livePidsInGroup } from './process-group.ts';
 import { waitFor } from './wait-for.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -36,8 +36,7 @@ describe('§7 shutdown', () => {
     await waitFor('hello', () => gw.current?.hello);
     const jobId = newJobId();
     gw.send(runMessage(jobId, 'sleep 1000 & sleep 1000; wait'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     gw.current!.ws.close(4401, 'token revoked');
     await waitFor('fatal', () => fatal.length > 0);
     expect(fatal[0]).toMatch(/4401/);
@@ -71,8 +70,7 @@ describe('§7 shutdown', () => {
     await waitFor('hello', () => gw.current?.hello);
     const jobId = newJobId();
     gw.send(runMessage(jobId, 'sleep 1000'));
-    await waitFor('started', () => gw.received('started', jobId)[0]);
-    const pid = await waitFor('its process group', () => jobGroup(jobId));
+    const { pid } = await waitFor('started', () => gw.received('started', jobId)[0]);
     await agent.stop();
     expect(gw.exitOf(jobId)).toMatchObject({ signal: 'SIGTERM' });
     expect(livePidsInGroup(pid!)).toEqual([]);

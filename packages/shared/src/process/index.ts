@@ -1,6 +1,5 @@
 export * from './job-env.ts';
 export * from './spawn-job-process.ts';
-export * from './spawn-helper.ts';
 export * from './kill-orphaned-job.ts';
 export * from './marked-processes.ts';
 export * from './run-as.ts';

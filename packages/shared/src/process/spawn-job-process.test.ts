@@ -27,7 +27,6 @@ describe('spawnJobProcess with paused pipes (backpressure)', () => {
     });
     let resolved = false;
     void proc.exited.then(() => (resolved = true));
-    await proc.spawned; // through the spawn helper the pid comes a moment later
     while (existsSync(`/proc/${proc.pid}`)) {
       proc.resume();
       await tick();

@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { jobEnv } from './job-env.ts';
 import { setprivArgs, type RunAsUser } from './run-as.ts';
-import { spawnHelper } from './spawn-helper.ts';
 
 export interface JobProcessSpec {
   jobId: string;
@@ -28,13 +26,7 @@ export interface JobProcessExit {
 }
 
 export interface JobProcess {
-  /**
-   * The shell's pid, which is also its process group's id. Through the spawn helper it is known a
-   * moment after spawnJobProcess returns (`spawned`); until then it is undefined.
-   */
   readonly pid: number | undefined;
-  /** Resolves with the pid once the process started, or undefined if it could not start. */
-  readonly spawned: Promise<number | undefined>;
   /** Resolves once the shell has exited and its pipes are drained (or abandoned, see below). */
   readonly exited: Promise<JobProcessExit>;
   /** SIGTERM to the whole process group, SIGKILL to the group after `graceMs`. Idempotent. */
@@ -62,22 +54,13 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
   const { runAs } = spec;
   // setpriv execs the shell in place: the pid, and so the process group, stay the same.
   const [file, args] = runAs?.setpriv ? [runAs.setpriv, [...setprivArgs(runAs), '--', '/bin/sh', '-c', spec.command]] : ['/bin/sh', ['-c', spec.command]];
-  const cwd = spec.cwd ?? runAs?.cwd ?? undefined;
-  const env = jobEnv(spec.jobId, spec.env, runAs);
-  // Through the spawn helper (spawn-helper.ts: the fork copies a small process, not this one),
-  // which starts it the same way: detached, stdin /dev/null, stdout and stderr piped.
-  const helper = spawnHelper();
-  const child = helper
-    ? helper.spawn(file, args, { cwd, env })
-    : spawn(file, args, {
-        cwd,
-        env,
-        detached: true, // own process group: cancel reaches every descendant
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-  let spawnSettled = child.pid !== undefined;
-  /** Signals asked for before the helper reported the pid: sent the moment it does. */
-  const signalsBeforeSpawn: NodeJS.Signals[] = [];
+  const child = spawn(file, args, {
+    cwd: spec.cwd ?? runAs?.cwd ?? undefined,
+    env: jobEnv(spec.jobId, spec.env, runAs),
+    detached: true, // own process group: cancel reaches every descendant
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pgid = child.pid;
   let killTimer: NodeJS.Timeout | undefined;
   let groupGone = false;
   let paused = false;
@@ -101,38 +84,14 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
   };
 
   const signalGroup = (sig: NodeJS.Signals) => {
-    // LOUD: a cancel that comes before the pid is known must not be lost: it waits for it.
-    const pgid = child.pid;
-    if (pgid === undefined) {
-      if (!spawnSettled) signalsBeforeSpawn.push(sig);
-      return;
-    }
-    if (groupGone) return;
-    // Through the helper, this process hears of the shell's exit a hop after it happened: a
-    // shell that has exited (a zombie, or reaped) is not "running" whatever we heard so far, so
-    // the exit that happened first still wins. Looked at before the signal, which may end it.
-    const running = !shellExited && (!helper || shellAlive(pgid));
+    if (pgid === undefined || groupGone) return;
     try {
       process.kill(-pgid, sig);
-      if (running) stoppedWhileRunning = true;
+      if (!shellExited) stoppedWhileRunning = true;
     } catch {
       groupGone = true; // ESRCH: nothing left in the group
     }
   };
-
-  const spawned = new Promise<number | undefined>((resolve) => {
-    if (child.pid !== undefined) return resolve(child.pid);
-    child.once('spawn', () => {
-      spawnSettled = true;
-      resolve(child.pid);
-      for (const sig of signalsBeforeSpawn.splice(0)) signalGroup(sig);
-    });
-    child.once('error', () => {
-      spawnSettled = true;
-      signalsBeforeSpawn.length = 0;
-      resolve(undefined);
-    });
-  });
 
   child.stdout!.on('data', (d: Buffer) => onOutput(1, d));
   child.stderr!.on('data', (d: Buffer) => onOutput(2, d));
@@ -169,10 +128,7 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
   });
 
   return {
-    get pid() {
-      return child.pid;
-    },
-    spawned,
+    pid: child.pid,
     exited,
     stop(graceMs) {
       if (killTimer) return;
@@ -197,16 +153,6 @@ export function spawnJobProcess(spec: JobProcessSpec, onOutput: (stream: 1 | 2, 
       runLinger();
     },
   };
-}
-
-/** The process exists and has not exited (not a zombie), from /proc (Linux: where the helper is used). */
-function shellAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /** Signal number → name, for exits reported as numbers (e.g. by ssh). */
