@@ -216,12 +216,15 @@ export class ShellAttachment {
 
   private fail(code: string, message: string, closeCode: number): void {
     this.sendJson({ type: 'error', code, message });
-    this.finish(true);
+    // A new session that never attached has no terminal behind it (spawn_failed, agent_unreachable),
+    // and a session_not_found has none any more: its slot is given back now, or a retried failing
+    // open would hold one of the target's VMO_SHELL_MAX_SESSIONS_PER_TARGET for the whole grace.
+    this.finish(true, (this.spec.create && !this.helloSent) || code === 'session_not_found');
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode, code.slice(0, 100));
   }
 
   /** Stop relaying; `detach` tells the agent this attachment is gone (the grace starts when none is left). */
-  private finish(detach: boolean): void {
+  private finish(detach: boolean, releaseSlot = false): void {
     if (this.done) return;
     this.done = true;
     clearInterval(this.keepalive);
@@ -230,7 +233,8 @@ export class ShellAttachment {
     clearTimeout(this.openDeadline);
     this.unlisten?.();
     // The grace starts now: the session keeps its slot (VMO_SHELL_MAX_SESSIONS_PER_TARGET) until it can be reaped.
-    if (detach) this.touchSlot();
+    if (releaseSlot) void releaseShellSlot(this.deps.cp, this.spec.agentId, this.spec.session).catch(() => {});
+    else if (detach) this.touchSlot();
     if (detach) void publishAgentCommand(this.deps.cp, this.spec.agentId, { type: 'shell_detach', session: this.spec.session, attach: this.spec.attach });
   }
 }
