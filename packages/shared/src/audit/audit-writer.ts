@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import { GroupCommit } from '../batch/group-commit.ts';
+import { refusedForContent } from '../db/pg-error-code.ts';
 import type { AuditEvent } from './audit-event.ts';
 import { insertAuditEvents } from './insert-audit-events.ts';
 import { resourceIdOfName } from './resource-id-of-name.ts';
@@ -87,15 +88,4 @@ export class AuditWriter {
       }
     }
   }
-}
-
-/**
- * SQLSTATE classes that say "this data", not "this connection": 22 data exception, 23 integrity
- * constraint, 42 syntax or undefined object (a column missing during a botched deploy counts: no
- * retry fixes it). Anything else (no code: a socket error; 08 connection; 57 shutdown; 53
- * resources) is worth retrying.
- */
-function refusedForContent(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(22|23|42)/.test(code);
 }

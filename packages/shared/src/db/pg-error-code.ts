@@ -12,3 +12,15 @@ export function pgErrorCode(err: unknown): string | undefined {
 }
 
 export const UNIQUE_VIOLATION = '23505';
+
+/**
+ * A statement Postgres refused for the data it carried, not for the connection: SQLSTATE class 22
+ * (data exception), 23 (integrity constraint), 42 (syntax or undefined object: a column missing
+ * during a botched deploy counts, no retry fixes it) or 54 (program limit). Worth trying each row of
+ * a batch alone, never worth retrying as is. Anything else (no code: a socket error; 08 connection;
+ * 57 shutdown; 53 resources) would fail each row alone too, and may pass on a retry.
+ */
+export function refusedForContent(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code !== undefined && /^(22|23|42|54)/.test(code);
+}

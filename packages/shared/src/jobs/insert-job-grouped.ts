@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
 import { GroupCommit } from '../batch/group-commit.ts';
+import { refusedForContent } from '../db/pg-error-code.ts';
 import type { JobRow } from './job-view.ts';
 import { insertJob } from './insert-job.ts';
 import { insertJobs, type JobToInsert } from './insert-jobs.ts';
@@ -38,14 +39,4 @@ export function insertJobGrouped(sql: Sql, job: JobToInsert): Promise<JobRow | u
     perPool.set(sql, group);
   }
   return group.add(job);
-}
-
-/**
- * SQLSTATE classes that say "this data" (22 data exception, 23 integrity constraint, 42 syntax or
- * undefined object, 54 program limit): worth trying each row alone. The rest (no code: a socket;
- * 08 connection; 57 shutdown; 53 resources) would fail each alone too.
- */
-function refusedForContent(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(22|23|42|54)/.test(code);
 }
