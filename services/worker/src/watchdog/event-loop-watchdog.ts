@@ -14,18 +14,26 @@ const BEAT_MS = 1000;
 const THREAD = `
 const { workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
+const { performance } = require('node:perf_hooks');
 const beats = new Int32Array(workerData.beats);
+const every = Math.min(1000, workerData.stuckMs / 4);
 let last = Atomics.load(beats, 0);
-let movedAt = Date.now();
+let movedAt = performance.now();
+let tickAt = movedAt;
 setInterval(() => {
-  const now = Date.now();
+  // A monotonic clock (a wall-clock step is no stall), and a tick of this thread's own that came
+  // late by half the limit means the whole process was frozen (a VM pause, SIGSTOP): the main
+  // thread gets its chance to beat again before it is judged.
+  const now = performance.now();
+  const late = now - tickAt - every;
+  tickAt = now;
   const seen = Atomics.load(beats, 0);
-  if (seen !== last) { last = seen; movedAt = now; return; }
+  if (seen !== last || late > workerData.stuckMs / 2) { last = seen; movedAt = now; return; }
   if (now - movedAt < workerData.stuckMs) return;
-  writeSync(2, JSON.stringify({ level: 60, time: now, name: workerData.name, pid: process.pid, stuckForMs: now - movedAt,
+  writeSync(2, JSON.stringify({ level: 60, time: Date.now(), name: workerData.name, pid: process.pid, stuckForMs: Math.round(now - movedAt),
     msg: 'worker stuck: its event loop has not run for ' + Math.round((now - movedAt) / 1000) + ' s; killing the process (SIGKILL) for the supervisor to restart it' }) + '\\n');
   process.kill(process.pid, 'SIGKILL');
-}, Math.min(1000, workerData.stuckMs / 4));
+}, every);
 `;
 
 export function startEventLoopWatchdog(opts: { stuckMs: number; name?: string }): { stop(): Promise<void> } {
