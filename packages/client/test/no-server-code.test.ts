@@ -37,8 +37,9 @@ describe('@vmo/client imports no server code', () => {
     expect([...packages].sort()).toEqual(['zod']);
     const shared = files.filter((f) => f.includes('packages/shared/')).map((f) => f.slice(f.indexOf('packages/shared/src/') + 'packages/shared/src/'.length));
     // Input schemas (`<service>/<thing>-input.ts`) are pure zod over the domain; whatever they import is walked and checked too.
+    // protocol/shell-constants.ts: the shell protocol's numbers (no import at all), which its messages use.
     // bus/messages/changes.ts: the events feed's message schema (pure zod), which GET /v1/events' contract reuses.
-    for (const f of shared) expect(f, `${f} is server-side`).toMatch(/^(api|errors|domain|protocol\/(subscriber|shell)-messages|bus\/messages\/changes\.ts$|[a-z-]+\/[a-z-]+-input\.ts$|agents\/max-concurrent-jobs|runs\/summary-limits)/);
+    for (const f of shared) expect(f, `${f} is server-side`).toMatch(/^(api|errors|domain|protocol\/(subscriber|shell)-messages|protocol\/shell-constants\.ts$|bus\/messages\/changes\.ts$|[a-z-]+\/[a-z-]+-input\.ts$|agents\/max-concurrent-jobs|runs\/summary-limits)/);
     // `ws` only through a dynamic import, taken when no browser WebSocket is given.
     expect(readFileSync(resolve(ROOT, 'packages/client/src/stream.ts'), 'utf8')).toContain("await import('ws')");
   });
