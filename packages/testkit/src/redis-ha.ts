@@ -181,6 +181,10 @@ export class RedisClusterSet {
             '--port', String(port), '--cluster-port', String(busPort), ...DATA_ARGS,
             '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir,
             '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000),
+            // A replica takes over however long ago it last heard its master: with a 1 s node
+            // timeout the default validity (10 × timeout + the 10 s replica ping period) can judge a
+            // replica on a loaded machine too stale, and then no failover ever comes (seen in a run).
+            '--cluster-replica-validity-factor', '0',
           ]),
         );
       }
@@ -214,7 +218,7 @@ export class RedisClusterSet {
   }
 
   /** Wait until `key`'s slot is served by a master other than `oldPort` and the cluster is ok again. */
-  async waitForFailover(key: string, oldPort: number, timeoutMs = 30_000): Promise<RedisNode> {
+  async waitForFailover(key: string, oldPort: number, timeoutMs = 60_000): Promise<RedisNode> {
     return waitFor('a cluster failover', async () => {
       const node = await this.masterOf(key);
       if (node.port === oldPort) return undefined;
