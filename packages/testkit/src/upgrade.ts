@@ -9,6 +9,8 @@ export type UpgradeResult =
       closed: Promise<{ code: number; reason: string }>;
       /** Every text message from the first on: one the server sent with the upgrade's answer arrives before a listener added after `open` could see it. */
       texts: string[];
+      /** With `keepBinary`: every binary message from the first on, for the same reason (empty otherwise). */
+      binaries: Buffer[];
     }
   | { kind: 'refused'; status: number; body: string; /** The refusal's Retry-After header, if any. */ retryAfter?: string };
 
@@ -22,7 +24,7 @@ export type UpgradeResult =
  */
 export function openWebSocket(
   url: string,
-  opts: { token?: string; protocols?: string[]; headers?: Record<string, string>; /** Connect from this loopback address (127.x.y.z). */ localAddress?: string } = {},
+  opts: { token?: string; protocols?: string[]; headers?: Record<string, string>; /** Connect from this loopback address (127.x.y.z). */ localAddress?: string; /** Keep binary messages too (`binaries`): off by default, a big stream would be held in memory. */ keepBinary?: boolean } = {},
 ): Promise<UpgradeResult> {
   const stack = new Error().stack;
   const ownId = Object.keys(opts.headers ?? {}).some((h) => h.toLowerCase() === REQUEST_ID_HEADER.toLowerCase());
@@ -31,11 +33,16 @@ export function openWebSocket(
   const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   const texts: string[] = [];
+  const binaries: Buffer[] = [];
+  // LOUD: from the first frame on. Frames that reach the client in the same read as the 101 are
+  // emitted on a nextTick, before any promise continuation of the caller runs: a listener added
+  // after `await openWebSocket(…)` never sees them (a loaded machine makes that common).
   ws.on('message', (raw, isBinary) => {
     if (!isBinary) texts.push(raw.toString());
+    else if (opts.keepBinary) binaries.push(Buffer.from(raw as Buffer));
   });
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, closed, texts }));
+    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, closed, texts, binaries }));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));

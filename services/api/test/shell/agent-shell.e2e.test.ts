@@ -98,7 +98,9 @@ describe('shell on an agent (SHELL.md)', () => {
 
   it('§S3 a socket killed mid-output and reopened with session + offset receives the missed output exactly once', async () => {
     const first = track(await shell());
-    first.send('for i in $(seq 1 4000); do echo "line-$i"; done; echo all-$((2*5))-done\r');
+    // The second half waits 3 s: a starved test process could otherwise read the whole output
+    // (all-10-done included) before it kills the socket, and the reattach would have nothing to get.
+    first.send('for i in $(seq 1 2000); do echo "line-$i"; done; sleep 3; for i in $(seq 2001 4000); do echo "line-$i"; done; echo all-$((2*5))-done\r');
     await first.waitForText('line-500');
     first.ws.terminate();
     const offset = first.offset();

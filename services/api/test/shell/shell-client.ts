@@ -21,15 +21,14 @@ export interface ShellClient {
 /** `target`: an agent's id or name, or with `kind` 'hosts' an SSH host's ref (GET /v1/hosts/{id}/shell). */
 export async function openShell(baseUrl: string, target: string, token: string, query: Record<string, string | number> = {}, kind: 'agents' | 'hosts' = 'agents'): Promise<ShellClient | { refused: number; body: string; retryAfter?: string | undefined }> {
   const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
-  const res = await openWebSocket(`${baseUrl}/v1/${kind}/${encodeURIComponent(target)}/shell${qs ? `?${qs}` : ''}`, { token });
+  const res = await openWebSocket(`${baseUrl}/v1/${kind}/${encodeURIComponent(target)}/shell${qs ? `?${qs}` : ''}`, { token, keepBinary: true });
   if (res.kind === 'refused') return { refused: res.status, body: res.body, retryAfter: res.retryAfter };
   const ws = res.ws;
-  const chunks: Buffer[] = [];
+  // Every binary frame from the first on (openWebSocket's keepBinary): a replay that arrives with the
+  // 101 would be lost to a listener added here.
+  const chunks = res.binaries;
   // openWebSocket keeps every text frame, from the first on (res.texts).
   const controls = new Proxy([] as Record<string, unknown>[], { get: (_t, key) => Reflect.get(res.texts.map((t) => JSON.parse(t) as Record<string, unknown>), key) });
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) chunks.push(Buffer.from(data as Buffer));
-  });
   const hello = await waitFor('shell hello', () => {
     const found = controls.find((c) => c['type'] === 'hello') as ShellClient['hello'] | undefined;
     if (!found && controls.some((c) => c['type'] === 'error')) throw new Error(JSON.stringify([...controls]));
