@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { insertOutputBatch, outputRowKey, type OutputRow } from './insert-output-batch.ts';
 
 /**
@@ -22,9 +23,6 @@ export async function storeOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Set
   }
   return insertOutputBatch(sql, rows);
 }
-
-/** SQLSTATE unique_violation: a chunk of the batch is already stored (a retransmit). */
-const UNIQUE_VIOLATION = '23505';
 
 /** `COPY … (FORMAT binary)`: signature, flags (0), header extension length (0). */
 const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
@@ -113,7 +111,8 @@ export async function copyOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Set<
     for (const r of refused) stored.delete(outputRowKey({ jobId: r.job_id, attempt: r.attempt, seq: r.seq }));
     return stored;
   } catch (err) {
-    if ((err as { code?: string }).code === UNIQUE_VIOLATION) return undefined;
+    // A unique violation: a chunk of the batch is already stored (a retransmit).
+    if (pgErrorCode(err) === UNIQUE_VIOLATION) return undefined;
     throw err;
   }
 }
