@@ -31,12 +31,25 @@ export const shellSessions = pgTable(
     signal: text('signal'),
     /** Output bytes stored in shell_output (the cap stops it growing). */
     recordedBytes: bigint('recorded_bytes', { mode: 'number' }).notNull().default(0),
+    /**
+     * A host shell's: the API node holding its terminal (shells/host-shells.ts), whose presence key
+     * says whether it still lives. Null for an agent's session (the agent holds it).
+     */
+    holderNode: text('holder_node'),
+    /**
+     * Why it ended (ShellEndReason: `exited`, `lost`, `server_restarted`, `server_lost`); null while
+     * open, and for sessions ended before the column existed.
+     */
+    endReason: text('end_reason'),
   },
   (t) => [
     // GET /v1/sessions: newest first, keyset on (opened_at, id), filtered by target and user.
     index('shell_sessions_opened_idx').on(t.openedAt.desc(), t.id.desc()),
     index('shell_sessions_target_idx').on(t.targetId, t.openedAt.desc()),
     index('shell_sessions_user_idx').on(t.userId, t.openedAt.desc()),
+    // The host-shell sweep (shells/end-orphaned-host-shells.ts): the nodes holding open host
+    // sessions, and the open sessions of one node, whose presence key is gone.
+    index('shell_sessions_open_holder_idx').on(t.holderNode).where(sql`ended_at is null and holder_node is not null`),
   ],
 );
 
