@@ -83,6 +83,8 @@ export const keys = (prefix: string) => ({
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
   /** The shell sessions alive on one agent or host, each scored by when it is gone at the latest (shells/live-shell-sessions.ts). */
   liveShells: (targetId: string) => `${prefix}:shells:${targetId}:live`,
+  /** Set by each live API node while it may hold SSH hosts' shells; a node whose key is gone has its open host sessions ended (shells/host-shell-node.ts). */
+  shellNodePresence: (nodeId: string) => `${prefix}:shells:node:${nodeId}:presence`,
   /** Set by each live worker; a running local job whose worker's key is gone is `lost`. */
   workerPresence: (workerId: string) => `${prefix}:worker:${workerId}:presence`,
   /** A rate limit's counter (API, http/rate-limit.ts): `scope` is what is counted (`submit`, `auth-fail`), `subject` whose (a principal, an address). */
