@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { outputAttemptIsOver } from './output-attempt-fence.ts';
 
 export interface OutputRow {
   jobId: string;
@@ -23,11 +24,9 @@ export const outputRowKey = (r: { jobId: string; attempt: number; seq: number })
  * agent resending after a reconnect, or a retried batch, must never store a chunk twice or count
  * its bytes twice. Only the rows actually inserted are returned, counted and published.
  *
- * LOUD: THE ATTEMPT FENCE ON OUTPUT (issue 14, retries). A chunk is stored under the attempt its
- * producer was fenced on, and is REFUSED (not stored, not counted, not published) once that
- * attempt is over: the job has started a later attempt (`jobs.attempt` above the chunk's), or it
- * is `queued` again at the chunk's attempt with a `retry_at` (the retry transition moved past it,
- * jobs/lifecycle/sql/retry-job.ts). So late output of attempt 1 (a partitioned agent, a stale
+ * LOUD: THE ATTEMPT FENCE ON OUTPUT (issue 14, retries; the condition itself lives in
+ * output-attempt-fence.ts). A chunk is stored under the attempt its producer was fenced on, and is
+ * REFUSED (not stored, not counted, not published) once that attempt is over. So late output of attempt 1 (a partitioned agent, a stale
  * worker) can never land in attempt 2: not in its rows (its own key), not in its byte count (the
  * count is fenced the same way, on the row as it is when the UPDATE takes it), not on its stream.
  * A chunk whose job row has an older attempt (a job not started yet; tests insert such rows) or
@@ -43,7 +42,7 @@ export async function insertOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Se
       select v.job_id, v.attempt::int, v.seq::int, v.stream::smallint, v.data::bytea
       from v left join jobs j on j.id = v.job_id
       where j.id is null
-         or (not (j.attempt > v.attempt::int or (j.attempt = v.attempt::int and j.status = 'queued' and j.retry_at is not null))
+         or (not ${outputAttemptIsOver(sql, { job: 'j', attempt: 'v.attempt' })}
              -- Retention deleted this job's output (retention/): a resend arriving after that stores nothing again.
              and j.output_expired_at is null)
       on conflict (job_id, attempt, seq) do nothing
@@ -55,7 +54,7 @@ export async function insertOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Se
       where jobs.id = s.job_id
         -- LOUD: the same fence, checked again on the row this UPDATE takes: a retry committed since
         -- the insert read the job must not find the old attempt's bytes counted in the new one.
-        and not (jobs.attempt > s.attempt or (jobs.attempt = s.attempt and jobs.status = 'queued' and jobs.retry_at is not null))
+        and not ${outputAttemptIsOver(sql, { job: 'jobs', attempt: 's.attempt' })}
     )
     select job_id, attempt, seq from ins`;
   return new Set(inserted.map((r) => outputRowKey({ jobId: r.job_id, attempt: r.attempt, seq: r.seq })));

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import { pgErrorCode, UNIQUE_VIOLATION } from '../db/pg-error-code.ts';
 import { insertOutputBatch, outputRowKey, type OutputRow } from './insert-output-batch.ts';
+import { outputAttemptIsOver } from './output-attempt-fence.ts';
 
 /**
  * Batches from this size on go through COPY (copyOutputBatch); smaller ones through the one INSERT
@@ -45,7 +46,7 @@ const COPY_TRAILER = Buffer.from([0xff, 0xff]);
  * LOUD: the same guarantees as insertOutputBatch, which stays the reference:
  *  - exactly once: COPY stores every chunk or (on any conflict) none; the count covers exactly
  *    the chunks this transaction keeps;
- *  - THE ATTEMPT FENCE (issue 14): after the COPY, the job rows are locked and each chunk whose
+ *  - THE ATTEMPT FENCE (issue 14, output-attempt-fence.ts): after the COPY, the job rows are locked and each chunk whose
  *    attempt is over (the job started a later one, or waits `queued` for a retry of this one), or
  *    whose job's output retention deleted, is deleted again in the same transaction: never
  *    visible, never counted, never published. A chunk whose job has no row is kept, uncounted;
@@ -88,7 +89,7 @@ export async function copyOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Set<
           where id in (select job_id from v) order by id for no key update
         ), refused as (
           select v.job_id, v.attempt, v.seq from v join j on j.id = v.job_id
-          where j.attempt > v.attempt or (j.attempt = v.attempt and j.status = 'queued' and j.retry_at is not null)
+          where ${outputAttemptIsOver(tx, { job: 'j', attempt: 'v.attempt' })}
              -- Retention deleted this job's output (retention/): a resend arriving after that stores nothing again.
              or j.output_expired_at is not null
         ), dropped as (
@@ -102,7 +103,7 @@ export async function copyOutputBatch(sql: Sql, rows: OutputRow[]): Promise<Set<
             group by v.job_id, v.attempt
           ) s
           where jobs.id = s.job_id
-            and not (jobs.attempt > s.attempt or (jobs.attempt = s.attempt and jobs.status = 'queued' and jobs.retry_at is not null))
+            and not ${outputAttemptIsOver(tx, { job: 'jobs', attempt: 's.attempt' })}
             and jobs.output_expired_at is null
         )
         select job_id, attempt, seq from refused`;
