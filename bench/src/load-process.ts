@@ -77,7 +77,13 @@ export class LoadProcess {
     });
   }
 
-  result<T = BenchEvent>(): Promise<T> {
+  /** The latest `event` line with this name so far (progress reports), if any. */
+  last<T = BenchEvent>(event: string): T | undefined {
+    for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i]!.event === event) return this.events[i] as T;
+    return undefined;
+  }
+
+    result<T = BenchEvent>(): Promise<T> {
     return this.waitFor<T>('result');
   }
 

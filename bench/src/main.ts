@@ -7,6 +7,7 @@ import { cleanUpOnSignals } from './interrupt-cleanup.ts';
 import { formatNotes, formatTable, writeReport, type BenchReport } from './report.ts';
 import type { BenchRow, Scenario, ScenarioContext } from './scenario.ts';
 import { agentsScenario } from './scenarios/agents.ts';
+import { agents100kScenario } from './scenarios/agents-100k.ts';
 import { fanOutScenario } from './scenarios/fan-out.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
 import { latencyScenario } from './scenarios/latency.ts';
@@ -16,25 +17,34 @@ import { sshScenario } from './scenarios/ssh.ts';
 import { submitScenario } from './scenarios/submit.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 
-const SCENARIOS: Scenario[] = [submitScenario, throughputScenario, latencyScenario, outputScenario, fanOutScenario, agentsScenario, scaleOutScenario, sshScenario, fleetScenario];
+const SCENARIOS: Scenario[] = [submitScenario, throughputScenario, latencyScenario, outputScenario, fanOutScenario, agentsScenario, scaleOutScenario, sshScenario, fleetScenario, agents100kScenario];
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 
-const USAGE = `Usage: npm run bench -- [--quick] [--only a,b] [--profile DIR] [--out DIR]
+const USAGE = `Usage: npm run bench -- [--quick] [--only a,b] [--agents N] [--profile DIR] [--out DIR]
 
   --quick        every scenario, briefly (a smoke check; well under a minute of load)
-  --only LIST    scenarios to run: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --only LIST    scenarios to run: ${SCENARIOS.map((s) => s.name + (s.optIn ? ' (only when named here)' : '')).join(', ')}
+  --agents N     simulated agents for agents-100k (default 100000; also VMO_BENCH_AGENTS)
   --profile DIR  run the API, worker and agent processes with --cpu-prof, profiles under DIR/<scenario>/
   --out DIR      where the JSON report goes (default bench/results/)
 `;
 
+/**
+ * The scenarios a run takes: those named in `only` (in the table's order), else every scenario
+ * but the opt-in ones (agents-100k wants a quiet machine and minutes of its own).
+ */
+export function chooseScenarios(only: string[] | undefined, all: readonly Scenario[] = SCENARIOS): Scenario[] {
+  const unknown = (only ?? []).filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; choose from ${all.map((s) => s.name).join(', ')}`);
+  return only?.length ? all.filter((s) => only.includes(s.name)) : all.filter((s) => !s.optIn);
+}
+
 /** Runs the scenarios one after the other; a failing scenario is reported and the run goes on. */
-export async function runBench(opts: { quick: boolean; only?: string[]; profileDir?: string; outDir?: string; log?: (m: string) => void }): Promise<{ report: BenchReport; path: string }> {
+export async function runBench(opts: { quick: boolean; only?: string[]; agents?: number; profileDir?: string; outDir?: string; log?: (m: string) => void }): Promise<{ report: BenchReport; path: string }> {
   const log = opts.log ?? ((m: string) => process.stderr.write(m + '\n'));
-  const unknown = (opts.only ?? []).filter((n) => !SCENARIOS.some((s) => s.name === n));
-  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const chosen = opts.only?.length ? SCENARIOS.filter((s) => opts.only!.includes(s.name)) : SCENARIOS;
+  const chosen = chooseScenarios(opts.only);
   const tmpDir = mkdtempSync(join(tmpdir(), 'vmo-bench-'));
-  const ctx: ScenarioContext = { quick: opts.quick, profileDir: opts.profileDir, tmpDir, log };
+  const ctx: ScenarioContext = { quick: opts.quick, profileDir: opts.profileDir, tmpDir, log, ...(opts.agents !== undefined ? { agents: opts.agents } : {}) };
   const started = Date.now();
   const rows: BenchRow[] = [];
   const failures: BenchReport['failures'] = [];
@@ -68,13 +78,17 @@ export async function runBench(opts: { quick: boolean; only?: string[]; profileD
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, agents: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return void process.stdout.write(USAGE);
+  const agentsArg = values.agents ?? process.env.VMO_BENCH_AGENTS;
+  const agents = agentsArg === undefined || agentsArg === '' ? undefined : Number(agentsArg.replace(/[_,]/g, ''));
+  if (agents !== undefined && !(Number.isInteger(agents) && agents > 0)) throw new Error(`--agents wants a positive whole number, not ${agentsArg}`);
   cleanUpOnSignals();
   const { report, path } = await runBench({
     quick: values.quick!,
     only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
+    ...(agents !== undefined ? { agents } : {}),
     profileDir: values.profile ? resolve(values.profile) : undefined,
     outDir: values.out ? resolve(values.out) : undefined,
   });

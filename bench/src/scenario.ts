@@ -24,11 +24,18 @@ export interface ScenarioContext {
   profileDir: string | undefined;
   /** Scratch directory of this run (generated files, go-signals). */
   tmpDir: string;
+  /** `--agents N`: how many simulated agents a scenario that takes a size holds (agents-100k). */
+  agents?: number;
   log(message: string): void;
 }
 
 export interface Scenario {
   name: string;
+  /**
+   * Runs only when named in `--only`, never in the default run or `--quick`: a moonshot that
+   * wants a quiet machine and minutes of its own (agents-100k).
+   */
+  optIn?: boolean;
   run(ctx: ScenarioContext): Promise<BenchRow[]>;
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { emit, exitAfter, finish, loadArgs } from './emit.ts';
 import { preciseNow } from '../stats.ts';
@@ -9,6 +9,9 @@ import { preciseNow } from '../stats.ts';
  * WebSocket ping every `welcome.heartbeatMs` (first one at a random offset, so they spread).
  * It runs no jobs. In `bare` mode it only opens plain connections to a bare `ws` server.
  * Emits `online` once every agent is welcomed (or connected), then holds until SIGTERM.
+ * Options for the many-process runs (agents-100k): `localAddresses` binds the connections to these
+ * source addresses in turn (127.x.y.z: each address has its own ~28k ephemeral ports), `goFile`
+ * holds the connects until that file exists (emitting `ready` first), and `progress` every second.
  */
 interface Args {
   mode: 'agents' | 'bare';
@@ -17,6 +20,8 @@ interface Args {
   n: number;
   inFlight: number;
   deadlineMs: number;
+  localAddresses?: string[];
+  goFile?: string;
 }
 
 const args = loadArgs<Args>();
@@ -26,20 +31,23 @@ const sockets: WebSocket[] = [];
 let heartbeats = 0;
 let closedEarly = 0;
 let stopping = false;
+let welcomed = 0;
 
 function connect(token: string | undefined, i: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(args.url, {
       headers: token ? { authorization: `Bearer ${token}`, 'user-agent': 'vmo-agent-sim/1' } : {},
       perMessageDeflate: false,
+      ...(args.localAddresses?.length ? { localAddress: args.localAddresses[i % args.localAddresses.length] } : {}),
     });
     sockets.push(ws);
     let settled = false;
     const settle = (err?: Error) => {
       if (settled) return;
       settled = true;
-      if (err) reject(err);
-      else resolve();
+      if (err) return reject(err);
+      welcomed++;
+      resolve();
     };
     ws.on('unexpected-response', (_req, res) => settle(new Error(`agent ${i}: upgrade refused with HTTP ${res.statusCode}`)));
     ws.on('error', (err) => settle(err));
@@ -72,6 +80,10 @@ function connect(token: string | undefined, i: number): Promise<void> {
 
 async function main(): Promise<void> {
   const tokens = args.tokensFile ? readFileSync(args.tokensFile, 'utf8').split('\n').filter(Boolean) : [];
+  if (args.goFile) {
+    emit('ready');
+    while (!existsSync(args.goFile)) await new Promise((r) => setTimeout(r, 10));
+  }
   const t0 = preciseNow();
   let next = 0;
   let failures = 0;
@@ -87,8 +99,12 @@ async function main(): Promise<void> {
       }
     }
   };
+  const progress = setInterval(() => emit('progress', { welcomed, failures }), 1000);
   await Promise.all(Array.from({ length: args.inFlight }, lane));
-  emit('online', { ms: preciseNow() - t0, failures, firstFailure });
+  clearInterval(progress);
+  // `at`: when the last one got in, on the clock every process of this machine shares (stats.ts).
+  const at = preciseNow();
+  emit('online', { ms: at - t0, at, failures, firstFailure });
   process.on('SIGTERM', () => {
     stopping = true;
     for (const ws of sockets) ws.terminate();
