@@ -65,7 +65,7 @@ export interface ServerDeps {
 }
 
 /** One HTTP server: Hono for REST, `ws` for the job streams and the agent gateway. */
-export function createHttpServer(deps: ServerDeps): { server: Server; closeSubscribers(): void } {
+export function createHttpServer(deps: ServerDeps): { server: Server; closeSubscribers(): Promise<void> } {
   const unauthenticated = new UnauthenticatedConnections(deps.maxUnauthenticatedConnections, slowAfterMs(deps.deadlines), deps.log);
   const serveRequest = getRequestListener(deps.app.fetch);
   const server = createServer(deadlineServerOptions(deps.deadlines), (req, res) => {
@@ -184,14 +184,16 @@ export function createHttpServer(deps: ServerDeps): { server: Server; closeSubsc
 
   return {
     server,
+    /** Resolves once the host shells held here are ended and recorded (before the stores close). */
     closeSubscribers() {
-      void hostShells.close();
+      const hostShellsClosed = hostShells.close();
       access.stop();
       events.stop();
       for (const ws of subscribers.clients) ws.close(SubscriberCloseCode.restart, 'server restarting');
       subscribers.close();
       for (const ws of shells.clients) ws.close(1012, 'server restarting; reconnect with session and offset');
       shells.close();
+      return hostShellsClosed;
     },
   };
 }

@@ -16,6 +16,13 @@ export const ShellSessionView = z
     endedAt: z.string().nullable().meta({ description: 'null while the session lives (attached or within its grace)' }),
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable().meta({ description: '`SIGHUP` for a session reaped after the grace' }),
+    endReason: z
+      .enum(['exited', 'lost', 'server_restarted', 'server_lost'])
+      .nullable()
+      .meta({
+        description:
+          'Why it ended: `exited` (its program ended: exitCode/signal), `lost` (its agent no longer held it), `server_restarted` (the API node holding an SSH host\'s shell stopped and hung it up), `server_lost` (that node died unannounced; another node ended it). null while open, or ended before reasons were recorded',
+      }),
     recordedBytes: z.number().int().meta({ description: 'Output bytes stored (up to VMO_MAX_OUTPUT_BYTES): GET /v1/sessions/{id}/logs' }),
   })
   .meta({ id: 'ShellSession' });

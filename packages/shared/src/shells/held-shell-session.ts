@@ -95,6 +95,11 @@ export class HeldShellSession {
     return this.ring.head;
   }
 
+  /** Its terminal's program has ended (the session stays a while for a late reattach). */
+  get exited(): boolean {
+    return this.exit !== undefined;
+  }
+
   /** §S3 attach at `offset`: replay what the ring holds from there, or from its start with `reset`. */
   attach(attach: string, offset: number): void {
     if (offset > this.ring.head) {

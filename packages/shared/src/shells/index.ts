@@ -8,3 +8,4 @@ export * from './output-ring.ts';
 export * from './held-shell-session.ts';
 export * from './shell-holder.ts';
 export * from './live-shell-sessions.ts';
+export * from './shell-holder-nodes.ts';

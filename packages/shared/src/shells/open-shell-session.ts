@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { ShellSessionRow } from './shell-session-row.ts';
+import type { ShellEndReason, ShellSessionRow } from './shell-session-row.ts';
 
 export interface NewShellSession {
   id: string;
@@ -11,12 +11,14 @@ export interface NewShellSession {
   command: string | null;
   cols: number;
   rows: number;
+  /** A host shell's: the API node holding its terminal (shells/host-shell-node.ts in the API). */
+  holderNode?: string | null;
 }
 
 /** SHELL.md §S1/§S7: the row of a new session, written before the upgrade is answered. */
 export async function insertShellSession(sql: postgres.Sql, s: NewShellSession): Promise<void> {
-  await sql`insert into shell_sessions (id, target_kind, target_id, target_name, user_id, user_name, command, cols, rows)
-    values (${s.id}, ${s.kind ?? 'agent'}, ${s.agent.id}, ${s.agent.name}, ${s.user.id}, ${s.user.name}, ${s.command}, ${s.cols}, ${s.rows})`;
+  await sql`insert into shell_sessions (id, target_kind, target_id, target_name, user_id, user_name, command, cols, rows, holder_node)
+    values (${s.id}, ${s.kind ?? 'agent'}, ${s.agent.id}, ${s.agent.name}, ${s.user.id}, ${s.user.name}, ${s.command}, ${s.cols}, ${s.rows}, ${s.holderNode ?? null})`;
 }
 
 export async function getShellSession(sql: postgres.Sql, id: string): Promise<ShellSessionRow | undefined> {
@@ -29,8 +31,8 @@ export async function getShellSession(sql: postgres.Sql, id: string): Promise<Sh
  * it, so only one `shell.close` audit row is written however many times the agent repeats it.
  * Only the session's own agent (`agentId`) can end it: another agent naming its id ends nothing.
  */
-export async function endShellSession(sql: postgres.Sql, id: string, agentId: string, code: number | null, signal: string | null): Promise<ShellSessionRow | undefined> {
-  const [row] = await sql<ShellSessionRow[]>`update shell_sessions set ended_at = clock_timestamp(), exit_code = ${code}, signal = ${signal}
+export async function endShellSession(sql: postgres.Sql, id: string, agentId: string, code: number | null, signal: string | null, reason: ShellEndReason = 'exited'): Promise<ShellSessionRow | undefined> {
+  const [row] = await sql<ShellSessionRow[]>`update shell_sessions set ended_at = clock_timestamp(), exit_code = ${code}, signal = ${signal}, end_reason = ${reason}
     where id = ${id} and target_id = ${agentId} and ended_at is null returning *`;
   return row;
 }

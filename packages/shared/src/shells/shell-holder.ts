@@ -30,6 +30,16 @@ export class ShellHolder {
     return this.sessions.has(session);
   }
 
+  /** The sessions held here whose terminal still runs (an exited one stays a minute, for a late reattach to get its end). */
+  running(): string[] {
+    return [...this.sessions.values()].filter((s) => !s.exited).map((s) => s.spec.id);
+  }
+
+  /** Kill one session's processes (HeldShellSession.kill); its exit is reported as any other. */
+  async kill(session: string): Promise<void> {
+    await this.sessions.get(session)?.kill();
+  }
+
   handle(msg: ShellFrame): void {
     if (msg.type === 'shell_open') return this.open(msg);
     const session = this.sessions.get(msg.session);

@@ -206,7 +206,7 @@ export class ShellRelayHolder {
     this.gapWarned.delete(session);
     // Its slot of VMO_SHELL_MAX_SESSIONS_PER_TARGET is free, whether or not anyone is attached to hear the end.
     await releaseShellSlot(cp, this.agentId, session).catch(() => {});
-    const ended = await endShellSession(cp.database.sql, session, this.agentId, code, signal);
+    const ended = await endShellSession(cp.database.sql, session, this.agentId, code, signal, extra['lost'] ? 'lost' : 'exited');
     if (!ended) return;
     await insertAuditEvents(cp.database.sql, [
       {
@@ -225,6 +225,11 @@ export class ShellRelayHolder {
         detail: { exitCode: code, signal, recordedBytes: Number(ended.recorded_bytes), ...extra },
       },
     ]);
+  }
+
+  /** Resolves once every recording step queued so far is done (a host-shell node stopping waits for it, shells/host-shells.ts). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.records.values()]);
   }
 
   private chain(session: string, step: () => Promise<void>): void {

@@ -100,7 +100,7 @@ export async function upgradeHostShell(req: IncomingMessage, socket: Socket, hea
       }
       const name = `${host.name}@${host.environment}`;
       if (!grants.admin && !grants.run.selectors.some((s) => matchesLabelSelector(s, host.labels))) throw targetForbidden('run', [name]);
-      return { kind: 'host', id: host.id, name };
+      return { kind: 'host', id: host.id, name, holderNode: deps.hostShells.nodeId };
     },
     async ready(host, session, create) {
       if (create) await deps.hostShells.hold(host.id, session);
@@ -147,6 +147,8 @@ interface ShellTarget {
   name: string;
   /** A workspace's shell: its agent's, judged by the workspace (its owner and the admins), not by policies on the agent. */
   workspaceId?: string;
+  /** A host's: this API node, which holds the terminal (host-shell-node.ts: ended with it, or by others if it dies). */
+  holderNode?: string;
 }
 
 interface TargetRules {
@@ -196,7 +198,7 @@ async function upgradeShell(req: IncomingMessage, socket: Socket, head: Buffer, 
   try {
     await rules.ready(target, sessionId, create);
     if (create) {
-      await insertShellSession(sql, { id: sessionId, kind: target.kind, agent: { id: target.id, name: target.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows });
+      await insertShellSession(sql, { id: sessionId, kind: target.kind, agent: { id: target.id, name: target.name }, user: { id: principal.userId, name: principal.name }, command: q.command ?? null, cols: q.cols, rows: q.rows, holderNode: target.holderNode ?? null });
     }
   } catch (err) {
     if (create) await releaseShellSlot(deps.cp, target.id, sessionId).catch(() => {});
