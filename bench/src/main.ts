@@ -24,7 +24,8 @@ const USAGE = `Usage: npm run bench -- [--quick] [--only a,b] [--agents N] [--pr
 
   --quick        every scenario, briefly (a smoke check; well under a minute of load)
   --only LIST    scenarios to run: ${SCENARIOS.map((s) => s.name + (s.optIn ? ' (only when named here)' : '')).join(', ')}
-  --agents N     simulated agents for agents-100k (default 100000; also VMO_BENCH_AGENTS)
+  --agents N     simulated agents for agents-100k (default 100000; also VMO_BENCH_AGENTS;
+                 VMO_BENCH_APIS=k holds them over k API processes instead of 4)
   --profile DIR  run the API, worker and agent processes with --cpu-prof, profiles under DIR/<scenario>/
   --out DIR      where the JSON report goes (default bench/results/)
 `;
