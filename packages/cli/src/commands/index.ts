@@ -13,6 +13,7 @@ import { registerProjects } from './projects.ts';
 import { registerRuns } from './runs.ts';
 import { registerSchedules } from './schedules.ts';
 import { registerShell } from './shell.ts';
+import { registerSessions } from './sessions.ts';
 import { registerTargets } from './targets.ts';
 import { registerTemplates } from './templates.ts';
 import { registerWorkspaces } from './workspaces.ts';
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerLogs(program);
   registerCancel(program);
   registerShell(program);
+  registerSessions(program);
   registerJobs(program);
   registerRuns(program);
   registerSchedules(program);
