@@ -2,12 +2,13 @@ import { DelayedError, type Job } from 'bullmq';
 import { isAgentRevoked } from '@vmo/shared/agents';
 import type { ControlPlane } from '@vmo/shared/control-plane';
 import { DEFAULT_CANCEL_GRACE_MS, dispatchLookAgainMs, isTerminal } from '@vmo/shared/domain';
-import { gateLookAgainMs, gateOpen, getStopRequest, jobEndedOnTarget, lookAtGate, promoteDelayed, stopJob, transition, type GateLook, type JobRow } from '@vmo/shared/jobs';
+import { gateLookAgainMs, gateOpen, getJobState, getStopRequest, jobEndedOnTarget, lookAtGate, promoteDelayed, stopJob, transition, type GateLook, type JobChange, type JobRow } from '@vmo/shared/jobs';
 import { inBackground } from '@vmo/shared/background';
 import type { LogSink } from '@vmo/shared/logsink';
 import { agentPresence } from '@vmo/shared/presence';
 import type { QueuedJobData } from '@vmo/shared/queue';
 import type { ExecutionResult, Executor } from './executors/executor.ts';
+import { OwnJobs } from './own-jobs.ts';
 import type { StopRegistry } from './stop-registry.ts';
 import { retryUntilDone } from './retry-until-done.ts';
 
@@ -15,12 +16,17 @@ export interface ProcessJobDeps {
   cp: ControlPlane;
   sink: LogSink;
   registry: StopRegistry;
+  /** The jobs this process holds and the ends it wrote (own-jobs.ts: the own-jobs sweep reads them). A process of its own when absent. */
+  own?: OwnJobs;
   executors: { local: Executor; agent: Executor; ssh: Executor };
   workerId: string;
   dispatchTimeoutMs: number;
   /** Aborted when the worker begins to shut down. */
   shutdown: AbortSignal;
 }
+
+/** The processor's dependencies as its parts use them. */
+type Deps = ProcessJobDeps & { own: OwnJobs };
 
 /** How often a running job re-reads its cancel request, in case the pub/sub message was lost. */
 const CANCEL_POLL_MS = 2000;
@@ -37,9 +43,25 @@ const CANCEL_POLL_MS = 2000;
  * answer) waits like `offline` but is never held against the dispatch timeout, nor followed by the
  * revoke check (presence/agent-presence.ts).
  */
-export function createJobProcessor(deps: ProcessJobDeps) {
-  const { cp } = deps;
+export function createJobProcessor(given: ProcessJobDeps) {
+  const deps: Deps = { ...given, own: given.own ?? new OwnJobs() };
+  // LOUD: held from before the start is written until the end's write was acknowledged (or the
+  // delivery gave the job up): the own-jobs sweep ends a `running` row under this worker's id that
+  // it does not hold (lost-worker-sweep.ts). Held any shorter, a running job would be ended.
+  const takeJob = createTakeJob(deps);
   return async function processJob(bullJob: Job<QueuedJobData>, token?: string): Promise<void> {
+    deps.own.hold(bullJob.data.jobId);
+    try {
+      return await takeJob(bullJob, token);
+    } finally {
+      deps.own.release(bullJob.data.jobId);
+    }
+  };
+}
+
+function createTakeJob(deps: Deps) {
+  const { cp } = deps;
+  return async function takeJob(bullJob: Job<QueuedJobData>, token?: string): Promise<void> {
     const { jobId, agentId: hintedAgent } = bullJob.data;
     // Fast path, one Postgres round trip: try `queued → running` at once. For an agent job the
     // agent's presence is checked first (Redis), and the update only matches that agent. A job
@@ -146,7 +168,7 @@ function dispatchClockStart(look: GateLook): Date {
  * wrapper's bookkeeping, one-delivery-per-job.ts, which would otherwise take the promoted entry
  * for a second delivery of the one still in progress and drop it).
  */
-async function waitForTargetSlot(deps: ProcessJobDeps, look: GateLook, bullJob: Job<QueuedJobData>, token: string | undefined): Promise<never> {
+async function waitForTargetSlot(deps: Deps, look: GateLook, bullJob: Job<QueuedJobData>, token: string | undefined): Promise<never> {
   const { cp } = deps;
   await bullJob.moveToDelayed(Date.now() + gateLookAgainMs(look.ahead ?? 0, look.limit ?? 1), token);
   setImmediate(() =>
@@ -169,9 +191,19 @@ async function waitForTargetSlot(deps: ProcessJobDeps, look: GateLook, bullJob: 
  */
 type Start = 'fresh' | 'reattach';
 
-async function runAndSettle(deps: ProcessJobDeps, job: JobRow, start: Start, bullJob: Job<QueuedJobData>, token: string | undefined): Promise<void> {
+async function runAndSettle(deps: Deps, job: JobRow, start: Start, bullJob: Job<QueuedJobData>, token: string | undefined): Promise<void> {
   const { cp } = deps;
   const jobId = job.id;
+  // LOUD: this very attempt already ran here to its end, and Postgres lost both its start and its
+  // end (an asynchronous failover): the reconciler handed it out again and the start numbered the
+  // same attempt. Running it would run the command TWICE: its remembered end is written instead.
+  // (Only this worker remembers it: handed to another worker, it does run again.)
+  const ranHere = start === 'fresh' && job.target.type !== 'agent' ? deps.own.endOf(jobId, job.attempt) : undefined;
+  if (ranHere) {
+    cp.log.warn({ jobId, attempt: job.attempt }, 'a job that ran here to its end came back (its start and end lost in a Postgres failover?): its end is written again, it is not run twice');
+    await retryUntilDone('recording the end of a job that ran here', cp.log, () => transition(cp, jobId, ranHere));
+    return;
+  }
   let outcome: ExecutionResult['kind'];
   try {
     outcome = await runToEnd(deps, job, start);
@@ -180,9 +212,9 @@ async function runAndSettle(deps: ProcessJobDeps, job: JobRow, start: Start, bul
     // for a moment: record the failure (fenced by attempt) before giving up on it.
     cp.log.error({ err, jobId }, 'job processing failed');
     const message = `the worker failed while running the job: ${(err as Error).message}`;
-    await retryUntilDone('recording a failed job', cp.log, () =>
-      transition(cp, jobId, { kind: 'end', from: 'running', attempt: job.attempt, status: 'failed', error: { code: 'internal', message } }),
-    );
+    const end: JobChange = { kind: 'end', from: 'running', attempt: job.attempt, status: 'failed', error: { code: 'internal', message } };
+    deps.own.remember(jobId, job.attempt, end);
+    await retryUntilDone('recording a failed job', cp.log, () => transition(cp, jobId, end));
     return;
   }
   // An agent job's end was written by the API node holding the agent (`ended`): this process's
@@ -196,7 +228,7 @@ async function runAndSettle(deps: ProcessJobDeps, job: JobRow, start: Start, bul
   }
 }
 
-async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promise<ExecutionResult['kind']> {
+async function runToEnd(deps: Deps, job: JobRow, start: Start): Promise<ExecutionResult['kind']> {
   const { cp, registry } = deps;
   const controller = registry.register(job.id);
   const elapsed = Date.now() - (job.startedAt ?? new Date()).getTime();
@@ -235,10 +267,40 @@ async function runToEnd(deps: ProcessJobDeps, job: JobRow, start: Start): Promis
   if (result.kind !== 'exited') return result.kind;
 
   // LOUD: retried until Postgres takes it. Given up, the job would stay `running` for good: its
-  // worker is alive, so no sweep would ever end it.
-  const exited = result;
-  await retryUntilDone('recording the end of a job', cp.log, () => transition(cp, job.id, { kind: 'exit', attempt: job.attempt, exit: exited }));
+  // worker is alive, so no sweep would ever end it. Remembered first: a Postgres failover may
+  // lose the write after acknowledging it, and the own-jobs sweep then writes it again
+  // (lost-worker-sweep.ts).
+  const exit: JobChange = { kind: 'exit', attempt: job.attempt, exit: result };
+  deps.own.remember(job.id, job.attempt, exit);
+  const written = await retryUntilDone('recording the end of a job', cp.log, () => transition(cp, job.id, exit));
+  if (!written && job.target.type !== 'agent') await recordRunWhoseStartWasLost(deps, job, result);
   return 'exited';
+}
+
+/**
+ * The end of a job this worker ran matched nothing. Usually another writer ended it first. But
+ * after an asynchronous Postgres failover the `queued → running` write itself may be gone (the
+ * old primary acknowledged it and died before sending it on): the promoted standby shows the job
+ * `queued` at an earlier attempt, though its command has run here. Left so, the reconciler would
+ * hand it to a worker again once this delivery completes, and the command would RUN TWICE. So the
+ * run is recorded as it happened: started again under this worker (the same conditional start,
+ * which numbers the same attempt) and ended with the exit seen, while this delivery still holds
+ * the queue entry (no other worker can have it meanwhile).
+ */
+async function recordRunWhoseStartWasLost(deps: Deps, job: JobRow, result: Extract<ExecutionResult, { kind: 'exited' }>): Promise<void> {
+  const { cp } = deps;
+  const now = await retryUntilDone('reading a job whose end matched nothing', cp.log, () => getJobState(cp.database.sql, job.id));
+  if (!now || now.status !== 'queued' || now.attempt >= job.attempt) return; // ended by another writer, or retried: as it should be
+  cp.log.warn({ jobId: job.id, attempt: job.attempt, recordedAttempt: now.attempt }, 'the start of a job that ran here was lost (Postgres failover?): recording its run again');
+  // Conditional (only from `queued`) and safe to repeat: an answer lost after it landed is read back (start-job.ts).
+  const again = await retryUntilDone('recording the lost start of a job', cp.log, () => transition(cp, job.id, { kind: 'start', workerId: deps.workerId, checkedAgentId: job.agentId ?? null }));
+  if (!again) {
+    cp.log.error({ jobId: job.id }, 'the lost start of a job that ran here could not be recorded again; it may run again');
+    return;
+  }
+  const exit: JobChange = { kind: 'exit', attempt: again.attempt, exit: result };
+  deps.own.remember(job.id, again.attempt, exit);
+  await retryUntilDone('recording the end of a job whose start was lost', cp.log, () => transition(cp, job.id, exit));
 }
 
 async function checkCancel(cp: ControlPlane, jobId: string, registry: StopRegistry): Promise<void> {

@@ -22,6 +22,7 @@ import { createJobProcessor } from './process-job.ts';
 import { logJobLifecycle } from './job-log.ts';
 import { oneDeliveryPerJob } from './one-delivery-per-job.ts';
 import { StopRegistry } from './stop-registry.ts';
+import { OwnJobs } from './own-jobs.ts';
 import { reconcileQueuedJobs } from './reconciler.ts';
 import { sweepRunningAgentJobs } from './janitor.ts';
 import { LostWorkerSweep } from './lost-worker-sweep.ts';
@@ -56,6 +57,9 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   // jobs it waits on.
   const bus = BusSubscriber.open(redisTargetOf(config), cp.keys, log);
   const registry = new StopRegistry();
+  // The jobs this process holds and the ends it wrote: how it finds its own jobs whose end a
+  // Postgres failover lost (lost-worker-sweep.ts).
+  const own = new OwnJobs();
   await bus.control((msg) => registry.onControl(msg));
   const sink = new LogSink({ sql: cp.database.sql, bus: cp, log });
 
@@ -77,6 +81,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
     cp,
     sink,
     registry,
+    own,
     executors: withJobSecrets(cp, jobLog.executors),
     workerId,
     dispatchTimeoutMs: config.VMO_DISPATCH_TIMEOUT_MS,
@@ -122,7 +127,7 @@ export async function startWorker(config: WorkerConfig, log: Logger = createLogg
   );
   presence.unref();
   // Each its own loop: one slowed by an outage neither overlaps itself nor holds up the others.
-  const lostWorkers = new LostWorkerSweep(cp, presenceTtlMs);
+  const lostWorkers = new LostWorkerSweep(cp, presenceTtlMs, { workerId, jobs: own });
   const everyMs = config.VMO_MAINTENANCE_MS;
   const maintenance = [
     repeatInBackground(log, 'lost-worker sweep', everyMs, () => lostWorkers.run()),
