@@ -1,1 +1,2 @@
 export * from './group-commit.ts';
+export * from './batch-overdue.ts';
