@@ -81,6 +81,8 @@ export const keys = (prefix: string) => ({
   /** BUS.md §12: a workspace operation's log lines and end (issue 18). */
   operationLogChannel: (operationId: string) => `${prefix}:wop:${operationId}:log`,
   agentPresence: (agentId: string) => `${prefix}:agent:${agentId}:presence`,
+  /** The generation of the agent's newest connection (gateway/connection-generation.ts): which of two connections is the newer. */
+  agentConnectionGeneration: (agentId: string) => `${prefix}:agent:${agentId}:generation`,
   /** The shell sessions alive on one agent or host, each scored by when it is gone at the latest (shells/live-shell-sessions.ts). */
   liveShells: (targetId: string) => `${prefix}:shells:${targetId}:live`,
   /** Set by each live API node while it may hold SSH hosts' shells; a node whose key is gone has its open host sessions ended (shells/host-shell-node.ts). */

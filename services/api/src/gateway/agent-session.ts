@@ -7,7 +7,7 @@ import { DEFAULT_CANCEL_GRACE_MS, isTerminal, withoutReservedLabels } from '@vmo
 import { markJobAccepted, openSecretEnv, transition } from '@vmo/shared/jobs';
 import type { LogSink } from '@vmo/shared/logsink';
 import type { Logger } from '@vmo/shared/logger';
-import type { AgentPresenceWriter } from '@vmo/shared/presence';
+import { presenceOwner, type AgentPresenceWriter } from '@vmo/shared/presence';
 import {
   AgentCloseCode,
   AgentToServer,
@@ -23,6 +23,7 @@ import {
 } from '@vmo/shared/protocol';
 import { AckTracker } from './ack-tracker.ts';
 import { storedPrefixLength } from './stored-prefix.ts';
+import { nextConnectionGeneration } from './connection-generation.ts';
 import { recordHello, reportedKey } from './record-hello.ts';
 
 export interface SessionDeps {
@@ -69,6 +70,11 @@ export class AgentSession {
   private readonly jobs = new Map<string, HeldJob>();
   /** The agent's channel (BUS.md §5), subscribed from the upgrade on: by `hello` it is normally active. */
   private readonly subscribed: Promise<() => void>;
+  /** §1.4 This connection's creation order among its agent's (connection-generation.ts), taken at the upgrade. */
+  private readonly generationTaken: Promise<number>;
+  private generation: number | undefined;
+  /** What this connection writes as the agent's presence (presenceOwner); set with `generation`, before any write. */
+  private owner: string | undefined;
   private lastFrameAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
   /** Frames are handled one at a time, in arrival order (output before the exit that follows it). */
@@ -90,13 +96,16 @@ export class AgentSession {
     // Commands arriving before `welcome` wait in `early`.
     this.subscribed = deps.bus.agentCommands(agentId, (msg) => this.onCommand(msg));
     this.subscribed.catch(() => {}); // a failed SUBSCRIBE is reported by the hello that waits on it (the session then closes)
+    // In the same round trip as the SUBSCRIBE (another connection, sent now): no wait of its own.
+    this.generationTaken = nextConnectionGeneration(deps.cp.redis, deps.cp.keys, agentId);
+    this.generationTaken.catch(() => {}); // likewise reported by the hello
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
       // §5 The fast path: a heartbeat in the agents' own spelling needs no parse, no place in the
       // chain (it changes nothing the frames before it decide) and no Redis write of its own (the
       // writer batches). Any other spelling, and anything before `welcome`, takes the full path.
       if (!isBinary && this.ready && !this.closed && Buffer.isBuffer(data) && canonicalHeartbeatRunning(data) !== undefined) {
-        return this.deps.presence.beat(this.agentId, this.connectionId);
+        return this.deps.presence.beat(this.agentId, this.owner!);
       }
       this.chain = this.chain.then(() => this.onFrame(data, isBinary)).catch((err: Error) => {
         deps.log.error({ err, agentId }, 'agent frame handling failed');
@@ -127,7 +136,8 @@ export class AgentSession {
     clearTimeout(this.helloTimer);
     // Let go of the agent's channel, subscribed or still subscribing (unlisten is idempotent).
     void this.subscribed.then((unlisten) => unlisten(), () => {});
-    const cleared = this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
+    // No owner yet: this connection never wrote the key (its generation comes before any write).
+    const cleared = this.owner === undefined ? Promise.resolve() : this.deps.presence.clear(this.agentId, this.owner).catch(() => {});
     // Dashboards (BUS.md §10): offline once its presence is gone, if it was ever welcomed (online).
     if (this.ready) void cleared.then(() => markChanged(this.deps.cp, 'agents'));
     this.onClosed(this);
@@ -168,7 +178,7 @@ export class AgentSession {
     if (!this.ready) return this.close(AgentCloseCode.policy, 'hello must come first');
     switch (parsed.type) {
       case 'heartbeat':
-        return this.deps.presence.beat(this.agentId, this.connectionId);
+        return this.deps.presence.beat(this.agentId, this.owner!);
       case 'started':
         return this.onStarted(parsed.jobId, parsed.attempt);
       case 'exit':
@@ -184,8 +194,9 @@ export class AgentSession {
    * §1 + §6: record who the agent is, tell it where to resume, what to abandon, what was lost.
    *
    * Round trips between `hello` and `welcome` (issue 16): the agent's channel was subscribed at
-   * the upgrade (listenForCommands), so it is normally active already; then ONE Postgres statement
-   * (recordHello), then the presence key and the takeover sent together (one Redis round trip).
+   * the upgrade (listenForCommands), so it is normally active already, and the connection's
+   * generation taken with it; then ONE Postgres statement (recordHello), then the presence key and
+   * the takeover sent together (one Redis round trip).
    */
   private async onHello(hello: AgentHello): Promise<void> {
     const { cp } = this.deps;
@@ -193,7 +204,10 @@ export class AgentSession {
     this.features = new Set(hello.features ?? []);
     // Subscribed before anything is read, so a dispatch or cancel published from then on is
     // either in what the statement reads or delivered on the channel (held until welcome).
-    await this.subscribed;
+    const [, generation] = await Promise.all([this.subscribed, this.generationTaken]);
+    this.generation = generation;
+    const owner = presenceOwner(generation, this.connectionId);
+    this.owner = owner;
     if (this.closed) return;
     // Labels the agent reports (its --labels) replace its previous report, so reconnects never pile
     // keys up; they are kept apart from the registered ones, which win when shown (agentView). The
@@ -222,13 +236,17 @@ export class AgentSession {
     if (this.closed) return;
     // Online, and older connections of this agent (on any node) told to close: both at once.
     // Without the takeover taken by Redis, do not welcome.
-    const [, takenOver] = await Promise.all([
-      this.deps.presence.mark(this.agentId, this.connectionId),
-      publishAgentCommand(cp, this.agentId, { type: 'takeover', connectionId: this.connectionId }),
+    const [owns, takenOver] = await Promise.all([
+      this.deps.presence.mark(this.agentId, owner),
+      publishAgentCommand(cp, this.agentId, { type: 'takeover', connectionId: this.connectionId, generation }),
     ]);
     // Closed meanwhile: its teardown's clear may have run before the mark; clear again, or the key
     // of a socket nobody holds would read online for two heartbeats.
-    if (this.closed) return void this.deps.presence.clear(this.agentId, this.connectionId).catch(() => {});
+    if (this.closed) return void this.deps.presence.clear(this.agentId, owner).catch(() => {});
+    // LOUD: a NEWER connection of this agent holds its presence: this one's hello came late (the
+    // agent gave up on it and connected again). Welcoming it would leave the agent with a socket
+    // it no longer reads; the takeover just published is ignored by the newer one (onCommand).
+    if (!owns) return this.close(AgentCloseCode.replaced, 'replaced by a newer connection of this agent');
     if (!takenOver) throw new Error('could not publish the takeover of this agent (Redis did not take it)');
     this.ready = true;
     this.send({ type: 'welcome', v: PROTOCOL_VERSION, agentId: this.agentId, heartbeatMs: cp.limits.heartbeatMs, resume, abandon });
@@ -249,10 +267,14 @@ export class AgentSession {
     }
     // SHELL.md §S4: sessions it no longer holds (it restarted) are ended, once no open of one opened
     // before this welcome can still be on its way (shell-relay-holder.ts probeOpenSessions).
-    const welcomedAt = new Date();
+    // LOUD: "before" on Postgres' clock, the one that wrote opened_at, never this node's: a node
+    // whose clock is ahead would count sessions opened after the welcome, their shell_open maybe
+    // still on its way, and end them under their users. The wait below is elapsed time (a timer),
+    // the same on every clock.
+    const openedBefore = recorded.helloAt;
     setTimeout(() => {
       if (this.closed) return;
-      this.shellHolder().probeOpenSessions((frame) => this.send(frame), welcomedAt).catch((err: Error) => {
+      this.shellHolder().probeOpenSessions((frame) => this.send(frame), openedBefore).catch((err: Error) => {
         cp.log.warn({ err: err.message, agentId: this.agentId }, 'could not ask the agent which shell sessions it still holds');
       });
     }, SHELL_OPEN_TIMEOUT_MS + 5_000).unref();
@@ -284,8 +306,13 @@ export class AgentSession {
         this.jobs.delete(msg.jobId);
         return this.send({ type: 'abandon', v: PROTOCOL_VERSION, jobId: msg.jobId });
       case 'takeover':
-        if (msg.connectionId !== this.connectionId) this.close(AgentCloseCode.replaced, 'replaced by a newer connection of this agent');
-        return;
+        // §1.4 Only a NEWER connection takes over. LOUD: a late takeover of an older one (its
+        // handshake finished after ours: the agent had given up on it) must not close ours, the
+        // socket the agent uses. A takeover without a generation (a node of the version before)
+        // closes every other connection, as it always did.
+        if (msg.connectionId === this.connectionId) return;
+        if (msg.generation !== undefined && this.generation !== undefined && msg.generation < this.generation) return;
+        return this.close(AgentCloseCode.replaced, 'replaced by a newer connection of this agent');
       case 'revoke':
         return this.close(AgentCloseCode.revoked, 'agent revoked');
       case 'token_rotated':

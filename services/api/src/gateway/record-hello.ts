@@ -22,6 +22,11 @@ export interface RecordedHello {
   accepted: { id: string; attempt: number }[];
   /** Running jobs of the agent with a stop recorded: repeated after `welcome` (§6). */
   stops: { id: string; graceMs: number | null }[];
+  /**
+   * Postgres' `now()` for this statement: when the hello was recorded, on the clock that writes
+   * every other time it is compared with (shell_sessions.opened_at: agent-session.ts's probe).
+   */
+  helloAt: Date;
 }
 
 /** A hello may report a job twice with different attempts: each report is looked up apart. */
@@ -31,7 +36,8 @@ export const reportedKey = (jobId: string, attempt: number): string => `${jobId}
  * §1 + §6 in ONE statement (one round trip per handshake, issue 16): record what the hello says
  * (hostname, version, os, arch, reported labels, last seen), and read everything `welcome` and
  * what follows it need: the fence of each reported job with its stored prefix, the jobs the agent
- * had confirmed, the stops requested while it was away. One snapshot answers all of them.
+ * had confirmed, the stops requested while it was away, and Postgres' time. One snapshot answers
+ * all of them.
  *
  * The stored prefix is storedPrefixLength's (stored-prefix.ts) in SQL: count = max + 1 means no
  * hole (one index-only aggregate); otherwise the first gap. LOUD: the two must agree, or the agent
@@ -41,7 +47,7 @@ export const reportedKey = (jobId: string, attempt: number): string => `${jobId}
  */
 export async function recordHello(sql: Sql, agentId: string, hello: AgentHello, labels: Record<string, string>): Promise<RecordedHello> {
   const jobs = JSON.stringify(hello.jobs.map((j) => ({ job_id: j.jobId, attempt: j.attempt })));
-  const rows = await sql<{ kind: 'reported' | 'accepted' | 'stop'; id: string; status: JobStatus; attempt: number; agent_id: string | null; grace_ms: number | null; stored_prefix: number | null; reported_attempt: string | null }[]>`
+  const rows = await sql<{ kind: 'reported' | 'accepted' | 'stop' | 'clock'; id: string; status: JobStatus; attempt: number; agent_id: string | null; grace_ms: number | null; stored_prefix: number | null; reported_attempt: string | null; at: Date | null }[]>`
     with hello as (
       update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
         reported_labels = ${JSON.stringify(labels)}::jsonb, last_seen_at = now()
@@ -62,17 +68,21 @@ export async function recordHello(sql: Sql, agentId: string, hello: AgentHello, 
             ) t where t.seq <> t.rn order by t.rn limit 1), s.n)
         end
         from (select count(*)::int as n, max(o.seq) as mx from job_output o where o.job_id = j.id and o.attempt = r.attempt) s
-      ) end as stored_prefix
+      ) end as stored_prefix, null::timestamptz as at
     from reported r join jobs j on j.id = r.job_id
     union all
-    select 'accepted', id, status, attempt, agent_id, null, null, null from jobs
+    select 'accepted', id, status, attempt, agent_id, null, null, null, null from jobs
     where agent_id = ${agentId} and status = 'running' and accepted_at is not null
     union all
-    select 'stop', id, status, attempt, agent_id, cancel_grace_ms, null, null from jobs
-    where agent_id = ${agentId} and status = 'running' and cancel_reason is not null`;
-  const out: RecordedHello = { reported: new Map(), accepted: [], stops: [] };
+    select 'stop', id, status, attempt, agent_id, cancel_grace_ms, null, null, null from jobs
+    where agent_id = ${agentId} and status = 'running' and cancel_reason is not null
+    union all
+    select 'clock', null, null, null, null, null, null, null, now()`;
+  // The 'clock' row always comes; were it missing, the epoch makes the shell probe ask about nothing (never end a session by mistake).
+  const out: RecordedHello = { reported: new Map(), accepted: [], stops: [], helloAt: new Date(0) };
   for (const r of rows) {
-    if (r.kind === 'reported') out.reported.set(`${r.id} ${r.reported_attempt}`, { id: r.id, status: r.status, attempt: r.attempt, agentId: r.agent_id, storedPrefix: r.stored_prefix });
+    if (r.kind === 'clock') out.helloAt = r.at!;
+    else if (r.kind === 'reported') out.reported.set(`${r.id} ${r.reported_attempt}`, { id: r.id, status: r.status, attempt: r.attempt, agentId: r.agent_id, storedPrefix: r.stored_prefix });
     else if (r.kind === 'accepted') out.accepted.push({ id: r.id, attempt: r.attempt });
     else out.stops.push({ id: r.id, graceMs: r.grace_ms });
   }

@@ -30,8 +30,12 @@ export const AgentCommand = z.discriminatedUnion('type', [
    * the node holding the agent stops taking the job's output and tells the agent to kill it.
    */
   z.object({ v: z.literal(1), type: z.literal('abandon'), jobId: z.string() }),
-  /** Another connection of this agent was accepted: older ones close (4409). */
-  z.object({ v: z.literal(1), type: z.literal('takeover'), connectionId: z.string() }),
+  /**
+   * Another connection of this agent was accepted: older ones close (4409). `generation` is its
+   * creation order (gateway/connection-generation.ts): a connection closes only for a NEWER one.
+   * Added within v1: a takeover without it (a node of the version before) closes every other one.
+   */
+  z.object({ v: z.literal(1), type: z.literal('takeover'), connectionId: z.string(), generation: z.number().int().positive().optional() }),
   /** The agent was revoked: the node holding it closes its socket (4401). */
   z.object({ v: z.literal(1), type: z.literal('revoke') }),
   /**
