@@ -1,8 +1,8 @@
 import type { JobChange } from '@vmo/shared/jobs';
 
 /** How long, and how many, ends of this worker's jobs are remembered (see OwnJobs). */
-const REMEMBER_MS = 10 * 60_000;
-const REMEMBER_MAX = 50_000;
+export const REMEMBER_MS = 10 * 60_000;
+export const REMEMBER_MAX = 50_000;
 
 /**
  * The jobs this worker process holds, and the ends it wrote for them: what its own-jobs sweep
