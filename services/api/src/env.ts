@@ -5,6 +5,7 @@ import { USER_ROLES } from '@vmo/shared/domain';
 import { DEFAULT_MAX_RUN_TARGETS } from '@vmo/shared/runs';
 import { metricsTokenVar } from '@vmo/shared/metrics';
 import { sshEnv } from '@vmo/ssh';
+import { DEFAULT_TOKEN_LOOKUP_DEADLINE_MS } from './auth/token-store.ts';
 import { headerNameVar, trustedProxiesVar } from './auth/trusted-proxies.ts';
 import { allowedOriginsVar } from './http/origin.ts';
 import { rateVar } from './http/rate-limit.ts';
@@ -33,6 +34,16 @@ export const apiEnv = z.object({
   VMO_IDLE_TIMEOUT_MS: intVar(60_000, 100, 3_600_000),
   /** A WebSocket upgrade must be authenticated and answered within this, or the socket is destroyed. */
   VMO_UPGRADE_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  /**
+   * A token lookup (every authenticated request and upgrade needs one) not answered by Postgres
+   * within this (a lock on api_tokens, a black-holed connection) is answered 503 `unavailable`
+   * with Retry-After instead of hanging the request (auth/token-store.ts, batch/group-commit.ts).
+   * 3 s: a healthy lookup is an index probe of about a millisecond, and submit p99 at 64 clients
+   * was 92 ms (README, Performance), so a false 503 needs a stall 30 times that. A request waits at
+   * most two of it (one for a lookup slot, one for its own lookup): 6 s, inside the
+   * VMO_UPGRADE_TIMEOUT_MS default (10 s), so an upgrade gets its 503 before its socket is cut.
+   */
+  VMO_TOKEN_LOOKUP_DEADLINE_MS: intVar(DEFAULT_TOKEN_LOOKUP_DEADLINE_MS, 50, 120_000),
   /**
    * Connections from one address (an IPv6 /64) that have not yet made an authenticated request
    * or upgrade; more are refused at once with 429. 0 turns the limit off (behind a proxy that

@@ -40,7 +40,7 @@ export async function startApi(config: ApiConfig, log: Logger = createLogger('ap
     ? new ProxyIdentity(cp, { trusted, userHeader: config.VMO_USER_HEADER, emailHeader: config.VMO_EMAIL_HEADER, defaultRole: config.VMO_PROXY_DEFAULT_ROLE })
     : undefined;
   if (proxy) log.info({ trustedProxies: config.VMO_TRUSTED_PROXIES.map((c) => `${c.address}/${c.prefix}`), userHeader: config.VMO_USER_HEADER }, 'auth proxy header trusted');
-  const tokens = new TokenStore(cp.database, proxy);
+  const tokens = new TokenStore(cp.database, proxy, { lookupDeadlineMs: config.VMO_TOKEN_LOOKUP_DEADLINE_MS });
   const gateway = new AgentGateway({ cp, sink, bus, log, recordShellInput: config.VMO_SHELL_RECORD_INPUT });
   const stopMetrics = collectApiMetrics(cp, gateway);
   // The API wins transitions of run children too (an agent's exit through the gateway, a cancel

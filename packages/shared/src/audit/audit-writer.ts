@@ -50,6 +50,17 @@ export class AuditWriter {
       maxBatch: opts.maxBatchRows ?? 500,
       // Two statements at once overlap the round trip without taking the pool from the routes.
       maxInFlight: 2,
+      // LOUD: a write, awaited before the answer goes out. A batch past its deadline (a lock, a
+      // black-holed connection) only frees its slot ('wait'): its requests keep waiting for the
+      // INSERT's real outcome, so an answer the client saw still has its row. Rejecting them
+      // would log rows at error that may yet land in the table as well (the record twice). Past
+      // the deadline of retryForMs plus one attempt's worth: a batch still inside its retries
+      // (Postgres restarting) is not hung. At two overdue and open, new rows are refused at once,
+      // never sent: the middleware logs each at error (storeOrLog), the record kept, and once.
+      deadlineMs: this.retryForMs + 5_000,
+      whenOverdue: 'wait',
+      maxOverdue: 2,
+      label: 'the audit insert',
     });
   }
 

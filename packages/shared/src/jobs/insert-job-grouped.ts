@@ -24,6 +24,15 @@ const MAX_JOBS_PER_INSERT = 128;
 /** Two inserts at once: one gathers while the other's round trip is out, and the pool (10) keeps room for the rest. */
 const MAX_INSERTS_IN_FLIGHT = 2;
 
+/**
+ * An INSERT not settled within this (a lock, a black-holed connection) frees its slot for the next
+ * one. 10 s: a healthy 128-row INSERT takes milliseconds, and one that is merely slow (a
+ * checkpoint, a busy pool) must not count as hung: two such would refuse submissions.
+ */
+const INSERT_DEADLINE_MS = 10_000;
+/** Overdue INSERTs still open at most (each holds a pool connection): then submissions are refused, never sent. */
+const MAX_OVERDUE_INSERTS = 2;
+
 const perPool = new WeakMap<Sql, GroupCommit<JobToInsert, JobRow | undefined>>();
 
 export function insertJobGrouped(sql: Sql, job: JobToInsert): Promise<JobRow | undefined> {
@@ -35,6 +44,18 @@ export function insertJobGrouped(sql: Sql, job: JobToInsert): Promise<JobRow | u
       aloneWhen: refusedForContent,
       maxBatch: MAX_JOBS_PER_INSERT,
       maxInFlight: MAX_INSERTS_IN_FLIGHT,
+      // LOUD: a write. An INSERT past its deadline only gives its slot up ('wait'): its
+      // submitters keep waiting for its real outcome. It may still commit, so answering them now
+      // could only be wrong both ways: 201 for a row that is not durable yet, or a 503 after which
+      // the client submits again and the first row commits too: the job runs twice (grouped
+      // submissions carry no Idempotency-Key: keyed ones take the single path, see above).
+      // What IS refused is only what was never sent: at MAX_OVERDUE_INSERTS open overdue
+      // INSERTs, new submissions are answered 503 `unavailable` at once (BatchOverdue
+      // `refused`): no statement holds them, so a retry cannot duplicate a job.
+      deadlineMs: INSERT_DEADLINE_MS,
+      whenOverdue: 'wait',
+      maxOverdue: MAX_OVERDUE_INSERTS,
+      label: 'the job insert',
     });
     perPool.set(sql, group);
   }

@@ -5,6 +5,9 @@ import { hashToken, sameHash } from '@vmo/shared/tokens';
 import type { Principal } from './principal.ts';
 import type { ProxyIdentity } from './proxy-identity.ts';
 
+/** VMO_TOKEN_LOOKUP_DEADLINE_MS's default (env.ts says why). */
+export const DEFAULT_TOKEN_LOOKUP_DEADLINE_MS = 3_000;
+
 /** last_used_at is written at most this often per token and process: it is for people ("used today?"), not accounting. */
 const LAST_USED_EVERY_MS = 60_000;
 
@@ -41,17 +44,31 @@ interface TokenRow {
  */
 export class TokenStore {
   private readonly lastUsedWritten = new Map<string, number>();
-  private readonly lookups = new GroupCommit<string, TokenRow | undefined>({
-    commit: (hashes) => this.rowsFor(hashes),
-    maxBatch: 256,
-    maxInFlight: 2,
-  });
+  private readonly lookups: GroupCommit<string, TokenRow | undefined>;
 
-  /** `proxy`: set when VMO_TRUSTED_PROXIES is; without it no request is ever identified by a header. */
+  /**
+   * `proxy`: set when VMO_TRUSTED_PROXIES is; without it no request is ever identified by a header.
+   * `lookupDeadlineMs`: VMO_TOKEN_LOOKUP_DEADLINE_MS (env.ts says why 3 s).
+   */
   constructor(
     private readonly database: Database,
     readonly proxy?: ProxyIdentity,
-  ) {}
+    { lookupDeadlineMs = DEFAULT_TOKEN_LOOKUP_DEADLINE_MS }: { lookupDeadlineMs?: number } = {},
+  ) {
+    this.lookups = new GroupCommit<string, TokenRow | undefined>({
+      commit: (hashes) => this.rowsFor(hashes),
+      maxBatch: 256,
+      maxInFlight: 2,
+      // A read: a lookup past its deadline (a lock on api_tokens, a black-holed connection) is
+      // answered 503 `unavailable` with Retry-After (BatchOverdue), never left to hang the request;
+      // nothing was written, so the client's retry is harmless. At most two such lookups stay open
+      // (then 503 at once, nothing sent), so a dead database holds at most four of the pool's connections.
+      deadlineMs: lookupDeadlineMs,
+      whenOverdue: 'reject',
+      maxOverdue: 2,
+      label: 'the token lookup',
+    });
+  }
 
   async verify(token: string): Promise<Principal | null> {
     const hash = hashToken(token);

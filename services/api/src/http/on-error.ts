@@ -23,7 +23,9 @@ export function createErrorHandler(log: Logger) {
     // (a chaos run logged ~100 error stacks that said nothing new).
     else if (appError.status === 503) log.warn({ code: appError.code, cause: connectionErrorCode(err), path: c.req.path, method: c.req.method }, 'request refused: a store is unavailable');
     else log.error({ err, path: c.req.path, method: c.req.method }, 'request failed');
-    return c.json(errorBody(appError), appError.status);
+    // An error that knows when to come back (BatchOverdue's 503, a rate limit's 429) says it in the header too.
+    const retryAfter = appError.details?.retryAfterSeconds;
+    return c.json(errorBody(appError), appError.status, typeof retryAfter === 'number' ? { 'Retry-After': String(retryAfter) } : {});
   };
 }
 
