@@ -4,9 +4,10 @@
  * Run: `tsx packages/dashboard/ensure-built.ts` (the root's prestart does).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withDirLock } from '../../scripts/dir-lock.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const built = join(here, 'dist', 'index.html');
@@ -41,55 +42,39 @@ export function dashboardIsStale(): boolean {
 }
 
 const LOCK = join(here, 'dist.lock');
-const STALE_LOCK_MS = 180_000;
 
 /**
  * Build when stale; throws with vite's output when the build fails. Several processes may ask at
- * once (test runs side by side, `npm start` beside them): one builds, under a lock directory, into
- * a folder of its own that then replaces dist/ whole, so dist/ is never half written.
+ * once (test runs side by side, `npm start` beside them): one builds, under a lock directory
+ * (scripts/dir-lock.mjs), into a folder of its own that then replaces dist/ whole, so dist/ is
+ * never half written; the others wait, then find it built (or still stale, the build having
+ * failed: build).
  */
 export function ensureDashboardBuilt(): void {
   if (!dashboardIsStale()) return;
-  if (!takeLock()) {
-    // Another process is building: wait for it, then it is built (or stale again: build).
-    const until = Date.now() + STALE_LOCK_MS;
-    while (existsSync(LOCK) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    if (!dashboardIsStale()) return;
-    rmSync(LOCK, { recursive: true, force: true });
-    if (!takeLock()) throw new Error(`another process holds ${LOCK}: remove it if no build is running`);
-  }
-  try {
-    process.stderr.write('building the dashboard (packages/dashboard)…\n');
-    const vite = join(here, 'node_modules', '.bin', 'vite');
-    const bin = existsSync(vite) ? vite : join(here, '..', '..', 'node_modules', '.bin', 'vite');
-    const out = join(here, `dist.build-${process.pid}`);
-    const result = spawnSync(bin, ['build', '--logLevel', 'warn', '--outDir', out], { cwd: here, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (result.status !== 0) {
-      rmSync(out, { recursive: true, force: true });
-      throw new Error(`the dashboard's build failed (exit ${result.status ?? result.signal}); run \`npm run build -w @vmo/dashboard\` to see why`);
-    }
-    const old = join(here, `dist.old-${process.pid}`);
-    if (existsSync(join(here, 'dist'))) renameSync(join(here, 'dist'), old);
-    renameSync(out, join(here, 'dist'));
-    rmSync(old, { recursive: true, force: true });
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
+  withDirLock(
+    LOCK,
+    () => {
+      if (dashboardIsStale()) buildDashboard();
+    },
+    { pollMs: 200 },
+  );
 }
 
-function takeLock(): boolean {
-  try {
-    mkdirSync(LOCK);
-    return true;
-  } catch {
-    // A lock left by a build that died long ago is taken over.
-    const stat = statSync(LOCK, { throwIfNoEntry: false });
-    if (stat && Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
-      rmSync(LOCK, { recursive: true, force: true });
-      return takeLock();
-    }
-    return false;
+function buildDashboard(): void {
+  process.stderr.write('building the dashboard (packages/dashboard)…\n');
+  const vite = join(here, 'node_modules', '.bin', 'vite');
+  const bin = existsSync(vite) ? vite : join(here, '..', '..', 'node_modules', '.bin', 'vite');
+  const out = join(here, `dist.build-${process.pid}`);
+  const result = spawnSync(bin, ['build', '--logLevel', 'warn', '--outDir', out], { cwd: here, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) {
+    rmSync(out, { recursive: true, force: true });
+    throw new Error(`the dashboard's build failed (exit ${result.status ?? result.signal}); run \`npm run build -w @vmo/dashboard\` to see why`);
   }
+  const old = join(here, `dist.old-${process.pid}`);
+  if (existsSync(join(here, 'dist'))) renameSync(join(here, 'dist'), old);
+  renameSync(out, join(here, 'dist'));
+  rmSync(old, { recursive: true, force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

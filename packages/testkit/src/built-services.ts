@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withDirLock } from '../../../scripts/dir-lock.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -21,7 +21,6 @@ export type BuiltRole = keyof typeof BUILT_ENTRY;
 export const builtByDefault = (): boolean => process.env.VMO_TEST_BUILT === '1';
 
 const LOCK = join(ROOT, 'node_modules', '.vmo-build-services.lock');
-const STALE_LOCK_MS = 180_000;
 /** Roles this process has already checked: a run starts dozens of processes, one check each is enough. */
 const checked = new Set<BuiltRole>();
 
@@ -36,37 +35,11 @@ const checked = new Set<BuiltRole>();
 export function ensureBuilt(role: BuiltRole): string {
   const entry = BUILT_ENTRY[role];
   if (!checked.has(role)) {
-    withLock(() => {
+    withDirLock(LOCK, () => {
       const result = spawnSync(process.execPath, [join(ROOT, 'scripts/build-services.mjs'), '--if-stale', entry.build], { cwd: ROOT, encoding: 'utf8' });
       if (result.status !== 0) throw new Error(`building ${entry.file} failed (exit ${result.status ?? result.signal}):\n${result.stderr}${result.stdout}`);
     });
     checked.add(role);
   }
   return join(ROOT, entry.file);
-}
-
-function withLock(fn: () => void): void {
-  mkdirSync(join(ROOT, 'node_modules'), { recursive: true });
-  const until = Date.now() + STALE_LOCK_MS;
-  while (!takeLock()) {
-    // A lock older than any build could take was left by a killed process: take it over.
-    const age = Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-    if (age > STALE_LOCK_MS || Date.now() > until) rmSync(LOCK, { recursive: true, force: true });
-    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-  }
-  try {
-    fn();
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
-}
-
-function takeLock(): boolean {
-  try {
-    mkdirSync(LOCK);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || existsSync(LOCK)) return false;
-    throw err;
-  }
 }
