@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { TestSystem, TEST_REDIS_URL, waitFor } from '@vmo/testkit';
 import { publishAgentCommand } from '@vmo/shared/bus';
 import { createRedis, keys, type Redis } from '@vmo/shared/redis';
@@ -64,6 +64,9 @@ describe('the lost-session probe on an API node whose clock is ahead (SHELL.md ย
     const agent = await connectRawAgent(skewedUrl, token);
     agent.send(helloFrame(['shell']));
     await agent.frame('welcome');
+    // It beats as an agent does (ยง5), so the node never takes it for a silent socket however slow this machine is.
+    const beating = setInterval(() => agent.send({ type: 'heartbeat', v: 1, running: 0 }), 2_000);
+    onTestFinished(() => clearInterval(beating));
     // Opened after the welcome: its shell_open may still be on its way to the agent when the probe
     // runs, so the agent answering "not found" must not end it. Not probed at all.
     const opening = sessionId();

@@ -47,7 +47,7 @@ export const reportedKey = (jobId: string, attempt: number): string => `${jobId}
  */
 export async function recordHello(sql: Sql, agentId: string, hello: AgentHello, labels: Record<string, string>): Promise<RecordedHello> {
   const jobs = JSON.stringify(hello.jobs.map((j) => ({ job_id: j.jobId, attempt: j.attempt })));
-  const rows = await sql<{ kind: 'reported' | 'accepted' | 'stop' | 'clock'; id: string; status: JobStatus; attempt: number; agent_id: string | null; grace_ms: number | null; stored_prefix: number | null; reported_attempt: string | null; at: Date | null }[]>`
+  const rows = await sql<{ kind: 'reported' | 'accepted' | 'stop' | 'clock'; id: string; status: JobStatus; attempt: number; agent_id: string | null; grace_ms: number | null; stored_prefix: number | null; reported_attempt: string | null; at: Date | string | null }[]>`
     with hello as (
       update agents set hostname = ${hello.hostname}, version = ${hello.agentVersion}, os = ${hello.os}, arch = ${hello.arch},
         reported_labels = ${JSON.stringify(labels)}::jsonb, last_seen_at = now()
@@ -81,8 +81,11 @@ export async function recordHello(sql: Sql, agentId: string, hello: AgentHello, 
   // The 'clock' row always comes; were it missing, the epoch makes the shell probe ask about nothing (never end a session by mistake).
   const out: RecordedHello = { reported: new Map(), accepted: [], stops: [], helloAt: new Date(0) };
   for (const r of rows) {
-    if (r.kind === 'clock') out.helloAt = r.at!;
-    else if (r.kind === 'reported') out.reported.set(`${r.id} ${r.reported_attempt}`, { id: r.id, status: r.status, attempt: r.attempt, agentId: r.agent_id, storedPrefix: r.stored_prefix });
+    if (r.kind === 'clock') {
+      // Parsed here: the driver may give the text rather than a Date (an unparsable one keeps the epoch default).
+      const at = new Date(r.at!);
+      if (!Number.isNaN(at.getTime())) out.helloAt = at;
+    } else if (r.kind === 'reported') out.reported.set(`${r.id} ${r.reported_attempt}`, { id: r.id, status: r.status, attempt: r.attempt, agentId: r.agent_id, storedPrefix: r.stored_prefix });
     else if (r.kind === 'accepted') out.accepted.push({ id: r.id, attempt: r.attempt });
     else out.stops.push({ id: r.id, graceMs: r.grace_ms });
   }
