@@ -40,7 +40,7 @@ import { BatchOverdue } from './batch-overdue.ts';
  * every new one is refused at once with BatchOverdue (`refused`: never sent, so safe to retry),
  * until one of them settles. A dead store thus never holds more than maxInFlight + maxOverdue
  * statements (and pool connections) of one GroupCommit, however many callers come.
- * A caller waits at most two deadlines: one for a slot (each slot frees within one), one for its batch.
+ * A caller under 'reject' waits at most two deadlines: one for a slot (each frees within one), one for its batch.
  */
 export interface GroupCommitOptions<I, O> {
   /** One statement for the batch: an outcome per item, in the items' order (an Error: that item's failure alone). */
