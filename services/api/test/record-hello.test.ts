@@ -89,8 +89,15 @@ describe('§1 §6 recordHello', () => {
   it('a hello with no jobs records it and reads nothing else', async () => {
     const lone = newId('agt');
     await sql`insert into agents (id, name, token_hash) values (${lone}, ${lone}, ${lone})`;
+    const [{ before }] = await sql<{ before: Date }[]>`select clock_timestamp() as before`;
     const got = await recordHello(sql, lone, hello([]), {});
-    expect(got).toEqual({ reported: new Map(), accepted: [], stops: [] });
+    const [{ after }] = await sql<{ after: Date }[]>`select clock_timestamp() as after`;
+    const { helloAt, ...rest } = got;
+    expect(rest).toEqual({ reported: new Map(), accepted: [], stops: [] });
+    // Postgres' time of the statement, the clock of shell_sessions.opened_at (agent-session.ts's probe), never this process's.
+    expect(helloAt).toBeInstanceOf(Date);
+    expect(helloAt.getTime()).toBeGreaterThanOrEqual(new Date(before).getTime());
+    expect(helloAt.getTime()).toBeLessThanOrEqual(new Date(after).getTime());
     const [row] = await sql`select hostname, reported_labels from agents where id = ${lone}`;
     expect(row).toMatchObject({ hostname: 'vm-h', reported_labels: {} });
   });
