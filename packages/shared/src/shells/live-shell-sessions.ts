@@ -4,9 +4,9 @@ import { SHELL_ATTACH_TIMEOUT_MS } from '../protocol/index.ts';
 /**
  * The shell sessions alive on one agent or host, for VMO_SHELL_MAX_SESSIONS_PER_TARGET (SHELL.md
  * §S1): a sorted set per target, each session scored with the latest time it can still be alive.
- * Not `shell_sessions.ended_at is null`: a row whose holder died unannounced (an agent restarted
- * and nobody reattached, the API node holding a host shell restarted) stays open for ever, and
- * would hold a slot for ever. A session nobody touches can live at most until its holder notices
+ * Not `shell_sessions.ended_at is null`: a row whose holder died unannounced stays open until it is
+ * noticed (an agent restarted and nobody reattached: until it is back; an API node holding host
+ * shells killed: until another node's sweep, SHELL.md §S8), and would hold a slot all that time. A session nobody touches can live at most until its holder notices
  * the silent attachment (SHELL_ATTACH_TIMEOUT_MS) plus the grace, so that is how long a touch counts.
  */
 export function shellAliveUntil(graceMs: number, now = Date.now()): number {
