@@ -89,9 +89,9 @@ describe('§1 §6 recordHello', () => {
   it('a hello with no jobs records it and reads nothing else', async () => {
     const lone = newId('agt');
     await sql`insert into agents (id, name, token_hash) values (${lone}, ${lone}, ${lone})`;
-    const [{ before }] = await sql<{ before: Date }[]>`select clock_timestamp() as before`;
+    const before = (await sql<{ at: Date }[]>`select clock_timestamp() as at`)[0]!.at;
     const got = await recordHello(sql, lone, hello([]), {});
-    const [{ after }] = await sql<{ after: Date }[]>`select clock_timestamp() as after`;
+    const after = (await sql<{ at: Date }[]>`select clock_timestamp() as at`)[0]!.at;
     const { helloAt, ...rest } = got;
     expect(rest).toEqual({ reported: new Map(), accepted: [], stops: [] });
     // Postgres' time of the statement, the clock of shell_sessions.opened_at (agent-session.ts's probe), never this process's.

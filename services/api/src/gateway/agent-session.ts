@@ -75,7 +75,8 @@ export class AgentSession {
   private generation: number | undefined;
   /** What this connection writes as the agent's presence (presenceOwner); set with `generation`, before any write. */
   private owner: string | undefined;
-  private lastFrameAt = Date.now();
+  /** performance.now(), not Date.now(): a wall clock stepped forward (NTP) would otherwise make every socket look silent and the sweep terminate them all. */
+  private lastFrameAt = performance.now();
   private readonly helloTimer: NodeJS.Timeout;
   /** Frames are handled one at a time, in arrival order (output before the exit that follows it). */
   private chain: Promise<void> = Promise.resolve();
@@ -100,7 +101,7 @@ export class AgentSession {
     this.generationTaken = nextConnectionGeneration(deps.cp.redis, deps.cp.keys, agentId);
     this.generationTaken.catch(() => {}); // likewise reported by the hello
     ws.on('message', (data, isBinary) => {
-      this.lastFrameAt = Date.now();
+      this.lastFrameAt = performance.now();
       // §5 The fast path: a heartbeat in the agents' own spelling needs no parse, no place in the
       // chain (it changes nothing the frames before it decide) and no Redis write of its own (the
       // writer batches). Any other spelling, and anything before `welcome`, takes the full path.
@@ -117,7 +118,7 @@ export class AgentSession {
   }
 
   get silentForMs(): number {
-    return Date.now() - this.lastFrameAt;
+    return performance.now() - this.lastFrameAt;
   }
 
   close(code: number, reason: string): void {
