@@ -580,7 +580,9 @@ describe('run stream: the per-poll read on a run of 1,000 children', () => {
         expect(await outputKeysStatement(tx, { runId: RUN, snapshot: s, upper: s, children, fromIndex: -1, fromPosition: 0, limit: 2001 })).toEqual([]);
         return performance.now() - t;
       });
-      expect(ms, mode).toBeLessThan(1000);
+      // A deadline that tells the bug (~9 s) from the fix (well under 100 ms) on a loaded machine:
+      // 2.3 s was seen for the fix at load average 40 on two cores.
+      expect(ms, mode).toBeLessThan(4000);
     }
   });
 
