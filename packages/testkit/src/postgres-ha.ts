@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { freePort } from './free-port.ts';
 
 /**
@@ -72,6 +73,46 @@ export class PostgresPair {
     }
   }
 
+  /**
+   * The primary's machine dies with the standby `lagMs` behind: its WAL sender stopped (SIGSTOP)
+   * that long first, so what commits meanwhile never leaves the primary (a busy link or a distant
+   * standby); then the postmaster and every process of it SIGKILLed at once, as a crash takes them
+   * (killing only the postmaster would let a stopped sender send on). 0: loopback's lag (< 1 ms).
+   * `inTheWindow` runs once the sender is stopped: what the system writes from then on is lost.
+   */
+  async crashPrimaryWithLag(lagMs: number, inTheWindow?: () => void): Promise<void> {
+    const sql = postgres(this.urlOf('primary'), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+    let sender: { pid: number } | undefined;
+    try {
+      [sender] = await sql<{ pid: number }[]>`select pid from pg_stat_replication`;
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+    if (!sender) throw new Error('the primary has no WAL sender: is the standby streaming?');
+    const postmaster = ppidOf(sender.pid);
+    if (lagMs > 0) {
+      process.kill(sender.pid, 'SIGSTOP');
+      inTheWindow?.();
+      await new Promise((r) => setTimeout(r, lagMs));
+    } else {
+      inTheWindow?.();
+    }
+    const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+      try {
+        return ppidOf(pid) === postmaster;
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+    for (const pid of [postmaster, ...children]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     for (const name of ['standby', 'primary']) {
       if (existsSync(join(this.data(name), 'postmaster.pid'))) {
@@ -98,5 +139,6 @@ function pg(binary: string, args: string[]): void {
   execFileSync(cmd as string, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, cwd: '/' });
 }
 
+const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
 const uid = (user: string) => Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
 const gid = (user: string) => Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
 import postgresPackage from 'postgres';
 import { PostgresPair, TestSystem, waitFor } from '@vmo/testkit';
 import { migrateDatabase } from '@vmo/shared/db';
@@ -40,35 +39,6 @@ async function ask<T>(url: string, query: (sql: ReturnType<typeof direct>) => Pr
     return await query(sql);
   } finally {
     await sql.end({ timeout: 5 });
-  }
-}
-
-const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
-
-/**
- * The primary's machine dies with the standby `lagMs` behind (as in postgres-failover-live.test.ts):
- * its WAL sender stopped that long, then the postmaster and all its processes SIGKILLed at once.
- * `inTheWindow` runs once the sender is stopped: what it makes the system write is lost.
- */
-async function crashWithLag(pair: PostgresPair, lagMs: number, inTheWindow: () => void): Promise<void> {
-  const [sender] = await ask(pair.urlOf('primary'), (sql) => sql<{ pid: number }[]>`select pid from pg_stat_replication`);
-  const postmaster = ppidOf(sender!.pid);
-  process.kill(sender!.pid, 'SIGSTOP');
-  inTheWindow();
-  await new Promise((r) => setTimeout(r, lagMs));
-  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      return ppidOf(pid) === postmaster;
-    } catch {
-      return false; // gone meanwhile
-    }
-  });
-  for (const pid of [postmaster, ...children]) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
   }
 }
 
@@ -114,7 +84,7 @@ describe(`asynchronous standby ${LAG_MS} ms behind, the primary crashes while lo
     }, 60_000, 50);
     // Starting in the window, ending well after the promotion.
     const starting = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => submit(`echo "$VMO_JOB_ID" >> '${runs}'; echo starting-${i}; sleep 8; echo starting-${i} done`)));
-    await crashWithLag(pair, LAG_MS, () => scratch.raise('go'));
+    await pair.crashPrimaryWithLag(LAG_MS, () => scratch.raise('go'));
     await new Promise((r) => setTimeout(r, 1000)); // the HA manager noticing
     await ask(pair.urlOf('standby'), (sql) => sql`select pg_promote(true, 60)`);
     // The system takes jobs again (a submission met by the failover is refused, and tried again).

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
 import postgresPackage from 'postgres';
 import { PostgresPair, TestSystem, waitFor } from '@vmo/testkit';
 import { migrateDatabase } from '@vmo/shared/db';
@@ -160,36 +159,6 @@ describe('synchronous standby: the primary demoted and left running read-only', 
   }, 240_000);
 });
 
-const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
-
-/**
- * The primary's machine dies with the standby `lagMs` behind: its WAL sender stopped (SIGSTOP)
- * that long first, so what commits meanwhile never leaves the primary (a busy link or a distant
- * standby); then the postmaster and every process of it SIGKILLed at once, as a crash takes them
- * (killing only the postmaster would let a stopped sender send on). 0: loopback's lag (< 1 ms).
- */
-async function crashWithLag(pair: PostgresPair, lagMs: number): Promise<void> {
-  const [sender] = await ask(pair.urlOf('primary'), (sql) => sql<{ pid: number }[]>`select pid from pg_stat_replication`);
-  const postmaster = ppidOf(sender!.pid);
-  if (lagMs > 0) {
-    process.kill(sender!.pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, lagMs));
-  }
-  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      return ppidOf(pid) === postmaster;
-    } catch {
-      return false; // gone meanwhile
-    }
-  });
-  for (const pid of [postmaster, ...children]) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 describe.each([0, 500])('asynchronous standby %i ms behind: the primary crashes (every process killed -9) while jobs stream output (the loss measured)', (lagMs) => {
   let pair: PostgresPair;
@@ -207,7 +176,7 @@ describe.each([0, 500])('asynchronous standby %i ms behind: the primary crashes 
 
   it('measures what acknowledged jobs and output are lost; a job submitted after the failover runs', async () => {
     onTestFailed(() => console.log(live.system.logs()));
-    const { faultToAckMs } = await underFault(live, () => crashWithLag(pair, lagMs), () => promote(pair));
+    const { faultToAckMs } = await underFault(live, () => pair.crashPrimaryWithLag(lagMs), () => promote(pair));
     const all = [...live.local.acknowledged, ...live.agent.acknowledged];
     const starts = [...live.local.scratch.lines('runs'), ...live.agent.scratch.lines('runs')];
     const sql = postgresPackage(pair.url(DB), { max: 2, onnotice: () => {} });
